@@ -1,0 +1,55 @@
+# paylinks: the two commands are `make demo` (run the system and watch the story) and `make test`.
+# Every target does its own set-up: uv, the virtualenv, Kafka jars, Postgres, topics, migrations.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+export PAYLINKS_HOME ?= $(CURDIR)/.local
+UV := python3 -m uv
+VENV := .venv
+PY := $(VENV)/bin/python
+INFRA := deploy/local/infra.sh
+WITH_INFRA := deploy/local/with-infra.sh
+
+.PHONY: help setup infra-up infra-down infra-status lint format test pytest unit demo up bench chaos clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.synced ## virtualenv with every package (uv, locked), plus Chromium for the browser tests
+	@deploy/local/ensure-chromium.sh
+
+$(VENV)/.synced: uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --locked --python python3
+	@touch $@
+
+infra-up: ## start local Kafka (KRaft) and PostgreSQL, or check the ones KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL name
+	@$(INFRA) up
+
+infra-down: ## stop local Kafka and PostgreSQL
+	@$(INFRA) down
+
+infra-status:
+	@$(INFRA) status
+
+lint: $(VENV)/.synced ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy libs/events/src libs/runtime/src services/*/src
+
+format: $(VENV)/.synced
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: setup ## lint, then every test against a real Kafka broker and PostgreSQL (started and stopped here)
+	@$(WITH_INFRA) $(MAKE) --no-print-directory lint pytest
+
+pytest: $(VENV)/.synced
+	$(VENV)/bin/pytest
+
+unit: $(VENV)/.synced ## the pure tests only: no Kafka, no Postgres
+	$(VENV)/bin/pytest -m unit
+
+clean: ## stop local infrastructure and remove its data (keeps the cached Kafka jars)
+	-@$(INFRA) down --purge

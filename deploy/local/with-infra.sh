@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs a command with local Kafka and PostgreSQL up; stops afterwards only what this script started.
+set -euo pipefail
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+
+was_running=0
+"$SCRIPT_DIR/infra.sh" status >/dev/null 2>&1 && was_running=1
+"$SCRIPT_DIR/infra.sh" up
+
+rc=0
+"$@" || rc=$?
+
+if ((was_running == 0)); then
+  "$SCRIPT_DIR/infra.sh" down || true
+fi
+exit "$rc"

@@ -1,0 +1,170 @@
+"""CloudEvents 1.0 in Kafka binary mode: value = the event data as JSON, attributes as `ce_*` headers."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from .base import Event, utcnow
+from .models import EVENT_TYPES
+from .upcasting import upcast
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+Headers = list[tuple[str, bytes]]
+
+
+class PoisonRecord(Exception):
+    """A record that cannot be decoded or fails validation: it belongs in the DLQ."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """An event with its CloudEvents attributes and the trace context of the operation that caused it."""
+
+    event: Event
+    source: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    time: datetime = field(default_factory=utcnow)
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+    @property
+    def type(self) -> str:
+        return self.event.type_name()
+
+    @property
+    def subject(self) -> str:
+        return self.event.aggregate_id
+
+    @property
+    def topic(self) -> str:
+        return self.event.topic
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Headers
+
+
+def encode_data(event: Event) -> bytes:
+    return json.dumps(event.to_data(), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def ce_headers(envelope: Envelope) -> Headers:
+    event = envelope.event
+    attributes = {
+        "ce_specversion": SPEC_VERSION,
+        "ce_id": envelope.id,
+        "ce_source": envelope.source,
+        "ce_type": envelope.type,
+        "ce_time": envelope.time.isoformat(),
+        "ce_subject": envelope.subject,
+        "ce_firmid": event.firm_id,
+        "ce_schemaversion": str(event.schema_version),
+        "content-type": CONTENT_TYPE,
+        "traceparent": envelope.traceparent,
+        "tracestate": envelope.tracestate,
+    }
+    return [(name, value.encode()) for name, value in attributes.items() if value]
+
+
+def to_record(envelope: Envelope) -> KafkaRecord:
+    return KafkaRecord(
+        topic=envelope.topic,
+        key=envelope.subject.encode(),
+        value=encode_data(envelope.event),
+        headers=ce_headers(envelope),
+    )
+
+
+def header_map(headers: Any) -> dict[str, str]:
+    """Kafka headers (a sequence of (name, bytes)) as a dict of text; later duplicates win."""
+    decoded: dict[str, str] = {}
+    for name, value in headers or ():
+        try:
+            decoded[name] = value.decode() if value is not None else ""
+        except UnicodeDecodeError as exc:
+            raise PoisonRecord(f"header {name} is not UTF-8") from exc
+    return decoded
+
+
+def decode_event(event_type: str, data: Any, schema_version: int = 1) -> Event | None:
+    """The event model for a payload, lifted to the current schema.
+
+    None for a type this reader does not know (tolerant reader).
+    """
+    model = EVENT_TYPES.get(event_type)
+    if model is None:
+        return None
+    if not isinstance(data, dict):
+        raise PoisonRecord(f"{event_type} data is not a JSON object")
+    try:
+        payload = upcast(event_type, data, schema_version, model.schema_version)
+        return model.model_validate(payload)
+    except (ValidationError, ValueError) as exc:
+        raise PoisonRecord(f"{event_type} failed validation: {_short(exc)}") from exc
+
+
+def from_record(value: bytes | None, headers: Any) -> Envelope | None:
+    """Decode a Kafka record. None means a well-formed event of a type this reader ignores."""
+    attrs = header_map(headers)
+    missing = [h for h in ("ce_id", "ce_type", "ce_source", "ce_specversion") if not attrs.get(h)]
+    if missing:
+        raise PoisonRecord(f"missing CloudEvents headers: {', '.join(missing)}")
+    if attrs["ce_specversion"] != SPEC_VERSION:
+        raise PoisonRecord(f"unsupported ce_specversion {attrs['ce_specversion']!r}")
+    data = _json(value)
+    event = decode_event(attrs["ce_type"], data, _schema_version(attrs))
+    if event is None:
+        return None
+    return Envelope(
+        event=event,
+        source=attrs["ce_source"],
+        id=attrs["ce_id"],
+        time=_time(attrs.get("ce_time")),
+        traceparent=attrs.get("traceparent"),
+        tracestate=attrs.get("tracestate"),
+    )
+
+
+def _json(value: bytes | None) -> Any:
+    if value is None:
+        raise PoisonRecord("record has no value")
+    try:
+        return json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoisonRecord(f"value is not UTF-8 JSON: {exc}") from exc
+
+
+def _schema_version(attrs: dict[str, str]) -> int:
+    raw = attrs.get("ce_schemaversion", "1")
+    if not raw.isdigit():
+        raise PoisonRecord(f"bad ce_schemaversion {raw!r}")
+    return int(raw)
+
+
+def _time(raw: str | None) -> datetime:
+    if not raw:
+        return utcnow()
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise PoisonRecord(f"ce_time is not RFC 3339: {raw!r}") from exc
+    if parsed.tzinfo is None:
+        raise PoisonRecord(f"ce_time has no offset: {raw!r}")
+    return parsed
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+    return str(exc)

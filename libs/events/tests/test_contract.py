@@ -1,0 +1,166 @@
+"""The event contract: golden samples, the CloudEvents Kafka binding, tolerant reading, poison, upcasting."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from paylinks_events import (
+    EVENT_TYPES,
+    Envelope,
+    PaymentReceived,
+    PoisonRecord,
+    Topic,
+    decode_event,
+    from_record,
+    header_map,
+    to_record,
+    upcast,
+    upcaster,
+)
+from paylinks_events.upcasting import _UPCASTERS
+
+pytestmark = pytest.mark.unit
+GOLDEN = Path(__file__).parent / "golden"
+CONTRACT_TOPICS = {
+    "BankAccountRegistered": "link.events",
+    "LinkIssued": "link.events",
+    "LinkRevoked": "link.events",
+    "PaymentReceived": "payment.events",
+    "PaymentProcessed": "payment.events",
+    "PaymentFailed": "payment.events",
+    "BillIssued": "billing.events",
+    "BillVoided": "billing.events",
+    "BillPaymentApplied": "billing.events",
+    "BillPaid": "billing.events",
+    "PaymentUnallocated": "billing.events",
+    "PaymentLinked": "reconciliation.events",
+    "PaymentUnlinked": "reconciliation.events",
+    "ContactCreated": "practice.events",
+    "MatterOpened": "practice.events",
+}
+
+
+def golden(event_type: str) -> dict[str, Any]:
+    return json.loads((GOLDEN / f"{event_type}.json").read_text())
+
+
+def test_every_contract_event_has_a_model_on_its_topic() -> None:
+    assert {name: cls.topic for name, cls in EVENT_TYPES.items()} == CONTRACT_TOPICS
+
+
+@pytest.mark.parametrize("event_type", sorted(CONTRACT_TOPICS))
+def test_golden_sample_decodes_and_encodes_back_unchanged(event_type: str) -> None:
+    sample = golden(event_type)
+    event = decode_event(event_type, sample)
+    assert event is not None
+    assert event.to_data() == sample
+
+
+@pytest.mark.parametrize("event_type", sorted(CONTRACT_TOPICS))
+def test_record_round_trip_keeps_key_value_and_every_header(event_type: str) -> None:
+    event = decode_event(event_type, golden(event_type))
+    assert event is not None
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    envelope = Envelope(event=event, source="/test", traceparent=traceparent, tracestate="vendor=1")
+    record = to_record(envelope)
+    headers = header_map(record.headers)
+
+    assert record.topic == CONTRACT_TOPICS[event_type]
+    assert record.key == event.aggregate_id.encode()
+    assert json.loads(record.value) == golden(event_type)
+    assert headers["ce_specversion"] == "1.0"
+    assert headers["ce_id"] == envelope.id
+    assert headers["ce_source"] == "/test"
+    assert headers["ce_type"] == event_type
+    assert datetime.fromisoformat(headers["ce_time"]).tzinfo is not None
+    assert headers["ce_subject"] == event.aggregate_id
+    assert headers["ce_firmid"] == "firm-acme"
+    assert headers["content-type"] == "application/json"
+    assert headers["traceparent"] == traceparent
+    assert headers["tracestate"] == "vendor=1"
+    assert from_record(record.value, record.headers) == envelope
+
+
+def test_unknown_fields_are_ignored_and_unknown_types_skipped() -> None:
+    sample = {**golden("PaymentFailed"), "retry_after": 30}
+    event = decode_event("PaymentFailed", sample)
+    assert event is not None and not hasattr(event, "retry_after")
+    record = to_record(Envelope(event=event, source="/test"))
+    headers = [(k, v if k != "ce_type" else b"SomethingNew") for k, v in record.headers]
+    assert from_record(record.value, headers) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "headers", "reason"),
+    [
+        (b"not json", None, "not UTF-8 JSON"),
+        (b"\xff\xfe", None, "not UTF-8 JSON"),
+        (b"[1, 2]", None, "not a JSON object"),
+        (b'{"payment_id": "p1"}', None, "failed validation"),
+        (None, None, "no value"),
+        (b"{}", [("ce_type", b"PaymentFailed")], "missing CloudEvents headers"),
+    ],
+)
+def test_poison_records_are_refused_with_a_reason(value: bytes | None, headers: Any, reason: str) -> None:
+    good = to_record(Envelope(event=decode_event("PaymentFailed", golden("PaymentFailed")), source="/t"))  # type: ignore[arg-type]
+    with pytest.raises(PoisonRecord, match=reason):
+        from_record(value, headers if headers is not None else good.headers)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("amount", 0),
+        ("amount", -5),
+        ("amount", 12.5),
+        ("amount", "100"),
+        ("method", "cash"),
+        ("received_at", "2026-11-24T10:00:00"),
+    ],
+)
+def test_payment_received_rejects_bad_values(field: str, value: Any) -> None:
+    with pytest.raises(PoisonRecord):
+        decode_event("PaymentReceived", {**golden("PaymentReceived"), field: value})
+
+
+def test_a_card_number_has_no_place_in_a_payment_event() -> None:
+    sample = {**golden("PaymentReceived"), "card_number": "4242424242424242", "last4": "4242"}
+    event = PaymentReceived.model_validate(sample)
+    assert "4242424242424242" not in json.dumps(event.to_data())
+
+
+def test_upcaster_lifts_an_old_payload_step_by_step() -> None:
+    try:
+
+        @upcaster("TestRenamed", 1)
+        def v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+            payload["full_name"] = payload.pop("name")
+            return payload
+
+        @upcaster("TestRenamed", 2)
+        def v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
+            return {**payload, "currency": "USD"}
+
+        assert upcast("TestRenamed", {"name": "A"}, 1, 3) == {"full_name": "A", "currency": "USD"}
+        assert upcast("TestRenamed", {"full_name": "A"}, 2, 3) == {"full_name": "A", "currency": "USD"}
+        with pytest.raises(ValueError, match="newer than this reader"):
+            upcast("TestRenamed", {}, 4, 3)
+    finally:
+        _UPCASTERS.pop(("TestRenamed", 1), None)
+        _UPCASTERS.pop(("TestRenamed", 2), None)
+
+
+def test_a_missing_upcaster_step_is_a_poison_record() -> None:
+    record = to_record(Envelope(event=decode_event("BillPaid", golden("BillPaid")), source="/t"))  # type: ignore[arg-type]
+    headers = [(k, b"0" if k == "ce_schemaversion" else v) for k, v in record.headers]
+    with pytest.raises(PoisonRecord, match="no upcaster"):
+        from_record(record.value, headers)
+
+
+def test_topics_match_the_contract() -> None:
+    assert {t.value for t in Topic} == set(CONTRACT_TOPICS.values())
+    assert datetime.now(UTC).tzinfo is UTC

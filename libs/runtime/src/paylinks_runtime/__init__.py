@@ -1,0 +1,1 @@
+"""Shared runtime of the paylinks services: written once, used by all four."""

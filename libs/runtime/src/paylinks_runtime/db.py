@@ -1,0 +1,68 @@
+"""Postgres access: a pool bound to the service's own schema, and its migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger(__name__)
+
+RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x7061796C  # advisory lock id: one migrator per database at a time
+
+
+async def create_pool(database_url: str, schema: str, *, max_size: int = 10) -> asyncpg.Pool:
+    await ensure_schema(database_url, schema)
+    pool = await asyncpg.create_pool(
+        database_url,
+        min_size=1,
+        max_size=max_size,
+        server_settings={"search_path": schema, "application_name": f"paylinks-{schema}"},
+    )
+    assert pool is not None
+    return pool
+
+
+async def ensure_schema(database_url: str, schema: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    finally:
+        await conn.close()
+
+
+async def migrate(pool: asyncpg.Pool, service_migrations: Path | None = None) -> list[str]:
+    """Apply the runtime's migrations, then the service's, each file once, in name order."""
+    folders = [("runtime", RUNTIME_MIGRATIONS)]
+    if service_migrations is not None:
+        folders.append(("service", service_migrations))
+    applied: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            for prefix, folder in folders:
+                applied += await _apply_folder(conn, prefix, folder)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    return applied
+
+
+async def _apply_folder(conn: asyncpg.Connection, prefix: str, folder: Path) -> list[str]:
+    done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+    applied = []
+    for path in sorted(folder.glob("*.sql")):  # noqa: ASYNC240 - a few small files, once at start-up
+        name = f"{prefix}/{path.name}"
+        if name in done:
+            continue
+        async with conn.transaction():
+            await conn.execute(path.read_text())
+            await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+        log.info("migration applied", migration=name)
+        applied.append(name)
+    return applied

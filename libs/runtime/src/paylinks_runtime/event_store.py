@@ -1,0 +1,96 @@
+"""Append-only event streams in Postgres with optimistic concurrency, written together with the outbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import asyncpg
+from paylinks_events import Envelope, Event, ce_headers, decode_event, encode_data
+
+from .aggregate import Aggregate
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class ConcurrencyError(Exception):
+    """Another writer appended to the stream first; reload and decide again."""
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    version: int
+    event_id: str
+    event: Event
+
+
+async def load_stream(conn: asyncpg.Connection, stream_id: str) -> list[StoredEvent]:
+    rows = await conn.fetch(
+        "SELECT version, event_id, event_type, schema_version, data FROM events"
+        " WHERE stream_id = $1 ORDER BY version",
+        stream_id,
+    )
+    stored = []
+    for row in rows:
+        event = decode_event(row["event_type"], json.loads(row["data"]), row["schema_version"])
+        if event is None:
+            raise RuntimeError(f"stream {stream_id} holds unknown event type {row['event_type']}")
+        stored.append(StoredEvent(row["version"], str(row["event_id"]), event))
+    return stored
+
+
+async def append(
+    conn: asyncpg.Connection,
+    stream_id: str,
+    stream_type: str,
+    expected_version: int,
+    envelopes: Sequence[Envelope],
+) -> int:
+    """Append events after `expected_version` and enqueue them for publishing, in the caller's transaction.
+
+    Raises ConcurrencyError when the stream moved on; the caller's transaction is then unusable and
+    nothing of this append is kept.
+    """
+    if not envelopes:
+        return expected_version
+    versions = list(range(expected_version + 1, expected_version + 1 + len(envelopes)))
+    try:
+        await conn.execute(
+            "INSERT INTO events (stream_id, version, stream_type, event_id, event_type, schema_version,"
+            " firm_id, data)"
+            " SELECT $1, v, $2, id, t, sv, f, d::jsonb"
+            " FROM unnest($3::int[], $4::uuid[], $5::text[], $6::int[], $7::text[], $8::text[])"
+            " AS u(v, id, t, sv, f, d)",
+            stream_id,
+            stream_type,
+            versions,
+            [e.id for e in envelopes],
+            [e.type for e in envelopes],
+            [e.event.schema_version for e in envelopes],
+            [e.event.firm_id for e in envelopes],
+            [encode_data(e.event).decode() for e in envelopes],
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise ConcurrencyError(f"stream {stream_id} is past version {expected_version}") from exc
+    await enqueue(conn, envelopes)
+    return versions[-1]
+
+
+async def enqueue(conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
+    """Put events in the outbox (in the caller's transaction): the relay publishes them after commit."""
+    await conn.execute(
+        "INSERT INTO outbox (event_id, topic, key, headers, value)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bytea[])",
+        [e.id for e in envelopes],
+        [e.topic for e in envelopes],
+        [e.subject for e in envelopes],
+        [json.dumps([(k, v.decode()) for k, v in ce_headers(e)]) for e in envelopes],
+        [encode_data(e.event) for e in envelopes],
+    )
+
+
+async def load_aggregate(conn: asyncpg.Connection, cls: type[A], aggregate_id: str) -> A:
+    stored = await load_stream(conn, aggregate_id)
+    return cls.replay(aggregate_id, (s.event for s in stored))

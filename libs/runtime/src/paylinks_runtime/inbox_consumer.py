@@ -1,0 +1,203 @@
+"""Idempotent batch consumer: per batch, ONE transaction records each event id in the inbox and applies
+the handler; offsets are committed only after that transaction. Redelivery therefore has no second effect.
+
+Undecodable or invalid records go to `<topic>.dlq` and consumption continues. A record whose handler
+keeps failing for a reason other than an unreachable database is isolated and dead-lettered too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from opentelemetry.trace import SpanKind
+from paylinks_events import Envelope, PoisonRecord, from_record
+
+from .dead_letters import DeadLetters
+from .event_store import ConcurrencyError
+from .metrics import CONSUMER_LAG, EVENTS_APPLIED, EVENTS_DUPLICATE, PROJECTION_LAG
+from .tracing import context_from, tracer
+from .unit_of_work import UnitOfWork, Writer
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+Batch = dict[TopicPartition, list[ConsumerRecord]]
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    ConcurrencyError,
+    TimeoutError,
+)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    record: ConsumerRecord
+    envelope: Envelope
+
+
+class InboxConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: Sequence[str],
+        writer: Writer,
+        handler: Handler,
+        dead_letters: DeadLetters,
+        bootstrap_servers: str,
+        batch_size: int = 500,
+    ) -> None:
+        self.name = name
+        self._topics = list(topics)
+        self._writer = writer
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._bootstrap = bootstrap_servers
+        self._batch_size = batch_size
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=self.name,
+            client_id=self.name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._batch_size,
+        )
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        assert self._consumer is not None, "start() first"
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
+            if batch:
+                await self.process(batch)
+                await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+            await self._report_lag()
+
+    async def process(self, batch: Batch) -> None:
+        deliveries = await self._decode(batch)
+        if deliveries:
+            await self._apply_until_done(deliveries)
+
+    async def _decode(self, batch: Batch) -> list[Delivery]:
+        deliveries = []
+        for records in batch.values():
+            for record in records:
+                try:
+                    envelope = from_record(record.value, record.headers)
+                except PoisonRecord as exc:
+                    await self._dead_letters.send(record, str(exc))
+                    continue
+                if envelope is not None:  # None: a type this consumer does not know; tolerated
+                    deliveries.append(Delivery(record, envelope))
+        return deliveries
+
+    async def _apply_until_done(self, deliveries: list[Delivery]) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                await self._apply_batch(deliveries)
+                return
+            except TRANSIENT_ERRORS as exc:
+                log.warning("consumer batch failed; retrying", consumer=self.name, error=repr(exc))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("consumer batch failed; isolating its records", consumer=self.name)
+                await self._apply_one_by_one(deliveries)
+                return
+
+    async def _apply_batch(self, deliveries: list[Delivery]) -> None:
+        async with self._writer.unit_of_work() as uow:
+            fresh = await self._claim(uow.conn, [d.envelope.id for d in deliveries])
+            for delivery in deliveries:
+                if delivery.envelope.id in fresh:
+                    fresh.discard(delivery.envelope.id)  # a duplicate inside the batch applies once too
+                    await self._apply(uow, delivery)
+        self._count(deliveries)
+
+    async def _apply_one_by_one(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            try:
+                await self._apply_until_isolated(delivery)
+            except Exception as exc:
+                await self._dead_letters.send(delivery.record, f"handler failed: {exc!r}")
+
+    async def _apply_until_isolated(self, delivery: Delivery) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                await self._apply_batch([delivery])
+                return
+            except TRANSIENT_ERRORS:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _claim(self, conn: asyncpg.Connection, event_ids: list[str]) -> set[str]:
+        """Record the ids in the inbox; return those not seen before."""
+        rows = await conn.fetch(
+            "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[])"
+            " ON CONFLICT DO NOTHING RETURNING event_id",
+            self.name,
+            list(dict.fromkeys(event_ids)),
+        )
+        fresh = {r["event_id"] for r in rows}
+        if len(fresh) < len(event_ids):
+            EVENTS_DUPLICATE.labels(self.name).inc(len(event_ids) - len(fresh))
+        return fresh
+
+    async def _apply(self, uow: UnitOfWork, delivery: Delivery) -> None:
+        record, envelope = delivery.record, delivery.envelope
+        with tracer().start_as_current_span(
+            f"{record.topic} process",
+            context=context_from(envelope.traceparent, envelope.tracestate),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.consumer.group.name": self.name,
+                "messaging.kafka.offset": record.offset,
+                "messaging.message.id": envelope.id,
+                "cloudevents.event_type": envelope.type,
+            },
+        ):
+            await self._handler(uow, envelope)
+
+    def _count(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            EVENTS_APPLIED.labels(self.name, delivery.envelope.type).inc()
+        newest = max(d.envelope.time for d in deliveries)
+        PROJECTION_LAG.labels(self.name).set(max(0.0, (datetime.now(UTC) - newest).total_seconds()))
+
+    async def _report_lag(self) -> None:
+        assert self._consumer is not None
+        for tp in self._consumer.assignment():
+            end = self._consumer.highwater(tp)
+            if end is not None:
+                position = await self._consumer.position(tp)
+                CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - position))

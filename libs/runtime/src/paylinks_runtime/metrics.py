@@ -1,0 +1,38 @@
+"""Prometheus metrics an SRE watches: the pipeline (outbox, consumers, DLQ) and HTTP."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OUTBOX_BACKLOG = Gauge("paylinks_outbox_backlog", "Outbox rows not yet published to Kafka", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "paylinks_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["service"]
+)
+OUTBOX_PUBLISHED = Counter("paylinks_outbox_published_total", "Outbox rows published", ["service", "topic"])
+OUTBOX_COMMIT_TO_ACK = Histogram(
+    "paylinks_outbox_publish_latency_seconds",
+    "From the outbox row's commit to Kafka's acknowledgement",
+    ["service"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CONSUMER_LAG = Gauge(
+    "paylinks_consumer_lag", "Records behind the partition's end", ["consumer", "topic", "partition"]
+)
+EVENTS_APPLIED = Counter(
+    "paylinks_events_applied_total", "Events applied by a consumer", ["consumer", "type"]
+)
+EVENTS_DUPLICATE = Counter(
+    "paylinks_events_duplicate_total", "Redelivered events recognised by the inbox and skipped", ["consumer"]
+)
+PROJECTION_LAG = Gauge(
+    "paylinks_projection_lag_seconds", "Age of the newest event applied, when it was applied", ["consumer"]
+)
+DLQ_RECORDS = Counter(
+    "paylinks_dlq_records_total", "Records sent to a dead-letter topic", ["consumer", "topic"]
+)
+HTTP_REQUESTS = Counter(
+    "paylinks_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "paylinks_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
+)

@@ -1,0 +1,131 @@
+"""A service process's moving parts, started and stopped together: Postgres pool and migrations, topics,
+the Kafka producer, the outbox relay, the inbox consumers and any background task of the service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from .db import create_pool, migrate
+from .dead_letters import DeadLetters
+from .inbox_consumer import Handler, InboxConsumer
+from .kafka import contract_topics, ensure_topics, kafka_reachable, make_producer
+from .outbox_relay import OutboxRelay
+from .settings import ServiceSettings
+from .unit_of_work import OutboxSignal, Writer
+
+log = structlog.get_logger(__name__)
+
+BackgroundTask = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str  # the consumer group id, and the inbox's consumer name
+    topics: Sequence[str]
+    handler: Handler
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        migrations: Path | None = None,
+        consumers: Sequence[ConsumerSpec] = (),
+        background: Sequence[BackgroundTask] = (),
+    ) -> None:
+        self.settings = settings
+        self.source = f"/{settings.service_name}"
+        self._migrations = migrations
+        self._consumer_specs = list(consumers)
+        self._background = list(background)
+        self.signal = OutboxSignal()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._consumers: list[InboxConsumer] = []
+        self.pool: asyncpg.Pool
+        self.producer: AIOKafkaProducer
+        self.writer: Writer
+
+    async def start(self) -> None:
+        s = self.settings
+        self.pool = await create_pool(s.database_url, s.db_schema, max_size=s.db_pool_max_size)
+        await migrate(self.pool, self._migrations)
+        await ensure_topics(
+            s.kafka_bootstrap_servers,
+            contract_topics(),
+            partitions=s.kafka_topic_partitions,
+            replication_factor=s.kafka_replication_factor,
+        )
+        self.producer = make_producer(s.kafka_bootstrap_servers, s.service_name)
+        await self.producer.start()
+        self.writer = Writer(self.pool, self.source, self.signal)
+        relay = OutboxRelay(
+            self.pool,
+            self.producer,
+            service=s.service_name,
+            signal=self.signal,
+            batch_size=s.outbox_batch_size,
+        )
+        self._spawn("outbox-relay", relay.run())
+        for spec in self._consumer_specs:
+            await self._start_consumer(spec)
+        for task in self._background:
+            self._spawn(task.__name__, task(self))
+        log.info("service started", service=s.service_name)
+
+    async def _start_consumer(self, spec: ConsumerSpec) -> None:
+        name = f"{self.settings.consumer_group_prefix}{spec.name}"
+        consumer = InboxConsumer(
+            name=name,
+            topics=spec.topics,
+            writer=self.writer,
+            handler=spec.handler,
+            dead_letters=DeadLetters(self.producer, name),
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            batch_size=self.settings.consumer_batch_size,
+        )
+        await consumer.start()
+        self._consumers.append(consumer)
+        self._spawn(f"consumer {spec.name}", consumer.run())
+
+    def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_log_crash)
+        self._tasks.append(task)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for consumer in self._consumers:
+            await consumer.stop()
+        await self.producer.stop()
+        await self.pool.close()
+        log.info("service stopped", service=self.settings.service_name)
+
+    async def readiness(self) -> dict[str, bool]:
+        return {"postgres": await self._postgres_reachable(), "kafka": await kafka_reachable(self.producer)}
+
+    async def _postgres_reachable(self) -> bool:
+        try:
+            async with asyncio.timeout(2.0), self.pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task crashed", task=task.get_name(), error=repr(task.exception()))

@@ -1,0 +1,83 @@
+"""OpenTelemetry: provider set-up, and W3C trace context carried through the outbox and Kafka headers."""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_propagator = TraceContextTextMapPropagator()
+TRACER_NAME = "paylinks"
+
+
+def setup_tracing(service_name: str) -> TracerProvider | None:
+    """Install a global provider that exports over OTLP/HTTP when an OTLP endpoint is configured.
+
+    Without `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) spans are still
+    created, so trace ids reach the logs and Kafka headers, but nothing is exported.
+    """
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return None  # already installed (tests install their own)
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
+    provider = TracerProvider(resource=resource)
+    if _otlp_configured() and os.environ.get("OTEL_TRACES_EXPORTER", "otlp") != "none":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def _otlp_configured() -> bool:
+    return any(
+        os.environ.get(v) for v in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(TRACER_NAME)
+
+
+def current_trace_headers() -> dict[str, str]:
+    """The current span's `traceparent` (and `tracestate`), ready to store or send."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier
+
+
+def context_from(traceparent: str | None, tracestate: str | None = None) -> Context:
+    carrier = {"traceparent": traceparent} if traceparent else {}
+    if tracestate:
+        carrier["tracestate"] = tracestate
+    return _propagator.extract(carrier, context=otel_context.Context())
+
+
+def link_to(traceparent: str | None, tracestate: str | None = None) -> Link | None:
+    span_context = trace.get_current_span(context_from(traceparent, tracestate)).get_span_context()
+    return Link(span_context) if span_context.is_valid else None
+
+
+def current_ids() -> tuple[str, str] | None:
+    """(trace_id, span_id) in hex of the current span, for log lines."""
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+__all__ = [
+    "SpanKind",
+    "context_from",
+    "current_ids",
+    "current_trace_headers",
+    "link_to",
+    "setup_tracing",
+    "tracer",
+]

@@ -1,0 +1,127 @@
+"""Event store on the real database: optimistic concurrency and events written with the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from paylinks_events import ContactCreated, Envelope, MatterOpened
+from paylinks_runtime import event_store
+from paylinks_runtime.aggregate import Aggregate, DomainError
+from paylinks_runtime.event_store import ConcurrencyError
+from paylinks_runtime.unit_of_work import Writer
+
+
+class Matter(Aggregate):
+    stream_type = "matter"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.names: list[str] = []
+
+    def when_MatterOpened(self, event: MatterOpened) -> None:
+        self.names.append(event.name)
+
+    def open(self, name: str) -> None:
+        if self.exists:
+            raise DomainError("already_open", "matter already open")
+        self.record(MatterOpened(firm_id="f1", matter_id=self.id, contact_id="c1", name=name))
+
+
+def matter_envelope(matter_id: str, name: str) -> Envelope:
+    return Envelope(
+        MatterOpened(firm_id="f1", matter_id=matter_id, contact_id="c1", name=name), source="/test"
+    )
+
+
+async def test_append_then_load_returns_the_events_in_version_order(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        version = await event_store.append(
+            conn, "m-1", "matter", 0, [matter_envelope("m-1", "a"), matter_envelope("m-1", "b")]
+        )
+        version = await event_store.append(conn, "m-1", "matter", version, [matter_envelope("m-1", "c")])
+    async with pool.acquire() as conn:
+        stored = await event_store.load_stream(conn, "m-1")
+        outbox = await conn.fetch("SELECT key, topic FROM outbox ORDER BY id")
+    assert version == 3
+    assert [(s.version, s.event.name) for s in stored] == [(1, "a"), (2, "b"), (3, "c")]  # type: ignore[attr-defined]
+    assert [(r["key"], r["topic"]) for r in outbox] == [("m-1", "practice.events")] * 3
+
+
+async def test_concurrent_appends_at_the_same_version_one_wins_and_the_loser_leaves_nothing(
+    pool: asyncpg.Pool,
+) -> None:
+    start = asyncio.Event()
+
+    async def append(name: str) -> str:
+        async with pool.acquire() as conn, conn.transaction():
+            await start.wait()
+            await event_store.append(
+                conn,
+                "m-race",
+                "matter",
+                0,
+                [matter_envelope("m-race", name), matter_envelope("m-race", name)],
+            )
+        return name
+
+    tasks = [asyncio.create_task(append(n)) for n in ("first", "second")]
+    await asyncio.sleep(0.05)
+    start.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+
+    winners = [r for r in results if isinstance(r, str)]
+    losers = [r for r in results if isinstance(r, ConcurrencyError)]
+    assert len(winners) == 1 and len(losers) == 1
+    async with pool.acquire() as conn:
+        names = await conn.fetch("SELECT data->>'name' AS n FROM events WHERE stream_id = 'm-race'")
+        outbox = await conn.fetchval("SELECT count(*) FROM outbox WHERE key = 'm-race'")
+    assert [r["n"] for r in names] == [winners[0]] * 2
+    assert outbox == 2
+
+
+async def test_writer_retries_a_command_that_lost_a_race(pool: asyncpg.Pool) -> None:
+    writer = Writer(pool, "/test")
+    attempts = 0
+
+    async def open_or_rename(uow):  # type: ignore[no-untyped-def]
+        nonlocal attempts
+        attempts += 1
+        matter = await uow.load(Matter, "m-retry")
+        if attempts == 1:  # someone else appends between our load and our save
+            async with pool.acquire() as other, other.transaction():
+                await event_store.append(other, "m-retry", "matter", 0, [matter_envelope("m-retry", "other")])
+        if not matter.exists:
+            matter.open("ours")
+        await uow.save(matter)
+        return matter
+
+    matter = await writer.execute(open_or_rename)
+    assert attempts == 2
+    assert matter.names == ["other"]
+
+
+async def test_aggregate_refuses_a_command_against_its_state(pool: asyncpg.Pool) -> None:
+    writer = Writer(pool, "/test")
+
+    async def open_twice(uow):  # type: ignore[no-untyped-def]
+        matter = await uow.load(Matter, "m-twice")
+        matter.open("x")
+        await uow.save(matter)
+
+    await writer.execute(open_twice)
+    with pytest.raises(DomainError, match="already open"):
+        await writer.execute(open_twice)
+
+
+async def test_publish_without_a_stream_goes_through_the_outbox_only(pool: asyncpg.Pool) -> None:
+    writer = Writer(pool, "/test")
+
+    async def publish(uow):  # type: ignore[no-untyped-def]
+        return await uow.publish(ContactCreated(firm_id="f1", contact_id="c9", name="N"))
+
+    (envelope,) = await writer.execute(publish)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM events") == 0
+        assert await conn.fetchval("SELECT event_id FROM outbox") == envelope.id

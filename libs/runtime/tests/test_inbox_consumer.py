@@ -1,0 +1,221 @@
+"""Inbox consumer on the real broker and database: one effect per event id, offsets after the transaction,
+poison records to the DLQ, and the trace carried from the appending operation to the consumer's span."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from paylinks_events import ContactCreated, Envelope, Topic, to_record
+from paylinks_runtime.dead_letters import DeadLetters
+from paylinks_runtime.inbox_consumer import InboxConsumer
+from paylinks_runtime.outbox_relay import OutboxRelay
+from paylinks_runtime.testing import BOOTSTRAP, TopicWatcher, eventually, header, unique
+from paylinks_runtime.tracing import current_trace_headers, tracer
+from paylinks_runtime.unit_of_work import OutboxSignal, UnitOfWork, Writer
+
+
+@pytest.fixture
+async def effects(pool: asyncpg.Pool) -> asyncpg.Pool:
+    await pool.execute("CREATE TABLE effects (event_id text, contact_id text, name text)")
+    return pool
+
+
+async def record_effect(uow: UnitOfWork, envelope: Envelope) -> None:
+    event = envelope.event
+    if getattr(event, "name", "") == "explode":
+        raise ValueError("this handler cannot apply that event")
+    await uow.conn.execute(
+        "INSERT INTO effects VALUES ($1, $2, $3)",
+        envelope.id,
+        event.aggregate_id,
+        getattr(event, "name", None),
+    )
+
+
+def contact(firm: str, name: str) -> Envelope:
+    return Envelope(ContactCreated(firm_id=firm, contact_id=str(uuid.uuid4()), name=name), source="/t")
+
+
+async def send(producer: AIOKafkaProducer, topic: str, envelope: Envelope) -> None:
+    record = to_record(envelope)
+    await producer.send_and_wait(topic, value=record.value, key=record.key, headers=record.headers)
+
+
+@asynccontextmanager
+async def consuming(
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    topics: list[str],
+    group: str | None = None,
+    handler: Callable = record_effect,  # type: ignore[type-arg]
+) -> AsyncIterator[InboxConsumer]:
+    name = group or unique("test-consumer")
+    consumer = InboxConsumer(
+        name=name,
+        topics=topics,
+        writer=Writer(pool, "/t"),
+        handler=handler,
+        dead_letters=DeadLetters(producer, name),
+        bootstrap_servers=BOOTSTRAP,
+        batch_size=100,
+    )
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield consumer
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await consumer.stop()
+
+
+async def effect_count(pool: asyncpg.Pool, event_id: str | None = None) -> int:
+    if event_id is None:
+        return await pool.fetchval("SELECT count(*) FROM effects")
+    return await pool.fetchval("SELECT count(*) FROM effects WHERE event_id = $1", event_id)
+
+
+async def test_the_same_event_id_twice_has_one_effect(effects, producer, topic) -> None:  # type: ignore[no-untyped-def]
+    twice, other = contact("f", "Ada"), contact("f", "Bo")
+    for envelope in (twice, twice, other, twice):
+        await send(producer, topic, envelope)
+    async with consuming(effects, producer, [topic]):
+        await eventually(lambda: effect_count(effects, other.id))
+        await asyncio.sleep(0.5)  # time for any second effect to show
+    assert await effect_count(effects, twice.id) == 1
+    assert await effect_count(effects) == 2
+
+
+async def test_a_consumer_killed_before_committing_offsets_reprocesses_without_a_second_effect(
+    effects,
+    producer,
+    topic,  # type: ignore[no-untyped-def]
+) -> None:
+    envelopes = [contact("f", f"n{i}") for i in range(30)]
+    for envelope in envelopes:
+        await send(producer, topic, envelope)
+    group = unique("test-crash")
+    crashed = InboxConsumer(
+        name=group,
+        topics=[topic],
+        writer=Writer(effects, "/t"),
+        handler=record_effect,
+        dead_letters=DeadLetters(producer, group),
+        bootstrap_servers=BOOTSTRAP,
+    )
+    await crashed.start()
+    applied = 0
+    while applied < len(envelopes):  # apply in the database, never commit offsets: then "die"
+        batch = await crashed._consumer.getmany(timeout_ms=1000)  # type: ignore[union-attr]
+        await crashed.process(batch)
+        applied += sum(len(r) for r in batch.values())
+    await crashed.stop()
+    assert await effect_count(effects) == 30
+
+    async with consuming(effects, producer, [topic], group=group):
+        await eventually(lambda: inbox_has_redelivery(effects, group))
+    assert await effect_count(effects) == 30
+
+
+async def inbox_has_redelivery(pool: asyncpg.Pool, group: str) -> bool:
+    from paylinks_runtime.metrics import EVENTS_DUPLICATE
+
+    return EVENTS_DUPLICATE.labels(group)._value.get() >= 30
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(b"this is not json", "not UTF-8 JSON"), (b'{"contact_id": "c1"}', "failed validation")],
+)
+async def test_a_poison_record_goes_to_the_dlq_and_the_next_record_is_processed(
+    effects,
+    producer,
+    topic,
+    value: bytes,
+    reason: str,  # type: ignore[no-untyped-def]
+) -> None:
+    poison, after = contact("f", "poison"), contact("f", "after")
+    poison_record = to_record(poison)
+    async with TopicWatcher(f"{topic}.dlq") as dlq:
+        await producer.send_and_wait(
+            topic, value=value, key=b"k-poison", headers=poison_record.headers, partition=0
+        )
+        await send(producer, topic, after)
+        async with consuming(effects, producer, [topic]) as consumer:
+            await eventually(lambda: effect_count(effects, after.id))
+            (dead,) = await dlq.wait_for(lambda r: r.key == b"k-poison")
+
+    assert dead.value == value
+    assert reason in header(dead, "dlq_reason")  # type: ignore[operator]
+    assert header(dead, "dlq_original_topic") == topic
+    assert header(dead, "dlq_original_partition") == "0"
+    assert header(dead, "dlq_original_offset") is not None
+    assert header(dead, "dlq_consumer") == consumer.name
+    assert header(dead, "ce_id") == poison.id  # the original headers travel along
+    assert await effect_count(effects, poison.id) == 0
+
+
+async def test_a_record_its_handler_cannot_apply_is_dead_lettered_and_the_rest_applied(
+    effects,
+    producer,
+    topic,  # type: ignore[no-untyped-def]
+) -> None:
+    before, bad, after = contact("f", "before"), contact("f", "explode"), contact("f", "after")
+    async with TopicWatcher(f"{topic}.dlq") as dlq:
+        for envelope in (before, bad, after):
+            await send(producer, topic, envelope)
+        async with consuming(effects, producer, [topic]):
+            await eventually(lambda: effect_count(effects, after.id))
+            (dead,) = await dlq.wait_for(lambda r: header(r, "ce_id") == bad.id)
+    assert "cannot apply" in header(dead, "dlq_reason")  # type: ignore[operator]
+    assert await effect_count(effects, before.id) == 1
+    assert await effect_count(effects, bad.id) == 0
+
+
+async def test_unknown_event_types_are_skipped_without_dead_lettering(effects, producer, topic) -> None:  # type: ignore[no-untyped-def]
+    unknown, known = contact("f", "unknown"), contact("f", "known")
+    record = to_record(unknown)
+    headers = [(k, b"ContactMerged" if k == "ce_type" else v) for k, v in record.headers]
+    async with TopicWatcher(f"{topic}.dlq") as dlq:
+        await producer.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
+        await send(producer, topic, known)
+        async with consuming(effects, producer, [topic]):
+            await eventually(lambda: effect_count(effects, known.id))
+        await asyncio.sleep(0.3)
+        await dlq._consumer.getmany(timeout_ms=300)
+    assert await effect_count(effects) == 1
+    assert dlq.records == []
+
+
+async def test_the_appending_operations_trace_reaches_the_consumers_span(effects, producer, spans) -> None:  # type: ignore[no-untyped-def]
+    firm = f"firm-{uuid.uuid4()}"
+    writer = Writer(effects, "/t", OutboxSignal())
+    with tracer().start_as_current_span("staff request"):
+        trace_id = current_trace_headers()["traceparent"].split("-")[1]
+        async with writer.unit_of_work() as uow:
+            (envelope,) = await uow.publish(ContactCreated(firm_id=firm, contact_id="c-traced", name="T"))
+    relay = OutboxRelay(effects, producer, service="t", signal=OutboxSignal())
+    await relay.publish_batch()
+
+    async with consuming(effects, producer, [Topic.PRACTICE]):
+        await eventually(lambda: effect_count(effects, envelope.id), timeout=60)
+
+    finished = spans.get_finished_spans()
+    (publish,) = [
+        s
+        for s in finished
+        if s.attributes.get("messaging.message.id") == envelope.id and s.name.endswith("publish")
+    ]
+    (process,) = [
+        s
+        for s in finished
+        if s.attributes.get("messaging.message.id") == envelope.id and s.name.endswith("process")
+    ]
+    assert format(process.context.trace_id, "032x") == trace_id
+    assert process.parent is not None and process.parent.span_id == publish.context.span_id

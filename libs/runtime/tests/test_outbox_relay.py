@@ -1,0 +1,127 @@
+"""Outbox relay on the real broker: records exactly as appended, and nothing lost across a SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+from paylinks_events import Envelope, MatterOpened, Topic
+from paylinks_runtime import event_store
+from paylinks_runtime.outbox_relay import OutboxRelay
+from paylinks_runtime.testing import TopicWatcher, header
+from paylinks_runtime.tracing import current_trace_headers, tracer
+from paylinks_runtime.unit_of_work import OutboxSignal
+
+CE_HEADERS = {
+    "ce_specversion",
+    "ce_id",
+    "ce_source",
+    "ce_type",
+    "ce_time",
+    "ce_subject",
+    "ce_firmid",
+    "content-type",
+    "traceparent",
+}
+
+
+async def append_matters(
+    pool: asyncpg.Pool, firm: str, aggregates: int, per_aggregate: int
+) -> list[Envelope]:
+    """Append `per_aggregate` events to each of `aggregates` streams, interleaved across transactions."""
+    envelopes: list[Envelope] = []
+    ids = [str(uuid.uuid4()) for _ in range(aggregates)]
+    trace = current_trace_headers()
+    for version in range(1, per_aggregate + 1):
+        batch = [
+            Envelope(
+                MatterOpened(firm_id=firm, matter_id=m, contact_id="c", name=str(version)),
+                source="/t",
+                traceparent=trace.get("traceparent"),
+            )
+            for m in ids
+        ]
+        async with pool.acquire() as conn, conn.transaction():
+            for envelope in batch:
+                await event_store.append(conn, envelope.subject, "matter", version - 1, [envelope])
+        envelopes += batch
+    return envelopes
+
+
+async def test_appended_events_arrive_exactly_as_appended(pool: asyncpg.Pool, producer, spans) -> None:  # type: ignore[no-untyped-def]
+    firm = f"firm-{uuid.uuid4()}"
+    with tracer().start_as_current_span("append operation"):
+        operation_trace = current_trace_headers()["traceparent"].split("-")[1]
+        appended = await append_matters(pool, firm, aggregates=5, per_aggregate=4)
+    signal_ = OutboxSignal()
+    relay = OutboxRelay(pool, producer, service="test", signal=signal_, batch_size=7)
+
+    async with TopicWatcher(Topic.PRACTICE) as watcher:
+        while await relay.publish_batch():
+            pass
+        records = await watcher.wait_for(lambda r: header(r, "ce_firmid") == firm, count=len(appended))
+
+    assert len(records) == len(appended)
+    by_id = {e.id: e for e in appended}
+    for record in records:
+        envelope = by_id[header(record, "ce_id")]  # type: ignore[index]
+        names = {k for k, _ in record.headers}
+        assert names >= CE_HEADERS
+        assert record.key == envelope.subject.encode()
+        assert header(record, "ce_type") == "MatterOpened"
+        assert header(record, "ce_subject") == envelope.subject
+        assert header(record, "ce_source") == "/t"
+        assert header(record, "traceparent").split("-")[1] == operation_trace  # type: ignore[union-attr]
+        assert record.value == event_store.encode_data(envelope.event)
+    for matter_id in {e.subject for e in appended}:
+        versions = [r.value for r in records if r.key == matter_id.encode()]
+        assert [b'"name":"%d"' % v in value for v, value in enumerate(versions, 1)] == [True] * 4
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    publish_spans = [s for s in spans.get_finished_spans() if s.name == "practice.events publish"]
+    assert {format(s.context.trace_id, "032x") for s in publish_spans} == {operation_trace}
+
+
+async def test_relay_killed_mid_batch_resumes_and_loses_nothing(pool: asyncpg.Pool) -> None:
+    firm = f"firm-{uuid.uuid4()}"
+    appended = await append_matters(pool, firm, aggregates=200, per_aggregate=25)  # 5,000 events
+    schema = await pool.fetchval("SELECT current_schema()")
+
+    async with TopicWatcher(Topic.PRACTICE) as watcher:
+        first = await start_relay(schema)
+        await wait_until_outbox_below(pool, len(appended) - 500)
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+        left = await pool.fetchval("SELECT count(*) FROM outbox")
+        assert 0 < left < len(appended), "the relay must be killed in the middle of its work"
+
+        second = await start_relay(schema)
+        try:
+            await wait_until_outbox_below(pool, 1)
+            records = await watcher.wait_for(lambda r: header(r, "ce_firmid") == firm, count=len(appended))
+        finally:
+            second.send_signal(signal.SIGKILL)
+            await second.wait()
+
+    assert {header(r, "ce_id") for r in records} == {e.id for e in appended}
+
+
+async def start_relay(schema: str) -> asyncio.subprocess.Process:
+    script = Path(__file__).with_name("relay_process.py")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), schema, "50", stdout=asyncio.subprocess.PIPE, env=os.environ.copy()
+    )
+    assert process.stdout is not None
+    await asyncio.wait_for(process.stdout.readline(), 30)
+    return process
+
+
+async def wait_until_outbox_below(pool: asyncpg.Pool, limit: int, timeout: float = 60) -> None:
+    async with asyncio.timeout(timeout):
+        while await pool.fetchval("SELECT count(*) FROM outbox") >= limit:
+            await asyncio.sleep(0.005)

@@ -1,0 +1,1 @@
+"""billing-service: Bills, payments applied to them, voiding; no payment ever lost."""
