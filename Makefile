@@ -51,5 +51,12 @@ pytest: $(VENV)/.synced
 unit: $(VENV)/.synced ## the pure tests only: no Kafka, no Postgres
 	$(VENV)/bin/pytest -m unit
 
+demo: setup ## the whole stack on local defaults and a walk through the payment-link story
+	@$(WITH_INFRA) $(VENV)/bin/paylinks-demo
+
+up: setup ## the whole stack (Kafka, Postgres, SMTP sink, four services) until Ctrl-C
+	@$(INFRA) up
+	@$(VENV)/bin/paylinks-up
+
 clean: ## stop local infrastructure and remove its data (keeps the cached Kafka jars)
 	-@$(INFRA) down --purge

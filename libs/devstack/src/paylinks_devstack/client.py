@@ -1,0 +1,131 @@
+"""A thin client of the four services' HTTP APIs (CONTRACT.md section 2), as staff and as a paying client."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from paylinks_runtime.auth import issue_token
+
+from .stack import StackConfig
+
+TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+ECHECK_OK = {"routing_number": "110000000", "account_number": "000123456789"}
+ECHECK_RETURNED = {"routing_number": "110000000", "account_number": "000111111113"}
+
+
+class ApiError(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(
+            f"{response.request.method} {response.request.url.path} -> {response.status_code}:"
+            f" {response.text[:300]}"
+        )
+        self.response = response
+
+
+class PaylinksClient:
+    def __init__(self, config: StackConfig, firm_id: str, jwt_secret: str) -> None:
+        self.config = config
+        self.firm_id = firm_id
+        token = issue_token(
+            jwt_secret,
+            user_id="staff-demo",
+            firm_id=firm_id,
+            roles=["staff", "admin"],
+            ttl=timedelta(hours=2),
+        )
+        self.http = httpx.AsyncClient(timeout=15.0, headers={"Authorization": f"Bearer {token}"})
+        self.public = httpx.AsyncClient(timeout=15.0)  # the client paying: no staff token
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.public.aclose()
+
+    def _url(self, service: str, path: str) -> str:
+        return f"{self.config.url(service)}{path}"
+
+    async def call(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        *,
+        expect: int | tuple[int, ...] = (200, 201),
+        public: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        client = self.public if public else self.http
+        response = await client.request(method, self._url(service, path), **kwargs)
+        allowed = (expect,) if isinstance(expect, int) else expect
+        if response.status_code not in allowed:
+            raise ApiError(response)
+        return (
+            response.json()
+            if response.headers.get("content-type", "").startswith("application/json")
+            else response.content
+        )
+
+    async def raw(
+        self, method: str, service: str, path: str, *, public: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        client = self.public if public else self.http
+        return await client.request(method, self._url(service, path), **kwargs)
+
+    # --- the client's side -------------------------------------------------------------------------------
+
+    async def pay(
+        self,
+        token: str,
+        amount: int,
+        payer: str,
+        *,
+        method: str = "card",
+        reference: str | None = None,
+        via_qr: bool = False,
+        bank: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        body: dict[str, Any] = {
+            "amount": amount,
+            "method": method,
+            "reference": reference,
+            "payer": {"name": payer, "email": f"{payer.split()[0].lower()}@example.com"},
+        }
+        if method == "card":
+            body["card"] = TEST_CARD
+        else:
+            body["bank"] = bank or ECHECK_OK
+        path = f"/v1/pay/{token}/payments" + ("?via=qr" if via_qr else "")
+        return await self.raw(
+            "POST",
+            "link-service",
+            path,
+            public=True,
+            json=body,
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+
+
+def token_of(url: str) -> str:
+    """The capability token at the end of a pay link."""
+    return url.split("/pay/", 1)[1].split("?", 1)[0]
+
+
+async def until(
+    probe: Callable[[], Awaitable[Any]], *, timeout: float = 60.0, what: str = "condition"
+) -> Any:
+    """Retry an eventually consistent read or write until it gives a truthy result."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            last = await probe()
+            if last:
+                return last
+        except ApiError as exc:
+            last = exc
+        await asyncio.sleep(0.25)
+    raise TimeoutError(f"{what} not reached within {timeout}s (last: {last})")
