@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+
 from paylinks_runtime.db import create_pool, migrate
 from paylinks_runtime.kafka import ensure_topics, make_producer
 from paylinks_runtime.testing import BOOTSTRAP, DATABASE_URL, drop_schema, unique

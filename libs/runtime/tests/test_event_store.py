@@ -6,6 +6,7 @@ import asyncio
 
 import asyncpg
 import pytest
+
 from paylinks_events import ContactCreated, Envelope, MatterOpened
 from paylinks_runtime import event_store
 from paylinks_runtime.aggregate import Aggregate, DomainError

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+
 from paylinks_events import ContactCreated, Envelope, Topic, to_record
 from paylinks_runtime.dead_letters import DeadLetters
 from paylinks_runtime.inbox_consumer import InboxConsumer

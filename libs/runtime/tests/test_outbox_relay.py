@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+
 from paylinks_events import Envelope, MatterOpened, Topic
 from paylinks_runtime import event_store
 from paylinks_runtime.outbox_relay import OutboxRelay

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+
 from paylinks_runtime.auth import issue_token
 
 from .stack import StackConfig

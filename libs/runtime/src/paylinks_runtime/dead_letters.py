@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
+
 from paylinks_events import dlq_topic
 
 from .metrics import DLQ_RECORDS

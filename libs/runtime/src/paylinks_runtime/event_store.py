@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import asyncpg
+
 from paylinks_events import Envelope, Event, ce_headers, decode_event, encode_data
 
 from .aggregate import Aggregate

@@ -18,7 +18,7 @@ from .logs import setup_logging
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .service import ServiceRuntime
 from .settings import ServiceSettings
-from .tracing import setup_tracing
+from .tracing import current_ids, setup_tracing
 
 log = structlog.get_logger(__name__)
 _UNTRACED = "healthz,readyz,metrics"
@@ -67,6 +67,9 @@ def _add_request_metrics(app: FastAPI, service: str) -> None:
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
+        ids = current_ids()
+        if ids:  # lets a client or a support ticket point an SRE at the exact trace
+            response.headers["X-Trace-Id"] = ids[0]
         route = getattr(request.scope.get("route"), "path", "unmatched")
         HTTP_REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
         HTTP_LATENCY.labels(service, request.method, route).observe(time.perf_counter() - started)

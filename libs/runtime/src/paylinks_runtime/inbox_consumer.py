@@ -17,6 +17,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from opentelemetry.trace import SpanKind
+
 from paylinks_events import Envelope, PoisonRecord, from_record
 
 from .dead_letters import DeadLetters

@@ -8,6 +8,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
 from paylinks_events import ALL_TOPICS, dlq_topic
 
 log = structlog.get_logger(__name__)

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TypeVar
 
 import asyncpg
+
 from paylinks_events import Envelope, Event
 
 from . import event_store

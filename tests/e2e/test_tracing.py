@@ -1,0 +1,79 @@
+"""One trace from the client's pay request, through the outbox and Kafka, into reconciliation and the
+notifier: spans exported by the real service processes over OTLP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from paylinks_devstack.client import PaylinksClient, token_of
+from paylinks_devstack.stack import Stack
+
+from .otlp_receiver import OtlpReceiver, ReceivedSpan
+
+SERVER, PRODUCER, CONSUMER = 2, 4, 5
+pytestmark = pytest.mark.timeout(180)
+
+
+def chain_to_request(spans: list[ReceivedSpan], service: str) -> list[ReceivedSpan] | None:
+    """The ancestors of `service`'s consumer span, if they reach link-service's pay request."""
+    by_id = {s.span_id: s for s in spans}
+    for consumer in (s for s in spans if s.service == service and s.kind == CONSUMER):
+        chain = ancestors(consumer, by_id)
+        if any(s.kind == SERVER and s.service == "link-service" for s in chain):
+            return [consumer, *chain]
+    return None
+
+
+async def traced_chains(
+    otlp: OtlpReceiver, trace_id: str, services: tuple[str, ...]
+) -> dict[str, list[ReceivedSpan]]:
+    """Wait until each service's consumer span in the trace is connected back to the pay request."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        spans = [s for s in otlp.snapshot() if s.trace_id == trace_id]
+        chains = {service: chain_to_request(spans, service) for service in services}
+        if all(chains.values()):
+            return {k: v for k, v in chains.items() if v}
+        if asyncio.get_running_loop().time() > deadline:
+            names = sorted({(s.service, s.name) for s in spans})
+            raise AssertionError(f"trace {trace_id} incomplete: {chains}; spans seen: {names}")
+        await asyncio.sleep(0.2)
+
+
+def ancestors(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> list[ReceivedSpan]:
+    chain = []
+    while span.parent_span_id and span.parent_span_id in by_id:
+        span = by_id[span.parent_span_id]
+        chain.append(span)
+    return chain
+
+
+async def test_a_pay_request_is_one_trace_through_kafka_into_reconciliation_and_the_notifier(
+    stack: Stack, otlp: OtlpReceiver, firm: PaylinksClient
+) -> None:
+    account = await firm.call(
+        "POST",
+        "link-service",
+        "/v1/bank-accounts",
+        expect=201,
+        json={"name": "Traced Trust", "kind": "trust"},
+    )
+    link = await firm.call(
+        "POST", "link-service", f"/v1/bank-accounts/{account['bank_account_id']}/payment-link"
+    )
+    response = await firm.pay(token_of(link["url"]), 5000, "Tracy Trace")
+    assert response.status_code == 202
+    trace_id = response.headers["X-Trace-Id"]
+
+    chains = await traced_chains(otlp, trace_id, ("reconciliation-service", "notifier"))
+    for service, (consumer, producer, *rest) in chains.items():
+        assert (consumer.kind, consumer.name) == (CONSUMER, "payment.events process"), service
+        assert (producer.kind, producer.service, producer.name) == (
+            PRODUCER,
+            "link-service",
+            "payment.events publish",
+        )
+        (request,) = [s for s in rest if s.kind == SERVER]
+        assert "/payments" in request.name
