@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 INFRA := deploy/local/infra.sh
 WITH_INFRA := deploy/local/with-infra.sh
 
-.PHONY: help setup infra-up infra-down infra-status lint format test pytest unit demo up bench chaos clean
+.PHONY: help setup infra-up infra-down infra-status lint format test pytest unit demo up docs bench chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -57,6 +57,10 @@ demo: setup ## the whole stack on local defaults and a walk through the payment-
 up: setup ## the whole stack (Kafka, Postgres, SMTP sink, four services) until Ctrl-C
 	@$(INFRA) up
 	@$(VENV)/bin/paylinks-up
+
+docs: $(VENV)/.synced ## regenerate docs/asyncapi.json (event contract, by FastStream) and docs/openapi/*.json
+	$(PY) -m paylinks_events.asyncapi > docs/asyncapi.json
+	$(PY) -m paylinks_devstack.openapi docs/openapi
 
 clean: ## stop local infrastructure and remove its data (keeps the cached Kafka jars)
 	-@$(INFRA) down --purge
