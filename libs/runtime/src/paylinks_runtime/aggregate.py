@@ -31,7 +31,7 @@ class Aggregate:
     def replay(cls, aggregate_id: str, events: Iterable[Event]) -> Self:
         aggregate = cls(aggregate_id)
         for event in events:
-            aggregate._apply(event)
+            aggregate._mutate(event)
             aggregate.version += 1
         return aggregate
 
@@ -41,10 +41,10 @@ class Aggregate:
 
     def record(self, event: Event) -> None:
         """Apply a new event and keep it for saving."""
-        self._apply(event)
+        self._mutate(event)
         self.pending.append(event)
 
-    def _apply(self, event: Event) -> None:
+    def _mutate(self, event: Event) -> None:
         handler = getattr(self, f"when_{event.type_name()}", None)
         if handler is not None:
             handler(event)

@@ -61,8 +61,10 @@ class InboxConsumer:
         dead_letters: DeadLetters,
         bootstrap_servers: str,
         batch_size: int = 500,
+        start_from: str = "earliest",
     ) -> None:
         self.name = name
+        self._start_from = start_from
         self._topics = list(topics)
         self._writer = writer
         self._handler = handler
@@ -78,7 +80,7 @@ class InboxConsumer:
             group_id=self.name,
             client_id=self.name,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            auto_offset_reset=self._start_from,
             max_poll_records=self._batch_size,
         )
         await self._consumer.start()

@@ -92,6 +92,7 @@ class ServiceRuntime:
             dead_letters=DeadLetters(self.producer, name),
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             batch_size=self.settings.consumer_batch_size,
+            start_from=self.settings.consumer_start,
         )
         await consumer.start()
         self._consumers.append(consumer)

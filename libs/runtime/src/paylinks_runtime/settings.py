@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,5 +26,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Prepended to consumer group ids; lets tests and side-by-side replays run their own groups.
     consumer_group_prefix: str = ""
+    # Where a consumer group with no committed offset starts: "earliest" (replay everything, the
+    # production default: projections are built from the whole history) or "latest" (tests).
+    consumer_start: Literal["earliest", "latest"] = "earliest"
     outbox_batch_size: int = Field(default=500, ge=1)
     consumer_batch_size: int = Field(default=500, ge=1)

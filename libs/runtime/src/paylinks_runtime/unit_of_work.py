@@ -18,6 +18,8 @@ from .event_store import ConcurrencyError
 from .tracing import current_trace_headers
 
 A = TypeVar("A", bound=Aggregate)
+# Conflicts a retry resolves: another writer appended first, or Postgres chose us as a deadlock victim.
+RETRYABLE_CONFLICTS = (ConcurrencyError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 T = TypeVar("T")
 
 
@@ -105,12 +107,12 @@ class Writer:
         return UnitOfWork(self.pool, self.source, self.signal)
 
     async def execute(self, command: Callable[[UnitOfWork], Awaitable[T]], *, attempts: int = 20) -> T:
-        """Run `command` in a fresh transaction; on a conflict reload and decide again."""
+        """Run `command` in a fresh transaction; on a conflict (see RETRYABLE_CONFLICTS) decide again."""
         for attempt in range(1, attempts + 1):
             try:
                 async with self.unit_of_work() as uow:
                     return await command(uow)
-            except ConcurrencyError:
+            except RETRYABLE_CONFLICTS:
                 if attempt == attempts:
                     raise
                 await asyncio.sleep(0.002 * attempt)
