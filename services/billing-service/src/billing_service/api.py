@@ -1,0 +1,106 @@
+"""HTTP API of billing-service (CONTRACT.md section 2): parse, authorise, call a command or a query."""
+
+# No `from __future__ import annotations` here: FastAPI must resolve the route-local `staff` dependency.
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator, BaseModel, Field, StrictInt
+
+from paylinks_runtime.auth import StaffUser, require_role
+from paylinks_runtime.errors import ApiError, not_found
+from paylinks_runtime.service import ServiceRuntime
+
+from . import commands, read_model
+from .currencies import iso_4217
+from .directory import UnknownParty
+from .domain import BillState, BillTerms
+
+MAX_BILL_AMOUNT = 10**12  # minor units; far above any bill, well inside bigint
+
+
+class NewBill(BaseModel):
+    matter_id: str = Field(min_length=1, max_length=200)
+    contact_id: str = Field(min_length=1, max_length=200)
+    amount: StrictInt = Field(gt=0, le=MAX_BILL_AMOUNT, description="integer minor units: 12500 = 125.00")
+    currency: Annotated[str, AfterValidator(iso_4217)] = "USD"
+    bill_number: str | None = Field(default=None, min_length=1, max_length=64)
+    due_date: date | None = None
+
+    def terms(self, firm_id: str) -> BillTerms:
+        return BillTerms(firm_id=firm_id, **self.model_dump())
+
+
+class AppliedPaymentView(BaseModel):
+    payment_id: str
+    amount: int
+    applied_at: datetime
+
+
+class BillSummary(BaseModel):
+    bill_id: str
+    state: BillState
+    amount: int
+    balance: int
+    currency: str
+    matter_id: str
+    contact_id: str
+    bill_number: str | None
+    due_date: date | None
+    issued_at: datetime
+
+
+class BillView(BillSummary):
+    payments: list[AppliedPaymentView]
+
+
+class BillList(BaseModel):
+    items: list[BillSummary]
+
+
+class VoidResult(BaseModel):
+    bill_id: str
+    state: Literal["void"]
+
+
+def bills_router(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(prefix="/v1/bills", tags=["bills"])
+    staff = Annotated[StaffUser, Depends(require_role("staff", lambda: runtime.settings.auth_jwt_secret))]
+
+    @router.post("", status_code=201, response_model=BillView)
+    async def issue_bill(body: NewBill, user: staff) -> dict[str, Any]:
+        try:
+            bill_id = await commands.issue_bill(runtime.writer, body.terms(user.firm_id))
+        except UnknownParty as exc:
+            raise ApiError(422, exc.code, exc.message) from exc
+        return await _bill(runtime, user.firm_id, bill_id)
+
+    @router.get("/{bill_id}", response_model=BillView)
+    async def get_bill(bill_id: str, user: staff) -> dict[str, Any]:
+        return await _bill(runtime, user.firm_id, bill_id)
+
+    @router.get("", response_model=BillList)
+    async def list_bills(
+        user: staff, state: BillState | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ) -> dict[str, Any]:
+        async with runtime.pool.acquire() as conn:
+            return {"items": await read_model.list_bills(conn, user.firm_id, state, limit)}
+
+    @router.post("/{bill_id}/void", response_model=VoidResult)
+    async def void_bill(bill_id: str, user: staff) -> dict[str, str]:
+        try:
+            await commands.void_bill(runtime.writer, user.firm_id, bill_id)
+        except commands.BillNotFound as exc:
+            raise not_found("bill") from exc
+        return {"bill_id": bill_id, "state": "void"}
+
+    return router
+
+
+async def _bill(runtime: ServiceRuntime, firm_id: str, bill_id: str) -> dict[str, Any]:
+    async with runtime.pool.acquire() as conn:
+        bill = await read_model.find_bill(conn, firm_id, bill_id)
+    if bill is None:
+        raise not_found("bill")
+    return bill

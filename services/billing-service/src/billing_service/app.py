@@ -1,0 +1,31 @@
+"""The billing-service process: runtime (pool, migrations, relay, consumer) and its HTTP API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from paylinks_runtime.http import create_service_app, serve
+from paylinks_runtime.service import ServiceRuntime
+
+from .api import bills_router
+from .config import Settings
+from .event_handlers import CONSUMER
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    runtime = ServiceRuntime(settings or Settings(), migrations=MIGRATIONS, consumers=[CONSUMER])
+    app = create_service_app(
+        runtime,
+        title="billing-service",
+        description="Bills that processed payments are applied to; voiding; no payment ever lost.",
+    )
+    app.include_router(bills_router(runtime))
+    return app
+
+
+def main() -> None:
+    serve(create_app, Settings())
