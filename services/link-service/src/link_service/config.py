@@ -16,11 +16,11 @@ class Settings(ServiceSettings):
 
     public_base_url: str = "http://127.0.0.1:8001"
     # Shared with the payment processor: signs its webhooks.
-    webhook_secret: str = "dev-only-webhook-secret-change-me-0123456789"
+    webhook_secret: str = "dev-only-webhook-secret-change-me-0123456789"  # noqa: S105 - local default
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
     # Server-side key: turns a link's stored random seed into its token, and keys the idempotency
     # fingerprints. Without it a database dump reveals no live link.
-    link_token_secret: str = "dev-only-link-token-secret-change-me-0123456789"
+    link_token_secret: str = "dev-only-link-token-secret-change-me-0123456789"  # noqa: S105 - local default
     max_payment_amount: int = Field(default=2_500_000, gt=0)
 
     payment_processor: str = Field(default="sandbox", pattern=r"^sandbox$")

@@ -1,0 +1,1 @@
+"""HTTP routes: thin (parse, authorise, call a command or a query, shape the answer)."""

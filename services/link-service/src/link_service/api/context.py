@@ -1,0 +1,142 @@
+"""What the routes share: the service's parts (reachable from the request), refusal-to-status mapping,
+and the guards of the public pay endpoints (token lookup, rate limits)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from paylinks_runtime.aggregate import DomainError
+from paylinks_runtime.auth import StaffUser, require_role
+from paylinks_runtime.errors import ApiError, error_body
+from paylinks_runtime.service import ServiceRuntime
+
+from ..commands.intake import PaymentIntake
+from ..commands.links import LinkCommands
+from ..config import Settings
+from ..domain.pay_target import PayTarget
+from ..processor import PaymentProcessor
+from ..rate_limit import SlidingWindowLimiter
+from ..store import links
+from ..tokens import LinkTokens
+
+# By code, not by exception class: a refusal replayed from the idempotency table is a plain DomainError.
+REFUSAL_STATUS = {
+    "card_declined": 402,
+    "invalid_number": 402,
+    "not_found": 404,
+    "unknown_bank_account": 422,
+    "bill_closed": 409,
+    "link_revoked": 410,
+    "bill_paid": 410,
+    "invalid_amount": 422,
+    "amount_above_limit": 422,
+    "amount_above_balance": 422,
+    "idempotency_key_reused": 422,
+    "idempotency_key_in_flight": 409,
+}
+
+
+def status_for(refusal: DomainError) -> int:
+    return REFUSAL_STATUS.get(refusal.code, 409)
+
+
+@dataclass
+class LinkServiceParts:
+    settings: Settings
+    runtime: ServiceRuntime
+    processor: PaymentProcessor
+    tokens: LinkTokens = field(init=False)
+    attempts_per_token: SlidingWindowLimiter = field(init=False)
+    requests_per_client: SlidingWindowLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.tokens = LinkTokens(s.link_token_secret)
+        self.attempts_per_token = SlidingWindowLimiter(s.pay_attempts_per_token, s.rate_limit_window_seconds)
+        self.requests_per_client = SlidingWindowLimiter(
+            s.pay_requests_per_client, s.rate_limit_window_seconds
+        )
+
+    @property
+    def links(self) -> LinkCommands:
+        return LinkCommands(self.runtime.writer, self.tokens, self.settings)
+
+    @property
+    def intake(self) -> PaymentIntake:
+        return PaymentIntake(
+            self.runtime.writer, self.processor, self.tokens, limit=self.settings.max_payment_amount
+        )
+
+    def limit_client(self, request: Request) -> None:
+        client = request.client.host if request.client else "unknown"
+        if not self.requests_per_client.allow(client):
+            raise too_many_requests()
+
+    def limit_attempts(self, target: PayTarget) -> None:
+        if not self.attempts_per_token.allow(target.link_id):
+            raise too_many_requests()
+
+    async def resolve(self, token: str) -> PayTarget:
+        """The link behind a token. Unknown and tampered tokens look alike: the same 404."""
+        async with self.runtime.pool.acquire() as conn:
+            target = await links.target_by_token_hash(conn, LinkTokens.lookup_hash(token))
+        if target is None:
+            raise ApiError(404, "not_found", "This payment link does not exist.")
+        return target
+
+
+def too_many_requests() -> ApiError:
+    return ApiError(
+        429,
+        "too_many_requests",
+        "Too many attempts. Please wait a minute and try again.",
+        headers={"Retry-After": "60"},
+    )
+
+
+def parts(request: Request) -> LinkServiceParts:
+    found: LinkServiceParts = request.app.state.parts
+    return found
+
+
+Parts = Annotated[LinkServiceParts, Depends(parts)]
+
+
+def _role(role: str) -> Callable[[Request], Awaitable[StaffUser]]:
+    async def authenticated(request: Request) -> StaffUser:
+        secret = parts(request).settings.auth_jwt_secret
+        return await require_role(role, lambda: secret)(request)
+
+    return authenticated
+
+
+StaffOnly = Annotated[StaffUser, Depends(_role("staff"))]
+AdminOnly = Annotated[StaffUser, Depends(_role("admin"))]
+
+
+async def _opened_link(token: str, request: Request, parts: Parts) -> PayTarget:
+    """Runs before the body is parsed: an unknown token is 404, and every request counts for the limits."""
+    parts.limit_client(request)
+    return await parts.resolve(token)
+
+
+async def _attempted_link(target: Annotated[PayTarget, Depends(_opened_link)], parts: Parts) -> PayTarget:
+    parts.limit_attempts(target)
+    return target
+
+
+OpenedLink = Annotated[PayTarget, Depends(_opened_link)]
+AttemptedLink = Annotated[PayTarget, Depends(_attempted_link)]
+
+
+def install_refusal_handler(app: FastAPI) -> None:
+    """Replace the runtime's "every DomainError is 409" with this service's codes (404, 402, 410, 422...)."""
+
+    @app.exception_handler(DomainError)
+    async def refused(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=status_for(exc))

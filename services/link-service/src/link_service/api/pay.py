@@ -1,0 +1,57 @@
+"""The public JSON pay API: what a link pays into, and payment attempts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query
+from pydantic import BaseModel
+
+from ..domain.pay_target import PayTarget
+from ..token_redaction import redact_token_from_trace
+from .context import AttemptedLink, OpenedLink, Parts
+from .payment_input import PaymentInput
+
+router = APIRouter(prefix="/v1/pay", tags=["pay"], dependencies=[Depends(redact_token_from_trace)])
+
+Via = Annotated[Literal["qr"] | None, Query(description="`qr` when the link was opened from its QR code")]
+
+
+class PayLinkView(BaseModel):
+    kind: Literal["bank_account", "bill"]
+    status: Literal["open", "paid", "void"]
+    bank_account_name: str
+    currency: str
+    amount_due: int | None
+
+
+class PaymentAccepted(BaseModel):
+    payment_id: str
+    status: Literal["received"] = "received"
+
+
+def link_view(target: PayTarget) -> PayLinkView:
+    return PayLinkView(
+        kind=target.kind,
+        status=target.status,
+        bank_account_name=target.bank_account_name,
+        currency=target.currency,
+        amount_due=target.amount_due,
+    )
+
+
+@router.get("/{token}", response_model=PayLinkView)
+async def show_link(target: OpenedLink) -> PayLinkView:
+    return link_view(target)
+
+
+@router.post("/{token}/payments", status_code=202, response_model=PaymentAccepted)
+async def pay(
+    target: AttemptedLink,
+    body: PaymentInput,
+    parts: Parts,
+    via: Via = None,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> PaymentAccepted:
+    payment_id = await parts.intake.pay(target.link_id, body.to_request(via_qr=via == "qr"), idempotency_key)
+    return PaymentAccepted(payment_id=payment_id)

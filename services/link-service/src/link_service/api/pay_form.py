@@ -1,0 +1,99 @@
+"""The HTML pay form: what a person types (dollars, MM/YY) into the API's PaymentInput, and validation
+errors into plain words. Card and bank fields are never echoed back into the page."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+
+from .payment_input import PaymentInput
+
+KEPT_FIELDS = ("amount", "name", "email", "reference", "method")
+_LABELS = {
+    "amount": "Amount",
+    "payer.name": "Your name",
+    "payer.email": "Email",
+    "reference": "Reference",
+    "card.number": "Card number",
+    "card.exp_month": "Expiry month",
+    "card.exp_year": "Expiry year",
+    "card.cvc": "CVC",
+    "card": "Card",
+    "bank.routing_number": "Routing number",
+    "bank.account_number": "Account number",
+    "bank": "Bank account",
+    "method": "Pay by",
+}
+_EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$")
+
+
+@dataclass
+class ParsedForm:
+    values: dict[str, str]
+    payment: PaymentInput | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def parse(form: dict[str, str]) -> ParsedForm:
+    values = {name: form.get(name, "").strip() for name in KEPT_FIELDS}
+    parsed = ParsedForm(values)
+    cents = _cents(values["amount"], parsed.errors)
+    body: dict[str, Any] = {
+        "amount": cents,
+        "method": values["method"] or "card",
+        "reference": values["reference"] or None,
+        "payer": {"name": values["name"], "email": values["email"]},
+    }
+    if body["method"] == "card":
+        body["card"] = _card(form, parsed.errors)
+    else:
+        body["bank"] = {
+            "routing_number": form.get("routing_number", ""),
+            "account_number": form.get("account_number", ""),
+        }
+    if parsed.errors:
+        return parsed
+    try:
+        parsed.payment = PaymentInput.model_validate(body)
+    except ValidationError as exc:
+        parsed.errors = plain_words(exc)
+    return parsed
+
+
+def _cents(text: str, errors: list[str]) -> int:
+    try:
+        amount = Decimal(text.replace(",", "").replace("$", "").strip() or "x")
+    except InvalidOperation:
+        errors.append("Amount: enter an amount such as 125.00.")
+        return 0
+    if amount != amount.quantize(Decimal("0.01")):
+        errors.append("Amount: use at most two decimal places.")
+    return int(amount * 100)
+
+
+def _card(form: dict[str, str], errors: list[str]) -> dict[str, Any]:
+    match = _EXPIRY.match(form.get("card_exp", ""))
+    if match is None:
+        errors.append("Expiry: enter the month and year as MM/YY.")
+        return {}
+    month, year = int(match[1]), int(match[2])
+    return {
+        "number": form.get("card_number", ""),
+        "cvc": form.get("card_cvc", ""),
+        "exp_month": month,
+        "exp_year": year + 2000 if year < 100 else year,
+    }
+
+
+def plain_words(exc: ValidationError) -> list[str]:
+    messages = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        text = error["msg"].removeprefix("Value error, ")
+        label = _LABELS.get(where)
+        messages.append(f"{label}: {text}." if label else f"{text[:1].upper()}{text[1:]}.")
+    return messages

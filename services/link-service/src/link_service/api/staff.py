@@ -1,0 +1,90 @@
+"""Staff endpoints (JWT): bank accounts, their permanent link and QR code, and bill links."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from .. import qr_codes
+from ..commands.links import IssuedLink
+from ..store import accounts
+from .context import AdminOnly, Parts, StaffOnly
+
+
+class NewBankAccount(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["trust", "operating"]
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+
+
+class BankAccountOut(BaseModel):
+    bank_account_id: str
+    name: str
+    kind: str
+    currency: str
+
+
+class BankAccountList(BaseModel):
+    items: list[BankAccountOut]
+
+
+class LinkOut(BaseModel):
+    link_id: str
+    kind: Literal["bank_account", "bill"]
+    url: str
+
+
+class NewBillLink(BaseModel):
+    bank_account_id: str = Field(min_length=1)
+
+
+def _link_out(issued: IssuedLink) -> LinkOut:
+    return LinkOut(link_id=issued.link_id, kind=issued.kind, url=issued.url)
+
+
+router = APIRouter(prefix="/v1", tags=["staff"])
+
+
+@router.post("/bank-accounts", status_code=201, response_model=BankAccountOut)
+async def register_bank_account(body: NewBankAccount, user: AdminOnly, parts: Parts) -> BankAccountOut:
+    account = await parts.links.register_bank_account(
+        user.firm_id, name=body.name, kind=body.kind, currency=body.currency
+    )
+    return BankAccountOut(
+        bank_account_id=account.id, name=account.name, kind=account.kind, currency=account.currency
+    )
+
+
+@router.get("/bank-accounts", response_model=BankAccountList)
+async def list_bank_accounts(user: StaffOnly, parts: Parts) -> BankAccountList:
+    async with parts.runtime.pool.acquire() as conn:
+        rows = await accounts.list_for_firm(conn, user.firm_id)
+    return BankAccountList(items=[BankAccountOut(**row) for row in rows])
+
+
+@router.post("/bank-accounts/{bank_account_id}/payment-link", response_model=LinkOut)
+async def bank_account_link(bank_account_id: str, user: StaffOnly, parts: Parts) -> LinkOut:
+    return _link_out(await parts.links.account_link(user.firm_id, bank_account_id))
+
+
+@router.get(
+    "/bank-accounts/{bank_account_id}/qr-code",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in qr_codes.MEDIA_TYPES.values()}}},
+)
+async def bank_account_qr_code(
+    bank_account_id: str,
+    user: StaffOnly,
+    parts: Parts,
+    format: Annotated[qr_codes.QrFormat, Query()] = "png",
+) -> Response:
+    issued = await parts.links.account_link(user.firm_id, bank_account_id)
+    image = qr_codes.render(issued.url, format, account_name=issued.payee)
+    return Response(image, media_type=qr_codes.MEDIA_TYPES[format], headers={"Cache-Control": "no-store"})
+
+
+@router.post("/bills/{bill_id}/payment-link", status_code=201, response_model=LinkOut)
+async def bill_link(bill_id: str, body: NewBillLink, user: StaffOnly, parts: Parts) -> LinkOut:
+    return _link_out(await parts.links.bill_link(user.firm_id, bill_id, body.bank_account_id))

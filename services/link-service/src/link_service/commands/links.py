@@ -1,0 +1,110 @@
+"""Bank accounts and the links that pay into them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from paylinks_events import utcnow
+from paylinks_events.models import BankAccountKind
+from paylinks_runtime.aggregate import DomainError
+from paylinks_runtime.unit_of_work import UnitOfWork, Writer
+
+from ..config import Settings
+from ..domain.bank_account import BankAccount
+from ..domain.link import Link, LinkKind, bank_account_link_id, bill_link_id
+from ..store import accounts, bills, links
+from ..tokens import LinkTokens
+from .errors import NotFound
+
+_REDACTED = "<token-not-stored>"
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    link_id: str
+    kind: LinkKind
+    url: str
+    payee: str  # the bank account's name
+
+
+class LinkCommands:
+    def __init__(self, writer: Writer, tokens: LinkTokens, settings: Settings) -> None:
+        self._writer = writer
+        self._tokens = tokens
+        self._settings = settings
+
+    async def register_bank_account(
+        self, firm_id: str, *, name: str, kind: BankAccountKind, currency: str
+    ) -> BankAccount:
+        account = BankAccount.register(
+            str(uuid.uuid4()), firm_id=firm_id, name=name, kind=kind, currency=currency
+        )
+
+        async def command(uow: UnitOfWork) -> BankAccount:
+            await uow.save(account)
+            await accounts.insert(uow.conn, account)
+            return account
+
+        return await self._writer.execute(command)
+
+    async def account_link(self, firm_id: str, bank_account_id: str) -> IssuedLink:
+        """The account's one permanent link, issued the first time it is asked for."""
+
+        async def command(uow: UnitOfWork) -> IssuedLink:
+            account = await uow.load(BankAccount, bank_account_id)
+            if not account.belongs_to(firm_id):
+                raise NotFound("bank account")
+            link_id = bank_account_link_id(account.id)
+            url = await self._issue(uow, link_id, firm_id, "bank_account", account.id)
+            return IssuedLink(link_id, "bank_account", url, account.name)
+
+        return await self._writer.execute(command)
+
+    async def bill_link(self, firm_id: str, bill_id: str, bank_account_id: str) -> IssuedLink:
+        async def command(uow: UnitOfWork) -> IssuedLink:
+            bill = await bills.find(uow.conn, bill_id, firm_id)
+            if bill is None:
+                raise NotFound("bill")
+            if bill.state != "open":
+                raise DomainError("bill_closed", f"the bill is {bill.state}: it cannot get a payment link")
+            payee = await accounts.name_for_firm(uow.conn, bank_account_id, firm_id)
+            if payee is None:
+                raise DomainError(
+                    "unknown_bank_account", "bank_account_id names no bank account of this firm"
+                )
+            link_id = bill_link_id(bill_id, bank_account_id)
+            url = await self._issue(uow, link_id, firm_id, "bill", bank_account_id, bill_id)
+            return IssuedLink(link_id, "bill", url, payee)
+
+        return await self._writer.execute(command)
+
+    async def _issue(
+        self,
+        uow: UnitOfWork,
+        link_id: str,
+        firm_id: str,
+        kind: LinkKind,
+        bank_account_id: str,
+        bill_id: str | None = None,
+    ) -> str:
+        """Issue the link once and return its URL; afterwards rebuild the same URL from its stored seed."""
+        link = await uow.load(Link, link_id)
+        seed = await links.token_seed(uow.conn, link_id) if link.exists else None
+        if seed is None:
+            seed = self._tokens.new_seed()
+            url = self._settings.pay_url(self._tokens.token(seed))
+            link.issue(
+                firm_id=firm_id,
+                kind=kind,
+                bank_account_id=bank_account_id,
+                bill_id=bill_id,
+                url=url,
+                now=utcnow(),
+            )
+            await uow.save(link)
+            await links.insert(
+                uow.conn, link, token_hash=LinkTokens.lookup_hash(self._tokens.token(seed)), token_seed=seed
+            )
+            await links.redact_stored_url(uow.conn, link_id, self._settings.pay_url(_REDACTED))
+        return self._settings.pay_url(self._tokens.token(seed))

@@ -1,0 +1,1 @@
+"""Pure domain: aggregates, payment rules and payment instruments. No I/O here."""

@@ -1,0 +1,87 @@
+"""What a link pays into, as a payer sees it, and the rules a payment must pass before it goes anywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from paylinks_runtime.aggregate import DomainError
+
+from .payment import Destination, PaymentSource
+
+BillState = Literal["open", "paid", "void"]
+LinkStatus = Literal["open", "paid", "void"]
+
+
+@dataclass(frozen=True)
+class Bill:
+    """This service's view of a bill, built from billing.events."""
+
+    bill_id: str
+    firm_id: str
+    amount: int
+    balance: int
+    currency: str
+    state: BillState
+
+
+@dataclass(frozen=True)
+class PayTarget:
+    link_id: str
+    firm_id: str
+    kind: Literal["bank_account", "bill"]
+    bank_account_id: str
+    bank_account_name: str
+    currency: str
+    bill: Bill | None = None
+    revoked_reason: str | None = None
+
+    @property
+    def status(self) -> LinkStatus:
+        if self.revoked_reason == "bill_voided" or (self.bill and self.bill.state == "void"):
+            return "void"
+        if self.revoked_reason == "bill_paid" or (self.bill and self.bill.state == "paid"):
+            return "paid"
+        return "open"
+
+    @property
+    def amount_due(self) -> int | None:
+        return self.bill.balance if self.bill else None
+
+    def destination(self, *, via_qr: bool) -> Destination:
+        return Destination(
+            firm_id=self.firm_id,
+            link_id=self.link_id,
+            bank_account_id=self.bank_account_id,
+            bill_id=self.bill.bill_id if self.bill else None,
+            currency=self.currency,
+            source=self._source(via_qr),
+        )
+
+    def _source(self, via_qr: bool) -> PaymentSource:
+        if self.kind == "bill":
+            return "bill_link"
+        return "qr_code" if via_qr else "bank_account_link"
+
+    def check_payable(self, amount: int, *, limit: int) -> None:
+        """Refuse what must not reach the processor: a dead link or an amount out of bounds."""
+        if self.status == "void":
+            raise DomainError("link_revoked", "This bill was cancelled, so it can no longer be paid.")
+        if self.status == "paid":
+            raise DomainError("bill_paid", "This bill is already paid in full.")
+        if amount <= 0:
+            raise DomainError("invalid_amount", "The amount must be a positive whole number of cents.")
+        if amount > limit:
+            raise DomainError(
+                "amount_above_limit", f"The amount is above the limit of {format_money(limit)}."
+            )
+        due = self.amount_due
+        if due is not None and amount > due:
+            raise DomainError(
+                "amount_above_balance", f"The amount is above the balance due ({format_money(due)})."
+            )
+
+
+def format_money(minor_units: int, currency: str = "USD") -> str:
+    symbol = "$" if currency == "USD" else f"{currency} "
+    return f"{symbol}{minor_units // 100:,}.{minor_units % 100:02d}"

@@ -1,0 +1,92 @@
+"""The links table: lookup by token hash, and what a link pays into (PayTarget)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from ..domain.link import Link, RevokeReason
+from ..domain.pay_target import Bill, PayTarget
+
+_TARGET = (
+    "SELECT l.link_id, l.firm_id, l.kind, l.bank_account_id, a.name AS bank_account_name,"
+    " coalesce(b.currency, a.currency) AS currency, l.revoked_reason,"
+    " b.bill_id, b.amount, b.balance, b.state"
+    " FROM links l JOIN bank_accounts a USING (bank_account_id) LEFT JOIN bills b ON b.bill_id = l.bill_id"
+)
+
+
+async def insert(conn: asyncpg.Connection, link: Link, *, token_hash: bytes, token_seed: bytes) -> None:
+    await conn.execute(
+        "INSERT INTO links (link_id, firm_id, kind, bank_account_id, bill_id, token_hash, token_seed)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        link.id,
+        link.firm_id,
+        link.kind,
+        link.bank_account_id,
+        link.bill_id,
+        token_hash,
+        token_seed,
+    )
+
+
+async def token_seed(conn: asyncpg.Connection, link_id: str) -> bytes | None:
+    seed: bytes | None = await conn.fetchval("SELECT token_seed FROM links WHERE link_id = $1", link_id)
+    return seed
+
+
+async def target_by_token_hash(conn: asyncpg.Connection, token_hash: bytes) -> PayTarget | None:
+    return _target(await conn.fetchrow(_TARGET + " WHERE l.token_hash = $1", token_hash))
+
+
+async def target(conn: asyncpg.Connection, link_id: str) -> PayTarget | None:
+    return _target(await conn.fetchrow(_TARGET + " WHERE l.link_id = $1", link_id))
+
+
+async def open_links_of_bill(conn: asyncpg.Connection, bill_id: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT link_id FROM links WHERE bill_id = $1 AND revoked_reason IS NULL", bill_id
+    )
+    return [r["link_id"] for r in rows]
+
+
+async def revoked(conn: asyncpg.Connection, link_id: str, reason: RevokeReason) -> None:
+    await conn.execute("UPDATE links SET revoked_reason = $2 WHERE link_id = $1", link_id, reason)
+
+
+async def redact_stored_url(conn: asyncpg.Connection, link_id: str, redacted_url: str) -> None:
+    """Keep the token out of the stored LinkIssued (the outbox row, already written, keeps the real URL).
+
+    The runtime stores and publishes the same event; the contract wants the URL on Kafka, this service
+    wants no live token in its database. Done in the appending transaction: no reader ever sees the token.
+    """
+    await conn.execute(
+        "UPDATE events SET data = jsonb_set(data, '{url}', to_jsonb($2::text))"
+        " WHERE stream_id = $1 AND event_type = 'LinkIssued'",
+        link_id,
+        redacted_url,
+    )
+
+
+def _target(row: asyncpg.Record | None) -> PayTarget | None:
+    if row is None:
+        return None
+    bill = None
+    if row["bill_id"] is not None:
+        bill = Bill(
+            bill_id=row["bill_id"],
+            firm_id=row["firm_id"],
+            amount=row["amount"],
+            balance=row["balance"],
+            currency=row["currency"],
+            state=row["state"],
+        )
+    return PayTarget(
+        link_id=row["link_id"],
+        firm_id=row["firm_id"],
+        kind=row["kind"],
+        bank_account_id=row["bank_account_id"],
+        bank_account_name=row["bank_account_name"],
+        currency=row["currency"],
+        bill=bill,
+        revoked_reason=row["revoked_reason"],
+    )

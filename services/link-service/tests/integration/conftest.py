@@ -1,0 +1,251 @@
+"""link-service on the real broker and database, served by a real uvicorn on a free port (the sandbox
+processor posts its webhooks over HTTP, and the browser test needs a real server).
+
+Each test module gets its own service (own schema, own consumer group); firms keep tests apart on topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from aiokafka import AIOKafkaProducer
+
+from link_service.app import create_app
+from link_service.config import Settings
+from link_service.domain.pay_target import PayTarget
+from link_service.store import links
+from link_service.tokens import LinkTokens
+from paylinks_events import (
+    BillIssued,
+    BillPaid,
+    BillPaymentApplied,
+    BillVoided,
+    Envelope,
+    Event,
+    to_record,
+    utcnow,
+)
+from paylinks_runtime.testing import BOOTSTRAP, DATABASE_URL, auth_header, drop_schema, eventually, unique
+
+OK_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000002"
+OK_ACCOUNT = "000123456789"
+R01_ACCOUNT = "000111111113"
+ROUTING = "110000000"
+
+
+def fast_settings(port: int, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "db_schema": unique("t_link"),
+        "consumer_group_prefix": unique("t") + "-",
+        "public_base_url": f"http://127.0.0.1:{port}",
+        "sandbox_card_settle_seconds": 0.2,
+        "sandbox_echeck_settle_seconds": 0.3,
+        "sandbox_poll_seconds": 0.05,
+        "pay_attempts_per_token": 8,
+        "pay_requests_per_client": 100_000,
+    }
+    return Settings(**{**values, **overrides})
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@asynccontextmanager
+async def serving(settings: Settings, sock: socket.socket) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app under uvicorn on `sock` (lifespan included) and hand out a client for it."""
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), lifespan="on", log_config=None, access_log=False)
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await eventually(lambda: server.started or task.done(), timeout=60)
+        assert not task.done(), "the server did not start"
+        async with httpx.AsyncClient(base_url=settings.public_base_url, timeout=20) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
+
+
+@dataclass
+class LinkService:
+    """A running link-service and the steps tests take with it."""
+
+    client: httpx.AsyncClient
+    settings: Settings
+    producer: AIOKafkaProducer
+    firms: list[str] = field(default_factory=list)
+
+    def new_firm(self) -> str:
+        return unique("firm-link")
+
+    async def register_account(self, firm: str, name: str = "Smith & Lee Trust", kind: str = "trust") -> str:
+        response = await self.client.post(
+            "/v1/bank-accounts",
+            json={"name": name, "kind": kind},
+            headers=auth_header(firm, roles=("staff", "admin")),
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["bank_account_id"])
+
+    async def account_link(self, firm: str, account_id: str) -> dict[str, Any]:
+        response = await self.client.post(
+            f"/v1/bank-accounts/{account_id}/payment-link", headers=auth_header(firm)
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def new_account_token(self, firm: str | None = None) -> tuple[str, str, str]:
+        """(firm, bank account id, token) of a fresh account with its link."""
+        firm = firm or self.new_firm()
+        account_id = await self.register_account(firm)
+        return firm, account_id, token_of((await self.account_link(firm, account_id))["url"])
+
+    async def pay(
+        self, token: str, body: dict[str, Any], *, key: str | None = None, via: str | None = None
+    ) -> httpx.Response:
+        headers = {"Idempotency-Key": key} if key else {}
+        params = {"via": via} if via else {}
+        return await self.client.post(f"/v1/pay/{token}/payments", json=body, headers=headers, params=params)
+
+    async def publish(self, event: Event) -> None:
+        record = to_record(Envelope(event, source="/billing-test"))
+        await self.producer.send_and_wait(
+            record.topic, value=record.value, key=record.key, headers=record.headers
+        )
+
+    async def issue_bill(self, firm: str, amount: int = 50_000) -> str:
+        bill_id = str(uuid.uuid4())
+        await self.publish(
+            BillIssued(
+                bill_id=bill_id,
+                firm_id=firm,
+                matter_id="m-1",
+                contact_id="c-1",
+                amount=amount,
+                issued_at=utcnow(),
+            )
+        )
+        return bill_id
+
+    async def void_bill(self, firm: str, bill_id: str) -> None:
+        await self.publish(BillVoided(bill_id=bill_id, firm_id=firm, voided_at=utcnow()))
+
+    async def apply_to_bill(self, firm: str, bill_id: str, amount: int, balance: int) -> None:
+        await self.publish(
+            BillPaymentApplied(
+                bill_id=bill_id,
+                firm_id=firm,
+                payment_id=str(uuid.uuid4()),
+                amount=amount,
+                balance=balance,
+                applied_at=utcnow(),
+            )
+        )
+
+    async def pay_bill_off(self, firm: str, bill_id: str) -> None:
+        await self.publish(BillPaid(bill_id=bill_id, firm_id=firm, paid_at=utcnow()))
+
+    async def bill_link(self, firm: str, bill_id: str, account_id: str) -> httpx.Response:
+        return await self.client.post(
+            f"/v1/bills/{bill_id}/payment-link",
+            json={"bank_account_id": account_id},
+            headers=auth_header(firm),
+        )
+
+    async def bill_link_once_known(self, firm: str, bill_id: str, account_id: str) -> dict[str, Any]:
+        """The bill's link, as soon as the service has consumed BillIssued."""
+
+        async def issued() -> httpx.Response | None:
+            response = await self.bill_link(firm, bill_id, account_id)
+            return response if response.status_code == 201 else None
+
+        response = await eventually(issued)
+        assert isinstance(response, httpx.Response)
+        return dict(response.json())
+
+    async def link_status(self, token: str) -> dict[str, Any]:
+        return dict((await self.client.get(f"/v1/pay/{token}")).json())
+
+
+def token_of(url: str) -> str:
+    return url.rsplit("/pay/", 1)[1].split("?")[0]
+
+
+def card_payment(amount: int = 12_500, number: str = OK_CARD, **extra: Any) -> dict[str, Any]:
+    return {
+        "amount": amount,
+        "method": "card",
+        "payer": {"name": "Ada Client", "email": "ada@example.com"},
+        "reference": "2026-0042",
+        "card": {"number": number, "exp_month": 12, "exp_year": 2031, "cvc": "123"},
+        **extra,
+    }
+
+
+def echeck_payment(amount: int = 30_000, account: str = OK_ACCOUNT) -> dict[str, Any]:
+    return {
+        "amount": amount,
+        "method": "echeck",
+        "payer": {"name": "Bo Client", "email": "bo@example.com"},
+        "bank": {"routing_number": ROUTING, "account_number": account},
+    }
+
+
+@pytest.fixture(scope="module")
+async def producer() -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture(scope="module")
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to run its service with other settings."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+async def service(
+    producer: AIOKafkaProducer, settings_overrides: dict[str, Any]
+) -> AsyncIterator[LinkService]:
+    sock = free_socket()
+    settings = fast_settings(sock.getsockname()[1], **settings_overrides)
+    try:
+        async with serving(settings, sock) as client:
+            yield LinkService(client, settings, producer)
+    finally:
+        await drop_schema(settings.db_schema)
+
+
+@asynccontextmanager
+async def service_pool(service: LinkService) -> AsyncIterator[Any]:
+    """A connection to the service's own schema (to check what was, or was not, recorded)."""
+    conn = await asyncpg.connect(DATABASE_URL, server_settings={"search_path": service.settings.db_schema})
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def service_target(service: LinkService, token: str) -> PayTarget:
+    async with service_pool(service) as conn:
+        target = await links.target_by_token_hash(conn, LinkTokens.lookup_hash(token))
+    assert target is not None
+    return target

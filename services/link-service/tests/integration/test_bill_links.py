@@ -1,0 +1,119 @@
+"""Bill links: the service's view of bills from billing.events, the balance due, and revocation when a
+bill is voided or paid. Bills are published here the way billing-service publishes them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from paylinks_events import Topic
+from paylinks_runtime.testing import TopicWatcher, eventually, header
+
+from .conftest import card_payment, token_of
+
+
+def of_firm(firm: str, event_type: str):  # type: ignore[no-untyped-def]
+    return lambda r: header(r, "ce_firmid") == firm and header(r, "ce_type") == event_type
+
+
+async def bill_with_link(service, amount: int = 50_000) -> tuple[str, str, str, str]:  # type: ignore[no-untyped-def]
+    """(firm, bill id, bank account id, token) of a fresh bill with its link."""
+    firm = service.new_firm()
+    account_id = await service.register_account(firm)
+    bill_id = await service.issue_bill(firm, amount)
+    link = await service.bill_link_once_known(firm, bill_id, account_id)
+    return firm, bill_id, account_id, token_of(link["url"])
+
+
+async def test_a_bill_link_shows_the_balance_and_is_published(service) -> None:
+    firm = service.new_firm()
+    account_id = await service.register_account(firm)
+    bill_id = await service.issue_bill(firm, 50_000)
+    async with TopicWatcher(Topic.LINK) as watcher:
+        link = await service.bill_link_once_known(firm, bill_id, account_id)
+        [issued] = await watcher.wait_for(of_firm(firm, "LinkIssued"))
+    assert link["kind"] == "bill"
+    data = json.loads(issued.value)
+    assert (data["link_id"], data["bill_id"], data["bank_account_id"], data["kind"]) == (
+        link["link_id"],
+        bill_id,
+        account_id,
+        "bill",
+    )
+    assert await service.link_status(token_of(link["url"])) == {
+        "kind": "bill",
+        "status": "open",
+        "bank_account_name": "Smith & Lee Trust",
+        "currency": "USD",
+        "amount_due": 50_000,
+    }
+
+
+async def test_unknown_or_another_firms_bill_is_404_and_an_unknown_account_422(service) -> None:
+    firm, bill_id, account_id, _ = await bill_with_link(service)
+    unknown = await service.bill_link(firm, str(uuid.uuid4()), account_id)
+    stranger_firm = service.new_firm()
+    stranger_account = await service.register_account(stranger_firm)
+    strangers = await service.bill_link(stranger_firm, bill_id, stranger_account)
+    wrong_account = await service.bill_link(firm, bill_id, stranger_account)
+    assert (unknown.status_code, strangers.status_code) == (404, 404)
+    assert (
+        wrong_account.status_code == 422 and wrong_account.json()["error"]["code"] == "unknown_bank_account"
+    )
+    no_body = await service.client.post(
+        f"/v1/bills/{bill_id}/payment-link", json={}, headers={"Authorization": "Bearer nonsense"}
+    )
+    assert no_body.status_code == 401
+
+
+async def test_the_amount_due_follows_payments_applied_and_caps_the_payment(service) -> None:
+    firm, bill_id, _, token = await bill_with_link(service, 50_000)
+    await service.apply_to_bill(firm, bill_id, 20_000, balance=30_000)
+    await eventually(lambda: _amount_due_is(service, token, 30_000))
+    above = await service.pay(token, card_payment(30_001))
+    assert above.status_code == 422 and above.json()["error"]["code"] == "amount_above_balance"
+    async with TopicWatcher(Topic.PAYMENT) as watcher:
+        assert (await service.pay(token, card_payment(30_000))).status_code == 202
+        [received] = await watcher.wait_for(of_firm(firm, "PaymentReceived"))
+        [processed] = await watcher.wait_for(of_firm(firm, "PaymentProcessed"))
+    assert (json.loads(received.value)["source"], json.loads(received.value)["bill_id"]) == (
+        "bill_link",
+        bill_id,
+    )
+    assert json.loads(processed.value)["bill_id"] == bill_id
+
+
+async def test_voiding_the_bill_revokes_its_link(service) -> None:
+    firm, bill_id, account_id, token = await bill_with_link(service)
+    async with TopicWatcher(Topic.LINK) as watcher:
+        await service.void_bill(firm, bill_id)
+        [revoked] = await watcher.wait_for(of_firm(firm, "LinkRevoked"))
+    assert json.loads(revoked.value)["reason"] == "bill_voided"
+    assert (await service.link_status(token))["status"] == "void"
+    attempt = await service.pay(token, card_payment(100))
+    assert attempt.status_code == 410 and attempt.json()["error"]["code"] == "link_revoked"
+    again = await service.bill_link(firm, bill_id, account_id)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "bill_closed"
+
+
+async def test_a_paid_bill_takes_no_more_payments(service) -> None:
+    firm, bill_id, account_id, token = await bill_with_link(service, 10_000)
+    async with TopicWatcher(Topic.LINK) as watcher:
+        await service.apply_to_bill(firm, bill_id, 10_000, balance=0)
+        await service.pay_bill_off(firm, bill_id)
+        [revoked] = await watcher.wait_for(of_firm(firm, "LinkRevoked"))
+    assert json.loads(revoked.value)["reason"] == "bill_paid"
+    assert await service.link_status(token) == {
+        "kind": "bill",
+        "status": "paid",
+        "bank_account_name": "Smith & Lee Trust",
+        "currency": "USD",
+        "amount_due": 0,
+    }
+    attempt = await service.pay(token, card_payment(100))
+    assert attempt.status_code == 410 and attempt.json()["error"]["code"] == "bill_paid"
+    assert (await service.bill_link(firm, bill_id, account_id)).status_code == 409
+
+
+async def _amount_due_is(service, token: str, amount: int) -> bool:  # type: ignore[no-untyped-def]
+    return bool((await service.link_status(token))["amount_due"] == amount)
