@@ -1,0 +1,145 @@
+"""The sender task: claims due emails from the outbox, composes each once, sends it over SMTP, marks it.
+
+Delivery is at-least-once with a stable Message-ID: a crash after the SMTP server accepted a message but
+before it was marked sent re-sends the same message (same Message-ID) once its lease runs out. Each email
+fails and backs off on its own, so one bad address or firm never stalls the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import cast
+from urllib.parse import quote
+
+import asyncpg
+import structlog
+
+from paylinks_events import decode_event
+from paylinks_runtime.auth import issue_payment_grant
+from paylinks_runtime.service import ServiceRuntime
+
+from . import email_outbox, store
+from .config import Settings
+from .email_outbox import OutgoingEmail
+from .metrics import EMAILS_FAILED, EMAILS_PENDING, EMAILS_SENT
+from .notices import compose, missing_context
+from .rendering import render
+from .smtp import SmtpTransport, Transport, build_message
+
+log = structlog.get_logger(__name__)
+
+
+def retry_delay(attempts: int, base: float, cap: float) -> float:
+    """Exponential backoff: base, 2*base, 4*base, ... at most cap."""
+    return min(cap, base * 2 ** max(0, attempts - 1))
+
+
+class EmailSender:
+    def __init__(self, pool: asyncpg.Pool, transport: Transport, settings: Settings) -> None:
+        self._pool = pool
+        self._transport = transport
+        self._settings = settings
+
+    async def run(self) -> None:
+        """Send until cancelled; an unexpected error (database down) is logged and the loop goes on."""
+        while True:
+            try:
+                claimed = await self.send_due()
+            except Exception:
+                log.exception("email sender round failed")
+                claimed = 0
+            if claimed == 0:
+                await asyncio.sleep(self._settings.email_poll_seconds)
+
+    async def send_due(self) -> int:
+        emails = await self._claim()
+        outcomes = await asyncio.gather(*(self._deliver(email) for email in emails), return_exceptions=True)
+        for (
+            outcome
+        ) in outcomes:  # sent but not marked (database down): re-sent after the lease, same Message-ID
+            if isinstance(outcome, Exception):
+                log.error("email sent but not marked as sent", error=repr(outcome))
+        await self._report_backlog()
+        return len(emails)
+
+    async def _claim(self) -> list[OutgoingEmail]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            due = await email_outbox.due(conn, self._settings.email_batch_size)
+            ready = []
+            for email in due:
+                prepared = await self._prepare_isolated(conn, email)
+                if prepared is not None:
+                    ready.append(prepared)
+            await email_outbox.lease(conn, [e.id for e in ready], self._settings.email_lease_seconds)
+        return ready
+
+    async def _prepare_isolated(self, conn: asyncpg.Connection, email: OutgoingEmail) -> OutgoingEmail | None:
+        """A row that cannot be composed (a bug, bad data) backs off alone instead of blocking the batch."""
+        try:
+            async with conn.transaction():  # a savepoint
+                return await self._prepare(conn, email)
+        except Exception as exc:
+            log.exception("email could not be composed", event_id=email.event_id)
+            await email_outbox.retry_later(conn, email.id, self._delay(email.attempts + 1), repr(exc))
+            return None
+
+    async def _prepare(self, conn: asyncpg.Connection, email: OutgoingEmail) -> OutgoingEmail | None:
+        """Compose the body the first time the row is due, unless it should still wait for names."""
+        if email.rendered:
+            return email
+        event = decode_event(email.event_type, email.event_data, email.schema_version)
+        assert event is not None, email.event_type
+        context = await store.load_context(conn, event, email.payment_id)
+        if email.holding and missing_context(event, context):
+            await email_outbox.wait_for_context(conn, email.id)
+            return None
+        body = render(compose(event, context, self._link_url))
+        await email_outbox.save_body(conn, email.id, body)
+        return email.with_body(body)
+
+    def _link_url(self, firm_id: str, payment_id: str) -> str:
+        s = self._settings
+        grant = issue_payment_grant(
+            s.auth_jwt_secret,
+            firm_id=firm_id,
+            payment_id=payment_id,
+            ttl=timedelta(days=s.payment_grant_ttl_days),
+        )
+        base = s.reconciliation_base_url.rstrip("/")
+        return f"{base}/payments/{quote(payment_id, safe='')}/link?grant={grant}"
+
+    async def _deliver(self, email: OutgoingEmail) -> None:
+        try:
+            await self._transport.send(build_message(email, self._settings.email_from))
+        except Exception as exc:  # SMTP down, refused, timed out: all retried, none dropped
+            await self._retry_later(email, exc)
+            return
+        async with self._pool.acquire() as conn:
+            await email_outbox.mark_sent(conn, email.id)
+        EMAILS_SENT.labels(email.event_type).inc()
+        log.info("email sent", event_id=email.event_id, message_id=email.message_id, type=email.event_type)
+
+    async def _retry_later(self, email: OutgoingEmail, exc: Exception) -> None:
+        delay = self._delay(email.attempts + 1)
+        EMAILS_FAILED.labels(email.event_type).inc()
+        log.warning("email not sent; will retry", event_id=email.event_id, retry_in=delay, error=repr(exc))
+        async with self._pool.acquire() as conn:
+            await email_outbox.retry_later(conn, email.id, delay, repr(exc))
+
+    def _delay(self, attempts: int) -> float:
+        return retry_delay(
+            attempts, self._settings.email_retry_base_seconds, self._settings.email_retry_max_seconds
+        )
+
+    async def _report_backlog(self) -> None:
+        async with self._pool.acquire() as conn:
+            EMAILS_PENDING.set(
+                await conn.fetchval("SELECT count(*) FROM outgoing_emails WHERE status = 'pending'")
+            )
+
+
+async def send_emails(runtime: ServiceRuntime) -> None:
+    """The runtime background task."""
+    settings = cast(Settings, runtime.settings)
+    await EmailSender(runtime.pool, SmtpTransport(settings), settings).run()
