@@ -7,10 +7,11 @@ import asyncio
 
 import pytest
 
-from paylinks_devstack.client import PaylinksClient, token_of
+from paylinks_devstack.client import PaylinksClient, token_of, until
 from paylinks_devstack.stack import Stack
 
 from .otlp_receiver import OtlpReceiver, ReceivedSpan
+from .test_payment_stories import open_matter, register_accounts
 
 SERVER, PRODUCER, CONSUMER = 2, 4, 5
 pytestmark = pytest.mark.timeout(180)
@@ -21,7 +22,7 @@ def chain_to_request(spans: list[ReceivedSpan], service: str) -> list[ReceivedSp
     by_id = {s.span_id: s for s in spans}
     for consumer in (s for s in spans if s.service == service and s.kind == CONSUMER):
         chain = ancestors(consumer, by_id)
-        if any(s.kind == SERVER and s.service == "link-service" for s in chain):
+        if any(s.kind == SERVER and s.service == "link-service" and "/pay/" in s.name for s in chain):
             return [consumer, *chain]
     return None
 
@@ -77,3 +78,40 @@ async def test_a_pay_request_is_one_trace_through_kafka_into_reconciliation_and_
         )
         (request,) = [s for s in rest if s.kind == SERVER]
         assert "/payments" in request.name
+
+
+async def test_a_bill_payment_is_one_trace_into_billing_through_the_processors_webhook(
+    stack: Stack, otlp: OtlpReceiver, firm: PaylinksClient
+) -> None:
+    accounts = await register_accounts(firm)
+    contact_id, matter_id = await open_matter(firm, "2026-0099")
+    bill = await until(
+        lambda: firm.call(
+            "POST",
+            "billing-service",
+            "/v1/bills",
+            expect=201,
+            json={"matter_id": matter_id, "contact_id": contact_id, "amount": 9000},
+        ),
+        what="billing knows the matter",
+    )
+    link = await until(
+        lambda: firm.call(
+            "POST",
+            "link-service",
+            f"/v1/bills/{bill['bill_id']}/payment-link",
+            expect=201,
+            json={"bank_account_id": accounts["operating"]},
+        ),
+        what="link-service knows the bill",
+    )
+    response = await firm.pay(token_of(link["url"]), 9000, "Tracy Bill")
+    assert response.status_code == 202
+
+    chains = await traced_chains(otlp, response.headers["X-Trace-Id"], ("billing-service",))
+    consumer, producer, *rest = chains["billing-service"]
+    assert consumer.name == "payment.events process"
+    assert (producer.kind, producer.name) == (PRODUCER, "payment.events publish")
+    names = [(s.service, s.name) for s in rest]
+    assert ("link-service", "sandbox webhook") in names, names
+    assert any(s.kind == SERVER and "/v1/processor/webhooks" in s.name for s in rest), names

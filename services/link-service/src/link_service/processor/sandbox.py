@@ -13,6 +13,7 @@ from datetime import timedelta
 import asyncpg
 
 from paylinks_events import utcnow
+from paylinks_runtime.tracing import current_trace_headers
 
 from ..domain.instruments import BankDetails, Card, Instrument, luhn_valid
 from .base import Accepted, Charge, Declined
@@ -38,13 +39,14 @@ class SandboxProcessor:
         if isinstance(outcome, Declined):
             return outcome
         await conn.execute(
-            "INSERT INTO sandbox_settlements (webhook_id, payment_id, type, reason, due_at)"
-            " VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sandbox_settlements (webhook_id, payment_id, type, reason, due_at, traceparent)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
             str(uuid.uuid4()),
             charge.payment_id,
             outcome.type,
             outcome.reason,
             utcnow() + timedelta(seconds=outcome.delay_seconds),
+            current_trace_headers().get("traceparent"),
         )
         return Accepted()
 

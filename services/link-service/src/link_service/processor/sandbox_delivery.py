@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 import asyncpg
 import httpx
 import structlog
+from opentelemetry.trace import SpanKind
+
+from paylinks_runtime.tracing import context_from, current_trace_headers, tracer
 
 from .. import webhook_signature
 from ..config import Settings
@@ -37,7 +40,7 @@ class SettlementDelivery:
         """Send every due settlement once; return how many were acknowledged."""
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT webhook_id, payment_id, type, reason, attempts FROM sandbox_settlements"
+                "SELECT webhook_id, payment_id, type, reason, attempts, traceparent FROM sandbox_settlements"
                 " WHERE due_at <= now() ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED",
                 _BATCH,
             )
@@ -65,7 +68,11 @@ class SettlementDelivery:
         signature = webhook_signature.sign(self._secret, int(time.time()), body)
         headers = {webhook_signature.HEADER: signature, "Content-Type": "application/json"}
         try:
-            response = await self._client.post(self._url, content=body, headers=headers)
+            with tracer().start_as_current_span(
+                "sandbox webhook", context=context_from(row["traceparent"]), kind=SpanKind.CLIENT
+            ):
+                headers |= current_trace_headers()  # the webhook continues the pay request's trace
+                response = await self._client.post(self._url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             log.warning("sandbox webhook not delivered", payment_id=row["payment_id"], error=repr(exc))
             return False
