@@ -44,6 +44,13 @@ class Aggregate:
         self._mutate(event)
         self.pending.append(event)
 
+    def stored_form(self, event: Event) -> Event:
+        """What the event store keeps of an event; the outbox always publishes the event itself.
+
+        Override to keep a secret the contract puts on the wire (a capability URL) out of the store.
+        """
+        return event
+
     def _mutate(self, event: Event) -> None:
         handler = getattr(self, f"when_{event.type_name()}", None)
         if handler is not None:

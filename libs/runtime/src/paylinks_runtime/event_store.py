@@ -48,12 +48,15 @@ async def append(
     stream_type: str,
     expected_version: int,
     envelopes: Sequence[Envelope],
+    stored: Sequence[Event] | None = None,
 ) -> int:
     """Append events after `expected_version` and enqueue them for publishing, in the caller's transaction.
 
-    Raises ConcurrencyError when the stream moved on; the caller's transaction is then unusable and
-    nothing of this append is kept.
+    `stored`, when given, is what the store keeps of each envelope's event (same order); the outbox
+    publishes the envelopes as they are. Raises ConcurrencyError when the stream moved on; the caller's
+    transaction is then unusable and nothing of this append is kept.
     """
+    kept = list(stored) if stored is not None else [e.event for e in envelopes]
     if not envelopes:
         return expected_version
     versions = list(range(expected_version + 1, expected_version + 1 + len(envelopes)))
@@ -69,9 +72,9 @@ async def append(
             versions,
             [e.id for e in envelopes],
             [e.type for e in envelopes],
-            [e.event.schema_version for e in envelopes],
-            [e.event.firm_id for e in envelopes],
-            [encode_data(e.event).decode() for e in envelopes],
+            [event.schema_version for event in kept],
+            [event.firm_id for event in kept],
+            [encode_data(event).decode() for event in kept],
         )
     except asyncpg.UniqueViolationError as exc:
         raise ConcurrencyError(f"stream {stream_id} is past version {expected_version}") from exc

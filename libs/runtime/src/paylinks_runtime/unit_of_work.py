@@ -80,8 +80,9 @@ class UnitOfWork:
 
     async def save(self, aggregate: Aggregate) -> list[Envelope]:
         envelopes = [self.envelope(e) for e in aggregate.pending]
+        stored = [aggregate.stored_form(e) for e in aggregate.pending]
         aggregate.version = await event_store.append(
-            self.conn, aggregate.id, aggregate.stream_type, aggregate.version, envelopes
+            self.conn, aggregate.id, aggregate.stream_type, aggregate.version, envelopes, stored
         )
         aggregate.pending.clear()
         self._wrote_outbox = self._wrote_outbox or bool(envelopes)

@@ -17,8 +17,6 @@ from ..store import accounts, bills, links
 from ..tokens import LinkTokens
 from .errors import NotFound
 
-_REDACTED = "<token-not-stored>"
-
 
 @dataclass(frozen=True)
 class IssuedLink:
@@ -106,5 +104,4 @@ class LinkCommands:
             await links.insert(
                 uow.conn, link, token_hash=LinkTokens.lookup_hash(self._tokens.token(seed)), token_seed=seed
             )
-            await links.redact_stored_url(uow.conn, link_id, self._settings.pay_url(_REDACTED))
         return self._settings.pay_url(self._tokens.token(seed))

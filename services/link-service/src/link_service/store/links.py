@@ -53,20 +53,6 @@ async def revoked(conn: asyncpg.Connection, link_id: str, reason: RevokeReason) 
     await conn.execute("UPDATE links SET revoked_reason = $2 WHERE link_id = $1", link_id, reason)
 
 
-async def redact_stored_url(conn: asyncpg.Connection, link_id: str, redacted_url: str) -> None:
-    """Keep the token out of the stored LinkIssued (the outbox row, already written, keeps the real URL).
-
-    The runtime stores and publishes the same event; the contract wants the URL on Kafka, this service
-    wants no live token in its database. Done in the appending transaction: no reader ever sees the token.
-    """
-    await conn.execute(
-        "UPDATE events SET data = jsonb_set(data, '{url}', to_jsonb($2::text))"
-        " WHERE stream_id = $1 AND event_type = 'LinkIssued'",
-        link_id,
-        redacted_url,
-    )
-
-
 def _target(row: asyncpg.Record | None) -> PayTarget | None:
     if row is None:
         return None
