@@ -220,3 +220,57 @@ async def test_the_appending_operations_trace_reaches_the_consumers_span(effects
     ]
     assert format(process.context.trace_id, "032x") == trace_id
     assert process.parent is not None and process.parent.span_id == publish.context.span_id
+
+
+async def test_a_batch_handler_gets_each_fresh_event_once_in_one_call_and_a_linked_span(
+    effects,
+    producer,
+    topic,
+    spans,  # type: ignore[no-untyped-def]
+) -> None:
+    calls: list[list[str]] = []
+
+    async def apply_batch(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
+        calls.append([e.id for e in envelopes])
+        for envelope in envelopes:
+            await record_effect(uow, envelope)
+
+    with tracer().start_as_current_span("publishing side"):
+        traceparent = current_trace_headers()["traceparent"]
+        envelopes = [
+            Envelope(
+                ContactCreated(firm_id="f", contact_id=f"c{i}", name=f"n{i}"),
+                source="/t",
+                traceparent=traceparent,
+            )
+            for i in range(5)
+        ]
+    for envelope in [*envelopes, envelopes[0], envelopes[3]]:
+        await send(producer, topic, envelope)
+    name = unique("test-batch")
+    consumer = InboxConsumer(
+        name=name,
+        topics=[topic],
+        writer=Writer(effects, "/t"),
+        batch_handler=apply_batch,
+        dead_letters=DeadLetters(producer, name),
+        bootstrap_servers=BOOTSTRAP,
+    )
+    await consumer.start()
+    try:
+        applied = 0
+        while applied < 7:
+            batch = await consumer._consumer.getmany(timeout_ms=1000)  # type: ignore[union-attr]
+            await consumer.process(batch)
+            applied += sum(len(r) for r in batch.values())
+    finally:
+        await consumer.stop()
+
+    assert sorted(i for call in calls for i in call) == sorted(e.id for e in envelopes)
+    assert await effect_count(effects) == 5
+    batch_spans = [
+        s for s in spans.get_finished_spans() if s.attributes.get("messaging.consumer.group.name") == name
+    ]
+    linked = {format(link.context.trace_id, "032x") for s in batch_spans for link in s.links}
+    parents = {format(s.context.trace_id, "032x") for s in batch_spans if s.parent is not None}
+    assert traceparent.split("-")[1] in linked | parents

@@ -1,6 +1,10 @@
 """Idempotent batch consumer: per batch, ONE transaction records each event id in the inbox and applies
 the handler; offsets are committed only after that transaction. Redelivery therefore has no second effect.
 
+The handler is either per event (`Handler`: one CONSUMER span per event, a child of its producer span)
+or per batch (`BatchHandler`: one CONSUMER span linked to every event's producer span, as the messaging
+conventions say; a projection uses it to write a batch with one statement per table).
+
 Undecodable or invalid records go to `<topic>.dlq` and consumption continues. A record whose handler
 keeps failing for a reason other than an unreachable database is isolated and dead-lettered too.
 """
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,12 +28,13 @@ from paylinks_events import Envelope, PoisonRecord, from_record
 from .dead_letters import DeadLetters
 from .event_store import ConcurrencyError
 from .metrics import CONSUMER_LAG, EVENTS_APPLIED, EVENTS_DUPLICATE, PROJECTION_LAG
-from .tracing import context_from, tracer
+from .tracing import context_from, link_to, tracer
 from .unit_of_work import UnitOfWork, Writer
 
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+BatchHandler = Callable[[UnitOfWork, list[Envelope]], Awaitable[None]]
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -57,7 +63,8 @@ class InboxConsumer:
         name: str,
         topics: Sequence[str],
         writer: Writer,
-        handler: Handler,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         dead_letters: DeadLetters,
         bootstrap_servers: str,
         batch_size: int = 500,
@@ -67,7 +74,10 @@ class InboxConsumer:
         self._start_from = start_from
         self._topics = list(topics)
         self._writer = writer
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give exactly one of handler and batch_handler")
         self._handler = handler
+        self._batch_handler = batch_handler
         self._dead_letters = dead_letters
         self._bootstrap = bootstrap_servers
         self._batch_size = batch_size
@@ -135,11 +145,18 @@ class InboxConsumer:
 
     async def _apply_batch(self, deliveries: list[Delivery]) -> None:
         async with self._writer.unit_of_work() as uow:
-            fresh = await self._claim(uow.conn, [d.envelope.id for d in deliveries])
-            for delivery in deliveries:
-                if delivery.envelope.id in fresh:
-                    fresh.discard(delivery.envelope.id)  # a duplicate inside the batch applies once too
-                    await self._apply(uow, delivery)
+            fresh = _first_of_each(
+                deliveries, await self._claim(uow.conn, [d.envelope.id for d in deliveries])
+            )
+            if self._batch_handler is not None:
+                if not fresh:
+                    return  # every event was a redelivery: the inbox claim commits, nothing to apply
+                with self._batch_span(fresh):
+                    await self._batch_handler(uow, [d.envelope for d in fresh])
+            else:
+                for delivery in fresh:
+                    with self._span(delivery):
+                        await self._handler(uow, delivery.envelope)  # type: ignore[misc]
         self._count(deliveries)
 
     async def _apply_one_by_one(self, deliveries: list[Delivery]) -> None:
@@ -172,24 +189,42 @@ class InboxConsumer:
             EVENTS_DUPLICATE.labels(self.name).inc(len(event_ids) - len(fresh))
         return fresh
 
-    async def _apply(self, uow: UnitOfWork, delivery: Delivery) -> None:
+    def _span(self, delivery: Delivery) -> AbstractContextManager[object]:
+        """One event: a CONSUMER span whose parent is the producer span the record's headers carry."""
         record, envelope = delivery.record, delivery.envelope
-        with tracer().start_as_current_span(
+        return tracer().start_as_current_span(
             f"{record.topic} process",
             context=context_from(envelope.traceparent, envelope.tracestate),
             kind=SpanKind.CONSUMER,
             attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
+                **self._span_attributes(),
                 "messaging.destination.name": record.topic,
                 "messaging.destination.partition.id": str(record.partition),
-                "messaging.consumer.group.name": self.name,
                 "messaging.kafka.offset": record.offset,
                 "messaging.message.id": envelope.id,
                 "cloudevents.event_type": envelope.type,
             },
-        ):
-            await self._handler(uow, envelope)
+        )
+
+    def _batch_span(self, deliveries: list[Delivery]) -> AbstractContextManager[object]:
+        """A batch: one CONSUMER span linked to each event's producer span (a single event is its child)."""
+        if len(deliveries) == 1:
+            return self._span(deliveries[0])
+        links = [link for d in deliveries if (link := link_to(d.envelope.traceparent, d.envelope.tracestate))]
+        topics = sorted({d.record.topic for d in deliveries})
+        return tracer().start_as_current_span(
+            f"{','.join(topics)} process",
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes={**self._span_attributes(), "messaging.batch.message_count": len(deliveries)},
+        )
+
+    def _span_attributes(self) -> dict[str, str]:
+        return {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.consumer.group.name": self.name,
+        }
 
     def _count(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
@@ -204,3 +239,15 @@ class InboxConsumer:
             if end is not None:
                 position = await self._consumer.position(tp)
                 CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - position))
+
+
+def _first_of_each(deliveries: list[Delivery], fresh_ids: set[str]) -> list[Delivery]:
+    """The deliveries of fresh events, in order; a duplicate inside the batch applies once too."""
+    seen: set[str] = set()
+    fresh = []
+    for delivery in deliveries:
+        event_id = delivery.envelope.id
+        if event_id in fresh_ids and event_id not in seen:
+            seen.add(event_id)
+            fresh.append(delivery)
+    return fresh

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from .db import create_pool, migrate
 from .dead_letters import DeadLetters
-from .inbox_consumer import Handler, InboxConsumer
+from .inbox_consumer import BatchHandler, Handler, InboxConsumer
 from .kafka import contract_topics, ensure_topics, kafka_reachable, make_producer
 from .outbox_relay import OutboxRelay
 from .settings import ServiceSettings
@@ -31,7 +31,8 @@ BackgroundTask = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
 class ConsumerSpec:
     name: str  # the consumer group id, and the inbox's consumer name
     topics: Sequence[str]
-    handler: Handler
+    handler: Handler | None = None  # per event, or
+    batch_handler: BatchHandler | None = None  # per batch (see inbox_consumer)
 
 
 class ServiceRuntime:
@@ -89,6 +90,7 @@ class ServiceRuntime:
             topics=spec.topics,
             writer=self.writer,
             handler=spec.handler,
+            batch_handler=spec.batch_handler,
             dead_letters=DeadLetters(self.producer, name),
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             batch_size=self.settings.consumer_batch_size,
