@@ -1,0 +1,128 @@
+"""The staff JSON API (CONTRACT.md, reconciliation-service): thin routes that parse, authorise and call a
+query or a command."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from paylinks_runtime.aggregate import DomainError
+from paylinks_runtime.auth import StaffUser, require_role
+from paylinks_runtime.errors import ApiError, not_found
+from paylinks_runtime.service import ServiceRuntime
+
+from . import commands, cursor, queries, views
+from .domain import PaymentRef, TargetRequest
+from .errors import as_api_error
+
+PaymentId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class LinkBody(BaseModel):
+    matter_id: str | None = Field(default=None, min_length=1, max_length=200)
+    contact_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class UnlinkBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    async with runtime_of(request).pool.acquire() as conn:
+        yield conn
+
+
+async def staff_user(request: Request) -> StaffUser:
+    """The caller, who must hold the staff role (401 / 403 otherwise)."""
+    settings = runtime_of(request).settings
+    return await require_role("staff", lambda: settings.auth_jwt_secret)(request)
+
+
+Conn = Annotated[asyncpg.Connection, Depends(connection)]
+Staff = Annotated[StaffUser, Depends(staff_user)]
+router = APIRouter(prefix="/v1", tags=["reconciliation"])
+
+
+@router.get("/unlinked-payments")
+async def list_unlinked(
+    staff: Staff,
+    conn: Conn,
+    status: Literal["pending", "ready", "failed"] | None = None,
+    bank_account_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor_: Annotated[str | None, Query(alias="cursor")] = None,
+) -> dict[str, Any]:
+    where = queries.ListFilter(
+        staff.firm_id, (status,) if status else queries.LISTED_STATUSES, bank_account_id
+    )
+    rows = await queries.unlinked_page(conn, where, _position(cursor_), limit + 1)
+    now = datetime.now(UTC)
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = (
+        cursor.encode(cursor.Position(page[-1]["received_at"], page[-1]["payment_id"])) if more else None
+    )
+    return {"items": [views.payment_item(r, now) for r in page], "next_cursor": next_cursor}
+
+
+@router.get("/unlinked-payments/totals")
+async def unlinked_totals(staff: Staff, conn: Conn) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"items": [views.total_item(r, now) for r in await queries.totals(conn, staff.firm_id)]}
+
+
+@router.get("/payments/{payment_id}")
+async def get_payment(payment_id: str, staff: Staff, conn: Conn) -> dict[str, Any]:
+    row = await queries.payment(conn, PaymentRef(staff.firm_id, payment_id))
+    if row is None:
+        raise not_found("payment")
+    return views.payment_detail(row, datetime.now(UTC))
+
+
+@router.get("/payments/{payment_id}/history")
+async def payment_history(payment_id: str, staff: Staff, conn: Conn) -> dict[str, Any]:
+    ref = PaymentRef(staff.firm_id, payment_id)
+    if await queries.payment_status(conn, ref) is None:
+        raise not_found("payment")
+    return {"items": [views.history_item(r) for r in await queries.history(conn, ref)]}
+
+
+@router.post("/payments/{payment_id}/link")
+async def link(payment_id: str, body: LinkBody, staff: Staff, request: Request) -> dict[str, Any]:
+    try:
+        target = TargetRequest(matter_id=body.matter_id, contact_id=body.contact_id)
+        row = await commands.link_payment(
+            runtime_of(request).writer, PaymentRef(staff.firm_id, payment_id), target, staff.user_id
+        )
+    except DomainError as exc:
+        raise as_api_error(exc) from exc
+    return views.payment_detail(row, datetime.now(UTC))
+
+
+@router.delete("/payments/{payment_id}/link")
+async def unlink(payment_id: str, body: UnlinkBody, staff: Staff, request: Request) -> dict[str, Any]:
+    try:
+        row = await commands.unlink_payment(
+            runtime_of(request).writer, PaymentRef(staff.firm_id, payment_id), body.reason, staff.user_id
+        )
+    except DomainError as exc:
+        raise as_api_error(exc) from exc
+    return views.payment_detail(row, datetime.now(UTC))
+
+
+def _position(raw: str | None) -> cursor.Position | None:
+    if raw is None:
+        return None
+    try:
+        return cursor.decode(raw)
+    except cursor.InvalidCursor as exc:
+        raise ApiError(422, "invalid_cursor", str(exc)) from exc

@@ -1,0 +1,144 @@
+"""Writes the planned rows of a batch into the read model: one set-based upsert per table.
+
+The statements use unqualified table names: the connection's search_path chooses the live read model
+(the service schema) or the staging copy a rebuild fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import asyncpg
+
+from paylinks_events import Envelope
+
+from .projection import ProjectionWrites, plan
+
+# Taken shared by every transaction that writes the live read model, and exclusive by a rebuild while it
+# swaps the read model, so no write lands in the tables being replaced (namespaced by schema).
+_READ_MODEL_LOCK = 0x7265636F
+
+
+async def hold_read_model_shared(conn: asyncpg.Connection) -> None:
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock_shared($1, hashtext(current_schema()))", _READ_MODEL_LOCK
+    )
+
+
+async def hold_read_model_exclusive(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", _READ_MODEL_LOCK)
+
+
+async def apply(conn: asyncpg.Connection, envelopes: Iterable[Envelope]) -> None:
+    """Project events in the caller's transaction."""
+    await write(conn, plan(envelopes))
+
+
+async def write(conn: asyncpg.Connection, writes: ProjectionWrites) -> None:
+    tables: tuple[tuple[str, Mapping[Any, tuple[Any, ...]]], ...] = (
+        (_UPSERT_BANK_ACCOUNTS, writes.bank_accounts),
+        (_UPSERT_CONTACTS, writes.contacts),
+        (_UPSERT_MATTERS, writes.matters),
+        (_UPSERT_RECEIVED, writes.received),
+        (_UPSERT_PROCESSED, writes.processed),
+        (_UPSERT_FAILED, writes.failed),
+        (_UPSERT_UNALLOCATED, writes.unallocated),
+        (_UPSERT_LINK_CHANGES, writes.link_changes),
+        (_INSERT_HISTORY, writes.history),
+    )
+    for statement, rows in tables:
+        if rows:
+            await conn.execute(statement, *_columns(rows))
+
+
+def _columns(rows: Mapping[Any, tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as one list per column, for `unnest`, in key order: concurrent writers lock rows in one order."""
+    ordered = [rows[key] for key in sorted(rows)]
+    return [list(column) for column in zip(*ordered, strict=True)]
+
+
+_UPSERT_BANK_ACCOUNTS = """
+INSERT INTO bank_accounts (firm_id, bank_account_id, name, kind, currency)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+ON CONFLICT (firm_id, bank_account_id) DO UPDATE
+SET name = EXCLUDED.name, kind = EXCLUDED.kind, currency = EXCLUDED.currency
+"""
+
+_UPSERT_CONTACTS = """
+INSERT INTO contacts (firm_id, contact_id, name, email)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+ON CONFLICT (firm_id, contact_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email
+"""
+
+_UPSERT_MATTERS = """
+INSERT INTO matters (firm_id, matter_id, contact_id, name, number)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+ON CONFLICT (firm_id, matter_id) DO UPDATE
+SET contact_id = EXCLUDED.contact_id, name = EXCLUDED.name, number = EXCLUDED.number
+"""
+
+# PaymentReceived owns the payment's description; PaymentProcessed only fills what is still unknown.
+_UPSERT_RECEIVED = """
+INSERT INTO payments (firm_id, payment_id, bank_account_id, bill_id, link_id, source, amount, currency,
+                      method, payer_name, payer_email, reference, card_brand, last4, received_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                     $15::timestamptz[])
+ON CONFLICT (firm_id, payment_id) DO UPDATE
+SET bank_account_id = EXCLUDED.bank_account_id, bill_id = COALESCE(EXCLUDED.bill_id, payments.bill_id),
+    link_id = EXCLUDED.link_id, source = EXCLUDED.source, amount = EXCLUDED.amount,
+    currency = EXCLUDED.currency, method = EXCLUDED.method, payer_name = EXCLUDED.payer_name,
+    payer_email = EXCLUDED.payer_email, reference = EXCLUDED.reference, card_brand = EXCLUDED.card_brand,
+    last4 = EXCLUDED.last4, received_at = EXCLUDED.received_at
+"""
+
+_UPSERT_PROCESSED = """
+INSERT INTO payments (firm_id, payment_id, bank_account_id, bill_id, amount, currency, method, processed_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
+                     $8::timestamptz[])
+ON CONFLICT (firm_id, payment_id) DO UPDATE
+SET processed_at = EXCLUDED.processed_at,
+    bank_account_id = COALESCE(payments.bank_account_id, EXCLUDED.bank_account_id),
+    bill_id = COALESCE(payments.bill_id, EXCLUDED.bill_id),
+    amount = COALESCE(payments.amount, EXCLUDED.amount),
+    currency = COALESCE(payments.currency, EXCLUDED.currency),
+    method = COALESCE(payments.method, EXCLUDED.method)
+"""
+
+_UPSERT_FAILED = """
+INSERT INTO payments (firm_id, payment_id, failed_at, failure_reason)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[])
+ON CONFLICT (firm_id, payment_id) DO UPDATE
+SET failed_at = EXCLUDED.failed_at, failure_reason = EXCLUDED.failure_reason
+"""
+
+_UPSERT_UNALLOCATED = """
+INSERT INTO payments (firm_id, payment_id, bill_id, currency, unallocated_amount, unallocated_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[])
+ON CONFLICT (firm_id, payment_id) DO UPDATE
+SET unallocated_amount = EXCLUDED.unallocated_amount, unallocated_at = EXCLUDED.unallocated_at,
+    bill_id = COALESCE(payments.bill_id, EXCLUDED.bill_id),
+    currency = COALESCE(payments.currency, EXCLUDED.currency)
+"""
+
+# Last writer wins on (time, event id): a stale or repeated link change leaves the row as it is.
+_UPSERT_LINK_CHANGES = """
+INSERT INTO payments (firm_id, payment_id, link_state, contact_id, matter_id, linked_by, linked_at,
+                      link_changed_at, link_event_id)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::timestamptz[], $8::timestamptz[], $9::text[])
+ON CONFLICT (firm_id, payment_id) DO UPDATE
+SET link_state = EXCLUDED.link_state, contact_id = EXCLUDED.contact_id, matter_id = EXCLUDED.matter_id,
+    linked_by = EXCLUDED.linked_by, linked_at = EXCLUDED.linked_at,
+    link_changed_at = EXCLUDED.link_changed_at, link_event_id = EXCLUDED.link_event_id
+WHERE payments.link_changed_at IS NULL
+   OR (payments.link_changed_at, payments.link_event_id) < (EXCLUDED.link_changed_at, EXCLUDED.link_event_id)
+"""
+
+_INSERT_HISTORY = """
+INSERT INTO payment_history (event_id, firm_id, payment_id, type, at, actor, details)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+                     $7::jsonb[])
+ON CONFLICT (event_id) DO NOTHING
+"""

@@ -1,0 +1,131 @@
+"""Read-side queries of the read model. Every query is scoped to one firm: another firm's rows never match."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from .cursor import Position
+from .domain import LinkTarget, PaymentRef, TargetRequest
+
+LISTED_STATUSES = ("pending", "ready")
+
+# Suggestions: a contact whose email is the payer's, a matter whose name or number is the payer's reference.
+_SUGGESTIONS = """
+(SELECT coalesce(jsonb_agg(s), '[]'::jsonb) FROM (
+    SELECT 'contact' AS kind, c.contact_id AS id, c.name, NULL::text AS number, 'payer_email' AS reason
+      FROM contacts c
+     WHERE c.firm_id = p.firm_id AND p.payer_email <> '' AND lower(c.email) = lower(p.payer_email)
+    UNION ALL
+    SELECT 'matter', m.matter_id, m.name, m.number, 'reference'
+      FROM matters m
+     WHERE m.firm_id = p.firm_id AND btrim(coalesce(p.reference, '')) <> ''
+       AND (lower(m.name) = lower(btrim(p.reference)) OR lower(m.number) = lower(btrim(p.reference)))
+    LIMIT 5) s) AS suggestions
+"""
+
+_PAYMENT = f"""
+SELECT p.*, b.name AS bank_account_name, b.kind AS bank_account_kind,
+       m.name AS matter_name, m.number AS matter_number, c.name AS contact_name, {_SUGGESTIONS}
+  FROM payments p
+  LEFT JOIN bank_accounts b ON b.firm_id = p.firm_id AND b.bank_account_id = p.bank_account_id
+  LEFT JOIN matters m ON m.firm_id = p.firm_id AND m.matter_id = p.matter_id
+  LEFT JOIN contacts c ON c.firm_id = p.firm_id AND c.contact_id = p.contact_id
+"""  # noqa: S608 - made of constant fragments only
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    firm_id: str
+    statuses: tuple[str, ...] = LISTED_STATUSES
+    bank_account_id: str | None = None
+
+
+async def payment(conn: asyncpg.Connection, ref: PaymentRef) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        _PAYMENT + " WHERE p.firm_id = $1 AND p.payment_id = $2", ref.firm_id, ref.payment_id
+    )
+
+
+async def payment_status(conn: asyncpg.Connection, ref: PaymentRef) -> str | None:
+    return await conn.fetchval(
+        "SELECT status FROM payments WHERE firm_id = $1 AND payment_id = $2", ref.firm_id, ref.payment_id
+    )
+
+
+async def unlinked_page(
+    conn: asyncpg.Connection, where: ListFilter, after: Position | None, limit: int
+) -> list[asyncpg.Record]:
+    """Up to `limit` listed payments after the keyset position, oldest first (they have waited longest)."""
+    return await conn.fetch(
+        _PAYMENT
+        + """
+         WHERE p.firm_id = $1 AND p.listed AND p.status = ANY($2::text[])
+           AND ($3::text IS NULL OR p.bank_account_id = $3)
+           AND ($4::timestamptz IS NULL OR (p.received_at, p.payment_id) > ($4, $5))
+         ORDER BY p.received_at, p.payment_id
+         LIMIT $6""",
+        where.firm_id,
+        list(where.statuses),
+        where.bank_account_id,
+        after.received_at if after else None,
+        after.payment_id if after else None,
+        limit,
+    )
+
+
+async def totals(conn: asyncpg.Connection, firm_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT p.bank_account_id, b.name AS bank_account_name, b.kind AS bank_account_kind,
+               p.status, p.currency,
+               count(*) AS count, sum(coalesce(p.unallocated_amount, p.amount))::bigint AS amount,
+               min(p.received_at) AS oldest_received_at
+          FROM payments p
+          LEFT JOIN bank_accounts b ON b.firm_id = p.firm_id AND b.bank_account_id = p.bank_account_id
+         WHERE p.firm_id = $1 AND p.listed
+         GROUP BY p.bank_account_id, b.name, b.kind, p.status, p.currency
+         ORDER BY p.bank_account_id, p.status, p.currency""",
+        firm_id,
+    )
+
+
+async def history(conn: asyncpg.Connection, ref: PaymentRef) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT event_id, type, at, actor, details FROM payment_history"
+        " WHERE firm_id = $1 AND payment_id = $2 ORDER BY at, event_id",
+        ref.firm_id,
+        ref.payment_id,
+    )
+
+
+async def resolve_target(conn: asyncpg.Connection, firm_id: str, request: TargetRequest) -> LinkTarget | None:
+    """The matter (with its client) or the contact staff asked for, if the firm has it."""
+    if request.matter_id is not None:
+        contact_id = await conn.fetchval(
+            "SELECT contact_id FROM matters WHERE firm_id = $1 AND matter_id = $2", firm_id, request.matter_id
+        )
+        return LinkTarget(contact_id=contact_id, matter_id=request.matter_id) if contact_id else None
+    found = await conn.fetchval(
+        "SELECT true FROM contacts WHERE firm_id = $1 AND contact_id = $2", firm_id, request.contact_id
+    )
+    return LinkTarget(contact_id=request.contact_id, matter_id=None) if found else None
+
+
+async def search_targets(
+    conn: asyncpg.Connection, firm_id: str, text: str, limit: int = 20
+) -> list[asyncpg.Record]:
+    """The firm's matters (by name or number) and contacts (by name or email) that contain `text`."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return await conn.fetch(
+        """
+        (SELECT 'matter' AS kind, matter_id AS id, name, number, NULL::text AS email FROM matters
+          WHERE firm_id = $1 AND (name ILIKE $2 OR number ILIKE $2) ORDER BY name, matter_id LIMIT $3)
+        UNION ALL
+        (SELECT 'contact', contact_id, name, NULL, email FROM contacts
+          WHERE firm_id = $1 AND (name ILIKE $2 OR email ILIKE $2) ORDER BY name, contact_id LIMIT $3)""",
+        firm_id,
+        pattern,
+        limit,
+    )

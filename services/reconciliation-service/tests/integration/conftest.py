@@ -1,0 +1,210 @@
+"""One reconciliation-service for the integration tests (its own schema and consumer groups), on the real
+broker and database, and a `firm` helper that publishes the other services' events with a plain producer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from paylinks_events import (
+    BankAccountRegistered,
+    ContactCreated,
+    Envelope,
+    Event,
+    MatterOpened,
+    Payer,
+    PaymentFailed,
+    PaymentProcessed,
+    PaymentReceived,
+    PaymentUnallocated,
+    to_record,
+)
+from paylinks_runtime.testing import BOOTSTRAP, auth_header, drop_schema, eventually, running_app, unique
+from reconciliation_service.app import create_app
+from reconciliation_service.config import Settings
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(db_schema=unique("t_recon"), consumer_group_prefix=unique("t") + "-")
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    try:
+        async with running_app(app) as client:
+            yield client
+    finally:
+        await drop_schema(settings.db_schema)
+        await drop_schema(f"{settings.db_schema}_rebuild")
+
+
+@pytest.fixture(scope="session")
+def pool(app: FastAPI, client: httpx.AsyncClient) -> asyncpg.Pool:
+    """The service's own pool (search_path = its schema): for looking at the read model and the inbox."""
+    return app.state.runtime.pool
+
+
+@pytest.fixture(scope="session")
+async def producer() -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+class Firm:
+    """A firm of its own on the shared topics: builds the events other services publish, and asks the API."""
+
+    def __init__(self, producer: AIOKafkaProducer, client: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
+        self.id = unique("firm")
+        self.headers = auth_header(self.id, user_id="staff-ann")
+        self._producer = producer
+        self.client = client
+        self.pool = pool
+
+    # --- publishing ----------------------------------------------------------------------------------------
+
+    async def publish(self, *items: Event | Envelope) -> list[Envelope]:
+        envelopes = [i if isinstance(i, Envelope) else Envelope(i, source="/tests") for i in items]
+        futures = []
+        for envelope in envelopes:
+            record = to_record(envelope)
+            futures.append(
+                await self._producer.send(
+                    record.topic, value=record.value, key=record.key, headers=record.headers
+                )
+            )
+        await asyncio.gather(*futures)
+        return envelopes
+
+    # --- the other services' events -------------------------------------------------------------------------
+
+    def bank_account(self, name: str = "Operating account", kind: str = "operating") -> BankAccountRegistered:
+        return BankAccountRegistered(firm_id=self.id, bank_account_id=new_id(), name=name, kind=kind)  # type: ignore[arg-type]
+
+    def contact(self, name: str = "Dana Client", email: str | None = None) -> ContactCreated:
+        return ContactCreated(firm_id=self.id, contact_id=new_id(), name=name, email=email)
+
+    def matter(
+        self, contact_id: str, name: str = "Estate of Smith", number: str | None = None
+    ) -> MatterOpened:
+        return MatterOpened(
+            firm_id=self.id, matter_id=new_id(), contact_id=contact_id, name=name, number=number
+        )
+
+    def received(self, bank_account_id: str, **fields: Any) -> PaymentReceived:
+        values: dict[str, Any] = {
+            "firm_id": self.id,
+            "payment_id": new_id(),
+            "bank_account_id": bank_account_id,
+            "source": "bank_account_link",
+            "amount": 12500,
+            "method": "card",
+            "payer": Payer(name="Pat Payer", email="pat@example.com"),
+            "received_at": datetime.now(UTC) - timedelta(seconds=30),
+            "card_brand": "visa",
+            "last4": "4242",
+        }
+        return PaymentReceived(**(values | fields))
+
+    def processed(self, received: PaymentReceived, **fields: Any) -> PaymentProcessed:
+        values: dict[str, Any] = {
+            "firm_id": self.id,
+            "payment_id": received.payment_id,
+            "bank_account_id": received.bank_account_id,
+            "bill_id": received.bill_id,
+            "amount": received.amount,
+            "method": received.method,
+            "processed_at": received.received_at + timedelta(seconds=2),
+        }
+        return PaymentProcessed(**(values | fields))
+
+    def failed(self, received: PaymentReceived, reason: str = "R01") -> PaymentFailed:
+        return PaymentFailed(
+            firm_id=self.id,
+            payment_id=received.payment_id,
+            reason=reason,
+            failed_at=received.received_at + timedelta(seconds=5),
+        )
+
+    def unallocated(
+        self, received: PaymentReceived, amount: int, reason: str = "overpayment"
+    ) -> PaymentUnallocated:
+        assert received.bill_id is not None
+        return PaymentUnallocated(
+            firm_id=self.id,
+            bill_id=received.bill_id,
+            payment_id=received.payment_id,
+            amount=amount,
+            reason=reason,
+            unallocated_at=received.received_at + timedelta(seconds=3),  # type: ignore[arg-type]
+        )
+
+    # --- scenarios ------------------------------------------------------------------------------------------
+
+    async def ready_payment(self, bank_account_id: str, **fields: Any) -> PaymentReceived:
+        """A processed payment, once the read model shows it ready."""
+        received = self.received(bank_account_id, **fields)
+        await self.publish(received, self.processed(received))
+        await self.wait_for_status(received.payment_id, "ready")
+        return received
+
+    async def practice(self) -> tuple[ContactCreated, MatterOpened]:
+        """A contact with a matter, once the read model knows them."""
+        contact = self.contact()
+        matter = self.matter(contact.contact_id, number=f"M-{uuid.uuid4().hex[:6]}")
+        await self.publish(contact, matter)
+        await eventually(lambda: self.knows_matter(matter.matter_id))
+        return contact, matter
+
+    # --- reading --------------------------------------------------------------------------------------------
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.client.get(path, headers=self.headers, params=params)
+
+    async def payment(self, payment_id: str) -> dict[str, Any] | None:
+        response = await self.get(f"/v1/payments/{payment_id}")
+        return response.json() if response.status_code == 200 else None
+
+    async def wait_for_status(self, payment_id: str, status: str) -> dict[str, Any]:
+        async def probe() -> dict[str, Any] | None:
+            payment = await self.payment(payment_id)
+            return payment if payment and payment["status"] == status else None
+
+        return await eventually(probe)  # type: ignore[return-value]
+
+    async def knows_matter(self, matter_id: str) -> bool:
+        return bool(
+            await self.pool.fetchval(
+                "SELECT true FROM matters WHERE firm_id = $1 AND matter_id = $2", self.id, matter_id
+            )
+        )
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def firm(producer: AIOKafkaProducer, client: httpx.AsyncClient, pool: asyncpg.Pool) -> Firm:
+    return Firm(producer, client, pool)
+
+
+@pytest.fixture
+def other_firm(producer: AIOKafkaProducer, client: httpx.AsyncClient, pool: asyncpg.Pool) -> Firm:
+    return Firm(producer, client, pool)
