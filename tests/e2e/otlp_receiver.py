@@ -21,7 +21,7 @@ class ReceivedSpan:
     trace_id: str
     span_id: str
     parent_span_id: str
-    links: tuple[str, ...]  # trace ids of linked spans
+    links: tuple[tuple[str, str], ...]  # (trace id, span id) of each linked span
     attributes: dict[str, str]
 
 
@@ -97,6 +97,6 @@ def _span(service: str, span: object) -> ReceivedSpan:
         trace_id=s.trace_id.hex(),  # type: ignore[attr-defined]
         span_id=s.span_id.hex(),  # type: ignore[attr-defined]
         parent_span_id=s.parent_span_id.hex(),  # type: ignore[attr-defined]
-        links=tuple(link.trace_id.hex() for link in s.links),  # type: ignore[attr-defined]
+        links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in s.links),  # type: ignore[attr-defined]
         attributes={kv.key: kv.value.string_value or str(kv.value.int_value) for kv in s.attributes},  # type: ignore[attr-defined]
     )

@@ -17,13 +17,18 @@ SERVER, PRODUCER, CONSUMER = 2, 4, 5
 pytestmark = pytest.mark.timeout(180)
 
 
-def chain_to_request(spans: list[ReceivedSpan], service: str) -> list[ReceivedSpan] | None:
-    """The ancestors of `service`'s consumer span, if they reach link-service's pay request."""
-    by_id = {s.span_id: s for s in spans}
+def chain_to_request(spans: list[ReceivedSpan], trace_id: str, service: str) -> list[ReceivedSpan] | None:
+    """`service`'s consumer span and the spans from its producer back to link-service's pay request.
+
+    A consumer span is the child of its producer span (one event) or, for a batch, links to it."""
+    by_id = {s.span_id: s for s in spans if s.trace_id == trace_id}
     for consumer in (s for s in spans if s.service == service and s.kind == CONSUMER):
-        chain = ancestors(consumer, by_id)
-        if any(s.kind == SERVER and s.service == "link-service" and "/pay/" in s.name for s in chain):
-            return [consumer, *chain]
+        parents = [consumer.parent_span_id] if consumer.trace_id == trace_id else []
+        parents += [span_id for linked_trace, span_id in consumer.links if linked_trace == trace_id]
+        for producer in (by_id[p] for p in parents if p in by_id):
+            chain = [producer, *ancestors(producer, by_id)]
+            if any(s.kind == SERVER and s.service == "link-service" and "/pay/" in s.name for s in chain):
+                return [consumer, *chain]
     return None
 
 
@@ -33,12 +38,12 @@ async def traced_chains(
     """Wait until each service's consumer span in the trace is connected back to the pay request."""
     deadline = asyncio.get_running_loop().time() + 60
     while True:
-        spans = [s for s in otlp.snapshot() if s.trace_id == trace_id]
-        chains = {service: chain_to_request(spans, service) for service in services}
+        spans = otlp.snapshot()
+        chains = {service: chain_to_request(spans, trace_id, service) for service in services}
         if all(chains.values()):
             return {k: v for k, v in chains.items() if v}
         if asyncio.get_running_loop().time() > deadline:
-            names = sorted({(s.service, s.name) for s in spans})
+            names = sorted({(s.service, s.name) for s in spans if s.trace_id == trace_id})
             raise AssertionError(f"trace {trace_id} incomplete: {chains}; spans seen: {names}")
         await asyncio.sleep(0.2)
 
@@ -70,7 +75,7 @@ async def test_a_pay_request_is_one_trace_through_kafka_into_reconciliation_and_
 
     chains = await traced_chains(otlp, trace_id, ("reconciliation-service", "notifier"))
     for service, (consumer, producer, *rest) in chains.items():
-        assert (consumer.kind, consumer.name) == (CONSUMER, "payment.events process"), service
+        assert consumer.kind == CONSUMER and "payment.events" in consumer.name, service
         assert (producer.kind, producer.service, producer.name) == (
             PRODUCER,
             "link-service",
@@ -110,7 +115,7 @@ async def test_a_bill_payment_is_one_trace_into_billing_through_the_processors_w
 
     chains = await traced_chains(otlp, response.headers["X-Trace-Id"], ("billing-service",))
     consumer, producer, *rest = chains["billing-service"]
-    assert consumer.name == "payment.events process"
+    assert "payment.events" in consumer.name
     assert (producer.kind, producer.name) == (PRODUCER, "payment.events publish")
     names = [(s.service, s.name) for s in rest]
     assert ("link-service", "sandbox webhook") in names, names
