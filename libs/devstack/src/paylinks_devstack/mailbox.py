@@ -20,7 +20,7 @@ class Mail:
 
     @property
     def subject(self) -> str:
-        return str(self.message["Subject"])
+        return " ".join(str(self.message["Subject"]).split())  # folded long subjects come back unfolded
 
     @property
     def to(self) -> str:
