@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import httpx
+import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from asgi_lifespan import LifespanManager
@@ -131,3 +134,60 @@ async def eventually(probe: Callable[[], object], *, timeout: float = 20.0, inte
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
         await asyncio.sleep(interval)
+
+
+# --- a real port and a real browser ------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Headless as root, and quiet: this machine has no network beyond loopback for the browser to reach.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def free_socket() -> socket.socket:
+    """A listening address on loopback, bound now so that nothing else takes the port before the server."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, sock: socket.socket, *, lifespan: str = "on") -> AsyncIterator[str]:
+    """Serve the app with uvicorn on `sock` (for webhooks and browsers); yields its base URL.
+
+    `lifespan="off"` when the app's lifespan already runs (e.g. under `running_app`)."""
+    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await eventually(lambda: server.started or task.done(), timeout=60)
+        assert not task.done(), "the server did not start"
+        host, port = sock.getsockname()[:2]
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium under Playwright (no browser download); skips the test if it cannot start."""
+    import pytest
+    from playwright.async_api import Error, async_playwright
+
+    async with async_playwright() as playwright:
+        try:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Error as exc:
+            pytest.skip(f"chromium cannot be started at {CHROMIUM}: {exc}")
+        try:
+            yield browser
+        finally:
+            await browser.close()

@@ -6,7 +6,6 @@ Each test module gets its own service (own schema, own consumer group); firms ke
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -17,7 +16,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaProducer
 
 from link_service.app import create_app
@@ -35,7 +33,16 @@ from paylinks_events import (
     to_record,
     utcnow,
 )
-from paylinks_runtime.testing import BOOTSTRAP, DATABASE_URL, auth_header, drop_schema, eventually, unique
+from paylinks_runtime.testing import (
+    BOOTSTRAP,
+    DATABASE_URL,
+    auth_header,
+    drop_schema,
+    eventually,
+    free_socket,
+    unique,
+)
+from paylinks_runtime.testing import serving as runtime_serving
 
 OK_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
@@ -58,28 +65,14 @@ def fast_settings(port: int, **overrides: Any) -> Settings:
     return Settings(**{**values, **overrides})
 
 
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @asynccontextmanager
 async def serving(settings: Settings, sock: socket.socket) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app under uvicorn on `sock` (lifespan included) and hand out a client for it."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), lifespan="on", log_config=None, access_log=False)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        await eventually(lambda: server.started or task.done(), timeout=60)
-        assert not task.done(), "the server did not start"
-        async with httpx.AsyncClient(base_url=settings.public_base_url, timeout=20) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
+    async with (
+        runtime_serving(create_app(settings), sock),
+        httpx.AsyncClient(base_url=settings.public_base_url, timeout=20) as client,
+    ):
+        yield client
 
 
 @dataclass

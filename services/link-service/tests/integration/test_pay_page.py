@@ -8,20 +8,9 @@ from typing import Any
 
 import pytest
 
-from paylinks_runtime.testing import eventually
+from paylinks_runtime.testing import chromium, eventually
 
 from .conftest import DECLINED_CARD, OK_CARD, token_of
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def card_form(**fields: str) -> dict[str, str]:
@@ -81,15 +70,8 @@ async def test_an_echeck_through_the_qr_link_gets_a_confirmation(service) -> Non
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import Error, async_playwright
-
-    async with async_playwright() as playwright:
-        try:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Error as exc:
-            pytest.skip(f"chromium cannot be started at {CHROMIUM}: {exc}")
+    async with chromium() as browser:
         yield browser
-        await browser.close()
 
 
 async def test_in_a_browser_a_client_pays_an_account_link_by_card(service, browser) -> None:

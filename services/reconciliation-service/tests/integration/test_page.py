@@ -3,30 +3,17 @@ search and link; then the whole flow in a real headless Chromium against the app
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
-from playwright.async_api import async_playwright
 
 from paylinks_events import Payer
 from paylinks_runtime.auth import issue_payment_grant
-from paylinks_runtime.testing import JWT_SECRET, auth_header
+from paylinks_runtime.testing import JWT_SECRET, auth_header, chromium, free_socket, serving
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 HOSTILE = '<script>alert("pwned")</script>'
 
 
@@ -173,18 +160,8 @@ async def test_forms_from_another_origin_or_with_bad_input_are_refused(firm, bro
 @pytest.fixture
 async def served(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[str]:
     """The running app on a real port (its lifespan is already running: uvicorn only serves HTTP)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serving(app, free_socket(), lifespan="off") as url:
+        yield url
 
 
 async def test_staff_link_a_payment_in_a_headless_browser(firm, served) -> None:  # type: ignore[no-untyped-def]
@@ -197,26 +174,22 @@ async def test_staff_link_a_payment_in_a_headless_browser(firm, served) -> None:
     )
     page_url = f"{served}/payments/{payment.payment_id}/link"
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page()
-            dialogs: list[str] = []
-            page.on("dialog", lambda d: dialogs.append(d.message))
-            await page.goto(f"{page_url}?grant={grant(firm, payment.payment_id)}")
-            assert page.url == page_url  # the grant left the address bar
-            assert await page.locator("#status").inner_text() == "ready"
-            assert HOSTILE in await page.locator("main").inner_text()  # shown as text, never run
+    async with chromium() as browser:
+        page = await browser.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: dialogs.append(d.message))
+        await page.goto(f"{page_url}?grant={grant(firm, payment.payment_id)}")
+        assert page.url == page_url  # the grant left the address bar
+        assert await page.locator("#status").inner_text() == "ready"
+        assert HOSTILE in await page.locator("main").inner_text()  # shown as text, never run
 
-            await page.get_by_label("Name or matter number").fill("2026-0042")
-            await page.get_by_role("button", name="Search").click()
-            await page.get_by_role("button", name="Link to matter Smith adoption").click()
+        await page.get_by_label("Name or matter number").fill("2026-0042")
+        await page.get_by_role("button", name="Search").click()
+        await page.get_by_role("button", name="Link to matter Smith adoption").click()
 
-            await page.wait_for_selector("#result")
-            assert "Smith adoption" in await page.locator("#result").inner_text()
-            assert await page.locator("#status").inner_text() == "linked"
-            assert page.url == page_url and dialogs == []
-        finally:
-            await browser.close()
+        await page.wait_for_selector("#result")
+        assert "Smith adoption" in await page.locator("#result").inner_text()
+        assert await page.locator("#status").inner_text() == "linked"
+        assert page.url == page_url and dialogs == []
     linked = await firm.payment(payment.payment_id)
     assert (linked["status"], linked["matter_id"]) == ("linked", matter.matter_id)
