@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from paylinks_devstack import practice
-from paylinks_devstack.client import ECHECK_RETURNED, PaylinksClient, token_of, until
+from paylinks_devstack.client import ECHECK_RETURNED, PaylinksClient, token_of
 from paylinks_devstack.mailbox import Mailbox
 from paylinks_events import Topic
 from paylinks_runtime.auth import decode_payment_grant
@@ -19,16 +19,9 @@ pytestmark = pytest.mark.timeout(300)
 
 
 async def register_accounts(firm: PaylinksClient) -> dict[str, str]:
-    ids = {}
-    for kind in ("trust", "operating"):
-        account = await firm.call(
-            "POST",
-            "link-service",
-            "/v1/bank-accounts",
-            expect=201,
-            json={"name": f"{kind.title()} Account", "kind": kind},
-        )
-        ids[kind] = account["bank_account_id"]
+    ids = {
+        kind: await firm.register_account(f"{kind.title()} Account", kind) for kind in ("trust", "operating")
+    }
     await firm.call(
         "PUT",
         "notifier",
@@ -55,16 +48,6 @@ def of_firm(firm: PaylinksClient, event_type: str) -> Any:
     return lambda r: header(r, "ce_firmid") == firm.firm_id and header(r, "ce_type") == event_type
 
 
-async def payment_status(firm: PaylinksClient, payment_id: str, status: str) -> Any:
-    payment = await firm.call("GET", "reconciliation-service", f"/v1/payments/{payment_id}")
-    return payment if payment["status"] == status else None
-
-
-async def bill_state(firm: PaylinksClient, bill_id: str, state: str) -> Any:
-    bill = await firm.call("GET", "billing-service", f"/v1/bills/{bill_id}")
-    return bill if bill["state"] == state else None
-
-
 async def test_a_card_payment_through_a_bank_account_link_is_emailed_twice_and_linked_by_staff(
     firm: PaylinksClient, mailbox: Mailbox
 ) -> None:
@@ -89,7 +72,7 @@ async def test_a_card_payment_through_a_bank_account_link_is_emailed_twice_and_l
         grant = second.button_url.split("grant=", 1)[1]
         assert decode_payment_grant(JWT_SECRET, grant, payment_id).firm_id == firm.firm_id
 
-        ready = await until(partial(payment_status, firm, payment_id, "ready"), what="payment ready")
+        ready = await firm.when(partial(firm.payment, payment_id), "status", "ready")
         assert ready["amount"] == 125000
         listing = await firm.call(
             "GET", "reconciliation-service", "/v1/unlinked-payments", params={"status": "ready"}
@@ -114,82 +97,38 @@ async def test_a_card_payment_through_a_bank_account_link_is_emailed_twice_and_l
 async def test_a_bill_paid_in_two_parts_becomes_paid_and_its_link_refuses_more(firm: PaylinksClient) -> None:
     accounts = await register_accounts(firm)
     contact_id, matter_id = await open_matter(firm, "2026-0057")
-    bill = await until(
-        lambda: firm.call(
-            "POST",
-            "billing-service",
-            "/v1/bills",
-            expect=201,
-            json={"matter_id": matter_id, "contact_id": contact_id, "amount": 300000},
-        ),
-        what="billing knows the matter",
-    )
-    bill_id = bill["bill_id"]
-    link = await until(
-        lambda: firm.call(
-            "POST",
-            "link-service",
-            f"/v1/bills/{bill_id}/payment-link",
-            expect=201,
-            json={"bank_account_id": accounts["operating"]},
-        ),
-        what="link-service knows the bill",
-    )
-    token = token_of(link["url"])
-    page = await firm.call("GET", "link-service", f"/v1/pay/{token}", public=True)
+    bill_id = (await firm.issue_bill(matter_id, contact_id, 300000))["bill_id"]
+    token = token_of(await firm.bill_link(bill_id, accounts["operating"]))
+    page = await firm.pay_page(token)
     assert (page["kind"], page["status"], page["amount_due"]) == ("bill", "open", 300000)
 
     async with TopicWatcher(Topic.BILLING) as billing:
         assert (await firm.pay(token, 100000, "Marcus Lee")).status_code == 202
-        partly = await until(partial(bill_state, firm, bill_id, "partially_paid"), what="partially paid")
+        partly = await firm.when(partial(firm.bill, bill_id), "state", "partially_paid")
         assert partly["balance"] == 200000
         assert (await firm.pay(token, 200000, "Marcus Lee")).status_code == 202
-        paid = await until(partial(bill_state, firm, bill_id, "paid"), what="paid")
+        paid = await firm.when(partial(firm.bill, bill_id), "state", "paid")
         applied = await billing.wait_for(of_firm(firm, "BillPaymentApplied"), count=2)
         await billing.wait_for(of_firm(firm, "BillPaid"))
 
     assert paid["balance"] == 0 and len(paid["payments"]) == 2
     assert [b'"balance":200000' in r.value for r in applied] == [True, False]
-    closed = await until(lambda: _status_is(firm, token, "paid"), what="link shows paid")
+    closed = await firm.when(partial(firm.pay_page, token), "status", "paid")
     assert closed["amount_due"] == 0
     refused = await firm.pay(token, 100, "Marcus Lee")
     assert refused.status_code == 410
 
 
-async def _status_is(firm: PaylinksClient, token: str, status: str) -> Any:
-    page = await firm.call("GET", "link-service", f"/v1/pay/{token}", public=True)
-    return page if page["status"] == status else None
-
-
 async def test_voiding_a_bill_revokes_its_link(firm: PaylinksClient) -> None:
     accounts = await register_accounts(firm)
     contact_id, matter_id = await open_matter(firm, "2026-0060")
-    bill = await until(
-        lambda: firm.call(
-            "POST",
-            "billing-service",
-            "/v1/bills",
-            expect=201,
-            json={"matter_id": matter_id, "contact_id": contact_id, "amount": 45000},
-        ),
-        what="billing knows the matter",
-    )
-    link = await until(
-        lambda: firm.call(
-            "POST",
-            "link-service",
-            f"/v1/bills/{bill['bill_id']}/payment-link",
-            expect=201,
-            json={"bank_account_id": accounts["trust"]},
-        ),
-        what="link-service knows the bill",
-    )
+    bill = await firm.issue_bill(matter_id, contact_id, 45000)
+    token = token_of(await firm.bill_link(bill["bill_id"], accounts["trust"]))
     async with TopicWatcher(Topic.LINK) as links:
         await firm.call("POST", "billing-service", f"/v1/bills/{bill['bill_id']}/void", expect=200)
         (revoked,) = await links.wait_for(of_firm(firm, "LinkRevoked"))
     assert b'"reason":"bill_voided"' in revoked.value
-    token = token_of(link["url"])
-    assert (await _status_is(firm, token, "void")) is not None
+    assert (await firm.pay_page(token))["status"] == "void"
     response = await firm.pay(token, 45000, "Dana Whitfield")
     assert response.status_code == 410
     assert response.json()["error"]["message"]
@@ -211,6 +150,6 @@ async def test_a_returned_echeck_through_the_qr_code_is_failed_and_emailed(
         (failed,) = await payments.wait_for(of_firm(firm, "PaymentFailed"))
     assert b'"source":"qr_code"' in received.value
     assert b'"reason":"R01"' in failed.value
-    await until(partial(payment_status, firm, payment_id, "failed"), what="payment failed")
+    await firm.when(partial(firm.payment, payment_id), "status", "failed")
     email = await mailbox.wait_for(payer, "R01")
     assert "000111111113" not in email.message.as_string()

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from paylinks_devstack.client import PaylinksClient, token_of, until
+from paylinks_devstack.client import PaylinksClient, token_of
 from paylinks_devstack.stack import Stack
 
 from .otlp_receiver import OtlpReceiver, ReceivedSpan
@@ -65,17 +65,8 @@ def ancestors(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> list[Receiv
 async def test_a_pay_request_is_one_trace_through_kafka_into_reconciliation_and_the_notifier(
     stack: Stack, otlp: OtlpReceiver, firm: PaylinksClient
 ) -> None:
-    account = await firm.call(
-        "POST",
-        "link-service",
-        "/v1/bank-accounts",
-        expect=201,
-        json={"name": "Traced Trust", "kind": "trust"},
-    )
-    link = await firm.call(
-        "POST", "link-service", f"/v1/bank-accounts/{account['bank_account_id']}/payment-link"
-    )
-    response = await firm.pay(token_of(link["url"]), 5000, "Tracy Trace")
+    url = await firm.account_link(await firm.register_account("Traced Trust", "trust"))
+    response = await firm.pay(token_of(url), 5000, "Tracy Trace")
     assert response.status_code == 202
     trace_id = response.headers["X-Trace-Id"]
 
@@ -96,27 +87,9 @@ async def test_a_bill_payment_is_one_trace_into_billing_through_the_processors_w
 ) -> None:
     accounts = await register_accounts(firm)
     contact_id, matter_id = await open_matter(firm, "2026-0099")
-    bill = await until(
-        lambda: firm.call(
-            "POST",
-            "billing-service",
-            "/v1/bills",
-            expect=201,
-            json={"matter_id": matter_id, "contact_id": contact_id, "amount": 9000},
-        ),
-        what="billing knows the matter",
-    )
-    link = await until(
-        lambda: firm.call(
-            "POST",
-            "link-service",
-            f"/v1/bills/{bill['bill_id']}/payment-link",
-            expect=201,
-            json={"bank_account_id": accounts["operating"]},
-        ),
-        what="link-service knows the bill",
-    )
-    response = await firm.pay(token_of(link["url"]), 9000, "Tracy Bill")
+    bill = await firm.issue_bill(matter_id, contact_id, 9000)
+    url = await firm.bill_link(bill["bill_id"], accounts["operating"])
+    response = await firm.pay(token_of(url), 9000, "Tracy Bill")
     assert response.status_code == 202
 
     chains = await traced_chains(

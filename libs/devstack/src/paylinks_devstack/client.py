@@ -76,6 +76,60 @@ class PaylinksClient:
         client = self.public if public else self.http
         return await client.request(method, self._url(service, path), **kwargs)
 
+    # --- staff steps (eventually consistent ones retry until the other service has caught up) -------------
+
+    async def register_account(self, name: str, kind: str) -> str:
+        account = await self.call(
+            "POST", "link-service", "/v1/bank-accounts", expect=201, json={"name": name, "kind": kind}
+        )
+        return str(account["bank_account_id"])
+
+    async def account_link(self, bank_account_id: str) -> str:
+        link = await self.call("POST", "link-service", f"/v1/bank-accounts/{bank_account_id}/payment-link")
+        return str(link["url"])
+
+    async def issue_bill(self, matter_id: str, contact_id: str, amount: int) -> Any:
+        """Issue a bill, waiting until billing has seen the matter and contact on practice.events."""
+        body = {"matter_id": matter_id, "contact_id": contact_id, "amount": amount}
+        return await until(
+            lambda: self.call("POST", "billing-service", "/v1/bills", expect=201, json=body),
+            what="billing knows the matter",
+        )
+
+    async def bill_link(self, bill_id: str, bank_account_id: str) -> str:
+        """A bill's payment link, waiting until link-service has seen the bill on billing.events."""
+        link = await until(
+            lambda: self.call(
+                "POST",
+                "link-service",
+                f"/v1/bills/{bill_id}/payment-link",
+                expect=201,
+                json={"bank_account_id": bank_account_id},
+            ),
+            what="link-service knows the bill",
+        )
+        return str(link["url"])
+
+    async def bill(self, bill_id: str) -> Any:
+        return await self.call("GET", "billing-service", f"/v1/bills/{bill_id}")
+
+    async def payment(self, payment_id: str) -> Any:
+        return await self.call("GET", "reconciliation-service", f"/v1/payments/{payment_id}")
+
+    async def pay_page(self, token: str) -> Any:
+        return await self.call("GET", "link-service", f"/v1/pay/{token}", public=True)
+
+    async def when(
+        self, read: Callable[[], Awaitable[Any]], field: str, value: Any, *, timeout: float = 60.0
+    ) -> Any:
+        """Read until `field` of the result equals `value`; return that result."""
+
+        async def probe() -> Any:
+            result = await read()
+            return result if result[field] == value else None
+
+        return await until(probe, timeout=timeout, what=f"{field} = {value!r}")
+
     # --- the client's side -------------------------------------------------------------------------------
 
     async def pay(

@@ -14,7 +14,7 @@ from typing import Any
 from paylinks_runtime.settings import ServiceSettings
 
 from . import practice
-from .client import ECHECK_RETURNED, PaylinksClient, token_of, until
+from .client import ECHECK_RETURNED, PaylinksClient, token_of
 from .mailbox import Mailbox
 from .stack import Stack, StackConfig
 
@@ -189,22 +189,19 @@ class Story:
 
     async def bill_paid_in_two_parts(self) -> None:
         section("6. A $3,000.00 bill for Marcus, its payment link, paid in two parts")
-        bill = await until(
-            lambda: self._issue_bill(self.ids["lawsuit"], self.ids["marcus"], 300000),
-            what="billing knows the matter",
-        )
+        bill = await self.api.issue_bill(self.ids["lawsuit"], self.ids["marcus"], 300000)
         bill_id = bill["bill_id"]
         say(f"bill {bill_id}: {bill['state']}, balance {money(bill['balance'])}")
-        link = await until(lambda: self._bill_link(bill_id), what="link-service knows the bill")
-        token = token_of(link["url"])
-        say(f"bill payment link: {link['url']}")
-        page = await self.api.call("GET", "link-service", f"/v1/pay/{token}", public=True)
+        url = await self.api.bill_link(bill_id, self.ids["operating"])
+        token = token_of(url)
+        say(f"bill payment link: {url}")
+        page = await self.api.pay_page(token)
         say(f"the client sees: {page['kind']} link, {page['status']}, amount due {money(page['amount_due'])}")
         for amount in (100000, 200000):
             response = await self.api.pay(token, amount, "Marcus Lee")
             say(f"Marcus pays {money(amount)} -> {response.status_code}")
             expected = "partially_paid" if amount == 100000 else "paid"
-            state = await until(partial(self._bill_in_state, bill_id, expected), what=f"bill {expected}")
+            state = await self.api.when(partial(self.api.bill, bill_id), "state", expected)
             say(f"  bill is now {state['state']}, balance {money(state['balance'])}")
             self.outcomes.append(
                 Outcome("Marcus, bill link, card", amount, "card", f"applied to bill ({expected})")
@@ -214,12 +211,11 @@ class Story:
 
     async def voided_bill(self) -> None:
         section("7. Another bill is voided: its link refuses payment")
-        bill = await self._issue_bill(self.ids["estate"], self.ids["dana"], 45000)
-        link = await until(lambda: self._bill_link(bill["bill_id"]), what="link-service knows the bill")
+        bill = await self.api.issue_bill(self.ids["estate"], self.ids["dana"], 45000)
+        token = token_of(await self.api.bill_link(bill["bill_id"], self.ids["operating"]))
         await self.api.call("POST", "billing-service", f"/v1/bills/{bill['bill_id']}/void", expect=200)
         say(f"bill {bill['bill_id']} voided")
-        token = token_of(link["url"])
-        page = await until(lambda: self._link_status(token, "void"), what="link revoked")
+        page = await self.api.when(partial(self.api.pay_page, token), "status", "void")
         say(f"the link now shows status '{page['status']}'")
         refused = await self.api.pay(token, 45000, "Dana Whitfield")
         say(f"Dana tries to pay -> {refused.status_code} ({refused.json()['error']['message']})")
@@ -241,7 +237,7 @@ class Story:
         say(f"eCheck accepted -> {response.status_code} {response.json()}")
         failed = await self.mail.wait_for("Priya Natarajan", "R01", timeout=90)
         say(f'email to {failed.to}: "{failed.subject}"')
-        status = await until(lambda: self._payment_status(payment_id, "failed"), what="payment failed")
+        status = await self.api.when(partial(self.api.payment, payment_id), "status", "failed")
         say(f"reconciliation shows the payment as '{status['status']}'")
         self.outcomes.append(
             Outcome("Priya, QR code, eCheck", 80000, "echeck", "returned (R01)", [failed.subject])
@@ -255,38 +251,6 @@ class Story:
         mails = self.mail.all()
         print(f"\n   {len(mails)} emails in {self.mail.maildir}")
         print(f"   service logs in {self.stack.config.home / 'logs'}; QR codes in {self.output}")
-
-    # --- eventually consistent reads and writes ------------------------------------------------------------
-
-    async def _issue_bill(self, matter_id: str, contact_id: str, amount: int) -> Any:
-        return await self.api.call(
-            "POST",
-            "billing-service",
-            "/v1/bills",
-            expect=201,
-            json={"matter_id": matter_id, "contact_id": contact_id, "amount": amount},
-        )
-
-    async def _bill_link(self, bill_id: str) -> Any:
-        return await self.api.call(
-            "POST",
-            "link-service",
-            f"/v1/bills/{bill_id}/payment-link",
-            expect=201,
-            json={"bank_account_id": self.ids["operating"]},
-        )
-
-    async def _bill_in_state(self, bill_id: str, state: str) -> Any:
-        bill = await self.api.call("GET", "billing-service", f"/v1/bills/{bill_id}")
-        return bill if bill["state"] == state else None
-
-    async def _link_status(self, token: str, status: str) -> Any:
-        page = await self.api.call("GET", "link-service", f"/v1/pay/{token}", public=True)
-        return page if page["status"] == status else None
-
-    async def _payment_status(self, payment_id: str, status: str) -> Any:
-        payment = await self.api.call("GET", "reconciliation-service", f"/v1/payments/{payment_id}")
-        return payment if payment["status"] == status else None
 
 
 def _history_line(item: dict[str, Any]) -> str:
