@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .errors import install_error_handlers
+from .errors import error_body, install_error_handlers
 from .logs import setup_logging
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .service import ServiceRuntime
@@ -38,6 +38,7 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
+    _refuse_nul_characters(app)
     _add_health_routes(app, runtime)
     _add_request_metrics(app, runtime.settings.service_name)
     FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED)
@@ -60,6 +61,30 @@ def _add_health_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
     @app.get("/metrics", tags=["operations"])
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+_NUL_MARKERS = (b"\x00", b"%00", b"\\u0000")
+
+
+def _has_nul(data: bytes) -> bool:
+    return any(marker in data.lower() for marker in _NUL_MARKERS)
+
+
+def _refuse_nul_characters(app: FastAPI) -> None:
+    """U+0000 in a path, query or body is refused with 422 before any handler runs.
+
+    Postgres text cannot hold it; refusing it at the edge means no handler ever half-acts on it (a processor
+    charged, then the transaction failing on the NUL). A JSON body that spells a literal backslash-u0000 is
+    refused too: a false alarm that costs nothing, since no payment field needs that text.
+    """
+
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        target = request.scope.get("raw_path", b"") + b"?" + request.scope.get("query_string", b"")
+        if _has_nul(target) or _has_nul(await request.body()):
+            body = error_body("invalid_character", "text must not contain the NUL character (U+0000)")
+            return JSONResponse(body, status_code=422)
+        return await call_next(request)
 
 
 def _add_request_metrics(app: FastAPI, service: str) -> None:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import httpx
@@ -160,7 +160,9 @@ def free_socket() -> socket.socket:
 
 
 @asynccontextmanager
-async def serving(app: FastAPI, sock: socket.socket, *, lifespan: str = "on") -> AsyncIterator[str]:
+async def serving(
+    app: FastAPI, sock: socket.socket, *, lifespan: Literal["on", "off"] = "on"
+) -> AsyncIterator[str]:
     """Serve the app with uvicorn on `sock` (for webhooks and browsers); yields its base URL.
 
     `lifespan="off"` when the app's lifespan already runs (e.g. under `running_app`)."""

@@ -6,7 +6,10 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class InvalidCursor(ValueError):
@@ -31,6 +34,15 @@ def decode(cursor: str) -> Position:
         position = Position(datetime.fromisoformat(received_at), str(payment_id))
     except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
         raise InvalidCursor("cursor is not valid") from exc
-    if position.received_at.tzinfo is None:
+    if position.received_at.tzinfo is None or not _storable(position):
         raise InvalidCursor("cursor is not valid")
     return position
+
+
+def _storable(position: Position) -> bool:
+    """A position Postgres can compare with: a timestamp it can hold, an id without NUL."""
+    try:
+        position.received_at.astimezone(UTC)
+    except OverflowError:
+        return False
+    return "\x00" not in position.payment_id and _EARLIEST < position.received_at < _LATEST

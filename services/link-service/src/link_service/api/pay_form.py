@@ -64,10 +64,16 @@ def parse(form: dict[str, str]) -> ParsedForm:
     return parsed
 
 
+_AMOUNT_CEILING = Decimal(10) ** 12  # far above any limit; keeps NaN, Infinity and 1e30 out of arithmetic
+
+
 def _cents(text: str, errors: list[str]) -> int:
     try:
         amount = Decimal(text.replace(",", "").replace("$", "").strip() or "x")
     except InvalidOperation:
+        errors.append("Amount: enter an amount such as 125.00.")
+        return 0
+    if not amount.is_finite() or abs(amount) >= _AMOUNT_CEILING:
         errors.append("Amount: enter an amount such as 125.00.")
         return 0
     if amount != amount.quantize(Decimal("0.01")):
