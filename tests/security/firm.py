@@ -1,0 +1,236 @@
+"""One firm of the run and the steps its staff and its clients take, across the four services.
+
+Each firm has its own id (so its records on the shared topics are told apart) and its own client address
+(so the pay endpoints' per-client rate limit of one test does not spill into another)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from paylinks_events import ContactCreated, Envelope, Event, MatterOpened, to_record
+from paylinks_runtime.testing import auth_header, eventually, unique
+
+from .system import System, http_client
+
+OK_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000002"
+CVC = "7391"  # not a substring of any test card: a match can only be the CVC itself
+OK_ACCOUNT = "000123456789"
+R01_ACCOUNT = "000111111113"
+ROUTING = "110000000"
+
+
+def card(number: str = OK_CARD, cvc: str = CVC) -> dict[str, Any]:
+    return {"number": number, "exp_month": 12, "exp_year": 2031, "cvc": cvc}
+
+
+def payment_body(
+    amount: Any = 12_500, *, name: str = "Ada Client", reference: str | None = None, **instrument: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "amount": amount,
+        "method": "echeck" if "bank" in instrument else "card",
+        "payer": {"name": name, "email": "ada@example.com"},
+        "reference": reference,
+    }
+    return body | (instrument or {"card": card()})
+
+
+def echeck(account: str = OK_ACCOUNT) -> dict[str, Any]:
+    return {"bank": {"routing_number": ROUTING, "account_number": account}}
+
+
+def token_of(url: str) -> str:
+    return url.rsplit("/pay/", 1)[1].split("?")[0]
+
+
+@dataclass(frozen=True)
+class History:
+    bank_account_id: str
+    token: str
+    contact_id: str
+    matter_id: str
+    bill_id: str
+    payment_id: str
+
+    @property
+    def ids(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class Firm:
+    def __init__(self, system: System, producer: AIOKafkaProducer) -> None:
+        self.system = system
+        self.id = unique(system.firm_prefix + "f").replace("_", "-")
+        self.producer = producer
+        self.clients = {name: http_client(s.url) for name, s in system.services.items()}
+
+    async def close(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()
+
+    # --- who calls -------------------------------------------------------------------------------------
+
+    @property
+    def staff(self) -> dict[str, str]:
+        return auth_header(self.id, user_id=f"staff-of-{self.id}")
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return auth_header(self.id, roles=("staff", "admin"))
+
+    @property
+    def link(self) -> httpx.AsyncClient:
+        return self.clients["link-service"]
+
+    @property
+    def billing(self) -> httpx.AsyncClient:
+        return self.clients["billing-service"]
+
+    @property
+    def reconciliation(self) -> httpx.AsyncClient:
+        return self.clients["reconciliation-service"]
+
+    @property
+    def notifier(self) -> httpx.AsyncClient:
+        return self.clients["notifier"]
+
+    # --- staff -----------------------------------------------------------------------------------------
+
+    async def register_account(self, name: str = "IOLTA Trust", kind: str = "trust") -> str:
+        body = {"name": name, "kind": kind}
+        response = await self.link.post("/v1/bank-accounts", json=body, headers=self.admin)
+        assert response.status_code == 201, response.text
+        return str(response.json()["bank_account_id"])
+
+    async def account_token(self, account_id: str | None = None) -> str:
+        account_id = account_id or await self.register_account()
+        response = await self.link.post(f"/v1/bank-accounts/{account_id}/payment-link", headers=self.staff)
+        assert response.status_code == 200, response.text
+        return token_of(response.json()["url"])
+
+    async def receive_emails(self) -> str:
+        address = f"office@{self.id}.example"
+        body = {"emails": [address]}
+        response = await self.notifier.put("/v1/notification-recipients", json=body, headers=self.admin)
+        assert response.status_code == 200, response.text
+        return address
+
+    async def publish(self, *events: Event) -> None:
+        for event in events:
+            record = to_record(Envelope(event, source="/practice-management"))
+            await self.producer.send_and_wait(
+                record.topic, value=record.value, key=record.key, headers=record.headers
+            )
+
+    async def open_matter(self, name: str = "Estate of Smith", number: str = "2026-0042") -> tuple[str, str]:
+        """(contact_id, matter_id) of a new client and matter, once billing knows them."""
+        contact_id, matter_id = f"c-{uuid.uuid4()}", f"m-{uuid.uuid4()}"
+        await self.publish(
+            ContactCreated(
+                firm_id=self.id, contact_id=contact_id, name="Dana Client", email="dana@x.example"
+            ),
+            MatterOpened(
+                firm_id=self.id, matter_id=matter_id, contact_id=contact_id, name=name, number=number
+            ),
+        )
+        await eventually(lambda: self._billing_knows(matter_id))
+        return contact_id, matter_id
+
+    async def _billing_knows(self, matter_id: str) -> bool:
+        found = await self.system.billing.fetchval(
+            "SELECT count(*) FROM matters WHERE firm_id = $1 AND matter_id = $2", self.id, matter_id
+        )
+        return bool(found)
+
+    async def issue_bill(self, amount: int = 5_000) -> str:
+        contact_id, matter_id = await self.open_matter()
+        body = {"matter_id": matter_id, "contact_id": contact_id, "amount": amount}
+        response = await self.billing.post("/v1/bills", json=body, headers=self.staff)
+        assert response.status_code == 201, response.text
+        return str(response.json()["bill_id"])
+
+    async def bill_token(self, bill_id: str, account_id: str) -> str:
+        """The bill's link, once link-service has consumed BillIssued."""
+
+        async def issued() -> httpx.Response | None:
+            response = await self.link.post(
+                f"/v1/bills/{bill_id}/payment-link", json={"bank_account_id": account_id}, headers=self.staff
+            )
+            return response if response.status_code == 201 else None
+
+        response = await eventually(issued)
+        assert isinstance(response, httpx.Response)
+        return token_of(response.json()["url"])
+
+    async def with_history(self) -> History:
+        """A bank account and its link, a client with a matter, a bill, and a processed payment."""
+        account_id = await self.register_account()
+        token = await self.account_token(account_id)
+        contact_id, matter_id = await self.open_matter()
+        body = {"matter_id": matter_id, "contact_id": contact_id, "amount": 900_000}
+        response = await self.billing.post("/v1/bills", json=body, headers=self.staff)
+        assert response.status_code == 201, response.text
+        payment_id = await self.paid(token, payment_body(1_000))
+        await self.payment_in(payment_id, "ready")
+        return History(account_id, token, contact_id, matter_id, response.json()["bill_id"], payment_id)
+
+    async def payment(self, payment_id: str) -> dict[str, Any] | None:
+        response = await self.reconciliation.get(f"/v1/payments/{payment_id}", headers=self.staff)
+        return response.json() if response.status_code == 200 else None
+
+    async def payment_in(self, payment_id: str, *statuses: str) -> dict[str, Any]:
+        async def probe() -> dict[str, Any] | None:
+            payment = await self.payment(payment_id)
+            return payment if payment and payment["status"] in statuses else None
+
+        return await eventually(probe, timeout=30)  # type: ignore[return-value]
+
+    # --- the firm's clients ----------------------------------------------------------------------------
+
+    async def pay(self, token: str, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        return await self.link.post(f"/v1/pay/{token}/payments", json=body, **kwargs)
+
+    async def paid(self, token: str, body: dict[str, Any]) -> str:
+        response = await self.pay(token, body)
+        assert response.status_code == 202, response.text
+        return str(response.json()["payment_id"])
+
+    # --- what staff receive ----------------------------------------------------------------------------
+
+    def mail(self) -> list[EmailMessage]:
+        return [m for m in self.system.sink.messages if self.id in str(m["to"])]
+
+    async def mail_about(self, payment_id: str, subject_prefix: str) -> EmailMessage:
+        """The email with that subject about that payment (its text names the payment id), once sent."""
+
+        def arrived() -> EmailMessage | None:
+            found = [
+                m
+                for m in self.mail()
+                if " ".join(str(m["subject"]).split()).startswith(subject_prefix)
+                and payment_id in text_part(m)
+            ]
+            return found[0] if found else None
+
+        return await eventually(arrived, timeout=40)  # type: ignore[return-value]
+
+
+def html_part(message: EmailMessage) -> str:
+    return _part(message, "html")
+
+
+def text_part(message: EmailMessage) -> str:
+    return _part(message, "plain")
+
+
+def _part(message: EmailMessage, subtype: str) -> str:
+    part = message.get_body((subtype,))
+    assert part is not None, f"no {subtype} part"
+    return str(part.get_content())
