@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime
 
 import asyncpg
@@ -41,6 +42,7 @@ class OutboxRelay:
         self._signal = signal
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
+        self._next_backlog_report = 0.0
 
     async def run(self) -> None:
         """Relay until cancelled; on errors back off and resume from the first unpublished row."""
@@ -49,7 +51,7 @@ class OutboxRelay:
             try:
                 async with self._pool.acquire() as leader_conn:
                     await self._wait_for_leadership(leader_conn)
-                    await self._relay_while_leader()
+                    await self._relay_while_leader(leader_conn)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -64,22 +66,27 @@ class OutboxRelay:
             await asyncio.sleep(1.0)
         log.info("outbox relay is the active relay for this schema")
 
-    async def _relay_while_leader(self) -> None:
+    async def _relay_while_leader(self, conn: asyncpg.Connection) -> None:
+        # The leader's own connection: the relay never queues for the pool behind command handlers.
         while True:
-            published = await self.publish_batch()
+            published = await self.publish_batch(conn)
             if published < self._batch_size:
                 await self._signal.wait(self._idle_poll)
 
-    async def publish_batch(self) -> int:
+    async def publish_batch(self, conn: asyncpg.Connection | None = None) -> int:
         """Publish up to one batch of the oldest rows; return how many were published."""
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT id, topic, key, headers, value, created_at FROM outbox ORDER BY id LIMIT $1",
-                self._batch_size,
-            )
-            if rows:
-                await self._send_all(rows)
-                await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        if conn is None:
+            async with self._pool.acquire() as pooled:
+                return await self.publish_batch(pooled)
+        rows = await conn.fetch(
+            "SELECT id, topic, key, headers, value, created_at FROM outbox ORDER BY id LIMIT $1",
+            self._batch_size,
+        )
+        if rows:
+            await self._send_all(rows)
+            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        if time.monotonic() >= self._next_backlog_report:  # count(*) grows with the backlog: once a second
+            self._next_backlog_report = time.monotonic() + 1.0
             await self._update_backlog(conn)
         return len(rows)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from opentelemetry import context as otel_context
@@ -41,7 +42,9 @@ def _otlp_configured() -> bool:
     )
 
 
+@functools.cache
 def tracer() -> trace.Tracer:
+    """Made once: get_tracer builds a new tracer on every call, and the relay asks once per event."""
     return trace.get_tracer(TRACER_NAME)
 
 
