@@ -101,7 +101,33 @@ class InboxConsumer:
             self._consumer = None
 
     async def run(self) -> None:
-        """Consume until cancelled."""
+        """Consume until cancelled. Whatever fails (a dead-letter topic that cannot be written, an offset
+        commit), the consumer rewinds to its committed offsets and goes on: it never dies quietly."""
+        backoff, rewind = 0.1, False
+        while True:
+            try:
+                if rewind:  # never go on from a position past a batch that was not committed
+                    await self._rewind()
+                    rewind = False
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("consumer failed; rewinding to the committed offsets", consumer=self.name)
+                await asyncio.sleep(backoff)
+                backoff, rewind = min(backoff * 2, 5.0), True
+
+    async def _rewind(self) -> None:
+        """Go back to the last committed offsets: the failed batch is delivered again (the inbox dedupes)."""
+        assert self._consumer is not None
+        for tp in self._consumer.assignment():
+            committed = await self._consumer.committed(tp)
+            if committed is not None:
+                self._consumer.seek(tp, committed)
+            elif self._start_from == "earliest":
+                await self._consumer.seek_to_beginning(tp)
+
+    async def _consume(self) -> None:
         assert self._consumer is not None, "start() first"
         while True:
             batch = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)

@@ -1,0 +1,134 @@
+"""The suite's own Kafka broker and PostgreSQL server, started by the project's scripts (deploy/local) on free
+ports in a home of their own. The faults kill them; the shared broker and database of everybody else's
+tests never notice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paylinks_devstack.stack import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO / "deploy" / "local"
+SHARED_KAFKA_LIBS = REPO / ".local" / "kafka" / "libs"
+# Variables that would make the scripts use another cluster instead of starting ours.
+_FOREIGN = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "PGPORT_LOCAL", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT")
+
+
+class InfraError(RuntimeError):
+    pass
+
+
+@dataclass
+class LocalInfra:
+    home: Path
+    kafka_port: int = field(default_factory=free_port)
+    controller_port: int = field(default_factory=free_port)
+    pg_port: int = field(default_factory=free_port)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.pg_port}/paylinks"
+
+    async def up(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._share_kafka_jars()
+        await asyncio.gather(self.start_kafka(), self.start_postgres())
+
+    async def down(self) -> None:
+        await asyncio.gather(
+            self._script("kafka.sh", "down", "--purge"), self._script("postgres.sh", "down", "--purge")
+        )
+
+    async def start_kafka(self) -> None:
+        await self._script("kafka.sh", "up")
+
+    async def start_postgres(self) -> None:
+        await self._script("postgres.sh", "up")
+
+    async def kill_kafka(self) -> None:
+        """SIGKILL the broker JVM: no controlled shutdown, unflushed log segments are recovered on start."""
+        pid = int((self.home / "kafka" / "kafka.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        await _gone(pid)
+
+    async def stop_postgres_immediately(self) -> None:
+        """`pg_ctl stop -m immediate`: every backend is killed, the next start runs crash recovery."""
+        await _run(self.stop_postgres_argv())
+
+    def stop_postgres_argv(self) -> list[str]:
+        data = self.home / "pg" / "data"
+        return [
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            _pg_ctl(),
+            "stop",
+            "-D",
+            str(data),
+            "-m",
+            "immediate",
+            "-w",
+        ]
+
+    def _share_kafka_jars(self) -> None:
+        """kafka.sh resolves jars into $PAYLINKS_HOME/kafka/libs; the repository's copy saves a Maven run."""
+        libs = self.home / "kafka" / "libs"
+        if (SHARED_KAFKA_LIBS / ".resolved").exists() and not libs.exists():
+            libs.parent.mkdir(parents=True, exist_ok=True)
+            libs.symlink_to(SHARED_KAFKA_LIBS)
+
+    async def _script(self, name: str, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in _FOREIGN}
+        env |= {
+            "PAYLINKS_HOME": str(self.home),
+            "KAFKA_PORT": str(self.kafka_port),
+            "KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "PGPORT_LOCAL": str(self.pg_port),
+        }
+        await _run(["bash", str(SCRIPTS / name), *args], env)
+
+
+def _pg_ctl() -> str:
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
+    return str(versions[-1]) if versions else shutil.which("pg_ctl") or "pg_ctl"
+
+
+async def _run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise InfraError(
+            f"{' '.join(argv)} failed ({process.returncode}):\n{output.decode(errors='replace')}"
+        )
+
+
+async def _gone(pid: int, timeout: float = 30.0) -> None:
+    """Wait until the process is gone (a zombie nobody reaps counts as gone)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if _state(pid) in ("gone", "Z"):
+            return
+        await asyncio.sleep(0.05)
+    raise InfraError(f"process {pid} still alive {timeout}s after SIGKILL")
+
+
+def _state(pid: int) -> str:
+    """The process state letter from /proc (Z: a zombie), or "gone"."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return "gone"

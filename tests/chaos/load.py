@@ -1,0 +1,104 @@
+"""The load driver: pays at a steady rate through the public API, as many clients would, while faults happen.
+
+A payment whose answer never came (connection reset, 5xx, the service restarting, the key still "in flight")
+is retried with the SAME Idempotency-Key and body until it gets a final answer, so the ledger knows exactly
+which payments the system accepted (202, with their ids) and which it refused."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from .workload import PlannedPayment
+
+RETRIED_CODES = {"idempotency_key_in_flight", "too_many_requests"}
+# An attempt cut off by a crash keeps its key "in flight" for 60 s (link-service's ABANDONED_AFTER_SECONDS).
+GIVE_UP_AFTER = 300.0
+
+
+@dataclass
+class Ledger:
+    """By Idempotency-Key: (plan, payment id) accepted; (plan, status, error code) refused;
+    (plan, last answer) for a payment that never got a final answer."""
+
+    accepted: dict[str, tuple[PlannedPayment, str]] = field(default_factory=dict)
+    refused: dict[str, tuple[PlannedPayment, int, str]] = field(default_factory=dict)
+    unresolved: dict[str, tuple[PlannedPayment, str]] = field(default_factory=dict)
+    retries: Counter[str] = field(default_factory=Counter)  # why a request was sent again
+
+    @property
+    def started(self) -> int:
+        return len(self.accepted) + len(self.refused) + len(self.unresolved)
+
+    def by_payment_id(self) -> dict[str, PlannedPayment]:
+        return {payment_id: plan for plan, payment_id in self.accepted.values()}
+
+
+class LoadDriver:
+    def __init__(self, link_service_url: str, planner: Callable[[], PlannedPayment], *, rate: float) -> None:
+        self._url = link_service_url
+        self._planner = planner
+        self._interval = 1.0 / rate
+        self.ledger = Ledger()
+        self.in_flight = 0
+
+    async def run(self, stop: asyncio.Event, minimum: int) -> Ledger:
+        """Start a payment every interval until `stop` is set and `minimum` were started; wait for all."""
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
+        async with httpx.AsyncClient(timeout=10.0, limits=limits) as http:
+            tasks: list[asyncio.Task[None]] = []
+            while not stop.is_set() or len(tasks) < minimum:
+                tasks.append(asyncio.create_task(self._pay(http, self._planner())))
+                await asyncio.sleep(self._interval)
+            await asyncio.gather(*tasks)
+        return self.ledger
+
+    async def _pay(self, http: httpx.AsyncClient, plan: PlannedPayment) -> None:
+        self.in_flight += 1
+        try:
+            await self._pay_until_answered(http, plan)
+        finally:
+            self.in_flight -= 1
+
+    async def _pay_until_answered(self, http: httpx.AsyncClient, plan: PlannedPayment) -> None:
+        loop = asyncio.get_running_loop()
+        deadline, backoff, last = loop.time() + GIVE_UP_AFTER, 0.1, ""
+        while loop.time() < deadline:
+            answer = await self._attempt(http, plan)
+            if answer is None:
+                return
+            last = answer
+            self.ledger.retries[answer] += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+        self.ledger.unresolved[plan.key] = (plan, last)
+
+    async def _attempt(self, http: httpx.AsyncClient, plan: PlannedPayment) -> str | None:
+        """None when the payment got its final answer (recorded); else why it must be sent again."""
+        try:
+            response = await http.post(
+                f"{self._url}/v1/pay/{plan.token}/payments",
+                json=plan.body(),
+                headers={"Idempotency-Key": plan.key},
+            )
+        except httpx.TransportError as exc:
+            return f"transport error ({type(exc).__name__})"
+        if response.status_code == 202:
+            self.ledger.accepted[plan.key] = (plan, response.json()["payment_id"])
+            return None
+        code = _error_code(response)
+        if response.status_code >= 500 or code in RETRIED_CODES:
+            return f"{response.status_code} {code}"
+        self.ledger.refused[plan.key] = (plan, response.status_code, code)
+        return None
+
+
+def _error_code(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return "no error body"

@@ -1,0 +1,78 @@
+"""The chaos report: what was done to the system (faults, inputs) and what was checked afterwards (records,
+lost, duplicated). Tests add to it; the session prints it as a table and writes it as JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SECTIONS = ("faults", "inputs", "checked", "lost", "duplicated", "notes")
+TITLES = {
+    "faults": "faults injected",
+    "inputs": "inputs tried",
+    "checked": "records checked",
+    "lost": "lost",
+    "duplicated": "duplicated",
+    "notes": "tolerated (at-least-once, same id)",
+}
+
+
+@dataclass
+class ChaosReport:
+    mode: str = "quick"
+    seed: int = 0
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: {s: Counter() for s in SECTIONS})
+    readiness: list[str] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)  # test -> passed / failed / xfailed
+    timings: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+    def add(self, section: str, what: str, n: int = 1) -> None:
+        self.counts[section][what] += n
+
+    def merge(self, section: str, counter: Counter[str]) -> None:
+        self.counts[section].update(counter)
+
+    @property
+    def used(self) -> bool:
+        return any(self.counts[s] for s in SECTIONS) or bool(self.outcomes)
+
+    def total(self, section: str) -> int:
+        return sum(self.counts[section].values())
+
+    def table(self) -> str:
+        lines = [f"chaos report ({self.mode}, seed {self.seed}, {time.time() - self.started:.0f} s)"]
+        for section in SECTIONS:
+            lines.append(f"  {TITLES[section]:<60} {self.total(section):>8}")
+            lines += [f"      {what:<56} {n:>8}" for what, n in sorted(self.counts[section].items())]
+        if self.readiness:
+            lines.append("  /readyz")
+            lines += [f"      {line}" for line in self.readiness]
+        lines.append("  tests")
+        lines += [
+            f"      {result:<8} {self.timings.get(name, 0):5.0f} s  {name}"
+            for name, result in self.outcomes.items()
+        ]
+        lines.append(f"  LOST = {self.total('lost')}, DUPLICATED = {self.total('duplicated')}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "seed": self.seed,
+            "seconds": round(time.time() - self.started, 1),
+            **{s: {"total": self.total(s), **dict(self.counts[s])} for s in SECTIONS},
+            "readiness": self.readiness,
+            "tests": {
+                name: {"outcome": r, "seconds": round(self.timings.get(name, 0), 1)}
+                for name, r in self.outcomes.items()
+            },
+        }
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n")

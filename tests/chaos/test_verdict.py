@@ -1,0 +1,145 @@
+"""The checker itself (pure): given what a run left behind, it counts exactly the lost and duplicated effects
+a missing protection would cause, and tolerates what at-least-once delivery legitimately repeats."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import replace
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+
+from .evidence import AppliedRow, BillRow, Evidence, Mail, ProjectedPayment
+from .load import Ledger
+from .verdict import verify
+from .workload import ACCOUNT_CARD, ACCOUNT_RETURNED, BILL_CARD, PlannedPayment, recipient
+
+pytestmark = pytest.mark.unit
+FIRM, BILL = "firm-a", "bill-1"
+
+
+def record(event_type: str, data: dict[str, object], event_id: str | None = None) -> ConsumerRecord:
+    headers = [("ce_id", (event_id or str(uuid.uuid4())).encode()), ("ce_type", event_type.encode())]
+    headers.append(("ce_firmid", FIRM.encode()))
+    value = json.dumps({"firm_id": FIRM, **data}).encode()
+    return ConsumerRecord("t", 0, 0, 0, 0, b"k", value, None, 1, len(value), headers)
+
+
+def mail_for(event: ConsumerRecord, message_id: str | None = None) -> Mail:
+    event_id = dict(event.headers)["ce_id"].decode()
+    return Mail(recipient(FIRM), message_id or f"<{event_id}@x>", event_id)
+
+
+@pytest.fixture
+def run() -> tuple[Ledger, Evidence]:
+    """A clean run: a card payment, a returned eCheck, and a bill payment of 700 on a bill of 500."""
+    plans = {
+        "p1": PlannedPayment("k1", FIRM, "t", ACCOUNT_CARD, 1000),
+        "p2": PlannedPayment("k2", FIRM, "t", ACCOUNT_RETURNED, 300),
+        "p3": PlannedPayment("k3", FIRM, "t", BILL_CARD, 700, BILL),
+    }
+    ledger = Ledger(accepted={p.key: (p, pid) for pid, p in plans.items()})
+    events = [
+        *(record("PaymentReceived", {"payment_id": pid}) for pid in plans),
+        record("PaymentProcessed", {"payment_id": "p1"}),
+        record("PaymentFailed", {"payment_id": "p2"}),
+        record("PaymentProcessed", {"payment_id": "p3"}),
+        record("BillPaymentApplied", {"payment_id": "p3", "amount": 500}),
+        record("PaymentUnallocated", {"payment_id": "p3", "amount": 200}),
+    ]
+    projection = [
+        ProjectedPayment(pid, FIRM, p.expected_status, p.reference, p.amount, p.bill_id, None)
+        for pid, p in plans.items()
+    ]
+    projection[2] = replace(projection[2], unallocated_amount=200)
+    evidence = Evidence(
+        events=events,
+        dead_letters=[],
+        projection=projection,
+        bills=[BillRow(BILL, FIRM, 500, 0, "paid")],
+        applied=[AppliedRow(BILL, "p3", 500)],
+        mails=[mail_for(e) for e in events[:6]],
+        lag={},
+    )
+    return ledger, evidence
+
+
+def test_a_clean_run_has_nothing_lost_or_duplicated(run: tuple[Ledger, Evidence]) -> None:
+    verdict = verify(*run)
+    assert verdict.clean, verdict.summary()
+    assert verdict.checked["emails"] == 6
+
+
+def test_a_payment_missing_from_reconciliation_or_stuck_pending_is_lost(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    stuck = replace(evidence.projection[0], status="pending")
+    verdict = verify(ledger, replace(evidence, projection=[stuck, evidence.projection[2]]))
+    assert verdict.lost == {"payment wrong in reconciliation": 1, "payment missing from reconciliation": 1}
+
+
+def test_a_second_payment_for_one_idempotency_key_is_duplicated(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    twin = replace(evidence.projection[0], payment_id="p9")
+    extra = [*evidence.projection, twin]
+    verdict = verify(ledger, replace(evidence, projection=extra, events=[*evidence.events, _received("p9")]))
+    assert verdict.duplicated == {
+        "reconciliation row the API never accepted": 1,
+        "payments for one Idempotency-Key": 1,
+        "payment the API never accepted": 1,
+    }
+
+
+def test_an_event_published_twice_under_two_ids_is_duplicated_but_a_redelivered_id_is_not(
+    run: tuple[Ledger, Evidence],
+) -> None:
+    ledger, evidence = run
+    again = evidence.events[0]  # the same record (same ce_id) delivered twice: tolerated
+    verdict = verify(ledger, replace(evidence, events=[*evidence.events, again, _received("p1")]))
+    assert verdict.duplicated == {"PaymentReceived event": 1}
+    assert verdict.notes["event delivered again (same ce_id)"] == 1
+
+
+def test_a_missing_outcome_or_the_wrong_one_is_lost(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    events = [e for e in evidence.events if dict(e.headers)["ce_type"] != b"PaymentFailed"]
+    events.append(record("PaymentProcessed", {"payment_id": "p2"}))
+    verdict = verify(ledger, replace(evidence, events=events))
+    assert verdict.lost["PaymentFailed event"] == 1
+    assert verdict.lost["payment with the wrong outcome"] == 1
+
+
+def test_a_bill_payment_applied_twice_or_only_in_part_is_caught(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    twice = verify(ledger, replace(evidence, applied=[*evidence.applied, AppliedRow(BILL, "p3", 500)]))
+    assert twice.duplicated["bill payment settled twice"] == 1
+    assert twice.lost["money applied but not off the balance"] == 1
+    lowered = verify(ledger, replace(evidence, bills=[BillRow(BILL, FIRM, 1000, 0, "paid")]))
+    assert lowered.duplicated == {"balance lowered twice": 1}
+    events = [e for e in evidence.events if dict(e.headers)["ce_type"] != b"PaymentUnallocated"]
+    part = verify(ledger, replace(evidence, events=events))
+    assert part.lost["bill payment not settled in full"] == 1
+    assert part.lost["unallocated money not shown to staff"] == 1
+
+
+def test_emails_missing_or_sent_twice_are_caught_but_a_resent_message_id_is_tolerated(
+    run: tuple[Ledger, Evidence],
+) -> None:
+    ledger, evidence = run
+    first = evidence.mails[0]
+    mails = [*evidence.mails[1:], replace(first, message_id="<other@x>"), first, first]
+    verdict = verify(ledger, replace(evidence, mails=mails))
+    assert verdict.duplicated == {"PaymentReceived email": 1}
+    assert verdict.notes["email re-sent with the same Message-ID"] == 1
+    assert verify(ledger, replace(evidence, mails=evidence.mails[1:])).lost == {"PaymentReceived email": 1}
+
+
+def test_a_dead_lettered_event_and_an_unanswered_payment_are_lost(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    ledger.unresolved["k4"] = (PlannedPayment("k4", FIRM, "t", ACCOUNT_CARD, 5), "503")
+    verdict = verify(ledger, replace(evidence, dead_letters=[evidence.events[0]]))
+    assert verdict.lost == {"payment never answered": 1, "event dead-lettered": 1}
+
+
+def _received(payment_id: str) -> ConsumerRecord:
+    return record("PaymentReceived", {"payment_id": payment_id})

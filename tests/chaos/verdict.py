@@ -1,0 +1,212 @@
+"""Judges the evidence against the ledger (pure): every accepted payment once, with the right outcome, in
+every place it must be (events, reconciliation, bills, emails); nothing the API never accepted; nothing twice.
+
+"Lost" and "duplicated" count effects, not final states: a payment applied twice to a bill shows as money
+beyond the bill's amount, a second email as a second Message-ID for the same payment and kind, a second
+payment for one Idempotency-Key as a second row carrying its reference."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from aiokafka.structs import ConsumerRecord
+
+from .evidence import Evidence, Mail, header
+from .load import Ledger
+from .report import ChaosReport
+from .workload import BILL_CARD, FAILED, PROCESSED, RECEIVED, PlannedPayment
+
+EXAMPLES = 20  # problems listed in a failure message, at most
+BILL_EVENTS = ("BillPaymentApplied", "PaymentUnallocated")
+
+
+@dataclass
+class Verdict:
+    lost: Counter[str] = field(default_factory=Counter)
+    duplicated: Counter[str] = field(default_factory=Counter)
+    checked: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)  # tolerated: the same id delivered again
+    problems: list[str] = field(default_factory=list)
+
+    def lose(self, what: str, detail: str) -> None:
+        self.lost[what] += 1
+        self._example(f"LOST {what}: {detail}")
+
+    def duplicate(self, what: str, detail: str) -> None:
+        self.duplicated[what] += 1
+        self._example(f"DUPLICATED {what}: {detail}")
+
+    def _example(self, line: str) -> None:
+        if len(self.problems) < EXAMPLES:
+            self.problems.append(line)
+
+    @property
+    def clean(self) -> bool:
+        return not self.lost and not self.duplicated
+
+    def record(self, report: ChaosReport) -> None:
+        for section in ("checked", "lost", "duplicated", "notes"):
+            report.merge(section, getattr(self, section))
+
+    def summary(self) -> str:
+        return "\n".join([f"lost {dict(self.lost)}, duplicated {dict(self.duplicated)}", *self.problems])
+
+
+class EventIndex:
+    """The events of a run by payment: distinct ids per (payment, type), and copies of each id."""
+
+    def __init__(self, records: list[ConsumerRecord]) -> None:
+        self.ids: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.data: dict[str, dict[str, object]] = {}
+        self.event_of: dict[str, tuple[str, str]] = {}
+        self.copies: Counter[str] = Counter()
+        for record in records:
+            self._add(record)
+
+    def _add(self, record: ConsumerRecord) -> None:
+        event_id, kind = header(record, "ce_id") or "", header(record, "ce_type") or ""
+        data = json.loads(record.value)
+        payment_id = str(data.get("payment_id", ""))
+        if not payment_id:
+            return  # bill events without a payment (issued, paid, voided)
+        self.ids[(payment_id, kind)].add(event_id)
+        self.data[event_id] = data
+        self.event_of[event_id] = (payment_id, kind)
+        self.copies[event_id] += 1
+
+    def once(self, payment_id: str, kind: str) -> list[str]:
+        return sorted(self.ids.get((payment_id, kind), ()))
+
+    @property
+    def payment_ids(self) -> set[str]:
+        return {payment_id for payment_id, _ in self.ids}
+
+
+def verify(ledger: Ledger, evidence: Evidence) -> Verdict:
+    verdict = Verdict()
+    index = EventIndex(evidence.events)
+    accepted = ledger.by_payment_id()
+    for plan, last in ledger.unresolved.values():
+        verdict.lose("payment never answered", f"{plan.key} ({last})")
+    _check_events(accepted, index, verdict)
+    _check_projection(accepted, evidence, verdict)
+    _check_bills(accepted, evidence, index, verdict)
+    _check_emails(accepted, evidence.mails, index, verdict)
+    for record in evidence.dead_letters:
+        verdict.lose("event dead-lettered", f"{header(record, 'ce_type')} {header(record, 'dlq_reason')}")
+    verdict.checked["events on payment.events and billing.events"] += len(evidence.events)
+    verdict.checked["dead-letter records of the firms"] += len(evidence.dead_letters)
+    return verdict
+
+
+def _check_events(accepted: dict[str, PlannedPayment], index: EventIndex, verdict: Verdict) -> None:
+    for payment_id, plan in accepted.items():
+        for kind in (RECEIVED, plan.outcome):
+            _exactly_once(verdict, f"{kind} event", payment_id, index.once(payment_id, kind))
+        wrong = FAILED if plan.outcome == PROCESSED else PROCESSED
+        if index.once(payment_id, wrong):
+            verdict.lose("payment with the wrong outcome", f"{payment_id} ({plan.kind}) got {wrong}")
+    for payment_id in index.payment_ids - set(accepted):
+        verdict.duplicate("payment the API never accepted", f"events for {payment_id}")
+    verdict.notes["event delivered again (same ce_id)"] += sum(n - 1 for n in index.copies.values())
+
+
+def _exactly_once(verdict: Verdict, what: str, payment_id: str, ids: list[str]) -> None:
+    if not ids:
+        verdict.lose(what, payment_id)
+    elif len(ids) > 1:
+        verdict.duplicate(what, f"{payment_id}: {len(ids)} distinct ids")
+
+
+def _check_projection(accepted: dict[str, PlannedPayment], evidence: Evidence, verdict: Verdict) -> None:
+    rows = {row.payment_id: row for row in evidence.projection}
+    for payment_id, plan in accepted.items():
+        row = rows.get(payment_id)
+        if row is None:
+            verdict.lose("payment missing from reconciliation", payment_id)
+        elif (row.status, row.amount, row.reference) != (plan.expected_status, plan.amount, plan.reference):
+            verdict.lose(
+                "payment wrong in reconciliation",
+                f"{payment_id} ({plan.kind}): {row.status}/{row.amount},"
+                f" expected {plan.expected_status}/{plan.amount}",
+            )
+    for payment_id in set(rows) - set(accepted):
+        verdict.duplicate("reconciliation row the API never accepted", payment_id)
+    for reference, n in Counter(row.reference for row in evidence.projection).items():
+        if n > 1:
+            verdict.duplicate("payments for one Idempotency-Key", f"{reference}: {n}")
+    verdict.checked["payments in reconciliation"] += len(rows)
+
+
+def _check_bills(
+    accepted: dict[str, PlannedPayment], evidence: Evidence, index: EventIndex, verdict: Verdict
+) -> None:
+    applied_rows: dict[str, list[int]] = defaultdict(list)
+    applied_per_payment: Counter[str] = Counter()
+    for row in evidence.applied:
+        applied_rows[row.bill_id].append(row.amount)
+        applied_per_payment[row.payment_id] += row.amount
+    for bill in evidence.bills:
+        _check_balance(bill.bill_id, bill.amount - bill.balance, sum(applied_rows[bill.bill_id]), verdict)
+        if (bill.balance == 0) != (bill.state == "paid"):
+            verdict.lose(
+                "bill in the wrong state", f"{bill.bill_id}: {bill.state} with balance {bill.balance}"
+            )
+    unallocated = {
+        p: _unallocated(index, p, verdict) for p, plan in accepted.items() if plan.kind == BILL_CARD
+    }
+    projected = {row.payment_id: row.unallocated_amount for row in evidence.projection}
+    for payment_id, left_over in unallocated.items():
+        _check_settled(accepted[payment_id], payment_id, applied_per_payment[payment_id] + left_over, verdict)
+        if payment_id in projected and (projected[payment_id] or 0) != left_over:
+            verdict.lose(
+                "unallocated money not shown to staff",
+                f"{payment_id}: {projected[payment_id]} != {left_over}",
+            )
+    verdict.checked["bills"] += len(evidence.bills)
+    verdict.checked["bill payments settled"] += len(unallocated)
+
+
+def _check_balance(bill_id: str, paid_down: int, applied: int, verdict: Verdict) -> None:
+    if paid_down < applied:
+        verdict.lose("money applied but not off the balance", f"{bill_id}: {paid_down} < {applied}")
+    elif paid_down > applied:
+        verdict.duplicate("balance lowered twice", f"{bill_id}: {paid_down} > {applied}")
+
+
+def _unallocated(index: EventIndex, payment_id: str, verdict: Verdict) -> int:
+    for kind in BILL_EVENTS:
+        if len(index.once(payment_id, kind)) > 1:
+            verdict.duplicate(
+                f"{kind} event", f"{payment_id}: {len(index.once(payment_id, kind))} distinct ids"
+            )
+    ids = index.once(payment_id, "PaymentUnallocated")
+    return sum(int(index.data[i]["amount"]) for i in ids[:1])  # type: ignore[call-overload]
+
+
+def _check_settled(plan: PlannedPayment, payment_id: str, settled: int, verdict: Verdict) -> None:
+    """Applied + unallocated = the payment's amount: every cent of it lands somewhere, once."""
+    if settled < plan.amount:
+        verdict.lose("bill payment not settled in full", f"{payment_id}: {settled} of {plan.amount}")
+    elif settled > plan.amount:
+        verdict.duplicate("bill payment settled twice", f"{payment_id}: {settled} for {plan.amount}")
+
+
+def _check_emails(
+    accepted: dict[str, PlannedPayment], mails: list[Mail], index: EventIndex, verdict: Verdict
+) -> None:
+    sent: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for mail in mails:
+        about = index.event_of.get(mail.event_id)
+        if about is None or about[0] not in accepted:
+            verdict.duplicate("email about no accepted payment", f"{mail.message_id} (event {mail.event_id})")
+            continue
+        sent[about].add(mail.message_id)
+    for payment_id, plan in accepted.items():
+        for kind in (RECEIVED, plan.outcome):
+            _exactly_once(verdict, f"{kind} email", payment_id, sorted(sent.get((payment_id, kind), ())))
+    copies = Counter(mail.message_id for mail in mails)
+    verdict.notes["email re-sent with the same Message-ID"] += sum(n - 1 for n in copies.values())
+    verdict.checked["emails"] += len(mails)

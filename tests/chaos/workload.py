@@ -1,0 +1,124 @@
+"""What the load pays into (firms with a trust account, its link, bills with links, staff recipients) and the
+payments it makes, each with a known client-side id: its Idempotency-Key, also sent as the reference."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from paylinks_devstack import practice
+from paylinks_devstack.client import ECHECK_OK, ECHECK_RETURNED, TEST_CARD, PaylinksClient, token_of
+
+from .system import ChaosSystem
+
+# The kinds of payment, their share of the load, and how each must end in reconciliation.
+ACCOUNT_CARD, ACCOUNT_ECHECK, ACCOUNT_RETURNED, BILL_CARD = (
+    "account card",
+    "account echeck",
+    "echeck R01",
+    "bill card",
+)
+MIX = {ACCOUNT_CARD: 50, ACCOUNT_ECHECK: 10, ACCOUNT_RETURNED: 15, BILL_CARD: 25}
+RECEIVED, PROCESSED, FAILED = "PaymentReceived", "PaymentProcessed", "PaymentFailed"
+
+
+def recipient(firm_id: str) -> str:
+    return f"staff@{firm_id}.example"
+
+
+@dataclass
+class Firm:
+    api: PaylinksClient
+    account_id: str
+    account_token: str
+    matter_id: str
+    contact_id: str
+    bills: dict[str, str] = field(default_factory=dict)  # bill_id -> pay token
+
+    @property
+    def firm_id(self) -> str:
+        return self.api.firm_id
+
+
+@dataclass(frozen=True)
+class PlannedPayment:
+    key: str  # the Idempotency-Key; the payment's reference is derived from it
+    firm_id: str
+    token: str
+    kind: str
+    amount: int
+    bill_id: str | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"chaos-{self.key}"
+
+    @property
+    def outcome(self) -> str:
+        return FAILED if self.kind == ACCOUNT_RETURNED else PROCESSED
+
+    @property
+    def expected_status(self) -> str:
+        """In reconciliation, once settled."""
+        return "failed" if self.kind == ACCOUNT_RETURNED else "ready"
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "amount": self.amount,
+            "payer": {"name": "Chaos Payer", "email": "payer@example.com"},
+            "reference": self.reference,
+        }
+        if self.kind in (ACCOUNT_CARD, BILL_CARD):
+            return body | {"method": "card", "card": TEST_CARD}
+        bank = ECHECK_RETURNED if self.kind == ACCOUNT_RETURNED else ECHECK_OK
+        return body | {"method": "echeck", "bank": bank}
+
+
+async def open_firm(system: ChaosSystem, label: str, bills: int = 0, bill_amount: int = 0) -> Firm:
+    """A firm with a trust account and its link, staff recipients, one client and matter, and bills."""
+    api = system.client(f"firm-{label}-{uuid.uuid4().hex[:8]}")
+    account_id = await api.register_account("Client Trust", "trust")
+    await api.call(
+        "PUT", "notifier", "/v1/notification-recipients", json={"emails": [recipient(api.firm_id)]}
+    )
+    contact_id, matter_id = f"c-{uuid.uuid4().hex[:8]}", f"m-{uuid.uuid4().hex[:8]}"
+    await practice.publish(
+        system.infra.bootstrap,
+        [
+            practice.contact(api.firm_id, contact_id, "Dana Client", "dana@example.com"),
+            practice.matter(api.firm_id, matter_id, contact_id, "Client Estate", f"M-{label}"),
+        ],
+    )
+    firm = Firm(api, account_id, token_of(await api.account_link(account_id)), matter_id, contact_id)
+    for _ in range(bills):
+        await add_bill(firm, bill_amount)
+    return firm
+
+
+async def add_bill(firm: Firm, amount: int) -> str:
+    bill = await firm.api.issue_bill(firm.matter_id, firm.contact_id, amount)
+    firm.bills[bill["bill_id"]] = token_of(await firm.api.bill_link(bill["bill_id"], firm.account_id))
+    return str(bill["bill_id"])
+
+
+class PaymentPlanner:
+    """Random payments following MIX; bill payments are small enough that a bill takes several."""
+
+    def __init__(self, firms: list[Firm], rng: random.Random) -> None:
+        self._firms = firms
+        self._rng = rng
+        self._kinds = list(MIX)
+        self._weights = list(MIX.values())
+
+    def next(self) -> PlannedPayment:
+        firm = self._rng.choice(self._firms)
+        kind = self._rng.choices(self._kinds, self._weights)[0]
+        key = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        if kind == BILL_CARD and firm.bills:
+            bill_id = self._rng.choice(sorted(firm.bills))
+            amount = self._rng.randrange(2_000, 15_000)
+            return PlannedPayment(key, firm.firm_id, firm.bills[bill_id], kind, amount, bill_id)
+        kind = ACCOUNT_CARD if kind == BILL_CARD else kind
+        return PlannedPayment(key, firm.firm_id, firm.account_token, kind, self._rng.randrange(100, 250_000))
