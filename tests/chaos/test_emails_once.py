@@ -1,15 +1,15 @@
 """An email the SMTP server accepted just before PostgreSQL went down is not sent a second time.
 
 The notifier sends, then marks the row `sent`. When Postgres is gone at that moment (a restart, a failover)
-the process is alive and knows the email went out, but it only logs "email sent but not marked as sent" and
-drops that knowledge: the row's lease runs out and the same message (same Message-ID) is sent again. Its
-README accepts a re-send after a *crash* of the notifier between SMTP's 250 and the commit (that window
-cannot be closed with SMTP); a database outage is not a crash, and the full chaos run hit it at every Postgres
-restart (a whole batch of up to EMAIL_BATCH_SIZE emails re-sent each time).
+the process is alive and knows the email went out: it remembers it and marks it before it claims anything
+again. Without that, the row's lease runs out and the same message (same Message-ID) is sent again: the
+full chaos run hit that at every Postgres restart (a whole batch of up to EMAIL_BATCH_SIZE emails re-sent
+each time). Only a *crash* of the notifier between SMTP's 250 and the commit still re-sends (that window
+cannot be closed with SMTP).
 
 The SMTP server here stops Postgres while it holds the first message, before it answers 250, which makes
-the window certain instead of lucky. Protection this wants: the sender keeps retrying the mark while it
-lives (and never re-claims a row it knows it sent)."""
+the window certain instead of lucky. Protection: notifier/sender.py `_sent_unmarked`, marked first thing in
+every round."""
 
 from __future__ import annotations
 
@@ -52,11 +52,6 @@ class PostgresDownBeforeAccepting(MaildirHandler):
         return await super().handle_DATA(server, session, envelope)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="notifier/sender.py _deliver: when mark_sent fails (Postgres down) the email is re-sent"
-    " after the lease with the same Message-ID, though the process knew it was sent",
-)
 async def test_an_email_accepted_just_before_postgres_went_down_is_not_sent_again(
     system: ChaosSystem, chaos_report: ChaosReport
 ) -> None:

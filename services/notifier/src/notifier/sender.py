@@ -1,8 +1,10 @@
 """The sender task: claims due emails from the outbox, composes each once, sends it over SMTP, marks it.
 
 Delivery is at-least-once with a stable Message-ID: a crash after the SMTP server accepted a message but
-before it was marked sent re-sends the same message (same Message-ID) once its lease runs out. Each email
-fails and backs off on its own, so one bad address or firm never stalls the others.
+before it was marked sent re-sends the same message (same Message-ID) once its lease runs out. A database
+outage at that moment is not a crash: the sender remembers what it sent and marks it before it claims
+anything again, so that email is not sent twice. Each email fails and backs off on its own, so one bad
+address or firm never stalls the others.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import structlog
 
 from paylinks_events import decode_event
 from paylinks_runtime.auth import issue_payment_grant
+from paylinks_runtime.db import database_unavailable
 from paylinks_runtime.service import ServiceRuntime
 
 from . import email_outbox, store
@@ -40,28 +43,46 @@ class EmailSender:
         self._pool = pool
         self._transport = transport
         self._settings = settings
+        # Accepted by the SMTP server, `sent` not yet committed (the database was down): marked first thing
+        # in every round, so a row this process knows it sent is never claimed and sent again.
+        self._sent_unmarked: dict[int, OutgoingEmail] = {}
 
     async def run(self) -> None:
         """Send until cancelled; an unexpected error (database down) is logged and the loop goes on."""
-        while True:
-            try:
-                claimed = await self.send_due()
-            except Exception:
-                log.exception("email sender round failed")
-                claimed = 0
-            if claimed == 0:
-                await asyncio.sleep(self._settings.email_poll_seconds)
+        try:
+            while True:
+                try:
+                    claimed = await self.send_due()
+                except Exception as exc:
+                    _log_round_failure(exc)
+                    claimed = 0
+                if claimed == 0:
+                    await asyncio.sleep(self._settings.email_poll_seconds)
+        finally:
+            if self._sent_unmarked:  # only a crash-like stop leaves these: re-sent after the lease
+                log.error("stopping with sent emails not marked as sent", event_ids=self._unmarked_ids())
 
     async def send_due(self) -> int:
+        """One round: mark what was sent but not marked, then claim, send and mark the emails that are due."""
+        await self._mark_remembered()
         emails = await self._claim()
         outcomes = await asyncio.gather(*(self._deliver(email) for email in emails), return_exceptions=True)
-        for (
-            outcome
-        ) in outcomes:  # sent but not marked (database down): re-sent after the lease, same Message-ID
+        for outcome in outcomes:  # not sent, and its retry not recorded: due again once its lease ends
             if isinstance(outcome, Exception):
-                log.error("email sent but not marked as sent", error=repr(outcome))
+                log.warning("email not sent and its retry not recorded", error=repr(outcome))
         await self._report_backlog()
         return len(emails)
+
+    async def _mark_remembered(self) -> None:
+        """Raises while the database is still down; the round waits, and claims nothing meanwhile."""
+        for email_id, email in list(self._sent_unmarked.items()):
+            async with self._pool.acquire() as conn:
+                await email_outbox.mark_sent(conn, email_id)
+            del self._sent_unmarked[email_id]
+            log.info("sent email marked after the database came back", event_id=email.event_id)
+
+    def _unmarked_ids(self) -> list[str]:
+        return [email.event_id for email in self._sent_unmarked.values()]
 
     async def _claim(self) -> list[OutgoingEmail]:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -115,10 +136,18 @@ class EmailSender:
         except Exception as exc:  # SMTP down, refused, timed out: all retried, none dropped
             await self._retry_later(email, exc)
             return
-        async with self._pool.acquire() as conn:
-            await email_outbox.mark_sent(conn, email.id)
         EMAILS_SENT.labels(email.event_type).inc()
         log.info("email sent", event_id=email.event_id, message_id=email.message_id, type=email.event_type)
+        try:
+            async with self._pool.acquire() as conn:
+                await email_outbox.mark_sent(conn, email.id)
+        except Exception as exc:
+            self._sent_unmarked[email.id] = email
+            log.warning(
+                "email sent but not marked as sent; marking it when the database is back",
+                event_id=email.event_id,
+                error=repr(exc),
+            )
 
     async def _retry_later(self, email: OutgoingEmail, exc: Exception) -> None:
         delay = self._delay(email.attempts + 1)
@@ -137,6 +166,13 @@ class EmailSender:
             EMAILS_PENDING.set(
                 await conn.fetchval("SELECT count(*) FROM outgoing_emails WHERE status = 'pending'")
             )
+
+
+def _log_round_failure(exc: Exception) -> None:
+    if database_unavailable(exc):  # an outage: one line a round, no traceback
+        log.warning("email sender waiting for the database", error=repr(exc))
+    else:
+        log.error("email sender round failed", exc_info=exc)
 
 
 async def send_emails(runtime: ServiceRuntime) -> None:
