@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
 from .tracing import current_ids
+
+_NOISY_LIBRARIES = ("aiokafka", "kafka")
 
 
 def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -16,6 +20,39 @@ def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     if ids:
         event["trace_id"], event["span_id"] = ids
     return event
+
+
+class RepeatLimiter(logging.Filter):
+    """Lets a library's same message through once per `interval` seconds, counting the ones it held back.
+
+    During a broker outage aiokafka logs the same connection error for every client at every retry (many
+    lines a second per service); an SRE needs the first line, then one line now and then that says how many
+    more there were. Messages are told apart by logger and format string, not by their arguments.
+    """
+
+    def __init__(
+        self, prefixes: tuple[str, ...], interval: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self._prefixes = prefixes
+        self._interval = interval
+        self._clock = clock
+        self._last: dict[tuple[str, object], float] = {}
+        self._held: dict[tuple[str, object], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefixes):
+            return True
+        key = (record.name, record.msg)
+        now = self._clock()
+        if now - self._last.get(key, float("-inf")) < self._interval:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        self._last[key] = now
+        held = self._held.pop(key, 0)
+        if held:
+            record.msg = f"{record.msg} (and {held} more like it in the last {self._interval:.0f} s)"
+        return True
 
 
 def setup_logging(service_name: str, level: str = "INFO") -> None:
@@ -43,8 +80,9 @@ def setup_logging(service_name: str, level: str = "INFO") -> None:
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
+    handler.addFilter(RepeatLimiter(_NOISY_LIBRARIES))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka", "uvicorn.access"):
+    for noisy in (*_NOISY_LIBRARIES, "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
