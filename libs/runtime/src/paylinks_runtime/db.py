@@ -12,6 +12,24 @@ log = structlog.get_logger(__name__)
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x7061796C  # advisory lock id: one migrator per database at a time
 
+# What asyncpg raises when the server cannot be reached or just went away (restart, failover, overload):
+# an outage to wait out, not a bug. OSError covers refused connections and connect timeouts.
+_OUTAGE_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for an error that says the database is down or unreachable, not that a statement is wrong."""
+    if isinstance(exc, asyncpg.InterfaceError):  # also raised for misuse; only "connection is closed" counts
+        return "closed" in str(exc)
+    return isinstance(exc, _OUTAGE_ERRORS)
+
 
 async def create_pool(database_url: str, schema: str, *, max_size: int = 10) -> asyncpg.Pool:
     await ensure_schema(database_url, schema)

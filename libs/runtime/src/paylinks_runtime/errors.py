@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncpg
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .aggregate import DomainError
+from .db import database_unavailable
+
+log = structlog.get_logger(__name__)
+RETRY_AFTER_SECONDS = "2"
 
 
 class ApiError(Exception):
@@ -61,6 +67,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
+
+    async def outage(request: Request, exc: Exception) -> JSONResponse:
+        """The database is down: 503 and Retry-After, so clients and load balancers retry; nothing half-done,
+        since a command's transaction never committed."""
+        if not database_unavailable(exc):
+            raise exc  # a real bug: the 500 handler below, with its traceback in the log
+        log.warning("database unavailable", path=request.url.path, error=repr(exc))
+        return JSONResponse(
+            error_body("unavailable", "the service is temporarily unavailable; retry shortly"),
+            status_code=503,
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+
+    for outage_error in (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(outage_error, outage)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, __: Exception) -> JSONResponse:
