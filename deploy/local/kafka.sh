@@ -211,7 +211,9 @@ startup_failed() {
 wait_ready() {
   local port=$1 deadline=$((SECONDS + READY_TIMEOUT))
   while ((SECONDS < deadline)); do
-    broker_pid >/dev/null || startup_failed "broker process exited during startup"
+    # The process we just started: alive is enough. (broker_pid's command-line check can miss it in the
+    # moment between fork and exec, when it is still this script's subshell; a busy machine widens it.)
+    kill -0 "$(cat "$PIDFILE")" 2>/dev/null || startup_failed "broker process exited during startup"
     if port_open 127.0.0.1 "$port" && metadata_ok "127.0.0.1:$port"; then
       return 0
     fi
