@@ -12,10 +12,12 @@ import pytest
 from paylinks_events import (
     EVENT_TYPES,
     Envelope,
+    MatterOpened,
     PaymentReceived,
     PoisonRecord,
     Topic,
     decode_event,
+    encode_data,
     from_record,
     header_map,
     to_record,
@@ -59,6 +61,16 @@ def test_golden_sample_decodes_and_encodes_back_unchanged(event_type: str) -> No
     event = decode_event(event_type, sample)
     assert event is not None
     assert event.to_data() == sample
+
+
+@pytest.mark.parametrize(
+    "name", ["Zoë Ångström-Núñez", "日本語の名前", "emoji 😀", "tab\tline\nctl\x01\x7f", '\u2028"/\\']
+)
+def test_record_value_is_compact_utf8_json_of_the_data(name: str) -> None:
+    # Compact separators and raw UTF-8 (no \\u escapes): the exact bytes consumers have always received.
+    event = MatterOpened(firm_id="f1", matter_id="m1", contact_id="c1", name=name)
+    expected = json.dumps(event.to_data(), separators=(",", ":"), ensure_ascii=False).encode()
+    assert encode_data(event) == expected
 
 
 @pytest.mark.parametrize("event_type", sorted(CONTRACT_TOPICS))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import asyncpg
 import pytest
 
-from paylinks_events import ContactCreated, Envelope, MatterOpened
+from paylinks_events import ContactCreated, Envelope, MatterOpened, ce_headers, encode_data
 from paylinks_runtime import event_store
 from paylinks_runtime.aggregate import Aggregate, DomainError
 from paylinks_runtime.event_store import ConcurrencyError
@@ -48,6 +49,24 @@ async def test_append_then_load_returns_the_events_in_version_order(pool: asyncp
     assert version == 3
     assert [(s.version, s.event.name) for s in stored] == [(1, "a"), (2, "b"), (3, "c")]  # type: ignore[attr-defined]
     assert [(r["key"], r["topic"]) for r in outbox] == [("m-1", "practice.events")] * 3
+
+
+async def test_append_stores_the_stored_form_and_enqueues_the_published_record(pool: asyncpg.Pool) -> None:
+    published = [matter_envelope("m-form", "Zoë on the wire"), matter_envelope("m-form", "kept as is")]
+    kept = [published[0].event.model_copy(update={"name": "redacted"}), published[1].event]
+    async with pool.acquire() as conn, conn.transaction():
+        await event_store.append(conn, "m-form", "matter", 0, published, kept)
+    async with pool.acquire() as conn:
+        stored = await event_store.load_stream(conn, "m-form")
+        outbox = await conn.fetch("SELECT event_id, key, headers, value FROM outbox ORDER BY id")
+    assert [(s.event_id, s.event) for s in stored] == [
+        (e.id, k) for e, k in zip(published, kept, strict=True)
+    ]
+    assert [r["event_id"] for r in outbox] == [e.id for e in published]
+    assert [r["value"] for r in outbox] == [encode_data(e.event) for e in published]
+    assert [json.loads(r["headers"]) for r in outbox] == [
+        [[k, v.decode()] for k, v in ce_headers(e)] for e in published
+    ]
 
 
 async def test_concurrent_appends_at_the_same_version_one_wins_and_the_loser_leaves_nothing(

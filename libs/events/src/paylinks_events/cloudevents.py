@@ -56,7 +56,9 @@ class KafkaRecord:
 
 
 def encode_data(event: Event) -> bytes:
-    return json.dumps(event.to_data(), separators=(",", ":"), ensure_ascii=False).encode()
+    """The record value: compact UTF-8 JSON of `to_data()`, written by pydantic's encoder in one pass (the
+    same bytes as `json.dumps(to_data(), separators=(",", ":"), ensure_ascii=False)`, without the dict)."""
+    return event.model_dump_json().encode()
 
 
 def ce_headers(envelope: Envelope) -> Headers:

@@ -42,6 +42,21 @@ async def load_stream(conn: asyncpg.Connection, stream_id: str) -> list[StoredEv
     return stored
 
 
+# Events and their outbox rows in ONE statement (a data-modifying CTE always runs to completion): a
+# 1-event transaction is BEGIN, this, COMMIT, and each event's JSON crosses the wire once, as the outbox
+# value, `events.data` being cast from it. `s` is the stored form where it differs from the published one.
+_APPEND = """
+WITH appended AS (
+    INSERT INTO events (stream_id, version, stream_type, event_id, event_type, schema_version, firm_id, data)
+    SELECT $1, v, $2, id::uuid, t, sv, f, convert_from(coalesce(s, d), 'UTF8')::jsonb
+    FROM unnest($3::int[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bytea[], $9::bytea[])
+        AS u(v, id, t, sv, f, d, s)
+)
+INSERT INTO outbox (event_id, topic, key, headers, value)
+SELECT * FROM unnest($4::text[], $10::text[], $11::text[], $12::jsonb[], $8::bytea[])
+"""
+
+
 async def append(
     conn: asyncpg.Connection,
     stream_id: str,
@@ -56,17 +71,13 @@ async def append(
     publishes the envelopes as they are. Raises ConcurrencyError when the stream moved on; the caller's
     transaction is then unusable and nothing of this append is kept.
     """
-    kept = list(stored) if stored is not None else [e.event for e in envelopes]
     if not envelopes:
         return expected_version
+    kept = list(stored) if stored is not None else [e.event for e in envelopes]
     versions = list(range(expected_version + 1, expected_version + 1 + len(envelopes)))
     try:
         await conn.execute(
-            "INSERT INTO events (stream_id, version, stream_type, event_id, event_type, schema_version,"
-            " firm_id, data)"
-            " SELECT $1, v, $2, id, t, sv, f, d::jsonb"
-            " FROM unnest($3::int[], $4::uuid[], $5::text[], $6::int[], $7::text[], $8::text[])"
-            " AS u(v, id, t, sv, f, d)",
+            _APPEND,
             stream_id,
             stream_type,
             versions,
@@ -74,11 +85,15 @@ async def append(
             [e.type for e in envelopes],
             [event.schema_version for event in kept],
             [event.firm_id for event in kept],
-            [encode_data(event).decode() for event in kept],
+            [encode_data(e.event) for e in envelopes],
+            [
+                None if event is e.event else encode_data(event)
+                for e, event in zip(envelopes, kept, strict=True)
+            ],
+            *_outbox_columns(envelopes),
         )
     except asyncpg.UniqueViolationError as exc:
         raise ConcurrencyError(f"stream {stream_id} is past version {expected_version}") from exc
-    await enqueue(conn, envelopes)
     return versions[-1]
 
 
@@ -88,10 +103,17 @@ async def enqueue(conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> No
         "INSERT INTO outbox (event_id, topic, key, headers, value)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bytea[])",
         [e.id for e in envelopes],
+        *_outbox_columns(envelopes),
+        [encode_data(e.event) for e in envelopes],
+    )
+
+
+def _outbox_columns(envelopes: Sequence[Envelope]) -> tuple[list[str], list[str], list[str]]:
+    """Topic, key and CloudEvents headers (as JSON) of each envelope's outbox row."""
+    return (
         [e.topic for e in envelopes],
         [e.subject for e in envelopes],
         [json.dumps([(k, v.decode()) for k, v in ce_headers(e)]) for e in envelopes],
-        [encode_data(e.event) for e in envelopes],
     )
 
 
