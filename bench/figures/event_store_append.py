@@ -1,12 +1,12 @@
 """Figure 4. Event store append throughput, batches of 1 and of 100 events per transaction.
 
 System: `paylinks_runtime.event_store.append` (asyncpg), which writes the events AND their outbox rows in
-the caller's transaction. Baseline: the `eventsourcing` library's `PostgresApplicationRecorder.insert_events`
-(psycopg 3, C build), what an eventsourcing Application records with on PostgreSQL: its events table with
-a notification id (its feed for downstream readers, what our outbox is for), under a table lock. Shown
-too: its `PostgresAggregateRecorder` (events only, no feed, no lock) and a prototype of a faster append
-(bench/prototypes.py). Same database, schemas side by side, same payloads, same durability, same number
-of concurrent writers; every round runs each store once, in a rotating order, on emptied tables.
+the caller's transaction, with one statement. Baseline: the `eventsourcing` library's
+`PostgresApplicationRecorder.insert_events` (psycopg 3, C build), what an eventsourcing Application records
+with on PostgreSQL: its events table with a notification id (its feed for downstream readers, what our
+outbox is for), under a table lock. Shown too: its `PostgresAggregateRecorder` (events only, no feed, no
+lock). Same database, schemas side by side, same payloads, same durability, same number of concurrent
+writers; every round runs each store once, in a rotating order, on emptied tables.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import contextlib
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -29,7 +29,6 @@ from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicatio
 from bench.context import BenchContext
 from bench.measure import rotating_rounds
 from bench.model import Figure, FigureResult, Goal, Measurement
-from bench.prototypes import append_in_one_statement
 from bench.workload import SOURCE, payment_received
 from paylinks_events import Envelope, encode_data
 from paylinks_runtime import event_store
@@ -52,15 +51,12 @@ class Workload:
 
 # --- system -----------------------------------------------------------------------------------------------
 
-Append = Callable[[asyncpg.Connection, str, str, int, Sequence[Envelope]], Awaitable[int]]
-
 
 class RuntimeStore:
     """Our event store: WRITERS tasks on one event loop, each appending one new stream per transaction."""
 
-    def __init__(self, pool: asyncpg.Pool, append: Append = event_store.append) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._append = append
 
     async def rate(self, streams: list[list[Envelope]]) -> float:
         pending = iter(streams)
@@ -68,7 +64,7 @@ class RuntimeStore:
         async def writer() -> None:
             for envelopes in pending:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    await self._append(conn, str(uuid.uuid4()), "payment", 0, envelopes)
+                    await event_store.append(conn, str(uuid.uuid4()), "payment", 0, envelopes)
 
         began = time.perf_counter()
         await asyncio.gather(*(writer() for _ in range(WRITERS)))
@@ -152,7 +148,7 @@ def recorder(
 # --- the figure -------------------------------------------------------------------------------------------
 
 Store = RuntimeStore | EventsourcingStore
-OURS, PROTOTYPE, APPLICATION, AGGREGATE = "ours", "prototype", "application", "aggregate"
+OURS, APPLICATION, AGGREGATE = "ours", "application", "aggregate"
 
 
 async def rounds(stores: dict[str, Store], work: Workload, count: int) -> dict[str, list[float]]:
@@ -182,7 +178,6 @@ async def all_stores(ctx: BenchContext) -> AsyncIterator[dict[str, Store]]:
         with eventsourcing_datastore(ctx.database_url, schema) as datastore:
             yield {
                 OURS: RuntimeStore(pool),
-                PROTOTYPE: RuntimeStore(pool, append_in_one_statement),
                 APPLICATION: recorder(PostgresApplicationRecorder, datastore, "stored_events"),
                 AGGREGATE: recorder(PostgresAggregateRecorder, datastore, "aggregate_events"),
             }
@@ -199,15 +194,8 @@ def rows_for(work: Workload, medians: dict[str, float]) -> list[Measurement]:
     ahead = (Goal(">", 1, "ratio"),)
     return [
         Measurement(f"append, {label}", medians[OURS], "events/s", medians[APPLICATION], ahead),
-        Measurement(f"prototype append, {label}", medians[PROTOTYPE], "events/s", medians[APPLICATION]),
         Measurement(
             f"append, {label} [vs aggregate recorder]", medians[OURS], "events/s", medians[AGGREGATE]
-        ),
-        Measurement(
-            f"prototype append, {label} [vs aggregate recorder]",
-            medians[PROTOTYPE],
-            "events/s",
-            medians[AGGREGATE],
         ),
     ]
 
@@ -240,10 +228,13 @@ def notes(workloads: list[Workload], count: int) -> list[str]:
         f" writers for every store; median of {count} round(s); each round runs every store once, in a"
         " rotating order, on emptied tables, after a warm-up of all of them.",
         "Payload: a PaymentReceived of ~450 bytes of JSON. Ours stores it as jsonb in `events` and again as"
-        " the Kafka record (bytea value + CloudEvents headers) in `outbox`: two rows per event, one"
-        " transaction. eventsourcing stores the same bytes once, as `state` (bytea).",
+        " the Kafka record (bytea value + CloudEvents headers) in `outbox`: two rows per event, written by"
+        " one statement (a data-modifying CTE; the JSON sent once, `events.data` cast from it), so a"
+        " transaction is BEGIN, one statement, COMMIT. eventsourcing stores the same bytes once, as `state`"
+        " (bytea).",
         "All are timed from already built events (our Envelopes, its StoredEvents): its mapper/transcoder"
-        " is not timed, while our append's encoding of each event (twice) and of its headers is.",
+        " is not timed, while our append's encoding of each event (once, pydantic's JSON encoder) and of its"
+        " headers is.",
         "Durability: synchronous_commit=on checked on every store's connection; one COMMIT per batch.",
         "eventsourcing runs as its docs set it up for PostgreSQL: psycopg 3 with the C build"
         f" (psycopg[binary]), a pool of {WRITERS} connections, one thread per writer (its API is"
@@ -251,9 +242,6 @@ def notes(workloads: list[Workload], count: int) -> list[str]:
         " ... IN EXCLUSIVE MODE and NOTIFYs in every transaction, so its notification ids follow commit"
         " order: that serialises its writers. The aggregate recorder writes one table in one autocommit"
         " statement: no feed, no lock, one round trip.",
-        "Prototype (bench/prototypes.py append_in_one_statement): the same rows, each event encoded once"
-        " with pydantic's JSON encoder (byte-identical to encode_data), events and outbox written by one"
-        " statement (a data-modifying CTE) so a transaction is BEGIN, one statement, COMMIT.",
     ]
 
 

@@ -13,7 +13,6 @@ import contextlib
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -22,7 +21,6 @@ from aiokafka import AIOKafkaProducer
 from bench.context import BenchContext
 from bench.measure import Latencies, open_loop, rotating_rounds
 from bench.model import Figure, FigureResult, Goal, Measurement
-from bench.prototypes import OwnConnectionRelay, cached_tracer
 from bench.workload import SOURCE, Payment, payment_received, records, routed_to
 from paylinks_events import Envelope, KafkaRecord, PaymentReceived
 from paylinks_runtime import event_store
@@ -79,10 +77,8 @@ async def started(producer: AIOKafkaProducer) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def running_relay(
-    pool: asyncpg.Pool, clock: AckClock, signal: OutboxSignal, relay_cls: type[OutboxRelay]
-) -> Any:
-    relay = relay_cls(pool, clock, service="bench", signal=signal)  # the clock stands in for the producer
+async def running_relay(pool: asyncpg.Pool, clock: AckClock, signal: OutboxSignal) -> Any:
+    relay = OutboxRelay(pool, clock, service="bench", signal=signal)  # the clock stands in for the producer
     task = asyncio.create_task(relay.run())
     try:
         yield relay
@@ -115,9 +111,7 @@ def committing_writer(
     return write
 
 
-async def relay_latency(
-    ctx: BenchContext, topic: str, seconds: int, relay_cls: type[OutboxRelay] = OutboxRelay
-) -> tuple[Latencies, list[float]]:
+async def relay_latency(ctx: BenchContext, topic: str, seconds: int) -> tuple[Latencies, list[float]]:
     """Commit -> ack of every event written at RATE for `seconds` (after a warm-up); and the writers' lag."""
     signal, committed_at = OutboxSignal(), dict[str, float]()
     async with (
@@ -125,7 +119,7 @@ async def relay_latency(
         started(make_producer(ctx.bootstrap_servers, "bench-relay")) as producer,
     ):
         clock = AckClock(producer)
-        async with running_relay(pool, clock, signal, relay_cls):
+        async with running_relay(pool, clock, signal):
             write = committing_writer(Writer(pool, SOURCE, signal), routed_to(topic), committed_at)
             await open_loop(RATE, RATE * WARMUP_SECONDS, write)
             await clock.wait_for(len(committed_at))
@@ -148,9 +142,7 @@ async def prefill_outbox(pool: asyncpg.Pool, topic: str, count: int) -> None:
             await event_store.enqueue(conn, envelopes)
 
 
-async def relay_drain_rate(
-    ctx: BenchContext, topic: str, count: int, relay_cls: type[OutboxRelay] = OutboxRelay
-) -> float:
+async def relay_drain_rate(ctx: BenchContext, topic: str, count: int) -> float:
     """Events/s from starting the relay on `count` committed outbox rows until the outbox is empty."""
     signal = OutboxSignal()
     async with (
@@ -161,7 +153,7 @@ async def relay_drain_rate(
         await pool.execute("VACUUM ANALYZE outbox")
         clock = AckClock(producer)
         began = time.perf_counter()
-        async with running_relay(pool, clock, signal, relay_cls):
+        async with running_relay(pool, clock, signal):
             await clock.wait_for(count)
             while await pool.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
                 await asyncio.sleep(0.005)
@@ -208,86 +200,53 @@ async def bare_rate(ctx: BenchContext, topic: str, count: int) -> float:
 # --- the figure -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Relay:
-    """A relay to measure: the runtime's, or a prototype of its fix (bench/prototypes.py)."""
-
-    label: str
-    cls: type[OutboxRelay]
-    patch: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
-
-
-AS_IS = Relay("", OutboxRelay)
-PROTOTYPE = Relay("prototype: ", OwnConnectionRelay, cached_tracer)
-
-
-async def latency(ctx: BenchContext, relay: Relay, topic: str, seconds: int) -> tuple[Latencies, list[float]]:
-    with relay.patch():
-        return await relay_latency(ctx, topic, seconds, relay.cls)
-
-
 async def drain_rounds(
     ctx: BenchContext, topics: tuple[str, str], drain: int, count: int
 ) -> dict[str, float]:
-    """Median events/s of each relay and of the bare producer over `count` rounds, in a rotating order."""
-
-    async def relay_rate(relay: Relay) -> float:
-        with relay.patch():
-            return await relay_drain_rate(ctx, topics[0], drain, relay.cls)
-
+    """Median events/s of the relay and of the bare producer over `count` rounds, in a rotating order."""
     runs: dict[str, Callable[[], Awaitable[float]]] = {
-        "as is": lambda: relay_rate(AS_IS),
-        "prototype": lambda: relay_rate(PROTOTYPE),
+        "relay": lambda: relay_drain_rate(ctx, topics[0], drain),
         "bare": lambda: bare_rate(ctx, topics[1], drain),
     }
     rates = await rotating_rounds(runs, count)
     return {name: statistics.median(r) for name, r in rates.items()}
 
 
-def latency_rows(relay: Relay, got: Latencies, bare: Latencies) -> list[Measurement]:
+def latency_rows(got: Latencies, bare: Latencies) -> list[Measurement]:
     at = f"@ {RATE:,}/s"
     return [
-        Measurement(f"{relay.label}commit->ack p50 {at}", got.p(50), "ms", bare.p(50)),
-        Measurement(f"{relay.label}commit->ack p95 {at}", got.p(95), "ms", bare.p(95)),
-        Measurement(f"{relay.label}commit->ack p99 {at}", got.p(99), "ms", bare.p(99), (Goal("<", 50),)),
+        Measurement(f"commit->ack p50 {at}", got.p(50), "ms", bare.p(50)),
+        Measurement(f"commit->ack p95 {at}", got.p(95), "ms", bare.p(95)),
+        Measurement(f"commit->ack p99 {at}", got.p(99), "ms", bare.p(99), (Goal("<", 50),)),
     ]
 
 
 async def run(ctx: BenchContext) -> FigureResult:
     seconds, drain, count = ctx.size(20, 4), ctx.size(50_000, 10_000), ctx.size(3, 1)
     async with ctx.topics(2) as (relay_topic, bare_topic):
-        with ctx.step("latency, relay as is"):
-            as_is, as_is_lags = await latency(ctx, AS_IS, relay_topic, seconds)
+        with ctx.step("latency, relay"):
+            relay, lags = await relay_latency(ctx, relay_topic, seconds)
         with ctx.step("latency, bare producer"):
             bare = await bare_latency(ctx, bare_topic, seconds)
-        with ctx.step("latency, prototype relay"):
-            prototype, prototype_lags = await latency(ctx, PROTOTYPE, relay_topic, seconds)
         with ctx.step(f"max throughput, {count} round(s)"):
             rates = await drain_rounds(ctx, (relay_topic, bare_topic), drain, count)
-    drained = f"max throughput (drain {drain:,})"
     return FigureResult(
         baseline="bare AIOKafkaProducer, same settings, same records",
         rows=[
-            *latency_rows(AS_IS, as_is, bare),
-            Measurement(drained, rates["as is"], "events/s", rates["bare"]),
-            *latency_rows(PROTOTYPE, prototype, bare),
-            Measurement(f"{PROTOTYPE.label}{drained}", rates["prototype"], "events/s", rates["bare"]),
+            *latency_rows(relay, bare),
+            Measurement(f"max throughput (drain {drain:,})", rates["relay"], "events/s", rates["bare"]),
         ],
-        notes=notes(seconds, drain, count, {"as is": as_is_lags, "prototype": prototype_lags}),
+        notes=notes(seconds, drain, count, lags),
         data={
-            "relay_latency_ms": as_is.summary(),
-            "prototype_latency_ms": prototype.summary(),
+            "relay_latency_ms": relay.summary(),
             "bare_latency_ms": bare.summary(),
-            "writer_start_lag_ms": Latencies(as_is_lags).summary(),
-            "prototype_writer_start_lag_ms": Latencies(prototype_lags).summary(),
+            "writer_start_lag_ms": Latencies(lags).summary(),
         },
     )
 
 
-def notes(seconds: int, drain: int, count: int, lags: dict[str, list[float]]) -> list[str]:
-    kept = "; ".join(
-        f"{name}: p99 {Latencies(lag).p(99):.1f} ms, max {max(lag):.1f} ms" for name, lag in lags.items()
-    )
+def notes(seconds: int, drain: int, count: int, lags: list[float]) -> list[str]:
+    kept = f"p99 {Latencies(lags).p(99):.1f} ms, max {max(lags):.1f} ms"
     return [
         f"Latency: {RATE:,} commands/s offered open-loop for {seconds} s after a {WARMUP_SECONDS} s warm-up;"
         " each command commits one PaymentReceived through Writer/UnitOfWork (events + outbox rows, one"
@@ -299,14 +258,10 @@ def notes(seconds: int, drain: int, count: int, lags: dict[str, list[float]]) ->
         "Baseline latency: the same records at the same rate, send() call -> ack, bare producer.",
         f"Throughput: {drain:,} rows pre-filled with event_store.enqueue (committed), then the relay is"
         " started and timed until the outbox is empty; baseline sends the same number of records and"
-        f" waits for the last ack. Median of {count} round(s), the three in a rotating order.",
+        f" waits for the last ack. Median of {count} round(s), the two in a rotating order.",
         "Topic routing: the events are a PaymentReceived subclass with the same type name whose `topic` is a"
         " private bench.<uuid> topic, so the runtime's own code writes the outbox rows (no SQL of ours, no"
         " UPDATE) and the contract topics see nothing.",
-        "Prototype rows: the fix proposed for libs/runtime (bench/prototypes.py): the relay works on the"
-        " connection that holds its leader lock instead of queueing for the shared pool behind the command"
-        " handlers, refreshes its backlog gauges (a count(*) of the outbox) at most once a second instead"
-        " of after every batch, and the tracer is created once instead of once per event.",
     ]
 
 
