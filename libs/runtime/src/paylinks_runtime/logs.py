@@ -84,5 +84,5 @@ def setup_logging(service_name: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in (*_NOISY_LIBRARIES, "uvicorn.access"):
+    for noisy in (*_NOISY_LIBRARIES, "uvicorn.access", "httpx"):  # httpx: a line per request made
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
