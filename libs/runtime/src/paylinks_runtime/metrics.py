@@ -24,6 +24,9 @@ EVENTS_APPLIED = Counter(
 EVENTS_DUPLICATE = Counter(
     "paylinks_events_duplicate_total", "Redelivered events recognised by the inbox and skipped", ["consumer"]
 )
+INBOX_PRUNED = Counter(
+    "paylinks_inbox_pruned_total", "Inbox rows deleted after the retention (inbox_retention)", ["service"]
+)
 PROJECTION_LAG = Gauge(
     "paylinks_projection_lag_seconds", "Age of the newest event applied, when it was applied", ["consumer"]
 )

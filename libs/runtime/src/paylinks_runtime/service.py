@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from .db import create_pool, migrate
 from .dead_letters import DeadLetters
 from .inbox_consumer import BatchHandler, Handler, InboxConsumer
+from .inbox_retention import keep_inbox_trimmed
 from .kafka import contract_topics, ensure_topics, kafka_reachable, make_producer
 from .outbox_relay import OutboxRelay
 from .settings import ServiceSettings
@@ -79,6 +80,8 @@ class ServiceRuntime:
         self._spawn("outbox-relay", relay.run())
         for spec in self._consumer_specs:
             await self._start_consumer(spec)
+        if self._consumer_specs:
+            self._spawn("inbox-retention", keep_inbox_trimmed(self))
         for task in self._background:
             self._spawn(task.__name__, task(self))
         log.info("service started", service=s.service_name)

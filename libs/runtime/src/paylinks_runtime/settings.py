@@ -31,3 +31,6 @@ class ServiceSettings(BaseSettings):
     consumer_start: Literal["earliest", "latest"] = "earliest"
     outbox_batch_size: int = Field(default=500, ge=1)
     consumer_batch_size: int = Field(default=500, ge=1)
+    # How long a consumer remembers the ids it applied (redelivery comes minutes after, at most).
+    inbox_retention_days: float = Field(default=30.0, gt=0)
+    inbox_prune_interval_seconds: float = Field(default=3600.0, gt=0)

@@ -1,0 +1,57 @@
+"""Inbox retention: the ids a consumer has applied are kept for INBOX_RETENTION_DAYS, then deleted.
+
+The inbox stops a redelivered record from having a second effect. Kafka redelivers only what came after a
+group's last committed offset (a batch, minutes at most after a crash), and a rebuild replays under a new
+consumer name with an inbox of its own, so a row older than the retention guards nothing; kept forever it
+would grow by one row per event per consumer. Moving a live group's offsets back further than the
+retention would re-apply events: rebuild instead (a new consumer name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import asyncpg
+import structlog
+
+from .metrics import INBOX_PRUNED
+
+if TYPE_CHECKING:
+    from .service import ServiceRuntime
+
+log = structlog.get_logger(__name__)
+BATCH = 10_000  # rows per DELETE: short transactions, never a long lock on a busy table
+
+
+async def prune_inbox(pool: asyncpg.Pool, older_than: timedelta) -> int:
+    """Delete inbox rows processed before now - older_than, a batch at a time; the number deleted."""
+    deleted = 0
+    while True:
+        async with pool.acquire() as conn:
+            status = await conn.execute(
+                "DELETE FROM inbox WHERE ctid = ANY(ARRAY("
+                " SELECT ctid FROM inbox WHERE processed_at < now() - $1::interval LIMIT $2))",
+                older_than,
+                BATCH,
+            )
+        count = int(status.rsplit(" ", 1)[1])
+        deleted += count
+        if count < BATCH:
+            return deleted
+
+
+async def keep_inbox_trimmed(runtime: ServiceRuntime) -> None:
+    """Background task: prune now and then; a failure (database down) waits for the next round."""
+    settings = runtime.settings
+    retention = timedelta(days=settings.inbox_retention_days)
+    while True:
+        try:
+            deleted = await prune_inbox(runtime.pool, retention)
+            INBOX_PRUNED.labels(settings.service_name).inc(deleted)
+            if deleted:
+                log.info("inbox pruned", deleted=deleted, retention_days=settings.inbox_retention_days)
+        except Exception as exc:
+            log.warning("inbox pruning failed; next round will retry", error=repr(exc))
+        await asyncio.sleep(settings.inbox_prune_interval_seconds)
