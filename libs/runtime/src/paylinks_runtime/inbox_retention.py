@@ -1,10 +1,10 @@
 """Inbox retention: the ids a consumer has applied are kept for INBOX_RETENTION_DAYS, then deleted.
 
 The inbox stops a redelivered record from having a second effect. Kafka redelivers only what came after a
-group's last committed offset (a batch, minutes at most after a crash), and a rebuild replays under a new
-consumer name with an inbox of its own, so a row older than the retention guards nothing; kept forever it
-would grow by one row per event per consumer. Moving a live group's offsets back further than the
-retention would re-apply events: rebuild instead (a new consumer name).
+group's last committed offset (a batch, minutes at most after a crash), and a rebuild replays into fresh
+tables without the inbox, so a row older than the retention guards nothing; kept forever it would grow by
+one row per event per consumer. Moving a live group's offsets back further than the retention would
+re-apply events: rebuild instead.
 """
 
 from __future__ import annotations
