@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import FastAPI
 
 from paylinks_runtime.http import create_service_app, serve
@@ -9,12 +11,18 @@ from paylinks_runtime.service import ServiceRuntime
 
 from . import api, page
 from .config import MIGRATIONS, Settings
-from .consumer import PROJECTION_CONSUMER
+from .consumer import projection_consumer
+from .projection import PROJECTION_TOPICS
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_runtime(settings: Settings, topics: Sequence[str] = PROJECTION_TOPICS) -> ServiceRuntime:
+    """The service's moving parts: its schema, outbox relay and the read-model consumer on `topics`."""
+    return ServiceRuntime(settings, migrations=MIGRATIONS, consumers=[projection_consumer(topics)])
+
+
+def create_app(settings: Settings | None = None, topics: Sequence[str] = PROJECTION_TOPICS) -> FastAPI:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, consumers=[PROJECTION_CONSUMER])
+    runtime = create_runtime(settings, topics)
     app = create_service_app(
         runtime,
         title="reconciliation-service",

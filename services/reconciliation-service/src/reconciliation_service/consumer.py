@@ -3,6 +3,8 @@ events is applied with one upsert per table instead of one event at a time."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from paylinks_events import Envelope
 from paylinks_runtime.service import ConsumerSpec
 from paylinks_runtime.unit_of_work import UnitOfWork
@@ -19,4 +21,6 @@ async def project(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
     await projection_store.apply(uow.conn, envelopes)
 
 
-PROJECTION_CONSUMER = ConsumerSpec(name=CONSUMER_NAME, topics=PROJECTION_TOPICS, batch_handler=project)
+def projection_consumer(topics: Sequence[str] = PROJECTION_TOPICS) -> ConsumerSpec:
+    """The read-model consumer; other topics than the contract's are for benchmarks on private topics."""
+    return ConsumerSpec(name=CONSUMER_NAME, topics=tuple(topics), batch_handler=project)

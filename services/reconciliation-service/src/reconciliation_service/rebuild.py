@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -43,8 +44,9 @@ def quote(identifier: str) -> str:
 
 
 class Rebuild:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, topics: Sequence[str] = PROJECTION_TOPICS) -> None:
         self.settings = settings
+        self.topics = tuple(topics)  # the contract's; a benchmark replays private topics
         self.schema = settings.db_schema
         self.staging = f"{settings.db_schema}_rebuild"
         self._pool: asyncpg.Pool
@@ -67,7 +69,7 @@ class Rebuild:
             raise RuntimeError(f"another rebuild of {self.schema} is running")
         await self._create_staging_tables()
         self._staging_pool = await create_pool(s.database_url, self.staging)
-        self._replayer = Replayer(s.kafka_bootstrap_servers, PROJECTION_TOPICS, self._staging_pool)
+        self._replayer = Replayer(s.kafka_bootstrap_servers, self.topics, self._staging_pool)
         await self._replayer.start()
 
     async def replay(self) -> None:
@@ -121,9 +123,9 @@ class Rebuild:
             await asyncio.sleep(0.05)
 
 
-async def rebuild(settings: Settings) -> RebuildReport:
+async def rebuild(settings: Settings, topics: Sequence[str] = PROJECTION_TOPICS) -> RebuildReport:
     started = time.monotonic()
-    job = Rebuild(settings)
+    job = Rebuild(settings, topics)
     await job.prepare()
     try:
         await job.replay()

@@ -19,10 +19,12 @@ from . import projection_store
 
 log = structlog.get_logger(__name__)
 
+BATCH_SIZE = 2000  # records per poll and per transaction
+
 
 class Replayer:
     def __init__(
-        self, bootstrap_servers: str, topics: Sequence[str], pool: asyncpg.Pool, batch_size: int = 2000
+        self, bootstrap_servers: str, topics: Sequence[str], pool: asyncpg.Pool, batch_size: int = BATCH_SIZE
     ) -> None:
         self._topics = list(topics)
         self._pool = pool
