@@ -1,0 +1,135 @@
+"""What the reconciliation figures (1, 2, 5) share: publishing a workload to a private topic, the service's
+settings on a fresh schema, and bare consumers, configured as the service's own, to read the same records.
+
+No FIGURE here: bench.figures.discover skips this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterable
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.context import BenchContext
+from paylinks_events import KafkaRecord
+from reconciliation_service.config import Settings
+
+PUBLISH_CHUNK = 10_000  # records in flight while publishing a workload
+READ_TIMEOUT = 600.0
+TOPIC_PARTITIONS = 6  # ctx.topics() makes them so, as the contract's topics are
+
+
+def service_settings(ctx: BenchContext, schema: str, **overrides: object) -> Settings:
+    """reconciliation-service's settings on the bench's broker and database, its own schema and groups."""
+    return Settings(
+        kafka_bootstrap_servers=ctx.bootstrap_servers,
+        database_url=ctx.database_url,
+        db_schema=schema,
+        consumer_group_prefix=f"bench-{uuid.uuid4().hex[:8]}-",
+        log_level="WARNING",
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+async def publish(ctx: BenchContext, records: Iterable[KafkaRecord]) -> int:
+    """Send the records as fast as the broker takes them, waiting for every ack; returns how many."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=ctx.bootstrap_servers, linger_ms=20, max_batch_size=1024 * 1024, acks=1
+    )
+    await producer.start()
+    sent, pending = 0, []
+    try:
+        for record in records:
+            pending.append(
+                await producer.send(record.topic, value=record.value, key=record.key, headers=record.headers)
+            )
+            if len(pending) >= PUBLISH_CHUNK:
+                sent += len(await asyncio.gather(*pending))
+                pending.clear()
+        sent += len(await asyncio.gather(*pending))
+    finally:
+        await producer.stop()
+    return sent
+
+
+# --- bare consumers: the same records, no processing --------------------------------------------------------
+
+
+def group_consumer(ctx: BenchContext, topic: str, batch_size: int) -> AIOKafkaConsumer:
+    """A consumer as the runtime's InboxConsumer makes it (a fresh group, from the earliest offset)."""
+    group = f"bench-bare-{uuid.uuid4().hex[:8]}"
+    return AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=ctx.bootstrap_servers,
+        group_id=group,
+        client_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=batch_size,
+    )
+
+
+def replay_consumer(ctx: BenchContext, batch_size: int) -> AIOKafkaConsumer:
+    """A consumer as reconciliation's Replayer makes it (no group; partitions assigned by hand)."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=ctx.bootstrap_servers,
+        client_id="bench-bare-replay",
+        group_id=None,
+        enable_auto_commit=False,
+        max_poll_records=batch_size,
+    )
+
+
+def partitions(topic: str, count: int = TOPIC_PARTITIONS) -> list[TopicPartition]:
+    return [TopicPartition(topic, p) for p in range(count)]
+
+
+async def read_rate(
+    consumer: AIOKafkaConsumer, count: int, batch_size: int, assign: list[TopicPartition] | None = None
+) -> float:
+    """Events/s of `consumer` from its first poll until it has fetched `count` records, doing nothing with
+    them. With `assign` (a consumer without group), it reads those partitions from the beginning."""
+    await consumer.start()
+    try:
+        began = time.perf_counter()
+        if assign is not None:
+            consumer.assign(assign)
+            await consumer.seek_to_beginning(*assign)
+        seen = 0
+        async with asyncio.timeout(READ_TIMEOUT):
+            while seen < count:
+                batch = await consumer.getmany(timeout_ms=200, max_records=batch_size)
+                seen += sum(len(records) for records in batch.values())
+        return count / (time.perf_counter() - began)
+    finally:
+        await consumer.stop()
+
+
+async def wait_until_committed(
+    ctx: BenchContext, group: str, count: int, timeout: float = READ_TIMEOUT
+) -> None:
+    """Until the group's committed offsets add up to `count` records (from offset 0 of a fresh topic)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=ctx.bootstrap_servers, client_id="bench-offsets")
+    await admin.start()
+    try:
+        async with asyncio.timeout(timeout):
+            while (
+                sum(max(0, o.offset) for o in (await admin.list_consumer_group_offsets(group)).values())
+                < count
+            ):
+                await asyncio.sleep(0.02)
+    finally:
+        await admin.close()
+
+
+async def check_read_model(db: asyncpg.Pool | asyncpg.Connection, payments: int) -> None:
+    """Every payment is ready and has its two history entries: nothing was skipped on the way."""
+    ready = await db.fetchval("SELECT count(*) FROM payments WHERE status = 'ready'")
+    history = await db.fetchval("SELECT count(*) FROM payment_history")
+    if (ready, history) != (payments, 2 * payments):
+        raise RuntimeError(f"{ready} ready, {history} history rows; expected {payments}, {2 * payments}")

@@ -1,0 +1,99 @@
+"""Figure 5. Rebuild: how many events/s `reconciliation-rebuild` replays into a fresh read model.
+
+System: reconciliation's `rebuild()` (staging schema, the Replayer reading every partition from the
+beginning without a consumer group, the switch into the service schema) pointed at a private topic that
+holds the events; timed from its start to the switch's commit.
+Baseline: a bare AIOKafkaConsumer configured as the Replayer's (no group, same batch size, partitions
+assigned and read from the beginning), reading the same records and doing nothing with them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from bench.context import BenchContext
+from bench.measure import rotating_rounds
+from bench.model import Figure, FigureResult, Goal, Measurement
+from bench.workload import payment_pairs
+from reconciliation_service.rebuild import rebuild
+from reconciliation_service.replayer import BATCH_SIZE
+
+from ._projection import check_read_model, partitions, publish, read_rate, replay_consumer, service_settings
+
+
+async def rebuild_rate(ctx: BenchContext, topic: str, events: int) -> float:
+    """Events/s of a whole rebuild of a fresh schema from `events` on `topic`, checked afterwards."""
+    async with ctx.schema("bench_rebuild") as schema:
+        try:
+            began = time.perf_counter()
+            report = await rebuild(service_settings(ctx, schema), [topic])
+            elapsed = time.perf_counter() - began
+        finally:
+            await drop_schema(ctx, f"{schema}_rebuild")  # rebuild() drops it, unless it failed first
+        if report.events_applied != events:
+            raise RuntimeError(f"the rebuild applied {report.events_applied} of {events} events")
+        conn = await asyncpg.connect(ctx.database_url, server_settings={"search_path": schema})
+        try:
+            await check_read_model(conn, events // 2)
+        finally:
+            await conn.close()
+    return events / elapsed
+
+
+async def drop_schema(ctx: BenchContext, name: str) -> None:
+    conn = await asyncpg.connect(ctx.database_url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    finally:
+        await conn.close()
+
+
+async def run(ctx: BenchContext) -> FigureResult:
+    pairs, rounds = ctx.size(500_000, 25_000), ctx.size(3, 1)
+    events = 2 * pairs
+    async with ctx.topics(1) as (topic,):
+        with ctx.step(f"publish {events:,} events"):
+            await publish(ctx, payment_pairs(topic, pairs))
+        runs: dict[str, Callable[[], Awaitable[float]]] = {
+            "rebuild": lambda: rebuild_rate(ctx, topic, events),
+            "bare": lambda: read_rate(
+                replay_consumer(ctx, BATCH_SIZE), events, BATCH_SIZE, partitions(topic)
+            ),
+        }
+        with ctx.step(f"{rounds} round(s), rebuild and bare consumer"):
+            rates = await rotating_rounds(runs, rounds)
+    system, baseline = statistics.median(rates["rebuild"]), statistics.median(rates["bare"])
+    return FigureResult(
+        baseline="bare AIOKafkaConsumer (as the Replayer's), same records, no processing",
+        rows=[
+            Measurement(
+                f"rebuild from {events:,} events", system, "events/s", baseline, (Goal(">=", 50_000),)
+            )
+        ],
+        notes=notes(events, rounds),
+        data={"rates": rates},
+    )
+
+
+def notes(events: int, rounds: int) -> list[str]:
+    return [
+        f"Workload: {events:,} events on a private topic of 6 partitions, published before the clock starts,"
+        " shaped as in figure 1 (payments over 500 firms of 4 accounts, each PaymentReceived followed 1,000"
+        " payments later by its PaymentProcessed).",
+        "System: reconciliation_service.rebuild.rebuild() with the service's settings on a fresh schema and"
+        " the private topic as its only topic: prepare (migrations, staging schema, Replayer start), replay"
+        f" (batches of {BATCH_SIZE}), switch (exclusive read-model lock, drain check, catch-up, tables moved"
+        " into the service schema). Timed from the call to its return; then the read model is checked: every"
+        " payment ready, two history rows each.",
+        "Baseline: a bare AIOKafkaConsumer with the Replayer's settings (no group, no auto-commit,"
+        f" max_poll_records={BATCH_SIZE}) assigned the topic's partitions from the beginning, polling the"
+        " same records and dropping them; timed from its assignment to the last record.",
+        f"Median of {rounds} round(s), rebuild and bare in a rotating order; every round in the JSON.",
+    ]
+
+
+FIGURE = Figure(number=5, name="rebuild", title="Rebuild by replay", run=run)
