@@ -1,0 +1,227 @@
+"""Figure 6. The client's pay endpoints under 64 concurrent clients: requests/s, latency, server CPU.
+
+System: link-service as it runs in production, a process of its own (its console script: uvicorn on a real
+port, its pool, relay, consumer and sandbox settlements) on the real Postgres and Kafka, serving
+`GET /v1/pay/{token}` (the link's view: one indexed lookup by token hash) and `POST /v1/pay/{token}/payments`
+(a card payment: processor call, payment events and outbox rows in one transaction, idempotency record).
+Baseline: `GET /healthz` of the same process at the same concurrency, the ceiling of the service's HTTP
+stack with no work behind it; and that /healthz beside the framework alone (FastAPI on uvicorn, nothing of
+ours). Also measured: the prototype of a fix to the runtime's HTTP layer (bench/prototypes.py).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from bench.context import BenchContext
+from bench.figures import pay_load
+from bench.figures.pay_load import BenchStack, LoadResult, Request, closed_loop
+from bench.measure import Latencies, rotating_rounds
+from bench.model import Figure, FigureResult, Goal, Measurement
+
+CLIENTS = 64
+LINKS = 256  # bank-account links paid into, one picked at random per request
+FIRM_ID = "bench-pay-firm"
+SERVICE = "link-service"
+HEALTHZ, SHOW, PAY = "GET /healthz", "GET /v1/pay/{token}", "POST /v1/pay/{token}/payments"
+AS_IS, PROTOTYPE, BARE = "as is", "prototype", "bare FastAPI"
+COMMANDS = {
+    AS_IS: None,  # link-service's console script
+    PROTOTYPE: [sys.executable, "-m", "bench.prototypes"],
+    BARE: [sys.executable, "-m", "bench.figures.bare_app"],
+}
+# Proposed goals: a link's view costs at most the HTTP stack's own work again, a payment (a transaction with
+# its events and outbox rows) at most three times more; our HTTP layer at most doubles the framework's cost.
+RATE_GOALS = {
+    SHOW: Goal(">=", 0.5, "ratio"),
+    PAY: Goal(">=", 0.25, "ratio"),
+    HEALTHZ: Goal(">=", 0.5, "ratio"),
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One closed-loop run against one server, with the server's CPU time per request."""
+
+    load: LoadResult
+    cpu_ms_per_request: float
+
+
+@dataclass(frozen=True)
+class Server:
+    stack: BenchStack
+    tokens: list[str]
+
+    def endpoints(self) -> dict[str, tuple[Callable[[], Request], int]]:
+        """Each endpoint's request factory and the status it answers when all is well."""
+        if not self.tokens:  # the bare framework: only /healthz
+            return {HEALTHZ: (pay_load.healthz, 200)}
+        return {
+            HEALTHZ: (pay_load.healthz, 200),
+            SHOW: (pay_load.show_link(self.tokens), 200),
+            PAY: (pay_load.card_payment(self.tokens), 202),
+        }
+
+    async def run(self, endpoint: str, seconds: float, warmup: float) -> Run:
+        make, ok = self.endpoints()[endpoint]
+        url, pid = self.stack.config.url(SERVICE), self.stack.pid(SERVICE)
+        await closed_loop(url, CLIENTS, warmup, make, ok)
+        cpu_before = pay_load.cpu_seconds(pid)
+        load = await closed_loop(url, CLIENTS, seconds, make, ok)
+        cpu = pay_load.cpu_seconds(pid) - cpu_before
+        return Run(load, cpu * 1000 / max(len(load.latencies_ms), 1))
+
+
+@asynccontextmanager
+async def servers(ctx: BenchContext, links: int) -> AsyncIterator[dict[str, Server]]:
+    """The three servers, each a process on its own port; the two link-services with `links` pay links."""
+    async with AsyncExitStack() as stacks:
+        started = {}
+        for name, command in COMMANDS.items():
+            commands = {SERVICE: command} if command else None
+            stack = await stacks.enter_async_context(pay_load.running_stack(ctx, [SERVICE], commands))
+            tokens = [] if name == BARE else await tokens_of(stack, links)
+            started[name] = Server(stack, tokens)
+        yield started
+
+
+async def tokens_of(stack: BenchStack, links: int) -> list[str]:
+    async with pay_load.staff(stack, FIRM_ID) as client:
+        return [link.token for link in await pay_load.pay_links(client, links)]
+
+
+async def measure(
+    servers: dict[str, Server], seconds: float, warmup: float, count: int
+) -> dict[tuple[str, str], list[Run]]:
+    """Every (server, endpoint) over `count` rounds: each once a round, in a rotating order."""
+    results: dict[tuple[str, str], list[Run]] = {}
+
+    def once(server: str, endpoint: str) -> Callable[[], Awaitable[float]]:
+        async def run() -> float:
+            got = await servers[server].run(endpoint, seconds, warmup)
+            results.setdefault((server, endpoint), []).append(got)
+            return got.load.rate
+
+        return run
+
+    runs = {f"{s} {e}": once(s, e) for s, server in servers.items() for e in server.endpoints()}
+    await rotating_rounds(runs, count)
+    return results
+
+
+# --- rows --------------------------------------------------------------------------------------------------
+
+
+def rate(runs: list[Run]) -> float:
+    return statistics.median(r.load.rate for r in runs)
+
+
+def cpu(runs: list[Run]) -> float:
+    return statistics.median(r.cpu_ms_per_request for r in runs)
+
+
+def latencies(runs: list[Run]) -> Latencies:
+    return Latencies([ms for r in runs for ms in r.load.latencies_ms])
+
+
+def endpoint_rows(label: str, got: list[Run], base: list[Run], goal: Goal) -> list[Measurement]:
+    at = f"{CLIENTS} clients"
+    return [
+        Measurement(f"{label} requests/s, {at}", rate(got), "req/s", rate(base), (goal,)),
+        Measurement(f"{label} p99, {at}", latencies(got).p(99), "ms", latencies(base).p(99)),
+        Measurement(f"{label} server CPU/request", cpu(got), "ms", cpu(base)),
+    ]
+
+
+def rows_of(server: str, results: dict[tuple[str, str], list[Run]]) -> list[Measurement]:
+    prefix = "" if server == AS_IS else f"{server}: "
+    healthz, bare = results[(server, HEALTHZ)], results[(BARE, HEALTHZ)]
+    rows = [
+        Measurement(
+            f"{prefix}{HEALTHZ} requests/s [vs {BARE}]",
+            rate(healthz),
+            "req/s",
+            rate(bare),
+            (RATE_GOALS[HEALTHZ],),
+        )
+    ]
+    rows.append(
+        Measurement(f"{prefix}{HEALTHZ} server CPU/request [vs {BARE}]", cpu(healthz), "ms", cpu(bare))
+    )
+    for endpoint in (SHOW, PAY):
+        rows += endpoint_rows(
+            f"{prefix}{endpoint}", results[(server, endpoint)], healthz, RATE_GOALS[endpoint]
+        )
+    return rows
+
+
+def unexpected_answers(results: dict[tuple[str, str], list[Run]]) -> list[str]:
+    """A note per endpoint that answered anything but its success status; an error if it never succeeded."""
+    notes = []
+    for (server, endpoint), runs in results.items():
+        statuses = sum((r.load.statuses for r in runs), start=Counter[int]())
+        unexpected = sum(r.load.unexpected for r in runs)
+        if unexpected == sum(statuses.values()):
+            raise RuntimeError(f"{server} {endpoint} never succeeded: {dict(statuses)}")
+        if unexpected:
+            notes.append(f"{server} {endpoint}: {unexpected:,} unexpected answers ({dict(statuses)}).")
+    return notes
+
+
+async def run(ctx: BenchContext) -> FigureResult:
+    seconds, warmup, count = ctx.size(10, 3), ctx.size(2, 1), ctx.size(3, 1)
+    links = ctx.size(LINKS, 32)
+    async with servers(ctx, links) as running:
+        with ctx.step(f"{count} round(s) of {seconds} s per server and endpoint"):
+            results = await measure(running, seconds, warmup, count)
+    return FigureResult(
+        baseline=f"{HEALTHZ} of the same process, same {CLIENTS} clients ([vs {BARE}]: the framework alone)",
+        rows=rows_of(AS_IS, results) + rows_of(PROTOTYPE, results),
+        notes=notes(seconds, warmup, count, links) + unexpected_answers(results),
+        data={
+            f"{server} {endpoint}": {
+                "requests_per_s": [r.load.rate for r in runs],
+                "server_cpu_ms_per_request": [r.cpu_ms_per_request for r in runs],
+                "latency_ms": latencies(runs).summary(),
+            }
+            for (server, endpoint), runs in results.items()
+        },
+    )
+
+
+def notes(seconds: int, warmup: int, count: int, links: int) -> list[str]:
+    limits = ", ".join(f"{k}={v}" for k, v in pay_load.RATE_LIMITS.items())
+    return [
+        f"Load: {CLIENTS} clients, each on its own keep-alive connection sending its next request when the"
+        f" last was answered (closed loop), for {seconds} s after a {warmup} s warm-up; every server and"
+        f" endpoint once a round, {count} round(s) in a rotating order; requests/s and server CPU/request"
+        " (the server process's user+system time over the requests it answered) are medians of the rounds,"
+        " percentiles over every request of every round. On this shared machine the CPU per request is the"
+        " steadier figure: requests/s also moves with what else takes the 2 cores.",
+        "Server: link-service's own console script (one uvicorn process, asyncio loop and h11 as installed,"
+        " JSON logs at the default level, tracing set up without an exporter), on a free port, with its own"
+        " schema and consumer groups; its consumers start at the end of the topics (CONSUMER_START=latest).",
+        f"Rate limits lifted for the bench through link-service's settings (environment: {limits}): all"
+        " the bench's clients share one address, which the per-client limit (120/min by default) would"
+        f" stop at once, and {links} links take more attempts each than the per-link limit (10/min)"
+        " allows. The limiter itself still runs on every request.",
+        f"Requests: the token of one of {links} bank-account links at random each time. Payments: the"
+        " sandbox card 4242424242424242, an amount of 1.00-5,000.00, a fresh Idempotency-Key each; the"
+        " sandbox settles each one 2 s later through a signed webhook to the same process, so the payment"
+        " runs also carry those webhooks (their CPU is in the payment's CPU/request), as production does.",
+        f"{BARE}: bench/figures/bare_app.py, FastAPI with a constant /healthz on the same uvicorn, the"
+        " framework's ceiling on this machine.",
+        f"{PROTOTYPE}: link-service with the runtime's two HTTP middlewares (NUL guard, request metrics and"
+        " X-Trace-Id) as plain ASGI instead of Starlette BaseHTTPMiddleware (bench/prototypes.py); same"
+        " checks, same metrics, same headers.",
+        "Client: a minimal HTTP/1.1 client on asyncio streams in the bench process (httpx would spend more"
+        " CPU than the server); it shares the machine's 2 cores with the servers, Postgres and Kafka.",
+    ]
+
+
+FIGURE = Figure(number=6, name="pay-endpoint", title="Pay endpoints under 64 concurrent clients", run=run)
