@@ -38,6 +38,8 @@ PROJECTION_TOPICS: tuple[str, ...] = (
 )
 
 Key = tuple[str, str]
+# History details as JSON; one encoder for all (json.dumps with options builds a new one per call).
+_details_json = json.JSONEncoder(sort_keys=True, default=str).encode
 
 
 class BankAccountRow(NamedTuple):
@@ -160,7 +162,7 @@ class ProjectionWrites:
             envelope.type,
             at,
             actor,
-            json.dumps(details, sort_keys=True, default=str),
+            _details_json(details),
         )
 
 

@@ -49,31 +49,30 @@ async def write(conn: asyncpg.Connection, writes: ProjectionWrites) -> None:
     )
     for statement, rows in tables:
         if rows:
-            await conn.execute(statement, *_columns(rows))
+            await conn.execute(statement, _in_key_order(rows))
 
 
-def _columns(rows: Mapping[Any, tuple[Any, ...]]) -> list[list[Any]]:
-    """Rows as one list per column, for `unnest`, in key order: concurrent writers lock rows in one order."""
-    ordered = [rows[key] for key in sorted(rows)]
-    return [list(column) for column in zip(*ordered, strict=True)]
+def _in_key_order(rows: Mapping[Any, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows, for `unnest` of an array of rows, in key order: concurrent writers lock rows in one order."""
+    return [rows[key] for key in sorted(rows)]
 
 
 _UPSERT_BANK_ACCOUNTS = """
 INSERT INTO bank_accounts (firm_id, bank_account_id, name, kind, currency)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+SELECT * FROM unnest($1::bank_account_row[])
 ON CONFLICT (firm_id, bank_account_id) DO UPDATE
 SET name = EXCLUDED.name, kind = EXCLUDED.kind, currency = EXCLUDED.currency
 """
 
 _UPSERT_CONTACTS = """
 INSERT INTO contacts (firm_id, contact_id, name, email)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+SELECT * FROM unnest($1::contact_row[])
 ON CONFLICT (firm_id, contact_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email
 """
 
 _UPSERT_MATTERS = """
 INSERT INTO matters (firm_id, matter_id, contact_id, name, number)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+SELECT * FROM unnest($1::matter_row[])
 ON CONFLICT (firm_id, matter_id) DO UPDATE
 SET contact_id = EXCLUDED.contact_id, name = EXCLUDED.name, number = EXCLUDED.number
 """
@@ -82,9 +81,7 @@ SET contact_id = EXCLUDED.contact_id, name = EXCLUDED.name, number = EXCLUDED.nu
 _UPSERT_RECEIVED = """
 INSERT INTO payments (firm_id, payment_id, bank_account_id, bill_id, link_id, source, amount, currency,
                       method, payer_name, payer_email, reference, card_brand, last4, received_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-                     $15::timestamptz[])
+SELECT * FROM unnest($1::received_row[])
 ON CONFLICT (firm_id, payment_id) DO UPDATE
 SET bank_account_id = EXCLUDED.bank_account_id, bill_id = COALESCE(EXCLUDED.bill_id, payments.bill_id),
     link_id = EXCLUDED.link_id, source = EXCLUDED.source, amount = EXCLUDED.amount,
@@ -95,8 +92,7 @@ SET bank_account_id = EXCLUDED.bank_account_id, bill_id = COALESCE(EXCLUDED.bill
 
 _UPSERT_PROCESSED = """
 INSERT INTO payments (firm_id, payment_id, bank_account_id, bill_id, amount, currency, method, processed_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
-                     $8::timestamptz[])
+SELECT * FROM unnest($1::processed_row[])
 ON CONFLICT (firm_id, payment_id) DO UPDATE
 SET processed_at = EXCLUDED.processed_at,
     bank_account_id = COALESCE(payments.bank_account_id, EXCLUDED.bank_account_id),
@@ -108,14 +104,14 @@ SET processed_at = EXCLUDED.processed_at,
 
 _UPSERT_FAILED = """
 INSERT INTO payments (firm_id, payment_id, failed_at, failure_reason)
-SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[])
+SELECT * FROM unnest($1::failed_row[])
 ON CONFLICT (firm_id, payment_id) DO UPDATE
 SET failed_at = EXCLUDED.failed_at, failure_reason = EXCLUDED.failure_reason
 """
 
 _UPSERT_UNALLOCATED = """
 INSERT INTO payments (firm_id, payment_id, bill_id, currency, unallocated_amount, unallocated_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[])
+SELECT * FROM unnest($1::unallocated_row[])
 ON CONFLICT (firm_id, payment_id) DO UPDATE
 SET unallocated_amount = EXCLUDED.unallocated_amount, unallocated_at = EXCLUDED.unallocated_at,
     bill_id = COALESCE(payments.bill_id, EXCLUDED.bill_id),
@@ -126,8 +122,7 @@ SET unallocated_amount = EXCLUDED.unallocated_amount, unallocated_at = EXCLUDED.
 _UPSERT_LINK_CHANGES = """
 INSERT INTO payments (firm_id, payment_id, link_state, contact_id, matter_id, linked_by, linked_at,
                       link_changed_at, link_event_id)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::timestamptz[], $8::timestamptz[], $9::text[])
+SELECT * FROM unnest($1::link_change_row[])
 ON CONFLICT (firm_id, payment_id) DO UPDATE
 SET link_state = EXCLUDED.link_state, contact_id = EXCLUDED.contact_id, matter_id = EXCLUDED.matter_id,
     linked_by = EXCLUDED.linked_by, linked_at = EXCLUDED.linked_at,
@@ -138,7 +133,6 @@ WHERE payments.link_changed_at IS NULL
 
 _INSERT_HISTORY = """
 INSERT INTO payment_history (event_id, firm_id, payment_id, type, at, actor, details)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
-                     $7::jsonb[])
+SELECT * FROM unnest($1::history_row[])
 ON CONFLICT (event_id) DO NOTHING
 """

@@ -6,6 +6,7 @@ that cannot be decoded were already dead-lettered by the live consumer: here the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import asyncpg
@@ -14,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from paylinks_events import Envelope, PoisonRecord, from_record
+from paylinks_runtime.inbox_consumer import DECODE_SLICE
 
 from . import projection_store
 
@@ -55,11 +57,34 @@ class Replayer:
         await self._consumer.stop()
 
     async def catch_up(self) -> None:
-        """Apply everything up to the topics' end offsets as they are now."""
+        """Apply everything up to the topics' end offsets as they are now. The next batch is fetched and
+        decoded while the current one is written (one write at a time: order does not matter, but two
+        transactions upserting the same payments could deadlock)."""
         targets = await self._consumer.end_offsets(self._partitions)
-        while await self._behind(targets):
-            batch = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_size)
-            await self._apply([r for records in batch.values() for r in records])
+        writing: asyncio.Task[None] | None = None
+        try:
+            while await self._behind(targets):
+                envelopes = await self._fetch()
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self._apply(envelopes))
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+                await asyncio.gather(writing, return_exceptions=True)
+
+    async def _fetch(self) -> list[Envelope]:
+        batch = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+        envelopes = []
+        for records in batch.values():
+            for i, record in enumerate(records):
+                if i % DECODE_SLICE == 0:
+                    await asyncio.sleep(0)  # the write of the batch before goes on meanwhile
+                if (envelope := _decode(record)) is not None:
+                    envelopes.append(envelope)
+        return envelopes
 
     async def _behind(self, targets: dict[TopicPartition, int]) -> bool:
         for tp, end in targets.items():
@@ -67,8 +92,7 @@ class Replayer:
                 return True
         return False
 
-    async def _apply(self, records: list[ConsumerRecord]) -> None:
-        envelopes = [e for e in map(_decode, records) if e is not None]
+    async def _apply(self, envelopes: list[Envelope]) -> None:
         if not envelopes:
             return
         try:
@@ -81,6 +105,9 @@ class Replayer:
 
     async def _write(self, envelopes: list[Envelope]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
+            # Nothing reads the staging tables before the switch, whose own commit waits for the WAL to be
+            # flushed up to it: these commits need not wait for the disk (a crash loses the rebuild anyway).
+            await conn.execute("SET LOCAL synchronous_commit = off")
             await projection_store.apply(conn, envelopes)
 
     async def _write_or_skip(self, envelope: Envelope) -> None:
