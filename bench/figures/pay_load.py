@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import time
 import uuid
 from collections import Counter
@@ -61,7 +62,8 @@ async def running_stack(
     ctx: BenchContext, services: list[str] | None = None, commands: dict[str, list[str]] | None = None
 ) -> AsyncIterator[BenchStack]:
     """The services (all, with the SMTP sink, by default) as separate processes on free ports, own schemas
-    and consumer groups, ready (GET /readyz 200); stopped and their schemas dropped afterwards."""
+    and consumer groups, ready (GET /readyz 200); stopped and their schemas dropped afterwards. Their logs
+    and mail stay in HOME/<run id> only when something failed."""
     run_id = f"bench_{uuid.uuid4().hex[:8]}"
     stack = BenchStack(StackConfig.isolated(HOME / run_id, run_id, STACK_ENV), commands)
     try:
@@ -73,6 +75,7 @@ async def running_stack(
     finally:
         await stack.stop()
         await drop_schemas(ctx.database_url, list(stack.config.schemas.values()))
+    shutil.rmtree(stack.config.home)
 
 
 async def start_services(stack: Stack, services: list[str]) -> None:
