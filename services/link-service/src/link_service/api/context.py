@@ -99,9 +99,14 @@ def too_many_requests() -> ApiError:
     )
 
 
-def parts(request: Request) -> LinkServiceParts:
+def parts_of(request: Request) -> LinkServiceParts:
     found: LinkServiceParts = request.app.state.parts
     return found
+
+
+async def parts(request: Request) -> LinkServiceParts:
+    """async: FastAPI runs a plain `def` dependency in a worker thread, a hop on every request."""
+    return parts_of(request)
 
 
 Parts = Annotated[LinkServiceParts, Depends(parts)]
@@ -109,7 +114,7 @@ Parts = Annotated[LinkServiceParts, Depends(parts)]
 
 def _role(role: str) -> Callable[[Request], Awaitable[StaffUser]]:
     async def authenticated(request: Request) -> StaffUser:
-        secret = parts(request).settings.auth_jwt_secret
+        secret = parts_of(request).settings.auth_jwt_secret
         return await require_role(role, lambda: secret)(request)
 
     return authenticated

@@ -1,25 +1,26 @@
-"""Prototypes of runtime fixes, measured beside the runtime as it is (see bench/README.md, figure 6).
+"""The HTTP layer's two middlewares, as plain ASGI: the NUL guard and request metrics.
 
-They exist to prove a fix's gain before it is made in libs/runtime; delete each once the runtime has it.
-
-`python -m bench.prototypes` runs link-service with the HTTP layer of paylinks_runtime.http rewritten as
-plain ASGI middleware. As it is, its two `@app.middleware("http")` functions (the NUL guard and the request
-metrics) are Starlette BaseHTTPMiddleware: each request goes through two anyio task groups and memory
-streams, and the response is re-streamed twice, which costs more CPU than FastAPI's own work for the request.
+Plain ASGI, not `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs each request through task
+groups and memory streams and re-streams the response, which measured (bench figure 6) at several times
+FastAPI's own CPU per request.
 """
 
 from __future__ import annotations
 
 import time
 
-from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paylinks_runtime import http
-from paylinks_runtime.errors import error_body
-from paylinks_runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from paylinks_runtime.tracing import current_ids
+from .errors import error_body
+from .metrics import HTTP_LATENCY, HTTP_REQUESTS
+from .tracing import current_ids
+
+_NUL_MARKERS = (b"\x00", b"%00", b"\\u0000")
+
+
+def has_nul(data: bytes) -> bool:
+    return any(marker in data.lower() for marker in _NUL_MARKERS)
 
 
 async def buffered_body(receive: Receive) -> tuple[bytes, Receive]:
@@ -30,9 +31,8 @@ async def buffered_body(receive: Receive) -> tuple[bytes, Receive]:
         if not message.get("more_body"):
             break
         message = await receive()
-    if message["type"] != "http.request":  # the client left: let the app see it
-        first: Message = message
-    else:
+    first: Message = message  # the client left: the app sees that
+    if message["type"] == "http.request":
         first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
     replayed = False
 
@@ -46,8 +46,13 @@ async def buffered_body(receive: Receive) -> tuple[bytes, Receive]:
     return first.get("body", b""), replay
 
 
-class RefuseNul:
-    """`_refuse_nul_characters` as ASGI: the same check of path, query and body, the same 422."""
+class RefuseNulCharacters:
+    """U+0000 in a path, query or body is refused with 422 before any handler runs.
+
+    Postgres text cannot hold it; refusing it at the edge means no handler ever half-acts on it (a processor
+    charged, then the transaction failing on the NUL). A JSON body that spells a literal backslash-u0000 is
+    refused too: a false alarm that costs nothing, since no payment field needs that text.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -58,7 +63,7 @@ class RefuseNul:
             return
         body, receive = await buffered_body(receive)
         target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
-        if http._has_nul(target) or http._has_nul(body):
+        if has_nul(target) or has_nul(body):
             refusal = error_body("invalid_character", "text must not contain the NUL character (U+0000)")
             await JSONResponse(refusal, status_code=422)(scope, receive, send)
             return
@@ -66,7 +71,7 @@ class RefuseNul:
 
 
 class RequestMetrics:
-    """`_add_request_metrics` as ASGI: the same counters, latency and X-Trace-Id header."""
+    """Rate, errors and latency per route, and the X-Trace-Id header on every traced response."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
@@ -76,15 +81,13 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started, status = time.perf_counter(), 500
+        started, status = time.perf_counter(), 500  # 500 unless a response starts
 
         async def send_with_trace_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                ids = current_ids()
-                if ids:
-                    message = {**message, "headers": [*message["headers"], (b"x-trace-id", ids[0].encode())]}
+                message = _with_trace_id(message)
             await send(message)
 
         try:
@@ -95,25 +98,9 @@ class RequestMetrics:
             HTTP_LATENCY.labels(self.service, scope["method"], route).observe(time.perf_counter() - started)
 
 
-def install_asgi_middleware() -> None:
-    """Make create_service_app add the ASGI versions, in the same order (metrics outside the NUL guard)."""
-
-    def refuse_nul(app: FastAPI) -> None:
-        app.add_middleware(RefuseNul)
-
-    def request_metrics(app: FastAPI, service: str) -> None:
-        app.add_middleware(RequestMetrics, service=service)
-
-    http._refuse_nul_characters = refuse_nul
-    http._add_request_metrics = request_metrics
-
-
-def main() -> None:
-    from link_service.app import main as link_service
-
-    install_asgi_middleware()
-    link_service()
-
-
-if __name__ == "__main__":
-    main()
+def _with_trace_id(start: Message) -> Message:
+    """Lets a client or a support ticket point an SRE at the exact trace."""
+    ids = current_ids()
+    if not ids:
+        return start
+    return {**start, "headers": [*start.get("headers", []), (b"x-trace-id", ids[0].encode())]}
