@@ -6,7 +6,7 @@ port, its pool, relay, consumer and sandbox settlements) on the real Postgres an
 (a card payment: processor call, payment events and outbox rows in one transaction, idempotency record).
 Baseline: `GET /healthz` of the same process at the same concurrency, the ceiling of the service's HTTP
 stack with no work behind it; and that /healthz beside the framework alone (FastAPI on uvicorn, nothing of
-ours). Also measured: the prototype of a fix to the runtime's HTTP layer (bench/prototypes.py).
+ours).
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ LINKS = 256  # bank-account links paid into, one picked at random per request
 FIRM_ID = "bench-pay-firm"
 SERVICE = "link-service"
 HEALTHZ, SHOW, PAY = "GET /healthz", "GET /v1/pay/{token}", "POST /v1/pay/{token}/payments"
-AS_IS, PROTOTYPE, BARE = "as is", "prototype", "bare FastAPI"
+AS_IS, BARE = "as is", "bare FastAPI"
 COMMANDS = {
     AS_IS: None,  # link-service's console script
-    PROTOTYPE: [sys.executable, "-m", "bench.prototypes"],
     BARE: [sys.executable, "-m", "bench.figures.bare_app"],
 }
 # Proposed goals: a link's view costs at most the HTTP stack's own work again, a payment (a transaction with
@@ -76,7 +75,7 @@ class Server:
 
 @asynccontextmanager
 async def servers(ctx: BenchContext, links: int) -> AsyncIterator[dict[str, Server]]:
-    """The three servers, each a process on its own port; the two link-services with `links` pay links."""
+    """The two servers, each a process on its own port; link-service with `links` pay links."""
     async with AsyncExitStack() as stacks:
         started = {}
         for name, command in COMMANDS.items():
@@ -177,7 +176,7 @@ async def run(ctx: BenchContext) -> FigureResult:
             results = await measure(running, seconds, warmup, count)
     return FigureResult(
         baseline=f"{HEALTHZ} of the same process, same {CLIENTS} clients ([vs {BARE}]: the framework alone)",
-        rows=rows_of(AS_IS, results) + rows_of(PROTOTYPE, results),
+        rows=rows_of(AS_IS, results),
         notes=notes(seconds, warmup, count, links) + unexpected_answers(results),
         data={
             f"{server} {endpoint}": {
@@ -212,9 +211,6 @@ def notes(seconds: int, warmup: int, count: int, links: int) -> list[str]:
         " runs also carry those webhooks (their CPU is in the payment's CPU/request), as production does.",
         f"{BARE}: bench/figures/bare_app.py, FastAPI with a constant /healthz on the same uvicorn, the"
         " framework's ceiling on this machine.",
-        f"{PROTOTYPE}: link-service with the runtime's two HTTP middlewares (NUL guard, request metrics and"
-        " X-Trace-Id) as plain ASGI instead of Starlette BaseHTTPMiddleware (bench/prototypes.py); same"
-        " checks, same metrics, same headers.",
         "Client: a minimal HTTP/1.1 client on asyncio streams in the bench process (httpx would spend more"
         " CPU than the server); it shares the machine's 2 cores with the servers, Postgres and Kafka.",
     ]
