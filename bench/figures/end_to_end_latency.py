@@ -16,6 +16,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -47,8 +48,9 @@ LEAD_SECONDS = (
 )
 WARMUP_SECONDS = 1  # the first payments processed: not part of the figure
 POLL_INTERVAL = 0.01  # s between two polls of the staff list
-PAGE = 200  # the list's largest page
+PAGE = 200  # the largest page: one poll sees up to 200 newly ready payments
 REPO = Path(__file__).resolve().parents[2]
+SERVICE_LOG = Path(tempfile.gettempdir()) / "bench-end-to-end-latency.service.log"  # kept for a failed run
 START_TIMEOUT, DRAIN_TIMEOUT = 60.0, 60.0
 
 
@@ -119,14 +121,16 @@ async def offer(producer: AIOKafkaProducer, schedule: Schedule) -> list[float]:
 
 
 class ReadyList:
-    """The firm's list of ready payments, polled from just before the oldest payment not seen yet (the
-    list's keyset order is the schedule's), page after page; notes when each payment first shows."""
+    """The firm's list of ready payments, polled one page at a time from just before the oldest payment not
+    seen yet (the list's keyset order is the schedule's); a full page is followed by the next page on the
+    next poll. Notes when each payment first shows."""
 
     def __init__(self, client: httpx.AsyncClient, schedule: Schedule) -> None:
         self._client, self._schedule = client, schedule
         self.seen_at: dict[str, float] = {}
         self.poll_ms: list[float] = []
         self._frontier = 0  # every payment before this index has been seen
+        self._next_page: str | None = None  # where a full page left off
 
     async def watch(self, payments: list[str], stop: asyncio.Event) -> None:
         """Poll every POLL_INTERVAL until every one of `payments` was seen, or `stop` is set."""
@@ -140,20 +144,21 @@ class ReadyList:
             await asyncio.sleep(POLL_INTERVAL)
 
     async def poll(self) -> None:
+        """One request: one page from where the last full page stopped, else from the frontier."""
+        cursor = self._next_page or self._frontier_cursor()
+        params = {"status": "ready", "limit": str(PAGE), **({"cursor": cursor} if cursor else {})}
         began = time.perf_counter()
-        cursor = encode(self._schedule.positions[self._frontier - 1]) if self._frontier else None
-        while True:
-            params = {"status": "ready", "limit": str(PAGE), **({"cursor": cursor} if cursor else {})}
-            response = await self._client.get("/v1/unlinked-payments", params=params)
-            response.raise_for_status()
-            now, body = time.perf_counter(), response.json()
-            for item in body["items"]:
-                self.seen_at.setdefault(item["payment_id"], now)
-            cursor = body["next_cursor"]
-            if cursor is None:
-                break
-        self.poll_ms.append((time.perf_counter() - began) * 1000)
+        response = await self._client.get("/v1/unlinked-payments", params=params)
+        response.raise_for_status()
+        now, body = time.perf_counter(), response.json()
+        self.poll_ms.append((now - began) * 1000)
+        for item in body["items"]:
+            self.seen_at.setdefault(item["payment_id"], now)
+        self._next_page = body["next_cursor"]
         self._advance()
+
+    def _frontier_cursor(self) -> str | None:
+        return encode(self._schedule.positions[self._frontier - 1]) if self._frontier else None
 
     def _advance(self) -> None:
         positions = self._schedule.positions
@@ -164,8 +169,7 @@ class ReadyList:
 @contextlib.asynccontextmanager
 async def service_process(ctx: BenchContext, schema: str, topic: str) -> AsyncIterator[str]:
     """reconciliation-service as its own process on a free port; yields its base URL once it is ready."""
-    port, log_path = free_port(), ctx.out_dir / "logs" / "end-to-end-latency.service.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    port = free_port()
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": ctx.bootstrap_servers,
@@ -175,7 +179,7 @@ async def service_process(ctx: BenchContext, schema: str, topic: str) -> AsyncIt
         "CONSUMER_GROUP_PREFIX": f"bench-{uuid.uuid4().hex[:8]}-",
         "LOG_LEVEL": "WARNING",
     }
-    with log_path.open("wb") as log:
+    with SERVICE_LOG.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             *(sys.executable, "-m", "bench.figures._reconciliation_server", topic),
             cwd=REPO,
@@ -185,7 +189,7 @@ async def service_process(ctx: BenchContext, schema: str, topic: str) -> AsyncIt
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            await wait_ready(url, process)
+            await wait_ready(url, process, SERVICE_LOG)
             yield url
         finally:
             process.terminate()  # uvicorn shuts down gracefully: the consumer and pool are stopped
@@ -196,11 +200,11 @@ async def service_process(ctx: BenchContext, schema: str, topic: str) -> AsyncIt
                 await process.wait()
 
 
-async def wait_ready(url: str, process: asyncio.subprocess.Process) -> None:
+async def wait_ready(url: str, process: asyncio.subprocess.Process, log: Path) -> None:
     async with httpx.AsyncClient(base_url=url) as client, asyncio.timeout(START_TIMEOUT):
         while True:
             if process.returncode is not None:
-                raise RuntimeError(f"reconciliation-service exited with {process.returncode}; see its log")
+                raise RuntimeError(f"reconciliation-service exited with {process.returncode}; see {log}")
             with contextlib.suppress(httpx.TransportError):
                 if (await client.get("/readyz")).status_code == 200:
                     return
@@ -369,8 +373,9 @@ def notes(seconds: int, lags: list[float], poll_ms: list[float], png: Path) -> l
         " service's app and serve(), its read-model consumer on a private topic, fresh schema and group),"
         " after a probe payment showed that its consumer reads. One staff client polls GET"
         f" /v1/unlinked-payments?status=ready&limit={PAGE} over HTTP every {POLL_INTERVAL * 1000:.0f} ms,"
-        " from the keyset position just before the oldest payment it has not seen (following next_cursor),"
-        " and notes when each payment first appears. Latency = that response's arrival - the moment the bench"
+        " one page per poll, from the keyset position just before the oldest payment it has not seen (a full"
+        " page is followed by the next one on the next poll), and notes when each payment first appears."
+        " Latency = that response's arrival - the moment the bench"
         " handed the PaymentProcessed to the producer; same process, same clock. The polling adds up to one"
         f" poll period (a poll took {percentile(poll_ms, 50):.1f} ms at p50,"
         f" {percentile(poll_ms, 99):.1f} ms at p99) on top of the system's own latency.",
