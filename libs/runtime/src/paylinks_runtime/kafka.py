@@ -61,6 +61,7 @@ async def _create(admin: AIOKafkaAdminClient, names: list[str], partitions: int,
 
 async def kafka_reachable(producer: AIOKafkaProducer, timeout: float = 2.0) -> bool:
     try:
-        return bool(await asyncio.wait_for(producer.client.force_metadata_update(), timeout))
+        async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancellation on 3.11
+            return bool(await producer.client.force_metadata_update())
     except Exception:
         return False

@@ -33,8 +33,11 @@ class OutboxSignal:
         self._event.set()
 
     async def wait(self, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives just
+        # as the wait completes, and a relay woken by every commit then cannot be stopped.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
         self._event.clear()
 
 
