@@ -12,7 +12,6 @@ keeps failing for a reason other than an unreachable database is isolated and de
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
@@ -23,7 +22,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
-from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import SpanKind
 
 from paylinks_events import Envelope, PoisonRecord, from_record
 
@@ -269,7 +268,7 @@ class InboxConsumer:
         """A batch: one CONSUMER span linked to each event's producer span (a single event is its child)."""
         if len(deliveries) == 1:
             return self._span(deliveries[0])
-        links = [link for d in deliveries if (link := _producer_link(d.envelope))]
+        links = [link for d in deliveries if (link := link_to(d.envelope.traceparent, d.envelope.tracestate))]
         topics = sorted({d.record.topic for d in deliveries})
         return tracer().start_as_current_span(
             f"{','.join(topics)} process",
@@ -298,22 +297,6 @@ class InboxConsumer:
             if end is not None:
                 position = await self._consumer.position(tp)
                 CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - position))
-
-
-# version 00, lowercase hex, what our producers write; anything else goes through the propagator
-_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-
-
-def _producer_link(envelope: Envelope) -> Link | None:
-    """A link to the span that produced the event. The common form is read here directly: the propagator
-    builds a whole Context per event (~13 us), and a batch span links to hundreds of them."""
-    match = _TRACEPARENT.fullmatch(envelope.traceparent or "")
-    if match is None or envelope.tracestate:
-        return link_to(envelope.traceparent, envelope.tracestate)
-    trace_id, span_id = int(match[1], 16), int(match[2], 16)
-    if not (trace_id and span_id):  # all-zero ids are invalid (W3C trace context)
-        return None
-    return Link(SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(match[3], 16))))
 
 
 def _first_of_each(deliveries: list[Delivery], fresh_ids: set[str]) -> list[Delivery]:
