@@ -136,10 +136,11 @@ async def lease(conn: asyncpg.Connection, email_ids: list[int], seconds: float) 
     )
 
 
-async def mark_sent(conn: asyncpg.Connection, email_id: int) -> None:
+async def mark_sent(conn: asyncpg.Connection, email_ids: list[int]) -> None:
     await conn.execute(
-        "UPDATE outgoing_emails SET status = 'sent', sent_at = now(), last_error = NULL WHERE id = $1",
-        email_id,
+        "UPDATE outgoing_emails SET status = 'sent', sent_at = now(), last_error = NULL"
+        " WHERE id = ANY($1::bigint[])",
+        email_ids,
     )
 
 

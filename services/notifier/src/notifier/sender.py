@@ -75,11 +75,12 @@ class EmailSender:
 
     async def _mark_remembered(self) -> None:
         """Raises while the database is still down; the round waits, and claims nothing meanwhile."""
-        for email_id, email in list(self._sent_unmarked.items()):
-            async with self._pool.acquire() as conn:
-                await email_outbox.mark_sent(conn, email_id)
-            del self._sent_unmarked[email_id]
-            log.info("sent email marked after the database came back", event_id=email.event_id)
+        if not self._sent_unmarked:
+            return
+        async with self._pool.acquire() as conn:  # one statement for all of them
+            await email_outbox.mark_sent(conn, list(self._sent_unmarked))
+        log.info("sent emails marked after the database came back", event_ids=self._unmarked_ids())
+        self._sent_unmarked.clear()
 
     def _unmarked_ids(self) -> list[str]:
         return [email.event_id for email in self._sent_unmarked.values()]
@@ -140,7 +141,7 @@ class EmailSender:
         log.info("email sent", event_id=email.event_id, message_id=email.message_id, type=email.event_type)
         try:
             async with self._pool.acquire() as conn:
-                await email_outbox.mark_sent(conn, email.id)
+                await email_outbox.mark_sent(conn, [email.id])
         except Exception as exc:
             self._sent_unmarked[email.id] = email
             log.warning(
