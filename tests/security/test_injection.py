@@ -196,7 +196,8 @@ async def test_sql_in_reconciliation_filters_is_taken_literally(hostile: Hostile
         return await firm.reconciliation.get("/v1/unlinked-payments", params=params, headers=firm.staff)
 
     everything = await listed(bank_account_id=hostile.account_id)
-    assert len(everything.json()["items"]) == len(hostile.typed)  # what a wider query would return
+    # what a wider query would return; this module's bill payment may still be listed, pending, meanwhile
+    assert set(hostile.typed) <= {item["payment_id"] for item in everything.json()["items"]}
     for injection in FILTER_INJECTIONS:
         widened = await listed(bank_account_id=injection)
         assert (widened.status_code, widened.json()["items"]) == (200, []), injection
