@@ -8,11 +8,12 @@ twice, or events in any order, leads to the same rows. Link changes are merged l
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
+
+from pydantic_core import to_json
 
 from paylinks_events import (
     BankAccountRegistered,
@@ -38,8 +39,12 @@ PROJECTION_TOPICS: tuple[str, ...] = (
 )
 
 Key = tuple[str, str]
-# History details as JSON; one encoder for all (json.dumps with options builds a new one per call).
-_details_json = json.JSONEncoder(sort_keys=True, default=str).encode
+
+
+def _details_json(details: dict[str, Any]) -> str:
+    """History details as JSON for a jsonb column (which orders keys itself): pydantic's encoder, several
+    times faster per row than the json module's."""
+    return to_json(details, fallback=str).decode()
 
 
 class BankAccountRow(NamedTuple):
