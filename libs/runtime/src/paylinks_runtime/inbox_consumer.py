@@ -12,8 +12,9 @@ keeps failing for a reason other than an unreachable database is isolated and de
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,8 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
-from opentelemetry.trace import SpanKind
+from opentelemetry.sdk.trace import SpanLimits
+from opentelemetry.trace import Link, SpanKind
 
 from paylinks_events import Envelope, PoisonRecord, from_record
 
@@ -33,6 +35,10 @@ from .tracing import context_from, link_to, tracer
 from .unit_of_work import UnitOfWork, Writer
 
 log = structlog.get_logger(__name__)
+
+# A span keeps this many links (OTEL_SPAN_LINK_COUNT_LIMIT, 128 by default) and drops the rest: a batch
+# span links to its first events' producer spans, and the rest are not built to be thrown away.
+_MAX_LINKS = SpanLimits().max_links or 128
 
 # Records decoded between two yields to the event loop: decoding is CPU work, and the batch before is
 # being written meanwhile; each yield lets its next statement go to Postgres instead of waiting.
@@ -268,7 +274,7 @@ class InboxConsumer:
         """A batch: one CONSUMER span linked to each event's producer span (a single event is its child)."""
         if len(deliveries) == 1:
             return self._span(deliveries[0])
-        links = [link for d in deliveries if (link := link_to(d.envelope.traceparent, d.envelope.tracestate))]
+        links = list(itertools.islice(_links(deliveries), _MAX_LINKS))
         topics = sorted({d.record.topic for d in deliveries})
         return tracer().start_as_current_span(
             f"{','.join(topics)} process",
@@ -297,6 +303,12 @@ class InboxConsumer:
             if end is not None:
                 position = await self._consumer.position(tp)
                 CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - position))
+
+
+def _links(deliveries: list[Delivery]) -> Iterator[Link]:
+    for delivery in deliveries:
+        if link := link_to(delivery.envelope.traceparent, delivery.envelope.tracestate):
+            yield link
 
 
 def _first_of_each(deliveries: list[Delivery], fresh_ids: set[str]) -> list[Delivery]:
