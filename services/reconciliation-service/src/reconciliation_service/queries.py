@@ -25,14 +25,31 @@ _SUGGESTIONS = """
     LIMIT 5) s) AS suggestions
 """
 
-_PAYMENT = f"""
+
+def _decorated(payments: str) -> str:
+    """Payments rows (`payments`: the table, or a subquery of it) with their account, matter, contact and
+    suggestions. Made of constant fragments only."""
+    return f"""
 SELECT p.*, b.name AS bank_account_name, b.kind AS bank_account_kind,
        m.name AS matter_name, m.number AS matter_number, c.name AS contact_name, {_SUGGESTIONS}
-  FROM payments p
+  FROM {payments} p
   LEFT JOIN bank_accounts b ON b.firm_id = p.firm_id AND b.bank_account_id = p.bank_account_id
   LEFT JOIN matters m ON m.firm_id = p.firm_id AND m.matter_id = p.matter_id
   LEFT JOIN contacts c ON c.firm_id = p.firm_id AND c.contact_id = p.contact_id
-"""  # noqa: S608 - made of constant fragments only
+"""  # noqa: S608
+
+
+_PAYMENT = _decorated("payments")
+
+# The page is chosen from the payments alone (the LIMIT inside a subquery is applied before the joins), so
+# a page of 200 costs 200 rows' lookups however many payments wait, whatever the planner's statistics say.
+_PAGE_OF_PAYMENTS = """(SELECT * FROM payments
+          WHERE firm_id = $1 AND listed AND status = ANY($2::text[])
+            AND ($3::text IS NULL OR bank_account_id = $3)
+            AND ($4::timestamptz IS NULL OR (received_at, payment_id) > ($4, $5))
+          ORDER BY received_at, payment_id
+          LIMIT $6)"""
+_UNLINKED_PAGE = _decorated(_PAGE_OF_PAYMENTS) + " ORDER BY p.received_at, p.payment_id"
 
 
 @dataclass(frozen=True)
@@ -59,13 +76,7 @@ async def unlinked_page(
 ) -> list[asyncpg.Record]:
     """Up to `limit` listed payments after the keyset position, oldest first (they have waited longest)."""
     return await conn.fetch(
-        _PAYMENT
-        + """
-         WHERE p.firm_id = $1 AND p.listed AND p.status = ANY($2::text[])
-           AND ($3::text IS NULL OR p.bank_account_id = $3)
-           AND ($4::timestamptz IS NULL OR (p.received_at, p.payment_id) > ($4, $5))
-         ORDER BY p.received_at, p.payment_id
-         LIMIT $6""",
+        _UNLINKED_PAGE,
         where.firm_id,
         list(where.statuses),
         where.bank_account_id,
