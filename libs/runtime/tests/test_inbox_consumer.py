@@ -204,7 +204,7 @@ async def test_the_appending_operations_trace_reaches_the_consumers_span(effects
     relay = OutboxRelay(effects, producer, service="t", signal=OutboxSignal())
     await relay.publish_batch()
 
-    async with consuming(effects, producer, [Topic.PRACTICE]):
+    async with consuming(effects, producer, [Topic.PRACTICE]) as consumer:
         await eventually(lambda: effect_count(effects, envelope.id), timeout=60)
 
     finished = spans.get_finished_spans()
@@ -216,7 +216,8 @@ async def test_the_appending_operations_trace_reaches_the_consumers_span(effects
     (process,) = [
         s
         for s in finished
-        if s.attributes.get("messaging.message.id") == envelope.id and s.name.endswith("process")
+        if s.attributes.get("messaging.message.id") == envelope.id
+        and s.attributes.get("messaging.consumer.group.name") == consumer.name  # not another test's consumer
     ]
     assert format(process.context.trace_id, "032x") == trace_id
     assert process.parent is not None and process.parent.span_id == publish.context.span_id
