@@ -50,35 +50,54 @@ def tracer() -> trace.Tracer:
 
 
 def current_trace_headers() -> dict[str, str]:
-    """The current span's `traceparent` (and `tracestate`), ready to store or send."""
-    carrier: dict[str, str] = {}
-    _propagator.inject(carrier)
-    return carrier
+    """The current span's `traceparent` (and `tracestate`), ready to store or send: what the W3C
+    propagator's inject writes, formatted directly (the relay and every unit of work ask once per event)."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return {}
+    headers = {
+        "traceparent": f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
+        f"-{span_context.trace_flags:02x}"
+    }
+    if span_context.trace_state:
+        headers["tracestate"] = span_context.trace_state.to_header()
+    return headers
 
 
 def context_from(traceparent: str | None, tracestate: str | None = None) -> Context:
-    carrier = {"traceparent": traceparent} if traceparent else {}
-    if tracestate:
-        carrier["tracestate"] = tracestate
-    return _propagator.extract(carrier, context=otel_context.Context())
+    """A context whose (remote, non-recording) current span is the one the headers name; empty if none."""
+    span_context = _remote_span_context(traceparent, tracestate)
+    if span_context is None:
+        return otel_context.Context()
+    return trace.set_span_in_context(trace.NonRecordingSpan(span_context), otel_context.Context())
+
+
+def link_to(traceparent: str | None, tracestate: str | None = None) -> Link | None:
+    """A link to the span a traceparent names."""
+    span_context = _remote_span_context(traceparent, tracestate)
+    return Link(span_context) if span_context is not None else None
 
 
 # version 00 in lowercase hex: what our producers write; anything else goes through the propagator
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
 
-def link_to(traceparent: str | None, tracestate: str | None = None) -> Link | None:
-    """A link to the span a traceparent names. The common form is read directly: the propagator builds a
-    whole Context each time (~13 us), and a consumer's batch span links to hundreds of them."""
+def _remote_span_context(traceparent: str | None, tracestate: str | None) -> SpanContext | None:
+    """The span context in the headers, None if missing or invalid. The common form (our own, without
+    tracestate) is read directly: the propagator builds a whole Context each time (~13 us), and the relay,
+    the consumers and their batch spans read one per event."""
     match = _TRACEPARENT.fullmatch(traceparent or "")
     if match is None or tracestate:
-        span_context = trace.get_current_span(context_from(traceparent, tracestate)).get_span_context()
-        return Link(span_context) if span_context.is_valid else None
+        carrier = {"traceparent": traceparent} if traceparent else {}
+        if tracestate:
+            carrier["tracestate"] = tracestate
+        extracted = _propagator.extract(carrier, context=otel_context.Context())
+        span_context = trace.get_current_span(extracted).get_span_context()
+        return span_context if span_context.is_valid else None
     trace_id, span_id = int(match[1], 16), int(match[2], 16)
     if not (trace_id and span_id):  # all-zero ids are invalid (W3C trace context)
         return None
-    flags = TraceFlags(int(match[3], 16))
-    return Link(SpanContext(trace_id, span_id, is_remote=True, trace_flags=flags))
+    return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(match[3], 16)))
 
 
 def current_ids() -> tuple[str, str] | None:
