@@ -1,0 +1,54 @@
+"""The batch span: one CONSUMER span linked to its events' producer spans, no more links than it keeps."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+
+from paylinks_events import ContactCreated, Envelope
+from paylinks_runtime import inbox_consumer
+from paylinks_runtime.inbox_consumer import Delivery, InboxConsumer
+
+pytestmark = pytest.mark.unit
+
+
+def _delivery(offset: int) -> Delivery:
+    traceparent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+    envelope = Envelope(
+        ContactCreated(firm_id="f", contact_id=f"c{offset}", name="n"), source="/t", traceparent=traceparent
+    )
+    record = ConsumerRecord("practice.events", 0, offset, 0, 0, None, None, None, -1, -1, [])
+    return Delivery(record, envelope)
+
+
+def _consumer() -> InboxConsumer:
+    return InboxConsumer(
+        name="test-batch-span",
+        topics=["practice.events"],
+        writer=None,  # type: ignore[arg-type]  # a span needs neither the database nor Kafka
+        batch_handler=lambda uow, envelopes: None,  # type: ignore[arg-type,return-value]
+        dead_letters=None,  # type: ignore[arg-type]
+        bootstrap_servers="unused:9092",
+    )
+
+
+def test_a_large_batch_links_to_as_many_producer_spans_as_a_span_keeps(spans) -> None:  # type: ignore[no-untyped-def]
+    deliveries = [_delivery(i) for i in range(inbox_consumer._MAX_LINKS + 72)]
+    with _consumer()._batch_span(deliveries):
+        pass
+    (span,) = spans.get_finished_spans()
+    assert span.attributes["messaging.batch.message_count"] == len(deliveries)
+    assert span.dropped_links == 0
+    linked = [format(link.context.span_id, "016x") for link in span.links]
+    firsts = [d.envelope.traceparent.split("-")[2] for d in deliveries[: inbox_consumer._MAX_LINKS]]
+    assert linked == firsts
+
+
+def test_a_small_batch_links_to_every_event(spans) -> None:  # type: ignore[no-untyped-def]
+    deliveries = [_delivery(i) for i in range(5)]
+    with _consumer()._batch_span(deliveries):
+        pass
+    (span,) = spans.get_finished_spans()
+    assert len(span.links) == 5
