@@ -16,6 +16,9 @@ class Settings(ServiceSettings):
     service_name: str = "reconciliation-service"
     http_port: int = 8003
     db_schema: str = "reconciliation"
+    # The projection writes a batch with one statement per table, so a larger batch costs less per event
+    # (bench figure 1: 4,400 -> 5,600 events/s from 500 to 2,000); the rebuild's Replayer reads 2,000 too.
+    consumer_batch_size: int = Field(default=2000, ge=1)
     # How long the staff page's cookie (made from the email's grant) lives; the grant's expiry applies too.
     page_cookie_max_age: int = Field(default=3600, ge=60)
     # A rebuild waits this long for the outbox to drain before switching (a stopped service never drains it).
