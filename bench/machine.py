@@ -28,6 +28,7 @@ async def describe(database_url: str) -> dict[str, Any]:
         "postgres": await _postgres_version(database_url),
         "aiokafka": version("aiokafka"),
         "asyncpg": version("asyncpg"),
+        "uvloop": version("uvloop"),  # the event loop of the services and of this run
         "commit": _git_commit(),
         "load_average_1m": round(os.getloadavg()[0], 2),  # the machine is shared: others' work is noise
     }

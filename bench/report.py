@@ -102,7 +102,8 @@ def _machine_line(m: dict[str, Any]) -> str:
     return (
         f"Measured {m['date']} at commit {m['commit']} on {m['nproc']} cores ({m['cpu']}), "
         f"{m['memory_gib']} GiB RAM; Python {m['python']}, Kafka {m['kafka']}, PostgreSQL {m['postgres']}, "
-        f"aiokafka {m['aiokafka']}, asyncpg {m['asyncpg']}; load average {m['load_average_1m']} at the start."
+        f"aiokafka {m['aiokafka']}, asyncpg {m['asyncpg']}, uvloop {m.get('uvloop', '-')}; "
+        f"load average {m['load_average_1m']} at the start."
     )
 
 

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 from bench import machine, report
 from bench.context import BenchContext
 from bench.figures import discover
@@ -123,4 +125,4 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(uvloop.run(main()))  # the event loop the services run on (paylinks_runtime.http.serve)
