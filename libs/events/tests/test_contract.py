@@ -12,6 +12,7 @@ import pytest
 from paylinks_events import (
     EVENT_TYPES,
     Envelope,
+    Event,
     MatterOpened,
     PaymentReceived,
     PoisonRecord,
@@ -177,3 +178,42 @@ def test_a_missing_upcaster_step_is_a_poison_record() -> None:
 def test_topics_match_the_contract() -> None:
     assert {t.value for t in Topic} == set(CONTRACT_TOPICS.values())
     assert datetime.now(UTC).tzinfo is UTC
+
+
+class RenamedContact(Event):
+    """A type at schema version 2 whose v1 payloads named `full_name` `name`."""
+
+    topic = "test.events"
+    key_field = "contact_id"
+    schema_version = 2
+    contact_id: str
+    full_name: str
+
+
+def _record_at(version: int, data: dict[str, Any]) -> tuple[bytes, list[tuple[str, bytes]]]:
+    event = RenamedContact(firm_id="f", contact_id="c1", full_name="A")
+    record = to_record(Envelope(event=event, source="/t"))
+    headers = [(k, str(version).encode() if k == "ce_schemaversion" else v) for k, v in record.headers]
+    return json.dumps(data).encode(), headers
+
+
+def test_a_record_of_an_older_schema_version_is_lifted_and_the_current_one_read_as_it_is() -> None:
+    EVENT_TYPES["RenamedContact"] = RenamedContact
+    try:
+
+        @upcaster("RenamedContact", 1)
+        def v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+            payload["full_name"] = payload.pop("name")
+            return payload
+
+        old = from_record(*_record_at(1, {"firm_id": "f", "contact_id": "c1", "name": "A"}))
+        current = from_record(*_record_at(2, {"firm_id": "f", "contact_id": "c1", "full_name": "A"}))
+        assert old is not None and current is not None and old.event == current.event
+        assert current.event == RenamedContact(firm_id="f", contact_id="c1", full_name="A")
+        with pytest.raises(PoisonRecord, match="failed validation"):  # a v1 payload claiming to be v2
+            from_record(*_record_at(2, {"firm_id": "f", "contact_id": "c1", "name": "A"}))
+        with pytest.raises(PoisonRecord, match="newer than this reader"):
+            from_record(*_record_at(3, {"firm_id": "f", "contact_id": "c1", "full_name": "A"}))
+    finally:
+        EVENT_TYPES.pop("RenamedContact", None)
+        _UPCASTERS.pop(("RenamedContact", 1), None)
