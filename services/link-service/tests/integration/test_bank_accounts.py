@@ -72,7 +72,9 @@ async def test_the_account_link_is_the_same_every_time_and_issued_once(service) 
     assert first["url"].startswith(service.settings.public_base_url + "/pay/")
     assert len(token_of(first["url"])) >= 22  # >= 128 bits, base64url
     data = json.loads(issued.value)
-    assert data["link_id"] == first["link_id"] and data["url"] == first["url"] and data["bill_id"] is None
+    assert data["link_id"] == first["link_id"] and data["bill_id"] is None
+    # Contract v2: the pay link is a bearer capability, never broadcast.
+    assert "url" not in data and token_of(first["url"]).encode() not in issued.value
     assert token_of(first["url"]) not in first["link_id"]
 
 
