@@ -244,6 +244,10 @@ class WebhookRecorder:
             and (payment_id is None or d.event["data"].get("payment_id") == payment_id)
         ]
 
+    def arrival(self, event_id: str) -> float:
+        """When (time.monotonic) the event first arrived."""
+        return min(d.received_at for d in self.deliveries if d.event["id"] == event_id)
+
     async def wait_for(
         self, type_: str, payment_id: str | None = None, count: int = 1, timeout: float = 20.0
     ) -> list[dict[str, Any]]:
