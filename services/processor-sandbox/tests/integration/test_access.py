@@ -34,12 +34,14 @@ async def test_the_preflight_allows_any_origin_with_authorization_and_content_ty
 async def test_tokenization_answers_carry_cors_headers_errors_included(sandbox: Sandbox) -> None:
     browser = {"Origin": "https://pay.firm.example", **sandbox.publishable}
     made = await sandbox.http.post("/v1/payment_methods", json=CARD, headers=browser)
-    assert made.status_code == 201 and made.headers["access-control-allow-origin"] == "*"
+    assert made.status_code == 201
+    assert made.headers["access-control-allow-origin"] == "*"
     assert made.json()["id"].startswith("pm_")
     assert made.json()["card"] == {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2099}
     bad = {"type": "card", "card": {**CARD["card"], "number": "4242424242424241"}}  # type: ignore[dict-item]
     refused = await sandbox.http.post("/v1/payment_methods", json=bad, headers=browser)
-    assert refused.status_code == 422 and refused.headers["access-control-allow-origin"] == "*"
+    assert refused.status_code == 422
+    assert refused.headers["access-control-allow-origin"] == "*"
     assert refused.json()["error"]["code"] == "invalid_number"
 
 
@@ -90,7 +92,8 @@ async def test_a_malformed_body_is_refused_without_echoing_the_card(sandbox: San
     body = {"type": "card", "card": {"number": "4242424242424242", "cvc": "987", "exp_month": "soon"}}
     response = await sandbox.http.post("/v1/payment_methods", json=body, headers=sandbox.publishable)
     assert response.status_code == 422
-    assert "4242424242424242" not in response.text and "987" not in response.text
+    assert "4242424242424242" not in response.text
+    assert "987" not in response.text
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer pk_wrong"}, {"Authorization": "Basic x"}])
@@ -144,7 +147,8 @@ async def test_money_calls_need_an_idempotency_key(sandbox: Sandbox) -> None:
         "fee_bank_account_id": "o",
     }
     response = await sandbox.http.post("/v1/payments", json=body, headers=sandbox.secret)
-    assert response.status_code == 400 and response.json()["error"]["code"] == "idempotency_key_required"
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "idempotency_key_required"
     refund = {"refund_id": str(uuid.uuid4()), "payment_id": body["payment_id"], "amount": 1}
     response = await sandbox.http.post("/v1/refunds", json=refund, headers=sandbox.secret)
     assert response.status_code == 400

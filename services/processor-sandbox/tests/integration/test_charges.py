@@ -17,13 +17,16 @@ async def test_a_card_payment_is_taken_then_succeeds_by_a_signed_webhook(
     response = await sandbox.charge(token, payment_id=payment_id, firm_id=firm_id, amount=10000)
     assert response.status_code == 201, response.text
     taken = response.json()
-    assert taken["id"].startswith("py_") and taken["payment_id"] == payment_id
-    assert taken["status"] == "pending" and taken["method"] == "card"
+    assert taken["id"].startswith("py_")
+    assert taken["payment_id"] == payment_id
+    assert taken["status"] == "pending"
+    assert taken["method"] == "card"
     assert taken["payment_method"] == {"type": "card", "brand": "visa", "last4": "4242"}
 
     [event] = await receiver.wait_for("payment.succeeded", payment_id)
     assert receiver.arrival(event["id"]) - started >= sandbox.settings.sandbox_card_settle_seconds
-    assert event["id"].startswith("evt_") and isinstance(event["created"], int)
+    assert event["id"].startswith("evt_")
+    assert isinstance(event["created"], int)
     assert event["data"] == {
         "firm_id": firm_id,
         "payment_id": payment_id,
@@ -37,10 +40,13 @@ async def test_a_card_payment_is_taken_then_succeeds_by_a_signed_webhook(
     assert all(d.signature_valid for d in receiver.deliveries)
 
     [charge] = await sandbox.charges(payment_id)
-    assert charge["status"] == "succeeded" and charge["idempotency_key"] == f"payment:{payment_id}"
-    assert charge["amount"] == 10000 and charge["currency"] == "USD"
+    assert charge["status"] == "succeeded"
+    assert charge["idempotency_key"] == f"payment:{payment_id}"
+    assert charge["amount"] == 10000
+    assert charge["currency"] == "USD"
     current = await sandbox.http.get(f"/v1/payments/{payment_id}", headers=sandbox.secret)
-    assert current.json()["status"] == "succeeded" and current.json()["fee"] == 320
+    assert current.json()["status"] == "succeeded"
+    assert current.json()["fee"] == 320
 
 
 async def test_the_declined_card_is_refused_now_and_nothing_is_recorded(
@@ -76,9 +82,12 @@ async def test_the_dispute_card_is_processed_then_disputed_then_lost(
     assert receiver.arrival(succeeded["id"]) - started >= settle
     assert receiver.arrival(created["id"]) - started >= settle + dispute
     assert receiver.arrival(closed["id"]) - started >= settle + 2 * dispute
-    assert created["data"]["amount"] == 12500 and created["data"]["fee"] == 1500
-    assert created["data"]["dispute_id"].startswith("dp_") and created["data"]["reason"]
-    assert created["data"]["evidence_due_by"] and created["data"]["fee_bank_account_id"] == "ba-operating"
+    assert created["data"]["amount"] == 12500
+    assert created["data"]["fee"] == 1500
+    assert created["data"]["dispute_id"].startswith("dp_")
+    assert created["data"]["reason"]
+    assert created["data"]["evidence_due_by"]
+    assert created["data"]["fee_bank_account_id"] == "ba-operating"
     assert closed["data"] == {
         "firm_id": firm_id,
         "payment_id": payment_id,
@@ -97,11 +106,13 @@ async def test_the_good_account_is_processed_after_the_echeck_delay(
     payment_id = str(uuid.uuid4())
     started = time.monotonic()
     response = await sandbox.charge(token, payment_id=payment_id, amount=100_000)
-    assert response.status_code == 201 and response.json()["method"] == "echeck"
+    assert response.status_code == 201
+    assert response.json()["method"] == "echeck"
     assert response.json()["payment_method"] == {"type": "us_bank_account", "last4": "6789"}
     [event] = await receiver.wait_for("payment.succeeded", payment_id)
     assert receiver.arrival(event["id"]) - started >= sandbox.settings.sandbox_echeck_settle_seconds
-    assert event["data"]["fee"] == 500 and event["data"]["method"] == "echeck"  # 0.8 % capped
+    assert event["data"]["fee"] == 500
+    assert event["data"]["method"] == "echeck"
     assert "brand" not in event["data"]
 
 
@@ -109,7 +120,8 @@ async def test_the_r01_account_fails_after_settling(sandbox: Sandbox, receiver: 
     token = await sandbox.tokenize_bank("000111111113")
     payment_id = str(uuid.uuid4())
     response = await sandbox.charge(token, payment_id=payment_id)
-    assert response.status_code == 201 and response.json()["method"] == "echeck"
+    assert response.status_code == 201
+    assert response.json()["method"] == "echeck"
     [event] = await receiver.wait_for("payment.failed", payment_id)
     assert event["data"]["reason"] == "R01"
     [charge] = await sandbox.charges(payment_id)
@@ -131,7 +143,8 @@ async def test_the_r10_account_is_processed_then_returned(
         receiver.arrival(returned["id"]) - started
         >= settings.sandbox_echeck_settle_seconds + settings.sandbox_return_seconds
     )
-    assert returned["data"]["reason"] == "R10" and returned["data"]["amount"] == 40000
+    assert returned["data"]["reason"] == "R10"
+    assert returned["data"]["amount"] == 40000
     [charge] = await sandbox.charges(payment_id)
     assert charge["status"] == "returned"
 
@@ -140,7 +153,8 @@ async def test_a_token_pays_for_one_payment_only(sandbox: Sandbox) -> None:
     token = await sandbox.tokenize_card()
     assert (await sandbox.charge(token)).status_code == 201
     second = await sandbox.charge(token)
-    assert second.status_code == 422 and second.json()["error"]["code"] == "payment_method_used"
+    assert second.status_code == 422
+    assert second.json()["error"]["code"] == "payment_method_used"
 
 
 async def test_charges_refuse_unknown_tokens_missing_fee_accounts_and_foreign_echecks(

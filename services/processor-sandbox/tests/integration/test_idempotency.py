@@ -48,7 +48,8 @@ async def test_a_decline_is_replayed_too(sandbox: Sandbox) -> None:
     body = payment_body(await sandbox.tokenize_card("4000000000000002"))
     first = await post(sandbox, body, "declined-1")
     again = await post(sandbox, body, "declined-1")
-    assert first.status_code == again.status_code == 402 and first.json() == again.json()
+    assert first.status_code == again.status_code == 402
+    assert first.json() == again.json()
 
 
 async def test_the_same_key_with_another_body_is_refused(sandbox: Sandbox) -> None:
@@ -56,7 +57,8 @@ async def test_the_same_key_with_another_body_is_refused(sandbox: Sandbox) -> No
     key = f"payment:{body['payment_id']}"
     assert (await post(sandbox, body, key)).status_code == 201
     reused = await post(sandbox, {**body, "amount": 99}, key)
-    assert reused.status_code == 422 and reused.json()["error"]["code"] == "idempotency_key_reused"
+    assert reused.status_code == 422
+    assert reused.json()["error"]["code"] == "idempotency_key_reused"
     refund = {"refund_id": str(uuid.uuid4()), "payment_id": body["payment_id"], "amount": 1}
     elsewhere = await post(sandbox, refund, key, "/v1/refunds")  # same key, another call
     assert elsewhere.status_code == 422
@@ -72,7 +74,8 @@ async def test_a_key_whose_first_request_is_running_gets_409(sandbox: Sandbox) -
     try:
         await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", KEY_LOCK_CLASS, key)
         busy = await post(sandbox, body, key)
-        assert busy.status_code == 409 and busy.json()["error"]["code"] == "idempotency_key_in_flight"
+        assert busy.status_code == 409
+        assert busy.json()["error"]["code"] == "idempotency_key_in_flight"
         assert await sandbox.charges(body["payment_id"]) == []
     finally:
         await conn.close()
@@ -85,7 +88,8 @@ async def test_concurrent_retries_of_one_key_make_one_charge(sandbox: Sandbox) -
     answers = await asyncio.gather(*(post(sandbox, body, key) for _ in range(12)))
     assert {a.status_code for a in answers} <= {201, 409}
     created = [a.json() for a in answers if a.status_code == 201]
-    assert created and all(c == created[0] for c in created)
+    assert created
+    assert all(c == created[0] for c in created)
     assert len(await sandbox.charges(body["payment_id"])) == 1
 
 

@@ -52,8 +52,10 @@ async def test_a_trust_payout_is_gross_and_the_fees_go_to_the_fee_account(
     assert {line["type"] for line in operating["lines"]} == {"fee"}
     for payout in (trust, operating):
         assert payout["amount"] == sum(line["amount"] for line in payout["lines"])
-        assert payout["payout_id"].startswith("po_") and payout["currency"] == "USD"
-    assert trust["amount"] == 27500 and operating["amount"] == -2155  # a debit from operating
+        assert payout["payout_id"].startswith("po_")
+        assert payout["currency"] == "USD"
+    assert trust["amount"] == 27500
+    assert operating["amount"] == -2155
 
     webhooks = await receiver.wait_for("payout.paid", count=2, timeout=20)
     mine = {e["data"]["payout_id"]: e["data"] for e in webhooks if e["data"]["firm_id"] == firm_id}

@@ -48,7 +48,7 @@ def test_fees_are_integers_for_huge_amounts_where_a_float_would_round_wrong() ->
 
 def test_the_dispute_fee_and_bad_input() -> None:
     assert DISPUTE_FEE == 1500
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown method"):
         processing_fee("wire", 100)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="positive amount"):
         processing_fee("card", -1)
