@@ -1,4 +1,4 @@
-"""The HTTP layer's two middlewares, as plain ASGI: the NUL guard and request metrics.
+"""The HTTP layer's middlewares, as plain ASGI: request metrics, the body size limit and the NUL guard.
 
 Plain ASGI, not `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs each request through task
 groups and memory streams and re-streams the response, which measured (bench figure 6) at several times
@@ -17,6 +17,7 @@ from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .tracing import current_ids
 
 _NUL_MARKERS = (b"\x00", b"%00", b"\\u0000")
+MAX_BODY_BYTES = 64 * 1024  # CONTRACT.md 2: a larger request body is 413
 
 
 def has_nul(data: bytes) -> bool:
@@ -68,6 +69,70 @@ class RefuseNulCharacters:
             await JSONResponse(refusal, status_code=422)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    """Raised by the capped `receive` once a body passes the limit; never an OSError (the outage handler)."""
+
+
+class LimitBodySize:
+    """A request body over `max_bytes` is 413 before anything reads it whole, auth included.
+
+    A declared Content-Length over the limit is refused before one byte of the body is read. A chunked body
+    (no length) is counted as it streams in and refused at the first chunk past the limit; uvicorn stops
+    reading the socket while nobody receives, so the rest is never buffered. The 413 closes the connection:
+    otherwise the server would go on reading (and discarding) the rest of a 50 MiB upload.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received, started = 0, False
+
+        async def capped_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, capped_receive, watched_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = error_body("too_large", f"the request body must not exceed {self.max_bytes} bytes")
+        response = JSONResponse(refusal, status_code=413, headers={"Connection": "close"})
+        await response(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # the HTTP parser refuses it before us; never trust it here
+    return None
 
 
 class RequestMetrics:
