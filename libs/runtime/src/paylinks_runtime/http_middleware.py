@@ -7,7 +7,9 @@ FastAPI's own CPU per request.
 
 from __future__ import annotations
 
+import re
 import time
+from urllib.parse import unquote_to_bytes
 
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,12 +18,36 @@ from .errors import error_body
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .tracing import current_ids
 
-_NUL_MARKERS = (b"\x00", b"%00", b"\\u0000")
 MAX_BODY_BYTES = 64 * 1024  # CONTRACT.md 2: a larger request body is 413
+# A JSON string escape for U+0000 that is not itself an escaped backslash followed by the text "u0000".
+_JSON_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_FORM = b"application/x-www-form-urlencoded"
 
 
-def has_nul(data: bytes) -> bool:
-    return any(marker in data.lower() for marker in _NUL_MARKERS)
+def has_nul(scope: Scope, body: bytes) -> bool:
+    """A real U+0000 in the path, the query or the body once each is decoded the way its reader will.
+
+    Only what decodes to NUL counts: the text "%00" in a JSON body, or a JSON body that spells a backslash
+    then "u0000", is harmless text and passes.
+    """
+    query = scope.get("query_string", b"")
+    return (
+        "\x00" in scope["path"]  # uvicorn has already percent-decoded it
+        or b"\x00" in _form_decoded(query)
+        or b"\x00" in (_form_decoded(body) if _content_type(scope) == _FORM else body)
+        or _JSON_NUL_ESCAPE.search(body) is not None
+    )
+
+
+def _form_decoded(data: bytes) -> bytes:
+    return unquote_to_bytes(data.replace(b"+", b" ")) if b"%" in data else data
+
+
+def _content_type(scope: Scope) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower()
+    return b""
 
 
 async def buffered_body(receive: Receive) -> tuple[bytes, Receive]:
@@ -51,8 +77,7 @@ class RefuseNulCharacters:
     """U+0000 in a path, query or body is refused with 422 before any handler runs.
 
     Postgres text cannot hold it; refusing it at the edge means no handler ever half-acts on it (a processor
-    charged, then the transaction failing on the NUL). A JSON body that spells a literal backslash-u0000 is
-    refused too: a false alarm that costs nothing, since no payment field needs that text.
+    charged, then the transaction failing on the NUL).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -63,8 +88,7 @@ class RefuseNulCharacters:
             await self.app(scope, receive, send)
             return
         body, receive = await buffered_body(receive)
-        target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
-        if has_nul(target) or has_nul(body):
+        if has_nul(scope, body):
             refusal = error_body("invalid_character", "text must not contain the NUL character (U+0000)")
             await JSONResponse(refusal, status_code=422)(scope, receive, send)
             return
@@ -133,6 +157,33 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None  # the HTTP parser refuses it before us; never trust it here
     return None
+
+
+API_PREFIX = "/v1/"
+_API_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
+
+
+class ApiResponseHeaders:
+    """Every answer under /v1 is private and typed: `Cache-Control: no-store` (no proxy or browser keeps a
+    payment or a bill) and `X-Content-Type-Options: nosniff`; a route that sets its own keeps its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(header for header in _API_HEADERS if header[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class RequestMetrics:
