@@ -12,6 +12,7 @@ from paylinks_runtime.unit_of_work import UnitOfWork
 
 from .commands import settle_payment
 from .directory import record_contact, record_matter
+from .tables import PostgresBillingTables
 
 CONSUMER_NAME = "billing-service"
 
@@ -32,7 +33,7 @@ async def _matter_opened(uow: UnitOfWork, event: Any) -> None:
 
 async def _payment_processed(uow: UnitOfWork, event: Any) -> None:
     if event.bill_id is not None:  # payments not for a bill are reconciliation's to link
-        await settle_payment(uow, event)
+        await settle_payment(uow.with_tables(PostgresBillingTables), event)
 
 
 _HANDLERS: dict[type[Event], Callable[[UnitOfWork, Any], Awaitable[None]]] = {
