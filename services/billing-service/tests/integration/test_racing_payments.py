@@ -16,7 +16,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from billing_service.commands import apply_payment
-from billing_service.event_handlers import CONSUMER_NAME
+from billing_service.reactions import CONSUMER_NAME
 from billing_service.tables import billing_writer
 from paylinks_events import Topic
 from paylinks_runtime.service import ServiceRuntime
