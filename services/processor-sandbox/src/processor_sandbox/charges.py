@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import structlog
 
 from paylinks_runtime.errors import ApiError
 
@@ -14,6 +15,8 @@ from .config import Settings
 from .fees import processing_fee
 from .ids import new_id
 from .scenarios import FAILURE_REASONS, Scenario
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,13 @@ async def create(
     )
     delay = settings.sandbox_card_settle_seconds if kind == "card" else settings.sandbox_echeck_settle_seconds
     await timers.schedule(conn, timers.SETTLE_PAYMENT, charge["id"], delay)
+    log.info(
+        "charge taken",
+        payment_id=request.payment_id,
+        charge_id=charge["id"],
+        method=kind,
+        amount=request.amount,
+    )
     return view(charge)
 
 
@@ -99,6 +109,7 @@ async def settle(conn: asyncpg.Connection, charge_id: str, settings: Settings) -
         ledger.fee_line(charge, charge["fee_id"], -charge["fee"]),
     )
     await webhook_outbox.enqueue(conn, charge["payment_id"], "payment.succeeded", succeeded_data(charge))
+    log.info("charge succeeded", payment_id=charge["payment_id"], charge_id=charge_id, fee=charge["fee"])
     if scenario is Scenario.CARD_DISPUTE_LOST:
         await timers.schedule(
             conn, timers.OPEN_DISPUTE, charge_id, settings.sandbox_dispute_seconds, outcome="lost"
@@ -115,6 +126,7 @@ async def _fail(conn: asyncpg.Connection, charge: asyncpg.Record, reason: str) -
     )
     data = {"firm_id": charge["firm_id"], "payment_id": charge["payment_id"], "reason": reason}
     await webhook_outbox.enqueue(conn, charge["payment_id"], "payment.failed", data)
+    log.info("charge failed", payment_id=charge["payment_id"], charge_id=charge["id"], reason=reason)
 
 
 def succeeded_data(charge: asyncpg.Record) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from paylinks_runtime.db import create_pool, migrate, postgres_reachable
 
 from . import idempotency, payouts, scheduler
 from .config import Settings
-from .webhook_delivery import WebhookDelivery, run_worker
+from .webhook_delivery import WebhookDelivery, log_failure, run_worker
 
 log = structlog.get_logger(__name__)
 
@@ -88,8 +88,8 @@ class SandboxRuntime:
         while True:
             try:
                 await job()
-            except Exception:  # a loop must outlive any one failure (the database restarting, a bug)
-                log.exception("sandbox background job failed; retrying", job=job.__name__)
+            except Exception as exc:  # a loop must outlive any one failure (the database restarting, a bug)
+                log_failure(log, f"sandbox {job.__name__.strip('_')} failed; retrying", exc)
             if wake is None:
                 await asyncio.sleep(seconds)
                 continue

@@ -20,6 +20,7 @@ import httpx
 import structlog
 
 from paylinks_runtime import webhook_signature
+from paylinks_runtime.db import database_unavailable
 
 from .config import Settings
 
@@ -119,8 +120,17 @@ async def run_worker(delivery: WebhookDelivery, wake: asyncio.Event, poll_second
         try:
             if await delivery.deliver_next():
                 continue
-        except Exception:  # the worker must outlive any one failure (the database restarting, a bug)
-            log.exception("webhook delivery failed; retrying")
+        except Exception as exc:  # the worker must outlive any one failure (the database restarting, a bug)
+            log_failure(log, "webhook delivery failed; retrying", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=poll_seconds)
         wake.clear()
+
+
+def log_failure(logger: structlog.stdlib.BoundLogger, message: str, exc: Exception) -> None:
+    """A database outage is a warning without a traceback (it repeats every poll until the database is back);
+    anything else is a bug, with its traceback."""
+    if database_unavailable(exc):
+        logger.warning(message, error=repr(exc))
+    else:
+        logger.error(message, exc_info=exc)
