@@ -44,7 +44,8 @@ class SandboxRuntime:
         self._spawn("timers", self._every(s.sandbox_poll_seconds, self._apply_timers, self.timers_changed))
         for n in range(s.sandbox_webhook_workers):
             self._spawn(f"webhooks-{n}", run_worker(delivery, self.webhooks_queued, s.sandbox_poll_seconds))
-        self._spawn("payouts", self._every(s.sandbox_payout_seconds, self._pay_out))
+        # The first payout one period after start: a restart is not a payout day.
+        self._spawn("payouts", self._every(s.sandbox_payout_seconds, self._pay_out, first_wait=True))
         self._spawn("housekeeping", self._every(_HOUSEKEEPING_SECONDS, self._forget_old_keys))
         log.info("processor sandbox started", webhook_url=s.processor_webhook_url)
 
@@ -83,8 +84,15 @@ class SandboxRuntime:
         await idempotency.forget_expired(self.pool, self.settings.idempotency_key_hours)
 
     async def _every(
-        self, seconds: float, job: Callable[[], Awaitable[None]], wake: asyncio.Event | None = None
+        self,
+        seconds: float,
+        job: Callable[[], Awaitable[None]],
+        wake: asyncio.Event | None = None,
+        *,
+        first_wait: bool = False,
     ) -> None:
+        if first_wait:
+            await asyncio.sleep(seconds)
         while True:
             try:
                 await job()

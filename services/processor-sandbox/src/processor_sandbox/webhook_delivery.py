@@ -23,6 +23,7 @@ from paylinks_runtime import webhook_signature
 from paylinks_runtime.db import database_unavailable
 
 from .config import Settings
+from .metrics import WEBHOOK_FAILURES, WEBHOOKS_DELIVERED
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +82,7 @@ class WebhookDelivery:
 
     async def _record(self, webhook: asyncpg.Record, attempt: Attempt) -> None:
         if attempt.delivered:
+            WEBHOOKS_DELIVERED.labels(webhook["type"]).inc()
             await self._pool.execute(
                 "UPDATE webhooks SET delivered_at = now(), attempts = attempts + 1, last_error = NULL"
                 " WHERE seq = $1",
@@ -89,6 +91,7 @@ class WebhookDelivery:
             return
         attempts = webhook["attempts"] + 1
         drop = not attempt.retry and attempts >= self._settings.sandbox_webhook_max_client_errors
+        WEBHOOK_FAILURES.labels(webhook["type"], str(drop).lower()).inc()
         log.warning(
             "webhook dropped" if drop else "webhook not delivered; retrying",
             webhook_id=webhook["id"],
