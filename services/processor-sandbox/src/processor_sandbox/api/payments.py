@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -41,7 +42,7 @@ class RefundBody(BaseModel):
 async def create_payment(
     body: PaymentBody, request: Request, key: IdempotencyKey, sandbox: Runtime
 ) -> JSONResponse:
-    async def charge(conn: Any) -> idempotency.Reply:
+    async def charge(conn: asyncpg.Connection) -> idempotency.Reply:
         created = await charges.create(conn, ChargeRequest(**body.model_dump()), key, sandbox.settings)
         return idempotency.Reply(201, created)
 
@@ -52,7 +53,7 @@ async def create_payment(
 async def create_refund(
     body: RefundBody, request: Request, key: IdempotencyKey, sandbox: Runtime
 ) -> JSONResponse:
-    async def refund(conn: Any) -> idempotency.Reply:
+    async def refund(conn: asyncpg.Connection) -> idempotency.Reply:
         created = await reversals.create_refund(conn, RefundRequest(**body.model_dump()), sandbox.settings)
         return idempotency.Reply(201, created)
 
