@@ -18,9 +18,11 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 import structlog
+from opentelemetry.trace import SpanKind
 
 from paylinks_runtime import webhook_signature
 from paylinks_runtime.db import database_unavailable
+from paylinks_runtime.tracing import context_from, current_trace_headers, tracer
 
 from .config import Settings
 from .metrics import WEBHOOK_FAILURES, WEBHOOKS_DELIVERED
@@ -48,7 +50,10 @@ class WebhookDelivery:
         claimed = await self._claim()
         if claimed is None:
             return False
-        attempt = await self._post(claimed["body"].encode())
+        with tracer().start_as_current_span(
+            "sandbox webhook", context=context_from(claimed["traceparent"]), kind=SpanKind.CLIENT
+        ):
+            attempt = await self._post(claimed["body"].encode())
         await self._record(claimed, attempt)
         return True
 
@@ -61,13 +66,17 @@ class WebhookDelivery:
                 "  AND NOT EXISTS (SELECT 1 FROM webhooks e WHERE e.ordering_key = w.ordering_key"
                 "   AND e.seq < w.seq AND e.delivered_at IS NULL AND e.dropped_at IS NULL AND e.attempts = 0)"
                 "  ORDER BY w.seq LIMIT 1 FOR UPDATE SKIP LOCKED)"
-                " RETURNING seq, id, type, body, attempts",
+                " RETURNING seq, id, type, body, attempts, traceparent",
                 self._settings.sandbox_webhook_lease_seconds,
             )
 
     async def _post(self, body: bytes) -> Attempt:
         signature = webhook_signature.sign(self._settings.webhook_secret, int(time.time()), body)
-        headers = {webhook_signature.HEADER: signature, "Content-Type": "application/json"}
+        headers = {
+            webhook_signature.HEADER: signature,
+            "Content-Type": "application/json",
+            **current_trace_headers(),  # the receiver's handling joins the trace of what caused the event
+        }
         try:
             response = await self._client.post(
                 self._settings.processor_webhook_url, content=body, headers=headers

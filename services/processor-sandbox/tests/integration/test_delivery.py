@@ -128,3 +128,29 @@ async def _dropped(sandbox: Sandbox) -> list[tuple[str, int]]:
         return [(r["type"], r["attempts"]) for r in rows]
     finally:
         await conn.close()
+
+
+async def test_a_webhook_continues_the_trace_of_the_request_that_caused_it(
+    sandbox: Sandbox, receiver: WebhookRecorder
+) -> None:
+    trace_id = uuid.uuid4().hex
+    payment_id = str(uuid.uuid4())
+    token = await sandbox.tokenize_card("4000000000000259")  # succeeded, disputed, lost: three timers deep
+    body = {
+        "payment_id": payment_id,
+        "payment_method": token,
+        "amount": 1000,
+        "firm_id": "firm-traced",
+        "bank_account_id": "ba-trust",
+        "fee_bank_account_id": "ba-operating",
+    }
+    headers = {
+        **sandbox.secret,
+        "Idempotency-Key": f"payment:{payment_id}",
+        "traceparent": f"00-{trace_id}-{'1' * 16}-01",
+    }
+    assert (await sandbox.http.post("/v1/payments", json=body, headers=headers)).status_code == 201
+    await receiver.wait_for("dispute.closed", payment_id)
+    traced = [d for d in receiver.deliveries if d.event["data"].get("payment_id") == payment_id]
+    assert [d.event["type"] for d in traced] == ["payment.succeeded", "dispute.created", "dispute.closed"]
+    assert all(d.traceparent and d.traceparent.split("-")[1] == trace_id for d in traced)
