@@ -1,4 +1,4 @@
-"""The processor's webhook signature lives in the shared runtime, where the sandbox processor signs with it."""
+"""The processor's webhook signature lives in the shared runtime: the sandbox processor signs with it."""
 
 from paylinks_runtime.webhook_signature import HEADER, sign, verify
 
