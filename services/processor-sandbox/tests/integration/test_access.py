@@ -55,6 +55,7 @@ async def test_only_the_tokenization_path_is_open_to_browsers(sandbox: Sandbox) 
     [
         ({"type": "card", "card": {**CARD["card"], "exp_month": 13}}, "invalid_expiry"),  # type: ignore[dict-item]
         ({"type": "card", "card": {**CARD["card"], "exp_year": 2020}}, "invalid_expiry"),  # type: ignore[dict-item]
+        ({"type": "card", "card": {**CARD["card"], "exp_year": 10**20}}, "invalid_expiry"),  # type: ignore[dict-item]
         ({"type": "card", "card": {**CARD["card"], "cvc": "1"}}, "invalid_cvc"),  # type: ignore[dict-item]
         (
             {

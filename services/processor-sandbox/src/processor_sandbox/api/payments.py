@@ -20,12 +20,14 @@ from .replies import run_and_reply
 router = APIRouter(tags=["payments"], dependencies=[SecretKey])
 
 _ID = Field(min_length=1, max_length=200)
+# Far above any payment (10 billion dollars in cents), far below what a bigint column holds.
+MAX_AMOUNT = 10**12
 
 
 class PaymentBody(BaseModel):
     payment_id: str = _ID
     payment_method: str = _ID
-    amount: int = Field(gt=0, strict=True)
+    amount: int = Field(gt=0, le=MAX_AMOUNT, strict=True)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     firm_id: str = _ID
     bank_account_id: str = _ID
@@ -35,7 +37,7 @@ class PaymentBody(BaseModel):
 class RefundBody(BaseModel):
     refund_id: str = _ID
     payment_id: str = _ID
-    amount: int = Field(gt=0, strict=True)
+    amount: int = Field(gt=0, le=MAX_AMOUNT, strict=True)
 
 
 @router.post("/v1/payments", status_code=201)
