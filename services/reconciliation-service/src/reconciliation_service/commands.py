@@ -13,7 +13,7 @@ from paylinks_runtime.aggregate import DomainError
 from paylinks_runtime.unit_of_work import UnitOfWork, Writer
 
 from . import projection_store, queries
-from .domain import PaymentLink, PaymentRef, TargetRequest
+from .domain import PaymentLink, PaymentRef, TargetRequest, require_no_refund_in_progress
 
 
 async def link_payment(writer: Writer, ref: PaymentRef, request: TargetRequest, by: str) -> asyncpg.Record:
@@ -43,6 +43,7 @@ async def _load(uow: UnitOfWork, ref: PaymentRef) -> tuple[PaymentLink, str]:
     status = await queries.payment_status(uow.conn, ref)
     if status is None:
         raise DomainError("payment_not_found", "payment not found")
+    require_no_refund_in_progress(await queries.refund_in_progress(uow.conn, ref))
     return await uow.load(PaymentLink, PaymentLink.stream_id(ref)), status
 
 

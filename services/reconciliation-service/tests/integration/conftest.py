@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -18,14 +18,23 @@ from fastapi import FastAPI
 from paylinks_events import (
     BankAccountRegistered,
     ContactCreated,
+    DisputeClosed,
     Envelope,
     Event,
+    FeeCharged,
     MatterOpened,
     Payer,
+    PaymentDisputed,
     PaymentFailed,
     PaymentProcessed,
     PaymentReceived,
+    PaymentReturned,
     PaymentUnallocated,
+    PayoutLine,
+    PayoutPaid,
+    RefundFailed,
+    RefundRequested,
+    RefundSucceeded,
     to_record,
 )
 from paylinks_runtime.testing import BOOTSTRAP, auth_header, drop_schema, eventually, running_app, unique
@@ -153,6 +162,101 @@ class Firm:
             amount=amount,
             reason=reason,
             unallocated_at=received.received_at + timedelta(seconds=3),
+        )
+
+    # --- money after the payment (link-service's v2 events) -------------------------------------------------
+
+    def refund_requested(
+        self, received: PaymentReceived, amount: int, by: str = "admin-amy"
+    ) -> RefundRequested:
+        return RefundRequested(
+            firm_id=self.id,
+            refund_id=new_id(),
+            payment_id=received.payment_id,
+            bank_account_id=received.bank_account_id,
+            amount=amount,
+            currency=received.currency,
+            reason="overpaid",
+            requested_by=by,
+            requested_at=received.received_at + timedelta(seconds=10),
+        )
+
+    def refund_succeeded(self, requested: RefundRequested) -> RefundSucceeded:
+        return RefundSucceeded(
+            firm_id=self.id,
+            refund_id=requested.refund_id,
+            payment_id=requested.payment_id,
+            bank_account_id=requested.bank_account_id,
+            amount=requested.amount,
+            currency=requested.currency,
+            succeeded_at=requested.requested_at + timedelta(seconds=1),
+        )
+
+    def refund_failed(self, requested: RefundRequested) -> RefundFailed:
+        return RefundFailed(
+            firm_id=self.id,
+            refund_id=requested.refund_id,
+            payment_id=requested.payment_id,
+            reason="processor_error",
+            failed_at=requested.requested_at + timedelta(seconds=1),
+        )
+
+    def disputed(self, received: PaymentReceived, amount: int | None = None) -> PaymentDisputed:
+        at = received.received_at + timedelta(seconds=20)
+        return PaymentDisputed(
+            firm_id=self.id,
+            dispute_id=new_id(),
+            payment_id=received.payment_id,
+            bank_account_id=received.bank_account_id,
+            amount=amount or received.amount,
+            currency=received.currency,
+            reason="fraudulent",
+            evidence_due_by=at + timedelta(days=7),
+            disputed_at=at,
+        )
+
+    def dispute_closed(self, disputed: PaymentDisputed, outcome: str) -> DisputeClosed:
+        return DisputeClosed(
+            firm_id=self.id,
+            dispute_id=disputed.dispute_id,
+            payment_id=disputed.payment_id,
+            outcome=outcome,
+            amount=disputed.amount,
+            currency=disputed.currency,
+            closed_at=disputed.disputed_at + timedelta(seconds=30),
+        )
+
+    def returned(self, received: PaymentReceived, reason: str = "R10") -> PaymentReturned:
+        return PaymentReturned(
+            firm_id=self.id,
+            payment_id=received.payment_id,
+            bank_account_id=received.bank_account_id,
+            amount=received.amount,
+            currency=received.currency,
+            reason=reason,
+            returned_at=received.received_at + timedelta(seconds=40),
+        )
+
+    def fee(self, received: PaymentReceived, fee_account_id: str, amount: int = 393) -> FeeCharged:
+        return FeeCharged(
+            firm_id=self.id,
+            fee_id=new_id(),
+            payment_id=received.payment_id,
+            kind="processing",
+            amount=amount,
+            currency=received.currency,
+            bank_account_id=fee_account_id,
+            charged_at=received.received_at + timedelta(seconds=2),
+        )
+
+    def payout(self, bank_account_id: str, *lines: PayoutLine, arrival: date | None = None) -> PayoutPaid:
+        return PayoutPaid(
+            firm_id=self.id,
+            payout_id=new_id(),
+            bank_account_id=bank_account_id,
+            amount=sum(line.amount for line in lines),
+            arrival_date=arrival or datetime.now(UTC).date(),
+            lines=lines,
         )
 
     # --- scenarios ------------------------------------------------------------------------------------------
