@@ -5,20 +5,41 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from paylinks_events import Envelope
+import structlog
+from prometheus_client import Counter
+
+from paylinks_events import Envelope, FeeCharged
 from paylinks_runtime.service import ConsumerSpec
 from paylinks_runtime.unit_of_work import UnitOfWork
 
-from . import projection_store
+from . import money_queries, projection_store
 from .projection import PROJECTION_TOPICS
 
 CONSUMER_NAME = "reconciliation-service"
+log = structlog.get_logger(__name__)
+
+FEES_ON_TRUST = Counter(
+    "paylinks_fees_on_trust_total",
+    "FeeCharged events naming a trust account: each one a bug (fees come from operating, ABA Rule 1.15)",
+)
 
 
 async def project(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
     """Apply a batch of events to the live read model in the consumer's transaction."""
     await projection_store.hold_read_model_shared(uow.conn)  # a rebuild's switch-over waits for us
     await projection_store.apply(uow.conn, envelopes)
+    await _flag_fees_on_trust(uow, envelopes)
+
+
+async def _flag_fees_on_trust(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
+    """Surface a fee charged to a trust account (the trust reconciliation counts them too, whatever the order
+    the account and the fee arrive in; this catches the ones whose account is already known)."""
+    fees = [(e.event.firm_id, e.event.fee_id) for e in envelopes if isinstance(e.event, FeeCharged)]
+    if not fees:
+        return
+    for fee in await money_queries.fees_on_trust(uow.conn, fees):
+        FEES_ON_TRUST.inc()
+        log.error("fee charged to a trust account", **dict(fee))
 
 
 def projection_consumer(topics: Sequence[str] = PROJECTION_TOPICS) -> ConsumerSpec:

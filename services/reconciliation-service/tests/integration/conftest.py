@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from paylinks_events import (
     BankAccountRegistered,
+    BillIssued,
     ContactCreated,
     DisputeClosed,
     Envelope,
@@ -114,6 +115,16 @@ class Firm:
     ) -> MatterOpened:
         return MatterOpened(
             firm_id=self.id, matter_id=new_id(), contact_id=contact_id, name=name, number=number
+        )
+
+    def bill(self, matter: MatterOpened, amount: int = 7000) -> BillIssued:
+        return BillIssued(
+            firm_id=self.id,
+            bill_id=new_id(),
+            matter_id=matter.matter_id,
+            contact_id=matter.contact_id,
+            amount=amount,
+            issued_at=datetime.now(UTC) - timedelta(days=210),
         )
 
     def received(self, bank_account_id: str, **fields: Any) -> PaymentReceived:

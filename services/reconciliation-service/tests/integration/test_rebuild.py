@@ -4,10 +4,9 @@ made by staff), then a rebuild into new tables while the API keeps serving, then
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 from typing import Any
 
-from paylinks_events import BillIssued, Envelope, MatterOpened, PayoutLine
+from paylinks_events import Envelope, PayoutLine
 from paylinks_runtime.testing import eventually
 from reconciliation_service.rebuild import Rebuild
 
@@ -54,7 +53,7 @@ def mixed_events(firm, payments: int) -> list[Envelope]:  # type: ignore[no-unty
     for i in range(payments):
         bill_id = f"bill-{i}" if rng.random() < 0.2 else None
         if bill_id:
-            events.append(_bill(firm, bill_id, rng.choice(matters)))
+            events.append(firm.bill(rng.choice(matters)).model_copy(update={"bill_id": bill_id}))
         received = firm.received(
             rng.choice(accounts).bank_account_id,
             amount=rng.randint(100, 90000),
@@ -122,17 +121,6 @@ async def test_the_rebuilt_projection_equals_the_live_one(firm, pool, settings) 
     assert await pool.fetchval("SELECT count(*) FROM events WHERE firm_id = $1", firm.id) == events_before
     assert not await pool.fetchval("SELECT true FROM pg_namespace WHERE nspname = $1", job.staging)
     await _service_goes_on_after_the_switch(firm)
-
-
-def _bill(firm, bill_id: str, matter: MatterOpened) -> BillIssued:  # type: ignore[no-untyped-def]
-    return BillIssued(
-        firm_id=firm.id,
-        bill_id=bill_id,
-        matter_id=matter.matter_id,
-        contact_id=matter.contact_id,
-        amount=100000,
-        issued_at=datetime.now(UTC),
-    )
 
 
 def _money_after(firm, rng: random.Random, received, fee_account_id: str) -> list[Any]:  # type: ignore[no-untyped-def]
