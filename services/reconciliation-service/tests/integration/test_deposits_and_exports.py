@@ -145,3 +145,10 @@ async def _payment_has(firm, payment_id: str, field: str, expected: Any) -> bool
     if payment is None:
         return False
     return bool(expected(payment[field])) if callable(expected) else bool(payment[field] == expected)
+
+
+async def test_the_money_endpoints_need_a_staff_token(firm) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/v1/deposits", "/v1/deposits.csv", "/v1/payments.csv", "/v1/trust-reconciliation"):
+        assert (await firm.client.get(path, params={"bank_account_id": "x"})).status_code == 401
+    bad_date = await firm.get("/v1/payments.csv", **{"from": "last tuesday"})
+    assert bad_date.status_code == 422
