@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import asyncpg
 import structlog
 from prometheus_client import Counter
 
@@ -28,18 +29,19 @@ async def project(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
     """Apply a batch of events to the live read model in the consumer's transaction."""
     await projection_store.hold_read_model_shared(uow.conn)  # a rebuild's switch-over waits for us
     await projection_store.apply(uow.conn, envelopes)
-    await _flag_fees_on_trust(uow, envelopes)
+    await flag_fees_on_trust(uow.conn, envelopes)
 
 
-async def _flag_fees_on_trust(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
-    """Surface a fee charged to a trust account (the trust reconciliation counts them too, whatever the order
-    the account and the fee arrive in; this catches the ones whose account is already known)."""
+async def flag_fees_on_trust(conn: asyncpg.Connection, envelopes: list[Envelope]) -> list[asyncpg.Record]:
+    """Surface the fees of these events charged to a trust account, in the log and the metric (the trust
+    reconciliation counts them too, whatever order the account and the fee arrive in; this catches the ones
+    whose account is known by the time the fee is applied)."""
     fees = [(e.event.firm_id, e.event.fee_id) for e in envelopes if isinstance(e.event, FeeCharged)]
-    if not fees:
-        return
-    for fee in await money_queries.fees_on_trust(uow.conn, fees):
+    flagged = await money_queries.fees_on_trust(conn, fees) if fees else []
+    for fee in flagged:
         FEES_ON_TRUST.inc()
         log.error("fee charged to a trust account", **dict(fee))
+    return flagged
 
 
 def projection_consumer(topics: Sequence[str] = PROJECTION_TOPICS) -> ConsumerSpec:

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
 from paylinks_events import (
@@ -38,9 +38,11 @@ from paylinks_events import (
     RefundSucceeded,
     to_record,
 )
+from paylinks_runtime.metrics import CONSUMER_LAG
 from paylinks_runtime.testing import BOOTSTRAP, auth_header, drop_schema, eventually, running_app, unique
 from reconciliation_service.app import create_app
 from reconciliation_service.config import Settings
+from reconciliation_service.projection import PROJECTION_TOPICS
 
 
 @pytest.fixture(scope="session")
@@ -57,10 +59,34 @@ def app(settings: Settings) -> FastAPI:
 async def client(app: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     try:
         async with running_app(app) as client:
+            # a fresh consumer group reads the shared topics from the beginning: let it catch up first, so
+            # a test's own wait measures its own events, not the backlog of every earlier run
+            await eventually(caught_up, timeout=300, interval=0.5)
             yield client
     finally:
         await drop_schema(settings.db_schema)
         await drop_schema(f"{settings.db_schema}_rebuild")
+
+
+async def caught_up() -> bool:
+    """The projection consumer has reported every partition of its topics, none behind."""
+    lag = {
+        (sample.labels["topic"], sample.labels["partition"]): sample.value
+        for metric in CONSUMER_LAG.collect()
+        for sample in metric.samples
+        if sample.labels["topic"] in PROJECTION_TOPICS
+    }
+    return len(lag) >= await _partition_count(PROJECTION_TOPICS) and not any(lag.values())
+
+
+async def _partition_count(topics: tuple[str, ...]) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        return sum(len(consumer.partitions_for_topic(t) or ()) for t in topics)
+    finally:
+        await consumer.stop()
 
 
 @pytest.fixture(scope="session")

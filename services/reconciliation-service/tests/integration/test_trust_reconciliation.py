@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from paylinks_events import PayoutLine
+from paylinks_events import Envelope, PayoutLine
 from paylinks_runtime.testing import eventually
+from reconciliation_service import projection_store
+from reconciliation_service.consumer import FEES_ON_TRUST, flag_fees_on_trust
 
 
 async def reconciliation(firm, bank_account_id: str, as_of: datetime | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -102,6 +104,24 @@ async def test_a_fee_charged_to_trust_is_counted(firm) -> None:  # type: ignore[
     await firm.publish(trust, received, firm.processed(received), firm.fee(received, trust.bank_account_id))
     body = await reconciled(firm, trust.bank_account_id, fees_on_trust=1)
     assert body["ledger"] == received.amount  # the fee never touches the trust ledger
+
+
+async def test_the_consumer_flags_a_fee_charged_to_a_known_trust_account(firm, pool) -> None:  # type: ignore[no-untyped-def]
+    trust, operating = firm.bank_account(kind="trust"), firm.bank_account()
+    received = firm.received(trust.bank_account_id)
+    wrong, right = firm.fee(received, trust.bank_account_id), firm.fee(received, operating.bank_account_id)
+    envelopes = [Envelope(e, source="/tests") for e in (trust, operating, wrong, right)]
+    async with pool.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:  # straight into the read model, as the consumer's batch does: not through the shared topics
+            await projection_store.apply(conn, envelopes)
+            before = FEES_ON_TRUST._value.get()
+            flagged = await flag_fees_on_trust(conn, envelopes)
+            assert FEES_ON_TRUST._value.get() >= before + 1
+        finally:
+            await transaction.rollback()
+    assert [(f["fee_id"], f["bank_account_id"]) for f in flagged] == [(wrong.fee_id, trust.bank_account_id)]
 
 
 async def test_only_a_trust_account_of_ones_own_firm_reconciles(firm, other_firm) -> None:  # type: ignore[no-untyped-def]
