@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from paylinks_runtime.aggregate import DomainError
 from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 
-from .domain import PaymentLink, PaymentRef, TargetRequest
+from .domain import PaymentLink, PaymentRef, TargetRequest, require_no_refund_in_progress
 from .tables import ReconciliationTables, Row
 
 UnitOfWork = AbstractUnitOfWork[ReconciliationTables]
@@ -44,6 +44,7 @@ async def _load(uow: UnitOfWork, ref: PaymentRef) -> tuple[PaymentLink, str]:
     status = await uow.tables.payment_status(ref)
     if status is None:
         raise DomainError("payment_not_found", "payment not found")
+    require_no_refund_in_progress(await uow.tables.refund_in_progress(ref))
     return await uow.load(PaymentLink, PaymentLink.stream_id(ref)), status
 
 

@@ -28,6 +28,10 @@ class ReconciliationTables(Protocol):
 
     async def resolve_target(self, firm_id: str, request: TargetRequest) -> LinkTarget | None: ...
 
+    async def refund_in_progress(self, ref: PaymentRef) -> bool:
+        """A refund of the payment was requested and its outcome is not known yet."""
+        ...
+
     async def apply(self, envelopes: Iterable[Envelope]) -> None:
         """Project saved events into the read model right away (staff read their own change)."""
         ...
@@ -47,6 +51,9 @@ class PostgresReconciliationTables:
 
     async def resolve_target(self, firm_id: str, request: TargetRequest) -> LinkTarget | None:
         return await queries.resolve_target(self._conn, firm_id, request)
+
+    async def refund_in_progress(self, ref: PaymentRef) -> bool:
+        return await queries.refund_in_progress(self._conn, ref)
 
     async def apply(self, envelopes: Iterable[Envelope]) -> None:
         await projection_store.apply(self._conn, envelopes)

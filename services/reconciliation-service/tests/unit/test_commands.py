@@ -31,6 +31,7 @@ class FakeReconciliationTables:
     matters: dict[tuple[str, str], str] = field(default_factory=lambda: {(FIRM, "m-1"): "c-1"})
     contacts: set[tuple[str, str]] = field(default_factory=lambda: {(FIRM, "c-1")})
     applied: list[Envelope] = field(default_factory=list)
+    refunding: set[PaymentRef] = field(default_factory=set)
     holds: int = 0
 
     async def hold_read_model(self) -> None:
@@ -45,6 +46,9 @@ class FakeReconciliationTables:
             return LinkTarget(contact_id=client, matter_id=request.matter_id) if client else None
         known = (firm_id, str(request.contact_id)) in self.contacts
         return LinkTarget(contact_id=request.contact_id, matter_id=None) if known else None
+
+    async def refund_in_progress(self, ref: PaymentRef) -> bool:
+        return ref in self.refunding
 
     async def apply(self, envelopes: Iterable[Envelope]) -> None:
         self.applied.extend(envelopes)
@@ -133,3 +137,15 @@ async def test_unlinking_a_payment_that_is_not_linked_is_refused() -> None:
         await commands.unlink_payment(w, PAYMENT, "no reason", "staff-1")
     assert refused.value.code == "not_linked"
     assert stream(w) == []
+
+
+async def test_a_refund_in_progress_holds_the_link_where_it_is() -> None:
+    w = writer()
+    await commands.link_payment(w, PAYMENT, MATTER, "staff-1")
+    w.uow.tables.refunding.add(PAYMENT)
+    with pytest.raises(DomainError) as refused:
+        await commands.unlink_payment(w, PAYMENT, "wrong matter", "staff-2")
+    assert refused.value.code == "refund_in_progress"
+    w.uow.tables.refunding.clear()
+    await commands.unlink_payment(w, PAYMENT, "wrong matter", "staff-2")
+    assert stream(w) == [PaymentLinked, PaymentUnlinked]
