@@ -57,9 +57,8 @@ async def test_unknown_or_another_firms_bill_is_404_and_an_unknown_account_422(s
     strangers = await service.bill_link(stranger_firm, bill_id, stranger_account)
     wrong_account = await service.bill_link(firm, bill_id, stranger_account)
     assert (unknown.status_code, strangers.status_code) == (404, 404)
-    assert (
-        wrong_account.status_code == 422 and wrong_account.json()["error"]["code"] == "unknown_bank_account"
-    )
+    assert wrong_account.status_code == 422
+    assert wrong_account.json()["error"]["code"] == "unknown_bank_account"
     no_body = await service.client.post(
         f"/v1/bills/{bill_id}/payment-link", json={}, headers={"Authorization": "Bearer nonsense"}
     )
@@ -71,7 +70,8 @@ async def test_the_amount_due_follows_payments_applied_and_caps_the_payment(serv
     await service.apply_to_bill(firm, bill_id, 20_000, balance=30_000)
     await eventually(lambda: _amount_due_is(service, token, 30_000))
     above = await service.pay(token, card_payment(30_001))
-    assert above.status_code == 422 and above.json()["error"]["code"] == "amount_above_balance"
+    assert above.status_code == 422
+    assert above.json()["error"]["code"] == "amount_above_balance"
     async with TopicWatcher(Topic.PAYMENT) as watcher:
         assert (await service.pay(token, card_payment(30_000))).status_code == 202
         [received] = await watcher.wait_for(of_firm(firm, "PaymentReceived"))
@@ -91,9 +91,11 @@ async def test_voiding_the_bill_revokes_its_link(service) -> None:
     assert json.loads(revoked.value)["reason"] == "bill_voided"
     assert (await service.link_status(token))["status"] == "void"
     attempt = await service.pay(token, card_payment(100))
-    assert attempt.status_code == 410 and attempt.json()["error"]["code"] == "link_revoked"
+    assert attempt.status_code == 410
+    assert attempt.json()["error"]["code"] == "link_revoked"
     again = await service.bill_link(firm, bill_id, account_id)
-    assert again.status_code == 409 and again.json()["error"]["code"] == "bill_closed"
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "bill_closed"
 
 
 async def test_a_paid_bill_takes_no_more_payments(service) -> None:
@@ -111,7 +113,8 @@ async def test_a_paid_bill_takes_no_more_payments(service) -> None:
         "amount_due": 0,
     }
     attempt = await service.pay(token, card_payment(100))
-    assert attempt.status_code == 410 and attempt.json()["error"]["code"] == "bill_paid"
+    assert attempt.status_code == 410
+    assert attempt.json()["error"]["code"] == "bill_paid"
     assert (await service.bill_link(firm, bill_id, account_id)).status_code == 409
 
 

@@ -57,7 +57,8 @@ async def test_a_payment_through_the_qr_code_has_source_qr_code(service) -> None
 async def test_a_declined_card_is_402_and_nothing_is_recorded(service) -> None:
     firm, _, token = await service.new_account_token()
     response = await service.pay(token, card_payment(100, number=DECLINED_CARD))
-    assert response.status_code == 402 and response.json()["error"]["code"] == "card_declined"
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "card_declined"
     async with service_pool(service) as conn:
         assert (
             await conn.fetchval(
@@ -154,7 +155,8 @@ async def test_the_same_idempotency_key_and_body_returns_the_first_response(serv
     other_body = await service.pay(token, card_payment(701), key=key)
     assert first.status_code == again.status_code == 202
     assert first.json() == again.json()
-    assert other_body.status_code == 422 and other_body.json()["error"]["code"] == "idempotency_key_reused"
+    assert other_body.status_code == 422
+    assert other_body.json()["error"]["code"] == "idempotency_key_reused"
     async with service_pool(service) as conn:
         assert (
             await conn.fetchval(
@@ -183,7 +185,8 @@ async def test_a_key_whose_first_request_is_in_flight_is_409(service) -> None:
     async with service_pool(service) as conn:
         assert await idempotency.claim(conn, link_id, key, fingerprint) is None  # the first attempt, mid-way
     response = await service.pay(token, body, key=key)
-    assert response.status_code == 409 and response.json()["error"]["code"] == "idempotency_key_in_flight"
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "idempotency_key_in_flight"
 
 
 async def test_too_many_attempts_on_one_link_are_429(service) -> None:

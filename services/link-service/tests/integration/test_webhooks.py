@@ -110,4 +110,5 @@ async def test_an_unknown_payment_is_404_and_a_malformed_body_400(service) -> No
     assert response.status_code == 404
     malformed = b'{"id": "x", "type": "payment.refunded", "data": {}}'
     response = await post(service, malformed, signed(service, malformed))
-    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_webhook"
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_webhook"

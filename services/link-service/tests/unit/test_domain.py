@@ -17,13 +17,13 @@ NOW = utcnow()
 
 def bill_link() -> Link:
     link = Link(bill_link_id("bill-1", "acct-1"))
-    link.issue(firm_id="f", kind="bill", bank_account_id="acct-1", bill_id="bill-1", url="u", now=NOW)
+    link.issue(firm_id="f", kind="bill", bank_account_id="acct-1", bill_id="bill-1", now=NOW)
     return link
 
 
 def test_a_link_is_issued_once() -> None:
     link = bill_link()
-    link.issue(firm_id="f", kind="bill", bank_account_id="acct-1", bill_id="bill-1", url="other", now=NOW)
+    link.issue(firm_id="f", kind="bill", bank_account_id="acct-1", bill_id="bill-1", now=NOW)
     assert [type(e) for e in link.pending] == [LinkIssued]
 
 
@@ -39,7 +39,7 @@ def test_a_bill_link_is_revoked_once_and_an_account_link_never() -> None:
     assert [type(e) for e in link.pending] == [LinkIssued, LinkRevoked]
     assert link.revoked_reason == "bill_voided"
     account_link = Link("x")
-    account_link.issue(firm_id="f", kind="bank_account", bank_account_id="a", bill_id=None, url="u", now=NOW)
+    account_link.issue(firm_id="f", kind="bank_account", bank_account_id="a", bill_id=None, now=NOW)
     with pytest.raises(DomainError):
         account_link.revoke("bill_voided", NOW)
 

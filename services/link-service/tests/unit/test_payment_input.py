@@ -14,13 +14,17 @@ pytestmark = pytest.mark.unit
 
 def test_numbers_never_show_in_a_repr() -> None:
     card, bank = Card("4242424242424242", 12, 2031, "987"), BankDetails("110000000", "000123456789")
-    assert "4242424242424242" not in repr(card) and "987" not in repr(card)
-    assert "000123456789" not in repr(bank) and "110000000" not in repr(bank)
+    assert "4242424242424242" not in repr(card)
+    assert "987" not in repr(card)
+    assert "000123456789" not in repr(bank)
+    assert "110000000" not in repr(bank)
 
 
 def test_luhn_and_brands() -> None:
-    assert luhn_valid("4242424242424242") and luhn_valid("4000000000000002")
-    assert not luhn_valid("4242424242424241") and not luhn_valid("42424242x4242424")
+    assert luhn_valid("4242424242424242")
+    assert luhn_valid("4000000000000002")
+    assert not luhn_valid("4242424242424241")
+    assert not luhn_valid("42424242x4242424")
     assert [card_brand(n) for n in ("4242", "5555", "378282", "6011", "9999")] == [
         "visa",
         "mastercard",
@@ -59,10 +63,12 @@ def form(**fields: str) -> dict[str, str]:
 
 def test_a_good_form_becomes_a_payment_in_cents() -> None:
     parsed = parse(form())
-    assert parsed.errors == [] and parsed.payment is not None
+    assert parsed.errors == []
+    assert parsed.payment is not None
     assert parsed.payment.amount == 123_450
     card = parsed.payment.instrument()
-    assert isinstance(card, Card) and (card.number, card.exp_month, card.exp_year) == (
+    assert isinstance(card, Card)
+    assert (card.number, card.exp_month, card.exp_year) == (
         "4242424242424242",
         12,
         2031,
@@ -87,4 +93,5 @@ def test_bad_forms_get_plain_words(fields: dict[str, str], words: str) -> None:
     parsed = parse(form(**fields))
     assert parsed.payment is None
     assert any(error.startswith(words) for error in parsed.errors), parsed.errors
-    assert "card_number" not in parsed.values and "card_cvc" not in parsed.values
+    assert "card_number" not in parsed.values
+    assert "card_cvc" not in parsed.values
