@@ -43,7 +43,7 @@ REFUSAL_STATUS = {
     "payment_rejected": 422,
     "idempotency_key_reused": 422,
     "idempotency_key_in_flight": 409,
-    "payment_not_recorded_yet": 409,
+    "out_of_order": 409,
     "payment_pending": 503,
 }
 
