@@ -37,6 +37,7 @@ REFUSAL_STATUS = {
     "amount_above_balance": 422,
     "authorization_required": 422,
     "fee_account_required": 422,
+    "fee_account_not_operating": 422,
     "payment_method_invalid": 422,
     "payment_method_used": 422,
     "currency_mismatch": 422,
