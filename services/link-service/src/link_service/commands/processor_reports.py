@@ -41,8 +41,7 @@ async def _payment_report(uow: UnitOfWork, kind: str, data: wh.PaymentData) -> b
     if payment is None:
         return False
     now = utcnow()
-    fee_account = await attempts.fee_account(uow.conn, payment.id) or ""
-    changed = _apply(payment, kind, data, fee_account, now)
+    changed = _apply(payment, kind, data, await _fee_account(uow, payment, data), now)
     if changed:
         await uow.save(payment)
         if kind == "payment.failed":
@@ -71,6 +70,16 @@ def _apply(payment: Payment, kind: str, data: wh.PaymentData, fee_account: str, 
     if isinstance(data, wh.RefundData):
         return payment.refund_failed(data.refund_id, data.reason or "failed", now)
     return False
+
+
+async def _fee_account(uow: UnitOfWork, payment: Payment, data: wh.PaymentData) -> str:
+    """The operating account the charge named for its fees; else the one the processor says it used."""
+    named = await attempts.fee_account(uow.conn, payment.id)
+    reported = getattr(data, "fee_bank_account_id", None)
+    account = named or reported
+    if account is None:
+        raise OutOfOrder("no fee account is known for this payment")  # never for a payment taken here
+    return str(account)
 
 
 async def _payment(uow: UnitOfWork, data: wh.PaymentData) -> Payment | None:

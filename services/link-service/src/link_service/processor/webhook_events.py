@@ -24,6 +24,7 @@ class PaymentData(ReportData):
 class PaymentSucceeded(PaymentData):
     fee: Amount = 0
     fee_id: Id | None = None
+    fee_bank_account_id: Id | None = None
 
 
 class PaymentFailedData(PaymentData):
@@ -46,6 +47,7 @@ class DisputeCreated(PaymentData):
     evidence_due_by: datetime
     fee: Amount = 0
     fee_id: Id | None = None
+    fee_bank_account_id: Id | None = None
 
 
 class DisputeClosedData(PaymentData):
