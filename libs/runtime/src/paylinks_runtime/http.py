@@ -14,7 +14,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .errors import install_error_handlers
-from .http_middleware import RefuseNulCharacters, RequestMetrics
+from .http_middleware import ApiResponseHeaders, LimitBodySize, RefuseNulCharacters, RequestMetrics
 from .logs import setup_logging
 from .settings import ServiceSettings
 from .tracing import setup_tracing
@@ -51,7 +51,9 @@ def create_service_app(runtime: Runtime, *, title: str, description: str = "") -
     app.state.runtime = runtime
     install_error_handlers(app)
     _add_health_routes(app, runtime)
-    app.add_middleware(RefuseNulCharacters)
+    app.add_middleware(RefuseNulCharacters)  # buffers the body: inside the size limit
+    app.add_middleware(LimitBodySize)
+    app.add_middleware(ApiResponseHeaders)  # on the refusals of the two above too
     app.add_middleware(RequestMetrics, service=runtime.settings.service_name)  # outermost: sees the 422s
     # One server span a request; the per-message receive/send spans cost more than they tell.
     FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED, exclude_spans=["receive", "send"])

@@ -19,7 +19,7 @@ import asyncpg
 from paylinks_runtime.errors import ApiError, error_body
 
 # The advisory lock's class id (two-int form: its own key space, apart from other users of the database).
-_LOCK_CLASS = 0x70726F63  # "proc"
+KEY_LOCK_CLASS = 0x70726F63  # "proc"
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,9 @@ async def run_once(
     pool: asyncpg.Pool, key: str, request_fingerprint: str, ttl_hours: float, work: Work
 ) -> Reply:
     async with pool.acquire() as conn, conn.transaction():
-        locked = await conn.fetchval("SELECT pg_try_advisory_xact_lock($1, hashtext($2))", _LOCK_CLASS, key)
+        locked = await conn.fetchval(
+            "SELECT pg_try_advisory_xact_lock($1, hashtext($2))", KEY_LOCK_CLASS, key
+        )
         if not locked:
             raise ApiError(409, "idempotency_key_in_flight", "a request with this Idempotency-Key is running")
         stored = await conn.fetchrow(

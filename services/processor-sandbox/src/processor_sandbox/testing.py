@@ -17,6 +17,7 @@ Both use a fresh schema with fast timings (`sandbox_settings`); drop it with
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -206,11 +207,17 @@ class Delivery:
 
 @dataclass
 class WebhookRecorder:
-    """A webhook receiver that checks each delivery's signature and records it; `down` answers 503."""
+    """A webhook receiver that checks each delivery's signature and records it. `down` answers 503 (and
+    counts them in `refused`); `delay` (seconds, or seconds by event) makes answers slow, like a loaded
+    receiver; `max_in_flight` is the most deliveries it was handling at once."""
 
     secret: str = field(default_factory=lambda: Settings().webhook_secret)
     deliveries: list[Delivery] = field(default_factory=list)
     down: bool = False
+    delay: float | Callable[[dict[str, Any]], float] = 0.0
+    refused: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
     url: str = ""
 
     def app(self) -> FastAPI:
@@ -219,14 +226,23 @@ class WebhookRecorder:
         @app.post("/webhooks")
         async def receive(request: Request) -> Response:
             if self.down:
+                self.refused += 1
                 return Response(status_code=503)
-            body = await request.body()
-            header = request.headers.get(webhook_signature.HEADER)
-            valid = webhook_signature.verify(self.secret, header, body, now=time.time(), tolerance=300)
-            self.deliveries.append(Delivery(json.loads(body), valid, time.monotonic()))
-            return Response(status_code=200 if valid else 400)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                body = await request.body()
+                await asyncio.sleep(self.delay(json.loads(body)) if callable(self.delay) else self.delay)
+                return self._record(body, request.headers.get(webhook_signature.HEADER))
+            finally:
+                self.in_flight -= 1
 
         return app
+
+    def _record(self, body: bytes, header: str | None) -> Response:
+        valid = webhook_signature.verify(self.secret, header, body, now=time.time(), tolerance=300)
+        self.deliveries.append(Delivery(json.loads(body), valid, time.monotonic()))
+        return Response(status_code=200 if valid else 400)
 
     @classmethod
     @asynccontextmanager
@@ -243,6 +259,10 @@ class WebhookRecorder:
             if (type_ is None or d.event["type"] == type_)
             and (payment_id is None or d.event["data"].get("payment_id") == payment_id)
         ]
+
+    def arrival(self, event_id: str) -> float:
+        """When (time.monotonic) the event first arrived."""
+        return min(d.received_at for d in self.deliveries if d.event["id"] == event_id)
 
     async def wait_for(
         self, type_: str, payment_id: str | None = None, count: int = 1, timeout: float = 20.0

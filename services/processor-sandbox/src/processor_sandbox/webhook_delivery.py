@@ -108,9 +108,8 @@ class WebhookDelivery:
 
     def _backoff(self, attempts: int) -> float:
         s = self._settings
-        return min(
-            s.sandbox_webhook_retry_base_seconds * 2 ** (attempts - 1), s.sandbox_webhook_retry_max_seconds
-        )
+        doubled = s.sandbox_webhook_retry_base_seconds * 2.0 ** (attempts - 1)
+        return min(doubled, s.sandbox_webhook_retry_max_seconds)
 
 
 async def run_worker(delivery: WebhookDelivery, wake: asyncio.Event, poll_seconds: float) -> None:
