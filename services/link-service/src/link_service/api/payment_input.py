@@ -17,7 +17,7 @@ from paylinks_events import Payer
 from paylinks_runtime.errors import ApiError
 
 from ..commands.intake import PaymentRequest
-from ..domain.raw_payment_details import carries_raw_payment_details
+from ..domain.raw_payment_details import carries_raw_payment_details, holds_card_number
 
 PAYMENT_METHOD_TOKEN = r"^pm_[A-Za-z0-9_-]{1,128}$"  # noqa: S105 - a pattern, not a secret
 
@@ -64,7 +64,10 @@ def raw_payment_details_refused() -> ApiError:
 
 
 async def refuse_raw_payment_details(request: Request) -> None:
-    """Route dependency, solved before the body is validated: card or bank numbers never get further."""
+    """Route dependency, solved before the body is validated: card or bank numbers never get further (nor
+    into the idempotency table through the Idempotency-Key header)."""
+    if holds_card_number(request.headers.get("idempotency-key", "")):
+        raise raw_payment_details_refused()
     try:
         body = json.loads(await request.body() or b"null")
     except ValueError:
