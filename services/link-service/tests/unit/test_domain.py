@@ -60,7 +60,7 @@ def received(method: str = "card", brand: str | None = "visa", last4: str = "424
     authorization = echeck_authorization.accepted("A", NOW) if method == "echeck" else None
     payer = Payer(name="A", email="a@example.com")
     receipt = Receipt(to, 500, method, payer, None, authorization)  # type: ignore[arg-type]
-    return Payment.receive("p-1", receipt, brand=brand, last4=last4, now=NOW)
+    return Payment.receive("p-1", receipt, method=method, brand=brand, last4=last4, now=NOW)  # type: ignore[arg-type]
 
 
 def test_a_payment_keeps_what_the_processor_told_and_the_authorization() -> None:

@@ -199,7 +199,12 @@ async def _finish(uow: UnitOfWork, payment_id: str, outcome: ChargeOutcome) -> A
     if isinstance(outcome, Charged):
         assert attempt.receipt is not None
         payment = Payment.receive(
-            payment_id, attempt.receipt, brand=outcome.brand, last4=outcome.last4, now=utcnow()
+            payment_id,
+            attempt.receipt,
+            method=outcome.method,
+            brand=outcome.brand,
+            last4=outcome.last4,
+            now=utcnow(),
         )
         await uow.save(payment)
         await attempts.mark_received(uow.conn, payment_id)

@@ -90,9 +90,17 @@ class Payment(Aggregate):
 
     @classmethod
     def receive(
-        cls, payment_id: str, receipt: Receipt, *, brand: str | None, last4: str | None, now: datetime
+        cls,
+        payment_id: str,
+        receipt: Receipt,
+        *,
+        method: PaymentMethod,
+        brand: str | None,
+        last4: str | None,
+        now: datetime,
     ) -> Payment:
-        """The processor took the charge: brand and last four digits are all it tells of the instrument."""
+        """The processor took the charge. What it tells of the instrument is the truth (the method it charged,
+        brand, last four), whatever the request said."""
         to = receipt.to
         payment = cls(payment_id)
         payment.record(
@@ -105,7 +113,7 @@ class Payment(Aggregate):
                 source=to.source,
                 amount=receipt.amount,
                 currency=to.currency,
-                method=receipt.method,
+                method=method,
                 payer=receipt.payer,
                 reference=receipt.reference,
                 received_at=now,
