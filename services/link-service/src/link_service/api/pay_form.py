@@ -3,7 +3,6 @@ errors into plain words. Card and bank fields are never echoed back into the pag
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,17 +17,9 @@ _LABELS = {
     "payer.name": "Your name",
     "payer.email": "Email",
     "reference": "Reference",
-    "card.number": "Card number",
-    "card.exp_month": "Expiry month",
-    "card.exp_year": "Expiry year",
-    "card.cvc": "CVC",
-    "card": "Card",
-    "bank.routing_number": "Routing number",
-    "bank.account_number": "Account number",
-    "bank": "Bank account",
+    "payment_method": "Card or bank account",
     "method": "Pay by",
 }
-_EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$")
 
 
 @dataclass
@@ -48,13 +39,10 @@ def parse(form: dict[str, str]) -> ParsedForm:
         "reference": values["reference"] or None,
         "payer": {"name": values["name"], "email": values["email"]},
     }
-    if body["method"] == "card":
-        body["card"] = _card(form, parsed.errors)
-    else:
-        body["bank"] = {
-            "routing_number": form.get("routing_number", ""),
-            "account_number": form.get("account_number", ""),
-        }
+    # The page's script sends the card or bank details to the processor and puts its token here.
+    body["payment_method"] = form.get("payment_method", "")
+    if form.get("authorization_accepted"):
+        body["authorization"] = {"accepted": True}
     if parsed.errors:
         return parsed
     try:
@@ -79,20 +67,6 @@ def _cents(text: str, errors: list[str]) -> int:
     if amount != amount.quantize(Decimal("0.01")):
         errors.append("Amount: use at most two decimal places.")
     return int(amount * 100)
-
-
-def _card(form: dict[str, str], errors: list[str]) -> dict[str, Any]:
-    match = _EXPIRY.match(form.get("card_exp", ""))
-    if match is None:
-        errors.append("Expiry: enter the month and year as MM/YY.")
-        return {}
-    month, year = int(match[1]), int(match[2])
-    return {
-        "number": form.get("card_number", ""),
-        "cvc": form.get("card_cvc", ""),
-        "exp_month": month,
-        "exp_year": year + 2000 if year < 100 else year,
-    }
 
 
 def plain_words(exc: ValidationError) -> list[str]:

@@ -33,8 +33,12 @@ class PayTarget:
     bank_account_id: str
     bank_account_name: str
     currency: str
+    firm_display_name: str | None = None
     bill: Bill | None = None
     revoked_reason: str | None = None
+    # Payments of this bill accepted (or being charged) and not yet applied by billing nor failed: they
+    # count against the balance due, or two payers could each pay it in full.
+    pending: int = 0
 
     @property
     def status(self) -> LinkStatus:
@@ -45,8 +49,13 @@ class PayTarget:
         return "open"
 
     @property
+    def firm_name(self) -> str:
+        """Who the payer is paying: the firm's display name, or the account's name until it has one."""
+        return self.firm_display_name or self.bank_account_name
+
+    @property
     def amount_due(self) -> int | None:
-        return self.bill.balance if self.bill else None
+        return max(self.bill.balance - self.pending, 0) if self.bill else None
 
     def destination(self, *, via_qr: bool) -> Destination:
         return Destination(
