@@ -23,6 +23,11 @@ class Settings(ServiceSettings):
     link_token_secret: str = "dev-only-link-token-secret-change-me-0123456789"  # noqa: S105 - local default
     max_payment_amount: int = Field(default=2_500_000, gt=0)
 
+    # The payment processor as the payer's browser reaches it (the pay page tokenizes card and bank details
+    # there, with the publishable key, which can do nothing but tokenize).
+    processor_url: str = "http://127.0.0.1:8005"
+    processor_publishable_key: str = "pk_test_dev-only-processor-publishable-key"
+
     payment_processor: str = Field(default="sandbox", pattern=r"^sandbox$")
     sandbox_card_settle_seconds: float = Field(default=2.0, ge=0)
     sandbox_echeck_settle_seconds: float = Field(default=5.0, ge=0)

@@ -1,10 +1,9 @@
-"""Payment instruments, the sandbox's test numbers, and the HTML form's parsing into plain words."""
+"""Payment instruments and the sandbox's test numbers."""
 
 from __future__ import annotations
 
 import pytest
 
-from link_service.api.pay_form import parse
 from link_service.domain.instruments import BankDetails, Card, card_brand, luhn_valid
 from link_service.processor import Declined
 from link_service.processor.sandbox import SandboxProcessor, Settlement
@@ -42,49 +41,3 @@ def test_luhn_and_brands() -> None:
 )
 def test_the_sandbox_outcomes(instrument: Card | BankDetails, outcome: object) -> None:
     assert SandboxProcessor(card_settle_seconds=2, echeck_settle_seconds=5).outcome(instrument) == outcome
-
-
-def form(**fields: str) -> dict[str, str]:
-    return {
-        "amount": "1,234.50",
-        "name": "Ada",
-        "email": "ada@example.com",
-        "method": "card",
-        "card_number": "4242 4242 4242 4242",
-        "card_exp": "12/31",
-        "card_cvc": "123",
-        **fields,
-    }
-
-
-def test_a_good_form_becomes_a_payment_in_cents() -> None:
-    parsed = parse(form())
-    assert parsed.errors == [] and parsed.payment is not None
-    assert parsed.payment.amount == 123_450
-    card = parsed.payment.instrument()
-    assert isinstance(card, Card) and (card.number, card.exp_month, card.exp_year) == (
-        "4242424242424242",
-        12,
-        2031,
-    )
-
-
-@pytest.mark.parametrize(
-    ("fields", "words"),
-    [
-        ({"amount": ""}, "Amount: enter an amount such as 125.00."),
-        ({"card_exp": "1231"}, "Expiry: enter the month and year as MM/YY."),
-        ({"card_exp": "01/20"}, "Card: the card has expired."),
-        ({"card_number": "12"}, "Card number: the card number must be 12 to 19 digits."),
-        ({"name": ""}, "Your name: "),
-        (
-            {"method": "echeck", "routing_number": "12", "account_number": "000123456789"},
-            "Routing number: the routing number must be 9 digits.",
-        ),
-    ],
-)
-def test_bad_forms_get_plain_words(fields: dict[str, str], words: str) -> None:
-    parsed = parse(form(**fields))
-    assert parsed.payment is None
-    assert any(error.startswith(words) for error in parsed.errors), parsed.errors
-    assert "card_number" not in parsed.values and "card_cvc" not in parsed.values
