@@ -7,6 +7,13 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The payment processor's local keys: the sandbox processor's defaults, and what link-service's processor
+# adapter uses by default to talk to it. Dev only: a production deployment sets real ones.
+DEV_PROCESSOR_API_KEY = "sk_test_dev-only-processor-api-key-change-me"
+DEV_PROCESSOR_PUBLISHABLE_KEY = "pk_test_dev-only-processor-publishable-key"
+# Shared by the processor (signs its webhooks) and link-service (verifies them).
+DEV_WEBHOOK_SECRET = "dev-only-webhook-secret-change-me-0123456789"  # noqa: S105 - local default
+
 
 class ServiceSettings(BaseSettings):
     """Settings every service shares; a service subclasses it to add its own and set its defaults."""
