@@ -8,6 +8,7 @@ and retries, and whole yen for a zero-decimal currency.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,14 +17,22 @@ from typing import Any
 import httpx
 import pytest
 
-from paylinks_runtime.testing import chromium, eventually
+from paylinks_runtime.testing import chromium, drop_schema, eventually
+from processor_sandbox.testing import SandboxProcess, WebhookRecorder, sandbox_settings
 
 from .conftest import DECLINED_CARD, OK_ACCOUNT, OK_CARD, ROUTING, LinkService, token_of
 from .test_pay_page import yen_bill_token
 
-CVC = "7391"
-CARD_SECRETS = (OK_CARD, "4242 4242 4242 4242", CVC)
-BANK_SECRETS = (OK_ACCOUNT,)
+# The tests that need the intake to take `payment_method` (CONTRACT.md v2, section 2): until it does,
+# it answers the page 422 and these fail. strict: once the intake takes it, they pass and the mark must go.
+waits_for_intake = pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason="the intake does not take payment_method yet (wip/link)"
+)
+
+CVC = "739"
+# A CVC is short: it is looked for as a JSON or form value, where it would be sent, not as any three digits.
+CARD_SECRETS = (OK_CARD, "4242 4242 4242 4242", f'"{CVC}"', f"={CVC}", '"cvc"')
+BANK_SECRETS = (OK_ACCOUNT, '"account_number"')
 
 
 @dataclass
@@ -50,7 +59,7 @@ class WatchedPage:
         self.service_origin = service.settings.public_base_url
         self.processor_url = processor_url
         self._requests: list[Any] = []
-        page.on("request", self._requests.append)
+        page.on("request", lambda request: self._requests.append(request))
 
     async def seen(self) -> list[Seen]:
         return [Seen(r.method, r.url, await r.all_headers(), r.post_data or "") for r in self._requests]
@@ -82,9 +91,21 @@ class WatchedPage:
         await self.page.fill("#routing_number", ROUTING)
         await self.page.fill("#account_number", OK_ACCOUNT)
 
+    async def outcome(self) -> None:
+        """Until the page shows what came of the payment: its confirmation or its errors."""
+        await self.page.locator("#done:not([hidden]), #error-summary:not([hidden])").wait_for()
+
     async def confirmation(self) -> str:
-        await self.page.locator("#confirmation").wait_for(state="visible")
+        """The confirmation's words, once the page shows them (and the page's errors if it shows those)."""
+        await self.outcome()
+        assert await self.page.locator("#error-summary").is_hidden(), await self.errors()
         return str(await self.page.locator("#confirmation").inner_text())
+
+    async def leaks(self, secrets: tuple[str, ...]) -> list[tuple[str, str]]:
+        """(url, secret) of every request to link-service's origin that holds one of `secrets`."""
+        return [
+            (s.url, secret) for s in await self.to_link_service() for secret in secrets if s.holds(secret)
+        ]
 
     async def errors(self) -> list[str]:
         await self.page.locator("#error-summary").wait_for(state="visible")
@@ -92,6 +113,29 @@ class WatchedPage:
 
     async def focused(self) -> str:
         return str(await self.page.evaluate("document.activeElement.id"))
+
+
+@pytest.fixture(scope="module")
+async def processor() -> AsyncIterator[SandboxProcess]:
+    """The sandbox processor as its own process. Its webhooks go to a recorder: what link-service does with
+    outcomes is not this module's subject."""
+    async with WebhookRecorder.serving() as receiver:
+        process = SandboxProcess(sandbox_settings(receiver.url))
+        await asyncio.to_thread(process.start)
+        try:
+            yield process
+        finally:
+            await asyncio.to_thread(process.stop)
+            await drop_schema(process.settings.db_schema)
+
+
+@pytest.fixture(scope="module")
+def settings_overrides(processor: SandboxProcess) -> dict[str, Any]:
+    """link-service's pay page points the browser at this sandbox (the module's `service` uses these)."""
+    return {
+        "processor_url": processor.base_url,
+        "processor_publishable_key": processor.settings.processor_publishable_key,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +151,7 @@ async def open_page(browser, service, processor):  # type: ignore[no-untyped-def
     async def open_(token: str) -> WatchedPage:
         context = await browser.new_context(viewport={"width": 1280, "height": 900})
         contexts.append(context)
-        watched = WatchedPage(await context.new_page(), service, processor.url)
+        watched = WatchedPage(await context.new_page(), service, processor.base_url)
         response = await watched.page.goto(f"{service.settings.public_base_url}/pay/{token}")
         assert response is not None and response.status == 200
         return watched
@@ -117,16 +161,42 @@ async def open_page(browser, service, processor):  # type: ignore[no-untyped-def
         await context.close()
 
 
-async def charges(processor, payment_id: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient(base_url=processor.url, headers=processor.api_headers) as client:
+async def charges(processor: SandboxProcess, payment_id: str) -> list[dict[str, Any]]:
+    """Every charge the processor made for a payment (CONTRACT.md section 3)."""
+    secret = {"Authorization": f"Bearer {processor.settings.processor_api_key}"}
+    async with httpx.AsyncClient(base_url=processor.base_url, headers=secret) as client:
         response = await client.get("/v1/sandbox/charges", params={"payment_id": payment_id})
     assert response.status_code == 200, response.text
     return list(response.json()["items"])
 
 
-async def test_a_card_is_tokenized_at_the_processor_and_link_service_gets_only_the_token(
-    service, processor, open_page
+async def test_card_details_go_only_to_the_processor_and_link_service_gets_the_token(
+    service, open_page
 ) -> None:
+    _, _, token = await service.new_account_token()
+    tab = await open_page(token)
+    await tab.fill_payer("250.00")
+    await tab.fill_card()
+    await tab.page.click("#pay")
+    await tab.outcome()
+
+    [tokenization] = await tab.tokenizations()
+    assert tokenization.json()["card"] == {"number": OK_CARD, "cvc": CVC, "exp_month": 12, "exp_year": 2031}
+    assert tokenization.headers["authorization"] == f"Bearer {service.settings.processor_publishable_key}"
+    [payment] = await tab.payments()
+    body = payment.json()
+    assert body["payment_method"].startswith("pm_") and body["amount"] == 25_000 and body["method"] == "card"
+    assert (
+        body["payer"] == {"name": "Ada Client", "email": "ada@example.com"}
+        and body["reference"] == "2026-0042"
+    )
+    assert set(body) == {"amount", "method", "payer", "reference", "payment_method"}
+    assert len(payment.headers["idempotency-key"]) == 32
+    assert await tab.leaks(CARD_SECRETS) == []
+
+
+@waits_for_intake
+async def test_a_card_payment_is_received_and_charged_once(service, processor, open_page) -> None:
     _, _, token = await service.new_account_token()
     tab = await open_page(token)
     await tab.fill_payer("250.00")
@@ -134,24 +204,12 @@ async def test_a_card_is_tokenized_at_the_processor_and_link_service_gets_only_t
     await tab.page.click("#pay")
 
     assert "We received your payment of $250.00" in await tab.confirmation()
-    payment_id = await tab.page.locator("#payment-id").inner_text()
-    [tokenization] = await tab.tokenizations()
-    assert tokenization.json()["card"]["number"] == OK_CARD and tokenization.json()["card"]["cvc"] == CVC
-    assert tokenization.headers["authorization"] == f"Bearer {service.settings.processor_publishable_key}"
-    [payment] = await tab.payments()
-    body = payment.json()
-    assert body["payment_method"].startswith("pm_") and body["amount"] == 25_000 and body["method"] == "card"
-    assert body["payer"] == {"name": "Ada Client", "email": "ada@example.com"}
-    assert len(payment.headers["idempotency-key"]) >= 16
-    leaks = [
-        (s.method, s.url, secret)
-        for s in await tab.to_link_service()
-        for secret in CARD_SECRETS
-        if s.holds(secret)
-    ]
-    assert leaks == []
-    [charge] = await charges(processor, payment_id)
+    assert "Card payments are usually confirmed within minutes." in await tab.confirmation()
+    assert await tab.focused() == "done"
+    assert await tab.page.locator("form").count() == 0  # the card fields are gone with the form
+    [charge] = await charges(processor, await tab.page.locator("#payment-id").inner_text())
     assert (charge["amount"], charge["currency"]) == (25_000, "USD")
+    assert await tab.leaks(CARD_SECRETS) == []
 
 
 async def test_an_echeck_needs_the_authorization_box_and_sends_no_account_number_to_link_service(
@@ -170,18 +228,33 @@ async def test_an_echeck_needs_the_authorization_box_and_sends_no_account_number
 
     await tab.page.check("#authorize")
     await tab.page.click("#pay")
-    assert "eCheck payments take a few business days to clear." in await tab.confirmation()
+    await tab.page.locator("#status:empty").wait_for(state="attached")  # the attempt is over
     [tokenization] = await tab.tokenizations()
-    assert tokenization.json()["us_bank_account"]["account_number"] == OK_ACCOUNT
+    assert tokenization.json()["us_bank_account"] == {
+        "routing_number": ROUTING,
+        "account_number": OK_ACCOUNT,
+        "account_holder_name": "Ada Client",
+    }
     [payment] = await tab.payments()
     assert payment.json()["authorization"] == {"accepted": True} and payment.json()["method"] == "echeck"
-    leaks = [
-        (s.url, secret) for s in await tab.to_link_service() for secret in BANK_SECRETS if s.holds(secret)
-    ]
-    assert leaks == []
+    assert await tab.leaks(BANK_SECRETS) == []
 
 
-async def test_a_declined_card_shows_one_decline_message_and_nothing_is_received(service, open_page) -> None:
+@waits_for_intake
+async def test_an_authorized_echeck_is_received(service, open_page) -> None:
+    _, _, token = await service.new_account_token()
+    tab = await open_page(token)
+    await tab.fill_payer("300.00")
+    await tab.fill_bank()
+    await tab.page.check("#authorize")
+    await tab.page.click("#pay")
+    confirmation = await tab.confirmation()
+    assert "We received your payment of $300.00" in confirmation
+    assert "eCheck payments take a few business days to clear." in confirmation
+
+
+@waits_for_intake
+async def test_a_declined_card_shows_one_decline_message(service, open_page) -> None:
     _, _, token = await service.new_account_token()
     tab = await open_page(token)
     await tab.fill_payer()
@@ -191,11 +264,11 @@ async def test_a_declined_card_shows_one_decline_message_and_nothing_is_received
     [message] = await tab.errors()
     assert "declined" in message.lower()
     assert await tab.focused() == "error-summary"
-    assert not await tab.page.locator("#done").is_visible()
-    [payment] = await tab.payments()
-    assert DECLINED_CARD not in payment.body
+    assert await tab.page.locator("#done").is_hidden()
+    assert await tab.leaks((DECLINED_CARD, f'"{CVC}"')) == []
 
 
+@waits_for_intake
 async def test_a_double_click_and_a_retry_after_a_lost_answer_charge_once(
     service, processor, open_page
 ) -> None:
@@ -216,14 +289,23 @@ async def test_a_double_click_and_a_retry_after_a_lost_answer_charge_once(
     await tab.page.click("#pay")
     assert "We received your payment of $125.00" in await tab.confirmation()
 
-    first, retry = await tab.payments()
+    first, retry = await tab.payments()  # the double click sent one; Pay again re-sent it as it was
     assert first.headers["idempotency-key"] == retry.headers["idempotency-key"] and first.body == retry.body
     assert len(await tab.tokenizations()) == 1
-    payment_id = await tab.page.locator("#payment-id").inner_text()
-    assert len(await charges(processor, payment_id)) == 1
+    assert len(await charges(processor, await tab.page.locator("#payment-id").inner_text())) == 1
 
 
-async def test_a_yen_bill_shows_and_pays_whole_yen(service, processor, open_page) -> None:
+async def test_a_double_click_sends_one_payment(service, open_page) -> None:
+    _, _, token = await service.new_account_token()
+    tab = await open_page(token)
+    await tab.fill_payer("125.00")
+    await tab.fill_card()
+    await tab.page.dblclick("#pay")
+    await tab.outcome()
+    assert len(await tab.tokenizations()) == 1 and len(await tab.payments()) == 1
+
+
+async def test_a_yen_bill_shows_whole_yen_and_sends_whole_yen(service, open_page) -> None:
     tab = await open_page(await yen_bill_token(service, 5_000))
     assert await tab.page.locator("#balance-due").inner_text() == "¥5,000"
     assert await tab.page.input_value("#amount") == "5000"
@@ -235,9 +317,18 @@ async def test_a_yen_bill_shows_and_pays_whole_yen(service, processor, open_page
 
     await tab.page.fill("#amount", "¥3,000")
     await tab.page.click("#pay")
-    assert "We received your payment of ¥3,000" in await tab.confirmation()
+    await tab.page.locator("#status:empty").wait_for(state="attached")
     [payment] = await tab.payments()
     assert payment.json()["amount"] == 3_000
+
+
+@waits_for_intake
+async def test_a_yen_payment_is_charged_in_whole_yen(service, processor, open_page) -> None:
+    tab = await open_page(await yen_bill_token(service, 5_000))
+    await tab.fill_payer("¥3,000")
+    await tab.fill_card()
+    await tab.page.click("#pay")
+    assert "We received your payment of ¥3,000" in await tab.confirmation()
     [charge] = await charges(processor, await tab.page.locator("#payment-id").inner_text())
     assert (charge["amount"], charge["currency"]) == (3_000, "JPY")
 
@@ -247,16 +338,30 @@ async def test_missing_fields_are_listed_announced_and_linked_to_their_inputs(se
     tab = await open_page(token)
     await tab.page.click("#pay")
     errors = await tab.errors()
-    assert errors[:3] == [
+    assert errors == [
         "Amount: enter an amount such as 125.00.",
         "Your name: enter your name.",
         "Email: enter an email address such as name@example.com.",
+        "Card number: enter the 12 to 19 digits on your card.",
+        "Expiry: enter the month and year as MM/YY.",
+        "CVC: enter the 3 or 4 digit security code.",
     ]
-    assert len(errors) == 6 and await tab.focused() == "error-summary"
+    assert await tab.focused() == "error-summary"
     assert await tab.page.get_attribute("#error-summary", "role") == "alert"
     await tab.page.click("#error-list a[data-field=card_number]")
     assert await tab.focused() == "card_number"
     assert [s for s in await tab.seen() if s.method != "GET"] == []  # nothing was sent anywhere
+
+
+async def test_an_invalid_card_number_is_refused_by_the_processor_in_plain_words(service, open_page) -> None:
+    _, _, token = await service.new_account_token()
+    tab = await open_page(token)
+    await tab.fill_payer()
+    await tab.fill_card("4242 4242 4242 4241")  # fails the Luhn check
+    await tab.page.click("#pay")
+    assert await tab.errors() == ["Card number: check the number on your card."]
+    assert await tab.page.get_attribute("#card_number", "aria-invalid") == "true"
+    assert len(await tab.tokenizations()) == 1 and await tab.payments() == []
 
 
 async def test_a_link_opened_from_the_qr_code_pays_through_the_qr_channel(service, open_page) -> None:
@@ -267,12 +372,13 @@ async def test_a_link_opened_from_the_qr_code_pays_through_the_qr_channel(servic
     await tab.fill_payer("10.00")
     await tab.fill_card()
     await tab.page.click("#pay")
-    await tab.confirmation()
+    await tab.outcome()
     [payment] = await tab.payments()
     assert payment.url.endswith(f"/v1/pay/{token}/payments?via=qr")
 
 
-async def test_a_voided_bills_open_page_refuses_the_payment_with_the_servers_words(
+@waits_for_intake
+async def test_a_bill_voided_while_its_page_is_open_refuses_the_payment_in_the_servers_words(
     service, open_page
 ) -> None:
     firm = service.new_firm()
