@@ -65,13 +65,8 @@ async def pay_script() -> Response:
     )
 
 
-def _payee(target: PayTarget) -> str:
-    """The name the payer is told they are paying."""
-    return target.bank_account_name
-
-
 def _form(target: PayTarget, token: str, settings: Settings, *, via_qr: bool) -> HTMLResponse:
-    currency, due, payee = target.currency, target.amount_due, _payee(target)
+    currency, due, payee = target.currency, target.amount_due, target.firm_name
     prefix, suffix = affixes(currency)
     return page(
         "pay.html",
@@ -105,4 +100,4 @@ def processor_origin(url: str) -> str:
 
 def _closed(target: PayTarget) -> HTMLResponse:
     heading = "This bill can no longer be paid" if target.status == "void" else "This bill is paid"
-    return problem(heading, _CLOSED[target.status].format(payee=_payee(target)), 410)
+    return problem(heading, _CLOSED[target.status].format(payee=target.firm_name), 410)

@@ -33,6 +33,7 @@ class PayTarget:
     bank_account_id: str
     bank_account_name: str
     currency: str
+    firm_display_name: str | None = None
     bill: Bill | None = None
     revoked_reason: str | None = None
 
@@ -43,6 +44,11 @@ class PayTarget:
         if self.revoked_reason == "bill_paid" or (self.bill and self.bill.state == "paid"):
             return "paid"
         return "open"
+
+    @property
+    def firm_name(self) -> str:
+        """Who the payer is paying: the firm's display name, or the account's name until it has one."""
+        return self.firm_display_name or self.bank_account_name
 
     @property
     def amount_due(self) -> int | None:
