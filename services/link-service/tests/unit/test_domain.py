@@ -80,7 +80,9 @@ def test_a_payment_settles_once() -> None:
 
 
 def target(bill: Bill | None = None, revoked: str | None = None) -> PayTarget:
-    return PayTarget("l", "f", "bill" if bill else "bank_account", "a", "Trust", "USD", bill, revoked)
+    return PayTarget(
+        "l", "f", "bill" if bill else "bank_account", "a", "Trust", "USD", bill=bill, revoked_reason=revoked
+    )
 
 
 def bill(state: str = "open", balance: int = 1_000) -> Bill:

@@ -21,6 +21,12 @@
     invalid_routing_number: ["routing_number", "Routing number: check the 9 digit routing number."],
     invalid_account_number: ["account_number", "Account number: check your account number."],
   };
+  // link-service refusal codes (CONTRACT.md section 2) that concern one field of the page.
+  const FIELD_OF_REFUSAL = {
+    invalid_amount: "amount",
+    amount_above_limit: "amount",
+    amount_above_balance: "amount",
+  };
   // Answers after which pressing Pay again must re-send the very same request (same key, same token).
   const RETRY_SAME = new Set([409, 429, 500, 502, 503, 504]);
 
@@ -62,7 +68,7 @@
       pending = { key: newKey(), fingerprint, body: paymentBody(entered, token) };
     }
     status("Recording your payment…");
-    await sendPayment(pending, entered);
+    await sendPayment(pending);
   }
 
   function read() {
@@ -178,7 +184,7 @@
     return body;
   }
 
-  async function sendPayment(attempt, entered) {
+  async function sendPayment(attempt) {
     const answer = await call(config.paymentsUrl, { "Idempotency-Key": attempt.key }, attempt.body);
     if (answer && answer.status === 202) {
       pending = null;
@@ -193,7 +199,8 @@
       return showErrors([[null, message + " Press Pay again to retry: you will not be charged twice."]]);
     }
     pending = null; // a final answer (declined, refused): the next attempt tokenizes again, with a new key
-    showErrors([[answer.status === 422 ? fieldOf(answer) : null, messageOf(answer, "The payment was not accepted.")]]);
+    const field = FIELD_OF_REFUSAL[(answer.json.error || {}).code] || null;
+    showErrors([[field, messageOf(answer, "The payment was not accepted.")]]);
   }
 
   // A JSON POST; null when no answer came back (network down, blocked, aborted).
@@ -216,14 +223,6 @@
   function messageOf(answer, fallback) {
     const message = (answer.json.error || {}).message;
     return typeof message === "string" && message ? message : fallback;
-  }
-
-  function fieldOf(answer) {
-    const message = messageOf(answer, "");
-    if (/amount/i.test(message)) return "amount";
-    if (/email/i.test(message)) return "email";
-    if (/authoriz/i.test(message)) return "authorize";
-    return null;
   }
 
   function showErrors(problems) {
