@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from paylinks_runtime.testing import chromium, drop_schema, eventually
-from processor_sandbox.testing import SandboxProcess, WebhookRecorder, sandbox_settings
+from processor_sandbox.testing import Sandbox, SandboxProcess, WebhookRecorder, sandbox_settings
 
 from .conftest import DECLINED_CARD, OK_ACCOUNT, OK_CARD, ROUTING, LinkService, token_of
 from .test_pay_page import yen_bill_token
@@ -116,21 +116,22 @@ class WatchedPage:
 
 
 @pytest.fixture(scope="module")
-async def processor() -> AsyncIterator[SandboxProcess]:
+async def processor() -> AsyncIterator[Sandbox]:
     """The sandbox processor as its own process. Its webhooks go to a recorder: what link-service does with
     outcomes is not this module's subject."""
     async with WebhookRecorder.serving() as receiver:
         process = SandboxProcess(sandbox_settings(receiver.url))
         await asyncio.to_thread(process.start)
         try:
-            yield process
+            async with httpx.AsyncClient(base_url=process.base_url, timeout=30) as http:
+                yield Sandbox(process.base_url, process.settings, http)
         finally:
             await asyncio.to_thread(process.stop)
             await drop_schema(process.settings.db_schema)
 
 
 @pytest.fixture(scope="module")
-def settings_overrides(processor: SandboxProcess) -> dict[str, Any]:
+def settings_overrides(processor: Sandbox) -> dict[str, Any]:
     """link-service's pay page points the browser at this sandbox (the module's `service` uses these)."""
     return {
         "processor_url": processor.base_url,
@@ -159,15 +160,6 @@ async def open_page(browser, service, processor):  # type: ignore[no-untyped-def
     yield open_
     for context in contexts:
         await context.close()
-
-
-async def charges(processor: SandboxProcess, payment_id: str) -> list[dict[str, Any]]:
-    """Every charge the processor made for a payment (CONTRACT.md section 3)."""
-    secret = {"Authorization": f"Bearer {processor.settings.processor_api_key}"}
-    async with httpx.AsyncClient(base_url=processor.base_url, headers=secret) as client:
-        response = await client.get("/v1/sandbox/charges", params={"payment_id": payment_id})
-    assert response.status_code == 200, response.text
-    return list(response.json()["items"])
 
 
 async def test_card_details_go_only_to_the_processor_and_link_service_gets_the_token(
@@ -207,7 +199,7 @@ async def test_a_card_payment_is_received_and_charged_once(service, processor, o
     assert "Card payments are usually confirmed within minutes." in await tab.confirmation()
     assert await tab.focused() == "done"
     assert await tab.page.locator("form").count() == 0  # the card fields are gone with the form
-    [charge] = await charges(processor, await tab.page.locator("#payment-id").inner_text())
+    [charge] = await processor.charges(await tab.page.locator("#payment-id").inner_text())
     assert (charge["amount"], charge["currency"]) == (25_000, "USD")
     assert await tab.leaks(CARD_SECRETS) == []
 
@@ -292,7 +284,7 @@ async def test_a_double_click_and_a_retry_after_a_lost_answer_charge_once(
     first, retry = await tab.payments()  # the double click sent one; Pay again re-sent it as it was
     assert first.headers["idempotency-key"] == retry.headers["idempotency-key"] and first.body == retry.body
     assert len(await tab.tokenizations()) == 1
-    assert len(await charges(processor, await tab.page.locator("#payment-id").inner_text())) == 1
+    assert len(await processor.charges(await tab.page.locator("#payment-id").inner_text())) == 1
 
 
 async def test_a_double_click_sends_one_payment(service, open_page) -> None:
@@ -329,7 +321,7 @@ async def test_a_yen_payment_is_charged_in_whole_yen(service, processor, open_pa
     await tab.fill_card()
     await tab.page.click("#pay")
     assert "We received your payment of ¥3,000" in await tab.confirmation()
-    [charge] = await charges(processor, await tab.page.locator("#payment-id").inner_text())
+    [charge] = await processor.charges(await tab.page.locator("#payment-id").inner_text())
     assert (charge["amount"], charge["currency"]) == (3_000, "JPY")
 
 
@@ -382,6 +374,7 @@ async def test_a_bill_voided_while_its_page_is_open_refuses_the_payment_in_the_s
     service, open_page
 ) -> None:
     firm = service.new_firm()
+    await service.register_account(firm, "Smith & Lee Operating", "operating")  # takes the processor's fees
     account_id = await service.register_account(firm)
     bill_id = await service.issue_bill(firm, 80_000)
     token = token_of((await service.bill_link_once_known(firm, bill_id, account_id))["url"])
