@@ -36,7 +36,7 @@ infra-status:
 lint: $(VENV)/.synced ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy libs/events/src libs/runtime/src services/*/src
+	$(VENV)/bin/mypy --strict libs/*/src services/*/src
 
 format: $(VENV)/.synced
 	$(VENV)/bin/ruff format .

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
@@ -20,9 +19,9 @@ trace.set_tracer_provider(_PROVIDER)
 
 
 @pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
+def spans() -> InMemorySpanExporter:
     _EXPORTER.clear()
-    yield _EXPORTER
+    return _EXPORTER
 
 
 def _reachable(hostport: str) -> bool:

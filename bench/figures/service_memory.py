@@ -103,7 +103,8 @@ async def idle_interpreter_mib(imports: str = "") -> float:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
-    assert process.stdin is not None and process.stdout is not None
+    assert process.stdin is not None
+    assert process.stdout is not None
     try:
         if await process.stdout.readline() != b"ready\n":
             raise RuntimeError(f"python -c 'import {imports}' did not start")

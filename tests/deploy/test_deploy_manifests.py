@@ -260,7 +260,8 @@ def test_dockerfile_installs_locked_dependencies_and_runs_as_non_root() -> None:
     assert re.search(r"pip install [^\n]*\buv==", text)
     assert "uv sync --locked --no-dev" in text
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
-    assert users and users[-1].split(":")[0] not in {"root", "0"}
+    assert users
+    assert users[-1].split(":")[0] not in {"root", "0"}
     copied = re.findall(r"^COPY\s+(?!--)(.+)\s+\S+$", text, re.M)
     assert [src for line in copied for src in line.split() if not (ROOT / src).exists()] == []
 
@@ -321,7 +322,8 @@ def test_k8s_secret_and_config_references_resolve() -> None:
     (template,) = documents(K8S / "secret.example.yaml")
     env = [e for c in containers() for e in c["env"]]
     refs = [e["valueFrom"]["secretKeyRef"] for e in env if "valueFrom" in e]
-    assert refs and all(r["name"] == template["metadata"]["name"] for r in refs)
+    assert refs
+    assert all(r["name"] == template["metadata"]["name"] for r in refs)
     assert {r["key"] for r in refs} <= set(template["stringData"])
     (config,) = k8s_objects("ConfigMap")
     config_refs = {ref["configMapRef"]["name"] for c in containers() for ref in c["envFrom"]}
@@ -436,7 +438,8 @@ def test_grafana_loads_the_dashboard_from_provisioned_datasources() -> None:
     datasources = document(DEPLOY / "grafana/provisioning/datasources/datasources.yaml")["datasources"]
     uids = {d["uid"] for d in datasources}
     panels = [p for p in dashboard_panels(dashboard()["panels"]) if "datasource" in p]
-    assert panels and {p["datasource"]["uid"] for p in panels} <= uids
+    assert panels
+    assert {p["datasource"]["uid"] for p in panels} <= uids
 
 
 def test_otel_collector_pipelines_use_defined_components() -> None:

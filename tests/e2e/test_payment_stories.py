@@ -87,7 +87,8 @@ async def test_a_card_payment_through_a_bank_account_link_is_emailed_twice_and_l
 
     assert received.key == processed.key == payment_id.encode()
     assert b'"source":"bank_account_link"' in received.value
-    assert b"4242424242424242" not in received.value and b"4242424242424242" not in first.message.as_bytes()
+    assert b"4242424242424242" not in received.value
+    assert b"4242424242424242" not in first.message.as_bytes()
     assert matter_id.encode() in event.value
     after = await firm.call("GET", "reconciliation-service", "/v1/unlinked-payments")
     assert payment_id not in [p["payment_id"] for p in after["items"]]
@@ -111,7 +112,8 @@ async def test_a_bill_paid_in_two_parts_becomes_paid_and_its_link_refuses_more(f
         applied = await billing.wait_for(of_firm(firm, "BillPaymentApplied"), count=2)
         await billing.wait_for(of_firm(firm, "BillPaid"))
 
-    assert paid["balance"] == 0 and len(paid["payments"]) == 2
+    assert paid["balance"] == 0
+    assert len(paid["payments"]) == 2
     assert [b'"balance":200000' in r.value for r in applied] == [True, False]
     closed = await firm.when(partial(firm.pay_page, token), "status", "paid")
     assert closed["amount_due"] == 0

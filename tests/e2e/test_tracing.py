@@ -72,7 +72,8 @@ async def test_a_pay_request_is_one_trace_through_kafka_into_reconciliation_and_
 
     chains = await traced_chains(otlp, trace_id, ("reconciliation-service", "notifier"))
     for service, (consumer, producer, *rest) in chains.items():
-        assert consumer.kind == CONSUMER and "payment.events" in consumer.name, service
+        assert consumer.kind == CONSUMER, service
+        assert "payment.events" in consumer.name, service
         assert (producer.kind, producer.service, producer.name) == (
             PRODUCER,
             "link-service",

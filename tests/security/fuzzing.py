@@ -65,9 +65,8 @@ def contract_error_shape(ctx: Any, response: Any, case: Any) -> None:
     if response.status_code < 400 or not case.operation.path.startswith("/v1/"):
         return
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, (
-        f"not the error shape: {body}"
-    )
+    assert set(body) == {"error"}, f"not the error shape: {body}"
+    assert set(body["error"]) == {"code", "message"}, f"not the error shape: {body}"
     assert all(isinstance(v, str) and v for v in body["error"].values()), f"not the error shape: {body}"
 
 

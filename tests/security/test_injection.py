@@ -108,7 +108,8 @@ async def test_the_pay_page_and_the_qr_code_escape_the_account_name(hostile: Hos
     svg = await firm.link.get(
         f"/v1/bank-accounts/{hostile.account_id}/qr-code", params={"format": "svg"}, headers=firm.staff
     )
-    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.status_code == 200
+    assert svg.headers["content-type"].startswith("image/svg+xml")
     assert_escaped(svg.text, ACCOUNT_NAME, escaped=xml_escape)  # XML: a quote needs no escaping here
     assert "<script" not in svg.text
 
@@ -158,7 +159,8 @@ async def test_hostile_matter_names_bill_numbers_and_unlink_reasons(hostile: Hos
     assert reason in [item["details"].get("reason") for item in history.json()["items"]]
     bill = {"matter_id": matter_id, "contact_id": contact_id, "amount": 5_000, "bill_number": BILL_NUMBER}
     issued = await firm.billing.post("/v1/bills", json=bill, headers=firm.staff)
-    assert issued.status_code == 201 and issued.json()["bill_number"] == BILL_NUMBER
+    assert issued.status_code == 201
+    assert issued.json()["bill_number"] == BILL_NUMBER
     bill_payment = await firm.paid(
         await firm.bill_token(issued.json()["bill_id"], hostile.account_id), payment_body(5_000)
     )
@@ -172,8 +174,10 @@ async def test_a_payer_name_cannot_add_headers_or_recipients_to_an_email(
     # Protection: notices._short / wording.one_line (a subject is one line), and EmailMessage's own checks.
     firm = hostile.firm
     message = await firm.mail_about(hostile.id_of(HEADER_BREAKOUT), "Payment received")
-    assert "\r" not in str(message["subject"]) and "\n" not in " ".join(str(message["subject"]).split("\n "))
-    assert message["bcc"] is None and message["x-injected"] is None
+    assert "\r" not in str(message["subject"])
+    assert "\n" not in " ".join(str(message["subject"]).split("\n "))
+    assert message["bcc"] is None
+    assert message["x-injected"] is None
     assert system.envelope_recipients(message) == [f"office@{firm.id}.example"]
     assert "thief@evil.example" not in str(message["to"])
 

@@ -58,7 +58,8 @@ async def test_random_truncated_and_bit_flipped_tokens_are_the_same_404(firm: Fi
         page = await firm.link.get(f"/pay/{forged}")
         assert (shown.status_code, shown.json()) == (404, NOT_FOUND), what
         assert (attempted.status_code, attempted.json()) == (404, NOT_FOUND), what
-        assert page.status_code == 404 and "This payment link does not exist." in page.text, what
+        assert page.status_code == 404, what
+        assert "This payment link does not exist." in page.text, what
 
 
 async def test_guessing_tokens_hits_the_rate_limit_and_then_even_the_right_token_is_429(
@@ -73,7 +74,8 @@ async def test_guessing_tokens_hits_the_rate_limit_and_then_even_the_right_token
         ]
         assert statuses == [404] * limit
         refused = await guesser.get(f"/v1/pay/{secrets.token_urlsafe(32)}")
-        assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "60"
         assert refused.json()["error"]["code"] == "too_many_requests"
         # Once limited, a right guess is not told apart from a wrong one, by any pay route.
         assert (await guesser.get(f"/v1/pay/{token}")).status_code == 429

@@ -76,7 +76,8 @@ def assert_refused(response: httpx.Response, status: int, code: str, *secrets: s
     """The contract's error, and nothing else: no internals, no token, no other firm's data."""
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message"}, body
     assert body["error"]["code"].endswith(code), body  # e.g. "payment_not_found" for "not_found"
     assert not leaked_internals(response.text), response.text
     for secret in (JWT_SECRET, *secrets):
@@ -126,7 +127,8 @@ async def test_bad_tokens_and_grants_do_not_open_the_staff_page(victim: tuple[Fi
     for what, authorization in bad_authorizations(firm.id).items():
         response = await firm.reconciliation.get(page, headers=headers_for(authorization))
         assert response.status_code == 401, what
-        assert "Link to a client" not in response.text and history.payment_id not in response.text, what
+        assert "Link to a client" not in response.text, what
+        assert history.payment_id not in response.text, what
     other_payment = issue_payment_grant(
         JWT_SECRET, firm_id=firm.id, payment_id=str(uuid.uuid4()), ttl=timedelta(days=1)
     )
@@ -137,7 +139,8 @@ async def test_bad_tokens_and_grants_do_not_open_the_staff_page(victim: tuple[Fi
     for grant in (other_payment, expired, a_staff_token):
         async with http_client(str(firm.reconciliation.base_url)) as browser:
             exchanged = await browser.get(page, params={"grant": grant})
-            assert exchanged.status_code == 401 and "set-cookie" not in exchanged.headers
+            assert exchanged.status_code == 401
+            assert "set-cookie" not in exchanged.headers
             browser.cookies.set("payment_link_grant", grant)
             assert (await browser.get(page)).status_code == 401
 
@@ -180,7 +183,9 @@ async def test_another_firms_things_are_404_exactly_like_things_that_do_not_exis
         assert response.text == nobodys[what].text, what  # no existence oracle
     assert await _owner_state(system, owner, history) == before
     page = await intruder.reconciliation.get(f"/payments/{history.payment_id}/link", headers=intruder.staff)
-    assert page.status_code == 404 and "Dana Client" not in page.text and "10.00" not in page.text
+    assert page.status_code == 404
+    assert "Dana Client" not in page.text
+    assert "10.00" not in page.text
     assert contact_id  # the intruder's own client and matter exist: what failed was the payment
 
 

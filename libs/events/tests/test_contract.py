@@ -21,24 +21,33 @@ from paylinks_events import (
     encode_data,
     from_record,
     header_map,
+    register_event_type,
     to_record,
     upcast,
-    upcaster,
 )
-from paylinks_events.upcasting import _UPCASTERS
 
 pytestmark = pytest.mark.unit
 GOLDEN = Path(__file__).parent / "golden"
 CONTRACT_TOPICS = {
     "BankAccountRegistered": "link.events",
+    "FirmProfileUpdated": "link.events",
     "LinkIssued": "link.events",
     "LinkRevoked": "link.events",
     "PaymentReceived": "payment.events",
     "PaymentProcessed": "payment.events",
     "PaymentFailed": "payment.events",
+    "PaymentReturned": "payment.events",
+    "RefundRequested": "payment.events",
+    "RefundSucceeded": "payment.events",
+    "RefundFailed": "payment.events",
+    "PaymentDisputed": "payment.events",
+    "DisputeClosed": "payment.events",
+    "FeeCharged": "payment.events",
+    "PayoutPaid": "payout.events",
     "BillIssued": "billing.events",
     "BillVoided": "billing.events",
     "BillPaymentApplied": "billing.events",
+    "BillPaymentReversed": "billing.events",
     "BillPaid": "billing.events",
     "PaymentUnallocated": "billing.events",
     "PaymentLinked": "reconciliation.events",
@@ -102,7 +111,8 @@ def test_record_round_trip_keeps_key_value_and_every_header(event_type: str) -> 
 def test_unknown_fields_are_ignored_and_unknown_types_skipped() -> None:
     sample = {**golden("PaymentFailed"), "retry_after": 30}
     event = decode_event("PaymentFailed", sample)
-    assert event is not None and not hasattr(event, "retry_after")
+    assert event is not None
+    assert not hasattr(event, "retry_after")
     record = to_record(Envelope(event=event, source="/test"))
     headers = [(k, v if k != "ce_type" else b"SomethingNew") for k, v in record.headers]
     assert from_record(record.value, headers) is None
@@ -147,25 +157,59 @@ def test_a_card_number_has_no_place_in_a_payment_event() -> None:
     assert "4242424242424242" not in json.dumps(event.to_data())
 
 
-def test_upcaster_lifts_an_old_payload_step_by_step() -> None:
-    try:
+class Renamed(Event, register=False):
+    """Version 3 of a type: v1 called `full_name` `name`, v2 had no `currency`."""
 
-        @upcaster("TestRenamed", 1)
-        def v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
-            payload["full_name"] = payload.pop("name")
-            return payload
+    topic = "test.events"
+    key_field = "contact_id"
+    schema_version = 3
+    contact_id: str
+    full_name: str
+    currency: str
 
-        @upcaster("TestRenamed", 2)
-        def v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
-            return {**payload, "currency": "USD"}
+    @staticmethod
+    def upcast_v1(payload: dict[str, Any]) -> dict[str, Any]:
+        payload["full_name"] = payload.pop("name")
+        return payload
 
-        assert upcast("TestRenamed", {"name": "A"}, 1, 3) == {"full_name": "A", "currency": "USD"}
-        assert upcast("TestRenamed", {"full_name": "A"}, 2, 3) == {"full_name": "A", "currency": "USD"}
-        with pytest.raises(ValueError, match="newer than this reader"):
-            upcast("TestRenamed", {}, 4, 3)
-    finally:
-        _UPCASTERS.pop(("TestRenamed", 1), None)
-        _UPCASTERS.pop(("TestRenamed", 2), None)
+    @staticmethod
+    def upcast_v2(payload: dict[str, Any]) -> dict[str, Any]:
+        return {**payload, "currency": "USD"}
+
+
+def test_upcasters_on_the_model_lift_an_old_payload_step_by_step() -> None:
+    assert upcast(Renamed, {"name": "A"}, 1) == {"full_name": "A", "currency": "USD"}
+    assert upcast(Renamed, {"full_name": "A"}, 2) == {"full_name": "A", "currency": "USD"}
+    assert upcast(Renamed, {"full_name": "A", "currency": "EUR"}, 3) == {"full_name": "A", "currency": "EUR"}
+    with pytest.raises(ValueError, match="newer than this reader"):
+        upcast(Renamed, {}, 4)
+
+
+def test_defining_an_event_class_registers_it_and_a_second_of_one_name_is_refused() -> None:
+    assert EVENT_TYPES["PaymentReturned"].topic == "payment.events"
+    assert "Renamed" not in EVENT_TYPES  # register=False
+
+    class PaymentReturned(Event, register=False):
+        topic = "test.events"
+        key_field = "payment_id"
+        payment_id: str
+
+    with pytest.raises(TypeError, match="defined twice"):
+        register_event_type(PaymentReturned)
+
+
+def test_a_link_issued_of_contract_v1_loses_its_url_when_read() -> None:
+    v1 = golden("LinkIssued") | {"url": "https://pay.example/pay/secret-token"}
+    event = decode_event("LinkIssued", v1, schema_version=1)
+    assert event is not None
+    assert "url" not in event.to_data()
+    assert "secret-token" not in encode_data(event).decode()
+
+
+def test_a_payout_whose_lines_do_not_add_up_is_poison() -> None:
+    sample = golden("PayoutPaid")
+    with pytest.raises(PoisonRecord, match="sum of its lines"):
+        decode_event("PayoutPaid", {**sample, "amount": sample["amount"] + 1})
 
 
 def test_a_missing_upcaster_step_is_a_poison_record() -> None:
@@ -180,7 +224,7 @@ def test_topics_match_the_contract() -> None:
     assert datetime.now(UTC).tzinfo is UTC
 
 
-class RenamedContact(Event):
+class RenamedContact(Event, register=False):
     """A type at schema version 2 whose v1 payloads named `full_name` `name`."""
 
     topic = "test.events"
@@ -188,6 +232,11 @@ class RenamedContact(Event):
     schema_version = 2
     contact_id: str
     full_name: str
+
+    @staticmethod
+    def upcast_v1(payload: dict[str, Any]) -> dict[str, Any]:
+        payload["full_name"] = payload.pop("name")
+        return payload
 
 
 def _record_at(version: int, data: dict[str, Any]) -> tuple[bytes, list[tuple[str, bytes]]]:
@@ -198,17 +247,13 @@ def _record_at(version: int, data: dict[str, Any]) -> tuple[bytes, list[tuple[st
 
 
 def test_a_record_of_an_older_schema_version_is_lifted_and_the_current_one_read_as_it_is() -> None:
-    EVENT_TYPES["RenamedContact"] = RenamedContact
+    register_event_type(RenamedContact)
     try:
-
-        @upcaster("RenamedContact", 1)
-        def v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
-            payload["full_name"] = payload.pop("name")
-            return payload
-
         old = from_record(*_record_at(1, {"firm_id": "f", "contact_id": "c1", "name": "A"}))
         current = from_record(*_record_at(2, {"firm_id": "f", "contact_id": "c1", "full_name": "A"}))
-        assert old is not None and current is not None and old.event == current.event
+        assert old is not None
+        assert current is not None
+        assert old.event == current.event
         assert current.event == RenamedContact(firm_id="f", contact_id="c1", full_name="A")
         with pytest.raises(PoisonRecord, match="failed validation"):  # a v1 payload claiming to be v2
             from_record(*_record_at(2, {"firm_id": "f", "contact_id": "c1", "name": "A"}))
@@ -216,4 +261,3 @@ def test_a_record_of_an_older_schema_version_is_lifted_and_the_current_one_read_
             from_record(*_record_at(3, {"firm_id": "f", "contact_id": "c1", "full_name": "A"}))
     finally:
         EVENT_TYPES.pop("RenamedContact", None)
-        _UPCASTERS.pop(("RenamedContact", 1), None)

@@ -32,4 +32,5 @@ def test_amounts_read_and_type_by_the_currency_exponent(
 
 def test_exponents_and_affixes() -> None:
     assert [exponent(c) for c in ("USD", "JPY", "BHD", "UYW", "EUR")] == [2, 0, 3, 4, 2]
-    assert affixes("JPY") == ("¥", "") and affixes("SEK") == ("", " SEK")
+    assert affixes("JPY") == ("¥", "")
+    assert affixes("SEK") == ("", " SEK")

@@ -93,7 +93,8 @@ async def test_concurrent_appends_at_the_same_version_one_wins_and_the_loser_lea
 
     winners = [r for r in results if isinstance(r, str)]
     losers = [r for r in results if isinstance(r, ConcurrencyError)]
-    assert len(winners) == 1 and len(losers) == 1
+    assert len(winners) == 1
+    assert len(losers) == 1
     async with pool.acquire() as conn:
         names = await conn.fetch("SELECT data->>'name' AS n FROM events WHERE stream_id = 'm-race'")
         outbox = await conn.fetchval("SELECT count(*) FROM outbox WHERE key = 'm-race'")

@@ -96,7 +96,7 @@ async def test_the_same_event_id_twice_has_one_effect(effects, producer, topic) 
 async def test_a_consumer_killed_before_committing_offsets_reprocesses_without_a_second_effect(
     effects,
     producer,
-    topic,  # type: ignore[no-untyped-def]
+    topic,
 ) -> None:
     envelopes = [contact("f", f"n{i}") for i in range(30)]
     for envelope in envelopes:
@@ -139,7 +139,7 @@ async def test_a_poison_record_goes_to_the_dlq_and_the_next_record_is_processed(
     producer,
     topic,
     value: bytes,
-    reason: str,  # type: ignore[no-untyped-def]
+    reason: str,
 ) -> None:
     poison, after = contact("f", "poison"), contact("f", "after")
     poison_record = to_record(poison)
@@ -165,7 +165,7 @@ async def test_a_poison_record_goes_to_the_dlq_and_the_next_record_is_processed(
 async def test_a_record_its_handler_cannot_apply_is_dead_lettered_and_the_rest_applied(
     effects,
     producer,
-    topic,  # type: ignore[no-untyped-def]
+    topic,
 ) -> None:
     before, bad, after = contact("f", "before"), contact("f", "explode"), contact("f", "after")
     async with TopicWatcher(f"{topic}.dlq") as dlq:
@@ -222,14 +222,15 @@ async def test_the_appending_operations_trace_reaches_the_consumers_span(effects
         and s.attributes.get("messaging.consumer.group.name") == consumer.name  # not another test's consumer
     ]
     assert format(process.context.trace_id, "032x") == trace_id
-    assert process.parent is not None and process.parent.span_id == publish.context.span_id
+    assert process.parent is not None
+    assert process.parent.span_id == publish.context.span_id
 
 
 async def test_a_batch_handler_gets_each_fresh_event_once_in_one_call_and_a_linked_span(
     effects,
     producer,
     topic,
-    spans,  # type: ignore[no-untyped-def]
+    spans,
 ) -> None:
     calls: list[list[str]] = []
 

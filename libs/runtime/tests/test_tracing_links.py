@@ -53,14 +53,16 @@ def test_no_link_for_a_missing_or_invalid_traceparent(traceparent: str | None) -
 
 def test_with_a_tracestate_the_propagator_reads_it() -> None:
     link = link_to(PARENT, "vendor=value")
-    assert link is not None and link.context.trace_state.get("vendor") == "value"
+    assert link is not None
+    assert link.context.trace_state.get("vendor") == "value"
 
 
 @pytest.mark.parametrize(("traceparent", "tracestate"), [(PARENT, None), (PARENT[:-2] + "00", "k=v")])
 def test_context_from_names_the_span_the_propagator_reads(traceparent: str, tracestate: str | None) -> None:
     got = trace.get_current_span(context_from(traceparent, tracestate)).get_span_context()
     assert got == _by_propagator(traceparent, tracestate)
-    assert got.is_remote and not trace.get_current_span(context_from(traceparent)).is_recording()
+    assert got.is_remote
+    assert not trace.get_current_span(context_from(traceparent)).is_recording()
 
 
 @pytest.mark.parametrize("traceparent", [None, "garbage", "00-" + "0" * 32 + "-b7ad6b7169203331-01"])

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from fastapi import FastAPI
+
 PACKAGES = {
     "link-service": "link_service",
     "billing-service": "billing_service",
@@ -17,7 +19,7 @@ PACKAGES = {
 
 def openapi_of(package: str) -> dict[str, object]:
     """Build the app (without starting it) and ask it for its document."""
-    app = importlib.import_module(f"{package}.app").create_app()
+    app: FastAPI = importlib.import_module(f"{package}.app").create_app()
     return app.openapi()
 
 

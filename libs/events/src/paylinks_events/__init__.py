@@ -1,6 +1,6 @@
-"""The event contract shared by every service: models, topics, CloudEvents binding, upcasters."""
+"""The event contract shared by every service: models, topics, CloudEvents binding, upcasting."""
 
-from .base import Event, utcnow
+from .base import EVENT_TYPES, Event, register_event_type, utcnow
 from .cloudevents import (
     Envelope,
     KafkaRecord,
@@ -13,26 +13,37 @@ from .cloudevents import (
     to_record,
 )
 from .models import (
-    EVENT_TYPES,
     BankAccountRegistered,
     BillIssued,
     BillPaid,
     BillPaymentApplied,
+    BillPaymentReversed,
     BillVoided,
     ContactCreated,
+    DebitAuthorization,
+    DisputeClosed,
+    FeeCharged,
+    FirmProfileUpdated,
     LinkIssued,
     LinkRevoked,
     MatterOpened,
     Payer,
+    PaymentDisputed,
     PaymentFailed,
     PaymentLinked,
     PaymentProcessed,
     PaymentReceived,
+    PaymentReturned,
     PaymentUnallocated,
     PaymentUnlinked,
+    PayoutLine,
+    PayoutPaid,
+    RefundFailed,
+    RefundRequested,
+    RefundSucceeded,
 )
 from .topics import ALL_TOPICS, Topic, dlq_topic
-from .upcasting import upcast, upcaster
+from .upcasting import upcast
 
 __all__ = [
     "ALL_TOPICS",
@@ -41,22 +52,34 @@ __all__ = [
     "BillIssued",
     "BillPaid",
     "BillPaymentApplied",
+    "BillPaymentReversed",
     "BillVoided",
     "ContactCreated",
+    "DebitAuthorization",
+    "DisputeClosed",
     "Envelope",
     "Event",
+    "FeeCharged",
+    "FirmProfileUpdated",
     "KafkaRecord",
     "LinkIssued",
     "LinkRevoked",
     "MatterOpened",
     "Payer",
+    "PaymentDisputed",
     "PaymentFailed",
     "PaymentLinked",
     "PaymentProcessed",
     "PaymentReceived",
+    "PaymentReturned",
     "PaymentUnallocated",
     "PaymentUnlinked",
+    "PayoutLine",
+    "PayoutPaid",
     "PoisonRecord",
+    "RefundFailed",
+    "RefundRequested",
+    "RefundSucceeded",
     "Topic",
     "ce_headers",
     "decode_event",
@@ -64,8 +87,8 @@ __all__ = [
     "encode_data",
     "from_record",
     "header_map",
+    "register_event_type",
     "to_record",
     "upcast",
-    "upcaster",
     "utcnow",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
-from .models import EVENT_TYPES
+from .base import EVENT_TYPES
 
 DESCRIPTION = (
     "Events of the paylinks system (CONTRACT.md). Records are CloudEvents 1.0 in Kafka binary mode: "

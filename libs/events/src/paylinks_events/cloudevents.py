@@ -10,8 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .base import Event, utcnow
-from .models import EVENT_TYPES
+from .base import EVENT_TYPES, Event, utcnow
 from .upcasting import upcast
 
 SPEC_VERSION = "1.0"
@@ -110,7 +109,7 @@ def decode_event(event_type: str, data: Any, schema_version: int = 1) -> Event |
     if not isinstance(data, dict):
         raise PoisonRecord(f"{event_type} data is not a JSON object")
     try:
-        payload = upcast(event_type, data, schema_version, model.schema_version)
+        payload = upcast(model, data, schema_version)
         return model.model_validate(payload)
     except (ValidationError, ValueError) as exc:
         raise PoisonRecord(f"{event_type} failed validation: {_short(exc)}") from exc

@@ -1,10 +1,14 @@
-"""One pydantic model per event type of CONTRACT.md. Required fields exactly as the contract names them."""
+"""One pydantic model per event type of CONTRACT.md. Required fields exactly as the contract names them.
+
+Each class registers itself (paylinks_events.base): adding an event type is adding its class here.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .base import AwareDatetime, Currency, Event, MinorUnits
 from .topics import Topic
@@ -12,6 +16,7 @@ from .topics import Topic
 PaymentMethod = Literal["card", "echeck"]
 PaymentSource = Literal["bank_account_link", "bill_link", "qr_code", "other"]
 BankAccountKind = Literal["trust", "operating"]
+ReversalReason = Literal["refund", "dispute", "return"]
 
 
 class Payer(BaseModel):
@@ -19,6 +24,13 @@ class Payer(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     # Validated as an address at the pay endpoint; a reader of the topic stays tolerant.
     email: str = Field(max_length=320)
+
+
+class DebitAuthorization(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    text_version: str = Field(min_length=1, max_length=100)
+    accepted_at: AwareDatetime
+    name: str = Field(min_length=1, max_length=200)
 
 
 # --- link.events -------------------------------------------------------------------------------------------
@@ -33,15 +45,31 @@ class BankAccountRegistered(Event):
     currency: Currency = "USD"
 
 
+class FirmProfileUpdated(Event):
+    topic = Topic.LINK
+    key_field = "firm_id"
+    display_name: str = Field(min_length=1, max_length=200)
+    # The operating account processing and dispute fees are taken from; None: the first operating account.
+    fee_bank_account_id: str | None = None
+
+
 class LinkIssued(Event):
+    """v2: no `url`. A pay link is a bearer capability and is never broadcast."""
+
     topic = Topic.LINK
     key_field = "link_id"
+    schema_version = 2
     link_id: str
     kind: Literal["bank_account", "bill"]
     bank_account_id: str
     bill_id: str | None = None
-    url: str
     issued_at: AwareDatetime
+
+    @staticmethod
+    def upcast_v1(payload: dict[str, Any]) -> dict[str, Any]:
+        """v1 carried the pay URL; it is dropped wherever an old record is read."""
+        payload.pop("url", None)
+        return payload
 
 
 class LinkRevoked(Event):
@@ -72,6 +100,8 @@ class PaymentReceived(Event):
     # Optional extensions: what a person may see of the instrument. Never the number itself.
     card_brand: str | None = None
     last4: str | None = Field(default=None, pattern=r"^\d{4}$")
+    # An eCheck's debit authorization (NACHA WEB): what the payer accepted, when, under which name.
+    authorization: DebitAuthorization | None = None
 
 
 class PaymentProcessed(Event):
@@ -84,6 +114,8 @@ class PaymentProcessed(Event):
     currency: Currency = "USD"
     method: PaymentMethod
     processed_at: AwareDatetime
+    # v2: the processing fee, taken from the firm's fee account (FeeCharged), never from this payment.
+    fee: MinorUnits = Field(default=0, ge=0)
 
 
 class PaymentFailed(Event):
@@ -92,6 +124,130 @@ class PaymentFailed(Event):
     payment_id: str
     reason: str
     failed_at: AwareDatetime
+
+
+class PaymentReturned(Event):
+    """A processed eCheck taken back by the payer's bank (an ACH return code such as R01 or R10)."""
+
+    topic = Topic.PAYMENT
+    key_field = "payment_id"
+    payment_id: str
+    bank_account_id: str
+    amount: MinorUnits = Field(gt=0)
+    currency: Currency = "USD"
+    reason: str = Field(min_length=1)
+    returned_at: AwareDatetime
+
+
+class RefundRequested(Event):
+    topic = Topic.PAYMENT
+    key_field = "payment_id"
+    refund_id: str
+    payment_id: str
+    bank_account_id: str
+    amount: MinorUnits = Field(gt=0)
+    currency: Currency = "USD"
+    reason: str
+    requested_by: str
+    requested_at: AwareDatetime
+
+
+class RefundSucceeded(Event):
+    topic = Topic.PAYMENT
+    key_field = "payment_id"
+    refund_id: str
+    payment_id: str
+    bank_account_id: str
+    amount: MinorUnits = Field(gt=0)
+    currency: Currency = "USD"
+    succeeded_at: AwareDatetime
+
+
+class RefundFailed(Event):
+    topic = Topic.PAYMENT
+    key_field = "payment_id"
+    refund_id: str
+    payment_id: str
+    reason: str
+    failed_at: AwareDatetime
+
+
+class PaymentDisputed(Event):
+    topic = Topic.PAYMENT
+    key_field = "payment_id"
+    dispute_id: str
+    payment_id: str
+    bank_account_id: str
+    amount: MinorUnits = Field(gt=0)
+    currency: Currency = "USD"
+    reason: str
+    evidence_due_by: AwareDatetime
+    disputed_at: AwareDatetime
+
+
+class DisputeClosed(Event):
+    topic = Topic.PAYMENT
+    key_field = "payment_id"
+    dispute_id: str
+    payment_id: str
+    outcome: Literal["won", "lost"]
+    amount: MinorUnits = Field(gt=0)
+    currency: Currency = "USD"
+    closed_at: AwareDatetime
+
+
+class FeeCharged(Event):
+    """A fee taken from the firm's fee account: always an `operating` account, never trust (Rule 1.15).
+
+    `amount` is signed: a dispute fee given back when the dispute is won is a FeeCharged of the same
+    `fee_id` with the negative amount, so the sum of a firm's FeeCharged events is what it paid in fees.
+    """
+
+    topic = Topic.PAYMENT
+    key_field = "payment_id"
+    fee_id: str
+    payment_id: str
+    kind: Literal["processing", "dispute"]
+    amount: MinorUnits
+    currency: Currency = "USD"
+    bank_account_id: str
+    charged_at: AwareDatetime
+
+
+# --- payout.events -----------------------------------------------------------------------------------------
+
+
+PayoutLineType = Literal["payment", "refund", "dispute", "dispute_won", "return", "fee"]
+
+
+class PayoutLine(BaseModel):
+    """One movement in a payout, signed as the bank sees it: money in +, money out -."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    type: PayoutLineType
+    payment_id: str
+    refund_id: str | None = None
+    fee_id: str | None = None
+    amount: MinorUnits
+
+
+class PayoutPaid(Event):
+    """A bank deposit (or debit, when negative) from the processor, with the movements it is made of."""
+
+    topic = Topic.PAYOUT
+    key_field = "payout_id"
+    payout_id: str
+    bank_account_id: str
+    amount: MinorUnits
+    currency: Currency = "USD"
+    arrival_date: date
+    lines: tuple[PayoutLine, ...]
+
+    @model_validator(mode="after")
+    def _amount_is_the_sum_of_its_lines(self) -> PayoutPaid:
+        if sum(line.amount for line in self.lines) != self.amount:
+            raise ValueError("a payout's amount must be the sum of its lines")
+        return self
 
 
 # --- billing.events ----------------------------------------------------------------------------------------
@@ -125,6 +281,19 @@ class BillPaymentApplied(Event):
     amount: MinorUnits = Field(gt=0)
     balance: MinorUnits = Field(ge=0)
     applied_at: AwareDatetime
+
+
+class BillPaymentReversed(Event):
+    """Money a payment had applied to the bill, given back to its balance (a refund, dispute or return)."""
+
+    topic = Topic.BILLING
+    key_field = "bill_id"
+    bill_id: str
+    payment_id: str
+    amount: MinorUnits = Field(gt=0)
+    balance: MinorUnits = Field(ge=0)
+    reason: ReversalReason
+    reversed_at: AwareDatetime
 
 
 class BillPaid(Event):
@@ -186,25 +355,3 @@ class MatterOpened(Event):
     name: str
     # Optional extension: the firm's matter number, e.g. "2026-0042".
     number: str | None = None
-
-
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type_name(): cls
-    for cls in (
-        BankAccountRegistered,
-        LinkIssued,
-        LinkRevoked,
-        PaymentReceived,
-        PaymentProcessed,
-        PaymentFailed,
-        BillIssued,
-        BillVoided,
-        BillPaymentApplied,
-        BillPaid,
-        PaymentUnallocated,
-        PaymentLinked,
-        PaymentUnlinked,
-        ContactCreated,
-        MatterOpened,
-    )
-}

@@ -6,6 +6,7 @@ from enum import StrEnum
 class Topic(StrEnum):
     LINK = "link.events"
     PAYMENT = "payment.events"
+    PAYOUT = "payout.events"
     BILLING = "billing.events"
     RECONCILIATION = "reconciliation.events"
     PRACTICE = "practice.events"

@@ -1,8 +1,8 @@
 """Schema evolution without rewriting stored events.
 
-Each event type has a `schema_version`. When a type changes shape, bump its version and register an
-upcaster from the old version to the next; readers lift old payloads step by step when decoding,
-whether the payload comes from Kafka (header `ce_schemaversion`) or from an event store row.
+Each event type has a `schema_version`. When a type changes shape, its version goes up and the model class
+gets a static method `upcast_vN` lifting a version-N payload to N+1; readers lift old payloads step by step
+when decoding, whether the payload comes from Kafka (header `ce_schemaversion`) or from an event store row.
 """
 
 from __future__ import annotations
@@ -10,31 +10,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .base import Event
+
 Payload = dict[str, Any]
 Upcaster = Callable[[Payload], Payload]
 
-_UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+def upcaster_of(model: type[Event], from_version: int) -> Upcaster | None:
+    """The model's step from `from_version` to the next version, if it has one."""
+    step = getattr(model, f"upcast_v{from_version}", None)
+    return step if callable(step) else None
 
 
-def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
-    """Register the step that lifts `event_type` payloads from `from_version` to the next version."""
-
-    def register(fn: Upcaster) -> Upcaster:
-        key = (event_type, from_version)
-        if key in _UPCASTERS:
-            raise ValueError(f"an upcaster for {event_type} v{from_version} is already registered")
-        _UPCASTERS[key] = fn
-        return fn
-
-    return register
-
-
-def upcast(event_type: str, payload: Payload, from_version: int, to_version: int) -> Payload:
+def upcast(model: type[Event], payload: Payload, from_version: int) -> Payload:
+    """`payload` (written at `from_version`) lifted to the model's current schema version."""
+    to_version = model.schema_version
     if from_version > to_version:
-        raise ValueError(f"{event_type} v{from_version} is newer than this reader (v{to_version})")
+        raise ValueError(f"{model.type_name()} v{from_version} is newer than this reader (v{to_version})")
     for version in range(from_version, to_version):
-        step = _UPCASTERS.get((event_type, version))
+        step = upcaster_of(model, version)
         if step is None:
-            raise ValueError(f"no upcaster for {event_type} from v{version}")
+            raise ValueError(f"no upcaster for {model.type_name()} from v{version}")
         payload = step(dict(payload))
     return payload

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 from opentelemetry.trace import SpanKind
 
 from .metrics import OUTBOX_BACKLOG, OUTBOX_COMMIT_TO_ACK, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
@@ -98,7 +99,7 @@ class OutboxRelay:
             OUTBOX_PUBLISHED.labels(self._service, row["topic"]).inc()
             OUTBOX_COMMIT_TO_ACK.labels(self._service).observe((acked - row["created_at"]).total_seconds())
 
-    async def _send(self, row: asyncpg.Record) -> asyncio.Future:
+    async def _send(self, row: asyncpg.Record) -> asyncio.Future[RecordMetadata]:
         stored = dict(json.loads(row["headers"]))
         parent = context_from(stored.get("traceparent"), stored.get("tracestate"))
         with tracer().start_as_current_span(
@@ -116,9 +117,10 @@ class OutboxRelay:
             stored.pop("tracestate", None)
             stored.update(current_trace_headers())  # the consumer continues from this publish span
             headers = [(k, v.encode()) for k, v in stored.items()]
-            return await self._producer.send(
+            delivery: asyncio.Future[RecordMetadata] = await self._producer.send(
                 row["topic"], value=row["value"], key=row["key"].encode(), headers=headers
             )
+            return delivery
 
     async def _update_backlog(self, conn: asyncpg.Connection) -> None:
         backlog, oldest = await conn.fetchrow("SELECT count(*), min(created_at) FROM outbox")

@@ -118,7 +118,7 @@ class TopicWatcher:
 def header(record: ConsumerRecord, name: str) -> str | None:
     for key, value in record.headers or ():
         if key == name:
-            return value.decode()
+            return bytes(value).decode()
     return None
 
 

@@ -47,7 +47,8 @@ async def test_racing_payments_never_overdraw_and_apply_once(world, client, firm
     assert max(Counter(e["payment_id"] for e in unallocated).values()) == 1
     assert {e["payment_id"] for e in applied + unallocated} == {p.payment_id for p in payments}
     balances = [e["balance"] for e in applied]
-    assert balances == sorted(balances, reverse=True) and balances[-1] == 0
+    assert balances == sorted(balances, reverse=True)
+    assert balances[-1] == 0
     assert stream.count("BillPaid") == 1
 
     final = await world.bill(firm, bill_id)

@@ -84,7 +84,8 @@ def test_the_part_above_the_balance_is_unallocated_as_overpayment() -> None:
     bill = issued_bill()
     bill.settle(payment("p1", 12_500), NOW)
     applied, paid, unallocated = bill.pending
-    assert isinstance(applied, BillPaymentApplied) and applied.amount == 10_000
+    assert isinstance(applied, BillPaymentApplied)
+    assert applied.amount == 10_000
     assert isinstance(paid, BillPaid)
     assert isinstance(unallocated, PaymentUnallocated)
     assert (unallocated.amount, unallocated.reason, unallocated.payment_id) == (2_500, "overpayment", "p1")
@@ -127,7 +128,8 @@ def test_the_same_payment_id_settles_once(first_amount: int) -> None:
     reloaded = Bill.replay(bill.id, [*Bill.issue("bill-1", TERMS, NOW).pending, *settled])
     reloaded.settle(payment("p1", first_amount), NOW)
     bill.settle(payment("p1", first_amount), NOW)
-    assert reloaded.pending == [] and bill.pending == settled
+    assert reloaded.pending == []
+    assert bill.pending == settled
 
 
 def test_a_void_bill_stays_void_without_a_second_event() -> None:

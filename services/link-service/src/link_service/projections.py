@@ -1,13 +1,23 @@
-"""The bills view, from billing.events; voiding or paying a bill revokes its links."""
+"""The bills view, from billing.events; voiding or paying a bill revokes its links. A payment billing has
+applied (or left unallocated) stops counting as pending against the balance, in the same transaction
+that lowers the balance: the balance due is never counted twice nor left uncounted."""
 
 from __future__ import annotations
 
-from paylinks_events import BillIssued, BillPaid, BillPaymentApplied, BillVoided, Envelope, utcnow
+from paylinks_events import (
+    BillIssued,
+    BillPaid,
+    BillPaymentApplied,
+    BillVoided,
+    Envelope,
+    PaymentUnallocated,
+    utcnow,
+)
 from paylinks_runtime.unit_of_work import UnitOfWork
 
 from .domain.link import Link, RevokeReason
 from .domain.pay_target import Bill
-from .store import bills, links
+from .store import attempts, bills, links
 
 
 async def on_billing_event(uow: UnitOfWork, envelope: Envelope) -> None:
@@ -18,6 +28,9 @@ async def on_billing_event(uow: UnitOfWork, envelope: Envelope) -> None:
         await bills.issued(uow.conn, bill)
     elif isinstance(event, BillPaymentApplied):
         await bills.balance_changed(uow.conn, event.bill_id, event.balance)
+        await attempts.mark_settled(uow.conn, event.payment_id)
+    elif isinstance(event, PaymentUnallocated):
+        await attempts.mark_settled(uow.conn, event.payment_id)
     elif isinstance(event, BillVoided):
         await bills.settled(uow.conn, event.bill_id, "void")
         await _revoke_links(uow, event.bill_id, "bill_voided")

@@ -24,7 +24,9 @@ async def test_an_admin_registers_a_bank_account_and_it_is_published(service) ->
         )
         assert response.status_code == 201
         body = response.json()
-        assert body["name"] == "IOLTA Trust" and body["kind"] == "trust" and body["currency"] == "USD"
+        assert body["name"] == "IOLTA Trust"
+        assert body["kind"] == "trust"
+        assert body["currency"] == "USD"
         [record] = await watcher.wait_for(lambda r: header(r, "ce_firmid") == firm)
     assert header(record, "ce_type") == "BankAccountRegistered"
     assert header(record, "ce_subject") == body["bank_account_id"] == record.key.decode()
@@ -68,11 +70,16 @@ async def test_the_account_link_is_the_same_every_time_and_issued_once(service) 
         [issued] = await watcher.wait_for(
             lambda r: header(r, "ce_firmid") == firm and header(r, "ce_type") == "LinkIssued"
         )
-    assert first == second and first["kind"] == "bank_account"
+    assert first == second
+    assert first["kind"] == "bank_account"
     assert first["url"].startswith(service.settings.public_base_url + "/pay/")
     assert len(token_of(first["url"])) >= 22  # >= 128 bits, base64url
     data = json.loads(issued.value)
-    assert data["link_id"] == first["link_id"] and data["url"] == first["url"] and data["bill_id"] is None
+    assert data["link_id"] == first["link_id"]
+    assert data["bill_id"] is None
+    # Contract v2: the pay link is a bearer capability, never broadcast.
+    assert "url" not in data
+    assert token_of(first["url"]).encode() not in issued.value
     assert token_of(first["url"]) not in first["link_id"]
 
 
@@ -82,7 +89,8 @@ async def test_another_firms_or_an_unknown_account_is_not_found(service) -> None
     stranger = auth_header(service.new_firm())
     for path in (f"/v1/bank-accounts/{account_id}/payment-link", "/v1/bank-accounts/nope/payment-link"):
         response = await service.client.post(path, headers=stranger)
-        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
     qr = await service.client.get(f"/v1/bank-accounts/{account_id}/qr-code", headers=stranger)
     assert qr.status_code == 404
     assert (await service.client.post(f"/v1/bank-accounts/{account_id}/payment-link")).status_code == 401
@@ -96,7 +104,8 @@ async def test_the_png_qr_code_decodes_to_the_account_link_marked_as_qr(service)
     response = await service.client.get(
         f"/v1/bank-accounts/{account_id}/qr-code", params={"format": "png"}, headers=auth_header(firm)
     )
-    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
     [decoded] = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.content)))
     assert decoded.text == link["url"] + "?via=qr"
 
@@ -108,9 +117,12 @@ async def test_the_svg_and_pdf_qr_codes(service) -> None:
     svg = await service.client.get(f"/v1/bank-accounts/{account_id}/qr-code?format=svg", headers=headers)
     pdf = await service.client.get(f"/v1/bank-accounts/{account_id}/qr-code?format=pdf", headers=headers)
     bad = await service.client.get(f"/v1/bank-accounts/{account_id}/qr-code?format=gif", headers=headers)
-    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
-    assert b"<svg" in svg.content and b"Pay Smith Trust" in svg.content
-    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert svg.status_code == 200
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in svg.content
+    assert b"Pay Smith Trust" in svg.content
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
     assert bad.status_code == 422
 

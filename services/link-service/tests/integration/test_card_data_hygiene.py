@@ -1,6 +1,6 @@
-"""After a scripted run with the test cards and accounts (JSON API), no table of the service,
-no captured log line and no Kafka record holds a card number, CVC or bank account/routing number, and no
-log line holds a link token."""
+"""After a scripted run with the test cards and accounts (tokenized at the sandbox processor, paid through the
+JSON API, and raw card bodies refused), no table of the service, no captured log line and
+no Kafka record holds a card number, CVC or bank account/routing number, and nothing holds a link token."""
 
 from __future__ import annotations
 
@@ -12,20 +12,22 @@ import asyncpg
 from paylinks_events import Topic
 from paylinks_runtime.testing import DATABASE_URL, TopicWatcher, header
 
-from .conftest import DECLINED_CARD, OK_ACCOUNT, OK_CARD, R01_ACCOUNT, ROUTING, card_payment, echeck_payment
+from .conftest import DECLINED_CARD, OK_ACCOUNT, OK_CARD, R01_ACCOUNT, ROUTING, card_payment
 
-CVC = "7391"
+CVC = "739"
 SECRETS = (OK_CARD, DECLINED_CARD, OK_ACCOUNT, R01_ACCOUNT, ROUTING, f'"{CVC}"', f"={CVC}", "cvc")
 
 
 async def scripted_run(service) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     firm, _, token = await service.new_account_token()
     for number in (OK_CARD, DECLINED_CARD):
-        body = card_payment(1_000, number=number)
-        body["card"]["cvc"] = CVC
-        await service.pay(token, body)
-    await service.pay(token, echeck_payment(2_000, account=OK_ACCOUNT))
-    await service.pay(token, echeck_payment(2_000, account=R01_ACCOUNT))
+        await service.pay(token, card_payment(1_000, await service.sandbox.tokenize_card(number, cvc=CVC)))
+        raw = card_payment(
+            1_000, "pm_x", card={"number": number, "exp_month": 12, "exp_year": 2031, "cvc": CVC}
+        )
+        assert (await service.pay(token, raw)).status_code == 422
+    await service.pay(token, await service.echeck_payment(2_000, account=OK_ACCOUNT))
+    await service.pay(token, await service.echeck_payment(2_000, account=R01_ACCOUNT))
     return firm, token
 
 
@@ -63,13 +65,14 @@ async def test_no_card_or_bank_number_anywhere_after_a_scripted_run(service, cap
     dump = await schema_dump(service.settings.db_schema)
     captured = capfd.readouterr()
     logs = "\n".join([caplog.text, captured.out, captured.err])
-    assert "4242" in kafka and "payment_id" in dump  # the places searched do hold this run's data
+    assert "4242" in kafka
+    assert "payment_id" in dump
     for secret in SECRETS:
         assert secret not in kafka, secret
         assert secret not in dump, secret
         assert secret not in logs, secret
-    # The producer's DEBUG lines dump LinkIssued (its contract URL holds the token); production runs
-    # aiokafka at WARNING (paylinks_runtime.logs), so those lines are left out of the token check only.
-    service_lines = [r.getMessage() for r in caplog.records if not r.name.startswith("aiokafka")]
-    assert not [line for line in service_lines if token in line]
-    assert token not in captured.out + captured.err and token not in dump
+    # Contract v2: no record, log line (the producer's DEBUG dumps included) or table holds a live token.
+    assert not [r.getMessage() for r in caplog.records if token in r.getMessage()]
+    assert token not in captured.out + captured.err
+    assert token not in dump
+    assert token not in kafka

@@ -8,26 +8,18 @@ and retries, and whole yen for a zero-decimal currency.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
-from paylinks_runtime.testing import chromium, drop_schema, eventually
-from processor_sandbox.testing import Sandbox, SandboxProcess, WebhookRecorder, sandbox_settings
+from paylinks_runtime.testing import chromium, eventually
+from processor_sandbox.testing import Sandbox
 
 from .conftest import DECLINED_CARD, OK_ACCOUNT, OK_CARD, ROUTING, LinkService, token_of
 from .test_pay_page import yen_bill_token
-
-# The tests that need the intake to take `payment_method` (CONTRACT.md v2, section 2): until it does,
-# it answers the page 422 and these fail. strict: once the intake takes it, they pass and the mark must go.
-waits_for_intake = pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="the intake does not take payment_method yet (wip/link)"
-)
 
 CVC = "739"
 # A CVC is short: it is looked for as a JSON or form value, where it would be sent, not as any three digits.
@@ -116,27 +108,9 @@ class WatchedPage:
 
 
 @pytest.fixture(scope="module")
-async def processor() -> AsyncIterator[Sandbox]:
-    """The sandbox processor as its own process. Its webhooks go to a recorder: what link-service does with
-    outcomes is not this module's subject."""
-    async with WebhookRecorder.serving() as receiver:
-        process = SandboxProcess(sandbox_settings(receiver.url))
-        await asyncio.to_thread(process.start)
-        try:
-            async with httpx.AsyncClient(base_url=process.base_url, timeout=30) as http:
-                yield Sandbox(process.base_url, process.settings, http)
-        finally:
-            await asyncio.to_thread(process.stop)
-            await drop_schema(process.settings.db_schema)
-
-
-@pytest.fixture(scope="module")
-def settings_overrides(processor: Sandbox) -> dict[str, Any]:
-    """link-service's pay page points the browser at this sandbox (the module's `service` uses these)."""
-    return {
-        "processor_url": processor.base_url,
-        "processor_publishable_key": processor.settings.processor_publishable_key,
-    }
+def processor(service: LinkService) -> Sandbox:
+    """The sandbox processor process beside the module's link-service (its webhooks go to link-service)."""
+    return service.sandbox
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +128,8 @@ async def open_page(browser, service, processor):  # type: ignore[no-untyped-def
         contexts.append(context)
         watched = WatchedPage(await context.new_page(), service, processor.base_url)
         response = await watched.page.goto(f"{service.settings.public_base_url}/pay/{token}")
-        assert response is not None and response.status == 200
+        assert response is not None
+        assert response.status == 200
         return watched
 
     yield open_
@@ -177,17 +152,16 @@ async def test_card_details_go_only_to_the_processor_and_link_service_gets_the_t
     assert tokenization.headers["authorization"] == f"Bearer {service.settings.processor_publishable_key}"
     [payment] = await tab.payments()
     body = payment.json()
-    assert body["payment_method"].startswith("pm_") and body["amount"] == 25_000 and body["method"] == "card"
-    assert (
-        body["payer"] == {"name": "Ada Client", "email": "ada@example.com"}
-        and body["reference"] == "2026-0042"
-    )
+    assert body["payment_method"].startswith("pm_")
+    assert body["amount"] == 25_000
+    assert body["method"] == "card"
+    assert body["payer"] == {"name": "Ada Client", "email": "ada@example.com"}
+    assert body["reference"] == "2026-0042"
     assert set(body) == {"amount", "method", "payer", "reference", "payment_method"}
     assert len(payment.headers["idempotency-key"]) == 32
     assert await tab.leaks(CARD_SECRETS) == []
 
 
-@waits_for_intake
 async def test_a_card_payment_is_received_and_charged_once(service, processor, open_page) -> None:
     _, _, token = await service.new_account_token()
     tab = await open_page(token)
@@ -216,11 +190,12 @@ async def test_an_echeck_needs_the_authorization_box_and_sends_no_account_number
     assert await tab.errors() == ["Authorization: tick the box to authorize the eCheck debit."]
     assert await tab.focused() == "error-summary"
     assert await tab.page.get_attribute("#authorize", "aria-invalid") == "true"
-    assert await tab.tokenizations() == [] and await tab.payments() == []  # refused before sending anything
+    assert await tab.tokenizations() == []
+    assert await tab.payments() == []
 
     await tab.page.check("#authorize")
     await tab.page.click("#pay")
-    await tab.page.locator("#status:empty").wait_for(state="attached")  # the attempt is over
+    await tab.outcome()
     [tokenization] = await tab.tokenizations()
     assert tokenization.json()["us_bank_account"] == {
         "routing_number": ROUTING,
@@ -228,11 +203,11 @@ async def test_an_echeck_needs_the_authorization_box_and_sends_no_account_number
         "account_holder_name": "Ada Client",
     }
     [payment] = await tab.payments()
-    assert payment.json()["authorization"] == {"accepted": True} and payment.json()["method"] == "echeck"
+    assert payment.json()["authorization"] == {"accepted": True}
+    assert payment.json()["method"] == "echeck"
     assert await tab.leaks(BANK_SECRETS) == []
 
 
-@waits_for_intake
 async def test_an_authorized_echeck_is_received(service, open_page) -> None:
     _, _, token = await service.new_account_token()
     tab = await open_page(token)
@@ -245,7 +220,6 @@ async def test_an_authorized_echeck_is_received(service, open_page) -> None:
     assert "eCheck payments take a few business days to clear." in confirmation
 
 
-@waits_for_intake
 async def test_a_declined_card_shows_one_decline_message(service, open_page) -> None:
     _, _, token = await service.new_account_token()
     tab = await open_page(token)
@@ -260,7 +234,6 @@ async def test_a_declined_card_shows_one_decline_message(service, open_page) -> 
     assert await tab.leaks((DECLINED_CARD, f'"{CVC}"')) == []
 
 
-@waits_for_intake
 async def test_a_double_click_and_a_retry_after_a_lost_answer_charge_once(
     service, processor, open_page
 ) -> None:
@@ -282,7 +255,8 @@ async def test_a_double_click_and_a_retry_after_a_lost_answer_charge_once(
     assert "We received your payment of $125.00" in await tab.confirmation()
 
     first, retry = await tab.payments()  # the double click sent one; Pay again re-sent it as it was
-    assert first.headers["idempotency-key"] == retry.headers["idempotency-key"] and first.body == retry.body
+    assert first.headers["idempotency-key"] == retry.headers["idempotency-key"]
+    assert first.body == retry.body
     assert len(await tab.tokenizations()) == 1
     assert len(await processor.charges(await tab.page.locator("#payment-id").inner_text())) == 1
 
@@ -294,7 +268,8 @@ async def test_a_double_click_sends_one_payment(service, open_page) -> None:
     await tab.fill_card()
     await tab.page.dblclick("#pay")
     await tab.outcome()
-    assert len(await tab.tokenizations()) == 1 and len(await tab.payments()) == 1
+    assert len(await tab.tokenizations()) == 1
+    assert len(await tab.payments()) == 1
 
 
 async def test_a_yen_bill_shows_whole_yen_and_sends_whole_yen(service, open_page) -> None:
@@ -309,12 +284,11 @@ async def test_a_yen_bill_shows_whole_yen_and_sends_whole_yen(service, open_page
 
     await tab.page.fill("#amount", "¥3,000")
     await tab.page.click("#pay")
-    await tab.page.locator("#status:empty").wait_for(state="attached")
+    await tab.outcome()
     [payment] = await tab.payments()
     assert payment.json()["amount"] == 3_000
 
 
-@waits_for_intake
 async def test_a_yen_payment_is_charged_in_whole_yen(service, processor, open_page) -> None:
     tab = await open_page(await yen_bill_token(service, 5_000))
     await tab.fill_payer("¥3,000")
@@ -353,14 +327,16 @@ async def test_an_invalid_card_number_is_refused_by_the_processor_in_plain_words
     await tab.page.click("#pay")
     assert await tab.errors() == ["Card number: check the number on your card."]
     assert await tab.page.get_attribute("#card_number", "aria-invalid") == "true"
-    assert len(await tab.tokenizations()) == 1 and await tab.payments() == []
+    assert len(await tab.tokenizations()) == 1
+    assert await tab.payments() == []
 
 
 async def test_a_link_opened_from_the_qr_code_pays_through_the_qr_channel(service, open_page) -> None:
     _, _, token = await service.new_account_token()
     tab = await open_page(token)
     response = await tab.page.goto(f"{service.settings.public_base_url}/pay/{token}?via=qr")
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     await tab.fill_payer("10.00")
     await tab.fill_card()
     await tab.page.click("#pay")
@@ -369,7 +345,6 @@ async def test_a_link_opened_from_the_qr_code_pays_through_the_qr_channel(servic
     assert payment.url.endswith(f"/v1/pay/{token}/payments?via=qr")
 
 
-@waits_for_intake
 async def test_a_bill_voided_while_its_page_is_open_refuses_the_payment_in_the_servers_words(
     service, open_page
 ) -> None:

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from link_service import webhook_signature
 from paylinks_events import Topic
+from paylinks_runtime import webhook_signature
 from paylinks_runtime.testing import TopicWatcher, header
 
-from .conftest import echeck_payment, service_pool
+from .conftest import service_pool
 
 
 @pytest.fixture(scope="module")
-def settings_overrides() -> dict[str, Any]:
+def sandbox_overrides() -> dict[str, Any]:
     return {"sandbox_echeck_settle_seconds": 3600}
 
 
@@ -41,7 +41,7 @@ def signed(service, body: bytes, at: float | None = None) -> str:  # type: ignor
 
 async def received_payment(service) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     firm, _, token = await service.new_account_token()
-    response = await service.pay(token, echeck_payment(5_000))
+    response = await service.pay(token, await service.echeck_payment(5_000))
     assert response.status_code == 202
     return firm, response.json()["payment_id"]
 
@@ -110,4 +110,5 @@ async def test_an_unknown_payment_is_404_and_a_malformed_body_400(service) -> No
     assert response.status_code == 404
     malformed = b'{"id": "x", "type": "payment.refunded", "data": {}}'
     response = await post(service, malformed, signed(service, malformed))
-    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_webhook"
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_webhook"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from link_service.domain.instruments import BankDetails, Card
+from link_service.domain import echeck_authorization
 from link_service.domain.link import Link, bank_account_link_id, bill_link_id
 from link_service.domain.pay_target import Bill, PayTarget
-from link_service.domain.payment import Destination, Payment
+from link_service.domain.payment import Destination, Payment, Receipt
 from paylinks_events import LinkIssued, LinkRevoked, Payer, PaymentFailed, PaymentProcessed, utcnow
 from paylinks_runtime.aggregate import DomainError
 
@@ -17,13 +17,13 @@ NOW = utcnow()
 
 def bill_link() -> Link:
     link = Link(bill_link_id("bill-1", "acct-1"))
-    link.issue(firm_id="f", kind="bill", bank_account_id="acct-1", bill_id="bill-1", url="u", now=NOW)
+    link.issue(firm_id="f", kind="bill", bank_account_id="acct-1", bill_id="bill-1", now=NOW)
     return link
 
 
 def test_a_link_is_issued_once() -> None:
     link = bill_link()
-    link.issue(firm_id="f", kind="bill", bank_account_id="acct-1", bill_id="bill-1", url="other", now=NOW)
+    link.issue(firm_id="f", kind="bill", bank_account_id="acct-1", bill_id="bill-1", now=NOW)
     assert [type(e) for e in link.pending] == [LinkIssued]
 
 
@@ -39,50 +39,45 @@ def test_a_bill_link_is_revoked_once_and_an_account_link_never() -> None:
     assert [type(e) for e in link.pending] == [LinkIssued, LinkRevoked]
     assert link.revoked_reason == "bill_voided"
     account_link = Link("x")
-    account_link.issue(firm_id="f", kind="bank_account", bank_account_id="a", bill_id=None, url="u", now=NOW)
+    account_link.issue(firm_id="f", kind="bank_account", bank_account_id="a", bill_id=None, now=NOW)
     with pytest.raises(DomainError):
         account_link.revoke("bill_voided", NOW)
 
 
-def received(instrument: Card | BankDetails) -> Payment:
+def received(method: str = "card", brand: str | None = "visa", last4: str = "4242") -> Payment:
     to = Destination("f", "l", "a", "bill-1", "USD", "bill_link")
-    return Payment.receive(
-        "p-1",
-        to=to,
-        amount=500,
-        instrument=instrument,
-        payer=Payer(name="A", email="a@example.com"),
-        reference=None,
-        now=NOW,
-    )
+    authorization = echeck_authorization.accepted("A", NOW) if method == "echeck" else None
+    payer = Payer(name="A", email="a@example.com")
+    receipt = Receipt(to, 500, method, payer, None, authorization)  # type: ignore[arg-type]
+    return Payment.receive("p-1", receipt, brand=brand, last4=last4, now=NOW)
 
 
-def test_a_payment_keeps_only_brand_and_last_four() -> None:
-    event = received(Card("4242424242424242", 12, 2031, "123")).pending[0]
+def test_a_payment_keeps_what_the_processor_told_and_the_authorization() -> None:
+    event = received().pending[0]
     assert (event.card_brand, event.last4, event.method) == ("visa", "4242", "card")  # type: ignore[attr-defined]
-    assert "4242424242424242" not in event.model_dump_json()
-    echeck = received(BankDetails("110000000", "000123456789")).pending[0]
+    assert event.authorization is None  # type: ignore[attr-defined]
+    echeck = received("echeck", None, "6789").pending[0]
     assert (echeck.card_brand, echeck.last4, echeck.method) == (None, "6789", "echeck")  # type: ignore[attr-defined]
+    assert echeck.authorization.text_version == echeck_authorization.VERSION  # type: ignore[attr-defined]
 
 
 def test_a_payment_settles_once() -> None:
-    payment = received(Card("4242424242424242", 12, 2031, "123"))
+    payment = received()
     payment.succeed(NOW)
     payment.fail("R01", NOW)
     payment.succeed(NOW)
     assert [type(e) for e in payment.pending[1:]] == [PaymentProcessed]
     processed = payment.pending[1]
     assert (processed.bill_id, processed.amount) == ("bill-1", 500)  # type: ignore[attr-defined]
-    failing = received(BankDetails("110000000", "000111111113"))
+    failing = received("echeck", None, "6789")
     failing.fail("R01", NOW)
     failing.succeed(NOW)
     assert [type(e) for e in failing.pending[1:]] == [PaymentFailed]
 
 
-def target(bill: Bill | None = None, revoked: str | None = None) -> PayTarget:
-    return PayTarget(
-        "l", "f", "bill" if bill else "bank_account", "a", "Trust", "USD", bill=bill, revoked_reason=revoked
-    )
+def target(bill: Bill | None = None, revoked: str | None = None, pending: int = 0) -> PayTarget:
+    kind = "bill" if bill else "bank_account"
+    return PayTarget("l", "f", kind, "a", "Trust", "USD", bill=bill, revoked_reason=revoked, pending=pending)
 
 
 def bill(state: str = "open", balance: int = 1_000) -> Bill:
@@ -113,6 +108,7 @@ def test_the_status_of_a_link(t: PayTarget, status: str) -> None:
         (target(), -1, "invalid_amount"),
         (target(), 10_001, "amount_above_limit"),
         (target(bill(balance=1_000)), 1_001, "amount_above_balance"),
+        (target(bill(balance=1_000), pending=600), 401, "amount_above_balance"),
     ],
 )
 def test_payments_that_are_refused(t: PayTarget, amount: int, code: str) -> None:
@@ -124,6 +120,9 @@ def test_payments_that_are_refused(t: PayTarget, amount: int, code: str) -> None
 def test_payments_that_pass_and_their_source() -> None:
     target().check_payable(10_000, limit=10_000)
     target(bill(balance=1_000)).check_payable(1_000, limit=10_000)
+    target(bill(balance=1_000), pending=600).check_payable(400, limit=10_000)
+    assert target(bill(balance=1_000), pending=600).amount_due == 400
+    assert target(bill(balance=1_000), pending=1_200).amount_due == 0
     assert target().destination(via_qr=True).source == "qr_code"
     assert target().destination(via_qr=False).source == "bank_account_link"
     assert target(bill()).destination(via_qr=True).source == "bill_link"

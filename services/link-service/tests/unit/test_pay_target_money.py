@@ -29,4 +29,5 @@ def test_above_the_balance_names_the_balance_in_its_currency(currency: str, bala
 def test_above_the_limit_names_the_limit_in_the_currency() -> None:
     with pytest.raises(DomainError) as refused:
         bill_target(10**9, "JPY").check_payable(2_500_001, limit=2_500_000)
-    assert refused.value.code == "amount_above_limit" and "¥2,500,000" in refused.value.message
+    assert refused.value.code == "amount_above_limit"
+    assert "¥2,500,000" in refused.value.message

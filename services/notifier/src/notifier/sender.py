@@ -35,7 +35,7 @@ log = structlog.get_logger(__name__)
 
 def retry_delay(attempts: int, base: float, cap: float) -> float:
     """Exponential backoff: base, 2*base, 4*base, ... at most cap."""
-    return min(cap, base * 2 ** max(0, attempts - 1))
+    return float(min(cap, base * 2 ** max(0, attempts - 1)))
 
 
 class EmailSender:

@@ -19,7 +19,9 @@ class Transport(Protocol):
 
 def build_message(email: OutgoingEmail, sender: str) -> EmailMessage:
     """Everything in it comes from the row, so a re-send is byte-for-byte the same message."""
-    assert email.subject is not None and email.body_text is not None and email.body_html is not None
+    assert email.subject is not None
+    assert email.body_text is not None
+    assert email.body_html is not None
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(email.recipients)

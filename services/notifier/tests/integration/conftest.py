@@ -217,4 +217,4 @@ def firm(firm_factory: Callable[[], Firm]) -> Firm:
 def _part(message: EmailMessage, subtype: str) -> str:
     part = message.get_body((subtype,))
     assert part is not None, f"no {subtype} part"
-    return str(part.get_content())  # type: ignore[attr-defined]
+    return str(part.get_content())

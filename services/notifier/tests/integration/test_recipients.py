@@ -21,9 +21,8 @@ async def test_a_bank_account_group_gets_that_accounts_mail_instead_of_the_firm_
     assert firm.subject(trust_mail).endswith("— IOLTA Trust")
     assert firm.subject(office_mail).endswith("— Operating")
     [row] = await firm.emails(to_trust.payment_id)  # rows exist before any send: no firm-group email was made
-    assert row["recipient_group"] == f"bank_account:{trust}" and row["recipients"] == [
-        firm.address("trust-desk")
-    ]
+    assert row["recipient_group"] == f"bank_account:{trust}"
+    assert row["recipients"] == [firm.address("trust-desk")]
 
 
 async def test_an_empty_list_removes_the_bank_account_group(firm) -> None:
@@ -31,11 +30,13 @@ async def test_an_empty_list_removes_the_bank_account_group(firm) -> None:
     await firm.set_recipients("office")
     await firm.set_recipients("trust-desk", bank_account_id=trust)
     response = await firm.client.put(PATH, json={"emails": [], "bank_account_id": trust}, headers=firm.admin)
-    assert response.status_code == 200 and response.json() == {"bank_account_id": trust, "emails": []}
+    assert response.status_code == 200
+    assert response.json() == {"bank_account_id": trust, "emails": []}
     await firm.publish(firm.received(trust))
 
     [mail] = await firm.wait_for_mail(1, who="office")
-    assert firm.subject(mail).endswith("— IOLTA Trust") and firm.mail("trust-desk") == []
+    assert firm.subject(mail).endswith("— IOLTA Trust")
+    assert firm.mail("trust-desk") == []
 
 
 async def test_recipients_are_listed_and_deduplicated(firm) -> None:
@@ -65,7 +66,8 @@ async def test_bad_bodies_are_422_with_the_reason(firm, body, fragment) -> None:
     response = await firm.client.put(PATH, json=body, headers=firm.admin)
     assert response.status_code == 422
     error = response.json()["error"]
-    assert error["code"] == "validation_error" and fragment in error["message"]
+    assert error["code"] == "validation_error"
+    assert fragment in error["message"]
 
 
 async def test_only_admins_set_recipients(firm) -> None:
@@ -74,7 +76,8 @@ async def test_only_admins_set_recipients(firm) -> None:
     bad = {"Authorization": "Bearer not-a-jwt"}
     assert (await firm.client.put(PATH, json=body, headers=bad)).status_code == 401
     response = await firm.client.put(PATH, json=body, headers=firm.staff)
-    assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
     assert (await firm.client.get(PATH)).status_code == 401
 
 
@@ -85,7 +88,8 @@ async def test_another_firms_or_an_unknown_bank_account_is_404(firm, firm_factor
     for bank_account_id in (theirs, "no-such-account"):
         body = {"emails": ["ops@firm.example"], "bank_account_id": bank_account_id}
         response = await firm.client.put(PATH, json=body, headers=firm.admin)
-        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
 
 
 async def test_emails_of_another_firm_are_not_listed(firm, firm_factory) -> None:
@@ -97,4 +101,5 @@ async def test_emails_of_another_firm_are_not_listed(firm, firm_factory) -> None
     response = await firm.client.get(
         "/v1/emails", params={"payment_id": payment.payment_id}, headers=outsider
     )
-    assert response.status_code == 200 and response.json() == {"items": []}
+    assert response.status_code == 200
+    assert response.json() == {"items": []}

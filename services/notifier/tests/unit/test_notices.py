@@ -56,7 +56,8 @@ def test_received_subject_is_scannable() -> None:
 def test_processed_unlinked_payment_gets_the_link_button() -> None:
     notice = compose(processed(), KNOWN, link)
     assert notice.subject.startswith("Payment processed — ready to link: $125.00 from Dana Client")
-    assert notice.action is not None and notice.action.label == LINK_BUTTON
+    assert notice.action is not None
+    assert notice.action.label == LINK_BUTTON
     assert notice.action.url == link("f1", "p1")
 
 
@@ -111,5 +112,7 @@ def test_hostile_payer_name_is_escaped_in_html_and_kept_in_text() -> None:
 def test_both_parts_carry_the_button_link() -> None:
     body = render(compose(processed(), KNOWN, link))
     url = link("f1", "p1")
-    assert f'href="{url}"' in body.html and LINK_BUTTON in body.html
-    assert url in body.text and LINK_BUTTON in body.text
+    assert f'href="{url}"' in body.html
+    assert LINK_BUTTON in body.html
+    assert url in body.text
+    assert LINK_BUTTON in body.text

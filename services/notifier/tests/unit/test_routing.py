@@ -9,7 +9,8 @@ GROUPS = {FIRM_GROUP: ["office@firm.example"], "bank_account:ba-trust": ["trust@
 
 def test_the_bank_account_group_wins_over_the_firm_group() -> None:
     [group] = route(GROUPS, "ba-trust")
-    assert group.key == "bank_account:ba-trust" and group.emails == ("trust@firm.example",)
+    assert group.key == "bank_account:ba-trust"
+    assert group.emails == ("trust@firm.example",)
 
 
 def test_other_bank_accounts_fall_back_to_the_firm_group() -> None:
@@ -27,4 +28,6 @@ def test_message_id_is_stable_per_event_and_group() -> None:
     assert first == message_id("e1", group_key("ba-trust"), "paylinks.example")
     assert first != message_id("e1", FIRM_GROUP, "paylinks.example")
     assert first != message_id("e2", group_key("ba-trust"), "paylinks.example")
-    assert first.startswith("<e1.") and first.endswith("@paylinks.example>") and ":" not in first
+    assert first.startswith("<e1.")
+    assert first.endswith("@paylinks.example>")
+    assert ":" not in first

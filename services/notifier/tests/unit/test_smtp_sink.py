@@ -25,9 +25,11 @@ async def test_sink_stores_an_eml_file_and_prints_one_json_line(tmp_path: Path) 
         await aiosmtplib.send(_message("staff@firm.example"), hostname="127.0.0.1", port=port)
     [line] = out.getvalue().splitlines()
     announced = json.loads(line)
-    assert announced["to"] == ["staff@firm.example"] and announced["subject"] == "Payment received — Zoë"
+    assert announced["to"] == ["staff@firm.example"]
+    assert announced["subject"] == "Payment received — Zoë"
     [(name, content)] = _stored(tmp_path)
-    assert name == announced["file"] and b"hello" in content
+    assert name == announced["file"]
+    assert b"hello" in content
     assert sink.messages[0]["message-id"] == "<m1@paylinks.example>"
 
 

@@ -31,7 +31,8 @@ def test_money_reads_as_a_person_writes_it(amount: int, currency: str, expected:
 @pytest.mark.parametrize("code", [f"R{n:02d}" for n in range(1, 11)] + ["card_declined"])
 def test_every_common_return_code_has_its_own_sentence(code: str) -> None:
     sentence = failure_sentence(code)
-    assert sentence.endswith(".") and "processor reported" not in sentence
+    assert sentence.endswith(".")
+    assert "processor reported" not in sentence
     assert code not in sentence  # words, not the code
 
 

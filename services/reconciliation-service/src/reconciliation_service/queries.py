@@ -66,16 +66,17 @@ async def payment(conn: asyncpg.Connection, ref: PaymentRef) -> asyncpg.Record |
 
 
 async def payment_status(conn: asyncpg.Connection, ref: PaymentRef) -> str | None:
-    return await conn.fetchval(
+    status: str | None = await conn.fetchval(
         "SELECT status FROM payments WHERE firm_id = $1 AND payment_id = $2", ref.firm_id, ref.payment_id
     )
+    return status
 
 
 async def unlinked_page(
     conn: asyncpg.Connection, where: ListFilter, after: Position | None, limit: int
 ) -> list[asyncpg.Record]:
     """Up to `limit` listed payments after the keyset position, oldest first (they have waited longest)."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         _UNLINKED_PAGE,
         where.firm_id,
         list(where.statuses),
@@ -84,10 +85,11 @@ async def unlinked_page(
         after.payment_id if after else None,
         limit,
     )
+    return rows
 
 
 async def totals(conn: asyncpg.Connection, firm_id: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT p.bank_account_id, b.name AS bank_account_name, b.kind AS bank_account_kind,
                p.status, p.currency,
@@ -100,15 +102,17 @@ async def totals(conn: asyncpg.Connection, firm_id: str) -> list[asyncpg.Record]
          ORDER BY p.bank_account_id, p.status, p.currency""",
         firm_id,
     )
+    return rows
 
 
 async def history(conn: asyncpg.Connection, ref: PaymentRef) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT event_id, type, at, actor, details FROM payment_history"
         " WHERE firm_id = $1 AND payment_id = $2 ORDER BY at, event_id",
         ref.firm_id,
         ref.payment_id,
     )
+    return rows
 
 
 async def resolve_target(conn: asyncpg.Connection, firm_id: str, request: TargetRequest) -> LinkTarget | None:
@@ -129,7 +133,7 @@ async def search_targets(
 ) -> list[asyncpg.Record]:
     """The firm's matters (by name or number) and contacts (by name or email) that contain `text`."""
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """
         (SELECT 'matter' AS kind, matter_id AS id, name, number, NULL::text AS email FROM matters
           WHERE firm_id = $1 AND (name ILIKE $2 OR number ILIKE $2) ORDER BY name, matter_id LIMIT $3)
@@ -140,3 +144,4 @@ async def search_targets(
         pattern,
         limit,
     )
+    return rows

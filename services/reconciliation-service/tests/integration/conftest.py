@@ -95,7 +95,7 @@ class Firm:
     # --- the other services' events -------------------------------------------------------------------------
 
     def bank_account(self, name: str = "Operating account", kind: str = "operating") -> BankAccountRegistered:
-        return BankAccountRegistered(firm_id=self.id, bank_account_id=new_id(), name=name, kind=kind)  # type: ignore[arg-type]
+        return BankAccountRegistered(firm_id=self.id, bank_account_id=new_id(), name=name, kind=kind)
 
     def contact(self, name: str = "Dana Client", email: str | None = None) -> ContactCreated:
         return ContactCreated(firm_id=self.id, contact_id=new_id(), name=name, email=email)
@@ -152,7 +152,7 @@ class Firm:
             payment_id=received.payment_id,
             amount=amount,
             reason=reason,
-            unallocated_at=received.received_at + timedelta(seconds=3),  # type: ignore[arg-type]
+            unallocated_at=received.received_at + timedelta(seconds=3),
         )
 
     # --- scenarios ------------------------------------------------------------------------------------------

@@ -42,12 +42,11 @@ async def test_linking_to_a_matter_publishes_payment_linked_and_leaves_the_list(
             matter.matter_id,
             contact.contact_id,
         )  # the matter's client comes along
-        assert body["linked_by"] == "staff-ann" and body["matter_name"] == matter.name
+        assert body["linked_by"] == "staff-ann"
+        assert body["matter_name"] == matter.name
         (record,) = await watcher.wait_for(for_payment(firm, payment.payment_id, "PaymentLinked"))
-    assert (
-        b'"linked_by":"staff-ann"' in record.value
-        and header(record, "ce_source") == "/reconciliation-service"
-    )
+    assert b'"linked_by":"staff-ann"' in record.value
+    assert header(record, "ce_source") == "/reconciliation-service"
     assert (await firm.payment(payment.payment_id))["status"] == "linked"
     listed = (await firm.get("/v1/unlinked-payments")).json()["items"]
     assert payment.payment_id not in [i["payment_id"] for i in listed]
@@ -90,7 +89,8 @@ async def test_a_payment_that_cannot_be_linked_is_422_with_a_reason(firm, other_
     ):
         response = await link(firm, payment_id, **body)
         assert response.status_code == 422, (body, response.text)
-        assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
+        assert response.json()["error"]["code"] == code
+        assert response.json()["error"]["message"]
     assert (await firm.payment(ready.payment_id))["status"] == "ready"
 
 
@@ -111,7 +111,8 @@ async def test_linking_twice_is_409(firm) -> None:  # type: ignore[no-untyped-de
     payment = await firm.ready_payment(account.bank_account_id)
     assert (await link(firm, payment.payment_id, matter_id=matter.matter_id)).status_code == 200
     again = await link(firm, payment.payment_id, contact_id=contact.contact_id)
-    assert again.status_code == 409 and again.json()["error"]["code"] == "already_linked"
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_linked"
     assert (await firm.payment(payment.payment_id))["matter_id"] == matter.matter_id
 
 
@@ -122,10 +123,12 @@ async def test_unlinking_with_a_reason_makes_it_ready_again(firm) -> None:  # ty
     payment = await firm.ready_payment(account.bank_account_id)
 
     not_linked = await unlink(firm, payment.payment_id, reason="oops")
-    assert not_linked.status_code == 409 and not_linked.json()["error"]["code"] == "not_linked"
+    assert not_linked.status_code == 409
+    assert not_linked.json()["error"]["code"] == "not_linked"
     await link(firm, payment.payment_id, matter_id=matter.matter_id)
     no_reason = await unlink(firm, payment.payment_id)
-    assert no_reason.status_code == 422 and no_reason.json()["error"]["code"] == "validation_error"
+    assert no_reason.status_code == 422
+    assert no_reason.json()["error"]["code"] == "validation_error"
 
     async with TopicWatcher(Topic.RECONCILIATION) as watcher:
         response = await unlink(firm, payment.payment_id, reason="wrong matter")
@@ -178,7 +181,8 @@ async def test_history_shows_every_change_with_who_and_when(firm) -> None:  # ty
     ]
     assert items[2]["details"] == {"matter_id": matter.matter_id, "contact_id": matter.contact_id}
     assert items[3]["details"] == {"reason": "wrong matter"}
-    assert all(h["at"] for h in items) and [h["at"] for h in items] == sorted(h["at"] for h in items)
+    assert all(h["at"] for h in items)
+    assert [h["at"] for h in items] == sorted(h["at"] for h in items)
 
 
 async def test_fifty_staff_racing_to_link_one_payment_exactly_one_wins(firm) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,8 @@ from __future__ import annotations
 async def test_health_readiness_metrics_and_openapi(client) -> None:  # type: ignore[no-untyped-def]
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"postgres": True, "kafka": True}
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"postgres": True, "kafka": True}
     metrics = (await client.get("/metrics")).text
     assert (
         'paylinks_http_requests_total{method="GET",route="/readyz",service="reconciliation-service"'

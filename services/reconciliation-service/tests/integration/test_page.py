@@ -33,7 +33,8 @@ async def browser_client(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterat
 async def open_with_grant(browser_client, firm, payment_id: str) -> httpx.Response:  # type: ignore[no-untyped-def]
     page = f"/payments/{payment_id}/link"
     exchange = await browser_client.get(page, params={"grant": grant(firm, payment_id)})
-    assert exchange.status_code == 303 and exchange.headers["location"] == page
+    assert exchange.status_code == 303
+    assert exchange.headers["location"] == page
     return await browser_client.get(page)
 
 
@@ -44,14 +45,17 @@ async def test_the_grant_becomes_a_strict_http_only_cookie_for_this_page_only(fi
     page = f"/payments/{payment.payment_id}/link"
 
     exchange = await browser_client.get(page, params={"grant": grant(firm, payment.payment_id)})
-    assert exchange.status_code == 303 and exchange.headers["location"] == page  # the token leaves the URL
+    assert exchange.status_code == 303
+    assert exchange.headers["location"] == page
     cookie = exchange.headers["set-cookie"].lower()
     assert all(part in cookie for part in ("httponly", "samesite=strict", f"path={page.lower()}"))
     assert exchange.headers["referrer-policy"] == "no-referrer"
 
     shown = await browser_client.get(page)
-    assert shown.status_code == 200 and "text/html" in shown.headers["content-type"]
-    assert "Pat Payer" in shown.text and "125.00 USD" in shown.text
+    assert shown.status_code == 200
+    assert "text/html" in shown.headers["content-type"]
+    assert "Pat Payer" in shown.text
+    assert "125.00 USD" in shown.text
     assert "frame-ancestors 'none'" in shown.headers["content-security-policy"]
     assert shown.headers["cache-control"] == "no-store"
 
@@ -68,7 +72,8 @@ async def test_a_bad_missing_or_foreign_grant_is_401(firm, browser_client) -> No
         {"grant": grant(firm, payment.payment_id, ttl=timedelta(seconds=-1))},
     ):
         response = await browser_client.get(page, params=params)
-        assert response.status_code == 401 and "<h1>" in response.text
+        assert response.status_code == 401
+        assert "<h1>" in response.text
         assert "set-cookie" not in response.headers
     assert (await browser_client.get(page)).status_code == 401
     # a grant for another payment, sent as the cookie of this page, is refused too
@@ -78,7 +83,7 @@ async def test_a_bad_missing_or_foreign_grant_is_401(firm, browser_client) -> No
 
 async def test_staff_tokens_open_the_page_and_other_firms_see_404(
     firm, other_firm, client, browser_client
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     account = firm.bank_account()
     await firm.publish(account)
     payment = await firm.ready_payment(account.bank_account_id)
@@ -102,7 +107,8 @@ async def test_hostile_payer_input_is_escaped(firm, browser_client) -> None:  # 
         reference='"><img src=x onerror=alert(1)>',
     )
     shown = await open_with_grant(browser_client, firm, payment.payment_id)
-    assert HOSTILE not in shown.text and "<img src=x" not in shown.text
+    assert HOSTILE not in shown.text
+    assert "<img src=x" not in shown.text
     assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;" in shown.text
 
 
@@ -117,17 +123,21 @@ async def test_search_then_link_from_the_page(firm, other_firm, browser_client) 
     page = f"/payments/{payment.payment_id}/link"
 
     found = await browser_client.get(page, params={"q": "smith"})
-    assert "Smith adoption" in found.text and "Robin Smith" in found.text and "Smith secret" not in found.text
+    assert "Smith adoption" in found.text
+    assert "Robin Smith" in found.text
+    assert "Smith secret" not in found.text
     assert "2026-0042" in (await browser_client.get(page, params={"q": "2026-00"})).text
 
     origin = {"origin": "http://testserver"}
     linked = await browser_client.post(page, data={"matter_id": matter.matter_id}, headers=origin)
-    assert linked.status_code == 303 and linked.headers["location"] == page
+    assert linked.status_code == 303
+    assert linked.headers["location"] == page
     assert "Linked to" in (await browser_client.get(page)).text
     assert (await firm.payment(payment.payment_id))["linked_by"] == "email-link"
 
     again = await browser_client.post(page, data={"contact_id": contact.contact_id}, headers=origin)
-    assert again.status_code == 409 and "already linked" in again.text
+    assert again.status_code == 409
+    assert "already linked" in again.text
 
 
 async def test_forms_from_another_origin_or_with_bad_input_are_refused(firm, browser_client) -> None:  # type: ignore[no-untyped-def]
@@ -148,7 +158,8 @@ async def test_forms_from_another_origin_or_with_bad_input_are_refused(firm, bro
     unknown = await browser_client.post(
         page, data={"matter_id": "nope"}, headers={"origin": "http://testserver"}
     )
-    assert unknown.status_code == 422 and "no such matter" in unknown.text
+    assert unknown.status_code == 422
+    assert "no such matter" in unknown.text
     neither = await browser_client.post(page, data={}, headers={"origin": "http://testserver"})
     assert neither.status_code == 422
     assert (await firm.payment(payment.payment_id))["status"] == "ready"
@@ -190,6 +201,7 @@ async def test_staff_link_a_payment_in_a_headless_browser(firm, served) -> None:
         await page.wait_for_selector("#result")
         assert "Smith adoption" in await page.locator("#result").inner_text()
         assert await page.locator("#status").inner_text() == "linked"
-        assert page.url == page_url and dialogs == []
+        assert page.url == page_url
+        assert dialogs == []
     linked = await firm.payment(payment.payment_id)
     assert (linked["status"], linked["matter_id"]) == ("linked", matter.matter_id)

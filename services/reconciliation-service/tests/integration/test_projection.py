@@ -27,7 +27,8 @@ async def test_a_payment_is_pending_when_received_then_ready_when_processed(firm
     await firm.publish(firm.processed(received))
     ready = await firm.wait_for_status(received.payment_id, "ready")
     assert ready["processed_at"] is not None
-    assert ready["bank_account_name"] == "Client trust" and ready["bank_account_kind"] == "trust"
+    assert ready["bank_account_name"] == "Client trust"
+    assert ready["bank_account_kind"] == "trust"
     assert await listed_ids(firm) == [received.payment_id]
 
 
@@ -41,8 +42,10 @@ async def test_processed_before_received_converges_to_the_same_payment(firm) -> 
     await firm.publish(received)
     await eventually(lambda: listed_ids(firm))
     payment = await firm.payment(received.payment_id)
-    assert payment["status"] == "ready" and payment["payer"]["name"] == "Pat Payer"
-    assert payment["received_at"] is not None and payment["processed_at"] is not None
+    assert payment["status"] == "ready"
+    assert payment["payer"]["name"] == "Pat Payer"
+    assert payment["received_at"] is not None
+    assert payment["processed_at"] is not None
 
 
 async def test_a_failed_payment_leaves_the_list_and_shows_why(firm) -> None:  # type: ignore[no-untyped-def]
@@ -148,7 +151,8 @@ async def test_items_show_how_long_they_waited_and_totals_add_up(firm) -> None: 
         ("Operating", "pending"): (1, 700),
     }
     trust_ready = next(t for t in totals if t["bank_account_name"] == "Trust")
-    assert trust_ready["max_waiting_seconds"] >= 3600 and trust_ready["currency"] == "USD"
+    assert trust_ready["max_waiting_seconds"] >= 3600
+    assert trust_ready["currency"] == "USD"
 
 
 async def test_the_payer_email_and_reference_suggest_a_contact_and_a_matter(firm) -> None:  # type: ignore[no-untyped-def]
@@ -204,7 +208,8 @@ async def test_the_api_needs_a_staff_token(client, firm) -> None:  # type: ignor
         assert (await client.get(path)).status_code == 401
         assert (await client.get(path, headers={"Authorization": "Bearer nonsense"})).status_code == 401
         no_role = await client.get(path, headers=auth_header(firm.id, roles=("viewer",)))
-        assert no_role.status_code == 403 and no_role.json()["error"]["code"] == "forbidden"
+        assert no_role.status_code == 403
+        assert no_role.json()["error"]["code"] == "forbidden"
     for method in ("POST", "DELETE"):
         response = await client.request(method, "/v1/payments/p/link", json={"matter_id": "m", "reason": "r"})
         assert response.status_code == 401
@@ -218,4 +223,5 @@ async def test_a_redelivered_event_has_one_effect(firm) -> None:  # type: ignore
     await firm.wait_for_status(received.payment_id, "ready")
     history = (await firm.get(f"/v1/payments/{received.payment_id}/history")).json()["items"]
     assert [h["type"] for h in history] == ["PaymentReceived", "PaymentProcessed"]
-    assert history[0]["event_id"] == envelope.id and history[0]["by"] == "/tests"
+    assert history[0]["event_id"] == envelope.id
+    assert history[0]["by"] == "/tests"

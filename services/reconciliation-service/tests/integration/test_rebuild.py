@@ -78,7 +78,8 @@ async def test_the_rebuilt_projection_equals_the_live_one(firm, pool, settings) 
         await eventually(lambda t=table, n=rows: _count(pool, t, firm.id, n), timeout=60)
     await _staff_link_some(firm, pool)
     live = await snapshot(pool, firm.id)
-    assert len(live["payments"]) == 1000 and sum(len(rows) for rows in live.values()) > 3000
+    assert len(live["payments"]) == 1000
+    assert sum(len(rows) for rows in live.values()) > 3000
     events_before = await pool.fetchval("SELECT count(*) FROM events WHERE firm_id = $1", firm.id)
 
     job = Rebuild(settings)
@@ -141,4 +142,5 @@ async def _service_goes_on_after_the_switch(firm) -> None:  # type: ignore[no-un
     response = await firm.client.post(
         f"/v1/payments/{payment.payment_id}/link", json={"matter_id": matter.matter_id}, headers=firm.headers
     )
-    assert response.status_code == 200 and response.json()["status"] == "linked"
+    assert response.status_code == 200
+    assert response.json()["status"] == "linked"

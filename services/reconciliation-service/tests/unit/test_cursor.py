@@ -14,7 +14,8 @@ pytestmark = pytest.mark.unit
 def test_a_position_round_trips() -> None:
     position = cursor.Position(datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC), "pay-1")
     token = cursor.encode(position)
-    assert "=" not in token and "pay-1" not in token
+    assert "=" not in token
+    assert "pay-1" not in token
     assert cursor.decode(token) == position
 
 

@@ -69,7 +69,8 @@ def test_a_linked_payment_refuses_a_second_link_even_after_replay() -> None:
     first = new_link()
     first.link(REF, "ready", MATTER, FOUND, "ann", NOW)
     replayed = PaymentLink.replay(first.id, first.pending)
-    assert replayed.linked and replayed.version == 1
+    assert replayed.linked
+    assert replayed.version == 1
     assert refusal(lambda: replayed.link(REF, "ready", MATTER, FOUND, "bob", NOW)) == "already_linked"
 
 
@@ -78,7 +79,8 @@ def test_unlink_needs_a_link_and_then_allows_a_new_one() -> None:
     assert refusal(lambda: link.unlink(REF, "wrong", "ann", NOW)) == "not_linked"
     link.link(REF, "ready", MATTER, FOUND, "ann", NOW)
     link.unlink(REF, "wrong matter", "ann", NOW)
-    assert isinstance(link.pending[-1], PaymentUnlinked) and link.pending[-1].reason == "wrong matter"
+    assert isinstance(link.pending[-1], PaymentUnlinked)
+    assert link.pending[-1].reason == "wrong matter"
     link.link(REF, "ready", MATTER, FOUND, "ann", NOW)
     assert link.linked
 

@@ -70,7 +70,8 @@ def test_events_the_projection_does_not_use_are_skipped() -> None:
 def test_the_same_event_twice_in_a_batch_is_one_row() -> None:
     once = envelope(received())
     writes = plan([once, once])
-    assert len(writes.received) == 1 and len(writes.history) == 1
+    assert len(writes.received) == 1
+    assert len(writes.history) == 1
 
 
 @pytest.mark.parametrize("reverse", [False, True])

@@ -26,8 +26,7 @@ from ..tokens import LinkTokens
 
 # By code, not by exception class: a refusal replayed from the idempotency table is a plain DomainError.
 REFUSAL_STATUS = {
-    "card_declined": 402,
-    "invalid_number": 402,
+    "payment_declined": 402,
     "not_found": 404,
     "unknown_bank_account": 422,
     "bill_closed": 409,
@@ -36,8 +35,16 @@ REFUSAL_STATUS = {
     "invalid_amount": 422,
     "amount_above_limit": 422,
     "amount_above_balance": 422,
+    "authorization_required": 422,
+    "fee_account_required": 422,
+    "payment_method_invalid": 422,
+    "payment_method_used": 422,
+    "currency_mismatch": 422,
+    "payment_rejected": 422,
     "idempotency_key_reused": 422,
     "idempotency_key_in_flight": 409,
+    "payment_not_recorded_yet": 409,
+    "payment_pending": 503,
 }
 
 
@@ -68,9 +75,7 @@ class LinkServiceParts:
 
     @property
     def intake(self) -> PaymentIntake:
-        return PaymentIntake(
-            self.runtime.writer, self.processor, self.tokens, limit=self.settings.max_payment_amount
-        )
+        return PaymentIntake(self.runtime.writer, self.processor, limit=self.settings.max_payment_amount)
 
     def limit_client(self, request: Request) -> None:
         client = request.client.host if request.client else "unknown"

@@ -70,7 +70,7 @@ def _form(target: PayTarget, token: str, settings: Settings, *, via_qr: bool) ->
     prefix, suffix = affixes(currency)
     return page(
         "pay.html",
-        connect_to=processor_origin(settings.processor_url),
+        connect_to=processor_origin(settings.processor_browser_url),
         script_url=f"/assets/pay.js?v={_SCRIPT_VERSION}",
         firm_name=payee,
         account_name=target.bank_account_name,
@@ -83,7 +83,7 @@ def _form(target: PayTarget, token: str, settings: Settings, *, via_qr: bool) ->
         amount=plain_amount(due, currency) if due else "",
         placeholder=plain_amount(0, currency),
         payments_url=f"/v1/pay/{token}/payments" + ("?via=qr" if via_qr else ""),
-        processor_url=settings.processor_url.rstrip("/"),
+        processor_url=settings.processor_browser_url.rstrip("/"),
         publishable_key=settings.processor_publishable_key,
         authorization=echeck_authorization.TEXT.format(payee=payee),
         authorization_version=echeck_authorization.VERSION,
@@ -91,7 +91,7 @@ def _form(target: PayTarget, token: str, settings: Settings, *, via_qr: bool) ->
 
 
 def processor_origin(url: str) -> str:
-    """scheme://host[:port] of the processor: the one other place the page may send anything to."""
+    """scheme://host[:port] of the processor as browsers reach it: the one other place the page talks to."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"PROCESSOR_URL must be an http(s) URL, not {url!r}")

@@ -8,9 +8,9 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError
 
+from paylinks_runtime import webhook_signature
 from paylinks_runtime.errors import ApiError
 
-from .. import webhook_signature
 from ..commands.settlement import ProcessorReport, apply_report
 from ..config import WEBHOOK_PATH
 from .context import Parts

@@ -91,14 +91,8 @@ class LinkCommands:
         seed = await links.token_seed(uow.conn, link_id) if link.exists else None
         if seed is None:
             seed = self._tokens.new_seed()
-            url = self._settings.pay_url(self._tokens.token(seed))
             link.issue(
-                firm_id=firm_id,
-                kind=kind,
-                bank_account_id=bank_account_id,
-                bill_id=bill_id,
-                url=url,
-                now=utcnow(),
+                firm_id=firm_id, kind=kind, bank_account_id=bank_account_id, bill_id=bill_id, now=utcnow()
             )
             await uow.save(link)
             await links.insert(

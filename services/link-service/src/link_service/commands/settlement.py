@@ -9,8 +9,8 @@ from paylinks_events import utcnow
 from paylinks_runtime.unit_of_work import UnitOfWork, Writer
 
 from ..domain.payment import Payment
-from ..store import webhooks
-from .errors import NotFound
+from ..store import attempts, webhooks
+from .errors import NotFound, NotYetRecorded
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,15 @@ async def apply_report(writer: Writer, report: ProcessorReport) -> bool:
             return False
         payment = await uow.load(Payment, report.payment_id)
         if not payment.exists:
+            attempt = await attempts.find(uow.conn, report.payment_id)
+            if attempt is not None and attempt.state == "charging":
+                raise NotYetRecorded()  # the charge's answer is being recorded: the processor retries
             raise NotFound("payment")
         if report.type == "payment.succeeded":
             payment.succeed(utcnow())
         else:
             payment.fail(report.reason or "failed", utcnow())
+            await attempts.mark_settled(uow.conn, report.payment_id)
         await uow.save(payment)
         return True
 

@@ -4,8 +4,9 @@ A change of wording is a new version: what each payer agreed to stays known."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+
+from paylinks_events import DebitAuthorization
 
 VERSION = "echeck-web-debit-v1"
 TEXT = (
@@ -16,12 +17,6 @@ TEXT = (
 )
 
 
-@dataclass(frozen=True)
-class Authorization:
-    version: str
-    accepted_at: datetime
-    payer_name: str
-
-    @classmethod
-    def accepted_now(cls, payer_name: str, now: datetime) -> Authorization:
-        return cls(VERSION, now, payer_name)
+def accepted(payer_name: str, now: datetime) -> DebitAuthorization:
+    """The payer accepted the current TEXT now, under the name they gave."""
+    return DebitAuthorization(text_version=VERSION, accepted_at=now, name=payer_name)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from paylinks_events import Event, LinkIssued, LinkRevoked
+from paylinks_events import LinkIssued, LinkRevoked
 from paylinks_runtime.aggregate import Aggregate, DomainError
 
 LinkKind = Literal["bank_account", "bill"]
@@ -15,7 +15,6 @@ RevokeReason = Literal["bill_voided", "bill_paid"]
 # Link ids are derived from what they pay into, so asking twice finds the same stream (and two racing
 # requests meet on its optimistic lock). The token in the URL is random and unrelated to these ids.
 _LINK_NAMESPACE = uuid.UUID("5d0c3c1e-6a8e-4d8f-9a35-2f0a9a4c1b7e")
-TOKEN_NOT_STORED = "<token-not-stored>"  # noqa: S105 - a placeholder, not a secret
 
 
 def bank_account_link_id(bank_account_id: str) -> str:
@@ -37,16 +36,6 @@ class Link(Aggregate):
         self.bill_id: str | None = None
         self.revoked_reason: RevokeReason | None = None
 
-    def stored_form(self, event: Event) -> Event:
-        """The store keeps LinkIssued without its token: a database dump reveals no live link.
-
-        Kafka still carries the URL (the contract wants it); the service rebuilds it from its seed.
-        """
-        if isinstance(event, LinkIssued):
-            base, _, _ = event.url.partition("/pay/")
-            return event.model_copy(update={"url": f"{base}/pay/{TOKEN_NOT_STORED}"})
-        return event
-
     def issue(
         self,
         *,
@@ -54,7 +43,6 @@ class Link(Aggregate):
         kind: LinkKind,
         bank_account_id: str,
         bill_id: str | None,
-        url: str,
         now: datetime,
     ) -> None:
         if self.exists:
@@ -66,7 +54,6 @@ class Link(Aggregate):
                 kind=kind,
                 bank_account_id=bank_account_id,
                 bill_id=bill_id,
-                url=url,
                 issued_at=now,
             )
         )

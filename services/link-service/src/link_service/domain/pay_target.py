@@ -37,6 +37,9 @@ class PayTarget:
     firm_display_name: str | None = None
     bill: Bill | None = None
     revoked_reason: str | None = None
+    # Payments of this bill accepted (or being charged) and not yet applied by billing nor failed: they
+    # count against the balance due, or two payers could each pay it in full.
+    pending: int = 0
 
     @property
     def status(self) -> LinkStatus:
@@ -53,7 +56,7 @@ class PayTarget:
 
     @property
     def amount_due(self) -> int | None:
-        return self.bill.balance if self.bill else None
+        return max(self.bill.balance - self.pending, 0) if self.bill else None
 
     def destination(self, *, via_qr: bool) -> Destination:
         return Destination(

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from paylinks_events import Payer, PaymentFailed, PaymentProcessed, PaymentReceived
+from paylinks_events import DebitAuthorization, Payer, PaymentFailed, PaymentProcessed, PaymentReceived
+from paylinks_events.models import PaymentMethod
 from paylinks_runtime.aggregate import Aggregate
-
-from .instruments import Card, Instrument, method_of
 
 PaymentSource = Literal["bank_account_link", "bill_link", "qr_code"]
 PaymentStatus = Literal["new", "received", "processed", "failed"]
@@ -27,6 +26,19 @@ class Destination:
     source: PaymentSource
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """What the payer asked for, kept with the attempt while the processor is asked: PaymentReceived is
+    recorded from it once the charge is taken (by the request, or by recovery after a crash)."""
+
+    to: Destination
+    amount: int
+    method: PaymentMethod
+    payer: Payer
+    reference: str | None
+    authorization: DebitAuthorization | None  # eCheck only: the debit authorization the payer accepted
+
+
 class Payment(Aggregate):
     stream_type = "payment"
 
@@ -37,16 +49,10 @@ class Payment(Aggregate):
 
     @classmethod
     def receive(
-        cls,
-        payment_id: str,
-        *,
-        to: Destination,
-        amount: int,
-        instrument: Instrument,
-        payer: Payer,
-        reference: str | None,
-        now: datetime,
+        cls, payment_id: str, receipt: Receipt, *, brand: str | None, last4: str | None, now: datetime
     ) -> Payment:
+        """The processor took the charge: brand and last four digits are all it tells of the instrument."""
+        to = receipt.to
         payment = cls(payment_id)
         payment.record(
             PaymentReceived(
@@ -56,14 +62,15 @@ class Payment(Aggregate):
                 link_id=to.link_id,
                 bill_id=to.bill_id,
                 source=to.source,
-                amount=amount,
+                amount=receipt.amount,
                 currency=to.currency,
-                method=method_of(instrument),
-                payer=payer,
-                reference=reference,
+                method=receipt.method,
+                payer=receipt.payer,
+                reference=receipt.reference,
                 received_at=now,
-                card_brand=instrument.brand if isinstance(instrument, Card) else None,
-                last4=instrument.last4,
+                card_brand=brand,
+                last4=last4,
+                authorization=receipt.authorization,
             )
         )
         return payment
