@@ -319,6 +319,20 @@ async def test_missing_fields_are_listed_announced_and_linked_to_their_inputs(se
     assert [s for s in await tab.seen() if s.method != "GET"] == []  # nothing was sent anywhere
 
 
+async def test_what_is_not_an_amount_is_refused_before_anything_is_sent(service, open_page) -> None:
+    _, _, token = await service.new_account_token()
+    tab = await open_page(token)
+    await tab.fill_payer(None)
+    await tab.fill_card()
+    for amount in ["0", "-5.00", "0.001", "1.005", "abc", "", "$-1", "1,00,0.0.0", "NaN", "Infinity", "1e30"]:
+        await tab.page.fill("#amount", amount)
+        await tab.page.click("#pay")
+        [error] = await tab.errors()
+        assert error.startswith("Amount: "), (amount, error)
+        assert await tab.page.get_attribute("#amount", "aria-invalid") == "true"
+    assert [s for s in await tab.seen() if s.method != "GET"] == []
+
+
 async def test_an_invalid_card_number_is_refused_by_the_processor_in_plain_words(service, open_page) -> None:
     _, _, token = await service.new_account_token()
     tab = await open_page(token)
