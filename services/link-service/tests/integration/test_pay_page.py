@@ -154,6 +154,20 @@ async def test_a_closed_bills_link_says_why_it_cannot_be_paid(service, close: st
     assert "<script" not in page.text
 
 
+async def test_a_bill_covered_by_payments_being_processed_shows_nothing_left_to_pay(service) -> None:
+    firm = service.new_firm()
+    await service.register_account(firm, "Smith & Lee Operating", "operating")
+    account_id = await service.register_account(firm)
+    bill_id = await service.issue_bill(firm, 50_000)
+    token = token_of((await service.bill_link_once_known(firm, bill_id, account_id))["url"])
+    paid = await service.pay(token, await service.card_payment(50_000))
+    assert paid.status_code == 202, paid.text
+    page = await service.client.get(f"/pay/{token}")  # not yet applied to the bill: it still counts
+    assert page.status_code == 200
+    assert "Nothing left to pay" in page.text
+    assert "<form" not in page.text
+
+
 def test_the_processor_origin_is_an_http_origin() -> None:
     assert processor_origin("https://pay.example.com:8443/api/") == "https://pay.example.com:8443"
     for bad in ("javascript:alert(1)", "127.0.0.1:8005", "https://"):

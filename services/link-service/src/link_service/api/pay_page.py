@@ -37,6 +37,11 @@ _CLOSED = {
     " Please contact {payee} if you have questions.",
     "paid": "This bill is already paid in full. Thank you! There is nothing left to pay.",
 }
+# A bill whose balance is covered by payments still being processed: a second payer must not pay it again.
+_COVERED = (
+    "Payments covering this bill's balance are being processed, so there is nothing left to pay."
+    " If one of them fails, this page will show the amount due again. Questions: please contact {payee}."
+)
 
 
 @router.get("/pay/{token}", response_class=HTMLResponse)
@@ -53,6 +58,8 @@ async def pay_page(
         return problem(_HEADINGS.get(exc.status, "Something went wrong"), exc.message, exc.status)
     if target.status != "open":
         return _closed(target)
+    if target.amount_due == 0:
+        return problem("Nothing left to pay", _COVERED.format(payee=target.firm_name), 200)
     return _form(target, token, parts.settings, via_qr=via == "qr")
 
 
