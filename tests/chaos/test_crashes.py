@@ -57,7 +57,12 @@ async def test_no_payment_is_lost_or_duplicated_when_services_kafka_and_postgres
 async def _pay_while_faults_happen(
     system: ChaosSystem, firms: list[Firm], injector: FaultInjector, profile: Profile, rng: random.Random
 ) -> Ledger:
-    driver = LoadDriver(system.url("link-service"), PaymentPlanner(firms, rng).next, rate=profile.rate)
+    driver = LoadDriver(
+        system.url("link-service"),
+        system.url("processor-sandbox"),
+        PaymentPlanner(firms, rng).next,
+        rate=profile.rate,
+    )
     stop = asyncio.Event()
     load = asyncio.create_task(driver.run(stop, profile.min_payments))
     try:

@@ -36,8 +36,8 @@ BAD_FORM_AMOUNTS = ["0", "-5.00", "0.001", "1.005", "abc", "", "$-1", "1,00,0.0.
 
 
 async def nothing_recorded(system: System, firm: Firm, events_before: int) -> None:
-    """No new event (intake writes the sandbox's pending settlement in the same transaction as
-    PaymentReceived, so none of those either), and once the outbox is drained, no payment on Kafka."""
+    """No new event (a refused attempt is never charged: the processor is called only after the checks),
+    and once the outbox is drained, no payment on Kafka."""
     assert await system.link.events_of(firm.id) == events_before
     assert await _events_of_type(system, firm, "PaymentReceived") == 0
     await eventually(system.link.outbox_empty)

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from link_service.commands.settlement import ProcessorReport, apply_report
+from link_service.commands.processor_reports import record_report
+from link_service.processor.webhook_events import PaymentFailedData, Webhook
 from paylinks_runtime.aggregate import DomainError
 
 from .conftest import Desk, card, echeck
@@ -180,7 +181,11 @@ async def test_a_payment_accepted_counts_until_it_fails(desk: Desk) -> None:
     link = await desk.link(await desk.account(), bill)
     first = await desk.intake.pay(link, card(desk.processor.card(), 500))
     assert await refusal(desk.intake.pay(link, card(desk.processor.card(), 500))) == "amount_above_balance"
-    await apply_report(desk.writer, ProcessorReport("wh-1", "payment.failed", first, "card_declined"))
+    failed = Webhook(id=f"wh-{first}", type="payment.failed", data={})
+    assert (
+        await record_report(desk.writer, failed, PaymentFailedData(payment_id=first, reason="R01"))
+        == "applied"
+    )
     assert await desk.intake.pay(link, card(desk.processor.card(), 500))
 
 

@@ -7,8 +7,19 @@ import pytest
 from link_service.domain import echeck_authorization
 from link_service.domain.link import Link, bank_account_link_id, bill_link_id
 from link_service.domain.pay_target import Bill, PayTarget
-from link_service.domain.payment import Destination, Payment, Receipt
-from paylinks_events import LinkIssued, LinkRevoked, Payer, PaymentFailed, PaymentProcessed, utcnow
+from link_service.domain.payment import Destination, DisputeReport, OutOfOrder, Payment, Receipt
+from paylinks_events import (
+    FeeCharged,
+    LinkIssued,
+    LinkRevoked,
+    Payer,
+    PaymentFailed,
+    PaymentProcessed,
+    PaymentReturned,
+    RefundRequested,
+    RefundSucceeded,
+    utcnow,
+)
 from paylinks_runtime.aggregate import DomainError
 
 pytestmark = pytest.mark.unit
@@ -61,18 +72,80 @@ def test_a_payment_keeps_what_the_processor_told_and_the_authorization() -> None
     assert echeck.authorization.text_version == echeck_authorization.VERSION  # type: ignore[attr-defined]
 
 
-def test_a_payment_settles_once() -> None:
+def succeed(payment: Payment, fee: int = 45) -> bool:
+    return payment.succeed(fee=fee, fee_id="fee-1", fee_account="operating-1", now=NOW)
+
+
+def test_a_payment_settles_once_and_its_fee_is_taken_from_the_fee_account() -> None:
     payment = received()
-    payment.succeed(NOW)
-    payment.fail("R01", NOW)
-    payment.succeed(NOW)
-    assert [type(e) for e in payment.pending[1:]] == [PaymentProcessed]
-    processed = payment.pending[1]
-    assert (processed.bill_id, processed.amount) == ("bill-1", 500)  # type: ignore[attr-defined]
+    assert succeed(payment)
+    assert not payment.fail("R01", NOW)
+    assert not succeed(payment)
+    assert [type(e) for e in payment.pending[1:]] == [PaymentProcessed, FeeCharged]
+    processed, fee = payment.pending[1:]
+    assert (processed.bill_id, processed.amount, processed.fee) == ("bill-1", 500, 45)  # type: ignore[attr-defined]
+    assert (fee.kind, fee.amount, fee.bank_account_id, fee.fee_id) == (  # type: ignore[attr-defined]
+        "processing",
+        45,
+        "operating-1",
+        "fee-1",
+    )
     failing = received("echeck", None, "6789")
-    failing.fail("R01", NOW)
-    failing.succeed(NOW)
+    assert failing.fail("R01", NOW)
+    assert not succeed(failing)
     assert [type(e) for e in failing.pending[1:]] == [PaymentFailed]
+
+
+def test_returns_and_disputes_wait_for_the_payment_to_be_processed() -> None:
+    payment = received("echeck", None, "6789")
+    with pytest.raises(OutOfOrder):
+        payment.return_by_bank("R10", NOW)
+    with pytest.raises(OutOfOrder):
+        payment.dispute(DisputeReport("d-1", 500, "fraudulent", NOW, 1_500, "fee-d"), "op", NOW)
+    succeed(payment)
+    assert payment.return_by_bank("R10", NOW)
+    assert not payment.return_by_bank("R10", NOW)
+    assert type(payment.pending[-1]) is PaymentReturned
+
+
+def test_a_dispute_opens_once_charges_its_fee_and_a_won_one_gives_it_back() -> None:
+    payment = received()
+    succeed(payment, fee=0)
+    with pytest.raises(OutOfOrder):  # closed before it was opened: applied once it has been
+        payment.close_dispute("d-1", "won", ("fee-d", 1_500), "op", NOW)
+    report = DisputeReport("d-1", 500, "fraudulent", NOW, 1_500, "fee-d")
+    assert payment.dispute(report, "op", NOW)
+    assert not payment.dispute(report, "op", NOW)
+    assert payment.close_dispute("d-1", "won", ("fee-d", 1_500), "op", NOW)
+    assert not payment.close_dispute("d-1", "lost", ("fee-d", 0), "op", NOW)
+    kinds = [(type(e).__name__, getattr(e, "amount", None)) for e in payment.pending[2:]]
+    assert kinds == [
+        ("PaymentDisputed", 500),
+        ("FeeCharged", 1_500),
+        ("DisputeClosed", 500),
+        ("FeeCharged", -1_500),
+    ]
+
+
+def test_only_a_refund_asked_for_is_recorded() -> None:
+    payment = received()
+    succeed(payment)
+    assert not payment.refund_succeeded("r-unknown", NOW)
+    payment.record(
+        RefundRequested(
+            refund_id="r-1",
+            payment_id="p-1",
+            firm_id="f",
+            bank_account_id="a",
+            amount=200,
+            reason="overpaid",
+            requested_by="u",
+            requested_at=NOW,
+        )
+    )
+    assert payment.refund_succeeded("r-1", NOW)
+    assert not payment.refund_failed("r-1", "late", NOW)
+    assert type(payment.pending[-1]) is RefundSucceeded
 
 
 def target(bill: Bill | None = None, revoked: str | None = None, pending: int = 0) -> PayTarget:

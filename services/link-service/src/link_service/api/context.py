@@ -37,13 +37,14 @@ REFUSAL_STATUS = {
     "amount_above_balance": 422,
     "authorization_required": 422,
     "fee_account_required": 422,
+    "fee_account_not_operating": 422,
     "payment_method_invalid": 422,
     "payment_method_used": 422,
     "currency_mismatch": 422,
     "payment_rejected": 422,
     "idempotency_key_reused": 422,
     "idempotency_key_in_flight": 409,
-    "payment_not_recorded_yet": 409,
+    "out_of_order": 409,
     "payment_pending": 503,
 }
 

@@ -51,13 +51,6 @@ class PaymentPending(DomainError):
         )
 
 
-class NotYetRecorded(DomainError):
-    """A webhook about a payment whose charge is still being recorded (or recovered): try again later."""
-
-    def __init__(self) -> None:
-        super().__init__("payment_not_recorded_yet", "the payment's charge is still being recorded; retry")
-
-
 class InFlight(DomainError):
     def __init__(self) -> None:
         super().__init__(

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import structlog
 
+from paylinks_runtime.tracing import current_trace_headers
+
 from .base import Charged, ChargeOutcome, ChargeRequest, Declined, ProcessorUnavailable, Rejected
 
 log = structlog.get_logger(__name__)
@@ -58,7 +60,8 @@ class HttpProcessor:
         raise ProcessorUnavailable(f"processor answered {response.status_code}")
 
     async def _post(self, path: str, body: dict[str, Any], idempotency_key: str) -> httpx.Response:
-        headers = {"Idempotency-Key": idempotency_key}
+        # The trace context goes along, so a processor can continue the pay request's trace in its webhooks.
+        headers = {"Idempotency-Key": idempotency_key, **current_trace_headers()}
         for attempt in range(1, self._attempts + 1):
             try:
                 response = await self._client.post(path, json=body, headers=headers)

@@ -36,3 +36,18 @@ async def name_for_firm(conn: asyncpg.Connection, bank_account_id: str, firm_id:
         "SELECT name FROM bank_accounts WHERE bank_account_id = $1 AND firm_id = $2", bank_account_id, firm_id
     )
     return name
+
+
+async def firm_of(conn: asyncpg.Connection, bank_account_id: str) -> str | None:
+    firm_id: str | None = await conn.fetchval(
+        "SELECT firm_id FROM bank_accounts WHERE bank_account_id = $1", bank_account_id
+    )
+    return firm_id
+
+
+async def kind_for_firm(conn: asyncpg.Connection, bank_account_id: str, firm_id: str) -> str | None:
+    """'trust' or 'operating', or None when the firm has no such account."""
+    kind: str | None = await conn.fetchval(
+        "SELECT kind FROM bank_accounts WHERE bank_account_id = $1 AND firm_id = $2", bank_account_id, firm_id
+    )
+    return kind

@@ -148,3 +148,11 @@ def _dumps(data: dict[str, Any]) -> str:
 
 def _loads(value: str | dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else dict(json.loads(value))
+
+
+async def fee_account(conn: asyncpg.Connection, payment_id: str) -> str | None:
+    """The operating account the payment's charge named for its fees."""
+    account: str | None = await conn.fetchval(
+        "SELECT charge ->> 'fee_bank_account_id' FROM payment_attempts WHERE payment_id = $1", payment_id
+    )
+    return account

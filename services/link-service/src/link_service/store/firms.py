@@ -16,3 +16,15 @@ async def fee_account(conn: asyncpg.Connection, firm_id: str) -> str | None:
         firm_id,
     )
     return account
+
+
+async def upsert(
+    conn: asyncpg.Connection, firm_id: str, display_name: str, fee_bank_account_id: str | None
+) -> None:
+    await conn.execute(
+        "INSERT INTO firms (firm_id, display_name, fee_bank_account_id) VALUES ($1, $2, $3)"
+        " ON CONFLICT (firm_id) DO UPDATE SET display_name = $2, fee_bank_account_id = $3",
+        firm_id,
+        display_name,
+        fee_bank_account_id,
+    )
