@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from paylinks_runtime.testing import chromium, eventually
+from paylinks_runtime.testing import auth_header, chromium, eventually
 from processor_sandbox.testing import Sandbox
 
 from .conftest import DECLINED_CARD, OK_ACCOUNT, OK_CARD, ROUTING, LinkService, token_of
@@ -162,15 +162,25 @@ async def test_card_details_go_only_to_the_processor_and_link_service_gets_the_t
     assert await tab.leaks(CARD_SECRETS) == []
 
 
-async def test_a_card_payment_is_received_and_charged_once(service, processor, open_page) -> None:
-    _, _, token = await service.new_account_token()
+async def test_a_card_payment_is_received_by_the_named_firm_and_charged_once(
+    service, processor, open_page
+) -> None:
+    firm, _, token = await service.new_account_token()
+    profile = await service.client.put(
+        "/v1/firm",
+        json={"display_name": "Smith & Lee LLP"},
+        headers=auth_header(firm, roles=("staff", "admin")),
+    )
+    assert profile.status_code == 200, profile.text
     tab = await open_page(token)
+    assert await tab.page.title() == "Pay Smith & Lee LLP"
     await tab.fill_payer("250.00")
     await tab.fill_card()
     await tab.page.click("#pay")
 
-    assert "We received your payment of $250.00" in await tab.confirmation()
-    assert "Card payments are usually confirmed within minutes." in await tab.confirmation()
+    confirmation = await tab.confirmation()
+    assert "We received your payment of $250.00 to Smith & Lee LLP." in confirmation
+    assert "Card payments are usually confirmed within minutes." in confirmation
     assert await tab.focused() == "done"
     assert await tab.page.locator("form").count() == 0  # the card fields are gone with the form
     [charge] = await processor.charges(await tab.page.locator("#payment-id").inner_text())

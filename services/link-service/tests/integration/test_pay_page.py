@@ -64,9 +64,6 @@ async def test_the_page_has_a_strict_csp_that_allows_only_its_script_and_the_pro
     assert "/v1/payment_methods" in script.text
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="PUT /v1/firm is not on this branch yet (wip/link)"
-)
 async def test_the_page_names_the_firm_being_paid_and_the_account_it_pays_into(service) -> None:
     firm, _, token = await service.new_account_token()
     profile = await service.client.put(
