@@ -183,6 +183,7 @@ async def test_a_card_payment_is_received_by_the_named_firm_and_charged_once(
     assert "Card payments are usually confirmed within minutes." in confirmation
     assert await tab.focused() == "done"
     assert await tab.page.locator("form").count() == 0  # the card fields are gone with the form
+    assert await tab.page.locator("#before-paying").is_hidden()  # no stale balance beside the receipt
     [charge] = await processor.charges(await tab.page.locator("#payment-id").inner_text())
     assert (charge["amount"], charge["currency"]) == (25_000, "USD")
     assert await tab.leaks(CARD_SECRETS) == []

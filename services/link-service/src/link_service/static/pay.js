@@ -261,6 +261,7 @@
       line.hidden = line.dataset.method !== body.method;
     });
     form.remove(); // nothing left to send: the card and bank fields go with it
+    $("before-paying").hidden = true; // the balance shown before this payment is no longer what is due
     $("done").hidden = false;
     $("done").focus();
   }
