@@ -18,7 +18,7 @@ _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "A
 
 def exponent(currency: str) -> int:
     """The number of minor-unit digits of an ISO 4217 currency."""
-    return _EXPONENTS.get(currency, 2)
+    return _EXPONENTS.get(currency.upper(), 2)
 
 
 def affixes(currency: str) -> tuple[str, str]:
@@ -28,7 +28,8 @@ def affixes(currency: str) -> tuple[str, str]:
 
 
 def plain_amount(minor_units: int, currency: str) -> str:
-    """The amount as a person types it, no symbol nor grouping: 80000 USD -> "800.00", 5000 JPY -> "5000"."""
+    """The amount as a person types it (and a CSV carries it), no symbol nor grouping, sign first:
+    80000 USD -> "800.00", 5000 JPY -> "5000", -1050 USD -> "-10.50"."""
     digits = exponent(currency)
     return f"{Decimal(minor_units).scaleb(-digits):.{digits}f}"
 

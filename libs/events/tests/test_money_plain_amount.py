@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paylinks_runtime.money import decimal_amount, exponent
+from paylinks_events.money import exponent, plain_amount
 
 pytestmark = pytest.mark.unit
 
@@ -28,11 +28,11 @@ pytestmark = pytest.mark.unit
         (10**20 + 1, "USD", "1000000000000000000.01"),
     ],
 )
-def test_amounts_are_shown_by_the_currency_exponent(minor_units: int, currency: str, shown: str) -> None:
-    assert decimal_amount(minor_units, currency) == shown
+def test_plain_amounts_follow_the_currency_exponent(minor_units: int, currency: str, shown: str) -> None:
+    assert plain_amount(minor_units, currency) == shown
 
 
 @given(st.integers(min_value=-(10**18), max_value=10**18), st.sampled_from(["USD", "JPY", "KWD", "CLF"]))
 def test_the_decimal_reads_back_as_the_same_minor_units(minor_units: int, currency: str) -> None:
-    shown = Decimal(decimal_amount(minor_units, currency))
+    shown = Decimal(plain_amount(minor_units, currency))
     assert shown.scaleb(exponent(currency)) == minor_units
