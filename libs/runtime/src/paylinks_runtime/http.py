@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .errors import install_error_handlers
 from .http_middleware import ApiResponseHeaders, LimitBodySize, RefuseNulCharacters, RequestMetrics
 from .logs import setup_logging
+from .security_log import RefusalLog
 from .service import ServiceRuntime
 from .settings import ServiceSettings
 from .tracing import setup_tracing
@@ -41,6 +42,7 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str 
     app.add_middleware(RefuseNulCharacters)  # buffers the body: inside the size limit
     app.add_middleware(LimitBodySize)
     app.add_middleware(ApiResponseHeaders)  # on the refusals of the two above too
+    app.add_middleware(RefusalLog)  # sees every refusal above, and the 401/403/429 of the routes
     app.add_middleware(RequestMetrics, service=runtime.settings.service_name)  # outermost: sees the 422s
     # One server span a request; the per-message receive/send spans cost more than they tell.
     FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED, exclude_spans=["receive", "send"])
