@@ -42,7 +42,7 @@ CONTRACT_ENV = {
     "OTEL_SERVICE_NAME",
 }
 # Read by a library the services run on rather than by a Settings class.
-LIBRARY_ENV = {"FORWARDED_ALLOW_IPS"}  # uvicorn: whose X-Forwarded-For to trust
+LIBRARY_ENV: set[str] = set()
 # Series that come from Prometheus itself or kube-state-metrics, not from the services.
 EXTERNAL_METRICS = {"up", "kube_pod_status_ready"}
 

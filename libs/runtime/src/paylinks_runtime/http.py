@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 import uvicorn
@@ -71,15 +72,28 @@ def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None
     """Console entry point of a service: JSON logs, tracing, then uvicorn until SIGTERM/SIGINT."""
     setup_logging(settings.service_name, settings.log_level)
     setup_tracing(settings.service_name)
-    uvicorn.run(
+    config = server_config(
         app_factory(),
+        settings,
         host=settings.http_host,
         port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
         # libuv's loop and the C HTTP parser: the consumers, the relay and the API share one loop per
         # process, so its cost per callback is every part's cost (bench figures 2 and 6)
         loop="uvloop",
         http="httptools",
+    )
+    uvicorn.Server(config).run()
+
+
+def server_config(app: FastAPI, settings: ServiceSettings, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for a service, in production and in the tests that serve one on a port.
+
+    X-Forwarded-For (and -Proto) are believed only from the proxies in FORWARDED_ALLOW_IPS, by default
+    none: uvicorn's own default trusts 127.0.0.1, so anything on the host (or a sidecar) could pick its
+    client address, and with it a fresh rate-limit budget and a false line in the security log.
+    """
+    trusted = settings.forwarded_allow_ips.strip()
+    defaults: dict[str, Any] = {"log_config": None, "access_log": False, "lifespan": "on"}
+    return uvicorn.Config(
+        app, proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None, **(defaults | options)
     )

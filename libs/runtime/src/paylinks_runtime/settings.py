@@ -51,6 +51,9 @@ class ServiceSettings(BaseSettings):
     payment_grant_ttl_hours: float = Field(default=72.0, gt=0)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses or CIDRs, "*" for any);
+    # by default none: the client is the socket's peer.
+    forwarded_allow_ips: str = ""
     log_level: str = "INFO"
     # Prepended to consumer group ids; lets tests and side-by-side replays run their own groups.
     consumer_group_prefix: str = ""
