@@ -10,16 +10,22 @@ from datetime import UTC, datetime
 import asyncpg
 
 from paylinks_runtime.aggregate import DomainError
+from paylinks_runtime.auth import PaymentGrant
 from paylinks_runtime.unit_of_work import UnitOfWork, Writer
 
-from . import projection_store, queries
+from . import grants, projection_store, queries
 from .domain import PaymentLink, PaymentRef, TargetRequest
 
 
-async def link_payment(writer: Writer, ref: PaymentRef, request: TargetRequest, by: str) -> asyncpg.Record:
-    """Link the payment to a matter or contact; the payment as it is afterwards."""
+async def link_payment(
+    writer: Writer, ref: PaymentRef, request: TargetRequest, by: str, grant: PaymentGrant | None = None
+) -> asyncpg.Record:
+    """Link the payment to a matter or contact; the payment as it is afterwards. With an emailed `grant`,
+    the grant is spent in the same transaction: one link action per grant, whatever the races."""
 
     async def command(uow: UnitOfWork) -> asyncpg.Record:
+        if grant is not None:
+            await grants.spend(uow.conn, grant)
         aggregate, status = await _load(uow, ref)
         target = await queries.resolve_target(uow.conn, ref.firm_id, request)
         aggregate.link(ref, status, request, target, by, datetime.now(UTC))
