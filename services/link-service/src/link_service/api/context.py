@@ -30,6 +30,7 @@ REFUSAL_STATUS = {
     "invalid_number": 402,
     "not_found": 404,
     "unknown_bank_account": 422,
+    "currency_mismatch": 422,
     "bill_closed": 409,
     "link_revoked": 410,
     "bill_paid": 410,

@@ -71,6 +71,12 @@ class LinkCommands:
                 raise DomainError(
                     "unknown_bank_account", "bank_account_id names no bank account of this firm"
                 )
+            account_currency = await accounts.currency_for_firm(uow.conn, bank_account_id, firm_id)
+            if account_currency != bill.currency:  # a payment is taken in the account's currency
+                raise DomainError(
+                    "currency_mismatch",
+                    f"the bill is in {bill.currency} and the bank account takes {account_currency}",
+                )
             link_id = bill_link_id(bill_id, bank_account_id)
             url = await self._issue(uow, link_id, firm_id, "bill", bank_account_id, bill_id)
             return IssuedLink(link_id, "bill", url, payee)

@@ -36,3 +36,13 @@ async def name_for_firm(conn: asyncpg.Connection, bank_account_id: str, firm_id:
         "SELECT name FROM bank_accounts WHERE bank_account_id = $1 AND firm_id = $2", bank_account_id, firm_id
     )
     return name
+
+
+async def currency_for_firm(conn: asyncpg.Connection, bank_account_id: str, firm_id: str) -> str | None:
+    """The account's currency, or None when the firm has no such account."""
+    currency: str | None = await conn.fetchval(
+        "SELECT currency FROM bank_accounts WHERE bank_account_id = $1 AND firm_id = $2",
+        bank_account_id,
+        firm_id,
+    )
+    return currency

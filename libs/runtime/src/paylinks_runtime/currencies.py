@@ -1,4 +1,8 @@
-"""ISO 4217 active currency codes (the list maintained by SIX, 2026), for validating what staff enter."""
+"""ISO 4217 active currency codes and their exponents (minor units), from the list maintained by SIX (2026).
+
+The one table of the project: what staff may enter as a currency, and how many decimals an amount in minor
+units has wherever it is parsed or shown (12500 USD = 125.00; 5000 JPY = 5,000; 1500 KWD = 1.500).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,21 @@ NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG 
 SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV
 WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
 """
-ISO_4217: frozenset[str] = frozenset(_CODES.split())
+# Every code above has two decimals except these.
+_OTHER_EXPONENTS = {
+    0: "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF",
+    3: "BHD IQD JOD KWD LYD OMR TND",
+    4: "CLF UYW",
+}
+EXPONENTS: dict[str, int] = {code: 2 for code in _CODES.split()} | {
+    code: exponent for exponent, codes in _OTHER_EXPONENTS.items() for code in codes.split()
+}
+ISO_4217: frozenset[str] = frozenset(EXPONENTS)
+
+
+def exponent(currency: str) -> int:
+    """Decimals of the currency's minor unit; KeyError for a code that is not ISO 4217."""
+    return EXPONENTS[currency]
 
 
 def iso_4217(code: str) -> str:
