@@ -12,6 +12,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp
 
 from .errors import install_error_handlers
 from .http_middleware import ApiResponseHeaders, LimitBodySize, RefuseNulCharacters, RequestMetrics
@@ -19,7 +20,7 @@ from .logs import setup_logging
 from .security_log import RefusalLog
 from .service import ServiceRuntime
 from .settings import ServiceSettings
-from .tracing import setup_tracing
+from .tracing import PublicEdgeTrace, link_remote_trace, setup_tracing
 
 log = structlog.get_logger(__name__)
 _UNTRACED = "healthz,readyz,metrics"
@@ -46,8 +47,21 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str 
     app.add_middleware(RefusalLog)  # sees every refusal above, and the 401/403/429 of the routes
     app.add_middleware(RequestMetrics, service=runtime.settings.service_name)  # outermost: sees the 422s
     # One server span a request; the per-message receive/send spans cost more than they tell.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED, exclude_spans=["receive", "send"])
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=_UNTRACED, exclude_spans=["receive", "send"], server_request_hook=link_remote_trace
+    )
+    _outside_tracing(app, runtime.settings.public_path_prefixes)
     return app
+
+
+def _outside_tracing(app: FastAPI, public_prefixes: tuple[str, ...]) -> None:
+    """Wrap the instrumented stack (the instrumentation wraps build_middleware_stack the same way)."""
+    traced_stack = app.build_middleware_stack
+
+    def build_middleware_stack() -> ASGIApp:
+        return PublicEdgeTrace(traced_stack(), public_prefixes)
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
 
 
 def _add_health_routes(app: FastAPI, runtime: ServiceRuntime) -> None:

@@ -54,6 +54,9 @@ class ServiceSettings(BaseSettings):
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses or CIDRs, "*" for any);
     # by default none: the client is the socket's peer.
     forwarded_allow_ips: str = ""
+    # Paths the public reaches (a service sets its own): a caller's traceparent there starts a new trace,
+    # linked to the caller's instead of continuing it (tracing.PublicEdgeTrace).
+    public_path_prefixes: tuple[str, ...] = ()
     log_level: str = "INFO"
     # Prepended to consumer group ids; lets tests and side-by-side replays run their own groups.
     consumer_group_prefix: str = ""
