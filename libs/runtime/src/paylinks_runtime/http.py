@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import structlog
 import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from starlette.types import ASGIApp
 
 from .errors import install_error_handlers
@@ -77,15 +78,28 @@ def _add_health_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
             {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
         )
 
+    if runtime.settings.ops_port is not None:
+        return  # served on the ops port alone (start_ops_server), never on the public one
+
     @app.get("/metrics", tags=["operations"])
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def start_ops_server(settings: ServiceSettings) -> WSGIServer | None:
+    """With OPS_PORT set, /metrics on that port only (a thread of prometheus_client's, beside uvicorn), so
+    that the public port behind the proxy has no ops endpoint to block."""
+    if settings.ops_port is None:
+        return None
+    server, _ = start_http_server(settings.ops_port, addr=settings.http_host)
+    return server
 
 
 def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:
     """Console entry point of a service: JSON logs, tracing, then uvicorn until SIGTERM/SIGINT."""
     setup_logging(settings.service_name, settings.log_level)
     setup_tracing(settings.service_name)
+    start_ops_server(settings)
     config = server_config(
         app_factory(),
         settings,

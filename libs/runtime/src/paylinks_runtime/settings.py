@@ -51,6 +51,8 @@ class ServiceSettings(BaseSettings):
     payment_grant_ttl_hours: float = Field(default=72.0, gt=0)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # When set, /metrics is served on this port only (not on HTTP_PORT): the public port has no ops endpoint.
+    ops_port: int | None = None
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses or CIDRs, "*" for any);
     # by default none: the client is the socket's peer.
     forwarded_allow_ips: str = ""
