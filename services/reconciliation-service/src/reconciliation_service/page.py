@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ from paylinks_runtime.auth import (
     decode_payment_grant,
     decode_token,
 )
+from paylinks_runtime.currencies import EXPONENTS
 from paylinks_runtime.errors import ApiError
 
 from . import commands, grants, queries, views
@@ -59,9 +61,17 @@ _templates = jinja2.Environment(
     autoescape=True,  # payer names and references are hostile input
     undefined=jinja2.Undefined,
 )
-_templates.filters["money"] = lambda amount, currency: (
-    f"{amount / 100:,.2f} {currency}" if amount is not None else "unknown"
-)
+
+
+def _money(amount: int | None, currency: str) -> str:
+    """Minor units by the currency's exponent: 12500 USD -> "125.00 USD", 5000 JPY -> "5,000 JPY"."""
+    if amount is None:
+        return "unknown"
+    digits = EXPONENTS.get(currency, 2)
+    return f"{Decimal(amount).scaleb(-digits):,.{digits}f} {currency}"
+
+
+_templates.filters["money"] = _money
 
 
 router = APIRouter(tags=["staff page"])
