@@ -47,7 +47,7 @@ OPTIONAL_SERVICES = {"processor-sandbox": "paylinks-processor-sandbox"}
 OPTIONAL_PROFILES = {"processor-sandbox": "sandbox"}
 OPTIONAL_MANIFESTS = {"processor-sandbox.yaml"}
 # Read by a library the services run on rather than by a Settings class.
-LIBRARY_ENV = {"FORWARDED_ALLOW_IPS"}  # uvicorn: whose X-Forwarded-For to trust
+LIBRARY_ENV: set[str] = set()
 # Series that come from Prometheus itself or kube-state-metrics, not from the services.
 EXTERNAL_METRICS = {"up", "kube_pod_status_ready"}
 

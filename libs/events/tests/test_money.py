@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from paylinks_events.money import affixes, exponent, format_money, plain_amount
+from paylinks_events.currencies import exponent
+from paylinks_events.money import affixes, format_money, plain_amount
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paylinks_events.money import exponent, plain_amount
+from paylinks_events.currencies import exponent
+from paylinks_events.money import plain_amount
 
 pytestmark = pytest.mark.unit
 

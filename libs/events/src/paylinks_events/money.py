@@ -5,20 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-# ISO 4217 (SIX list, 2026): the active codes whose minor unit is not 2 digits; every other code has 2.
-_ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
-_EXPONENTS = {
-    **{code: 0 for code in _ZERO.split()},
-    **{code: 3 for code in ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")},
-    **{code: 4 for code in ("CLF", "UYW")},
-}
+from .currencies import exponent
+
 # The symbols a US-English reader knows without a code; every other currency shows its code after the amount.
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$"}
-
-
-def exponent(currency: str) -> int:
-    """The number of minor-unit digits of an ISO 4217 currency."""
-    return _EXPONENTS.get(currency.upper(), 2)
 
 
 def affixes(currency: str) -> tuple[str, str]:

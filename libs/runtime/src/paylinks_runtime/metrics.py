@@ -39,3 +39,9 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram(
     "paylinks_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
 )
+SECURITY_REFUSALS = Counter(
+    "paylinks_security_refusals_total",
+    "Refused attempts (bad or missing credentials, missing role, oversized body, rate limit, bad webhook "
+    "signature, declined payment), by reason: security_log.refused",
+    ["reason"],
+)

@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from paylinks_events.money import affixes, exponent, format_money, plain_amount
+from paylinks_events.currencies import exponent
+from paylinks_events.money import affixes, format_money, plain_amount
 from paylinks_runtime.errors import ApiError
 
 from ..config import Settings
