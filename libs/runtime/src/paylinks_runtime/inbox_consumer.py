@@ -6,7 +6,9 @@ or per batch (`BatchHandler`: one CONSUMER span linked to every event's producer
 conventions say; a projection uses it to write a batch with one statement per table).
 
 Undecodable or invalid records go to `<topic>.dlq` and consumption continues. A record whose handler
-keeps failing for a reason other than an unreachable database is isolated and dead-lettered too.
+keeps failing for a reason of its own is isolated and dead-lettered too; while the database is unavailable
+(down, read-only in a failover, disk full, out of connections) the batch waits and is tried again, its
+offsets uncommitted, so no valid record is dead-lettered and no offset passes a record not applied.
 """
 
 from __future__ import annotations
@@ -28,9 +30,16 @@ from opentelemetry.trace import Link, SpanKind
 
 from paylinks_events import Envelope, PoisonRecord, from_record
 
+from .db import database_unavailable
 from .dead_letters import DeadLetters
 from .event_store import ConcurrencyError
-from .metrics import CONSUMER_LAG, EVENTS_APPLIED, EVENTS_DUPLICATE, PROJECTION_LAG
+from .metrics import (
+    CONSUMER_BATCH_RETRIES,
+    CONSUMER_LAG,
+    EVENTS_APPLIED,
+    EVENTS_DUPLICATE,
+    PROJECTION_LAG,
+)
 from .tracing import context_from, link_to, tracer
 from .unit_of_work import UnitOfWork, Writer
 
@@ -48,17 +57,21 @@ Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 BatchHandler = Callable[[UnitOfWork, list[Envelope]], Awaitable[None]]
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
+# Conflicts another attempt resolves (another writer first, a deadlock victim), and a slow answer.
+_CONFLICTS: tuple[type[BaseException], ...] = (
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
     ConcurrencyError,
     TimeoutError,
 )
+# Backoff while the database cannot take the batch: short at first, never longer than this between tries.
+MAX_BACKOFF_SECONDS = 5.0
+
+
+def worth_retrying(exc: BaseException) -> bool:
+    """An error the same batch may not meet again: the database is unavailable (down, read-only, full,
+    out of connections) or the transaction lost a race. Anything else is the record's own fault."""
+    return isinstance(exc, _CONFLICTS) or database_unavailable(exc)
 
 
 @dataclass(frozen=True)
@@ -193,19 +206,32 @@ class InboxConsumer:
         return deliveries
 
     async def _apply_until_done(self, deliveries: list[Delivery]) -> None:
+        """Apply the batch, waiting out an unavailable database for as long as it takes (the offsets wait
+        too); only an error the records themselves cause sends the batch to be isolated record by record."""
+        try:
+            await self._apply_while_retryable(deliveries)
+        except Exception:
+            log.exception("consumer batch failed; isolating its records", consumer=self.name)
+            await self._apply_one_by_one(deliveries)
+
+    async def _apply_while_retryable(self, deliveries: list[Delivery]) -> None:
         backoff = 0.05
         while True:
             try:
                 await self._apply_batch(deliveries)
                 return
-            except TRANSIENT_ERRORS as exc:
-                log.warning("consumer batch failed; retrying", consumer=self.name, error=repr(exc))
+            except Exception as exc:
+                if not worth_retrying(exc):
+                    raise
+                CONSUMER_BATCH_RETRIES.labels(self.name, type(exc).__name__).inc()
+                log.warning(
+                    "consumer batch not applied; retrying",
+                    consumer=self.name,
+                    error=repr(exc),
+                    retry_in_seconds=backoff,
+                )
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except Exception:
-                log.exception("consumer batch failed; isolating its records", consumer=self.name)
-                await self._apply_one_by_one(deliveries)
-                return
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _apply_batch(self, deliveries: list[Delivery]) -> None:
         async with self._writer.unit_of_work() as uow:
@@ -226,19 +252,9 @@ class InboxConsumer:
     async def _apply_one_by_one(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             try:
-                await self._apply_until_isolated(delivery)
+                await self._apply_while_retryable([delivery])
             except Exception as exc:
                 await self._dead_letters.send(delivery.record, f"handler failed: {exc!r}")
-
-    async def _apply_until_isolated(self, delivery: Delivery) -> None:
-        backoff = 0.05
-        while True:
-            try:
-                await self._apply_batch([delivery])
-                return
-            except TRANSIENT_ERRORS:
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
 
     async def _claim(self, conn: asyncpg.Connection, event_ids: list[str]) -> set[str]:
         """Record the ids in the inbox; return those not seen before."""

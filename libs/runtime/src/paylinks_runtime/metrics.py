@@ -18,6 +18,11 @@ OUTBOX_COMMIT_TO_ACK = Histogram(
 CONSUMER_LAG = Gauge(
     "paylinks_consumer_lag", "Records behind the partition's end", ["consumer", "topic", "partition"]
 )
+CONSUMER_BATCH_RETRIES = Counter(
+    "paylinks_consumer_batch_retries_total",
+    "Batches a consumer must try again (database unavailable, a conflict), by error",
+    ["consumer", "error"],
+)
 EVENTS_APPLIED = Counter(
     "paylinks_events_applied_total", "Events applied by a consumer", ["consumer", "type"]
 )
