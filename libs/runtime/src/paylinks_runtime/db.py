@@ -45,13 +45,29 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+# Bounds on a session whose client froze or vanished, so its locks and its slot do not outlive it: the
+# server probes an idle connection after 10 s and drops it after 3 unanswered probes 5 s apart, and ends a
+# session that sits in an open transaction for 30 s (no unit of work here waits that long between two
+# statements). No statement_timeout: migrations and read-model rebuilds legitimately run long statements.
+SESSION_BOUNDS = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+    "idle_in_transaction_session_timeout": "30s",
+}
+
+
 async def create_pool(database_url: str, schema: str, *, max_size: int = 10) -> asyncpg.Pool:
     await ensure_schema(database_url, schema)
     pool = await asyncpg.create_pool(
         database_url,
         min_size=1,
         max_size=max_size,
-        server_settings={"search_path": schema, "application_name": f"paylinks-{schema}"},
+        server_settings={
+            "search_path": schema,
+            "application_name": f"paylinks-{schema}",
+            **SESSION_BOUNDS,
+        },
     )
     assert pool is not None
     return pool

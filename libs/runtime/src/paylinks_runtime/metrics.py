@@ -15,6 +15,9 @@ OUTBOX_COMMIT_TO_ACK = Histogram(
     ["service"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+RELAY_LEADER = Gauge(
+    "paylinks_outbox_relay_leader", "1 while this process holds its schema's outbox relay lease", ["service"]
+)
 CONSUMER_LAG = Gauge(
     "paylinks_consumer_lag", "Records behind the partition's end", ["consumer", "topic", "partition"]
 )

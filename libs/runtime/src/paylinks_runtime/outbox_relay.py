@@ -1,7 +1,9 @@
 """Publishes committed outbox rows to Kafka in id order, then deletes them: at-least-once, resumable.
 
-One relay per service schema is active at a time (a Postgres advisory lock elects it); it wakes at
-once when its own process commits outbox rows and polls otherwise, so many writers cause no NOTIFY storm.
+One relay per service schema is active at a time: the holder of a lease in Postgres (relay_lease.py), so
+a frozen or partitioned leader loses the role within seconds and, when it wakes, publishes nothing more.
+It wakes at once when its own process commits outbox rows and polls otherwise, so many writers cause no
+NOTIFY storm.
 """
 
 from __future__ import annotations
@@ -17,12 +19,26 @@ from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import SpanKind
 
 from .metrics import OUTBOX_BACKLOG, OUTBOX_COMMIT_TO_ACK, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
+from .relay_lease import LeaseLost, RelayLease
 from .tracing import context_from, current_trace_headers, tracer
 from .unit_of_work import OutboxSignal
 
 log = structlog.get_logger(__name__)
 
-_RELAY_LOCK = 0x72656C61  # advisory lock id ("rela"); per database, so namespaced by schema below
+# The oldest rows, and their deletion once acknowledged. A leader's statements are fenced by its lease
+# ($2 holder, $3 epoch): they touch nothing once another relay holds it.
+_OLDEST = "SELECT id, topic, key, headers, value, created_at FROM outbox ORDER BY id LIMIT $1"
+_OLDEST_WHILE_LEADER = (
+    "SELECT id, topic, key, headers, value, created_at FROM outbox WHERE EXISTS ("
+    " SELECT 1 FROM outbox_relay_lease WHERE holder = $2 AND epoch = $3 AND expires_at > now())"
+    " ORDER BY id LIMIT $1"
+)
+_DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
+_DELETE_WHILE_LEADER = (
+    "WITH gone AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND EXISTS ("
+    " SELECT 1 FROM outbox_relay_lease WHERE holder = $2 AND epoch = $3 AND expires_at > now())"
+    " RETURNING 1) SELECT count(*) FROM gone"
+)
 
 
 class OutboxRelay:
@@ -35,6 +51,7 @@ class OutboxRelay:
         signal: OutboxSignal,
         batch_size: int = 500,
         idle_poll_seconds: float = 0.2,
+        lease_seconds: float = 10.0,
     ) -> None:
         self._pool = pool
         self._producer = producer
@@ -43,6 +60,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
         self._next_backlog_report = 0.0
+        self._lease = RelayLease(service, lease_seconds=lease_seconds)
+        self._standby_poll = min(1.0, lease_seconds / 5)
 
     async def run(self) -> None:
         """Relay until cancelled; on errors back off and resume from the first unpublished row."""
@@ -51,44 +70,73 @@ class OutboxRelay:
             try:
                 async with self._pool.acquire() as leader_conn:
                     await self._wait_for_leadership(leader_conn)
-                    await self._relay_while_leader(leader_conn)
+                    try:
+                        await self._relay_while_leader(leader_conn)
+                    except asyncio.CancelledError:
+                        await self._give_up_lease(leader_conn)
+                        raise
             except asyncio.CancelledError:
                 raise
+            except LeaseLost:
+                backoff = 0.1  # logged by the lease; compete for it again at once
             except Exception:
                 log.exception("outbox relay failed; retrying", backoff_seconds=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
     async def _wait_for_leadership(self, conn: asyncpg.Connection) -> None:
-        while not await conn.fetchval(
-            "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", _RELAY_LOCK
-        ):
-            await asyncio.sleep(1.0)
-        log.info("outbox relay is the active relay for this schema")
+        while not await self._lease.try_acquire(conn):
+            await asyncio.sleep(self._standby_poll)
+
+    async def _give_up_lease(self, conn: asyncpg.Connection) -> None:
+        try:
+            async with asyncio.timeout(2.0):
+                await self._lease.release(conn)
+        except Exception as exc:  # the lease expires on its own; a standby waits a little longer
+            log.warning("outbox relay could not release its lease", error=repr(exc))
 
     async def _relay_while_leader(self, conn: asyncpg.Connection) -> None:
         # The leader's own connection: the relay never queues for the pool behind command handlers.
         while True:
-            published = await self.publish_batch(conn)
+            await self._lease.keep(conn)
+            published = await self.publish_batch(conn, self._lease)
             if published < self._batch_size:
                 await self._signal.wait(self._idle_poll)
 
-    async def publish_batch(self, conn: asyncpg.Connection | None = None) -> int:
-        """Publish up to one batch of the oldest rows; return how many were published."""
+    async def publish_batch(
+        self, conn: asyncpg.Connection | None = None, lease: RelayLease | None = None
+    ) -> int:
+        """Publish up to one batch of the oldest rows; return how many were published. With a lease, only
+        while it holds: each statement is fenced by its epoch, and the sending by its clock."""
         if conn is None:
             async with self._pool.acquire() as pooled:
-                return await self.publish_batch(pooled)
-        rows = await conn.fetch(
-            "SELECT id, topic, key, headers, value, created_at FROM outbox ORDER BY id LIMIT $1",
-            self._batch_size,
-        )
+                return await self.publish_batch(pooled, lease)
+        rows = await self._oldest_rows(conn, lease)
         if rows:
+            if lease is not None:
+                lease.check()  # the process may have been frozen since the rows were read
             await self._send_all(rows)
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+            await self._delete(conn, rows, lease)
         if time.monotonic() >= self._next_backlog_report:  # count(*) grows with the backlog: once a second
             self._next_backlog_report = time.monotonic() + 1.0
             await self._update_backlog(conn)
         return len(rows)
+
+    async def _oldest_rows(self, conn: asyncpg.Connection, lease: RelayLease | None) -> list[asyncpg.Record]:
+        if lease is None:
+            return await conn.fetch(_OLDEST, self._batch_size)
+        return await conn.fetch(_OLDEST_WHILE_LEADER, self._batch_size, lease.holder, lease.epoch)
+
+    async def _delete(
+        self, conn: asyncpg.Connection, rows: list[asyncpg.Record], lease: RelayLease | None
+    ) -> None:
+        ids = [r["id"] for r in rows]
+        if lease is None:
+            await conn.execute(_DELETE, ids)
+            return
+        deleted = await conn.fetchval(_DELETE_WHILE_LEADER, ids, lease.holder, lease.epoch)
+        if deleted < len(ids):  # the new leader publishes them again: a redelivery the inboxes recognise
+            raise LeaseLost("the outbox rows were published after another relay took the lease")
 
     async def _send_all(self, rows: list[asyncpg.Record]) -> None:
         futures = [await self._send(row) for row in rows]
