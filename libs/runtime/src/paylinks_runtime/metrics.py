@@ -9,6 +9,14 @@ OUTBOX_OLDEST_AGE = Gauge(
     "paylinks_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["service"]
 )
 OUTBOX_PUBLISHED = Counter("paylinks_outbox_published_total", "Outbox rows published", ["service", "topic"])
+OUTBOX_QUARANTINED = Counter(
+    "paylinks_outbox_quarantined_total",
+    "Outbox rows Kafka will never accept, moved to outbox_quarantine, by error",
+    ["service", "error"],
+)
+OUTBOX_QUARANTINE_ROWS = Gauge(
+    "paylinks_outbox_quarantine_rows", "Rows in outbox_quarantine, waiting for an operator", ["service"]
+)
 OUTBOX_COMMIT_TO_ACK = Histogram(
     "paylinks_outbox_publish_latency_seconds",
     "From the outbox row's commit to Kafka's acknowledgement",

@@ -4,21 +4,42 @@ One relay per service schema is active at a time: the holder of a lease in Postg
 a frozen or partitioned leader loses the role within seconds and, when it wakes, publishes nothing more.
 It wakes at once when its own process commits outbox rows and polls otherwise, so many writers cause no
 NOTIFY storm.
+
+A row Kafka will never accept (larger than it takes, a topic name it refuses) is moved to
+`outbox_quarantine` with the error, counted and alerted on, and the rows behind it go on. Per-key order is
+kept for every row that can be published at all; the quarantined row is a gap in its key's stream, the
+operator's to repair. Holding its key's later rows back instead would stop that aggregate's events for
+good (the row can never be sent), which is worse than a gap that is loud and recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from opentelemetry.trace import SpanKind
 
-from .metrics import OUTBOX_BACKLOG, OUTBOX_COMMIT_TO_ACK, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
+from .metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_COMMIT_TO_ACK,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISHED,
+    OUTBOX_QUARANTINE_ROWS,
+    OUTBOX_QUARANTINED,
+)
 from .relay_lease import LeaseLost, RelayLease
 from .tracing import context_from, current_trace_headers, tracer
 from .unit_of_work import OutboxSignal
@@ -39,6 +60,28 @@ _DELETE_WHILE_LEADER = (
     " SELECT 1 FROM outbox_relay_lease WHERE holder = $2 AND epoch = $3 AND expires_at > now())"
     " RETURNING 1) SELECT count(*) FROM gone"
 )
+
+_QUARANTINE = (
+    "INSERT INTO outbox_quarantine (id, event_id, topic, key, headers, value, created_at, error)"
+    " SELECT o.id, o.event_id, o.topic, o.key, o.headers, o.value, o.created_at, r.error"
+    " FROM outbox o JOIN unnest($1::bigint[], $2::text[]) AS r (id, error) USING (id)"
+    " ON CONFLICT (id) DO NOTHING"
+)
+
+# What Kafka answers for a record it will never take, however often it is sent again.
+NEVER_ACCEPTED: tuple[type[Exception], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+)
+_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")  # Kafka's rule for topic names
+
+
+@dataclass(frozen=True)
+class Rejected:
+    row: asyncpg.Record
+    error: Exception
 
 
 class OutboxRelay:
@@ -115,8 +158,11 @@ class OutboxRelay:
         if rows:
             if lease is not None:
                 lease.check()  # the process may have been frozen since the rows were read
-            await self._send_all(rows)
-            await self._delete(conn, rows, lease)
+            rejected = await self._send_all(rows)
+            async with conn.transaction():
+                if rejected:
+                    await self._quarantine(conn, rejected)
+                await self._delete(conn, rows, lease)
         if time.monotonic() >= self._next_backlog_report:  # count(*) grows with the backlog: once a second
             self._next_backlog_report = time.monotonic() + 1.0
             await self._update_backlog(conn)
@@ -138,15 +184,50 @@ class OutboxRelay:
         if deleted < len(ids):  # the new leader publishes them again: a redelivery the inboxes recognise
             raise LeaseLost("the outbox rows were published after another relay took the lease")
 
-    async def _send_all(self, rows: list[asyncpg.Record]) -> None:
-        futures = [await self._send(row) for row in rows]
-        await asyncio.gather(*futures)
-        acked = datetime.now(UTC)
+    async def _send_all(self, rows: list[asyncpg.Record]) -> list[Rejected]:
+        """Send the rows and wait for every acknowledgement; return those Kafka will never accept. Any
+        other failure raises: the batch is sent again later (a redelivery the inboxes recognise)."""
+        sent: list[tuple[asyncpg.Record, asyncio.Future[object]]] = []
+        rejected: list[Rejected] = []
         for row in rows:
-            OUTBOX_PUBLISHED.labels(self._service, row["topic"]).inc()
-            OUTBOX_COMMIT_TO_ACK.labels(self._service).observe((acked - row["created_at"]).total_seconds())
+            try:
+                sent.append((row, await self._send(row)))
+            except NEVER_ACCEPTED as exc:  # checked by the client before sending
+                rejected.append(Rejected(row, exc))
+        results = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+        for (row, _), result in zip(sent, results, strict=True):
+            if isinstance(result, NEVER_ACCEPTED):  # refused by the broker
+                rejected.append(Rejected(row, result))
+            elif isinstance(result, BaseException):
+                raise result
+        acked = datetime.now(UTC)
+        refused = {r.row["id"] for r in rejected}
+        for row in rows:
+            if row["id"] not in refused:
+                OUTBOX_PUBLISHED.labels(self._service, row["topic"]).inc()
+                OUTBOX_COMMIT_TO_ACK.labels(self._service).observe(
+                    (acked - row["created_at"]).total_seconds()
+                )
+        return rejected
 
-    async def _send(self, row: asyncpg.Record) -> asyncio.Future:
+    async def _quarantine(self, conn: asyncpg.Connection, rejected: list[Rejected]) -> None:
+        await conn.execute(_QUARANTINE, [r.row["id"] for r in rejected], [repr(r.error) for r in rejected])
+        for r in rejected:
+            OUTBOX_QUARANTINED.labels(self._service, type(r.error).__name__).inc()
+            log.error(
+                "outbox row quarantined: Kafka will never accept it",
+                service=self._service,
+                outbox_id=r.row["id"],
+                event_id=dict(json.loads(r.row["headers"])).get("ce_id"),
+                topic=r.row["topic"],
+                key=r.row["key"],
+                value_bytes=len(r.row["value"]),
+                error=repr(r.error),
+            )
+
+    async def _send(self, row: asyncpg.Record) -> asyncio.Future[object]:
+        if not _LEGAL_TOPIC.fullmatch(row["topic"]):
+            raise InvalidTopicError(f"{row['topic']!r} is not a legal Kafka topic name")
         stored = dict(json.loads(row["headers"]))
         parent = context_from(stored.get("traceparent"), stored.get("tracestate"))
         with tracer().start_as_current_span(
@@ -169,7 +250,10 @@ class OutboxRelay:
             )
 
     async def _update_backlog(self, conn: asyncpg.Connection) -> None:
-        backlog, oldest = await conn.fetchrow("SELECT count(*), min(created_at) FROM outbox")
+        backlog, oldest, quarantined = await conn.fetchrow(
+            "SELECT count(*), min(created_at), (SELECT count(*) FROM outbox_quarantine) FROM outbox"
+        )
         OUTBOX_BACKLOG.labels(self._service).set(backlog)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         OUTBOX_OLDEST_AGE.labels(self._service).set(age)
+        OUTBOX_QUARANTINE_ROWS.labels(self._service).set(quarantined)
