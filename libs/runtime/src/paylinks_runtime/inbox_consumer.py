@@ -101,6 +101,7 @@ class InboxConsumer:
         bootstrap_servers: str,
         batch_size: int = 500,
         start_from: str = "earliest",
+        lag_every_seconds: float = 2.0,
     ) -> None:
         self.name = name
         self._start_from = start_from
@@ -114,6 +115,9 @@ class InboxConsumer:
         self._bootstrap = bootstrap_servers
         self._batch_size = batch_size
         self._consumer: AIOKafkaConsumer | None = None
+        self._lag_every = lag_every_seconds
+        self._committed: dict[TopicPartition, int] = {}  # what this consumer committed, as it committed it
+        self._lag_series: set[TopicPartition] = set()
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -133,8 +137,17 @@ class InboxConsumer:
             self._consumer = None
 
     async def run(self) -> None:
-        """Consume until cancelled. Whatever fails (a dead-letter topic that cannot be written, an offset
-        commit), the consumer rewinds to its committed offsets and goes on: it never dies quietly."""
+        """Consume until cancelled, and report the lag on a timer meanwhile."""
+        watch = asyncio.create_task(self.watch_lag(), name=f"lag {self.name}")
+        try:
+            await self._consume_forever()
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+
+    async def _consume_forever(self) -> None:
+        """Whatever fails (a dead-letter topic that cannot be written, an offset commit), the consumer
+        rewinds to its committed offsets and goes on: it never dies quietly."""
         backoff, rewind = 0.1, False
         while True:
             try:
@@ -171,12 +184,12 @@ class InboxConsumer:
                     await self._apply_until_done(current.deliveries)
                 if current.offsets:
                     await self._consumer.commit(current.offsets)
+                    self._committed.update(current.offsets)
             except BaseException:
                 following.cancel()  # whatever it fetched is delivered again after the rewind
                 await asyncio.gather(following, return_exceptions=True)
                 raise
             current = await following
-            await self._report_lag()
 
     async def _fetch(self) -> Fetched:
         """The next batch (empty after a quiet poll), decoded; poison records go to the DLQ here."""
@@ -312,13 +325,46 @@ class InboxConsumer:
         newest = max(d.envelope.time for d in deliveries)
         PROJECTION_LAG.labels(self.name).set(max(0.0, (datetime.now(UTC) - newest).total_seconds()))
 
-    async def _report_lag(self) -> None:
+    async def watch_lag(self) -> None:
+        """Report the lag on a timer, apart from consuming: a consumer paused by an unavailable database
+        still shows its lag growing. Lag = the partition's end offset (asked of the broker) less what was
+        committed; the series of partitions no longer assigned (a rebalance) are removed."""
+        while True:
+            try:
+                async with asyncio.timeout(max(self._lag_every, 5.0)):
+                    await self.measure_lag()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka unreachable: the gauges keep their last value
+                log.warning("consumer lag not measured", consumer=self.name, error=repr(exc))
+            await asyncio.sleep(self._lag_every)
+
+    async def measure_lag(self) -> None:
         assert self._consumer is not None
-        for tp in self._consumer.assignment():
-            end = self._consumer.highwater(tp)
-            if end is not None:
-                position = await self._consumer.position(tp)
-                CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - position))
+        # Partitions, not positions: position() of a partition revoked while awaiting raises.
+        assigned = set(self._consumer.assignment())
+        for gone in self._lag_series - assigned:
+            CONSUMER_LAG.remove(self.name, gone.topic, str(gone.partition))
+            self._committed.pop(gone, None)  # another member may commit it meanwhile
+        self._lag_series &= assigned
+        if not assigned:
+            return
+        ends = await self._consumer.end_offsets(list(assigned))
+        for tp, end in ends.items():
+            done = await self._done_offset(tp)
+            CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - done))
+            self._lag_series.add(tp)
+
+    async def _done_offset(self, tp: TopicPartition) -> int:
+        """The offset up to which the partition is applied: what this process committed, else the group's
+        committed offset, else (nothing committed yet) the partition's beginning."""
+        assert self._consumer is not None
+        if tp in self._committed:
+            return self._committed[tp]
+        committed = await self._consumer.committed(tp)
+        if committed is not None:
+            return committed
+        return (await self._consumer.beginning_offsets([tp]))[tp]
 
 
 def _links(deliveries: list[Delivery]) -> Iterator[Link]:

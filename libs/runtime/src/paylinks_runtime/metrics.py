@@ -9,6 +9,16 @@ OUTBOX_OLDEST_AGE = Gauge(
     "paylinks_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["service"]
 )
 OUTBOX_PUBLISHED = Counter("paylinks_outbox_published_total", "Outbox rows published", ["service", "topic"])
+OUTBOX_MEASURED_AT = Gauge(
+    "paylinks_outbox_measured_timestamp_seconds",
+    "When the outbox backlog was last read from Postgres (the gauges above are as of then, age excepted)",
+    ["service"],
+)
+OUTBOX_PUBLISH_ERRORS = Counter(
+    "paylinks_outbox_publish_errors_total",
+    "Outbox batches Kafka did not acknowledge (error, or no answer within the publish timeout)",
+    ["service", "error"],
+)
 OUTBOX_QUARANTINED = Counter(
     "paylinks_outbox_quarantined_total",
     "Outbox rows Kafka will never accept, moved to outbox_quarantine, by error",

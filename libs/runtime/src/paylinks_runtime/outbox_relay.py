@@ -35,7 +35,9 @@ from opentelemetry.trace import SpanKind
 from .metrics import (
     OUTBOX_BACKLOG,
     OUTBOX_COMMIT_TO_ACK,
+    OUTBOX_MEASURED_AT,
     OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISH_ERRORS,
     OUTBOX_PUBLISHED,
     OUTBOX_QUARANTINE_ROWS,
     OUTBOX_QUARANTINED,
@@ -95,6 +97,8 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_poll_seconds: float = 0.2,
         lease_seconds: float = 10.0,
+        publish_timeout_seconds: float = 5.0,
+        measure_every_seconds: float = 1.0,
     ) -> None:
         self._pool = pool
         self._producer = producer
@@ -102,12 +106,23 @@ class OutboxRelay:
         self._signal = signal
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
-        self._next_backlog_report = 0.0
+        self._publish_timeout = publish_timeout_seconds
+        self._measure_every = measure_every_seconds
+        self._oldest: datetime | None = None  # the oldest unpublished row's commit time, as last measured
         self._lease = RelayLease(service, lease_seconds=lease_seconds)
         self._standby_poll = min(1.0, lease_seconds / 5)
 
     async def run(self) -> None:
-        """Relay until cancelled; on errors back off and resume from the first unpublished row."""
+        """Relay until cancelled (and measure the outbox meanwhile, whether or not this relay leads)."""
+        watch = asyncio.create_task(self.watch_backlog(), name="outbox-backlog")
+        try:
+            await self._relay()
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+
+    async def _relay(self) -> None:
+        """On errors back off and resume from the first unpublished row."""
         backoff = 0.1
         while True:
             try:
@@ -163,9 +178,6 @@ class OutboxRelay:
                 if rejected:
                     await self._quarantine(conn, rejected)
                 await self._delete(conn, rows, lease)
-        if time.monotonic() >= self._next_backlog_report:  # count(*) grows with the backlog: once a second
-            self._next_backlog_report = time.monotonic() + 1.0
-            await self._update_backlog(conn)
         return len(rows)
 
     async def _oldest_rows(self, conn: asyncpg.Connection, lease: RelayLease | None) -> list[asyncpg.Record]:
@@ -194,11 +206,12 @@ class OutboxRelay:
                 sent.append((row, await self._send(row)))
             except NEVER_ACCEPTED as exc:  # checked by the client before sending
                 rejected.append(Rejected(row, exc))
-        results = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+        results = await self._acknowledgements([future for _, future in sent])
         for (row, _), result in zip(sent, results, strict=True):
             if isinstance(result, NEVER_ACCEPTED):  # refused by the broker
                 rejected.append(Rejected(row, result))
             elif isinstance(result, BaseException):
+                self._publish_failed(result)
                 raise result
         acked = datetime.now(UTC)
         refused = {r.row["id"] for r in rejected}
@@ -209,6 +222,23 @@ class OutboxRelay:
                     (acked - row["created_at"]).total_seconds()
                 )
         return rejected
+
+    async def _acknowledgements(self, futures: list[asyncio.Future[object]]) -> list[object]:
+        """Kafka's answer to each record, waited for at most the publish timeout: aiokafka retries an
+        idempotent batch forever, and a relay waiting on it forever reports nothing and renews no lease.
+        The records may still be delivered after the timeout; sent again, the inboxes recognise them."""
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                return await asyncio.gather(*futures, return_exceptions=True)
+        except TimeoutError as exc:
+            self._publish_failed(exc)
+            raise TimeoutError(
+                f"Kafka did not acknowledge the batch within {self._publish_timeout}s"
+            ) from exc
+
+    def _publish_failed(self, error: BaseException) -> None:
+        OUTBOX_PUBLISH_ERRORS.labels(self._service, type(error).__name__).inc()
+        log.error("outbox publish failed; the batch is sent again", service=self._service, error=repr(error))
 
     async def _quarantine(self, conn: asyncpg.Connection, rejected: list[Rejected]) -> None:
         await conn.execute(_QUARANTINE, [r.row["id"] for r in rejected], [repr(r.error) for r in rejected])
@@ -249,11 +279,32 @@ class OutboxRelay:
                 row["topic"], value=row["value"], key=row["key"].encode(), headers=headers
             )
 
-    async def _update_backlog(self, conn: asyncpg.Connection) -> None:
-        backlog, oldest, quarantined = await conn.fetchrow(
-            "SELECT count(*), min(created_at), (SELECT count(*) FROM outbox_quarantine) FROM outbox"
-        )
+    async def watch_backlog(self) -> None:
+        """Measure the outbox on a timer, apart from publishing: a relay stuck on Kafka (or a standby)
+        still reports it. While Postgres cannot be read, the oldest row known keeps ageing (only the relay
+        deletes rows, and it cannot either), and the last-measured timestamp says how fresh the count is."""
+        while True:
+            try:
+                async with asyncio.timeout(max(self._measure_every, 2.0)):
+                    await self.measure_backlog()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox backlog not measured", service=self._service, error=repr(exc))
+                self._report_age()
+            await asyncio.sleep(self._measure_every)
+
+    async def measure_backlog(self) -> None:
+        async with self._pool.acquire() as conn:
+            backlog, oldest, quarantined = await conn.fetchrow(
+                "SELECT count(*), min(created_at), (SELECT count(*) FROM outbox_quarantine) FROM outbox"
+            )
+        self._oldest = oldest
         OUTBOX_BACKLOG.labels(self._service).set(backlog)
-        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
-        OUTBOX_OLDEST_AGE.labels(self._service).set(age)
         OUTBOX_QUARANTINE_ROWS.labels(self._service).set(quarantined)
+        OUTBOX_MEASURED_AT.labels(self._service).set(time.time())
+        self._report_age()
+
+    def _report_age(self) -> None:
+        age = (datetime.now(UTC) - self._oldest).total_seconds() if self._oldest else 0.0
+        OUTBOX_OLDEST_AGE.labels(self._service).set(max(0.0, age))
