@@ -36,6 +36,7 @@ from .event_store import ConcurrencyError
 from .metrics import (
     CONSUMER_BATCH_RETRIES,
     CONSUMER_LAG,
+    EVENT_VISIBILITY,
     EVENTS_APPLIED,
     EVENTS_DUPLICATE,
     PROJECTION_LAG,
@@ -261,6 +262,7 @@ class InboxConsumer:
                     with self._span(delivery):
                         await self._handler(uow, delivery.envelope)  # type: ignore[misc]
         self._count(deliveries)
+        self._observe_visibility(fresh)
 
     async def _apply_one_by_one(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
@@ -324,6 +326,13 @@ class InboxConsumer:
             EVENTS_APPLIED.labels(self.name, event_type).inc(count)
         newest = max(d.envelope.time for d in deliveries)
         PROJECTION_LAG.labels(self.name).set(max(0.0, (datetime.now(UTC) - newest).total_seconds()))
+
+    def _observe_visibility(self, fresh: list[Delivery]) -> None:
+        """How long each event took to take effect here (redeliveries excluded: they changed nothing)."""
+        now = datetime.now(UTC)
+        for delivery in fresh:
+            age = max(0.0, (now - delivery.envelope.time).total_seconds())
+            EVENT_VISIBILITY.labels(self.name, delivery.envelope.type).observe(age)
 
     async def watch_lag(self) -> None:
         """Report the lag on a timer, apart from consuming: a consumer paused by an unavailable database

@@ -56,6 +56,13 @@ INBOX_PRUNED = Counter(
 PROJECTION_LAG = Gauge(
     "paylinks_projection_lag_seconds", "Age of the newest event applied, when it was applied", ["consumer"]
 )
+EVENT_VISIBILITY = Histogram(
+    "paylinks_event_visibility_seconds",
+    "From an event's time (when the producing service decided it) to its consumer committing its effect:"
+    " for the reconciliation projection, how long until staff see it (the SLO's indicator)",
+    ["consumer", "type"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
 DLQ_RECORDS = Counter(
     "paylinks_dlq_records_total", "Records sent to a dead-letter topic", ["consumer", "topic"]
 )
