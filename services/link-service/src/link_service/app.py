@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, processor: PaymentProcessor | N
         migrations=MIGRATIONS,
         consumers=[ConsumerSpec("link-service", [Topic.BILLING], on_billing_event)],
         background=[sandbox_settlements] if processor is None else [],
+        kafka_gates_readiness=False,  # payment intake writes to Postgres; the outbox waits for Kafka
     )
     app = create_service_app(
         runtime,
