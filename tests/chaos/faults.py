@@ -19,6 +19,7 @@ from .system import ChaosSystem
 
 Fault = Callable[[], Awaitable[None]]
 READINESS_TIMEOUT = 120.0
+ALL_SERVICES = tuple(SERVICES)
 KAFKA_GATED = tuple(s for s in SERVICES if s != "link-service")
 
 
@@ -28,7 +29,7 @@ class ReadinessWatch:
 
     what: str
     status: int
-    services: tuple[str, ...] = SERVICES
+    services: tuple[str, ...] = ALL_SERVICES
     seen: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -101,7 +102,7 @@ class FaultInjector:
         """A while longer: payments keep coming, outboxes and retries pile up."""
         await asyncio.sleep(self._rng.uniform(0.5, 4.0))
 
-    async def _watch(self, what: str, status: int, services: tuple[str, ...] = SERVICES) -> None:
+    async def _watch(self, what: str, status: int, services: tuple[str, ...] = ALL_SERVICES) -> None:
         watch = ReadinessWatch(what, status, services)
         self.watches.append(watch)
         async with httpx.AsyncClient(timeout=5.0) as http:
