@@ -143,3 +143,40 @@ def test_a_dead_lettered_event_and_an_unanswered_payment_are_lost(run: tuple[Led
 
 def _received(payment_id: str) -> ConsumerRecord:
     return record("PaymentReceived", {"payment_id": payment_id})
+
+
+def test_an_email_to_another_firms_staff_is_caught(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    misdirected = replace(evidence.mails[0], to=recipient("firm-b"))
+    verdict = verify(ledger, replace(evidence, mails=[misdirected, *evidence.mails[1:]]))
+    assert verdict.lost == {"email to another firm's staff": 1}
+
+
+def test_a_payment_under_another_firm_is_caught(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    moved = replace(evidence.projection[0], firm_id="firm-b")
+    verdict = verify(ledger, replace(evidence, projection=[moved, *evidence.projection[1:]]))
+    assert verdict.lost == {"payment shown under another firm": 1}
+
+
+def test_money_applied_to_another_bill_is_caught(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    other = [BillRow(BILL, FIRM, 500, 0, "paid"), BillRow("bill-2", FIRM, 500, 0, "paid")]
+    verdict = verify(ledger, replace(evidence, bills=other, applied=[AppliedRow("bill-2", "p3", 500)]))
+    assert verdict.lost["money applied to another bill"] == 1
+
+
+def test_a_wrong_bill_on_the_reconciliation_row_is_caught(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    wrong = replace(evidence.projection[2], bill_id="bill-2")
+    verdict = verify(ledger, replace(evidence, projection=[*evidence.projection[:2], wrong]))
+    assert verdict.lost == {"payment shown against another bill": 1}
+
+
+def test_an_event_under_another_firm_is_caught(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    stray = evidence.events[0]
+    data = {**json.loads(stray.value), "firm_id": "firm-b"}
+    moved = replace(stray, value=json.dumps(data).encode())
+    verdict = verify(ledger, replace(evidence, events=[moved, *evidence.events[1:]]))
+    assert verdict.lost == {"event under another firm": 1}
