@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
@@ -229,6 +229,7 @@ class Evidence:
     applied: list[AppliedRow]
     mails: list[Mail]
     lag: dict[str, int]
+    outboxes: dict[str, int] = field(default_factory=dict)  # per service: events not yet published
 
 
 def of_firms(records: list[ConsumerRecord], firm_ids: set[str]) -> list[ConsumerRecord]:
@@ -248,4 +249,5 @@ async def gather(system: ChaosSystem, firm_ids: set[str], recipients: set[str]) 
         applied=applied,
         mails=mails(system.config.maildir, recipients),
         lag=await consumer_lag(system),
+        outboxes={service: await outbox_backlog(system, service) for service in system.config.schemas},
     )

@@ -12,6 +12,7 @@ from aiokafka.structs import ConsumerRecord
 
 from .evidence import AppliedRow, BillRow, Evidence, Mail, ProjectedPayment
 from .load import Ledger
+from .settle import still_busy
 from .verdict import verify
 from .workload import ACCOUNT_CARD, ACCOUNT_RETURNED, BILL_CARD, PlannedPayment, recipient
 
@@ -180,3 +181,10 @@ def test_an_event_under_another_firm_is_caught(run: tuple[Ledger, Evidence]) -> 
     moved = replace(stray, value=json.dumps(data).encode())
     verdict = verify(ledger, replace(evidence, events=[moved, *evidence.events[1:]]))
     assert verdict.lost == {"event under another firm": 1}
+
+
+def test_the_verdict_waits_for_every_consumer_and_every_outbox(run: tuple[Ledger, Evidence]) -> None:
+    _, evidence = run
+    assert still_busy(replace(evidence, lag={"billing": 0}, outboxes={"link-service": 0})) is None
+    assert still_busy(replace(evidence, lag={"billing": 3}, outboxes={"link-service": 0})) is not None
+    assert still_busy(replace(evidence, lag={"billing": 0}, outboxes={"link-service": 2})) is not None
