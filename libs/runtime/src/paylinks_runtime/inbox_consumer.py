@@ -318,6 +318,7 @@ class InboxConsumer:
         return {
             "messaging.system": "kafka",
             "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
             "messaging.consumer.group.name": self.name,
         }
 

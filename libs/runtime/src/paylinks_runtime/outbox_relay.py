@@ -267,6 +267,7 @@ class OutboxRelay:
             attributes={
                 "messaging.system": "kafka",
                 "messaging.operation.type": "send",
+                "messaging.operation.name": "send",
                 "messaging.destination.name": row["topic"],
                 "messaging.kafka.message.key": row["key"],
                 "messaging.message.id": stored.get("ce_id", ""),
