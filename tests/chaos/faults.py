@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,10 @@ Fault = Callable[[], Awaitable[None]]
 READINESS_TIMEOUT = 120.0
 ALL_SERVICES = tuple(SERVICES)
 KAFKA_GATED = tuple(s for s in SERVICES if s != "link-service")
+# A relay leader frozen longer than its lease (10 s) loses it; a shorter freeze is any stalled process.
+RELAY_LEADER_PAUSE = (11.0, 13.0)
+PROCESS_PAUSE = (2.0, 5.0)
+READ_ONLY = (2.0, 5.0)
 
 
 @dataclass
@@ -56,6 +61,9 @@ class FaultInjector:
             *((f"SIGKILL {s}", lambda s=s: self.kill_service(s)) for s in SERVICES),
             ("SIGKILL kafka broker", self.kill_kafka),
             ("restart postgres (immediate)", self.restart_postgres),
+            ("relay_leader_pause", lambda: self.pause_service("link-service", RELAY_LEADER_PAUSE)),
+            ("process_pause", lambda: self.pause_service(self._rng.choice(KAFKA_GATED), PROCESS_PAUSE)),
+            ("postgres_read_only", self.make_postgres_read_only),
         ]
         schedule = []
         for _ in range(count):
@@ -74,6 +82,30 @@ class FaultInjector:
         await asyncio.sleep(self._rng.uniform(0.2, 2.0))  # down for a while: requests and events pile up
         await stack.start_service(service)
         await stack.wait_ready(service)
+
+    async def pause_service(self, service: str, seconds: tuple[float, float]) -> None:
+        """SIGSTOP, then SIGCONT: a frozen process (GC pause, stopped VM). Its relay, frozen past the lease,
+        must lose leadership and, awake, publish nothing before it holds the lease again."""
+        process = self._system.stack.processes[service]
+        name = "relay_leader_pause" if seconds == RELAY_LEADER_PAUSE else "process_pause"
+        process.send_signal(signal.SIGSTOP)
+        self._report.add("faults", f"{name} {service}")
+        try:
+            await asyncio.sleep(self._rng.uniform(*seconds))
+        finally:
+            process.send_signal(signal.SIGCONT)
+        await self._system.stack.wait_ready(service)
+
+    async def make_postgres_read_only(self) -> None:
+        """What a client meets in a failover: every write refused as read-only, for a few seconds. The API
+        answers 503, the consumers wait and retry; nothing is dead-lettered."""
+        infra = self._system.infra
+        await infra.set_read_only(True)
+        self._report.add("faults", "postgres_read_only")
+        try:
+            await asyncio.sleep(self._rng.uniform(*READ_ONLY))
+        finally:
+            await infra.set_read_only(False)
 
     async def kill_kafka(self) -> None:
         infra = self._system.infra

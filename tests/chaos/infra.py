@@ -11,6 +11,8 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
+
 from paylinks_devstack.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,6 +74,22 @@ class LocalInfra:
 
     async def start_postgres(self) -> None:
         await self._script("postgres.sh", "up")
+
+    async def set_read_only(self, read_only: bool) -> None:
+        """Make every session's transactions read-only (as after a failover to a standby), or writable again:
+        a server-wide setting, reloaded into the open sessions too."""
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            await conn.execute("SET default_transaction_read_only = off")  # this session may still write
+            setting = (
+                "SET default_transaction_read_only = on"
+                if read_only
+                else "RESET default_transaction_read_only"
+            )
+            await conn.execute(f"ALTER SYSTEM {setting}")
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
 
     async def kill_kafka(self) -> None:
         """SIGKILL the broker JVM: no controlled shutdown, unflushed log segments are recovered on start."""
