@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, processor: PaymentProcessor | N
         migrations=MIGRATIONS,
         consumers=[CONSUMER],
         background=[payment_upkeep],
+        kafka_gates_readiness=False,  # payment intake writes to Postgres; the outbox waits for Kafka
     )
     app = create_service_app(
         runtime,
