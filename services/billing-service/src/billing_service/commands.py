@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import uuid
 
-from paylinks_events import PaymentProcessed, utcnow
+from paylinks_events import DisputeClosed, PaymentProcessed, utcnow
 from paylinks_runtime.event_store import ConcurrencyError
 from paylinks_runtime.unit_of_work import UnitOfWork, Writer
 
-from . import read_model
+from . import payment_reversals, read_model
 from .directory import check_parties
-from .domain import Bill, BillTerms
+from .domain import Bill, BillTerms, Reversal
 from .metrics import BILL_WRITE_CONFLICTS
 from .unmatched_payments import unallocate_unmatched
 
@@ -55,8 +55,65 @@ async def settle_payment(uow: UnitOfWork, payment: PaymentProcessed) -> None:
     except BillNotFound:
         await unallocate_unmatched(uow, payment)
         return
+    await payment_reversals.remember_settlement(
+        uow.conn, payment.firm_id, payment.payment_id, bill.id, payment.currency
+    )
     bill.settle(payment, utcnow())
     await _save(uow, bill)
+
+
+async def reverse_payment(uow: UnitOfWork, firm_id: str, key: str, reversal: Reversal) -> None:
+    """Take a refund, an opened dispute or a return off the bill the payment settled; once per `key`."""
+    settled = await payment_reversals.settled_payment(uow.conn, firm_id, reversal.payment_id)
+    if settled is None or await payment_reversals.find(uow.conn, reversal.payment_id, key):
+        return  # not a payment of one of our bills, or this reversal was taken already
+    await _take(uow, settled, key, reversal)
+
+
+async def close_dispute(uow: UnitOfWork, event: DisputeClosed) -> None:
+    """Won: apply again what the dispute took off the bill. Lost: it stays off. Once per dispute."""
+    settled = await payment_reversals.settled_payment(uow.conn, event.firm_id, event.payment_id)
+    if settled is None:
+        return
+    key = dispute_key(event.dispute_id)
+    opened = await payment_reversals.find(uow.conn, event.payment_id, key)
+    if opened is None:  # closed before it was seen open: a lost one still takes the money, a won one nothing
+        amount = event.amount if event.outcome == "lost" else 0
+        await _take(uow, settled, key, Reversal(event.payment_id, "dispute", amount), event.outcome)
+        return
+    if opened.closed_outcome is not None:
+        return
+    await payment_reversals.close_dispute(uow.conn, event.payment_id, key, event.outcome)
+    if event.outcome == "won":
+        bill = await uow.load(Bill, settled.bill_id)
+        bill.reapply(event.payment_id, opened.from_bill, settled.currency, utcnow())
+        await _save(uow, bill)
+
+
+def refund_key(refund_id: str) -> str:
+    return f"refund:{refund_id}"
+
+
+def dispute_key(dispute_id: str) -> str:
+    return f"dispute:{dispute_id}"
+
+
+RETURN_KEY = "return"  # a payment is returned by its bank at most once
+
+
+async def _take(
+    uow: UnitOfWork,
+    settled: payment_reversals.SettledPayment,
+    key: str,
+    reversal: Reversal,
+    closed_outcome: payment_reversals.DisputeOutcome | None = None,
+) -> None:
+    bill = await uow.load(Bill, settled.bill_id)
+    already = await payment_reversals.unallocated_taken(uow.conn, reversal.payment_id)
+    at = utcnow()
+    taken = bill.reverse(reversal, already, at)
+    await _save(uow, bill)
+    await payment_reversals.record(uow.conn, key, reversal, taken, at, closed_outcome)
 
 
 async def _load_for_firm(uow: UnitOfWork, firm_id: str, bill_id: str) -> Bill:
