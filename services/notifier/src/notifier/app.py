@@ -13,20 +13,27 @@ from paylinks_runtime.service import ConsumerSpec, ServiceRuntime
 from .api import create_router
 from .config import Settings
 from .projections import NotifierProjection
+from .reminder_task import remind_unidentified_trust
 from .sender import send_emails
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 CONSUMER_NAME = "notifier"
+CONSUMER_TOPICS = (Topic.PAYMENT, Topic.LINK, Topic.BILLING, Topic.RECONCILIATION)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     consumer = ConsumerSpec(
         name=CONSUMER_NAME,
-        topics=[Topic.PAYMENT, Topic.LINK, Topic.BILLING],
+        topics=CONSUMER_TOPICS,
         handler=NotifierProjection(settings).handle,
     )
-    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, consumers=[consumer], background=[send_emails])
+    runtime = ServiceRuntime(
+        settings,
+        migrations=MIGRATIONS,
+        consumers=[consumer],
+        background=[send_emails, remind_unidentified_trust],
+    )
     app = create_service_app(
         runtime, title="notifier", description="Payment emails to the firm's staff, exactly once, over SMTP"
     )
