@@ -41,6 +41,11 @@ CONTRACT_ENV = {
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_SERVICE_NAME",
 }
+# Optional components, off by default and never in production: a compose profile and a manifest outside the
+# kustomization. Service (project) name -> its console script, and the profile and manifest that start it.
+OPTIONAL_SERVICES = {"processor-sandbox": "paylinks-processor-sandbox"}
+OPTIONAL_PROFILES = {"processor-sandbox": "sandbox"}
+OPTIONAL_MANIFESTS = {"processor-sandbox.yaml"}
 # Read by a library the services run on rather than by a Settings class.
 LIBRARY_ENV = {"FORWARDED_ALLOW_IPS"}  # uvicorn: whose X-Forwarded-For to trust
 # Series that come from Prometheus itself or kube-state-metrics, not from the services.
@@ -84,18 +89,22 @@ def document(path: Path) -> Any:
     return only
 
 
-def compose_services() -> dict[str, dict[str, Any]]:
-    """The compose services built from deploy/Dockerfile, i.e. the four paylinks services."""
+def compose_services(*, optional: bool = False) -> dict[str, dict[str, Any]]:
+    """The compose services built from deploy/Dockerfile: the four paylinks services that `up` starts, or
+    (`optional`) the ones that only a profile starts."""
     services = document(DEPLOY / "compose.yaml")["services"]
-    return {name: spec for name, spec in services.items() if "build" in spec}
+    return {n: s for n, s in services.items() if "build" in s and ("profiles" in s) == optional}
 
 
-def k8s_objects(kind: str) -> list[dict[str, Any]]:
-    return [doc for path in sorted(K8S.glob("*.yaml")) for doc in documents(path) if doc.get("kind") == kind]
+def k8s_objects(kind: str, *, optional: bool = False) -> list[dict[str, Any]]:
+    """The objects of the default deployment (`optional`: also those of the optional manifests)."""
+    paths = [p for p in sorted(K8S.glob("*.yaml")) if optional or p.name not in OPTIONAL_MANIFESTS]
+    return [doc for path in paths for doc in documents(path) if doc.get("kind") == kind]
 
 
-def containers() -> list[dict[str, Any]]:
-    return [c for d in k8s_objects("Deployment") for c in d["spec"]["template"]["spec"]["containers"]]
+def containers(*, optional: bool = True) -> list[dict[str, Any]]:
+    deployments = k8s_objects("Deployment", optional=optional)
+    return [c for d in deployments for c in d["spec"]["template"]["spec"]["containers"]]
 
 
 def configmap() -> dict[str, str]:
@@ -131,8 +140,9 @@ def console_scripts() -> dict[str, Path]:
 
 
 def service_names() -> list[str]:
-    """The services: each is a project with a console script of its own name."""
-    return sorted(project["name"] for project in service_projects().values())
+    """The services: each is a project with a console script of its own name (optional ones apart)."""
+    names = (project["name"] for project in service_projects().values())
+    return sorted(name for name in names if name not in OPTIONAL_SERVICES)
 
 
 def settings_fields(path: Path) -> set[str]:
@@ -244,7 +254,7 @@ def test_kustomization_lists_every_manifest_but_the_secret_template() -> None:
     resources = document(K8S / "kustomization.yaml")["resources"]
     assert all((K8S / r).is_file() for r in resources), resources
     unlisted = {p.name for p in K8S.glob("*.yaml")} - set(resources)
-    assert unlisted == {"kustomization.yaml", "secret.example.yaml"}
+    assert unlisted == {"kustomization.yaml", "secret.example.yaml", *OPTIONAL_MANIFESTS}
 
 
 def test_compose_mounts_files_that_exist() -> None:
@@ -286,13 +296,29 @@ def test_compose_runs_each_service_console_script_once() -> None:
 
 
 def test_k8s_deploys_each_service_console_script_once() -> None:
-    assert sorted(c["command"][0] for c in containers()) == service_names()
+    assert sorted(c["command"][0] for c in containers(optional=False)) == service_names()
     assert sorted(d["metadata"]["name"] for d in k8s_objects("Deployment")) == service_names()
 
 
-@pytest.mark.parametrize("service", sorted(compose_services()))
+def test_optional_services_start_only_on_request_and_never_by_default() -> None:
+    compose = compose_services(optional=True)
+    assert {name: spec["profiles"] for name, spec in compose.items()} == {
+        name: [profile] for name, profile in OPTIONAL_PROFILES.items()
+    }
+    assert {name: spec["command"][0] for name, spec in compose.items()} == OPTIONAL_SERVICES
+    deployments = [d for d in k8s_objects("Deployment", optional=True) if d not in k8s_objects("Deployment")]
+    assert {
+        d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["command"][0]
+        for d in deployments
+    } == (OPTIONAL_SERVICES)
+    assert set(OPTIONAL_SERVICES.values()) <= set(console_scripts())
+    production = (DEPLOY / "PRODUCTION.md").read_text()
+    assert all(manifest in production for manifest in OPTIONAL_MANIFESTS)
+
+
+@pytest.mark.parametrize("service", sorted({**compose_services(), **compose_services(optional=True)}))
 def test_compose_env_is_read_by_the_service(service: str) -> None:
-    spec = compose_services()[service]
+    spec = {**compose_services(), **compose_services(optional=True)}[service]
     assert unknown_env(set(compose_env(spec)), env_read_by(spec["command"][0])) == set()
 
 
@@ -344,9 +370,9 @@ def test_k8s_probes_use_readyz_and_healthz_on_the_http_port(container: dict[str,
     assert ports["http"] == int(http_port)
 
 
-@pytest.mark.parametrize("service", sorted(compose_services()))
+@pytest.mark.parametrize("service", sorted({**compose_services(), **compose_services(optional=True)}))
 def test_compose_healthcheck_probes_readyz_on_the_service_port(service: str) -> None:
-    spec = compose_services()[service]
+    spec = {**compose_services(), **compose_services(optional=True)}[service]
     port = compose_env(spec)["HTTP_PORT"]
     assert f"127.0.0.1:{port}/readyz" in " ".join(spec["healthcheck"]["test"])
     assert any(str(p).endswith(f":{port}") for p in spec["ports"])

@@ -13,7 +13,7 @@ from paylinks_devstack.client import ECHECK_RETURNED, PaylinksClient, token_of
 from paylinks_devstack.mailbox import Mailbox
 from paylinks_events import Topic
 from paylinks_runtime.auth import decode_payment_grant
-from paylinks_runtime.testing import BOOTSTRAP, JWT_SECRET, TopicWatcher, header
+from paylinks_runtime.testing import BOOTSTRAP, GRANT_KEYS, TopicWatcher, header
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -70,7 +70,7 @@ async def test_a_card_payment_through_a_bank_account_link_is_emailed_twice_and_l
             f"{firm.config.url('reconciliation-service')}/payments/{payment_id}/link"
         )
         grant = second.button_url.split("grant=", 1)[1]
-        assert decode_payment_grant(JWT_SECRET, grant, payment_id).firm_id == firm.firm_id
+        assert decode_payment_grant(GRANT_KEYS, grant, payment_id).firm_id == firm.firm_id
 
         ready = await firm.when(partial(firm.payment, payment_id), "status", "ready")
         assert ready["amount"] == 125000

@@ -140,3 +140,26 @@ async def test_a_nul_character_is_refused_as_invalid_input(
     assert response.status_code in (400, 404, 422), (response.status_code, response.text[:200])
     assert not leaked_internals(response.text)
     assert [await s.events_of(firm.id) for s in system.services.values()] == events_before
+
+
+async def test_text_that_only_looks_like_nul_is_taken_as_the_text_it_is(
+    history: tuple[Firm, History],
+) -> None:
+    # Protection: the NUL guard decodes each part (path, query, JSON or form body) before it looks, so the
+    # text "%00" or a backslash followed by "u0000" is ordinary text.
+    firm, ids = history
+    look_alike = "INV-%00-\\u0000"
+    body = {
+        "matter_id": ids.matter_id,
+        "contact_id": ids.contact_id,
+        "amount": 100,
+        "bill_number": look_alike,
+    }
+    issued = await firm.billing.post("/v1/bills", json=body, headers=firm.staff)
+    assert issued.status_code == 201, issued.text
+    bill = await firm.billing.get(f"/v1/bills/{issued.json()['bill_id']}", headers=firm.staff)
+    assert bill.json()["bill_number"] == look_alike
+    searched = await firm.reconciliation.get(
+        f"/payments/{ids.payment_id}/link", params={"q": look_alike}, headers=firm.staff
+    )
+    assert searched.status_code == 200, searched.text[:200]

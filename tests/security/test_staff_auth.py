@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from paylinks_runtime.auth import issue_payment_grant
-from paylinks_runtime.testing import JWT_SECRET, auth_header, staff_token
+from paylinks_runtime.testing import GRANT_KEYS, JWT_SECRET, auth_header, staff_token
 
 from .firm import Firm, History
 from .hostile import leaked_internals
@@ -36,10 +36,13 @@ def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
+def _in(**delta: float) -> int:
+    return int((datetime.now(UTC) + timedelta(**delta)).timestamp())
+
+
 def _claims(firm: str, **changes: Any) -> dict[str, Any]:
     """Staff+admin claims of `firm`, with `changes` (None removes a claim)."""
-    exp = int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
-    claims = {"sub": "mallory", "firm_id": firm, "roles": ["staff", "admin"], "exp": exp}
+    claims = {"sub": "mallory", "firm_id": firm, "roles": ["staff", "admin"], "exp": _in(hours=1)}
     return {k: v for k, v in (claims | changes).items() if v is not None}
 
 
@@ -65,6 +68,9 @@ def bad_authorizations(firm_id: str) -> dict[str, str | None]:
         "claims swapped under a valid signature": f"Bearer {head}.{_b64(_claims(firm_id + 'x'))}.{signature}",
         "signature flipped": f"Bearer {good[:-2]}{'A' if good[-2] != 'A' else 'B'}{good[-1]}",
         "no exp": _signed(firm_id, exp=None),
+        "lives 13 hours": _signed(firm_id, iat=_in(hours=-1), exp=_in(hours=12)),
+        "no iat, 13 hours left": _signed(firm_id, exp=_in(hours=13)),
+        "signed with the grant key": "Bearer " + jwt.encode(_claims(firm_id), GRANT_KEYS.signing),
         "no sub": _signed(firm_id, sub=None),
         "no firm": _signed(firm_id, firm_id=None),
         "empty firm": _signed(firm_id, firm_id=""),
@@ -129,14 +135,18 @@ async def test_bad_tokens_and_grants_do_not_open_the_staff_page(victim: tuple[Fi
         assert response.status_code == 401, what
         assert "Link to a client" not in response.text, what
         assert history.payment_id not in response.text, what
-    other_payment = issue_payment_grant(
-        JWT_SECRET, firm_id=firm.id, payment_id=str(uuid.uuid4()), ttl=timedelta(days=1)
-    )
+    grant_of = {"firm_id": firm.id, "recipient": f"office@{firm.id}.example"}
+    other_payment = issue_payment_grant(GRANT_KEYS, payment_id=str(uuid.uuid4()), **grant_of)
     expired = issue_payment_grant(
-        JWT_SECRET, firm_id=firm.id, payment_id=history.payment_id, ttl=timedelta(minutes=-1)
+        GRANT_KEYS, payment_id=history.payment_id, ttl=timedelta(minutes=-1), **grant_of
     )
+    too_long = issue_payment_grant(
+        GRANT_KEYS, payment_id=history.payment_id, ttl=timedelta(hours=73), **grant_of
+    )
+    claims = jwt.decode(other_payment, GRANT_KEYS.signing, algorithms=["HS256"])
+    signed_with_the_staff_key = jwt.encode(claims | {"payment_id": history.payment_id}, JWT_SECRET)
     a_staff_token = staff_token(firm.id)
-    for grant in (other_payment, expired, a_staff_token):
+    for grant in (other_payment, expired, too_long, signed_with_the_staff_key, a_staff_token):
         async with http_client(str(firm.reconciliation.base_url)) as browser:
             exchanged = await browser.get(page, params={"grant": grant})
             assert exchanged.status_code == 401
@@ -158,11 +168,11 @@ async def test_a_missing_role_is_403_and_changes_nothing(system: System, firm: F
     no_roles = auth_header(firm.id, roles=())
     for service, path in STAFF_READS:
         assert_refused(await firm.clients[service].get(path, headers=no_roles), 403, "forbidden")
-    # The email's grant is a token of this very secret, but it holds no role: never a staff token.
-    grant = issue_payment_grant(JWT_SECRET, firm_id=firm.id, payment_id="p", ttl=timedelta(days=7))
+    # The email's grant is signed with a key of its own: never a staff token.
+    grant = issue_payment_grant(GRANT_KEYS, firm_id=firm.id, payment_id="p", recipient="a@b.example")
     for service, path in STAFF_READS:
         response = await firm.clients[service].get(path, headers={"Authorization": f"Bearer {grant}"})
-        assert_refused(response, 403, "forbidden")
+        assert_refused(response, 401, "unauthorized")
 
 
 async def test_another_firms_things_are_404_exactly_like_things_that_do_not_exist(

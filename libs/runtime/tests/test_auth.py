@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import timedelta
 
 import jwt
 import pytest
 
-from paylinks_runtime.auth import decode_payment_grant, decode_token, issue_payment_grant, issue_token
+from paylinks_runtime.auth import (
+    JwtKeys,
+    decode_payment_grant,
+    decode_token,
+    issue_payment_grant,
+    issue_token,
+)
 from paylinks_runtime.errors import ApiError
 
 pytestmark = pytest.mark.unit
 SECRET = "s" * 40
+KEYS = JwtKeys(SECRET)
+GRANT_KEYS = JwtKeys("g" * 40, max_lifetime=timedelta(hours=72))
 
 
 def test_a_valid_token_gives_the_user_with_firm_and_roles() -> None:
     token = issue_token(SECRET, user_id="u1", firm_id="f1", roles=["staff"], ttl=timedelta(minutes=5))
-    user = decode_token(SECRET, token)
+    user = decode_token(KEYS, token)
     assert (user.user_id, user.firm_id, user.roles) == ("u1", "f1", frozenset({"staff"}))
 
 
@@ -41,27 +50,65 @@ def _unsigned(claims: dict[str, object]) -> str:
             "invalid",
         ),
         (_unsigned({"sub": "u", "firm_id": "f", "roles": ["admin"], "exp": 9999999999}), "invalid"),
-        (jwt.encode({"sub": "u", "roles": ["staff"], "exp": 9999999999}, SECRET), "firm_id"),
-        (jwt.encode({"firm_id": "f", "roles": ["staff"], "exp": 9999999999}, SECRET), "invalid"),
+        (jwt.encode({"sub": "u", "roles": ["staff"], "exp": time.time() + 60}, SECRET), "firm_id"),
+        (jwt.encode({"firm_id": "f", "roles": ["staff"], "exp": time.time() + 60}, SECRET), "invalid"),
         ("garbage", "invalid"),
     ],
     ids=["expired", "wrong-secret", "alg-none", "no-firm", "no-sub", "garbage"],
 )
 def test_bad_tokens_are_401(token: str, message: str) -> None:
     with pytest.raises(ApiError) as caught:
-        decode_token(SECRET, token)
+        decode_token(KEYS, token)
     assert caught.value.status == 401
     assert message in caught.value.message
 
 
-def test_a_payment_grant_opens_that_payment_only() -> None:
-    grant = issue_payment_grant(SECRET, firm_id="f1", payment_id="p1", ttl=timedelta(days=7))
-    assert decode_payment_grant(SECRET, grant, "p1").firm_id == "f1"
+def test_a_payment_grant_opens_that_payment_only_for_its_recipient() -> None:
+    grant = issue_payment_grant(GRANT_KEYS, firm_id="f1", payment_id="p1", recipient="office@f1.example")
+    decoded = decode_payment_grant(GRANT_KEYS, grant, "p1")
+    assert (decoded.firm_id, decoded.user.user_id) == ("f1", "office@f1.example")
     with pytest.raises(ApiError, match="another payment"):
-        decode_payment_grant(SECRET, grant, "p2")
+        decode_payment_grant(GRANT_KEYS, grant, "p2")
 
 
-def test_a_staff_token_is_not_a_payment_grant() -> None:
+def test_a_staff_token_is_not_a_payment_grant_nor_a_grant_a_staff_token() -> None:
     token = issue_token(SECRET, user_id="u1", firm_id="f1", roles=["staff"], ttl=timedelta(minutes=5))
     with pytest.raises(ApiError):
-        decode_payment_grant(SECRET, token, "p1")
+        decode_payment_grant(GRANT_KEYS, token, "p1")
+    grant = issue_payment_grant(GRANT_KEYS, firm_id="f1", payment_id="p1", recipient="a@f1.example")
+    with pytest.raises(ApiError, match="invalid"):
+        decode_token(KEYS, grant)
+
+
+def test_a_token_signed_by_a_previous_key_verifies_while_only_the_current_one_signs() -> None:
+    rotated = JwtKeys("new" * 14, previous=("older" * 8, SECRET))
+    old = issue_token(SECRET, user_id="u1", firm_id="f1", roles=["staff"], ttl=timedelta(minutes=5))
+    assert decode_token(rotated, old).user_id == "u1"
+    with pytest.raises(ApiError, match="invalid"):
+        decode_token(JwtKeys("new" * 14), old)  # once the old key is dropped
+
+
+def _claims(**times: float) -> dict[str, object]:
+    return {"sub": "u", "firm_id": "f", "roles": ["staff"]} | times
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        _claims(iat=time.time(), exp=time.time() + 13 * 3600),
+        _claims(exp=time.time() + 13 * 3600),  # no iat: counted from now
+        _claims(iat=time.time() - 3600, exp=time.time() + 12 * 3600),
+    ],
+    ids=["issued-for-13h", "no-iat-13h-left", "issued-13h-before-expiry"],
+)
+def test_a_token_living_longer_than_the_maximum_is_401(claims: dict[str, object]) -> None:
+    with pytest.raises(ApiError, match="lifetime") as caught:
+        decode_token(KEYS, jwt.encode(claims, SECRET))
+    assert caught.value.status == 401
+
+
+def test_a_token_within_the_maximum_lifetime_and_one_without_exp() -> None:
+    fine = jwt.encode(_claims(iat=time.time() - 3600, exp=time.time() + 10 * 3600), SECRET)
+    assert decode_token(KEYS, fine).firm_id == "f"
+    with pytest.raises(ApiError, match="invalid"):
+        decode_token(KEYS, jwt.encode(_claims(iat=time.time()), SECRET))

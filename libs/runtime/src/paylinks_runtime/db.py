@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import asyncpg
@@ -43,6 +44,15 @@ async def create_pool(database_url: str, schema: str, *, max_size: int = 10) -> 
     return pool
 
 
+async def postgres_reachable(pool: asyncpg.Pool) -> bool:
+    try:
+        async with asyncio.timeout(2.0), pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
 async def ensure_schema(database_url: str, schema: str) -> None:
     conn = await asyncpg.connect(database_url)
     try:
@@ -51,9 +61,12 @@ async def ensure_schema(database_url: str, schema: str) -> None:
         await conn.close()
 
 
-async def migrate(pool: asyncpg.Pool, service_migrations: Path | None = None) -> list[str]:
-    """Apply the runtime's migrations, then the service's, each file once, in name order."""
-    folders = [("runtime", RUNTIME_MIGRATIONS)]
+async def migrate(
+    pool: asyncpg.Pool, service_migrations: Path | None = None, *, runtime_tables: bool = True
+) -> list[str]:
+    """Apply the runtime's migrations (event store, outbox, inbox: unless `runtime_tables` is False, for a
+    process that has none of them), then the service's, each file once, in name order."""
+    folders = [("runtime", RUNTIME_MIGRATIONS)] if runtime_tables else []
     if service_migrations is not None:
         folders.append(("service", service_migrations))
     applied: list[str] = []

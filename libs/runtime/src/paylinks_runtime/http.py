@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 import structlog
 import uvicorn
@@ -13,9 +14,8 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .errors import install_error_handlers
-from .http_middleware import RefuseNulCharacters, RequestMetrics
+from .http_middleware import ApiResponseHeaders, LimitBodySize, RefuseNulCharacters, RequestMetrics
 from .logs import setup_logging
-from .service import ServiceRuntime
 from .settings import ServiceSettings
 from .tracing import setup_tracing
 
@@ -23,7 +23,20 @@ log = structlog.get_logger(__name__)
 _UNTRACED = "healthz,readyz,metrics"
 
 
-def create_service_app(runtime: ServiceRuntime, *, title: str, description: str = "") -> FastAPI:
+class Runtime(Protocol):
+    """What the HTTP face needs of a process's moving parts: a `ServiceRuntime`, or one without Kafka."""
+
+    @property
+    def settings(self) -> ServiceSettings: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def readiness(self) -> dict[str, bool]: ...
+
+
+def create_service_app(runtime: Runtime, *, title: str, description: str = "") -> FastAPI:
     """A FastAPI app whose lifespan starts and stops the service runtime."""
 
     @asynccontextmanager
@@ -38,14 +51,16 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str 
     app.state.runtime = runtime
     install_error_handlers(app)
     _add_health_routes(app, runtime)
-    app.add_middleware(RefuseNulCharacters)
+    app.add_middleware(RefuseNulCharacters)  # buffers the body: inside the size limit
+    app.add_middleware(LimitBodySize)
+    app.add_middleware(ApiResponseHeaders)  # on the refusals of the two above too
     app.add_middleware(RequestMetrics, service=runtime.settings.service_name)  # outermost: sees the 422s
     # One server span a request; the per-message receive/send spans cost more than they tell.
     FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED, exclude_spans=["receive", "send"])
     return app
 
 
-def _add_health_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
+def _add_health_routes(app: FastAPI, runtime: Runtime) -> None:
     @app.get("/healthz", include_in_schema=True, tags=["operations"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}

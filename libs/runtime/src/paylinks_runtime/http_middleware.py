@@ -1,4 +1,4 @@
-"""The HTTP layer's two middlewares, as plain ASGI: the NUL guard and request metrics.
+"""The HTTP layer's middlewares, as plain ASGI: request metrics, the body size limit and the NUL guard.
 
 Plain ASGI, not `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs each request through task
 groups and memory streams and re-streams the response, which measured (bench figure 6) at several times
@@ -7,7 +7,9 @@ FastAPI's own CPU per request.
 
 from __future__ import annotations
 
+import re
 import time
+from urllib.parse import unquote_to_bytes
 
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,11 +18,37 @@ from .errors import error_body
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .tracing import current_ids
 
-_NUL_MARKERS = (b"\x00", b"%00", b"\\u0000")
+MAX_BODY_BYTES = 64 * 1024  # CONTRACT.md 2: a larger request body is 413
+# A JSON string escape for U+0000 that is not itself an escaped backslash followed by the text "u0000".
+_JSON_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_FORM = b"application/x-www-form-urlencoded"
 
 
-def has_nul(data: bytes) -> bool:
-    return any(marker in data.lower() for marker in _NUL_MARKERS)
+def has_nul(scope: Scope, body: bytes) -> bool:
+    """A real U+0000 in the path, the query or the body once each is decoded the way its reader will.
+
+    Only what decodes to NUL counts: the text "%00" in a JSON body, or a JSON body that spells a backslash
+    then "u0000", is harmless text and passes.
+    """
+    query = scope.get("query_string", b"")
+    return (
+        "\x00" in scope["path"]  # uvicorn has already percent-decoded it
+        or b"\x00" in _form_decoded(query)
+        or b"\x00" in (_form_decoded(body) if _content_type(scope) == _FORM else body)
+        or _JSON_NUL_ESCAPE.search(body) is not None
+    )
+
+
+def _form_decoded(data: bytes) -> bytes:
+    return unquote_to_bytes(data.replace(b"+", b" ")) if b"%" in data else data
+
+
+def _content_type(scope: Scope) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media_type: bytes = value.split(b";", 1)[0].strip().lower()
+            return media_type
+    return b""
 
 
 async def buffered_body(receive: Receive) -> tuple[bytes, Receive]:
@@ -50,8 +78,7 @@ class RefuseNulCharacters:
     """U+0000 in a path, query or body is refused with 422 before any handler runs.
 
     Postgres text cannot hold it; refusing it at the edge means no handler ever half-acts on it (a processor
-    charged, then the transaction failing on the NUL). A JSON body that spells a literal backslash-u0000 is
-    refused too: a false alarm that costs nothing, since no payment field needs that text.
+    charged, then the transaction failing on the NUL).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -62,12 +89,102 @@ class RefuseNulCharacters:
             await self.app(scope, receive, send)
             return
         body, receive = await buffered_body(receive)
-        target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
-        if has_nul(target) or has_nul(body):
+        if has_nul(scope, body):
             refusal = error_body("invalid_character", "text must not contain the NUL character (U+0000)")
             await JSONResponse(refusal, status_code=422)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    """Raised by the capped `receive` once a body passes the limit; never an OSError (the outage handler)."""
+
+
+class LimitBodySize:
+    """A request body over `max_bytes` is 413 before anything reads it whole, auth included.
+
+    A declared Content-Length over the limit is refused before one byte of the body is read. A chunked body
+    (no length) is counted as it streams in and refused at the first chunk past the limit; uvicorn stops
+    reading the socket while nobody receives, so the rest is never buffered. The 413 closes the connection:
+    otherwise the server would go on reading (and discarding) the rest of a 50 MiB upload.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received, started = 0, False
+
+        async def capped_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, capped_receive, watched_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = error_body("too_large", f"the request body must not exceed {self.max_bytes} bytes")
+        response = JSONResponse(refusal, status_code=413, headers={"Connection": "close"})
+        await response(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # the HTTP parser refuses it before us; never trust it here
+    return None
+
+
+API_PREFIX = "/v1/"
+_API_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
+
+
+class ApiResponseHeaders:
+    """Every answer under /v1 is private and typed: `Cache-Control: no-store` (no proxy or browser keeps a
+    payment or a bill) and `X-Content-Type-Options: nosniff`; a route that sets its own keeps its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(header for header in _API_HEADERS if header[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class RequestMetrics:

@@ -14,7 +14,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from .db import create_pool, migrate
+from .db import create_pool, migrate, postgres_reachable
 from .dead_letters import DeadLetters
 from .inbox_consumer import BatchHandler, Handler, InboxConsumer
 from .inbox_retention import keep_inbox_trimmed
@@ -121,15 +121,10 @@ class ServiceRuntime:
         log.info("service stopped", service=self.settings.service_name)
 
     async def readiness(self) -> dict[str, bool]:
-        return {"postgres": await self._postgres_reachable(), "kafka": await kafka_reachable(self.producer)}
-
-    async def _postgres_reachable(self) -> bool:
-        try:
-            async with asyncio.timeout(2.0), self.pool.acquire() as conn:
-                await conn.fetchval("SELECT 1")
-            return True
-        except Exception:
-            return False
+        return {
+            "postgres": await postgres_reachable(self.pool),
+            "kafka": await kafka_reachable(self.producer),
+        }
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:

@@ -30,6 +30,7 @@ from .settings import ServiceSettings
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ServiceSettings().kafka_bootstrap_servers)
 DATABASE_URL = os.environ.get("DATABASE_URL", ServiceSettings().database_url)
 JWT_SECRET = ServiceSettings().auth_jwt_secret
+GRANT_KEYS = ServiceSettings().grant_keys()
 
 
 def unique(prefix: str) -> str:

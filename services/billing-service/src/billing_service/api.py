@@ -79,7 +79,7 @@ class VoidResult(BaseModel):
 
 def bills_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(prefix="/v1/bills", tags=["bills"])
-    staff = Annotated[StaffUser, Depends(require_role("staff", lambda: runtime.settings.auth_jwt_secret))]
+    staff = Annotated[StaffUser, Depends(require_role("staff", runtime.settings.staff_keys))]
 
     @router.post("", status_code=201, response_model=BillView)
     async def issue_bill(body: NewBill, user: staff) -> dict[str, Any]:

@@ -63,8 +63,8 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["notifications"])
-    admin = Depends(require_role("admin", lambda: settings.auth_jwt_secret))
-    staff = Depends(require_role("staff", lambda: settings.auth_jwt_secret))
+    admin = Depends(require_role("admin", settings.staff_keys))
+    staff = Depends(require_role("staff", settings.staff_keys))
 
     @router.put("/notification-recipients", response_model=RecipientsOut)
     async def set_recipients(body: RecipientsIn, user: StaffUser = admin) -> RecipientsOut:

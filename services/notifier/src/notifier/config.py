@@ -24,7 +24,6 @@ class Settings(ServiceSettings):
     email_from: str = "Paylinks <payments@paylinks.example>"
 
     reconciliation_base_url: str = "http://127.0.0.1:8003"
-    payment_grant_ttl_days: int = Field(default=7, ge=1)
 
     # How long an email waits for names it shows (bank account, bill, billing's outcome) before it goes
     # out with what is known; it goes out at once when they arrive.

@@ -10,7 +10,6 @@ address or firm never stalls the others.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import cast
 from urllib.parse import quote
 
@@ -121,10 +120,7 @@ class EmailSender:
     def _link_url(self, firm_id: str, payment_id: str) -> str:
         s = self._settings
         grant = issue_payment_grant(
-            s.auth_jwt_secret,
-            firm_id=firm_id,
-            payment_id=payment_id,
-            ttl=timedelta(days=s.payment_grant_ttl_days),
+            s.grant_keys(), firm_id=firm_id, payment_id=payment_id, recipient="email-link"
         )
         base = s.reconciliation_base_url.rstrip("/")
         return f"{base}/payments/{quote(payment_id, safe='')}/link?grant={grant}"

@@ -7,11 +7,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
-import jwt
-
 from paylinks_events import BankAccountRegistered
 from paylinks_runtime.auth import decode_payment_grant
-from paylinks_runtime.testing import JWT_SECRET, eventually
+from paylinks_runtime.testing import GRANT_KEYS, eventually
 
 LINK_BUTTON = "Link to a client or matter"
 
@@ -45,9 +43,9 @@ def _assert_link_for(html: str, payment_id: str, firm_id: str) -> None:
     url = urlparse(_link_url(html))
     assert f"{url.scheme}://{url.netloc}{url.path}" == f"http://127.0.0.1:8003/payments/{payment_id}/link"
     [grant] = parse_qs(url.query)["grant"]
-    assert decode_payment_grant(JWT_SECRET, grant, payment_id).firm_id == firm_id
-    expires = datetime.fromtimestamp(jwt.decode(grant, JWT_SECRET, algorithms=["HS256"])["exp"], UTC)
-    assert timedelta(days=6, hours=23) < expires - datetime.now(UTC) <= timedelta(days=7)
+    decoded = decode_payment_grant(GRANT_KEYS, grant, payment_id)
+    assert decoded.firm_id == firm_id
+    assert timedelta(hours=71) < decoded.expires_at - datetime.now(UTC) <= timedelta(hours=72)
 
 
 async def test_bill_payment_email_names_the_bill_instead_of_a_button(firm) -> None:

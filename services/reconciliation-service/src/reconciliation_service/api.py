@@ -45,7 +45,7 @@ async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
 async def staff_user(request: Request) -> StaffUser:
     """The caller, who must hold the staff role (401 / 403 otherwise)."""
     settings = runtime_of(request).settings
-    return await require_role("staff", lambda: settings.auth_jwt_secret)(request)
+    return await require_role("staff", settings.staff_keys)(request)
 
 
 Conn = Annotated[asyncpg.Connection, Depends(connection)]

@@ -94,7 +94,7 @@ def _settings(request: Request) -> Settings:
 def _exchange_grant(request: Request, payment_id: str, grant: str) -> Response:
     settings = _settings(request)
     try:
-        decode_payment_grant(settings.auth_jwt_secret, grant, payment_id)
+        decode_payment_grant(settings.grant_keys(), grant, payment_id)
     except ApiError as exc:
         return _error_page(exc.status, "Link expired or invalid", exc.message)
     response = RedirectResponse(request.url.path, status_code=303, headers=_EXCHANGE_HEADERS)
@@ -112,10 +112,10 @@ def _exchange_grant(request: Request, payment_id: str, grant: str) -> Response:
 
 def _authenticate(request: Request, payment_id: str) -> StaffUser:
     """Staff by Bearer token, else the grant cookie (for this payment only); ApiError 401/403 otherwise."""
-    secret = _settings(request).auth_jwt_secret
+    settings = _settings(request)
     token = bearer_token(request)
     if token is not None:
-        user = decode_token(secret, token)
+        user = decode_token(settings.staff_keys(), token)
         if "staff" not in user.roles:
             raise ApiError(403, "forbidden", "the 'staff' role is required")
         return user
@@ -124,7 +124,7 @@ def _authenticate(request: Request, payment_id: str) -> StaffUser:
         raise ApiError(
             401, "unauthorized", "Open this page from the button in the payment email, or sign in."
         )
-    return decode_payment_grant(secret, grant, payment_id)
+    return decode_payment_grant(settings.grant_keys(), grant, payment_id).user
 
 
 def _same_origin(request: Request) -> bool:

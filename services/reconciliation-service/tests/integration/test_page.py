@@ -12,13 +12,15 @@ from fastapi import FastAPI
 
 from paylinks_events import Payer
 from paylinks_runtime.auth import issue_payment_grant
-from paylinks_runtime.testing import JWT_SECRET, auth_header, chromium, free_socket, serving
+from paylinks_runtime.testing import GRANT_KEYS, auth_header, chromium, free_socket, serving
 
 HOSTILE = '<script>alert("pwned")</script>'
 
 
 def grant(firm, payment_id: str, ttl: timedelta = timedelta(minutes=30)) -> str:  # type: ignore[no-untyped-def]
-    return issue_payment_grant(JWT_SECRET, firm_id=firm.id, payment_id=payment_id, ttl=ttl)
+    return issue_payment_grant(
+        GRANT_KEYS, firm_id=firm.id, payment_id=payment_id, recipient="office@firm.example", ttl=ttl
+    )
 
 
 @pytest.fixture
@@ -92,7 +94,7 @@ async def test_staff_tokens_open_the_page_and_other_firms_see_404(
     assert (await client.get(page, headers=auth_header(firm.id, roles=("viewer",)))).status_code == 403
     assert (await client.get(page, headers=other_firm.headers)).status_code == 404
     foreign_grant = issue_payment_grant(
-        JWT_SECRET, firm_id=other_firm.id, payment_id=payment.payment_id, ttl=timedelta(minutes=5)
+        GRANT_KEYS, firm_id=other_firm.id, payment_id=payment.payment_id, recipient="x@other.example"
     )
     await browser_client.get(page, params={"grant": foreign_grant})
     assert (await browser_client.get(page)).status_code == 404
@@ -133,7 +135,7 @@ async def test_search_then_link_from_the_page(firm, other_firm, browser_client) 
     assert linked.status_code == 303
     assert linked.headers["location"] == page
     assert "Linked to" in (await browser_client.get(page)).text
-    assert (await firm.payment(payment.payment_id))["linked_by"] == "email-link"
+    assert (await firm.payment(payment.payment_id))["linked_by"] == "office@firm.example"
 
     again = await browser_client.post(page, data={"contact_id": contact.contact_id}, headers=origin)
     assert again.status_code == 409

@@ -114,8 +114,7 @@ Parts = Annotated[LinkServiceParts, Depends(parts)]
 
 def _role(role: str) -> Callable[[Request], Awaitable[StaffUser]]:
     async def authenticated(request: Request) -> StaffUser:
-        secret = parts_of(request).settings.auth_jwt_secret
-        return await require_role(role, lambda: secret)(request)
+        return await require_role(role, parts_of(request).settings.staff_keys)(request)
 
     return authenticated
 

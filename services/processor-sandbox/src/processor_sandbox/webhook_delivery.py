@@ -1,0 +1,125 @@
+"""Delivers queued webhooks, signed (Processor-Signature), at least once.
+
+A small pool of workers each claims one due webhook at a time with a lease (so a crash mid-delivery means
+a redelivery after the lease, never a loss) and posts it. A webhook is not claimed while an earlier one of
+the same payment awaits its first attempt: first deliveries go out in the order things happened, while
+different payments go out side by side. A retried delivery may overtake (receivers cope, per the contract).
+A 2xx ends it; a 5xx, 409, 429 or no connection is retried with exponential backoff, forever; any other 4xx
+is dropped after `sandbox_webhook_max_client_errors` tries, and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import structlog
+
+from paylinks_runtime import webhook_signature
+
+from .config import Settings
+
+log = structlog.get_logger(__name__)
+
+_RETRIED_CLIENT_ERRORS = {409, 429}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    delivered: bool
+    retry: bool  # False: a client error the receiver will keep giving; counts towards dropping it
+    error: str | None = None
+
+
+class WebhookDelivery:
+    def __init__(self, pool: asyncpg.Pool, client: httpx.AsyncClient, settings: Settings) -> None:
+        self._pool = pool
+        self._client = client
+        self._settings = settings
+
+    async def deliver_next(self) -> bool:
+        """Claim and deliver one due webhook; False when there was none."""
+        claimed = await self._claim()
+        if claimed is None:
+            return False
+        attempt = await self._post(claimed["body"].encode())
+        await self._record(claimed, attempt)
+        return True
+
+    async def _claim(self) -> asyncpg.Record | None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await conn.fetchrow(
+                "UPDATE webhooks SET next_attempt_at = now() + make_interval(secs => $1)"
+                " WHERE seq = (SELECT w.seq FROM webhooks w"
+                "  WHERE w.delivered_at IS NULL AND w.dropped_at IS NULL AND w.next_attempt_at <= now()"
+                "  AND NOT EXISTS (SELECT 1 FROM webhooks e WHERE e.ordering_key = w.ordering_key"
+                "   AND e.seq < w.seq AND e.delivered_at IS NULL AND e.dropped_at IS NULL AND e.attempts = 0)"
+                "  ORDER BY w.seq LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                " RETURNING seq, id, type, body, attempts",
+                self._settings.sandbox_webhook_lease_seconds,
+            )
+
+    async def _post(self, body: bytes) -> Attempt:
+        signature = webhook_signature.sign(self._settings.webhook_secret, int(time.time()), body)
+        headers = {webhook_signature.HEADER: signature, "Content-Type": "application/json"}
+        try:
+            response = await self._client.post(
+                self._settings.processor_webhook_url, content=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            return Attempt(delivered=False, retry=True, error=type(exc).__name__)
+        if response.is_success:
+            return Attempt(delivered=True, retry=False)
+        status = response.status_code
+        retry = status >= 500 or status in _RETRIED_CLIENT_ERRORS or status < 400
+        return Attempt(delivered=False, retry=retry, error=f"HTTP {status}")
+
+    async def _record(self, webhook: asyncpg.Record, attempt: Attempt) -> None:
+        if attempt.delivered:
+            await self._pool.execute(
+                "UPDATE webhooks SET delivered_at = now(), attempts = attempts + 1, last_error = NULL"
+                " WHERE seq = $1",
+                webhook["seq"],
+            )
+            return
+        attempts = webhook["attempts"] + 1
+        drop = not attempt.retry and attempts >= self._settings.sandbox_webhook_max_client_errors
+        log.warning(
+            "webhook dropped" if drop else "webhook not delivered; retrying",
+            webhook_id=webhook["id"],
+            type=webhook["type"],
+            attempts=attempts,
+            error=attempt.error,
+        )
+        await self._pool.execute(
+            "UPDATE webhooks SET attempts = $2, last_error = $3,"
+            " next_attempt_at = now() + make_interval(secs => $4),"
+            " dropped_at = CASE WHEN $5 THEN now() END WHERE seq = $1",
+            webhook["seq"],
+            attempts,
+            attempt.error,
+            self._backoff(attempts),
+            drop,
+        )
+
+    def _backoff(self, attempts: int) -> float:
+        s = self._settings
+        doubled = s.sandbox_webhook_retry_base_seconds * 2.0 ** (attempts - 1)
+        return min(doubled, s.sandbox_webhook_retry_max_seconds)
+
+
+async def run_worker(delivery: WebhookDelivery, wake: asyncio.Event, poll_seconds: float) -> None:
+    """One of the pool's workers: deliver while there is work, else wait for a wake-up or the next poll."""
+    while True:
+        try:
+            if await delivery.deliver_next():
+                continue
+        except Exception:  # the worker must outlive any one failure (the database restarting, a bug)
+            log.exception("webhook delivery failed; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=poll_seconds)
+        wake.clear()
