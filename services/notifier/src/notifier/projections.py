@@ -10,13 +10,13 @@ from typing import Any
 import asyncpg
 import structlog
 
-from paylinks_events import Envelope, Event, PaymentFailed, PaymentProcessed, PaymentReceived
+from paylinks_events import Envelope, PaymentFailed, PaymentProcessed, PaymentReceived
 from paylinks_runtime.unit_of_work import UnitOfWork
 
 from . import email_outbox, store
 from .config import Settings
 from .metrics import EMAILS_SKIPPED
-from .money_back_notices import MONEY_BACK_EVENTS
+from .money_back_notices import MONEY_BACK_EVENTS, MoneyBackEvent
 from .notices import referenced_ids
 from .payer_notices import PAYER_EVENTS, payer_address
 from .routing import NO_RECIPIENTS, RecipientGroup, message_id, route
@@ -48,6 +48,7 @@ NO_PAYER_EMAIL = "no payer email known"
 STALE = "event older than EMAIL_MAX_EVENT_AGE_HOURS"
 PAYER_GROUP = "payer"
 _EMAILED = (PaymentReceived, PaymentProcessed, PaymentFailed, *MONEY_BACK_EVENTS)
+EmailedEvent = PaymentReceived | PaymentProcessed | PaymentFailed | MoneyBackEvent
 
 
 class NotifierProjection:
@@ -65,11 +66,11 @@ class NotifierProjection:
         elif isinstance(event, _EMAILED):
             await self._payment_email(uow.conn, envelope, event)
 
-    async def _payment_email(self, conn: asyncpg.Connection, envelope: Envelope, event: Event) -> None:
+    async def _payment_email(self, conn: asyncpg.Connection, envelope: Envelope, event: EmailedEvent) -> None:
         record = _RECORDS.get(envelope.type)
         if record is not None:
             await record(conn, event)
-        payment_id = str(getattr(event, "payment_id"))  # noqa: B009 - every emailed event names its payment
+        payment_id = event.payment_id
         payment = await store.payment_facts(conn, event.firm_id, payment_id)
         bank_account_id, _ = referenced_ids(event, payment)
         groups = route(await store.recipient_groups(conn, event.firm_id), bank_account_id)
