@@ -178,10 +178,11 @@ async def load_context(
         payment_id,
     )
     firm_name = await conn.fetchval("SELECT display_name FROM firms WHERE firm_id = $1", firm_id)
-    refund = await conn.fetchrow(
+    refund_id = getattr(event, "refund_id", None)
+    refund = refund_id and await conn.fetchrow(
         "SELECT amount, currency, reason FROM refunds WHERE firm_id = $1 AND refund_id = $2",
         firm_id,
-        getattr(event, "refund_id", None),
+        refund_id,
     )
     return Context(
         payment=payment,
@@ -266,7 +267,8 @@ async def set_reminder_business_days(conn: asyncpg.Connection, firm_id: str, day
 async def unidentified_trust_payments(
     conn: asyncpg.Connection, default_days: int, limit: int
 ) -> list[UnidentifiedTrustPayment]:
-    """Processed trust payments, unlinked and not returned, without a reminder, older than their firm's
+    """Processed trust payments, unlinked, not returned and not applied whole to a bill (the bill names the
+    client), without a reminder, older than their firm's
     number of business days in *calendar* days (a superset: the caller counts the business days).
     Locked until the caller's transaction ends; another replica skips them."""
     rows = await conn.fetch(
@@ -280,6 +282,8 @@ async def unidentified_trust_payments(
         "   WHERE l.firm_id = p.firm_id AND l.payment_id = p.payment_id AND l.linked)"
         " AND p.processed_at <= now()"
         "   - make_interval(days => coalesce(s.unidentified_trust_reminder_business_days, $1))"
+        " AND NOT EXISTS (SELECT 1 FROM bill_outcomes o WHERE o.firm_id = p.firm_id"
+        "   AND o.payment_id = p.payment_id AND o.unallocated_amount = 0 AND o.applied_amount >= p.amount)"
         " AND NOT EXISTS (SELECT 1 FROM unidentified_trust_reminders r"
         "   WHERE r.firm_id = p.firm_id AND r.payment_id = p.payment_id)"
         " ORDER BY p.processed_at LIMIT $2 FOR UPDATE OF p SKIP LOCKED",

@@ -22,6 +22,7 @@ async def known(pool, firm_id: str, payment_id: str, query: str) -> bool:  # typ
 
 PROCESSED = "SELECT processed_at IS NOT NULL FROM payments WHERE firm_id = $1 AND payment_id = $2"
 LINKED = "SELECT linked FROM payment_links WHERE firm_id = $1 AND payment_id = $2"
+APPLIED = "SELECT applied_amount > 0 FROM bill_outcomes WHERE firm_id = $1 AND payment_id = $2"
 
 
 async def test_one_reminder_for_trust_money_nobody_identified(firm, pool) -> None:
@@ -43,8 +44,14 @@ async def test_one_reminder_for_trust_money_nobody_identified(firm, pool) -> Non
         in_operating,
         processed_days_ago(firm, in_operating, 10),
     )
+    bill = firm.bill("INV-9", amount=12500)
+    billed = firm.received(trust, bill_id=bill.bill_id, source="bill_link")
+    await firm.publish(bill, billed, processed_days_ago(firm, billed, 10), firm.applied(billed, balance=0))
     await eventually(lambda: known(pool, firm.firm_id, linked.payment_id, LINKED))
     await eventually(lambda: known(pool, firm.firm_id, in_operating.payment_id, PROCESSED))
+    await eventually(
+        lambda: known(pool, firm.firm_id, billed.payment_id, APPLIED)
+    )  # its bill names the client
 
     unidentified = firm.received(trust, amount=250000, method="echeck")
     await firm.publish(unidentified, processed_days_ago(firm, unidentified, 10))
@@ -53,6 +60,7 @@ async def test_one_reminder_for_trust_money_nobody_identified(firm, pool) -> Non
         return [m for m in firm.mail() if firm.subject(m).startswith("Unidentified trust money:")]
 
     [reminder] = await eventually(reminders, timeout=40)
+    assert unidentified.payment_id in firm.text(reminder)
     assert firm.subject(reminder) == (
         "Unidentified trust money: $2,500.00 from Dana Client unlinked for 3 business days"
     )
