@@ -59,7 +59,7 @@ up: setup ## the whole stack (Kafka, Postgres, SMTP sink, four services) until C
 	@$(VENV)/bin/paylinks-up
 
 docs: $(VENV)/.synced ## regenerate docs/asyncapi.json (event contract, by FastStream) and docs/openapi/*.json
-	$(PY) -m paylinks_events.asyncapi > docs/asyncapi.json
+	$(PY) -m paylinks_devstack.asyncapi > docs/asyncapi.json
 	$(PY) -m paylinks_devstack.openapi docs/openapi
 
 clean: ## stop local infrastructure and remove its data (keeps the cached Kafka jars)

@@ -8,13 +8,16 @@ import uuid
 
 from paylinks_events import DisputeClosed, PaymentProcessed, utcnow
 from paylinks_runtime.event_store import ConcurrencyError
-from paylinks_runtime.unit_of_work import UnitOfWork, Writer
+from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 
-from . import payment_reversals, read_model
-from .directory import check_parties
 from .domain import Bill, BillTerms, Reversal
 from .metrics import BILL_WRITE_CONFLICTS
+from .payment_reversals import DisputeOutcome, SettledPayment
+from .tables import BillingTables
 from .unmatched_payments import unallocate_unmatched
+
+UnitOfWork = AbstractUnitOfWork[BillingTables]
+Writer = AbstractWriter[BillingTables]
 
 PAYMENT_ATTEMPTS = 100  # many payments may race on one bill; each retry is one cheap reload
 
@@ -25,7 +28,7 @@ class BillNotFound(Exception):
 
 async def issue_bill(writer: Writer, terms: BillTerms) -> str:
     async def command(uow: UnitOfWork) -> str:
-        await check_parties(uow.conn, terms.firm_id, terms.matter_id, terms.contact_id)
+        await uow.tables.check_parties(terms.firm_id, terms.matter_id, terms.contact_id)
         bill = Bill.issue(str(uuid.uuid4()), terms, utcnow())
         await _save(uow, bill)
         return bill.id
@@ -55,35 +58,33 @@ async def settle_payment(uow: UnitOfWork, payment: PaymentProcessed) -> None:
     except BillNotFound:
         await unallocate_unmatched(uow, payment)
         return
-    await payment_reversals.remember_settlement(
-        uow.conn, payment.firm_id, payment.payment_id, bill.id, payment.currency
-    )
+    await uow.tables.remember_settlement(payment.firm_id, payment.payment_id, bill.id, payment.currency)
     bill.settle(payment, utcnow())
     await _save(uow, bill)
 
 
 async def reverse_payment(uow: UnitOfWork, firm_id: str, key: str, reversal: Reversal) -> None:
     """Take a refund, an opened dispute or a return off the bill the payment settled; once per `key`."""
-    settled = await payment_reversals.settled_payment(uow.conn, firm_id, reversal.payment_id)
-    if settled is None or await payment_reversals.find(uow.conn, reversal.payment_id, key):
+    settled = await uow.tables.settled_payment(firm_id, reversal.payment_id)
+    if settled is None or await uow.tables.find_reversal(reversal.payment_id, key):
         return  # not a payment of one of our bills, or this reversal was taken already
     await _take(uow, settled, key, reversal)
 
 
 async def close_dispute(uow: UnitOfWork, event: DisputeClosed) -> None:
     """Won: apply again what the dispute took off the bill. Lost: it stays off. Once per dispute."""
-    settled = await payment_reversals.settled_payment(uow.conn, event.firm_id, event.payment_id)
+    settled = await uow.tables.settled_payment(event.firm_id, event.payment_id)
     if settled is None:
         return
     key = dispute_key(event.dispute_id)
-    opened = await payment_reversals.find(uow.conn, event.payment_id, key)
+    opened = await uow.tables.find_reversal(event.payment_id, key)
     if opened is None:  # closed before it was seen open: a lost one still takes the money, a won one nothing
         amount = event.amount if event.outcome == "lost" else 0
         await _take(uow, settled, key, Reversal(event.payment_id, "dispute", amount), event.outcome)
         return
     if opened.closed_outcome is not None:
         return
-    await payment_reversals.close_dispute(uow.conn, event.payment_id, key, event.outcome)
+    await uow.tables.close_dispute(event.payment_id, key, event.outcome)
     if event.outcome == "won":
         bill = await uow.load(Bill, settled.bill_id)
         bill.reapply(event.payment_id, opened.from_bill, settled.currency, utcnow())
@@ -103,17 +104,17 @@ RETURN_KEY = "return"  # a payment is returned by its bank at most once
 
 async def _take(
     uow: UnitOfWork,
-    settled: payment_reversals.SettledPayment,
+    settled: SettledPayment,
     key: str,
     reversal: Reversal,
-    closed_outcome: payment_reversals.DisputeOutcome | None = None,
+    closed_outcome: DisputeOutcome | None = None,
 ) -> None:
     bill = await uow.load(Bill, settled.bill_id)
-    already = await payment_reversals.unallocated_taken(uow.conn, reversal.payment_id)
+    already = await uow.tables.unallocated_taken(reversal.payment_id)
     at = utcnow()
     taken = bill.reverse(reversal, already, at)
     await _save(uow, bill)
-    await payment_reversals.record(uow.conn, key, reversal, taken, at, closed_outcome)
+    await uow.tables.record_reversal(key, reversal, taken, at, closed_outcome)
 
 
 async def _load_for_firm(uow: UnitOfWork, firm_id: str, bill_id: str) -> Bill:
@@ -129,4 +130,4 @@ async def _save(uow: UnitOfWork, bill: Bill) -> None:
     except ConcurrencyError:
         BILL_WRITE_CONFLICTS.inc()
         raise
-    await read_model.project(uow.conn, (e.event for e in envelopes))
+    await uow.tables.project(e.event for e in envelopes)

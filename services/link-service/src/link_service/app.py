@@ -6,9 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from paylinks_events import Topic
 from paylinks_runtime.http import create_service_app, serve
-from paylinks_runtime.service import ConsumerSpec, ServiceRuntime
+from paylinks_runtime.service import ServiceRuntime
 
 from . import token_redaction
 from .api import pay, pay_page, staff, webhooks
@@ -17,7 +16,7 @@ from .config import Settings
 from .processor import PaymentProcessor
 from .processor.sandbox import SandboxProcessor
 from .processor.sandbox_delivery import sandbox_settlements
-from .projections import on_billing_event
+from .reactions import CONSUMER
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -27,7 +26,7 @@ def create_app(settings: Settings | None = None, processor: PaymentProcessor | N
     runtime = ServiceRuntime(
         settings,
         migrations=MIGRATIONS,
-        consumers=[ConsumerSpec("link-service", [Topic.BILLING], on_billing_event)],
+        consumers=[CONSUMER],
         background=[sandbox_settlements] if processor is None else [],
     )
     app = create_service_app(

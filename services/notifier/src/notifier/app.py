@@ -6,32 +6,24 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from paylinks_events import Topic
 from paylinks_runtime.http import create_service_app, serve
-from paylinks_runtime.service import ConsumerSpec, ServiceRuntime
+from paylinks_runtime.service import ServiceRuntime
 
 from .api import create_router
 from .config import Settings
-from .projections import NotifierProjection
+from .reactions import consumer
 from .reminder_task import remind_unidentified_trust
 from .sender import send_emails
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-CONSUMER_NAME = "notifier"
-CONSUMER_TOPICS = (Topic.PAYMENT, Topic.LINK, Topic.BILLING, Topic.RECONCILIATION)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    consumer = ConsumerSpec(
-        name=CONSUMER_NAME,
-        topics=CONSUMER_TOPICS,
-        handler=NotifierProjection(settings).handle,
-    )
     runtime = ServiceRuntime(
         settings,
         migrations=MIGRATIONS,
-        consumers=[consumer],
+        consumers=[consumer(settings)],
         background=[send_emails, remind_unidentified_trust],
     )
     app = create_service_app(

@@ -283,7 +283,7 @@ async def unidentified_trust_payments(
         " AND p.processed_at <= now()"
         "   - make_interval(days => coalesce(s.unidentified_trust_reminder_business_days, $1))"
         " AND NOT EXISTS (SELECT 1 FROM bill_outcomes o WHERE o.firm_id = p.firm_id"
-        "   AND o.payment_id = p.payment_id AND o.unallocated_amount = 0 AND o.applied_amount >= p.amount)"
+        "   AND o.payment_id = p.payment_id AND o.applied_amount >= p.amount)"
         " AND NOT EXISTS (SELECT 1 FROM unidentified_trust_reminders r"
         "   WHERE r.firm_id = p.firm_id AND r.payment_id = p.payment_id)"
         " ORDER BY p.processed_at LIMIT $2 FOR UPDATE OF p SKIP LOCKED",

@@ -15,8 +15,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from notifier.app import CONSUMER_NAME, CONSUMER_TOPICS, create_app
+from notifier.app import create_app
 from notifier.config import Settings
+from notifier.reactions import REACTIONS
 from notifier.smtp_sink import SmtpSink, free_port
 from paylinks_events import (
     BankAccountRegistered,
@@ -57,7 +58,7 @@ async def settings() -> Settings:
         email_context_wait_seconds=300,  # longer than any wait here: only arriving names release an email
         reminder_poll_seconds=0.2,
     )
-    await start_at_the_end(settings.consumer_group_prefix + CONSUMER_NAME, CONSUMER_TOPICS)
+    await start_at_the_end(settings.consumer_group_prefix + REACTIONS.name, REACTIONS.topics)
     return settings
 
 

@@ -23,7 +23,7 @@ from paylinks_runtime.auth import StaffUser, bearer_token, decode_payment_grant,
 from paylinks_runtime.errors import ApiError
 
 from . import commands, queries, views
-from .api import runtime_of
+from .api import runtime_of, writer_of
 from .config import Settings
 from .domain import PaymentRef, TargetRequest
 from .errors import http_status
@@ -80,7 +80,7 @@ async def link(
     ref = PaymentRef(staff.firm_id, payment_id)
     try:
         target = TargetRequest(matter_id=matter_id or None, contact_id=contact_id or None)
-        await commands.link_payment(runtime_of(request).writer, ref, target, staff.user_id)
+        await commands.link_payment(writer_of(request), ref, target, staff.user_id)
     except DomainError as exc:
         return await _render(request, ref, "", error=exc.message, status=http_status(exc))
     return RedirectResponse(request.url.path, status_code=303, headers=_SECURITY_HEADERS)

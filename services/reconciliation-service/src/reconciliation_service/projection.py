@@ -19,6 +19,7 @@ from paylinks_events import (
     BankAccountRegistered,
     ContactCreated,
     Envelope,
+    Event,
     MatterOpened,
     PaymentFailed,
     PaymentLinked,
@@ -26,17 +27,8 @@ from paylinks_events import (
     PaymentReceived,
     PaymentUnallocated,
     PaymentUnlinked,
-    Topic,
 )
-
-# The topics the projection is made of, in no particular order: it converges whatever the interleaving.
-PROJECTION_TOPICS: tuple[str, ...] = (
-    Topic.PAYMENT,
-    Topic.BILLING,
-    Topic.LINK,
-    Topic.PRACTICE,
-    Topic.RECONCILIATION,
-)
+from paylinks_runtime.reactions import Reactions
 
 Key = tuple[str, str]
 
@@ -175,9 +167,7 @@ def plan(envelopes: Iterable[Envelope]) -> ProjectionWrites:
     """The rows a batch of events writes; events the projection does not use are skipped."""
     writes = ProjectionWrites()
     for envelope in envelopes:
-        planner = _PLANNERS.get(envelope.type)
-        if planner is not None:
-            planner(writes, envelope)
+        PLANNERS.apply(Planned(writes, envelope), envelope.event)
     return writes
 
 
@@ -298,14 +288,31 @@ def _unlinked(writes: ProjectionWrites, envelope: Envelope) -> None:
     writes.add_history(envelope, e.payment_id, e.unlinked_at, e.unlinked_by, reason=e.reason)
 
 
-_PLANNERS: dict[str, Callable[[ProjectionWrites, Envelope], None]] = {
-    "BankAccountRegistered": _bank_account,
-    "ContactCreated": _contact,
-    "MatterOpened": _matter,
-    "PaymentReceived": _received,
-    "PaymentProcessed": _processed,
-    "PaymentFailed": _failed,
-    "PaymentUnallocated": _unallocated,
-    "PaymentLinked": _linked,
-    "PaymentUnlinked": _unlinked,
-}
+@dataclass(frozen=True)
+class Planned:
+    """Where a planner writes its rows, and the envelope it plans from (its id and source go in history)."""
+
+    writes: ProjectionWrites
+    envelope: Envelope
+
+
+# Who in reconciliation's read model reacts to which event: the one place that says so.
+PLANNERS: Reactions[Planned, None] = Reactions("reconciliation-service")
+
+
+def _plans(event_type: type[Event], planner: Callable[[ProjectionWrites, Envelope], None]) -> None:
+    PLANNERS.register(event_type, lambda planned, _event: planner(planned.writes, planned.envelope))
+
+
+_plans(BankAccountRegistered, _bank_account)
+_plans(ContactCreated, _contact)
+_plans(MatterOpened, _matter)
+_plans(PaymentReceived, _received)
+_plans(PaymentProcessed, _processed)
+_plans(PaymentFailed, _failed)
+_plans(PaymentUnallocated, _unallocated)
+_plans(PaymentLinked, _linked)
+_plans(PaymentUnlinked, _unlinked)
+
+# The topics the projection is made of, in no particular order: it converges whatever the interleaving.
+PROJECTION_TOPICS: tuple[str, ...] = PLANNERS.topics

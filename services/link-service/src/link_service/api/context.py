@@ -22,6 +22,7 @@ from ..domain.pay_target import PayTarget
 from ..processor import PaymentProcessor
 from ..rate_limit import SlidingWindowLimiter
 from ..store import links
+from ..store.tables import link_writer
 from ..tokens import LinkTokens
 
 # By code, not by exception class: a refusal replayed from the idempotency table is a plain DomainError.
@@ -64,7 +65,7 @@ class LinkServiceParts:
 
     @property
     def links(self) -> LinkCommands:
-        return LinkCommands(self.runtime.writer, self.tokens, self.settings)
+        return LinkCommands(link_writer(self.runtime.writer), self.tokens, self.settings)
 
     @property
     def intake(self) -> PaymentIntake:

@@ -1,0 +1,228 @@
+"""Who in the notifier reacts to which event (inside the inbox transaction): keep the lookups, and put each
+payment email in the email outbox. Nothing is sent from here; the sender task does that after this
+transaction commits."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import structlog
+
+from paylinks_events import (
+    BankAccountRegistered,
+    BillIssued,
+    BillPaymentApplied,
+    DisputeClosed,
+    Envelope,
+    FirmProfileUpdated,
+    PaymentDisputed,
+    PaymentFailed,
+    PaymentLinked,
+    PaymentProcessed,
+    PaymentReceived,
+    PaymentReturned,
+    PaymentUnallocated,
+    PaymentUnlinked,
+    RefundFailed,
+    RefundRequested,
+    RefundSucceeded,
+)
+from paylinks_runtime.reactions import Reactions
+from paylinks_runtime.service import ConsumerSpec
+from paylinks_runtime.unit_of_work import UnitOfWork
+
+from . import email_outbox, store
+from .config import Settings
+from .metrics import EMAILS_SKIPPED
+from .money_back_notices import MoneyBackEvent
+from .notices import referenced_ids
+from .payer_notices import PAYER_EVENTS, payer_address
+from .routing import NO_RECIPIENTS, RecipientGroup, message_id, route
+
+log = structlog.get_logger(__name__)
+
+NO_RECIPIENTS_CONFIGURED = "no recipients configured"
+NO_PAYER_EMAIL = "no payer email known"
+STALE = "event older than EMAIL_MAX_EVENT_AGE_HOURS"
+PAYER_GROUP = "payer"
+EmailedEvent = PaymentReceived | PaymentProcessed | PaymentFailed | MoneyBackEvent
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An event as the consumer took it: the transaction's connection, its envelope and the settings."""
+
+    conn: asyncpg.Connection
+    envelope: Envelope
+    settings: Settings
+
+
+REACTIONS: Reactions[Delivered, Awaitable[None]] = Reactions("notifier")
+
+
+# Events that only teach us names; each may complete an email that is waiting for them.
+@REACTIONS.on(BankAccountRegistered)
+async def _bank_account(delivered: Delivered, event: BankAccountRegistered) -> None:
+    await store.save_bank_account(delivered.conn, event)
+    await email_outbox.release_held(delivered.conn, event.firm_id)
+
+
+@REACTIONS.on(BillIssued)
+async def _bill(delivered: Delivered, event: BillIssued) -> None:
+    await store.save_bill(delivered.conn, event)
+    await email_outbox.release_held(delivered.conn, event.firm_id)
+
+
+@REACTIONS.on(BillPaymentApplied)
+async def _bill_payment(delivered: Delivered, event: BillPaymentApplied) -> None:
+    await store.add_bill_payment(delivered.conn, event)
+    await email_outbox.release_held(delivered.conn, event.firm_id)
+
+
+@REACTIONS.on(PaymentUnallocated)
+async def _unallocated(delivered: Delivered, event: PaymentUnallocated) -> None:
+    await store.add_unallocated(delivered.conn, event)
+    await email_outbox.release_held(delivered.conn, event.firm_id)
+
+
+@REACTIONS.on(FirmProfileUpdated)
+async def _firm(delivered: Delivered, event: FirmProfileUpdated) -> None:
+    await store.save_firm(delivered.conn, event)
+    await email_outbox.release_held(delivered.conn, event.firm_id)
+
+
+@REACTIONS.on(RefundRequested)
+async def _refund_requested(delivered: Delivered, event: RefundRequested) -> None:
+    await store.save_refund(delivered.conn, event)
+    await email_outbox.release_held(delivered.conn, event.firm_id)
+
+
+# A fact no email waits for: whether reconciliation linked a payment (the unidentified-trust reminder).
+@REACTIONS.on(PaymentLinked)
+async def _linked(delivered: Delivered, event: PaymentLinked) -> None:
+    await store.set_linked(delivered.conn, event)
+
+
+@REACTIONS.on(PaymentUnlinked)
+async def _unlinked(delivered: Delivered, event: PaymentUnlinked) -> None:
+    await store.set_linked(delivered.conn, event)
+
+
+# The events that are emailed, after what they teach for the payment's later emails.
+@REACTIONS.on(PaymentReceived)
+async def _received(delivered: Delivered, event: PaymentReceived) -> None:
+    await store.save_payment(delivered.conn, event)
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+@REACTIONS.on(PaymentProcessed)
+async def _processed(delivered: Delivered, event: PaymentProcessed) -> None:
+    await store.mark_processed(delivered.conn, event)
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+@REACTIONS.on(PaymentReturned)
+async def _returned(delivered: Delivered, event: PaymentReturned) -> None:
+    await store.mark_returned(delivered.conn, event)
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+@REACTIONS.on(PaymentFailed)
+async def _failed(delivered: Delivered, event: PaymentFailed) -> None:
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+@REACTIONS.on(RefundSucceeded)
+async def _refunded(delivered: Delivered, event: RefundSucceeded) -> None:
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+@REACTIONS.on(RefundFailed)
+async def _refund_failed(delivered: Delivered, event: RefundFailed) -> None:
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+@REACTIONS.on(PaymentDisputed)
+async def _disputed(delivered: Delivered, event: PaymentDisputed) -> None:
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+@REACTIONS.on(DisputeClosed)
+async def _dispute_closed(delivered: Delivered, event: DisputeClosed) -> None:
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+def consumer(settings: Settings) -> ConsumerSpec:
+    async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
+        await REACTIONS.react(Delivered(uow.conn, envelope, settings), envelope.event)
+
+    return ConsumerSpec(name=REACTIONS.name, topics=REACTIONS.topics, handler=handle)
+
+
+class PaymentEmails:
+    """Puts a payment's emails in the email outbox, one per recipient group (or records why none)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def enqueue(self, conn: asyncpg.Connection, envelope: Envelope, event: EmailedEvent) -> None:
+        """The staff email to the account's recipients; the payer's too for a receipt or refund."""
+        payment = await store.payment_facts(conn, event.firm_id, event.payment_id)
+        bank_account_id, _ = referenced_ids(event, payment)
+        groups = route(await store.recipient_groups(conn, event.firm_id), bank_account_id)
+        await self._enqueue(
+            conn, envelope, event.payment_id, groups, NO_RECIPIENTS_CONFIGURED, email_outbox.STAFF
+        )
+        if isinstance(event, PAYER_EVENTS):
+            address = payer_address(payment)
+            payer = [RecipientGroup(PAYER_GROUP, (address,))] if address else []
+            await self._enqueue(conn, envelope, event.payment_id, payer, NO_PAYER_EMAIL, email_outbox.PAYER)
+
+    async def _enqueue(
+        self,
+        conn: asyncpg.Connection,
+        envelope: Envelope,
+        payment_id: str,
+        groups: list[RecipientGroup],
+        nobody: str,
+        notice: str,
+    ) -> None:
+        """One outgoing email per group; none (or a stale event): one skipped row that says why."""
+        skip_reason = STALE if self._too_old(envelope) else (None if groups else nobody)
+        if skip_reason:
+            await self._record_skipped(conn, envelope, payment_id, skip_reason, notice)
+            return
+        for group in groups:
+            await email_outbox.enqueue(
+                conn,
+                envelope,
+                payment_id,
+                group,
+                message_id=message_id(envelope.id, group.key, self._settings.message_id_domain),
+                hold_seconds=self._settings.email_context_wait_seconds,
+                notice=notice,
+            )
+
+    def _too_old(self, envelope: Envelope) -> bool:
+        return datetime.now(UTC) - envelope.time > timedelta(hours=self._settings.email_max_event_age_hours)
+
+    async def _record_skipped(
+        self, conn: asyncpg.Connection, envelope: Envelope, payment_id: str, reason: str, notice: str
+    ) -> None:
+        group = PAYER_GROUP if notice == email_outbox.PAYER else NO_RECIPIENTS  # one skipped row each
+        await email_outbox.record_skipped(
+            conn,
+            envelope,
+            payment_id,
+            reason=reason,
+            message_id=message_id(envelope.id, group, self._settings.message_id_domain),
+            notice=notice,
+            group=group,
+        )
+        EMAILS_SKIPPED.labels(envelope.type, reason).inc()
+        log.warning(
+            "payment email skipped", event_id=envelope.id, firm_id=envelope.event.firm_id, reason=reason
+        )
