@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
+from paylinks_events.currencies import iso_4217
 from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import ApiError, not_found
 from paylinks_runtime.service import ServiceRuntime
 
 from . import commands, read_model
-from .currencies import iso_4217
 from .directory import UnknownParty
 from .domain import BillState, BillTerms
 from .tables import billing_writer

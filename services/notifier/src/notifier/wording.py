@@ -5,14 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from paylinks_events.currencies import EXPONENTS
+
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$"}
-# ISO 4217 minor-unit exponents other than 2 (the list maintained by SIX, 2026).
-_ZERO_DECIMAL = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
-_EXPONENTS = {
-    **dict.fromkeys(_ZERO_DECIMAL.split(), 0),
-    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
-    **dict.fromkeys(["CLF", "UYW"], 4),
-}
 
 _SOURCES = {
     "bank_account_link": "Bank account payment link",
@@ -47,9 +42,8 @@ _FAILURES: dict[str, tuple[str, str]] = {
 
 
 def format_money(amount: int, currency: str) -> str:
-    """Minor units as a person reads them, by the currency's ISO 4217 exponent: 12500 USD -> "$125.00",
-    5000 JPY -> "5,000 JPY", 12345 KWD -> "12.345 KWD"."""
-    digits = _EXPONENTS.get(currency, 2)
+    """Minor units as a person reads them: 12500 USD -> "$125.00", 5000 JPY -> "5,000 JPY"."""
+    digits = EXPONENTS.get(currency, 2)
     value = f"{Decimal(amount).scaleb(-digits):,.{digits}f}"
     symbol = _SYMBOLS.get(currency)
     return f"{symbol}{value}" if symbol else f"{value} {currency}"

@@ -25,9 +25,8 @@ def contract_error_shape(ctx: Any, response: Any, case: Any) -> None:
     if response.status_code < 400 or not case.operation.path.startswith("/v1/"):
         return
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, (
-        f"not the error shape: {body}"
-    )
+    assert set(body) == {"error"}, f"not the error shape: {body}"
+    assert set(body["error"]) == {"code", "message"}, f"not the error shape: {body}"
 
 
 def operations() -> list[tuple[str, str]]:

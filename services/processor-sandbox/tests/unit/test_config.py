@@ -9,6 +9,8 @@ pytestmark = pytest.mark.unit
 
 def test_the_sandbox_refuses_to_start_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYLINKS_ENV", "production")
+    for secret in ("AUTH_JWT_SECRET", "PAYMENT_GRANT_SECRET", "PROCESSOR_API_KEY", "WEBHOOK_SECRET"):
+        monkeypatch.setenv(secret, f"{secret.lower()}-a-strong-production-value-of-its-own")  # not the reason
     with pytest.raises(ValidationError, match="never runs in production"):
         Settings()
 

@@ -8,19 +8,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from paylinks_runtime.aggregate import DomainError
+from paylinks_runtime.auth import PaymentGrant
 from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 
-from .domain import PaymentLink, PaymentRef, TargetRequest
+from .domain import PaymentLink, PaymentRef, TargetRequest, require_no_refund_in_progress
 from .tables import ReconciliationTables, Row
 
 UnitOfWork = AbstractUnitOfWork[ReconciliationTables]
 Writer = AbstractWriter[ReconciliationTables]
 
 
-async def link_payment(writer: Writer, ref: PaymentRef, request: TargetRequest, by: str) -> Row:
-    """Link the payment to a matter or contact; the payment as it is afterwards."""
+async def link_payment(
+    writer: Writer, ref: PaymentRef, request: TargetRequest, by: str, grant: PaymentGrant | None = None
+) -> Row:
+    """Link the payment to a matter or contact; the payment as it is afterwards. With an emailed `grant`,
+    the grant is spent in the same transaction: one link action per grant, whatever the races."""
 
     async def command(uow: UnitOfWork) -> Row:
+        if grant is not None:
+            await uow.tables.spend_grant(grant)
         aggregate, status = await _load(uow, ref)
         target = await uow.tables.resolve_target(ref.firm_id, request)
         aggregate.link(ref, status, request, target, by, datetime.now(UTC))
@@ -44,6 +50,7 @@ async def _load(uow: UnitOfWork, ref: PaymentRef) -> tuple[PaymentLink, str]:
     status = await uow.tables.payment_status(ref)
     if status is None:
         raise DomainError("payment_not_found", "payment not found")
+    require_no_refund_in_progress(await uow.tables.refund_in_progress(ref))
     return await uow.load(PaymentLink, PaymentLink.stream_id(ref)), status
 
 
