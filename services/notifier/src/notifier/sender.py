@@ -15,15 +15,14 @@ from typing import cast
 import asyncpg
 import structlog
 
-from paylinks_events import decode_event
 from paylinks_runtime.db import database_unavailable
 from paylinks_runtime.service import ServiceRuntime
 
 from . import email_outbox, grant_links, store
 from .config import Settings
 from .email_outbox import OutgoingEmail
+from .emails import compose_email, still_missing, subject_of
 from .metrics import EMAILS_FAILED, EMAILS_PENDING, EMAILS_SENT
-from .notices import compose, missing_context
 from .rendering import render
 from .smtp import SmtpTransport, Transport, build_message
 
@@ -107,13 +106,12 @@ class EmailSender:
         """Compose the body the first time the row is due, unless it should still wait for names."""
         if email.rendered:
             return email
-        event = decode_event(email.event_type, email.event_data, email.schema_version)
-        assert event is not None, email.event_type
-        context = await store.load_context(conn, event, email.payment_id)
-        if email.holding and missing_context(event, context):
+        subject = subject_of(email.event_type, email.event_data, email.schema_version)
+        context = await store.load_context(conn, subject, email.payment_id)
+        if email.holding and still_missing(subject, context, email.notice):
             await email_outbox.wait_for_context(conn, email.id)
             return None
-        body = render(compose(event, context, self._link_url))
+        body = render(compose_email(subject, context, self._link_url, email.notice))
         await email_outbox.save_body(conn, email.id, body)
         return email.with_body(body)
 
