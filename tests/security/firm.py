@@ -14,7 +14,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from paylinks_events import ContactCreated, Envelope, Event, MatterOpened, to_record
-from paylinks_runtime.testing import auth_header, eventually, unique
+from paylinks_runtime.testing import CARD_EXPIRY_YEAR, auth_header, eventually, unique
 
 from .system import System, http_client
 
@@ -27,7 +27,7 @@ ROUTING = "110000000"
 
 
 def card(number: str = OK_CARD, cvc: str = CVC) -> dict[str, Any]:
-    return {"number": number, "exp_month": 12, "exp_year": 2031, "cvc": cvc}
+    return {"number": number, "exp_month": 12, "exp_year": CARD_EXPIRY_YEAR, "cvc": cvc}
 
 
 def payment_body(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from paylinks_events import Topic
-from paylinks_runtime.testing import eventually
+from paylinks_runtime.testing import CARD_EXPIRY, eventually
 
 from .firm import Firm, card, payment_body
 from .hostile import leaked_internals
@@ -96,7 +96,7 @@ def form(amount: str) -> dict[str, str]:
         "email": "ada@example.com",
         "method": "card",
         "card_number": card()["number"],
-        "card_exp": "12/31",
+        "card_exp": CARD_EXPIRY,
         "card_cvc": card()["cvc"],
     }
 

@@ -15,6 +15,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from paylinks_runtime.testing import CARD_EXPIRY
+
 from .firm import Firm, History, payment_body
 from .hostile import leaked_internals
 from .system import System
@@ -35,7 +37,7 @@ def _pay(**changes: Any) -> Call:
 
 async def _pay_form(firm: Firm, history: History, _: System) -> httpx.Response:
     fields = {"amount": "10.00", "name": NUL, "email": "a@b.example", "method": "card"}
-    card = {"card_number": "4242424242424242", "card_exp": "12/31", "card_cvc": "123"}
+    card = {"card_number": "4242424242424242", "card_exp": CARD_EXPIRY, "card_cvc": "123"}
     return await firm.link.post(f"/pay/{history.token}", data=fields | card)
 
 

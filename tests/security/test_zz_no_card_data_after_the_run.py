@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from paylinks_runtime.testing import CARD_EXPIRY
+
 from .firm import (
     CVC,
     DECLINED_CARD,
@@ -62,7 +64,7 @@ async def pay_with_everything(firm: Firm) -> list[str]:
     ]
     assert [r.status_code for r in refused] == [402, 402, 422, 402]
     form = {"amount": "20.00", "name": "Cy", "email": "cy@example.com", "method": "card"}
-    form |= {"card_number": OK_CARD, "card_exp": "12/31", "card_cvc": CVC}
+    form |= {"card_number": OK_CARD, "card_exp": CARD_EXPIRY, "card_cvc": CVC}
     page = await firm.link.post(f"/pay/{token}", data=form)
     assert page.status_code == 200
     for response in [*refused, page]:

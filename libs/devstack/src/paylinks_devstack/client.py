@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +14,8 @@ from paylinks_runtime.auth import issue_token
 
 from .stack import StackConfig
 
-TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+# The sandbox test card; it expires a few years from today, so the demo never goes red on a fixed date.
+TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": date.today().year + 3, "cvc": "123"}
 ECHECK_OK = {"routing_number": "110000000", "account_number": "000123456789"}
 ECHECK_RETURNED = {"routing_number": "110000000", "account_number": "000111111113"}
 

@@ -12,7 +12,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, Literal
 
 import asyncpg
@@ -29,6 +29,9 @@ from .settings import ServiceSettings
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ServiceSettings().kafka_bootstrap_servers)
 DATABASE_URL = os.environ.get("DATABASE_URL", ServiceSettings().database_url)
 JWT_SECRET = ServiceSettings().auth_jwt_secret
+# Test cards expire a few years from today, never on a fixed year that one day is past.
+CARD_EXPIRY_YEAR = date.today().year + 3
+CARD_EXPIRY = f"12/{CARD_EXPIRY_YEAR % 100:02d}"  # as the pay form takes it: MM/YY
 
 
 def unique(prefix: str) -> str:

@@ -35,6 +35,7 @@ from paylinks_events import (
 )
 from paylinks_runtime.testing import (
     BOOTSTRAP,
+    CARD_EXPIRY_YEAR,
     DATABASE_URL,
     auth_header,
     drop_schema,
@@ -186,7 +187,7 @@ def card_payment(amount: int = 12_500, number: str = OK_CARD, **extra: Any) -> d
         "method": "card",
         "payer": {"name": "Ada Client", "email": "ada@example.com"},
         "reference": "2026-0042",
-        "card": {"number": number, "exp_month": 12, "exp_year": 2031, "cvc": "123"},
+        "card": {"number": number, "exp_month": 12, "exp_year": CARD_EXPIRY_YEAR, "cvc": "123"},
         **extra,
     }
 

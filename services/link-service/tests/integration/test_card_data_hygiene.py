@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from paylinks_events import Topic
-from paylinks_runtime.testing import DATABASE_URL, TopicWatcher, header
+from paylinks_runtime.testing import CARD_EXPIRY, DATABASE_URL, TopicWatcher, header
 
 from .conftest import DECLINED_CARD, OK_ACCOUNT, OK_CARD, R01_ACCOUNT, ROUTING, card_payment, echeck_payment
 
@@ -32,7 +32,7 @@ async def scripted_run(service) -> tuple[str, str]:  # type: ignore[no-untyped-d
         "email": "cy@example.com",
         "method": "card",
         "card_number": OK_CARD,
-        "card_exp": "12/31",
+        "card_exp": CARD_EXPIRY,
         "card_cvc": CVC,
     }
     page = await service.client.post(f"/pay/{token}", data=form)

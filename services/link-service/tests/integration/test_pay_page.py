@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from paylinks_runtime.testing import chromium, eventually
+from paylinks_runtime.testing import CARD_EXPIRY, chromium, eventually
 
 from .conftest import DECLINED_CARD, OK_CARD, token_of
 
@@ -21,7 +21,7 @@ def card_form(**fields: str) -> dict[str, str]:
         "reference": "2026-0042",
         "method": "card",
         "card_number": OK_CARD,
-        "card_exp": "12/31",
+        "card_exp": CARD_EXPIRY,
         "card_cvc": "123",
         **fields,
     }
@@ -92,7 +92,7 @@ async def test_in_a_browser_a_client_pays_an_account_link_by_card(service, brows
     await page.fill("#reference", "2026-0042")
     await page.check("#method-card")
     await page.fill("#card_number", OK_CARD)
-    await page.fill("#card_exp", "12/31")
+    await page.fill("#card_exp", CARD_EXPIRY)
     await page.fill("#card_cvc", "123")
     assert not await page.locator("#routing_number").is_visible()  # the eCheck fields hide without script
     await page.click("#pay")

@@ -10,6 +10,7 @@ from link_service.domain.pay_target import Bill, PayTarget
 from link_service.domain.payment import Destination, Payment
 from paylinks_events import LinkIssued, LinkRevoked, Payer, PaymentFailed, PaymentProcessed, utcnow
 from paylinks_runtime.aggregate import DomainError
+from paylinks_runtime.testing import CARD_EXPIRY_YEAR
 
 pytestmark = pytest.mark.unit
 NOW = utcnow()
@@ -58,7 +59,7 @@ def received(instrument: Card | BankDetails) -> Payment:
 
 
 def test_a_payment_keeps_only_brand_and_last_four() -> None:
-    event = received(Card("4242424242424242", 12, 2031, "123")).pending[0]
+    event = received(Card("4242424242424242", 12, CARD_EXPIRY_YEAR, "123")).pending[0]
     assert (event.card_brand, event.last4, event.method) == ("visa", "4242", "card")  # type: ignore[attr-defined]
     assert "4242424242424242" not in event.model_dump_json()
     echeck = received(BankDetails("110000000", "000123456789")).pending[0]
@@ -66,7 +67,7 @@ def test_a_payment_keeps_only_brand_and_last_four() -> None:
 
 
 def test_a_payment_settles_once() -> None:
-    payment = received(Card("4242424242424242", 12, 2031, "123"))
+    payment = received(Card("4242424242424242", 12, CARD_EXPIRY_YEAR, "123"))
     payment.succeed(NOW)
     payment.fail("R01", NOW)
     payment.succeed(NOW)

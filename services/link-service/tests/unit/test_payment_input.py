@@ -8,12 +8,16 @@ from link_service.api.pay_form import parse
 from link_service.domain.instruments import BankDetails, Card, card_brand, luhn_valid
 from link_service.processor import Declined
 from link_service.processor.sandbox import SandboxProcessor, Settlement
+from paylinks_runtime.testing import CARD_EXPIRY, CARD_EXPIRY_YEAR
 
 pytestmark = pytest.mark.unit
 
 
 def test_numbers_never_show_in_a_repr() -> None:
-    card, bank = Card("4242424242424242", 12, 2031, "987"), BankDetails("110000000", "000123456789")
+    card, bank = (
+        Card("4242424242424242", 12, CARD_EXPIRY_YEAR, "987"),
+        BankDetails("110000000", "000123456789"),
+    )
     assert "4242424242424242" not in repr(card)
     assert "987" not in repr(card)
     assert "000123456789" not in repr(bank)
@@ -37,9 +41,9 @@ def test_luhn_and_brands() -> None:
 @pytest.mark.parametrize(
     ("instrument", "outcome"),
     [
-        (Card("4242424242424242", 1, 2031, "1"), Settlement("payment.succeeded", None, 2)),
-        (Card("4000000000000002", 1, 2031, "1"), Declined("card_declined")),
-        (Card("4242424242424241", 1, 2031, "1"), Declined("invalid_number")),
+        (Card("4242424242424242", 1, CARD_EXPIRY_YEAR, "1"), Settlement("payment.succeeded", None, 2)),
+        (Card("4000000000000002", 1, CARD_EXPIRY_YEAR, "1"), Declined("card_declined")),
+        (Card("4242424242424241", 1, CARD_EXPIRY_YEAR, "1"), Declined("invalid_number")),
         (BankDetails("110000000", "000123456789"), Settlement("payment.succeeded", None, 5)),
         (BankDetails("110000000", "000111111113"), Settlement("payment.failed", "R01", 5)),
     ],
@@ -55,7 +59,7 @@ def form(**fields: str) -> dict[str, str]:
         "email": "ada@example.com",
         "method": "card",
         "card_number": "4242 4242 4242 4242",
-        "card_exp": "12/31",
+        "card_exp": CARD_EXPIRY,
         "card_cvc": "123",
         **fields,
     }
@@ -71,7 +75,7 @@ def test_a_good_form_becomes_a_payment_in_cents() -> None:
     assert (card.number, card.exp_month, card.exp_year) == (
         "4242424242424242",
         12,
-        2031,
+        CARD_EXPIRY_YEAR,
     )
 
 
