@@ -1,4 +1,5 @@
-"""After the whole run (this module is last in the folder, by its name): no card number, CVC, bank account
+"""After the whole run (marked `after_the_run`: the folder's conftest puts it after every other test of the
+folder, whatever the file order): no card number, CVC, bank account
 or routing number in any table of the four services, any log line, any Kafka record of the run's firms
 (dead letters included) or any email. This module adds the payments that carry such data through every
 path: JSON API and HTML form, card and eCheck, accepted, declined and invalid, with and without an
@@ -28,6 +29,8 @@ from .firm import (
 )
 from .recorders import record_text, schema_text
 from .system import System
+
+pytestmark = pytest.mark.after_the_run
 
 INVALID_CARD = "4242424242424241"  # fails the Luhn check: refused before the processor
 EXPIRED = {"number": OK_CARD, "exp_month": 1, "exp_year": 2001, "cvc": CVC}
