@@ -14,7 +14,6 @@ from paylinks_runtime.testing import BOOTSTRAP
 from .firm import Firm
 from .system import System, running_system
 
-
 HERE = Path(__file__).parent
 
 
