@@ -28,4 +28,9 @@ def test_every_event_is_a_channel_on_its_topic_with_its_fields() -> None:
 
 
 def test_the_committed_document_is_up_to_date() -> None:
-    assert json.loads(COMMITTED.read_text()) == json.loads(document()), "run `make docs`"
+    """The producers' side, which the models make; tests/docs compares the whole document, with the
+    services' consumers (from their reaction registries, which this library does not know)."""
+    committed, generated = json.loads(COMMITTED.read_text()), json.loads(document())
+    for part in ("channels", "operations"):
+        kept = {key: value for key, value in committed[part].items() if key in generated[part]}
+        assert kept == generated[part], "run `make docs`"

@@ -6,10 +6,10 @@ from notifier.wording import (
     describe_method,
     failure_label,
     failure_sentence,
-    format_money,
     format_time,
     one_line,
 )
+from paylinks_runtime.money import format_money
 
 pytestmark = pytest.mark.unit
 

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from paylinks_runtime.aggregate import DomainError
 from paylinks_runtime.auth import StaffUser, bearer_token, decode_payment_grant, decode_token
 from paylinks_runtime.errors import ApiError
+from paylinks_runtime.money import amount_text
 
 from . import commands, queries, views
 from .api import runtime_of, writer_of
@@ -46,7 +47,7 @@ _templates = jinja2.Environment(
     undefined=jinja2.Undefined,
 )
 _templates.filters["money"] = lambda amount, currency: (
-    f"{amount / 100:,.2f} {currency}" if amount is not None else "unknown"
+    f"{amount_text(amount, currency)} {currency}" if amount is not None else "unknown"
 )
 
 

@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse
 
 from paylinks_runtime.aggregate import DomainError
 from paylinks_runtime.errors import ApiError
+from paylinks_runtime.money import amount_text, format_money
 
-from ..domain.pay_target import PayTarget, format_money
+from ..domain.pay_target import PayTarget
 from ..token_redaction import redact_token_from_trace
 from .context import Parts, status_for
 from .html import page, problem
@@ -40,7 +41,7 @@ async def pay_page(token: str, request: Request, parts: Parts) -> HTMLResponse:
     if opened.status != "open":
         return _closed(opened)
     due = opened.amount_due
-    return _form(opened, {"amount": f"{due / 100:.2f}" if due else ""}, [])
+    return _form(opened, {"amount": amount_text(due, opened.currency, grouping=False) if due else ""}, [])
 
 
 @router.post("/pay/{token}", response_class=HTMLResponse)

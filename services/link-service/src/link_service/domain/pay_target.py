@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from paylinks_runtime.aggregate import DomainError
+from paylinks_runtime.money import format_money
 
 from .payment import Destination, PaymentSource
 
@@ -73,15 +74,12 @@ class PayTarget:
             raise DomainError("invalid_amount", "The amount must be a positive whole number of cents.")
         if amount > limit:
             raise DomainError(
-                "amount_above_limit", f"The amount is above the limit of {format_money(limit)}."
+                "amount_above_limit",
+                f"The amount is above the limit of {format_money(limit, self.currency)}.",
             )
         due = self.amount_due
         if due is not None and amount > due:
             raise DomainError(
-                "amount_above_balance", f"The amount is above the balance due ({format_money(due)})."
+                "amount_above_balance",
+                f"The amount is above the balance due ({format_money(due, self.currency)}).",
             )
-
-
-def format_money(minor_units: int, currency: str = "USD") -> str:
-    symbol = "$" if currency == "USD" else f"{currency} "
-    return f"{symbol}{minor_units // 100:,}.{minor_units % 100:02d}"
