@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from paylinks_runtime.testing import BOOTSTRAP
-
 from .firm import Firm
 from .system import System, running_system
 
@@ -34,14 +32,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     async with running_system(tmp_path_factory.mktemp("security-mail")) as running:
         yield running
-
-
-@pytest.fixture(scope="package")
-async def producer() -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 @pytest.fixture

@@ -72,14 +72,6 @@ def runtime(billing: tuple[httpx.AsyncClient, ServiceRuntime]) -> ServiceRuntime
     return billing[1]
 
 
-@pytest.fixture(scope="module")
-async def producer() -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
 @pytest.fixture
 def firm() -> str:
     return unique("firm")

@@ -34,7 +34,6 @@ from paylinks_events import (
     utcnow,
 )
 from paylinks_runtime.testing import (
-    BOOTSTRAP,
     CARD_EXPIRY_YEAR,
     DATABASE_URL,
     auth_header,
@@ -199,14 +198,6 @@ def echeck_payment(amount: int = 30_000, account: str = OK_ACCOUNT) -> dict[str,
         "payer": {"name": "Bo Client", "email": "bo@example.com"},
         "bank": {"routing_number": ROUTING, "account_number": account},
     }
-
-
-@pytest.fixture(scope="module")
-async def producer() -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from paylinks_events import (
     PaymentReceived,
     to_record,
 )
-from paylinks_runtime.testing import BOOTSTRAP, auth_header, drop_schema, eventually, running_app, unique
+from paylinks_runtime.testing import auth_header, drop_schema, eventually, running_app, unique
 
 NOW = datetime.now(UTC)
 
@@ -58,14 +58,6 @@ async def client(settings: Settings, sink: SmtpSink) -> AsyncIterator[httpx.Asyn
     async with running_app(create_app(settings)) as client:
         yield client
     await drop_schema(settings.db_schema)
-
-
-@pytest.fixture(scope="module")
-async def producer() -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 @dataclass

@@ -28,7 +28,7 @@ from paylinks_events import (
     PaymentUnallocated,
     to_record,
 )
-from paylinks_runtime.testing import BOOTSTRAP, auth_header, drop_schema, eventually, running_app, unique
+from paylinks_runtime.testing import auth_header, drop_schema, eventually, running_app, unique
 from reconciliation_service.app import create_app
 from reconciliation_service.config import Settings
 
@@ -57,14 +57,6 @@ async def client(app: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncC
 def pool(app: FastAPI, client: httpx.AsyncClient) -> asyncpg.Pool:
     """The service's own pool (search_path = its schema): for looking at the read model and the inbox."""
     return app.state.runtime.pool
-
-
-@pytest.fixture(scope="session")
-async def producer() -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 class Firm:
