@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from paylinks_runtime.http import create_service_app, serve
+from paylinks_runtime.openapi import declare_bearer_auth
 from paylinks_runtime.service import ServiceRuntime
 
 from . import token_redaction
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, processor: PaymentProcessor | N
         title="link-service",
         description="Bank-account and bill payment links, QR codes, the client pay page and payment intake",
     )
+    declare_bearer_auth(app)
     install_refusal_handler(app)
     token_redaction.install()
     app.state.parts = LinkServiceParts(settings, runtime, processor or _sandbox(settings))

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from paylinks_runtime.http import create_service_app, serve
+from paylinks_runtime.openapi import declare_bearer_auth
 from paylinks_runtime.service import ServiceRuntime
 
 from .api import create_router
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(
         runtime, title="notifier", description="Payment emails to the firm's staff, exactly once, over SMTP"
     )
+    declare_bearer_auth(app)
     app.include_router(create_router(runtime, settings))
     return app
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from paylinks_runtime.http import create_service_app, serve
+from paylinks_runtime.openapi import declare_bearer_auth
 from paylinks_runtime.service import ServiceRuntime
 
 from . import api, page
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, topics: Sequence[str] = PROJECT
         title="reconciliation-service",
         description="Unlinked payments: the staff list, linking to matters and contacts, and the staff page.",
     )
+    declare_bearer_auth(app)
     app.include_router(api.router)
     app.include_router(page.router)
     return app
