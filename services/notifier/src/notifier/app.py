@@ -20,8 +20,12 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+
+    async def email_sender(runtime: ServiceRuntime) -> None:  # the task gets the pool and typed settings
+        await send_emails(runtime.pool, settings)
+
     runtime = ServiceRuntime(
-        settings, migrations=MIGRATIONS, consumers=[consumer(settings)], background=[send_emails]
+        settings, migrations=MIGRATIONS, consumers=[consumer(settings)], background=[email_sender]
     )
     app = create_service_app(
         runtime, title="notifier", description="Payment emails to the firm's staff, exactly once, over SMTP"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import cast
 from urllib.parse import quote
 
 import asyncpg
@@ -20,7 +19,6 @@ import structlog
 from paylinks_events import decode_event
 from paylinks_runtime.auth import issue_payment_grant
 from paylinks_runtime.db import database_unavailable
-from paylinks_runtime.service import ServiceRuntime
 
 from . import email_outbox, store
 from .config import Settings
@@ -176,7 +174,6 @@ def _log_round_failure(exc: Exception) -> None:
         log.error("email sender round failed", exc_info=exc)
 
 
-async def send_emails(runtime: ServiceRuntime) -> None:
-    """The runtime background task."""
-    settings = cast(Settings, runtime.settings)
-    await EmailSender(runtime.pool, SmtpTransport(settings), settings).run()
+async def send_emails(pool: asyncpg.Pool, settings: Settings) -> None:
+    """The background task: send what the email outbox holds, for ever."""
+    await EmailSender(pool, SmtpTransport(settings), settings).run()

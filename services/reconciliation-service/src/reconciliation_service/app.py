@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, topics: Sequence[str] = PROJECT
         description="Unlinked payments: the staff list, linking to matters and contacts, and the staff page.",
     )
     declare_bearer_auth(app)
+    app.state.settings = settings  # the service's own settings, typed, for the staff page
     app.include_router(api.router)
     app.include_router(page.router)
     return app

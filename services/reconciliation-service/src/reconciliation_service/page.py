@@ -88,7 +88,7 @@ async def link(
 
 
 def _settings(request: Request) -> Settings:
-    settings: Settings = runtime_of(request).settings  # type: ignore[assignment]
+    settings: Settings = request.app.state.settings
     return settings
 
 
