@@ -66,6 +66,7 @@ docs: $(VENV)/.synced ## regenerate docs/asyncapi.json (event contract, by FastS
 clean: ## stop local infrastructure and remove its data (keeps the cached Kafka jars)
 	-@$(INFRA) down --purge
 bench: setup ## benchmarks, each figure beside a baseline measured in the same run (bench/results/)
+	$(UV) sync --locked --python python3 --group bench
 	@$(WITH_INFRA) $(PY) -m bench.run $(BENCH_ARGS)
 chaos: setup ## fault injection and hostile-input suites, with a report (faults, inputs, records checked, lost, duplicated)
 	@$(WITH_INFRA) $(VENV)/bin/pytest tests/chaos tests/security -p no:randomly --chaos-full

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -16,6 +18,19 @@ _EXPORTER = InMemorySpanExporter()
 _PROVIDER = TracerProvider()
 _PROVIDER.add_span_processor(SimpleSpanProcessor(_EXPORTER))
 trace.set_tracer_provider(_PROVIDER)
+
+
+@pytest.fixture(scope="session")
+async def producer() -> AsyncIterator[AIOKafkaProducer]:
+    """One Kafka producer for the whole run, configured as the services' own (idempotent, acks from all
+    in-sync replicas): for the tests that publish events as another system would."""
+    from paylinks_runtime.kafka import make_producer
+    from paylinks_runtime.testing import BOOTSTRAP
+
+    producer = make_producer(BOOTSTRAP, "tests")
+    await producer.start()
+    yield producer
+    await producer.stop()
 
 
 @pytest.fixture

@@ -278,12 +278,24 @@ def test_dockerfile_installs_locked_dependencies_and_runs_as_non_root() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
     assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
     assert re.search(r"pip install [^\n]*\buv==", text)
-    assert "uv sync --locked --no-dev" in text
+    assert "uv sync --locked --no-default-groups" in text
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users
     assert users[-1].split(":")[0] not in {"root", "0"}
     copied = re.findall(r"^COPY\s+(?!--)(.+)\s+\S+$", text, re.M)
     assert [src for line in copied for src in line.split() if not (ROOT / src).exists()] == []
+
+
+def test_the_image_installs_no_dependency_group() -> None:
+    """dev (test tools) and bench (matplotlib, eventsourcing, ...) stay out of production, whatever the
+    project's default groups: the image's `uv sync` names none and turns the defaults off."""
+    syncs = re.findall(r"uv sync[^\n]*", (DEPLOY / "Dockerfile").read_text())
+    assert syncs
+    for sync in syncs:
+        assert "--no-default-groups" in sync
+        assert not re.search(r"--(only-)?group|--all-groups", sync)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "bench" not in project["tool"]["uv"]["default-groups"], "make bench installs its group itself"
 
 
 def test_docker_context_leaves_out_local_state() -> None:

@@ -23,6 +23,27 @@ def test_each_openapi_document_matches_its_service(service: str) -> None:
     assert committed == openapi_of(PACKAGES[service]), f"docs/openapi/{service}.json {STALE}"
 
 
+# The sandbox processor stands in for another company's API: its keys are not staff tokens.
+STAFF_SERVICES = sorted(set(PACKAGES) - {"processor-sandbox"})
+
+
+@pytest.mark.parametrize("service", STAFF_SERVICES)
+def test_staff_operations_declare_the_bearer_scheme(service: str) -> None:
+    document = openapi_of(PACKAGES[service])
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    operations = {(path, method): op for path, ops in document["paths"].items() for method, op in ops.items()}
+    secured = {key for key, op in operations.items() if op.get("security") == [{"bearer": []}]}
+    assert secured, "every service has staff operations"
+    # the public ones: probes, the pay API (a capability URL), the processor's signed webhook, the staff
+    # page reached by an emailed grant
+    public = {key for key in operations if key not in secured}
+    assert all(
+        path in {"/healthz", "/readyz", "/metrics", "/v1/processor/webhooks"}
+        or path.startswith(("/v1/pay/", "/payments/"))
+        for path, _ in public
+    ), public
+
+
 def test_the_asyncapi_document_matches_the_event_contract() -> None:
     # compared as data: FastStream does not promise an order of channels in its JSON
     committed = json.loads((DOCS / "asyncapi.json").read_text())

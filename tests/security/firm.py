@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import date
 from email.message import EmailMessage
 from typing import Any
 
@@ -15,7 +14,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from paylinks_events import ContactCreated, Envelope, Event, MatterOpened, to_record
-from paylinks_runtime.testing import auth_header, eventually, unique
+from paylinks_runtime.testing import CARD_EXPIRY_YEAR, auth_header, eventually, unique
 
 from .system import System, http_client
 
@@ -30,7 +29,7 @@ CVC = "739"  # a Visa CVC is three digits; not a substring of any test card
 
 
 def card(number: str = OK_CARD, cvc: str = CVC) -> dict[str, Any]:
-    return {"number": number, "exp_month": 12, "exp_year": date.today().year + 3, "cvc": cvc}
+    return {"number": number, "exp_month": 12, "exp_year": CARD_EXPIRY_YEAR, "cvc": cvc}
 
 
 def payment_body(

@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 
 from paylinks_runtime.db import create_pool, migrate
-from paylinks_runtime.kafka import ensure_topics, make_producer
+from paylinks_runtime.kafka import ensure_topics
 from paylinks_runtime.testing import BOOTSTRAP, DATABASE_URL, drop_schema, unique
 
 
@@ -26,11 +26,3 @@ async def topic() -> str:
     name = unique("test.runtime").replace("_", "-")
     await ensure_topics(BOOTSTRAP, [name, f"{name}.dlq"], partitions=3)
     return name
-
-
-@pytest.fixture
-async def producer():  # type: ignore[no-untyped-def]
-    producer = make_producer(BOOTSTRAP, "runtime-tests")
-    await producer.start()
-    yield producer
-    await producer.stop()

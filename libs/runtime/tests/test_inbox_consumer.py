@@ -16,7 +16,14 @@ from paylinks_events import ContactCreated, Envelope, Topic, to_record
 from paylinks_runtime.dead_letters import DeadLetters
 from paylinks_runtime.inbox_consumer import InboxConsumer
 from paylinks_runtime.outbox_relay import OutboxRelay
-from paylinks_runtime.testing import BOOTSTRAP, TopicWatcher, eventually, header, unique
+from paylinks_runtime.testing import (
+    BOOTSTRAP,
+    TopicWatcher,
+    consumed_everything,
+    eventually,
+    header,
+    unique,
+)
 from paylinks_runtime.tracing import current_trace_headers, tracer
 from paylinks_runtime.unit_of_work import OutboxSignal, UnitOfWork, Writer
 
@@ -86,9 +93,8 @@ async def test_the_same_event_id_twice_has_one_effect(effects, producer, topic) 
     twice, other = contact("f", "Ada"), contact("f", "Bo")
     for envelope in (twice, twice, other, twice):
         await send(producer, topic, envelope)
-    async with consuming(effects, producer, [topic]):
-        await eventually(lambda: effect_count(effects, other.id))
-        await asyncio.sleep(0.5)  # time for any second effect to show
+    async with consuming(effects, producer, [topic]) as consumer:
+        await eventually(lambda: consumed_everything(consumer))  # a second effect would show
     assert await effect_count(effects, twice.id) == 1
     assert await effect_count(effects) == 2
 
@@ -188,12 +194,11 @@ async def test_unknown_event_types_are_skipped_without_dead_lettering(effects, p
     async with TopicWatcher(f"{topic}.dlq") as dlq:
         await producer.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
         await send(producer, topic, known)
-        async with consuming(effects, producer, [topic]):
-            await eventually(lambda: effect_count(effects, known.id))
-        await asyncio.sleep(0.3)
-        await dlq._consumer.getmany(timeout_ms=300)
+        async with consuming(effects, producer, [topic]) as consumer:
+            await eventually(lambda: consumed_everything(consumer))
+        dead_lettered = await dlq.arrived()  # a dead letter is sent before the offsets are committed
     assert await effect_count(effects) == 1
-    assert dlq.records == []
+    assert dead_lettered == 0
 
 
 async def test_the_appending_operations_trace_reaches_the_consumers_span(effects, producer, spans) -> None:  # type: ignore[no-untyped-def]

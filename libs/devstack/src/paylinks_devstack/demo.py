@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from paylinks_events.money import format_money
 from paylinks_runtime.settings import ServiceSettings
 
 from . import practice
@@ -20,7 +21,7 @@ from .stack import Stack, StackConfig
 
 
 def money(minor: int) -> str:
-    return f"${minor / 100:,.2f}"
+    return format_money(minor, "USD")
 
 
 def section(title: str) -> None:

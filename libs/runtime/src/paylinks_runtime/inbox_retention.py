@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import asyncpg
 import structlog
 
 from .metrics import INBOX_PRUNED
-
-if TYPE_CHECKING:
-    from .service import ServiceRuntime
 
 log = structlog.get_logger(__name__)
 BATCH = 10_000  # rows per DELETE: short transactions, never a long lock on a busy table
@@ -42,16 +38,16 @@ async def prune_inbox(pool: asyncpg.Pool, older_than: timedelta) -> int:
             return deleted
 
 
-async def keep_inbox_trimmed(runtime: ServiceRuntime) -> None:
+async def keep_inbox_trimmed(
+    pool: asyncpg.Pool, *, service: str, retention: timedelta, interval_seconds: float
+) -> None:
     """Background task: prune now and then; a failure (database down) waits for the next round."""
-    settings = runtime.settings
-    retention = timedelta(days=settings.inbox_retention_days)
     while True:
         try:
-            deleted = await prune_inbox(runtime.pool, retention)
-            INBOX_PRUNED.labels(settings.service_name).inc(deleted)
+            deleted = await prune_inbox(pool, retention)
+            INBOX_PRUNED.labels(service).inc(deleted)
             if deleted:
-                log.info("inbox pruned", deleted=deleted, retention_days=settings.inbox_retention_days)
+                log.info("inbox pruned", deleted=deleted, retention_days=retention.days)
         except Exception as exc:
             log.warning("inbox pruning failed; next round will retry", error=repr(exc))
-        await asyncio.sleep(settings.inbox_prune_interval_seconds)
+        await asyncio.sleep(interval_seconds)

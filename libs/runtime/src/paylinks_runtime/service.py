@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,14 @@ class ServiceRuntime:
         for spec in self._consumer_specs:
             await self._start_consumer(spec)
         if self._consumer_specs:
-            self._spawn("inbox-retention", keep_inbox_trimmed(self))
+            retention = timedelta(days=s.inbox_retention_days)
+            trimming = keep_inbox_trimmed(
+                self.pool,
+                service=s.service_name,
+                retention=retention,
+                interval_seconds=s.inbox_prune_interval_seconds,
+            )
+            self._spawn("inbox-retention", trimming)
         for task in self._background:
             self._spawn(task.__name__, task(self))
         log.info("service started", service=s.service_name)

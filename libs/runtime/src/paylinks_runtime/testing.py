@@ -12,8 +12,8 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
-from typing import Any, Literal
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 import asyncpg
 import httpx
@@ -28,10 +28,16 @@ from .http import server_config
 from .kafka import contract_topics, ensure_topics
 from .settings import ServiceSettings
 
+if TYPE_CHECKING:
+    from .inbox_consumer import InboxConsumer
+
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ServiceSettings().kafka_bootstrap_servers)
 DATABASE_URL = os.environ.get("DATABASE_URL", ServiceSettings().database_url)
 JWT_SECRET = ServiceSettings().auth_jwt_secret
 GRANT_KEYS = ServiceSettings().grant_keys()
+# Test cards expire a few years from today, never on a fixed year that one day is past.
+CARD_EXPIRY_YEAR = date.today().year + 3
+CARD_EXPIRY = f"12/{CARD_EXPIRY_YEAR % 100:02d}"  # as the pay form takes it: MM/YY
 
 
 def unique(prefix: str) -> str:
@@ -97,8 +103,8 @@ class TopicWatcher:
         await self._consumer.start()
         partitions = await self._partitions()
         self._consumer.assign(partitions)
-        ends = await self._consumer.end_offsets(partitions)
-        for tp, offset in ends.items():
+        self._start = await self._consumer.end_offsets(partitions)
+        for tp, offset in self._start.items():
             self._consumer.seek(tp, offset)
         return self
 
@@ -113,6 +119,12 @@ class TopicWatcher:
             await self._consumer._client.force_metadata_update()
             await asyncio.sleep(0.1)
         raise AssertionError(f"topic {self.topic} has no partitions")
+
+    async def arrived(self) -> int:
+        """How many records reached the topic since the watcher started, read from the broker's end offsets
+        (no waiting: a record acknowledged to its producer is counted)."""
+        ends = await self._consumer.end_offsets(list(self._start))
+        return sum(ends[tp] - start for tp, start in self._start.items())
 
     async def wait_for(
         self, predicate: Callable[[ConsumerRecord], bool], count: int = 1, timeout: float = 20.0
@@ -138,6 +150,22 @@ def header(record: ConsumerRecord, name: str) -> str | None:
         if key == name:
             return bytes(value).decode()
     return None
+
+
+async def consumed_everything(consumer: InboxConsumer) -> bool:
+    """Whether the consumer has committed offsets at the end of every partition it reads: all that was sent
+    is applied (an inbox consumer commits only after its transaction). The positive signal a test waits
+    for before asserting that something did not happen."""
+    kafka = consumer._consumer
+    partitions = list(kafka.assignment()) if kafka is not None else []
+    if kafka is None or not partitions:
+        return False
+    ends = await kafka.end_offsets(partitions)
+    for tp, end in ends.items():
+        committed = await kafka.committed(tp)  # None: nothing committed, as on a partition never written
+        if (committed or 0) < end:
+            return False
+    return True
 
 
 async def eventually(probe: Callable[[], object], *, timeout: float = 20.0, interval: float = 0.1) -> object:

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from paylinks_runtime.http import create_service_app, serve
+from paylinks_runtime.openapi import declare_bearer_auth
 from paylinks_runtime.service import ServiceRuntime
 
 from .api import bills_router
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="billing-service",
         description="Bills that processed payments are applied to; voiding; no payment ever lost.",
     )
+    declare_bearer_auth(app)
     app.include_router(bills_router(runtime))
     return app
 

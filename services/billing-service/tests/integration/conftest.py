@@ -18,7 +18,6 @@ from billing_service.reactions import CONSUMER
 from paylinks_events import ContactCreated, Envelope, Event, MatterOpened, PaymentProcessed, to_record, utcnow
 from paylinks_runtime.service import ServiceRuntime
 from paylinks_runtime.testing import (
-    BOOTSTRAP,
     auth_header,
     drop_schema,
     eventually,
@@ -64,14 +63,6 @@ def client(billing: tuple[httpx.AsyncClient, ServiceRuntime]) -> httpx.AsyncClie
 @pytest.fixture(scope="module")
 def runtime(billing: tuple[httpx.AsyncClient, ServiceRuntime]) -> ServiceRuntime:
     return billing[1]
-
-
-@pytest.fixture(scope="module")
-async def producer() -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from paylinks_runtime.http import create_service_app, serve
+from paylinks_runtime.openapi import declare_bearer_auth
 from paylinks_runtime.service import ServiceRuntime
 
 from . import token_redaction
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, processor: PaymentProcessor | N
         description="Bank-account and bill payment links, QR codes, the client pay page and payment intake",
     )
     _close_on_shutdown(app, processor)
+    declare_bearer_auth(app)
     install_refusal_handler(app)
     token_redaction.install()
     parts = LinkServiceParts(settings, runtime, processor)

@@ -36,7 +36,6 @@ from paylinks_events import (
     utcnow,
 )
 from paylinks_runtime.testing import (
-    BOOTSTRAP,
     DATABASE_URL,
     auth_header,
     drop_schema,
@@ -228,14 +227,6 @@ def echeck_payment(amount: int, payment_method: str) -> dict[str, Any]:
         "payment_method": payment_method,
         "authorization": {"accepted": True},
     }
-
-
-@pytest.fixture(scope="module")
-async def producer() -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ from paylinks_events import (
     RefundFailed,
     RefundSucceeded,
 )
+from paylinks_events.money import format_money
 
 from .notices import Context, Notice, account_name, payer_name, short, with_firm
 from .wording import (
     dispute_reason,
     failure_label,
     format_day,
-    format_money,
     format_time,
     one_line,
     return_sentence,

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from paylinks_events import Event, PaymentFailed, PaymentProcessed, PaymentReceived
+from paylinks_events.money import format_money
 
 from .wording import (
     describe_method,
     describe_source,
     failure_label,
     failure_sentence,
-    format_money,
     format_time,
     one_line,
 )

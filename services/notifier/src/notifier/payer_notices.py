@@ -5,9 +5,10 @@ other clients or the firm's accounts."""
 from __future__ import annotations
 
 from paylinks_events import Event, PaymentProcessed, RefundSucceeded
+from paylinks_events.money import format_money
 
 from .notices import Context, Notice, PaymentFacts, bill_label, fully_accounted
-from .wording import describe_method, format_money, format_time
+from .wording import describe_method, format_time
 
 PAYER_EVENTS = (PaymentProcessed, RefundSucceeded)
 UNKNOWN_FIRM = "the law firm"

@@ -8,13 +8,11 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import asyncpg
 import structlog
 
 from paylinks_runtime.db import database_unavailable
-from paylinks_runtime.service import ServiceRuntime
 
 from . import email_outbox, store
 from .config import Settings
@@ -112,6 +110,6 @@ def _json(payment: UnidentifiedTrustPayment) -> str:
     return json.dumps(payment.as_data())
 
 
-async def remind_unidentified_trust(runtime: ServiceRuntime) -> None:
-    """The runtime background task."""
-    await TrustReminders(runtime.pool, cast(Settings, runtime.settings)).run()
+async def remind_unidentified_trust(pool: asyncpg.Pool, settings: Settings) -> None:
+    """The background task: it gets the pool and the typed settings, nothing else of the runtime."""
+    await TrustReminders(pool, settings).run()

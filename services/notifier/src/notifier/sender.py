@@ -10,13 +10,11 @@ address or firm never stalls the others.
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 
 import asyncpg
 import structlog
 
 from paylinks_runtime.db import database_unavailable
-from paylinks_runtime.service import ServiceRuntime
 
 from . import email_outbox, grant_links, store
 from .config import Settings
@@ -173,7 +171,6 @@ def _log_round_failure(exc: Exception) -> None:
         log.error("email sender round failed", exc_info=exc)
 
 
-async def send_emails(runtime: ServiceRuntime) -> None:
-    """The runtime background task."""
-    settings = cast(Settings, runtime.settings)
-    await EmailSender(runtime.pool, SmtpTransport(settings), settings).run()
+async def send_emails(pool: asyncpg.Pool, settings: Settings) -> None:
+    """The background task: send what the email outbox holds, for ever."""
+    await EmailSender(pool, SmtpTransport(settings), settings).run()

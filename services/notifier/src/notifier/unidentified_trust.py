@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from paylinks_events.money import format_money
+
 from .notices import Action, Context, LinkFactory, Notice, account_name, payer_name, short, with_firm
-from .wording import format_money, format_time
+from .wording import format_time
 
 DEFAULT_BUSINESS_DAYS = 3
 REMINDER = "UnidentifiedTrustReminder"  # the outgoing email's event_type: no Kafka event behind it

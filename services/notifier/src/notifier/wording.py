@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
-
-from paylinks_events.currencies import EXPONENTS
-
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$"}
 
 _SOURCES = {
     "bank_account_link": "Bank account payment link",
@@ -39,14 +34,6 @@ _FAILURES: dict[str, tuple[str, str]] = {
     "R10": ("not authorized by payer", "The payer told their bank they did not authorize this payment."),
     "card_declined": ("card declined", "The card issuer declined the charge."),
 }
-
-
-def format_money(amount: int, currency: str) -> str:
-    """Minor units as a person reads them: 12500 USD -> "$125.00", 5000 JPY -> "5,000 JPY"."""
-    digits = EXPONENTS.get(currency, 2)
-    value = f"{Decimal(amount).scaleb(-digits):,.{digits}f}"
-    symbol = _SYMBOLS.get(currency)
-    return f"{symbol}{value}" if symbol else f"{value} {currency}"
 
 
 def describe_method(method: str, card_brand: str | None = None, last4: str | None = None) -> str:

@@ -12,7 +12,7 @@ from notifier.money_back_notices import compose_money_back
 from notifier.notices import BillOutcome, Context, PaymentFacts, RefundFacts
 from notifier.payer_notices import compose_for_payer, missing_for_payer, payer_address
 from notifier.rendering import render
-from notifier.wording import dispute_reason, format_day, format_money, return_sentence
+from notifier.wording import dispute_reason, format_day, return_sentence
 from paylinks_events import (
     DisputeClosed,
     PaymentDisputed,
@@ -22,6 +22,7 @@ from paylinks_events import (
     RefundSucceeded,
     encode_data,
 )
+from paylinks_events.money import format_money
 
 pytestmark = pytest.mark.unit
 
@@ -66,7 +67,7 @@ def test_dispute_reasons_and_dates_in_words() -> None:
     ("amount", "currency", "expected"),
     [
         (12345, "KWD", "12.345 KWD"),
-        (5000, "JPY", "5,000 JPY"),
+        (5000, "JPY", "¥5,000"),
         (5000, "XPF", "5,000 XPF"),
         (12345, "CHF", "123.45 CHF"),
     ],

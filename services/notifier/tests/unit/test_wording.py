@@ -6,10 +6,10 @@ from notifier.wording import (
     describe_method,
     failure_label,
     failure_sentence,
-    format_money,
     format_time,
     one_line,
 )
+from paylinks_events.money import format_money
 
 pytestmark = pytest.mark.unit
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.unit
         (12500, "USD", "$125.00"),
         (5, "USD", "$0.05"),
         (123456789, "EUR", "€1,234,567.89"),
-        (5000, "JPY", "5,000 JPY"),
+        (5000, "JPY", "¥5,000"),
         (999, "CHF", "9.99 CHF"),
     ],
 )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from paylinks_runtime.http import create_service_app, serve
+from paylinks_runtime.openapi import declare_bearer_auth
 from paylinks_runtime.service import ServiceRuntime
 
 from . import api, money_api, page
@@ -28,6 +29,8 @@ def create_app(settings: Settings | None = None, topics: Sequence[str] = PROJECT
         title="reconciliation-service",
         description="Unlinked payments: the staff list, linking to matters and contacts, and the staff page.",
     )
+    declare_bearer_auth(app)
+    app.state.settings = settings  # the service's own settings, typed, for the staff page
     app.include_router(api.router)
     app.include_router(money_api.router)
     app.include_router(page.router)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +26,7 @@ import jinja2
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paylinks_events.currencies import EXPONENTS
+from paylinks_events.money import format_money
 from paylinks_runtime.aggregate import DomainError
 from paylinks_runtime.auth import (
     PaymentGrant,
@@ -64,11 +63,8 @@ _templates = jinja2.Environment(
 
 
 def _money(amount: int | None, currency: str) -> str:
-    """Minor units by the currency's exponent: 12500 USD -> "125.00 USD", 5000 JPY -> "5,000 JPY"."""
-    if amount is None:
-        return "unknown"
-    digits = EXPONENTS.get(currency, 2)
-    return f"{Decimal(amount).scaleb(-digits):,.{digits}f} {currency}"
+    """Minor units by the currency's exponent ("$125.00", "¥5,000", "1.500 KWD"); None is not yet known."""
+    return format_money(amount, currency) if amount is not None else "unknown"
 
 
 _templates.filters["money"] = _money
@@ -131,7 +127,7 @@ async def link(
 
 
 def _settings(request: Request) -> Settings:
-    settings: Settings = runtime_of(request).settings  # type: ignore[assignment]
+    settings: Settings = request.app.state.settings
     return settings
 
 

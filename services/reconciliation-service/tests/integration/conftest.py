@@ -95,14 +95,6 @@ def pool(app: FastAPI, client: httpx.AsyncClient) -> asyncpg.Pool:
     return app.state.runtime.pool
 
 
-@pytest.fixture(scope="session")
-async def producer() -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
 class Firm:
     """A firm of its own on the shared topics: builds the events other services publish, and asks the API."""
 

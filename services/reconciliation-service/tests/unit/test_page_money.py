@@ -12,8 +12,8 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize(
     ("amount", "currency", "shown"),
     [
-        (12_500, "USD", "125.00 USD"),
-        (5_000, "JPY", "5,000 JPY"),
+        (12_500, "USD", "$125.00"),
+        (5_000, "JPY", "¥5,000"),
         (1_500, "KWD", "1.500 KWD"),
         (None, "USD", "unknown"),
     ],

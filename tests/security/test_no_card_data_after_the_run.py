@@ -1,4 +1,5 @@
-"""After the whole run (this module is last in the folder, by its name): no card number, CVC, bank account
+"""After the whole run (marked `after_the_run`: the folder's conftest puts it after every other test of the
+folder, whatever the file order): no card number, CVC, bank account
 or routing number in any table of the four services, any log line, any Kafka record of the run's firms
 (dead letters included) or any email. This module adds the payments that carry such data through every
 path: JSON API and HTML form, card and eCheck, accepted, declined and invalid, with and without an
@@ -11,6 +12,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
+
+from paylinks_runtime.testing import CARD_EXPIRY
 
 from .firm import (
     CVC,
@@ -26,6 +29,8 @@ from .firm import (
 )
 from .recorders import record_text, schema_text
 from .system import System
+
+pytestmark = pytest.mark.after_the_run
 
 INVALID_CARD = "4242424242424241"  # fails the Luhn check: refused before the processor
 EXPIRED = {"number": OK_CARD, "exp_month": 1, "exp_year": 2001, "cvc": CVC}
@@ -66,7 +71,7 @@ async def pay_with_everything(firm: Firm) -> list[str]:
     ]
     assert [r.status_code for r in refused] == [402, 402, 422, 422, 422, 422]
     form = {"amount": "20.00", "name": "Cy", "email": "cy@example.com", "method": "card"}
-    form |= {"card_number": OK_CARD, "card_exp": "12/31", "card_cvc": CVC}  # an old page's fields
+    form |= {"card_number": OK_CARD, "card_exp": CARD_EXPIRY, "card_cvc": CVC}
     page = await firm.link.post(f"/pay/{token}", data=form)
     assert page.status_code == 405  # the pay page takes no post: its script sends link-service only a token
     for response in [*refused, page]:
