@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from paylinks_events import Topic
-from paylinks_runtime.testing import DATABASE_URL, TopicWatcher, header
+from paylinks_runtime.testing import CARD_EXPIRY_YEAR, DATABASE_URL, TopicWatcher, header
 
 from .conftest import DECLINED_CARD, OK_ACCOUNT, OK_CARD, R01_ACCOUNT, ROUTING, card_payment
 
@@ -23,7 +23,7 @@ async def scripted_run(service) -> tuple[str, str]:  # type: ignore[no-untyped-d
     for number in (OK_CARD, DECLINED_CARD):
         await service.pay(token, card_payment(1_000, await service.sandbox.tokenize_card(number, cvc=CVC)))
         raw = card_payment(
-            1_000, "pm_x", card={"number": number, "exp_month": 12, "exp_year": 2031, "cvc": CVC}
+            1_000, "pm_x", card={"number": number, "exp_month": 12, "exp_year": CARD_EXPIRY_YEAR, "cvc": CVC}
         )
         assert (await service.pay(token, raw)).status_code == 422
     await service.pay(token, await service.echeck_payment(2_000, account=OK_ACCOUNT))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from paylinks_runtime.testing import auth_header, chromium, eventually
+from paylinks_runtime.testing import CARD_EXPIRY, CARD_EXPIRY_YEAR, auth_header, chromium, eventually
 from processor_sandbox.testing import Sandbox
 
 from .conftest import DECLINED_CARD, OK_ACCOUNT, OK_CARD, ROUTING, LinkService, token_of
@@ -75,7 +75,7 @@ class WatchedPage:
     async def fill_card(self, number: str = "4242 4242 4242 4242") -> None:
         await self.page.check("#method-card")
         await self.page.fill("#card_number", number)
-        await self.page.fill("#card_exp", "12/31")
+        await self.page.fill("#card_exp", CARD_EXPIRY)
         await self.page.fill("#card_cvc", CVC)
 
     async def fill_bank(self) -> None:
@@ -148,7 +148,12 @@ async def test_card_details_go_only_to_the_processor_and_link_service_gets_the_t
     await tab.outcome()
 
     [tokenization] = await tab.tokenizations()
-    assert tokenization.json()["card"] == {"number": OK_CARD, "cvc": CVC, "exp_month": 12, "exp_year": 2031}
+    assert tokenization.json()["card"] == {
+        "number": OK_CARD,
+        "cvc": CVC,
+        "exp_month": 12,
+        "exp_year": CARD_EXPIRY_YEAR,
+    }
     assert tokenization.headers["authorization"] == f"Bearer {service.settings.processor_publishable_key}"
     [payment] = await tab.payments()
     body = payment.json()

@@ -9,7 +9,7 @@ import logging
 import uuid
 
 from paylinks_events import Topic
-from paylinks_runtime.testing import TopicWatcher, header
+from paylinks_runtime.testing import CARD_EXPIRY_YEAR, TopicWatcher, header
 
 from .conftest import DECLINED_CARD, OK_CARD, R01_ACCOUNT, card_payment, service_pool
 
@@ -109,7 +109,9 @@ async def test_card_and_bank_numbers_are_refused_and_never_logged(service, caplo
     caplog.set_level(logging.DEBUG)
     _, _, token = await service.new_account_token()
     bodies = [
-        card_payment(100, "pm_x", card={"number": OK_CARD, "exp_month": 12, "exp_year": 2031, "cvc": "123"}),
+        card_payment(
+            100, "pm_x", card={"number": OK_CARD, "exp_month": 12, "exp_year": CARD_EXPIRY_YEAR, "cvc": "123"}
+        ),
         card_payment(100, "pm_x", bank={"routing_number": "110000000", "account_number": "000123456789"}),
         card_payment(100, "pm_x", reference=f"card {OK_CARD}"),
         {"amount": "bad", "payer": {"name": DECLINED_CARD}},

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from link_service.api.payment_input import PaymentInput
 from link_service.domain.raw_payment_details import carries_raw_payment_details, holds_card_number, luhn_valid
 from paylinks_runtime.aggregate import DomainError
+from paylinks_runtime.testing import CARD_EXPIRY_YEAR
 
 pytestmark = pytest.mark.unit
 
@@ -55,7 +56,9 @@ def test_other_text_is_not_a_card_number(text: str) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        body(card={"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}),
+        body(
+            card={"number": "4242424242424242", "exp_month": 12, "exp_year": CARD_EXPIRY_YEAR, "cvc": "123"}
+        ),
         body(bank={"routing_number": "110000000", "account_number": "000123456789"}),
         body(method="echeck", routing_number="110000000"),
         body(reference="4242 4242 4242 4242"),
