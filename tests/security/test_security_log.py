@@ -7,7 +7,7 @@ import json
 import secrets
 from typing import Any
 
-from .firm import Firm
+from .firm import DECLINED_CARD, Firm, card, payment_body
 from .system import LINK, System, client_address, http_client
 from .test_staff_auth import STAFF_READS, bad_authorizations
 
@@ -71,3 +71,31 @@ async def test_an_oversized_body_and_a_rate_limit_are_logged_with_the_client(sys
     assert all(line["route"] == "/v1/pay/{token}" for line in limited), limited
     assert not any(guessed in line for line in system.logs.lines)
     assert await refusal_count(system, "rate_limited") >= 1
+
+
+async def test_a_declined_card_and_a_forged_webhook_are_logged_with_the_client(
+    system: System, firm: Firm
+) -> None:
+    # Protection: RefusalLog counts the pay API's 402 (card testing is a burst of them); link-service's
+    # webhook refuses a bad signature through security_log.refused.
+    address = client_address()
+    token = await firm.account_token()
+    declined_before = await refusal_count(system, "payment_declined")
+    body = await firm.tokenized(payment_body(1_000, card=card(DECLINED_CARD)))
+    async with http_client(system.link.url, address) as client:
+        declined = await client.post(f"/v1/pay/{token}/payments", json=body)
+        assert declined.status_code == 402
+        forged = await client.post(
+            "/v1/processor/webhooks",
+            content=b'{"id": "evt_forged", "type": "payment.succeeded", "data": {}}',
+            headers={"Processor-Signature": "t=1,v1=" + "0" * 64},
+        )
+        assert forged.status_code == 400
+    lines = refusals(system, address)
+    assert [(line["reason"], line["route"]) for line in lines] == [
+        ("payment_declined", "/v1/pay/{token}/payments"),
+        ("bad_webhook_signature", "/v1/processor/webhooks"),
+    ]
+    assert not any(token in line or DECLINED_CARD in line for line in system.logs.lines)
+    assert await refusal_count(system, "payment_declined") >= declined_before + 1
+    assert await refusal_count(system, "bad_webhook_signature") >= 1

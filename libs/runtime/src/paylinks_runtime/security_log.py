@@ -17,7 +17,13 @@ from .metrics import SECURITY_REFUSALS
 log = structlog.get_logger("paylinks.security")
 
 # What each refusal status means, as the log's `reason` and the counter's label.
-REFUSAL_STATUSES = {401: "unauthorized", 403: "forbidden", 413: "body_too_large", 429: "rate_limited"}
+REFUSAL_STATUSES = {
+    401: "unauthorized",
+    402: "payment_declined",  # the pay API's one answer to any decline: card testing shows up as a burst
+    403: "forbidden",
+    413: "body_too_large",
+    429: "rate_limited",
+}
 _DETAIL_LIMIT = 2048  # bytes of an error body read for its message
 
 
@@ -34,7 +40,7 @@ def client_address(scope: Scope) -> str | None:
 
 
 class RefusalLog:
-    """Writes the security log line of every 401, 403, 413 and 429 a service answers, with the error's
+    """Writes the security log line of every 401, 402, 403, 413 and 429 a service answers, with the error's
     message (e.g. "token expired"), the route template (never the raw path: it can hold a pay token), the
     method and the client address."""
 

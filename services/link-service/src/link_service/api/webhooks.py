@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from paylinks_runtime import webhook_signature
 from paylinks_runtime.errors import ApiError
+from paylinks_runtime.security_log import client_address, refused
 
 from ..commands.processor_reports import record_report
 from ..config import WEBHOOK_PATH
@@ -39,7 +40,7 @@ async def processor_webhook(request: Request, parts: Parts) -> WebhookAck:
         now=time.time(),
         tolerance=settings.webhook_tolerance_seconds,
     ):
-        log.warning("processor webhook refused", reason="bad_signature")
+        refused("bad_webhook_signature", route=WEBHOOK_PATH, client=client_address(request.scope))
         raise ApiError(400, "bad_signature", "missing, invalid or expired Processor-Signature")
     try:
         webhook = Webhook.model_validate_json(body)
