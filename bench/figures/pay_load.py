@@ -32,7 +32,11 @@ from paylinks_runtime.settings import ServiceSettings
 HOME = Path(__file__).resolve().parents[2] / ".local" / "bench"  # service logs of the last runs
 # The pay endpoints' limits (link-service settings, env): per client address, which all the bench's clients
 # share (127.0.0.1) while in production they are many; and per link, which the bench's links exceed.
-RATE_LIMITS = {"PAY_REQUESTS_PER_CLIENT": "100000000", "PAY_ATTEMPTS_PER_TOKEN": "100000000"}
+RATE_LIMITS = {
+    "PAY_REQUESTS_PER_CLIENT": "100000000",
+    "PAY_ATTEMPTS_PER_LINK_AND_CLIENT": "100000000",
+    "PAY_ATTEMPTS_PER_LINK": "100000000",
+}
 # Consumers start at the end of the topics: the history other runs left is not this figure's work.
 STACK_ENV = {"CONSUMER_START": "latest", **RATE_LIMITS}
 

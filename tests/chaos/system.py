@@ -58,7 +58,8 @@ def service_env(infra: LocalInfra) -> dict[str, str]:
         # A charge left unrecorded by a crash is sent again (same key) this soon by link-service's recovery.
         "PAYMENT_RECOVERY_AFTER_SECONDS": "2",
         "PAYMENT_RECOVERY_INTERVAL_SECONDS": "0.5",
-        "PAY_ATTEMPTS_PER_TOKEN": "1000000",
+        "PAY_ATTEMPTS_PER_LINK_AND_CLIENT": "1000000",
+        "PAY_ATTEMPTS_PER_LINK": "1000000",
         "PAY_REQUESTS_PER_CLIENT": "1000000",
         # An email re-sent after a crash (same Message-ID) must come within the convergence deadline.
         "EMAIL_LEASE_SECONDS": "15",

@@ -144,7 +144,7 @@ def settings_for(
             **common(LINK),
             public_base_url=link_url,
             processor_url=processor_url,
-            pay_attempts_per_token=20,
+            pay_attempts_per_link_and_client=20,
             pay_requests_per_client=60,
         ),
         BILLING: BillingSettings(**common(BILLING)),

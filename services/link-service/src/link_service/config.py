@@ -44,7 +44,10 @@ class Settings(ServiceSettings):
 
     # In-process sliding-window limits on the public pay endpoints.
     rate_limit_window_seconds: float = Field(default=60.0, gt=0)
-    pay_attempts_per_token: int = Field(default=10, ge=1)
+    # Payment attempts with a well-formed body, per link and client; and per link whoever sends them, a
+    # ceiling generous enough that nobody can lock a printed QR code's link for everyone else.
+    pay_attempts_per_link_and_client: int = Field(default=10, ge=1)
+    pay_attempts_per_link: int = Field(default=300, ge=1)
     pay_requests_per_client: int = Field(default=120, ge=1)
 
     @property

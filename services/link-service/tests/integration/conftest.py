@@ -62,7 +62,7 @@ def fast_settings(port: int, processor_url: str = "http://127.0.0.1:9", **overri
         "processor_attempts": 2,
         "payment_recovery_after_seconds": 1.0,
         "payment_recovery_interval_seconds": 0.2,
-        "pay_attempts_per_token": 8,
+        "pay_attempts_per_link_and_client": 8,
         "pay_requests_per_client": 100_000,
     }
     return Settings(**{**values, **overrides})

@@ -8,6 +8,8 @@ import json
 import logging
 import uuid
 
+import httpx
+
 from paylinks_events import Topic
 from paylinks_runtime.testing import CARD_EXPIRY_YEAR, TopicWatcher, header
 
@@ -245,13 +247,16 @@ async def test_a_refusal_is_replayed_for_the_same_key(service) -> None:
     assert first.json() == again.json()
 
 
-async def test_too_many_attempts_on_one_link_are_429(service) -> None:
+async def test_malformed_bodies_cost_nothing_and_one_client_cannot_lock_a_link(service) -> None:
     _, _, token = await service.new_account_token()
-    _, _, other_token = await service.new_account_token()
-    statuses = [
-        (await service.pay(token, card_payment(0, "pm_x"))).status_code
-        for _ in range(service.settings.pay_attempts_per_token + 1)
-    ]
-    assert statuses[:-1] == [422] * service.settings.pay_attempts_per_token
+    limit = service.settings.pay_attempts_per_link_and_client
+    for _ in range(limit + 5):  # the probe's "ten POST {}": refused, and not counted
+        assert (await service.client.post(f"/v1/pay/{token}/payments", json={})).status_code == 422
+    statuses = [(await service.pay(token, card_payment(0, "pm_x"))).status_code for _ in range(limit + 1)]
+    assert statuses[:-1] == [422] * limit  # well formed, refused by the intake: these count
     assert statuses[-1] == 429
-    assert (await service.pay(other_token, await service.card_payment(100))).status_code == 202
+    # another client on the same link (a printed QR code) still pays
+    other_client = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+    async with httpx.AsyncClient(base_url=service.settings.public_base_url, transport=other_client) as other:
+        body = await service.card_payment(100)
+        assert (await other.post(f"/v1/pay/{token}/payments", json=body)).status_code == 202

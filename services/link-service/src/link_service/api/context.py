@@ -60,13 +60,16 @@ class LinkServiceParts:
     runtime: ServiceRuntime
     processor: PaymentProcessor
     tokens: LinkTokens = field(init=False)
-    attempts_per_token: SlidingWindowLimiter = field(init=False)
+    attempts_per_link: SlidingWindowLimiter = field(init=False)
+    attempts_per_link_and_client: SlidingWindowLimiter = field(init=False)
     requests_per_client: SlidingWindowLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
         self.tokens = LinkTokens(s.link_token_secret)
-        self.attempts_per_token = SlidingWindowLimiter(s.pay_attempts_per_token, s.rate_limit_window_seconds)
+        window = s.rate_limit_window_seconds
+        self.attempts_per_link = SlidingWindowLimiter(s.pay_attempts_per_link, window)
+        self.attempts_per_link_and_client = SlidingWindowLimiter(s.pay_attempts_per_link_and_client, window)
         self.requests_per_client = SlidingWindowLimiter(
             s.pay_requests_per_client, s.rate_limit_window_seconds
         )
@@ -80,12 +83,16 @@ class LinkServiceParts:
         return PaymentIntake(self.runtime.writer, self.processor, limit=self.settings.max_payment_amount)
 
     def limit_client(self, request: Request) -> None:
-        client = request.client.host if request.client else "unknown"
-        if not self.requests_per_client.allow(client):
+        if not self.requests_per_client.allow(_client(request)):
             raise too_many_requests()
 
-    def limit_attempts(self, target: PayTarget) -> None:
-        if not self.attempts_per_token.allow(target.link_id):
+    def limit_attempts(self, target: PayTarget, request: Request) -> None:
+        """Count a payment attempt whose body is well formed (a malformed one costs nobody anything)."""
+        per_client = f"{target.link_id}|{_client(request)}"
+        if not (
+            self.attempts_per_link_and_client.allow(per_client)
+            and self.attempts_per_link.allow(target.link_id)
+        ):
             raise too_many_requests()
 
     async def resolve(self, token: str) -> PayTarget:
@@ -95,6 +102,11 @@ class LinkServiceParts:
         if target is None:
             raise ApiError(404, "not_found", "This payment link does not exist.")
         return target
+
+
+def _client(request: Request) -> str:
+    """The peer's address (a forwarded one only from FORWARDED_ALLOW_IPS: see the runtime's serve)."""
+    return request.client.host if request.client else "unknown"
 
 
 def too_many_requests() -> ApiError:
@@ -136,13 +148,7 @@ async def _opened_link(token: str, request: Request, parts: Parts) -> PayTarget:
     return await parts.resolve(token)
 
 
-async def _attempted_link(target: Annotated[PayTarget, Depends(_opened_link)], parts: Parts) -> PayTarget:
-    parts.limit_attempts(target)
-    return target
-
-
 OpenedLink = Annotated[PayTarget, Depends(_opened_link)]
-AttemptedLink = Annotated[PayTarget, Depends(_attempted_link)]
 
 
 def install_refusal_handler(app: FastAPI) -> None:

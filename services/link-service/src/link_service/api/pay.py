@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel
 
 from ..config import Settings
 from ..domain.pay_target import PayTarget
 from ..token_redaction import redact_token_from_trace
-from .context import AttemptedLink, OpenedLink, Parts
+from .context import OpenedLink, Parts
 from .payment_input import PaymentInput, refuse_raw_payment_details
 
 router = APIRouter(prefix="/v1/pay", tags=["pay"], dependencies=[Depends(redact_token_from_trace)])
@@ -66,11 +66,13 @@ async def show_link(target: OpenedLink, parts: Parts) -> PayLinkView:
     dependencies=[Depends(refuse_raw_payment_details)],
 )
 async def pay(
-    target: AttemptedLink,
+    target: OpenedLink,
     body: PaymentInput,
     parts: Parts,
+    request: Request,
     via: Via = None,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> PaymentAccepted:
+    parts.limit_attempts(target, request)  # here: a body that failed validation never reached this line
     payment_id = await parts.intake.pay(target.link_id, body.to_request(via_qr=via == "qr"), idempotency_key)
     return PaymentAccepted(payment_id=payment_id)
