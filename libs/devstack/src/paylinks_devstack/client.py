@@ -18,6 +18,7 @@ from .stack import StackConfig
 TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": date.today().year + 3, "cvc": "123"}
 ECHECK_OK = {"routing_number": "110000000", "account_number": "000123456789"}
 ECHECK_RETURNED = {"routing_number": "110000000", "account_number": "000111111113"}
+ECHECK_LATE_RETURN = {"routing_number": "110000000", "account_number": "000222222227"}  # processed, then R10
 
 
 class ApiError(Exception):
@@ -116,6 +117,13 @@ class PaylinksClient:
 
     async def payment(self, payment_id: str) -> Any:
         return await self.call("GET", "reconciliation-service", f"/v1/payments/{payment_id}")
+
+    async def dispute_of(self, payment_id: str) -> Any:
+        """The payment's dispute as reconciliation shows it ({"status": None} before there is one)."""
+        return (await self.payment(payment_id)).get("dispute") or {"status": None}
+
+    async def returned_of(self, payment_id: str) -> Any:
+        return (await self.payment(payment_id)).get("returned") or {"reason": None}
 
     async def pay_page(self, token: str) -> Any:
         return await self.call("GET", "link-service", f"/v1/pay/{token}", public=True)

@@ -16,6 +16,7 @@ from paylinks_runtime.settings import ServiceSettings
 
 from . import practice
 from .client import ECHECK_RETURNED, TEST_CARD, PaylinksClient, token_of
+from .demo_money import MoneyAfterPayment
 from .mailbox import Mailbox
 from .stack import Stack, StackConfig
 
@@ -63,6 +64,7 @@ class Story:
             await self.bill_paid_in_two_parts()
             await self.voided_bill()
             await self.returned_echeck()
+            await MoneyAfterPayment(self, section, say).run()
             self.summary()
         finally:
             await self.api.close()
@@ -257,6 +259,9 @@ class Story:
             Outcome("Priya, QR code, eCheck", 80000, "echeck", "returned (R01)", [failed.subject])
         )
 
+    def record(self, what: str, amount: int, method: str, result: str, emails: list[str]) -> None:
+        self.outcomes.append(Outcome(what, amount, method, result, emails))
+
     def summary(self) -> None:
         section("Summary")
         print(f"   {'payment':<28} {'amount':>11}  {'method':<7} result")
@@ -277,7 +282,9 @@ def _history_line(item: dict[str, Any]) -> str:
 
 async def run(home: Path, output: Path) -> None:
     stack = Stack(StackConfig(home=home))
-    section("Starting the stack: four services and an SMTP sink, on local Kafka and PostgreSQL")
+    section(
+        "Starting the stack: four services, the sandbox processor and an SMTP sink, on Kafka and PostgreSQL"
+    )
     await stack.start()
     for service in stack.processes:
         if service != "smtp-sink":
