@@ -50,7 +50,9 @@ async def switchable_pool(switch: ReadOnlySwitch) -> AsyncIterator[asyncpg.Pool]
         server_settings={"search_path": schema, "application_name": schema},
     )
     yield pool
-    await pool.close()
+    # terminate, not close: after the server ended its sessions mid-statement, a graceful close can wait
+    # for a connection asyncpg never gets back (seen 2 in 6 runs; reported, not this test's subject)
+    pool.terminate()
     await drop_schema(schema)
 
 

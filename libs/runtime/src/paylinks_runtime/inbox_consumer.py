@@ -58,12 +58,14 @@ Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 BatchHandler = Callable[[UnitOfWork, list[Envelope]], Awaitable[None]]
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 
-# Conflicts another attempt resolves (another writer first, a deadlock victim), and a slow answer.
+# Conflicts another attempt resolves (another writer first, a deadlock victim), a slow answer, and a
+# connection the server ended in the middle of a statement (asyncpg then reports its own broken state).
 _CONFLICTS: tuple[type[BaseException], ...] = (
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
     ConcurrencyError,
     TimeoutError,
+    asyncpg.InternalClientError,
 )
 # Backoff while the database cannot take the batch: short at first, never longer than this between tries.
 MAX_BACKOFF_SECONDS = 5.0
