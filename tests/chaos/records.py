@@ -20,6 +20,7 @@ from paylinks_events import (
     Event,
     PaymentFailed,
     PaymentUnlinked,
+    PayoutPaid,
     Topic,
     to_record,
     utcnow,
@@ -34,6 +35,7 @@ CARRIED: dict[str, str] = {
     Topic.LINK: "LinkIssued",
     Topic.PRACTICE: "ContactCreated",
     Topic.RECONCILIATION: "PaymentLinked",
+    Topic.PAYOUT: "PayoutPaid",
 }
 
 
@@ -139,6 +141,15 @@ def marker(topic: str, firm_id: str, key: str) -> Event:
         Topic.PRACTICE: ContactCreated(firm_id=firm_id, contact_id=key, name="Marker Contact"),
         Topic.RECONCILIATION: PaymentUnlinked(
             firm_id=firm_id, payment_id=key, unlinked_by="chaos", reason="marker", unlinked_at=now
+        ),
+        # an empty payout of an account nobody has: it moves no money
+        Topic.PAYOUT: PayoutPaid(
+            firm_id=firm_id,
+            payout_id=key,
+            bank_account_id=f"marker-{key}",
+            amount=0,
+            arrival_date=now.date(),
+            lines=(),
         ),
     }
     return events[topic]

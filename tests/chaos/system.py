@@ -16,25 +16,23 @@ from pathlib import Path
 
 import httpx
 
+from billing_service.reactions import REACTIONS as BILLING_REACTIONS
+from link_service.reactions import REACTIONS as LINK_REACTIONS
+from notifier.reactions import REACTIONS as NOTIFIER_REACTIONS
 from paylinks_devstack.client import PaylinksClient
 from paylinks_devstack.stack import EXECUTABLES, SERVICES, Stack, StackConfig, executable, free_port
-from paylinks_events import Topic
 from paylinks_runtime.testing import JWT_SECRET, eventually
+from reconciliation_service.projection import PLANNERS as RECONCILIATION_PLANNERS
 
 from .infra import LocalInfra
 
 # Which consumer group reads which topics (the ConsumerSpecs of the four services; group = prefix + name).
+# What each service's consumer reads: its reaction registry says so (one place per service).
 CONSUMED: dict[str, tuple[str, ...]] = {
-    "link-service": (Topic.BILLING,),
-    "billing-service": (Topic.PRACTICE, Topic.PAYMENT),
-    "reconciliation-service": (
-        Topic.PAYMENT,
-        Topic.BILLING,
-        Topic.LINK,
-        Topic.PRACTICE,
-        Topic.RECONCILIATION,
-    ),
-    "notifier": (Topic.PAYMENT, Topic.LINK, Topic.BILLING),
+    "link-service": LINK_REACTIONS.topics,
+    "billing-service": BILLING_REACTIONS.topics,
+    "reconciliation-service": RECONCILIATION_PLANNERS.topics,
+    "notifier": NOTIFIER_REACTIONS.topics,
 }
 
 
