@@ -16,8 +16,9 @@ WITH_INFRA := deploy/local/with-infra.sh
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.synced ## virtualenv with every package (uv, locked), plus Chromium for the browser tests
+setup: $(VENV)/.synced ## virtualenv with every package (uv, locked), plus Chromium and promtool for the tests
 	@deploy/local/ensure-chromium.sh
+	@deploy/local/ensure-promtool.sh
 
 $(VENV)/.synced: uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
@@ -59,7 +60,7 @@ up: setup ## the whole stack (Kafka, Postgres, SMTP sink, four services) until C
 	@$(VENV)/bin/paylinks-up
 
 docs: $(VENV)/.synced ## regenerate docs/asyncapi.json (event contract, by FastStream) and docs/openapi/*.json
-	$(PY) -m paylinks_events.asyncapi > docs/asyncapi.json
+	$(PY) -m paylinks_devstack.asyncapi > docs/asyncapi.json
 	$(PY) -m paylinks_devstack.openapi docs/openapi
 
 clean: ## stop local infrastructure and remove its data (keeps the cached Kafka jars)

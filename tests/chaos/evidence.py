@@ -4,8 +4,9 @@ reconciliation and billing tables, the emails in the SMTP sink's maildir, the co
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from aiokafka.structs import ConsumerRecord
 from paylinks_events import ALL_TOPICS, Topic, dlq_topic
 
 from .system import CONSUMED, ChaosSystem
+from .trust import TrustEvidence, trust_balances
 
 
 def header(record: ConsumerRecord, name: str) -> str | None:
@@ -229,6 +231,8 @@ class Evidence:
     applied: list[AppliedRow]
     mails: list[Mail]
     lag: dict[str, int]
+    trust: TrustEvidence = field(default_factory=TrustEvidence)
+    outboxes: dict[str, int] = field(default_factory=dict)  # per service: events not yet published
 
 
 def of_firms(records: list[ConsumerRecord], firm_ids: set[str]) -> list[ConsumerRecord]:
@@ -248,4 +252,27 @@ async def gather(system: ChaosSystem, firm_ids: set[str], recipients: set[str]) 
         applied=applied,
         mails=mails(system.config.maildir, recipients),
         lag=await consumer_lag(system),
+        trust=await trust_evidence(system, firm_ids),
+        outboxes={service: await outbox_backlog(system, service) for service in system.config.schemas},
     )
+
+
+async def trust_evidence(system: ChaosSystem, firm_ids: set[str]) -> TrustEvidence:
+    """The firms' bank account kinds and payouts from the topics, and each trust account's reconciliation."""
+    bootstrap = system.infra.bootstrap
+    records = of_firms(await read_topics(bootstrap, [Topic.LINK, Topic.PAYOUT]), firm_ids)
+    kinds = {
+        str(data["bank_account_id"]): str(data["kind"])
+        for r in records
+        if header(r, "ce_type") == "BankAccountRegistered"
+        for data in [json.loads(r.value)]
+    }
+    conn = await asyncpg.connect(
+        system.infra.database_url, server_settings={"search_path": system.schema("reconciliation-service")}
+    )
+    try:
+        balances = await trust_balances(conn, firm_ids)
+    finally:
+        await conn.close()
+    payouts = [r for r in records if header(r, "ce_type") == "PayoutPaid"]
+    return TrustEvidence(account_kinds=kinds, payouts=payouts, balances=balances)

@@ -46,7 +46,9 @@ async def test_no_payment_is_lost_or_duplicated_when_services_kafka_and_postgres
     verdict.record(chaos_report)
 
     assert [w.line() for w in injector.watches if not w.complete] == []
-    assert len(injector.watches) == 4 * profile.fault_rounds  # kafka and postgres, down and back
+    assert (
+        len(injector.watches) == 5 * profile.fault_rounds
+    )  # kafka (down: gated, intake) and postgres, down and back
     # An outage is answered 503 (retry); a 500 would say a request failed in a way nobody planned for.
     assert [why for why in ledger.retries if why.startswith("500")] == []
     assert ledger.accepted, "no payment was accepted at all"

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from aiokafka.structs import ConsumerRecord
 
 from .evidence import Evidence, Mail, header
 from .load import Ledger
 from .report import ChaosReport
-from .workload import BILL_CARD, FAILED, PROCESSED, RECEIVED, PlannedPayment
+from .trust import TrustBalance
+from .workload import BILL_CARD, FAILED, PROCESSED, RECEIVED, PlannedPayment, recipient
 
 EXAMPLES = 20  # problems listed in a failure message, at most
 BILL_EVENTS = ("BillPaymentApplied", "PaymentUnallocated")
@@ -94,6 +96,8 @@ def verify(ledger: Ledger, evidence: Evidence) -> Verdict:
     _check_projection(accepted, evidence, verdict)
     _check_bills(accepted, evidence, index, verdict)
     _check_emails(accepted, evidence.mails, index, verdict)
+    _check_trust(evidence, verdict)
+    _check_attribution(accepted, evidence, index, verdict)
     for record in evidence.dead_letters:
         verdict.lose("event dead-lettered", f"{header(record, 'ce_type')} {header(record, 'dlq_reason')}")
     verdict.checked["events on payment.events and billing.events"] += len(evidence.events)
@@ -210,3 +214,125 @@ def _check_emails(
     copies = Counter(mail.message_id for mail in mails)
     verdict.notes["email re-sent with the same Message-ID"] += sum(n - 1 for n in copies.values())
     verdict.checked["emails"] += len(mails)
+
+
+# --- trust accounts: the three-way reconciliation, and no fee ever in trust ---------------------------------
+
+# A trust ledger's movements (CONTRACT §2 v2): what each event type does to it, and the key of what moved
+# (one refund, dispute or payment counts once however many ids carried it).
+_LEDGER_SIGNS = {"PaymentProcessed": 1, "RefundSucceeded": -1, "DisputeClosed": -1, "PaymentReturned": -1}
+
+
+def _check_trust(evidence: Evidence, verdict: Verdict) -> None:
+    """Per trust account: deposited + in transit = ledger = client ledgers + unidentified; the ledger and the
+    deposits are the events' (less: lost, more: counted twice); and no fee, charged or paid out, in trust."""
+    trust = evidence.trust
+    for balance in trust.balances:
+        what = f"{balance.firm_id}/{balance.bank_account_id}"
+        clients = sum(balance.client_balances)
+        if not balance.deposited + balance.in_transit == balance.ledger == clients + balance.unidentified:
+            verdict.lose(
+                "trust reconciliation out of balance",
+                f"{what}: deposited {balance.deposited} + in transit {balance.in_transit}, ledger"
+                f" {balance.ledger}, clients {clients} + unidentified {balance.unidentified}",
+            )
+        _compare(verdict, "trust ledger", what, balance.ledger, _ledger_of_events(evidence.events, balance))
+        _compare(verdict, "trust deposits", what, balance.deposited, _deposits_of(trust.payouts, balance))
+    trust_accounts = {a for a, kind in trust.account_kinds.items() if kind == "trust"}
+    for fee in _fees_in(evidence.events, trust.payouts, trust_accounts):
+        verdict.lose("fee taken from a trust account", fee)
+    verdict.checked["trust accounts reconciled"] += len(trust.balances)
+
+
+def _compare(verdict: Verdict, what: str, account: str, reported: int, from_events: int) -> None:
+    if reported < from_events:
+        verdict.lose(f"{what} short of its events", f"{account}: {reported} < {from_events}")
+    elif reported > from_events:
+        verdict.duplicate(f"{what} counts money twice", f"{account}: {reported} > {from_events}")
+
+
+def _ledger_of_events(records: list[ConsumerRecord], balance: TrustBalance) -> int:
+    events = [(header(r, "ce_type") or "", json.loads(r.value)) for r in records]
+    # a payment's account, from any of its events that names it (DisputeClosed does not)
+    account_of = {
+        str(d["payment_id"]): str(d["bank_account_id"]) for _, d in events if "bank_account_id" in d
+    }
+    moved: dict[tuple[str, str], int] = {}  # (type, what moved: payment, refund or dispute) -> signed amount
+    for kind, data in events:
+        if kind not in _LEDGER_SIGNS or account_of.get(str(data["payment_id"])) != balance.bank_account_id:
+            continue
+        if _in_time(data, balance) and data.get("outcome", "lost") == "lost":
+            what = str(data.get("refund_id") or data.get("dispute_id") or data["payment_id"])
+            moved[(kind, what)] = _LEDGER_SIGNS[kind] * int(data["amount"])
+    return sum(moved.values())
+
+
+def _in_time(data: dict[str, object], balance: TrustBalance) -> bool:
+    at = next(str(data[k]) for k in ("processed_at", "succeeded_at", "closed_at", "returned_at") if k in data)
+    return datetime.fromisoformat(at) <= balance.as_of
+
+
+def _deposits_of(payouts: list[ConsumerRecord], balance: TrustBalance) -> int:
+    paid = {}
+    for record in payouts:
+        data = json.loads(record.value)
+        arrived = date.fromisoformat(str(data["arrival_date"])) <= balance.as_of.date()
+        if data["bank_account_id"] == balance.bank_account_id and arrived:
+            paid[str(data["payout_id"])] = int(data["amount"])
+    return sum(paid.values())
+
+
+def _fees_in(
+    records: list[ConsumerRecord], payouts: list[ConsumerRecord], trust_accounts: set[str]
+) -> list[str]:
+    """Fees charged to a trust account, and fee lines in a trust account's payouts."""
+    charged = {
+        f"FeeCharged {data['fee_id']} on {data['bank_account_id']}"
+        for record in records
+        if header(record, "ce_type") == "FeeCharged"
+        for data in [json.loads(record.value)]
+        if data["bank_account_id"] in trust_accounts
+    }
+    paid_out = {
+        f"payout {data['payout_id']} fee line {line.get('fee_id')} on {data['bank_account_id']}"
+        for record in payouts
+        for data in [json.loads(record.value)]
+        if data["bank_account_id"] in trust_accounts
+        for line in data["lines"]
+        if line["type"] == "fee"
+    }
+    return sorted(charged | paid_out)
+
+
+def _check_attribution(
+    accepted: dict[str, PlannedPayment], evidence: Evidence, index: EventIndex, verdict: Verdict
+) -> None:
+    """Every effect belongs to the payment's own firm and bill, and every email goes to its firm's staff:
+    a payment counted once but under another firm, or money on another bill, is the right one lost."""
+    for event_id, data in index.data.items():
+        payment_id, kind = index.event_of[event_id]
+        plan = accepted.get(payment_id)
+        if plan is None:
+            continue  # reported as never accepted
+        if data.get("firm_id") != plan.firm_id:
+            verdict.lose("event under another firm", f"{kind} of {payment_id}: {data.get('firm_id')}")
+        if kind in BILL_EVENTS and "bill_id" in data and data["bill_id"] != plan.bill_id:
+            verdict.lose("money applied to another bill", f"{kind} of {payment_id}: {data['bill_id']}")
+    for row in evidence.projection:
+        plan = accepted.get(row.payment_id)
+        if plan is not None and row.firm_id != plan.firm_id:
+            verdict.lose("payment shown under another firm", f"{row.payment_id}: {row.firm_id}")
+        if plan is not None and row.bill_id != plan.bill_id:
+            verdict.lose("payment shown against another bill", f"{row.payment_id}: {row.bill_id}")
+    for applied in evidence.applied:
+        plan = accepted.get(applied.payment_id)
+        if plan is not None and applied.bill_id != plan.bill_id:
+            verdict.lose("money applied to another bill", f"{applied.payment_id}: {applied.bill_id}")
+    for mail in evidence.mails:
+        about = index.event_of.get(mail.event_id)
+        plan = accepted.get(about[0]) if about else None
+        if plan is not None and mail.to != recipient(plan.firm_id):
+            verdict.lose("email to another firm's staff", f"{mail.message_id} to {mail.to}")
+    verdict.checked["firm, bill and recipient of every record"] += (
+        len(index.data) + len(evidence.projection) + len(evidence.applied) + len(evidence.mails)
+    )

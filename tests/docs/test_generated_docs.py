@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from paylinks_devstack.asyncapi import contract_document
 from paylinks_devstack.openapi import PACKAGES, openapi_of
-from paylinks_events.asyncapi import document
 
 pytestmark = pytest.mark.unit
 
@@ -26,7 +26,7 @@ def test_each_openapi_document_matches_its_service(service: str) -> None:
 def test_the_asyncapi_document_matches_the_event_contract() -> None:
     # compared as data: FastStream does not promise an order of channels in its JSON
     committed = json.loads((DOCS / "asyncapi.json").read_text())
-    assert committed == json.loads(document()), f"docs/asyncapi.json {STALE}"
+    assert committed == json.loads(contract_document()), f"docs/asyncapi.json {STALE}"
 
 
 def test_every_service_has_a_committed_openapi_document() -> None:

@@ -204,7 +204,8 @@ async def running_system(maildir: Path) -> AsyncIterator[System]:
             for name, factory in APP_FACTORIES.items():
                 app = factory(all_settings[name])
                 await start_at_the_end(app)
-                url = await stack.enter_async_context(serving(app, sockets[name]))
+                served = serving(app, sockets[name], settings=all_settings[name])  # as in production
+                url = await stack.enter_async_context(served)
                 services[name] = Service(name, app, all_settings[name], url)
             yield System(services, sink, logs, kafka, run_id, processor)
     finally:

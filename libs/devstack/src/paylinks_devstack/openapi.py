@@ -14,6 +14,7 @@ PACKAGES = {
     "billing-service": "billing_service",
     "reconciliation-service": "reconciliation_service",
     "notifier": "notifier",
+    "processor-sandbox": "processor_sandbox",
 }
 
 

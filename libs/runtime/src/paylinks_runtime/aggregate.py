@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Self
+import typing
+from collections.abc import Callable, Iterable
+from typing import Any, Self
 
 from paylinks_events import Event
+
+from .reactions import Reactions
 
 
 class DomainError(Exception):
@@ -18,9 +21,19 @@ class DomainError(Exception):
 
 
 class Aggregate:
-    """Base of every aggregate. Subclasses define `when_<EventType>(event)` methods that change state."""
+    """Base of every aggregate. Subclasses define `when_<EventType>(self, event: EventType)` methods that
+    change state; each is registered, by the class in its annotation, in the class's `appliers`."""
 
     stream_type: str = "aggregate"
+    appliers: Reactions[Any, None] = Reactions("Aggregate")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.appliers = Reactions(cls.__name__)
+        for name in dir(cls):
+            if name.startswith("when_"):
+                method = getattr(cls, name)
+                cls.appliers.register(_applied_event(cls, name, method), method)
 
     def __init__(self, aggregate_id: str) -> None:
         self.id = aggregate_id
@@ -52,6 +65,20 @@ class Aggregate:
         return event
 
     def _mutate(self, event: Event) -> None:
-        handler = getattr(self, f"when_{event.type_name()}", None)
-        if handler is not None:
-            handler(event)
+        self.appliers.apply(self, event)  # events the aggregate keeps no state for change nothing
+
+
+def _applied_event(cls: type, name: str, method: Callable[..., None]) -> type[Event]:
+    """The event class a `when_<Name>` method is annotated with; it must be the one its name says."""
+    hints = typing.get_type_hints(method)
+    hints.pop("return", None)
+    if len(hints) != 1:
+        raise TypeError(f"{cls.__name__}.{name} must take one annotated event")
+    [event_type] = hints.values()
+    if not (isinstance(event_type, type) and issubclass(event_type, Event)):
+        raise TypeError(f"{cls.__name__}.{name} is annotated with {event_type!r}, not an event class")
+    if name != f"when_{event_type.type_name()}":
+        raise TypeError(
+            f"{cls.__name__}.{name} applies {event_type.type_name()}: name it when_{event_type.type_name()}"
+        )
+    return event_type

@@ -24,6 +24,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from .auth import issue_token
+from .http import server_config
 from .settings import ServiceSettings
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ServiceSettings().kafka_bootstrap_servers)
@@ -162,12 +163,17 @@ def free_socket() -> socket.socket:
 
 @asynccontextmanager
 async def serving(
-    app: FastAPI, sock: socket.socket, *, lifespan: Literal["on", "off"] = "on"
+    app: FastAPI,
+    sock: socket.socket,
+    *,
+    lifespan: Literal["on", "off"] = "on",
+    settings: ServiceSettings | None = None,
 ) -> AsyncIterator[str]:
-    """Serve the app with uvicorn on `sock` (for webhooks and browsers); yields its base URL.
+    """Serve the app with uvicorn on `sock` (for webhooks and browsers), configured as `serve` does for
+    `settings` (the defaults without); yields its base URL.
 
     `lifespan="off"` when the app's lifespan already runs (e.g. under `running_app`)."""
-    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_config=None, access_log=False))
+    server = uvicorn.Server(server_config(app, settings or ServiceSettings(), lifespan=lifespan))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await eventually(lambda: server.started or task.done(), timeout=60)

@@ -1,4 +1,11 @@
-"""One transaction for a command: load aggregates, save their new events with the outbox, wake the relay."""
+"""One transaction for a command: load aggregates, save their new events with the outbox, wake the relay.
+
+Command handlers are written against `AbstractUnitOfWork` and `AbstractWriter` (what they may do in their
+transaction), so they run the same on Postgres (`UnitOfWork`, `Writer`, here) and on the in-memory
+`FakeUnitOfWork` of `paylinks_runtime.fakes` in unit tests. `tables` is the service's own port to the tables
+it reads and writes in the same transaction (a read model, lookups): by default the connection itself; a
+service whose commands are unit-tested gives a factory that wraps the connection in its port.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,10 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Generic, Protocol, cast
 
 import asyncpg
+from typing_extensions import TypeVar
 
 from paylinks_events import Envelope, Event
 
@@ -18,9 +26,53 @@ from .event_store import ConcurrencyError
 from .tracing import current_trace_headers
 
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
+# The tables port of a unit of work; a plain connection unless the service names its own.
+Tables = TypeVar("Tables", default=asyncpg.Connection)
+Tables_co = TypeVar("Tables_co", covariant=True)
+Other = TypeVar("Other")
 # Conflicts a retry resolves: another writer appended first, or Postgres chose us as a deadlock victim.
 RETRYABLE_CONFLICTS = (ConcurrencyError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
-T = TypeVar("T")
+COMMAND_ATTEMPTS = 20
+
+
+class AbstractUnitOfWork(Protocol[Tables_co]):
+    """What a command may do inside its transaction: nothing of it is kept unless the whole command ends."""
+
+    @property
+    def tables(self) -> Tables_co:
+        """The service's tables, read and written in this same transaction."""
+        ...
+
+    def envelope(self, event: Event) -> Envelope: ...
+
+    async def load(self, cls: type[A], aggregate_id: str) -> A:
+        """The aggregate as its stream holds it (a new, empty one when there is no stream)."""
+        ...
+
+    async def save(self, aggregate: Aggregate) -> list[Envelope]:
+        """Append the aggregate's pending events and put them in the outbox; ConcurrencyError if its
+        stream moved on since it was loaded."""
+        ...
+
+    async def publish(self, *events: Event) -> list[Envelope]:
+        """Put events that belong to no stream of ours in the outbox."""
+        ...
+
+
+class AbstractWriter(Protocol[Tables_co]):
+    """Runs a command in a fresh unit of work, deciding again after a concurrency conflict."""
+
+    async def execute(
+        self,
+        command: Callable[[AbstractUnitOfWork[Tables_co]], Awaitable[T]],
+        *,
+        attempts: int = COMMAND_ATTEMPTS,
+    ) -> T: ...
+
+
+def _connection(conn: asyncpg.Connection) -> asyncpg.Connection:
+    return conn
 
 
 class OutboxSignal:
@@ -41,16 +93,44 @@ class OutboxSignal:
         self._event.clear()
 
 
-class UnitOfWork:
-    def __init__(self, pool: asyncpg.Pool, source: str, signal: OutboxSignal | None = None) -> None:
+class _OutboxWrites:
+    """Whether a transaction wrote outbox rows: shared by every view of it (see `with_tables`)."""
+
+    wrote = False
+
+
+class UnitOfWork(Generic[Tables]):
+    """The Postgres unit of work: one connection, one transaction."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        source: str,
+        signal: OutboxSignal | None = None,
+        tables: Callable[[asyncpg.Connection], Tables] | None = None,
+    ) -> None:
         self._pool = pool
         self._source = source
         self._signal = signal
-        self._wrote_outbox = False
+        self._tables_of = tables or cast(Callable[[asyncpg.Connection], Tables], _connection)
+        self._outbox = _OutboxWrites()
         self.conn: asyncpg.Connection
 
-    async def __aenter__(self) -> UnitOfWork:
+    @property
+    def tables(self) -> Tables:
+        return self._tables
+
+    def with_tables(self, tables: Callable[[asyncpg.Connection], Other]) -> UnitOfWork[Other]:
+        """This same transaction seen through another tables port (a consumer calling a command)."""
+        view = UnitOfWork(self._pool, self._source, self._signal, tables)
+        view.conn = self.conn
+        view._tables = tables(self.conn)
+        view._outbox = self._outbox
+        return view
+
+    async def __aenter__(self) -> UnitOfWork[Tables]:
         self.conn = await self._pool.acquire()
+        self._tables = self._tables_of(self.conn)
         self._tx = self.conn.transaction()
         await self._tx.start()
         return self
@@ -65,7 +145,7 @@ class UnitOfWork:
                 await self._tx.rollback()
         finally:
             await self._pool.release(self.conn)
-        if exc_type is None and self._wrote_outbox and self._signal is not None:
+        if exc_type is None and self._outbox.wrote and self._signal is not None:
             self._signal.notify()
 
     def envelope(self, event: Event) -> Envelope:
@@ -88,29 +168,42 @@ class UnitOfWork:
             self.conn, aggregate.id, aggregate.stream_type, aggregate.version, envelopes, stored
         )
         aggregate.pending.clear()
-        self._wrote_outbox = self._wrote_outbox or bool(envelopes)
+        self._outbox.wrote = self._outbox.wrote or bool(envelopes)
         return envelopes
 
     async def publish(self, *events: Event) -> list[Envelope]:
         """Publish events that belong to no stream of ours (still through the outbox)."""
         envelopes = [self.envelope(e) for e in events]
         await event_store.enqueue(self.conn, envelopes)
-        self._wrote_outbox = self._wrote_outbox or bool(envelopes)
+        self._outbox.wrote = self._outbox.wrote or bool(envelopes)
         return envelopes
 
 
-class Writer:
+class Writer(Generic[Tables]):
     """What a service's command handlers use to run a unit of work, retrying on concurrency conflicts."""
 
-    def __init__(self, pool: asyncpg.Pool, source: str, signal: OutboxSignal | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        source: str,
+        signal: OutboxSignal | None = None,
+        tables: Callable[[asyncpg.Connection], Tables] | None = None,
+    ) -> None:
         self.pool = pool
         self.source = source
         self.signal = signal
+        self._tables = tables
 
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.pool, self.source, self.signal)
+    def with_tables(self, tables: Callable[[asyncpg.Connection], Other]) -> Writer[Other]:
+        """A writer on the same pool whose units of work show the service's own tables port."""
+        return Writer(self.pool, self.source, self.signal, tables)
 
-    async def execute(self, command: Callable[[UnitOfWork], Awaitable[T]], *, attempts: int = 20) -> T:
+    def unit_of_work(self) -> UnitOfWork[Tables]:
+        return UnitOfWork(self.pool, self.source, self.signal, self._tables)
+
+    async def execute(
+        self, command: Callable[[UnitOfWork[Tables]], Awaitable[T]], *, attempts: int = COMMAND_ATTEMPTS
+    ) -> T:
         """Run `command` in a fresh transaction; on a conflict (see RETRYABLE_CONFLICTS) decide again."""
         for attempt in range(1, attempts + 1):
             try:

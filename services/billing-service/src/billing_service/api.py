@@ -8,14 +8,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
+from paylinks_events.currencies import iso_4217
 from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import ApiError, not_found
 from paylinks_runtime.service import ServiceRuntime
 
 from . import commands, read_model
-from .currencies import iso_4217
 from .directory import UnknownParty
 from .domain import BillState, BillTerms
+from .tables import billing_writer
 
 MAX_BILL_AMOUNT = 10**12  # minor units; far above any bill, well inside bigint
 
@@ -71,7 +72,7 @@ def bills_router(runtime: ServiceRuntime) -> APIRouter:
     @router.post("", status_code=201, response_model=BillView)
     async def issue_bill(body: NewBill, user: staff) -> dict[str, Any]:
         try:
-            bill_id = await commands.issue_bill(runtime.writer, body.terms(user.firm_id))
+            bill_id = await commands.issue_bill(billing_writer(runtime.writer), body.terms(user.firm_id))
         except UnknownParty as exc:
             raise ApiError(422, exc.code, exc.message) from exc
         return await _bill(runtime, user.firm_id, bill_id)
@@ -90,7 +91,7 @@ def bills_router(runtime: ServiceRuntime) -> APIRouter:
     @router.post("/{bill_id}/void", response_model=VoidResult)
     async def void_bill(bill_id: str, user: staff) -> dict[str, str]:
         try:
-            await commands.void_bill(runtime.writer, user.firm_id, bill_id)
+            await commands.void_bill(billing_writer(runtime.writer), user.firm_id, bill_id)
         except commands.BillNotFound as exc:
             raise not_found("bill") from exc
         return {"bill_id": bill_id, "state": "void"}

@@ -11,7 +11,7 @@ from paylinks_runtime.service import ServiceRuntime
 
 from .api import bills_router
 from .config import Settings
-from .event_handlers import CONSUMER
+from .reactions import CONSUMER
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

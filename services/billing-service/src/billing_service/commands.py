@@ -8,13 +8,15 @@ import uuid
 
 from paylinks_events import PaymentProcessed, utcnow
 from paylinks_runtime.event_store import ConcurrencyError
-from paylinks_runtime.unit_of_work import UnitOfWork, Writer
+from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 
-from . import read_model
-from .directory import check_parties
 from .domain import Bill, BillTerms
 from .metrics import BILL_WRITE_CONFLICTS
+from .tables import BillingTables
 from .unmatched_payments import unallocate_unmatched
+
+UnitOfWork = AbstractUnitOfWork[BillingTables]
+Writer = AbstractWriter[BillingTables]
 
 PAYMENT_ATTEMPTS = 100  # many payments may race on one bill; each retry is one cheap reload
 
@@ -25,7 +27,7 @@ class BillNotFound(Exception):
 
 async def issue_bill(writer: Writer, terms: BillTerms) -> str:
     async def command(uow: UnitOfWork) -> str:
-        await check_parties(uow.conn, terms.firm_id, terms.matter_id, terms.contact_id)
+        await uow.tables.check_parties(terms.firm_id, terms.matter_id, terms.contact_id)
         bill = Bill.issue(str(uuid.uuid4()), terms, utcnow())
         await _save(uow, bill)
         return bill.id
@@ -72,4 +74,4 @@ async def _save(uow: UnitOfWork, bill: Bill) -> None:
     except ConcurrencyError:
         BILL_WRITE_CONFLICTS.inc()
         raise
-    await read_model.project(uow.conn, (e.event for e in envelopes))
+    await uow.tables.project(e.event for e in envelopes)

@@ -8,16 +8,22 @@ shows it to staff; it is remembered by payment_id so that a re-published copy ha
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import asyncpg
 import structlog
 
 from paylinks_events import PaymentProcessed, PaymentUnallocated, utcnow
-from paylinks_runtime.unit_of_work import UnitOfWork
+from paylinks_runtime.unit_of_work import AbstractUnitOfWork
+
+if TYPE_CHECKING:
+    from .tables import BillingTables
 
 log = structlog.get_logger(__name__)
 
 
-async def unallocate_unmatched(uow: UnitOfWork, payment: PaymentProcessed) -> None:
-    if not await _remember(uow, payment):
+async def unallocate_unmatched(uow: AbstractUnitOfWork[BillingTables], payment: PaymentProcessed) -> None:
+    if not await uow.tables.remember_unmatched(payment):
         return
     log.warning(
         "payment for an unknown bill left unallocated",
@@ -38,9 +44,9 @@ async def unallocate_unmatched(uow: UnitOfWork, payment: PaymentProcessed) -> No
     )
 
 
-async def _remember(uow: UnitOfWork, payment: PaymentProcessed) -> bool:
+async def remember(conn: asyncpg.Connection, payment: PaymentProcessed) -> bool:
     """Record the payment; False if it was recorded before (a re-published copy)."""
-    inserted = await uow.conn.fetchval(
+    inserted = await conn.fetchval(
         "INSERT INTO unmatched_payments (payment_id, firm_id, bill_id, amount, currency, processed_at)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (payment_id) DO NOTHING RETURNING 1",
         payment.payment_id,

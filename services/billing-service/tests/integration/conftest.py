@@ -14,7 +14,7 @@ from aiokafka.structs import RecordMetadata
 
 from billing_service.app import create_app
 from billing_service.config import Settings
-from billing_service.event_handlers import CONSUMER
+from billing_service.reactions import CONSUMER
 from paylinks_events import ContactCreated, Envelope, Event, MatterOpened, PaymentProcessed, to_record, utcnow
 from paylinks_runtime.kafka import contract_topics, ensure_topics
 from paylinks_runtime.service import ServiceRuntime

@@ -16,7 +16,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from billing_service.commands import apply_payment
-from billing_service.event_handlers import CONSUMER_NAME
+from billing_service.reactions import CONSUMER_NAME
+from billing_service.tables import billing_writer
 from paylinks_events import Topic
 from paylinks_runtime.service import ServiceRuntime
 from paylinks_runtime.testing import TopicWatcher, eventually, header
@@ -63,7 +64,7 @@ async def race(world: Any, instances: list[ServiceRuntime], payments: list[Any])
     published = [
         asyncio.ensure_future(world.publish(p, ce_id=i)) for p, i in zip(payments, ce_ids, strict=True)
     ]
-    await asyncio.gather(*(apply_payment(r.writer, p) for p in payments for r in instances))
+    await asyncio.gather(*(apply_payment(billing_writer(r.writer), p) for p in payments for r in instances))
     sent = await asyncio.gather(*published)
     await eventually(lambda: consumed_by_all(instances, ce_ids), timeout=60)
     return {metadata.partition for metadata in sent}

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from paylinks_events import Topic
 from paylinks_runtime.http import create_service_app, serve
-from paylinks_runtime.service import ConsumerSpec, ServiceRuntime
+from paylinks_runtime.service import ServiceRuntime
 
 from . import token_redaction
 from .api import pay, pay_page, staff, webhooks
@@ -19,7 +18,7 @@ from .config import Settings
 from .payment_upkeep import keep_payments_finished
 from .processor import PaymentProcessor
 from .processor.http import HttpProcessor
-from .projections import on_billing_event
+from .reactions import CONSUMER
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -39,8 +38,9 @@ def create_app(settings: Settings | None = None, processor: PaymentProcessor | N
     runtime = ServiceRuntime(
         settings,
         migrations=MIGRATIONS,
-        consumers=[ConsumerSpec("link-service", [Topic.BILLING], on_billing_event)],
+        consumers=[CONSUMER],
         background=[payment_upkeep],
+        kafka_gates_readiness=False,  # payment intake writes to Postgres; the outbox waits for Kafka
     )
     app = create_service_app(
         runtime,

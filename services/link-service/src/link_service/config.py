@@ -20,6 +20,7 @@ class Settings(ServiceSettings):
     db_schema: str = "link"
 
     public_base_url: str = "http://127.0.0.1:8001"
+    public_path_prefixes: tuple[str, ...] = ("/pay/", "/v1/pay/", WEBHOOK_PATH)
     # Shared with the payment processor: signs its webhooks.
     webhook_secret: str = DEV_WEBHOOK_SECRET
     webhook_tolerance_seconds: int = Field(default=300, ge=1)

@@ -1,4 +1,4 @@
-"""The v2 pay body: a processor token, never card or bank numbers; the HTML form, parsed into plain words."""
+"""The v2 pay body: a processor token, never card or bank numbers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from link_service.api.pay_form import parse
 from link_service.api.payment_input import PaymentInput
 from link_service.domain.raw_payment_details import carries_raw_payment_details, holds_card_number, luhn_valid
 from paylinks_runtime.aggregate import DomainError
@@ -102,36 +101,3 @@ def test_the_fingerprint_covers_the_request_and_the_link_only() -> None:
     assert request.fingerprint("link-1") == same.fingerprint("link-1")
     assert request.fingerprint("link-1") != other.fingerprint("link-1")
     assert request.fingerprint("link-1") != request.fingerprint("link-2")
-
-
-def form(**fields: str) -> dict[str, str]:
-    return {
-        "amount": "1,234.50",
-        "name": "Ada",
-        "email": "ada@example.com",
-        "method": "card",
-        "payment_method": "pm_abc123",
-        **fields,
-    }
-
-
-def test_a_good_form_becomes_a_payment_in_cents() -> None:
-    parsed = parse(form())
-    assert parsed.errors == []
-    assert parsed.payment is not None
-    assert parsed.payment.amount == 123_450
-    assert parsed.payment.payment_method == "pm_abc123"
-
-
-@pytest.mark.parametrize(
-    ("fields", "words"),
-    [
-        ({"amount": ""}, "Amount: enter an amount such as 125.00."),
-        ({"name": ""}, "Your name: "),
-        ({"payment_method": ""}, "Card or bank account: "),
-    ],
-)
-def test_bad_forms_get_plain_words(fields: dict[str, str], words: str) -> None:
-    parsed = parse(form(**fields))
-    assert parsed.payment is None
-    assert any(error.startswith(words) for error in parsed.errors), parsed.errors

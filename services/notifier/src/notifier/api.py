@@ -11,7 +11,8 @@ from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import not_found
 from paylinks_runtime.service import ServiceRuntime
 
-from . import email_outbox, store
+from . import commands, email_outbox, store
+from .commands import UnknownBankAccount, recipients_writer
 from .config import Settings
 
 
@@ -36,14 +37,12 @@ def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
     @router.put("/notification-recipients", response_model=RecipientsOut)
     async def set_recipients(body: RecipientsIn, user: StaffUser = admin) -> RecipientsOut:
         """Who gets payment emails for the firm, or for one of its bank accounts (that group then wins)."""
-        emails = _distinct(body.emails)
-        async with runtime.pool.acquire() as conn:
-            known = body.bank_account_id is None or await store.bank_account_known(
-                conn, user.firm_id, body.bank_account_id
+        try:
+            emails = await commands.set_recipients(
+                recipients_writer(runtime.writer), user.firm_id, body.bank_account_id, body.emails
             )
-            if not known:
-                raise not_found("bank account")
-            await store.set_recipients(conn, user.firm_id, body.bank_account_id, emails)
+        except UnknownBankAccount as exc:
+            raise not_found("bank account") from exc
         return RecipientsOut(bank_account_id=body.bank_account_id, emails=emails)
 
     @router.get("/notification-recipients")
@@ -62,14 +61,3 @@ def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
             return {"items": await email_outbox.for_firm(conn, user.firm_id, payment_id, limit)}
 
     return router
-
-
-def _distinct(emails: list[str]) -> list[str]:
-    """Each address once, compared without case, in the order given."""
-    seen: set[str] = set()
-    distinct = []
-    for email in emails:
-        if email.lower() not in seen:
-            seen.add(email.lower())
-            distinct.append(email)
-    return distinct

@@ -6,27 +6,22 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from paylinks_events import Topic
 from paylinks_runtime.http import create_service_app, serve
-from paylinks_runtime.service import ConsumerSpec, ServiceRuntime
+from paylinks_runtime.service import ServiceRuntime
 
 from .api import create_router
 from .config import Settings
-from .projections import NotifierProjection
+from .reactions import consumer
 from .sender import send_emails
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-CONSUMER_NAME = "notifier"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    consumer = ConsumerSpec(
-        name=CONSUMER_NAME,
-        topics=[Topic.PAYMENT, Topic.LINK, Topic.BILLING],
-        handler=NotifierProjection(settings).handle,
+    runtime = ServiceRuntime(
+        settings, migrations=MIGRATIONS, consumers=[consumer(settings)], background=[send_emails]
     )
-    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, consumers=[consumer], background=[send_emails])
     app = create_service_app(
         runtime, title="notifier", description="Payment emails to the firm's staff, exactly once, over SMTP"
     )

@@ -126,6 +126,10 @@ async def save_body(conn: asyncpg.Connection, email_id: int, body: RenderedEmail
     )
 
 
+async def record_grant(conn: asyncpg.Connection, email_id: int, grant_sha256: str) -> None:
+    await conn.execute("UPDATE outgoing_emails SET grant_sha256 = $2 WHERE id = $1", email_id, grant_sha256)
+
+
 async def lease(conn: asyncpg.Connection, email_ids: list[int], seconds: float) -> None:
     """Count the attempt and keep the rows out of other claims while they are being sent."""
     await conn.execute(

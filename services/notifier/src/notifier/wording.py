@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from paylinks_events.currencies import EXPONENTS
+
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$"}
-_ZERO_DECIMAL = {"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"}
 
 _SOURCES = {
     "bank_account_link": "Bank account payment link",
@@ -42,7 +43,7 @@ _FAILURES: dict[str, tuple[str, str]] = {
 
 def format_money(amount: int, currency: str) -> str:
     """Minor units as a person reads them: 12500 USD -> "$125.00", 5000 JPY -> "5,000 JPY"."""
-    digits = 0 if currency in _ZERO_DECIMAL else 2
+    digits = EXPONENTS.get(currency, 2)
     value = f"{Decimal(amount).scaleb(-digits):,.{digits}f}"
     symbol = _SYMBOLS.get(currency)
     return f"{symbol}{value}" if symbol else f"{value} {currency}"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import structlog
 
 from paylinks_runtime.errors import ApiError
 
@@ -13,7 +14,10 @@ from . import ledger, timers, webhook_outbox
 from .config import Settings
 from .fees import processing_fee
 from .ids import new_id
+from .metrics import CHARGES
 from .scenarios import FAILURE_REASONS, Scenario
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,14 @@ async def create(
     )
     delay = settings.sandbox_card_settle_seconds if kind == "card" else settings.sandbox_echeck_settle_seconds
     await timers.schedule(conn, timers.SETTLE_PAYMENT, charge["id"], delay)
+    CHARGES.labels(kind, "taken").inc()
+    log.info(
+        "charge taken",
+        payment_id=request.payment_id,
+        charge_id=charge["id"],
+        method=kind,
+        amount=request.amount,
+    )
     return view(charge)
 
 
@@ -99,6 +111,8 @@ async def settle(conn: asyncpg.Connection, charge_id: str, settings: Settings) -
         ledger.fee_line(charge, charge["fee_id"], -charge["fee"]),
     )
     await webhook_outbox.enqueue(conn, charge["payment_id"], "payment.succeeded", succeeded_data(charge))
+    CHARGES.labels(charge["method"], "succeeded").inc()
+    log.info("charge succeeded", payment_id=charge["payment_id"], charge_id=charge_id, fee=charge["fee"])
     if scenario is Scenario.CARD_DISPUTE_LOST:
         await timers.schedule(
             conn, timers.OPEN_DISPUTE, charge_id, settings.sandbox_dispute_seconds, outcome="lost"
@@ -115,6 +129,8 @@ async def _fail(conn: asyncpg.Connection, charge: asyncpg.Record, reason: str) -
     )
     data = {"firm_id": charge["firm_id"], "payment_id": charge["payment_id"], "reason": reason}
     await webhook_outbox.enqueue(conn, charge["payment_id"], "payment.failed", data)
+    CHARGES.labels(charge["method"], "failed").inc()
+    log.info("charge failed", payment_id=charge["payment_id"], charge_id=charge["id"], reason=reason)
 
 
 def succeeded_data(charge: asyncpg.Record) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from paylinks_runtime.settings import (
     DEV_PROCESSOR_API_KEY,
@@ -43,3 +45,10 @@ class Settings(ServiceSettings):
     idempotency_key_hours: float = Field(default=24.0, gt=0)
     # Days from a dispute opening until the merchant's evidence is due.
     sandbox_evidence_days: int = Field(default=7, ge=1)
+
+    @model_validator(mode="after")
+    def _never_in_production(self) -> Self:
+        # CONTRACT.md section 4: PAYLINKS_ENV=production marks a production deployment, where no sandbox runs.
+        if self.paylinks_env == "production":
+            raise ValueError("the sandbox processor never runs in production (PAYLINKS_ENV=production)")
+        return self

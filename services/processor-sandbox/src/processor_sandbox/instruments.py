@@ -12,6 +12,8 @@ from datetime import date
 
 from .scenarios import Scenario, bank_scenario, card_scenario
 
+MAX_YEARS_AHEAD = 100  # generous (test cards often say 2099), and a year Postgres and the payer can both hold
+
 
 class InvalidInstrument(Exception):
     """A 422 for the payer: `code` is one of docs/processor-api.md's tokenization codes."""
@@ -55,7 +57,8 @@ def card_method(card: CardInput, today: date) -> PaymentMethodDraft:
     if not (12 <= len(number) <= 19 and number.isdigit() and luhn_valid(number)):
         raise InvalidInstrument("invalid_number", "the card number is not valid")
     year = _four_digit_year(card.exp_year)
-    if not 1 <= card.exp_month <= 12 or (year, card.exp_month) < (today.year, today.month):
+    too_far = year > today.year + MAX_YEARS_AHEAD
+    if not 1 <= card.exp_month <= 12 or (year, card.exp_month) < (today.year, today.month) or too_far:
         raise InvalidInstrument("invalid_expiry", "the expiry date is not valid or has passed")
     brand = card_brand(number)
     cvc_length = 4 if brand == "amex" else 3

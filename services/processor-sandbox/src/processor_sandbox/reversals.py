@@ -50,17 +50,16 @@ async def create_refund(
         raise ApiError(422, "payment_not_refundable", f"a {charge['status']} payment cannot be refunded")
     if request.amount > await refundable(conn, charge):
         raise ApiError(422, "amount_exceeds_refundable", "the amount is more than what can be refunded")
-    if await conn.fetchval("SELECT 1 FROM refunds WHERE refund_id = $1", request.refund_id):
-        raise ApiError(422, "refund_id_used", "a refund with this refund_id already exists")
     row = await conn.fetchrow(
         "INSERT INTO refunds (id, refund_id, charge_id, amount, status) VALUES ($1, $2, $3, $4, 'pending')"
-        " RETURNING *",
+        " ON CONFLICT (refund_id) DO NOTHING RETURNING *",
         new_id("re"),
         request.refund_id,
         charge["id"],
         request.amount,
     )
-    assert row is not None
+    if row is None:
+        raise ApiError(422, "refund_id_used", "a refund with this refund_id already exists")
     await timers.schedule(conn, timers.SETTLE_REFUND, row["id"], settings.sandbox_card_settle_seconds)
     return refund_view(row, charge)
 

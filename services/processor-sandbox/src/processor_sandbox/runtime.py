@@ -17,7 +17,7 @@ from paylinks_runtime.db import create_pool, migrate, postgres_reachable
 
 from . import idempotency, payouts, scheduler
 from .config import Settings
-from .webhook_delivery import WebhookDelivery, run_worker
+from .webhook_delivery import WebhookDelivery, log_failure, run_worker
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +44,8 @@ class SandboxRuntime:
         self._spawn("timers", self._every(s.sandbox_poll_seconds, self._apply_timers, self.timers_changed))
         for n in range(s.sandbox_webhook_workers):
             self._spawn(f"webhooks-{n}", run_worker(delivery, self.webhooks_queued, s.sandbox_poll_seconds))
-        self._spawn("payouts", self._every(s.sandbox_payout_seconds, self._pay_out))
+        # The first payout one period after start: a restart is not a payout day.
+        self._spawn("payouts", self._every(s.sandbox_payout_seconds, self._pay_out, first_wait=True))
         self._spawn("housekeeping", self._every(_HOUSEKEEPING_SECONDS, self._forget_old_keys))
         log.info("processor sandbox started", webhook_url=s.processor_webhook_url)
 
@@ -83,13 +84,20 @@ class SandboxRuntime:
         await idempotency.forget_expired(self.pool, self.settings.idempotency_key_hours)
 
     async def _every(
-        self, seconds: float, job: Callable[[], Awaitable[None]], wake: asyncio.Event | None = None
+        self,
+        seconds: float,
+        job: Callable[[], Awaitable[None]],
+        wake: asyncio.Event | None = None,
+        *,
+        first_wait: bool = False,
     ) -> None:
+        if first_wait:
+            await asyncio.sleep(seconds)
         while True:
             try:
                 await job()
-            except Exception:  # a loop must outlive any one failure (the database restarting, a bug)
-                log.exception("sandbox background job failed; retrying", job=job.__name__)
+            except Exception as exc:  # a loop must outlive any one failure (the database restarting, a bug)
+                log_failure(log, f"sandbox {job.__name__.strip('_')} failed; retrying", exc)
             if wake is None:
                 await asyncio.sleep(seconds)
                 continue

@@ -8,8 +8,10 @@ import json
 
 import asyncpg
 import structlog
+from opentelemetry import context as otel_context
 
 from paylinks_runtime.errors import ApiError
+from paylinks_runtime.tracing import context_from
 
 from . import charges, reversals, timers
 from .config import Settings
@@ -34,6 +36,7 @@ async def apply_due(pool: asyncpg.Pool, settings: Settings) -> int:
 
 
 async def _apply_one(conn: asyncpg.Connection, timer: asyncpg.Record, settings: Settings) -> int:
+    trace_token = otel_context.attach(context_from(timer["traceparent"]))  # the cause's trace
     try:
         async with conn.transaction():  # a savepoint: one failing timer does not hold back the others
             await _run(conn, timer["action"], timer["subject_id"], json.loads(timer["params"]), settings)
@@ -51,6 +54,8 @@ async def _apply_one(conn: asyncpg.Connection, timer: asyncpg.Record, settings: 
             _RETRY_SECONDS,
         )
         return 0
+    finally:
+        otel_context.detach(trace_token)
 
 
 async def _run(

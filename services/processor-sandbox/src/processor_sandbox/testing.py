@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,6 +203,7 @@ class Delivery:
     event: dict[str, Any]
     signature_valid: bool
     received_at: float
+    traceparent: str | None = None
 
 
 @dataclass
@@ -233,15 +234,17 @@ class WebhookRecorder:
             try:
                 body = await request.body()
                 await asyncio.sleep(self.delay(json.loads(body)) if callable(self.delay) else self.delay)
-                return self._record(body, request.headers.get(webhook_signature.HEADER))
+                return self._record(body, request.headers)
             finally:
                 self.in_flight -= 1
 
         return app
 
-    def _record(self, body: bytes, header: str | None) -> Response:
-        valid = webhook_signature.verify(self.secret, header, body, now=time.time(), tolerance=300)
-        self.deliveries.append(Delivery(json.loads(body), valid, time.monotonic()))
+    def _record(self, body: bytes, headers: Mapping[str, str]) -> Response:
+        signature = headers.get(webhook_signature.HEADER)
+        valid = webhook_signature.verify(self.secret, signature, body, now=time.time(), tolerance=300)
+        delivery = Delivery(json.loads(body), valid, time.monotonic(), headers.get("traceparent"))
+        self.deliveries.append(delivery)
         return Response(status_code=200 if valid else 400)
 
     @classmethod

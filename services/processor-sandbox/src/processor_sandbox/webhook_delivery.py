@@ -18,10 +18,14 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 import structlog
+from opentelemetry.trace import SpanKind
 
 from paylinks_runtime import webhook_signature
+from paylinks_runtime.db import database_unavailable
+from paylinks_runtime.tracing import context_from, current_trace_headers, tracer
 
 from .config import Settings
+from .metrics import WEBHOOK_FAILURES, WEBHOOKS_DELIVERED
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +50,10 @@ class WebhookDelivery:
         claimed = await self._claim()
         if claimed is None:
             return False
-        attempt = await self._post(claimed["body"].encode())
+        with tracer().start_as_current_span(
+            "sandbox webhook", context=context_from(claimed["traceparent"]), kind=SpanKind.CLIENT
+        ):
+            attempt = await self._post(claimed["body"].encode())
         await self._record(claimed, attempt)
         return True
 
@@ -59,13 +66,17 @@ class WebhookDelivery:
                 "  AND NOT EXISTS (SELECT 1 FROM webhooks e WHERE e.ordering_key = w.ordering_key"
                 "   AND e.seq < w.seq AND e.delivered_at IS NULL AND e.dropped_at IS NULL AND e.attempts = 0)"
                 "  ORDER BY w.seq LIMIT 1 FOR UPDATE SKIP LOCKED)"
-                " RETURNING seq, id, type, body, attempts",
+                " RETURNING seq, id, type, body, attempts, traceparent",
                 self._settings.sandbox_webhook_lease_seconds,
             )
 
     async def _post(self, body: bytes) -> Attempt:
         signature = webhook_signature.sign(self._settings.webhook_secret, int(time.time()), body)
-        headers = {webhook_signature.HEADER: signature, "Content-Type": "application/json"}
+        headers = {
+            webhook_signature.HEADER: signature,
+            "Content-Type": "application/json",
+            **current_trace_headers(),  # the receiver's handling joins the trace of what caused the event
+        }
         try:
             response = await self._client.post(
                 self._settings.processor_webhook_url, content=body, headers=headers
@@ -80,6 +91,7 @@ class WebhookDelivery:
 
     async def _record(self, webhook: asyncpg.Record, attempt: Attempt) -> None:
         if attempt.delivered:
+            WEBHOOKS_DELIVERED.labels(webhook["type"]).inc()
             await self._pool.execute(
                 "UPDATE webhooks SET delivered_at = now(), attempts = attempts + 1, last_error = NULL"
                 " WHERE seq = $1",
@@ -88,6 +100,7 @@ class WebhookDelivery:
             return
         attempts = webhook["attempts"] + 1
         drop = not attempt.retry and attempts >= self._settings.sandbox_webhook_max_client_errors
+        WEBHOOK_FAILURES.labels(webhook["type"], str(drop).lower()).inc()
         log.warning(
             "webhook dropped" if drop else "webhook not delivered; retrying",
             webhook_id=webhook["id"],
@@ -118,8 +131,17 @@ async def run_worker(delivery: WebhookDelivery, wake: asyncio.Event, poll_second
         try:
             if await delivery.deliver_next():
                 continue
-        except Exception:  # the worker must outlive any one failure (the database restarting, a bug)
-            log.exception("webhook delivery failed; retrying")
+        except Exception as exc:  # the worker must outlive any one failure (the database restarting, a bug)
+            log_failure(log, "webhook delivery failed; retrying", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=poll_seconds)
         wake.clear()
+
+
+def log_failure(logger: structlog.stdlib.BoundLogger, message: str, exc: Exception) -> None:
+    """A database outage is a warning without a traceback (it repeats every poll until the database is back);
+    anything else is a bug, with its traceback."""
+    if database_unavailable(exc):
+        logger.warning(message, error=repr(exc))
+    else:
+        logger.error(message, exc_info=exc)

@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from paylinks_runtime.tracing import current_trace_headers
+
 from .ids import new_id
 
 
@@ -21,11 +23,13 @@ async def enqueue(conn: asyncpg.Connection, ordering_key: str, type_: str, data:
         separators=(",", ":"),
     )
     await conn.execute(
-        "INSERT INTO webhooks (id, ordering_key, type, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO webhooks (id, ordering_key, type, body, created_at, traceparent)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
         event_id,
         ordering_key,
         type_,
         body,
         created,
+        current_trace_headers().get("traceparent"),  # the delivery continues the cause's trace
     )
     return event_id

@@ -57,6 +57,7 @@ async def test_only_the_tokenization_path_is_open_to_browsers(sandbox: Sandbox) 
     [
         ({"type": "card", "card": {**CARD["card"], "exp_month": 13}}, "invalid_expiry"),  # type: ignore[dict-item]
         ({"type": "card", "card": {**CARD["card"], "exp_year": 2020}}, "invalid_expiry"),  # type: ignore[dict-item]
+        ({"type": "card", "card": {**CARD["card"], "exp_year": 10**20}}, "invalid_expiry"),  # type: ignore[dict-item]
         ({"type": "card", "card": {**CARD["card"], "cvc": "1"}}, "invalid_cvc"),  # type: ignore[dict-item]
         (
             {
@@ -155,7 +156,11 @@ async def test_money_calls_need_an_idempotency_key(sandbox: Sandbox) -> None:
 
 
 async def test_the_service_endpoints_are_served(sandbox: Sandbox) -> None:
+    assert (await sandbox.charge(await sandbox.tokenize_card())).status_code == 201
     for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
         assert (await sandbox.http.get(path)).status_code == 200, path
+    assert (await sandbox.http.get("/readyz")).json()["checks"] == {"postgres": True}
+    metrics = (await sandbox.http.get("/metrics")).text
+    assert 'processor_sandbox_charges_total{method="card",outcome="taken"}' in metrics
     paths = (await sandbox.http.get("/openapi.json")).json()["paths"]
     assert {"/v1/payment_methods", "/v1/payments", "/v1/refunds", "/v1/sandbox/payouts"} <= set(paths)

@@ -167,6 +167,6 @@ async def test_charges_refuse_unknown_tokens_missing_fee_accounts_and_foreign_ec
     euros = await sandbox.charge(await sandbox.tokenize_bank(), currency="EUR")
     assert euros.json()["error"]["code"] == "currency_mismatch"
     assert {unknown.status_code, no_fee_account.status_code, euros.status_code} == {422}
-    for amount in (0, -5, 1.5, "100"):
+    for amount in (0, -5, 1.5, "100", 10**12 + 1, 2**63):
         refused = await sandbox.charge(await sandbox.tokenize_card(), amount=amount)
         assert refused.status_code == 422, amount

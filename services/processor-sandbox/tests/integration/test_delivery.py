@@ -101,3 +101,57 @@ async def test_different_payments_are_delivered_side_by_side() -> None:
         for payment_id in payment_ids:
             await receiver.wait_for("payment.succeeded", payment_id)
         assert 1 < receiver.max_in_flight <= sandbox.settings.sandbox_webhook_workers
+
+
+async def test_a_receiver_that_keeps_refusing_with_a_4xx_gets_five_tries_then_is_dropped() -> None:
+    """A receiver with another secret answers 400 to every signature: dropped after five tries, and the
+    payment's later webhooks are not held back by it."""
+    async with (
+        WebhookRecorder.serving(secret="not-the-sandbox-secret") as receiver,
+        own_sandbox(receiver.url, sandbox_webhook_retry_max_seconds=0.1) as sandbox,
+    ):
+        payment_id = str(uuid.uuid4())
+        assert (await sandbox.charge(await sandbox.tokenize_card(), payment_id=payment_id)).status_code == 201
+        await eventually(lambda: _dropped(sandbox), timeout=20)
+        assert await _dropped(sandbox) == [("payment.succeeded", 5)]
+        assert len(receiver.events("payment.succeeded", payment_id)) == 5  # each try reached it
+        assert not any(d.signature_valid for d in receiver.deliveries)
+        refund = {"refund_id": str(uuid.uuid4()), "payment_id": payment_id, "amount": 100}
+        headers = {**sandbox.secret, "Idempotency-Key": f"refund:{refund['refund_id']}"}
+        assert (await sandbox.http.post("/v1/refunds", json=refund, headers=headers)).status_code == 201
+        await receiver.wait_for("refund.succeeded", payment_id)
+
+
+async def _dropped(sandbox: Sandbox) -> list[tuple[str, int]]:
+    conn = await asyncpg.connect(DATABASE_URL, server_settings={"search_path": sandbox.settings.db_schema})
+    try:
+        rows = await conn.fetch("SELECT type, attempts FROM webhooks WHERE dropped_at IS NOT NULL")
+        return [(r["type"], r["attempts"]) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def test_a_webhook_continues_the_trace_of_the_request_that_caused_it(
+    sandbox: Sandbox, receiver: WebhookRecorder
+) -> None:
+    trace_id = uuid.uuid4().hex
+    payment_id = str(uuid.uuid4())
+    token = await sandbox.tokenize_card("4000000000000259")  # succeeded, disputed, lost: three timers deep
+    body = {
+        "payment_id": payment_id,
+        "payment_method": token,
+        "amount": 1000,
+        "firm_id": "firm-traced",
+        "bank_account_id": "ba-trust",
+        "fee_bank_account_id": "ba-operating",
+    }
+    headers = {
+        **sandbox.secret,
+        "Idempotency-Key": f"payment:{payment_id}",
+        "traceparent": f"00-{trace_id}-{'1' * 16}-01",
+    }
+    assert (await sandbox.http.post("/v1/payments", json=body, headers=headers)).status_code == 201
+    await receiver.wait_for("dispute.closed", payment_id)
+    traced = [d for d in receiver.deliveries if d.event["data"].get("payment_id") == payment_id]
+    assert [d.event["type"] for d in traced] == ["payment.succeeded", "dispute.created", "dispute.closed"]
+    assert all(d.traceparent and d.traceparent.split("-")[1] == trace_id for d in traced)

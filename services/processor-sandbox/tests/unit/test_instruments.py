@@ -110,6 +110,8 @@ def test_the_number_and_cvc_never_show_in_a_repr() -> None:
         (card(month=13), "invalid_expiry"),
         (card(month=0), "invalid_expiry"),
         (card(month=11, year=2026), "invalid_expiry"),  # last month
+        (card(year=2127), "invalid_expiry"),  # more than 100 years ahead
+        (card(year=10**20), "invalid_expiry"),
         (card(cvc="12"), "invalid_cvc"),
         (card(cvc="12a"), "invalid_cvc"),
         (card("378282246310005", cvc="123"), "invalid_cvc"),  # amex has four

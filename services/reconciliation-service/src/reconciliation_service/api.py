@@ -15,10 +15,12 @@ from paylinks_runtime.aggregate import DomainError
 from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import ApiError, not_found
 from paylinks_runtime.service import ServiceRuntime
+from paylinks_runtime.unit_of_work import Writer
 
 from . import commands, cursor, queries, views
 from .domain import PaymentRef, TargetRequest
 from .errors import as_api_error
+from .tables import ReconciliationTables, reconciliation_writer
 
 PaymentId = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -35,6 +37,10 @@ class UnlinkBody(BaseModel):
 def runtime_of(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
+
+
+def writer_of(request: Request) -> Writer[ReconciliationTables]:
+    return reconciliation_writer(runtime_of(request).writer)
 
 
 async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
@@ -101,7 +107,7 @@ async def link(payment_id: str, body: LinkBody, staff: Staff, request: Request) 
     try:
         target = TargetRequest(matter_id=body.matter_id, contact_id=body.contact_id)
         row = await commands.link_payment(
-            runtime_of(request).writer, PaymentRef(staff.firm_id, payment_id), target, staff.user_id
+            writer_of(request), PaymentRef(staff.firm_id, payment_id), target, staff.user_id
         )
     except DomainError as exc:
         raise as_api_error(exc) from exc
@@ -112,7 +118,7 @@ async def link(payment_id: str, body: LinkBody, staff: Staff, request: Request) 
 async def unlink(payment_id: str, body: UnlinkBody, staff: Staff, request: Request) -> dict[str, Any]:
     try:
         row = await commands.unlink_payment(
-            runtime_of(request).writer, PaymentRef(staff.firm_id, payment_id), body.reason, staff.user_id
+            writer_of(request), PaymentRef(staff.firm_id, payment_id), body.reason, staff.user_id
         )
     except DomainError as exc:
         raise as_api_error(exc) from exc

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from paylinks_runtime.http import create_service_app, serve
 from paylinks_runtime.service import ServiceRuntime
 
-from . import api, page
+from . import api, money_api, page
 from .config import MIGRATIONS, Settings
 from .consumer import projection_consumer
 from .projection import PROJECTION_TOPICS
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, topics: Sequence[str] = PROJECT
         description="Unlinked payments: the staff list, linking to matters and contacts, and the staff page.",
     )
     app.include_router(api.router)
+    app.include_router(money_api.router)
     app.include_router(page.router)
     return app
 

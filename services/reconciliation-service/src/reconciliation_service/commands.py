@@ -7,30 +7,37 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import asyncpg
-
 from paylinks_runtime.aggregate import DomainError
-from paylinks_runtime.unit_of_work import UnitOfWork, Writer
+from paylinks_runtime.auth import PaymentGrant
+from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 
-from . import projection_store, queries
-from .domain import PaymentLink, PaymentRef, TargetRequest
+from .domain import PaymentLink, PaymentRef, TargetRequest, require_no_refund_in_progress
+from .tables import ReconciliationTables, Row
+
+UnitOfWork = AbstractUnitOfWork[ReconciliationTables]
+Writer = AbstractWriter[ReconciliationTables]
 
 
-async def link_payment(writer: Writer, ref: PaymentRef, request: TargetRequest, by: str) -> asyncpg.Record:
-    """Link the payment to a matter or contact; the payment as it is afterwards."""
+async def link_payment(
+    writer: Writer, ref: PaymentRef, request: TargetRequest, by: str, grant: PaymentGrant | None = None
+) -> Row:
+    """Link the payment to a matter or contact; the payment as it is afterwards. With an emailed `grant`,
+    the grant is spent in the same transaction: one link action per grant, whatever the races."""
 
-    async def command(uow: UnitOfWork) -> asyncpg.Record:
+    async def command(uow: UnitOfWork) -> Row:
+        if grant is not None:
+            await uow.tables.spend_grant(grant)
         aggregate, status = await _load(uow, ref)
-        target = await queries.resolve_target(uow.conn, ref.firm_id, request)
+        target = await uow.tables.resolve_target(ref.firm_id, request)
         aggregate.link(ref, status, request, target, by, datetime.now(UTC))
         return await _save_and_project(uow, aggregate, ref)
 
     return await writer.execute(command)
 
 
-async def unlink_payment(writer: Writer, ref: PaymentRef, reason: str, by: str) -> asyncpg.Record:
+async def unlink_payment(writer: Writer, ref: PaymentRef, reason: str, by: str) -> Row:
 
-    async def command(uow: UnitOfWork) -> asyncpg.Record:
+    async def command(uow: UnitOfWork) -> Row:
         aggregate, _ = await _load(uow, ref)
         aggregate.unlink(ref, reason, by, datetime.now(UTC))
         return await _save_and_project(uow, aggregate, ref)
@@ -39,16 +46,17 @@ async def unlink_payment(writer: Writer, ref: PaymentRef, reason: str, by: str) 
 
 
 async def _load(uow: UnitOfWork, ref: PaymentRef) -> tuple[PaymentLink, str]:
-    await projection_store.hold_read_model_shared(uow.conn)
-    status = await queries.payment_status(uow.conn, ref)
+    await uow.tables.hold_read_model()
+    status = await uow.tables.payment_status(ref)
     if status is None:
         raise DomainError("payment_not_found", "payment not found")
+    require_no_refund_in_progress(await uow.tables.refund_in_progress(ref))
     return await uow.load(PaymentLink, PaymentLink.stream_id(ref)), status
 
 
-async def _save_and_project(uow: UnitOfWork, aggregate: PaymentLink, ref: PaymentRef) -> asyncpg.Record:
+async def _save_and_project(uow: UnitOfWork, aggregate: PaymentLink, ref: PaymentRef) -> Row:
     envelopes = await uow.save(aggregate)
-    await projection_store.apply(uow.conn, envelopes)
-    row = await queries.payment(uow.conn, ref)
+    await uow.tables.apply(envelopes)
+    row = await uow.tables.payment(ref)
     assert row is not None
     return row

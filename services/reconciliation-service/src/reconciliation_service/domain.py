@@ -13,7 +13,7 @@ from paylinks_events import PaymentLinked, PaymentUnlinked
 from paylinks_runtime.aggregate import Aggregate, DomainError
 
 # Error codes that mean "the state forbids it" (409); the others mean "this request cannot work" (422).
-CONFLICT_CODES = frozenset({"already_linked", "not_linked"})
+CONFLICT_CODES = frozenset({"already_linked", "not_linked", "refund_in_progress"})
 NOT_FOUND_CODES = frozenset({"payment_not_found"})
 _TICK = timedelta(microseconds=1)
 
@@ -123,3 +123,12 @@ def _require_linkable(status: str) -> None:
         raise DomainError("payment_not_processed", "the payment is not processed yet; it cannot be linked")
     if status == "failed":
         raise DomainError("payment_failed", "the payment failed; it cannot be linked")
+
+
+def require_no_refund_in_progress(refund_pending: bool) -> None:
+    """While a refund is on its way, who the money belongs to stays as it is (as in Clio): the refund's
+    outcome would otherwise land on a ledger other than the one it was asked from."""
+    if refund_pending:
+        raise DomainError(
+            "refund_in_progress", "a refund of this payment is in progress; wait for its outcome"
+        )

@@ -13,7 +13,8 @@ import asyncpg
 
 from paylinks_events import Envelope
 
-from .projection import ProjectionWrites, plan
+from .projection import plan
+from .projection_rows import ProjectionWrites
 
 # Taken shared by every transaction that writes the live read model, and exclusive by a rebuild while it
 # swaps the read model, so no write lands in the tables being replaced (namespaced by schema).
@@ -46,6 +47,17 @@ async def write(conn: asyncpg.Connection, writes: ProjectionWrites) -> None:
         (_UPSERT_UNALLOCATED, writes.unallocated),
         (_UPSERT_LINK_CHANGES, writes.link_changes),
         (_INSERT_HISTORY, writes.history),
+        (_UPSERT_BILLS, writes.bills),
+        (_UPSERT_RETURNED, writes.returned),
+        (_UPSERT_PAID_OUT, writes.paid_out),
+        (_UPSERT_REFUND_REQUESTS, writes.refund_requests),
+        (_UPSERT_REFUND_SUCCESSES, writes.refund_successes),
+        (_UPSERT_REFUND_FAILURES, writes.refund_failures),
+        (_UPSERT_DISPUTES_OPENED, writes.disputes_opened),
+        (_UPSERT_DISPUTES_CLOSED, writes.disputes_closed),
+        (_UPSERT_FEES, writes.fees),
+        (_UPSERT_PAYOUTS, writes.payouts),
+        (_UPSERT_MOVEMENTS, writes.movements),
     )
     for statement, rows in tables:
         if rows:
@@ -91,10 +103,11 @@ SET bank_account_id = EXCLUDED.bank_account_id, bill_id = COALESCE(EXCLUDED.bill
 """
 
 _UPSERT_PROCESSED = """
-INSERT INTO payments (firm_id, payment_id, bank_account_id, bill_id, amount, currency, method, processed_at)
+INSERT INTO payments (firm_id, payment_id, bank_account_id, bill_id, amount, currency, method, processed_at,
+                      fee)
 SELECT * FROM unnest($1::processed_row[])
 ON CONFLICT (firm_id, payment_id) DO UPDATE
-SET processed_at = EXCLUDED.processed_at,
+SET processed_at = EXCLUDED.processed_at, fee = EXCLUDED.fee,
     bank_account_id = COALESCE(payments.bank_account_id, EXCLUDED.bank_account_id),
     bill_id = COALESCE(payments.bill_id, EXCLUDED.bill_id),
     amount = COALESCE(payments.amount, EXCLUDED.amount),
@@ -135,4 +148,84 @@ _INSERT_HISTORY = """
 INSERT INTO payment_history (event_id, firm_id, payment_id, type, at, actor, details)
 SELECT * FROM unnest($1::history_row[])
 ON CONFLICT (event_id) DO NOTHING
+"""
+
+_UPSERT_BILLS = """
+INSERT INTO bills (firm_id, bill_id, matter_id, contact_id)
+SELECT * FROM unnest($1::bill_row[])
+ON CONFLICT (firm_id, bill_id) DO UPDATE SET matter_id = EXCLUDED.matter_id, contact_id = EXCLUDED.contact_id
+"""
+
+_UPSERT_RETURNED = """
+INSERT INTO payments (firm_id, payment_id, returned_amount, returned_reason, returned_at)
+SELECT * FROM unnest($1::returned_row[])
+ON CONFLICT (firm_id, payment_id) DO UPDATE
+SET returned_amount = EXCLUDED.returned_amount, returned_reason = EXCLUDED.returned_reason,
+    returned_at = EXCLUDED.returned_at
+"""
+
+# A payment is paid out once; should two payouts ever name it, the same one wins in any order.
+_UPSERT_PAID_OUT = """
+INSERT INTO payments (firm_id, payment_id, payout_id)
+SELECT * FROM unnest($1::paid_out_row[])
+ON CONFLICT (firm_id, payment_id) DO UPDATE
+SET payout_id = LEAST(coalesce(payments.payout_id, EXCLUDED.payout_id), EXCLUDED.payout_id)
+"""
+
+_UPSERT_REFUND_REQUESTS = """
+INSERT INTO refunds (firm_id, refund_id, payment_id, amount, currency, reason, requested_by, requested_at)
+SELECT * FROM unnest($1::refund_request_row[])
+ON CONFLICT (firm_id, refund_id) DO UPDATE
+SET amount = EXCLUDED.amount, currency = EXCLUDED.currency, reason = EXCLUDED.reason,
+    requested_by = EXCLUDED.requested_by, requested_at = EXCLUDED.requested_at
+"""
+
+_UPSERT_REFUND_SUCCESSES = """
+INSERT INTO refunds (firm_id, refund_id, payment_id, amount, currency, succeeded_at)
+SELECT * FROM unnest($1::refund_success_row[])
+ON CONFLICT (firm_id, refund_id) DO UPDATE
+SET amount = EXCLUDED.amount, currency = EXCLUDED.currency, succeeded_at = EXCLUDED.succeeded_at
+"""
+
+# No amount in RefundFailed: 0 until the request (which owns the amount) arrives, if it ever comes second.
+_UPSERT_REFUND_FAILURES = """
+INSERT INTO refunds (firm_id, refund_id, payment_id, amount, currency, failed_at, failure_reason)
+SELECT r.firm_id, r.refund_id, r.payment_id, 0, '', r.failed_at, r.failure_reason
+  FROM unnest($1::refund_failure_row[]) r
+ON CONFLICT (firm_id, refund_id) DO UPDATE
+SET failed_at = EXCLUDED.failed_at, failure_reason = EXCLUDED.failure_reason
+"""
+
+_UPSERT_DISPUTES_OPENED = """
+INSERT INTO disputes (firm_id, dispute_id, payment_id, amount, currency, reason, evidence_due_by, disputed_at)
+SELECT * FROM unnest($1::dispute_opened_row[])
+ON CONFLICT (firm_id, dispute_id) DO UPDATE
+SET amount = EXCLUDED.amount, currency = EXCLUDED.currency, reason = EXCLUDED.reason,
+    evidence_due_by = EXCLUDED.evidence_due_by, disputed_at = EXCLUDED.disputed_at
+"""
+
+_UPSERT_DISPUTES_CLOSED = """
+INSERT INTO disputes (firm_id, dispute_id, payment_id, amount, currency, outcome, closed_at)
+SELECT * FROM unnest($1::dispute_closed_row[])
+ON CONFLICT (firm_id, dispute_id) DO UPDATE
+SET outcome = EXCLUDED.outcome, closed_at = EXCLUDED.closed_at
+"""
+
+_UPSERT_FEES = """
+INSERT INTO fees (firm_id, fee_id, given_back, payment_id, kind, amount, currency, bank_account_id,
+                  charged_at)
+SELECT * FROM unnest($1::fee_row[])
+ON CONFLICT (firm_id, fee_id, given_back) DO NOTHING
+"""
+
+_UPSERT_PAYOUTS = """
+INSERT INTO payouts (firm_id, payout_id, bank_account_id, amount, currency, arrival_date, lines)
+SELECT * FROM unnest($1::payout_row[])
+ON CONFLICT (firm_id, payout_id) DO NOTHING
+"""
+
+_UPSERT_MOVEMENTS = """
+INSERT INTO ledger_movements (firm_id, movement_id, payment_id, kind, amount, at)
+SELECT * FROM unnest($1::movement_row[])
+ON CONFLICT (firm_id, movement_id) DO NOTHING
 """

@@ -26,12 +26,24 @@ _SUGGESTIONS = """
 """
 
 
-def _decorated(payments: str) -> str:
+# What happened to the money after the payment: refunds that went through, whether one is still pending,
+# and the latest dispute.
+_AFTER_PAYMENT = """
+(SELECT coalesce(sum(r.amount) FILTER (WHERE r.status = 'succeeded'), 0)::bigint FROM refunds r
+  WHERE r.firm_id = p.firm_id AND r.payment_id = p.payment_id) AS refunded_amount,
+(SELECT jsonb_build_object('dispute_id', d.dispute_id, 'status', d.status, 'amount', d.amount,
+                           'evidence_due_by', d.evidence_due_by)
+   FROM disputes d WHERE d.firm_id = p.firm_id AND d.payment_id = p.payment_id
+  ORDER BY d.disputed_at DESC NULLS LAST, d.dispute_id DESC LIMIT 1) AS dispute
+"""
+
+
+def _decorated(payments: str, extra: str = "") -> str:
     """Payments rows (`payments`: the table, or a subquery of it) with their account, matter, contact and
-    suggestions. Made of constant fragments only."""
+    suggestions, and `extra` columns. Made of constant fragments only."""
     return f"""
 SELECT p.*, b.name AS bank_account_name, b.kind AS bank_account_kind,
-       m.name AS matter_name, m.number AS matter_number, c.name AS contact_name, {_SUGGESTIONS}
+       m.name AS matter_name, m.number AS matter_number, c.name AS contact_name, {_SUGGESTIONS} {extra}
   FROM {payments} p
   LEFT JOIN bank_accounts b ON b.firm_id = p.firm_id AND b.bank_account_id = p.bank_account_id
   LEFT JOIN matters m ON m.firm_id = p.firm_id AND m.matter_id = p.matter_id
@@ -39,7 +51,7 @@ SELECT p.*, b.name AS bank_account_name, b.kind AS bank_account_kind,
 """  # noqa: S608
 
 
-_PAYMENT = _decorated("payments")
+_PAYMENT = _decorated("payments", "," + _AFTER_PAYMENT)
 
 # The page is chosen from the payments alone (the LIMIT inside a subquery is applied before the joins), so
 # a page of 200 costs 200 rows' lookups however many payments wait, whatever the planner's statistics say.
@@ -70,6 +82,18 @@ async def payment_status(conn: asyncpg.Connection, ref: PaymentRef) -> str | Non
         "SELECT status FROM payments WHERE firm_id = $1 AND payment_id = $2", ref.firm_id, ref.payment_id
     )
     return status
+
+
+async def refund_in_progress(conn: asyncpg.Connection, ref: PaymentRef) -> bool:
+    """A refund was requested and its outcome is not known yet."""
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM refunds WHERE firm_id = $1 AND payment_id = $2 AND status = 'pending'"
+            " AND requested_at IS NOT NULL LIMIT 1",
+            ref.firm_id,
+            ref.payment_id,
+        )
+    )
 
 
 async def unlinked_page(
@@ -128,20 +152,34 @@ async def resolve_target(conn: asyncpg.Connection, firm_id: str, request: Target
     return LinkTarget(contact_id=request.contact_id, matter_id=None) if found else None
 
 
+@dataclass(frozen=True)
+class SearchScope:
+    """How much of the firm's matters and contacts a search may show."""
+
+    min_length: int  # shorter text finds nothing: no listing the whole firm one letter at a time
+    limit: int  # of each kind
+    emails: bool  # contacts are found by, and shown with, their email address
+
+
 async def search_targets(
-    conn: asyncpg.Connection, firm_id: str, text: str, limit: int = 20
+    conn: asyncpg.Connection, firm_id: str, text: str, scope: SearchScope
 ) -> list[asyncpg.Record]:
-    """The firm's matters (by name or number) and contacts (by name or email) that contain `text`."""
+    """The firm's matters (by name or number) and contacts (by name, and by email when the scope allows)
+    that contain `text`."""
+    if len(text) < scope.min_length:
+        return []
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         (SELECT 'matter' AS kind, matter_id AS id, name, number, NULL::text AS email FROM matters
           WHERE firm_id = $1 AND (name ILIKE $2 OR number ILIKE $2) ORDER BY name, matter_id LIMIT $3)
         UNION ALL
-        (SELECT 'contact', contact_id, name, NULL, email FROM contacts
-          WHERE firm_id = $1 AND (name ILIKE $2 OR email ILIKE $2) ORDER BY name, contact_id LIMIT $3)""",
+        (SELECT 'contact', contact_id, name, NULL, CASE WHEN $4 THEN email END FROM contacts
+          WHERE firm_id = $1 AND (name ILIKE $2 OR ($4 AND email ILIKE $2))
+          ORDER BY name, contact_id LIMIT $3)""",
         firm_id,
         pattern,
-        limit,
+        scope.limit,
+        scope.emails,
     )
     return rows

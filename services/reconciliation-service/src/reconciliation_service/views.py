@@ -55,6 +55,31 @@ def payment_detail(row: asyncpg.Record, now: datetime) -> dict[str, Any]:
         "linked_at": row["linked_at"],
         "failed_at": row["failed_at"],
         "failure_reason": row["failure_reason"],
+        "fee": row["fee"],
+        "refunded_amount": row["refunded_amount"],
+        "dispute": _dispute(row["dispute"]),
+        "returned": _returned(row),
+        "payout_id": row["payout_id"],
+    }
+
+
+def _dispute(raw: str | None) -> dict[str, Any] | None:
+    """The latest dispute, its due date a datetime again (jsonb kept it as text), read like the others."""
+    if raw is None:
+        return None
+    dispute: dict[str, Any] = json.loads(raw)
+    if dispute["evidence_due_by"] is not None:
+        dispute["evidence_due_by"] = datetime.fromisoformat(dispute["evidence_due_by"])
+    return dispute
+
+
+def _returned(row: asyncpg.Record) -> dict[str, Any] | None:
+    if row["returned_at"] is None:
+        return None
+    return {
+        "reason": row["returned_reason"],
+        "returned_at": row["returned_at"],
+        "amount": row["returned_amount"],
     }
 
 

@@ -6,31 +6,43 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
 from paylinks_events import (
     BankAccountRegistered,
+    BillIssued,
     ContactCreated,
+    DisputeClosed,
     Envelope,
     Event,
+    FeeCharged,
     MatterOpened,
     Payer,
+    PaymentDisputed,
     PaymentFailed,
     PaymentProcessed,
     PaymentReceived,
+    PaymentReturned,
     PaymentUnallocated,
+    PayoutLine,
+    PayoutPaid,
+    RefundFailed,
+    RefundRequested,
+    RefundSucceeded,
     to_record,
 )
+from paylinks_runtime.metrics import CONSUMER_LAG
 from paylinks_runtime.testing import BOOTSTRAP, auth_header, drop_schema, eventually, running_app, unique
 from reconciliation_service.app import create_app
 from reconciliation_service.config import Settings
+from reconciliation_service.projection import PROJECTION_TOPICS
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +59,34 @@ def app(settings: Settings) -> FastAPI:
 async def client(app: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     try:
         async with running_app(app) as client:
+            # a fresh consumer group reads the shared topics from the beginning: let it catch up first, so
+            # a test's own wait measures its own events, not the backlog of every earlier run
+            await eventually(caught_up, timeout=300, interval=0.5)
             yield client
     finally:
         await drop_schema(settings.db_schema)
         await drop_schema(f"{settings.db_schema}_rebuild")
+
+
+async def caught_up() -> bool:
+    """The projection consumer has reported every partition of its topics, none behind."""
+    lag = {
+        (sample.labels["topic"], sample.labels["partition"]): sample.value
+        for metric in CONSUMER_LAG.collect()
+        for sample in metric.samples
+        if sample.labels["topic"] in PROJECTION_TOPICS
+    }
+    return len(lag) >= await _partition_count(PROJECTION_TOPICS) and not any(lag.values())
+
+
+async def _partition_count(topics: tuple[str, ...]) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        return sum(len(consumer.partitions_for_topic(t) or ()) for t in topics)
+    finally:
+        await consumer.stop()
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +143,16 @@ class Firm:
             firm_id=self.id, matter_id=new_id(), contact_id=contact_id, name=name, number=number
         )
 
+    def bill(self, matter: MatterOpened, amount: int = 7000) -> BillIssued:
+        return BillIssued(
+            firm_id=self.id,
+            bill_id=new_id(),
+            matter_id=matter.matter_id,
+            contact_id=matter.contact_id,
+            amount=amount,
+            issued_at=datetime.now(UTC) - timedelta(days=210),
+        )
+
     def received(self, bank_account_id: str, **fields: Any) -> PaymentReceived:
         values: dict[str, Any] = {
             "firm_id": self.id,
@@ -153,6 +199,101 @@ class Firm:
             amount=amount,
             reason=reason,
             unallocated_at=received.received_at + timedelta(seconds=3),
+        )
+
+    # --- money after the payment (link-service's v2 events) -------------------------------------------------
+
+    def refund_requested(
+        self, received: PaymentReceived, amount: int, by: str = "admin-amy"
+    ) -> RefundRequested:
+        return RefundRequested(
+            firm_id=self.id,
+            refund_id=new_id(),
+            payment_id=received.payment_id,
+            bank_account_id=received.bank_account_id,
+            amount=amount,
+            currency=received.currency,
+            reason="overpaid",
+            requested_by=by,
+            requested_at=received.received_at + timedelta(seconds=10),
+        )
+
+    def refund_succeeded(self, requested: RefundRequested) -> RefundSucceeded:
+        return RefundSucceeded(
+            firm_id=self.id,
+            refund_id=requested.refund_id,
+            payment_id=requested.payment_id,
+            bank_account_id=requested.bank_account_id,
+            amount=requested.amount,
+            currency=requested.currency,
+            succeeded_at=requested.requested_at + timedelta(seconds=1),
+        )
+
+    def refund_failed(self, requested: RefundRequested) -> RefundFailed:
+        return RefundFailed(
+            firm_id=self.id,
+            refund_id=requested.refund_id,
+            payment_id=requested.payment_id,
+            reason="processor_error",
+            failed_at=requested.requested_at + timedelta(seconds=1),
+        )
+
+    def disputed(self, received: PaymentReceived, amount: int | None = None) -> PaymentDisputed:
+        at = received.received_at + timedelta(seconds=20)
+        return PaymentDisputed(
+            firm_id=self.id,
+            dispute_id=new_id(),
+            payment_id=received.payment_id,
+            bank_account_id=received.bank_account_id,
+            amount=amount or received.amount,
+            currency=received.currency,
+            reason="fraudulent",
+            evidence_due_by=at + timedelta(days=7),
+            disputed_at=at,
+        )
+
+    def dispute_closed(self, disputed: PaymentDisputed, outcome: str) -> DisputeClosed:
+        return DisputeClosed(
+            firm_id=self.id,
+            dispute_id=disputed.dispute_id,
+            payment_id=disputed.payment_id,
+            outcome=outcome,
+            amount=disputed.amount,
+            currency=disputed.currency,
+            closed_at=disputed.disputed_at + timedelta(seconds=30),
+        )
+
+    def returned(self, received: PaymentReceived, reason: str = "R10") -> PaymentReturned:
+        return PaymentReturned(
+            firm_id=self.id,
+            payment_id=received.payment_id,
+            bank_account_id=received.bank_account_id,
+            amount=received.amount,
+            currency=received.currency,
+            reason=reason,
+            returned_at=received.received_at + timedelta(seconds=40),
+        )
+
+    def fee(self, received: PaymentReceived, fee_account_id: str, amount: int = 393) -> FeeCharged:
+        return FeeCharged(
+            firm_id=self.id,
+            fee_id=new_id(),
+            payment_id=received.payment_id,
+            kind="processing",
+            amount=amount,
+            currency=received.currency,
+            bank_account_id=fee_account_id,
+            charged_at=received.received_at + timedelta(seconds=2),
+        )
+
+    def payout(self, bank_account_id: str, *lines: PayoutLine, arrival: date | None = None) -> PayoutPaid:
+        return PayoutPaid(
+            firm_id=self.id,
+            payout_id=new_id(),
+            bank_account_id=bank_account_id,
+            amount=sum(line.amount for line in lines),
+            arrival_date=arrival or datetime.now(UTC).date(),
+            lines=lines,
         )
 
     # --- scenarios ------------------------------------------------------------------------------------------

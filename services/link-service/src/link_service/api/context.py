@@ -22,6 +22,7 @@ from ..domain.pay_target import PayTarget
 from ..processor import PaymentProcessor
 from ..rate_limit import SlidingWindowLimiter
 from ..store import links
+from ..store.tables import link_writer
 from ..tokens import LinkTokens
 
 # By code, not by exception class: a refusal replayed from the idempotency table is a plain DomainError.
@@ -29,6 +30,7 @@ REFUSAL_STATUS = {
     "payment_declined": 402,
     "not_found": 404,
     "unknown_bank_account": 422,
+    "currency_mismatch": 422,
     "bill_closed": 409,
     "link_revoked": 410,
     "bill_paid": 410,
@@ -40,7 +42,6 @@ REFUSAL_STATUS = {
     "fee_account_not_operating": 422,
     "payment_method_invalid": 422,
     "payment_method_used": 422,
-    "currency_mismatch": 422,
     "payment_rejected": 422,
     "idempotency_key_reused": 422,
     "idempotency_key_in_flight": 409,
@@ -72,7 +73,7 @@ class LinkServiceParts:
 
     @property
     def links(self) -> LinkCommands:
-        return LinkCommands(self.runtime.writer, self.tokens, self.settings)
+        return LinkCommands(link_writer(self.runtime.writer), self.tokens, self.settings)
 
     @property
     def intake(self) -> PaymentIntake:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from paylinks_events.currencies import iso_4217
 
 from .. import qr_codes
 from ..commands.firm_profile import update_profile
@@ -17,7 +19,7 @@ from .context import AdminOnly, Parts, StaffOnly
 class NewBankAccount(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["trust", "operating"]
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    currency: Annotated[str, AfterValidator(iso_4217)] = "USD"
 
 
 class BankAccountOut(BaseModel):

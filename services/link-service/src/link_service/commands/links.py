@@ -8,14 +8,17 @@ from dataclasses import dataclass
 from paylinks_events import utcnow
 from paylinks_events.models import BankAccountKind
 from paylinks_runtime.aggregate import DomainError
-from paylinks_runtime.unit_of_work import UnitOfWork, Writer
+from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 
 from ..config import Settings
 from ..domain.bank_account import BankAccount
 from ..domain.link import Link, LinkKind, bank_account_link_id, bill_link_id
-from ..store import accounts, bills, links
+from ..store.tables import LinkTables
 from ..tokens import LinkTokens
 from .errors import NotFound
+
+UnitOfWork = AbstractUnitOfWork[LinkTables]
+Writer = AbstractWriter[LinkTables]
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class LinkCommands:
 
         async def command(uow: UnitOfWork) -> BankAccount:
             await uow.save(account)
-            await accounts.insert(uow.conn, account)
+            await uow.tables.insert_account(account)
             return account
 
         return await self._writer.execute(command)
@@ -61,19 +64,24 @@ class LinkCommands:
 
     async def bill_link(self, firm_id: str, bill_id: str, bank_account_id: str) -> IssuedLink:
         async def command(uow: UnitOfWork) -> IssuedLink:
-            bill = await bills.find(uow.conn, bill_id, firm_id)
+            bill = await uow.tables.find_bill(bill_id, firm_id)
             if bill is None:
                 raise NotFound("bill")
             if bill.state != "open":
                 raise DomainError("bill_closed", f"the bill is {bill.state}: it cannot get a payment link")
-            payee = await accounts.name_for_firm(uow.conn, bank_account_id, firm_id)
-            if payee is None:
+            account = await uow.load(BankAccount, bank_account_id)
+            if not account.belongs_to(firm_id):
                 raise DomainError(
                     "unknown_bank_account", "bank_account_id names no bank account of this firm"
                 )
+            if account.currency != bill.currency:  # a payment is taken in the account's currency
+                raise DomainError(
+                    "currency_mismatch",
+                    f"the bill is in {bill.currency} and the bank account takes {account.currency}",
+                )
             link_id = bill_link_id(bill_id, bank_account_id)
             url = await self._issue(uow, link_id, firm_id, "bill", bank_account_id, bill_id)
-            return IssuedLink(link_id, "bill", url, payee)
+            return IssuedLink(link_id, "bill", url, account.name)
 
         return await self._writer.execute(command)
 
@@ -88,14 +96,14 @@ class LinkCommands:
     ) -> str:
         """Issue the link once and return its URL; afterwards rebuild the same URL from its stored seed."""
         link = await uow.load(Link, link_id)
-        seed = await links.token_seed(uow.conn, link_id) if link.exists else None
+        seed = await uow.tables.token_seed(link_id) if link.exists else None
         if seed is None:
             seed = self._tokens.new_seed()
             link.issue(
                 firm_id=firm_id, kind=kind, bank_account_id=bank_account_id, bill_id=bill_id, now=utcnow()
             )
             await uow.save(link)
-            await links.insert(
-                uow.conn, link, token_hash=LinkTokens.lookup_hash(self._tokens.token(seed)), token_seed=seed
+            await uow.tables.insert_link(
+                link, token_hash=LinkTokens.lookup_hash(self._tokens.token(seed)), token_seed=seed
             )
         return self._settings.pay_url(self._tokens.token(seed))

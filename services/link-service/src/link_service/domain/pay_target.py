@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from paylinks_events.money import format_money
 from paylinks_runtime.aggregate import DomainError
 
 from .payment import Destination, PaymentSource
@@ -81,16 +82,9 @@ class PayTarget:
         if amount <= 0:
             raise DomainError("invalid_amount", "The amount must be a positive whole number of cents.")
         if amount > limit:
-            raise DomainError(
-                "amount_above_limit", f"The amount is above the limit of {format_money(limit)}."
-            )
+            ceiling = format_money(limit, self.currency)
+            raise DomainError("amount_above_limit", f"The amount is above the limit of {ceiling}.")
         due = self.amount_due
         if due is not None and amount > due:
-            raise DomainError(
-                "amount_above_balance", f"The amount is above the balance due ({format_money(due)})."
-            )
-
-
-def format_money(minor_units: int, currency: str = "USD") -> str:
-    symbol = "$" if currency == "USD" else f"{currency} "
-    return f"{symbol}{minor_units // 100:,}.{minor_units % 100:02d}"
+            balance = format_money(due, self.currency)
+            raise DomainError("amount_above_balance", f"The amount is above the balance due ({balance}).")

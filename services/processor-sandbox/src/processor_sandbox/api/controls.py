@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -41,7 +42,7 @@ async def list_charges(sandbox: Runtime, payment_id: str = Query(min_length=1)) 
 async def dispute(
     payment_id: str, body: DisputeBody, request: Request, key: OptionalIdempotencyKey, sandbox: Runtime
 ) -> JSONResponse:
-    async def open_now(conn: Any) -> idempotency.Reply:
+    async def open_now(conn: asyncpg.Connection) -> idempotency.Reply:
         charge = await _charge(conn, payment_id)
         data = await reversals.open_dispute(
             conn, charge, sandbox.settings, outcome=body.outcome, reason=body.reason
@@ -55,7 +56,7 @@ async def dispute(
 async def return_payment(
     payment_id: str, body: ReturnBody, request: Request, key: OptionalIdempotencyKey, sandbox: Runtime
 ) -> JSONResponse:
-    async def return_now(conn: Any) -> idempotency.Reply:
+    async def return_now(conn: asyncpg.Connection) -> idempotency.Reply:
         charge = await _charge(conn, payment_id)
         return idempotency.Reply(200, await reversals.return_payment(conn, charge, body.reason))
 
@@ -68,7 +69,7 @@ async def pay_out(sandbox: Runtime, body: PayoutBody | None = None) -> dict[str,
     return {"payouts": await sandbox.pay_out(body.firm_id if body else None)}
 
 
-async def _charge(conn: Any, payment_id: str) -> Any:
+async def _charge(conn: asyncpg.Connection, payment_id: str) -> asyncpg.Record:
     charge = await charges.latest(conn, payment_id, lock=True)
     if charge is None:
         raise not_found("payment")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -19,12 +20,14 @@ from .replies import run_and_reply
 router = APIRouter(tags=["payments"], dependencies=[SecretKey])
 
 _ID = Field(min_length=1, max_length=200)
+# Far above any payment (10 billion dollars in cents), far below what a bigint column holds.
+MAX_AMOUNT = 10**12
 
 
 class PaymentBody(BaseModel):
     payment_id: str = _ID
     payment_method: str = _ID
-    amount: int = Field(gt=0, strict=True)
+    amount: int = Field(gt=0, le=MAX_AMOUNT, strict=True)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     firm_id: str = _ID
     bank_account_id: str = _ID
@@ -34,14 +37,14 @@ class PaymentBody(BaseModel):
 class RefundBody(BaseModel):
     refund_id: str = _ID
     payment_id: str = _ID
-    amount: int = Field(gt=0, strict=True)
+    amount: int = Field(gt=0, le=MAX_AMOUNT, strict=True)
 
 
 @router.post("/v1/payments", status_code=201)
 async def create_payment(
     body: PaymentBody, request: Request, key: IdempotencyKey, sandbox: Runtime
 ) -> JSONResponse:
-    async def charge(conn: Any) -> idempotency.Reply:
+    async def charge(conn: asyncpg.Connection) -> idempotency.Reply:
         created = await charges.create(conn, ChargeRequest(**body.model_dump()), key, sandbox.settings)
         return idempotency.Reply(201, created)
 
@@ -52,7 +55,7 @@ async def create_payment(
 async def create_refund(
     body: RefundBody, request: Request, key: IdempotencyKey, sandbox: Runtime
 ) -> JSONResponse:
-    async def refund(conn: Any) -> idempotency.Reply:
+    async def refund(conn: asyncpg.Connection) -> idempotency.Reply:
         created = await reversals.create_refund(conn, RefundRequest(**body.model_dump()), sandbox.settings)
         return idempotency.Reply(201, created)
 

@@ -1,0 +1,71 @@
+"""Who in link-service reacts to which event: the bills view, from billing.events; voiding or paying a bill
+revokes its links. A payment billing has applied (or left unallocated) stops counting as pending against the
+balance, in the same transaction that lowers the balance: the balance due is never counted twice nor left
+uncounted. Runs in the inbox consumer's transaction (each event once; other types are ignored)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+
+from paylinks_events import (
+    BillIssued,
+    BillPaid,
+    BillPaymentApplied,
+    BillVoided,
+    Envelope,
+    PaymentUnallocated,
+    utcnow,
+)
+from paylinks_runtime.reactions import Reactions
+from paylinks_runtime.service import ConsumerSpec
+from paylinks_runtime.unit_of_work import UnitOfWork
+
+from .domain.link import Link, RevokeReason
+from .domain.pay_target import Bill
+from .store import attempts, bills, links
+
+REACTIONS: Reactions[UnitOfWork, Awaitable[None]] = Reactions("link-service")
+
+
+@REACTIONS.on(BillIssued)
+async def _bill_issued(uow: UnitOfWork, event: BillIssued) -> None:
+    bill = Bill(event.bill_id, event.firm_id, event.amount, event.amount, event.currency, "open")
+    await bills.issued(uow.conn, bill)
+
+
+@REACTIONS.on(BillPaymentApplied)
+async def _bill_payment_applied(uow: UnitOfWork, event: BillPaymentApplied) -> None:
+    await bills.balance_changed(uow.conn, event.bill_id, event.balance)
+    await attempts.mark_settled(uow.conn, event.payment_id)
+
+
+@REACTIONS.on(PaymentUnallocated)
+async def _payment_unallocated(uow: UnitOfWork, event: PaymentUnallocated) -> None:
+    await attempts.mark_settled(uow.conn, event.payment_id)
+
+
+@REACTIONS.on(BillVoided)
+async def _bill_voided(uow: UnitOfWork, event: BillVoided) -> None:
+    await bills.settled(uow.conn, event.bill_id, "void")
+    await _revoke_links(uow, event.bill_id, "bill_voided")
+
+
+@REACTIONS.on(BillPaid)
+async def _bill_paid(uow: UnitOfWork, event: BillPaid) -> None:
+    await bills.settled(uow.conn, event.bill_id, "paid")
+    await _revoke_links(uow, event.bill_id, "bill_paid")
+
+
+async def _revoke_links(uow: UnitOfWork, bill_id: str, reason: RevokeReason) -> None:
+    for link_id in await links.open_links_of_bill(uow.conn, bill_id):
+        link = await uow.load(Link, link_id)
+        link.revoke(reason, utcnow())
+        await uow.save(link)
+        await links.revoked(uow.conn, link_id, reason)
+
+
+async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
+    await REACTIONS.react(uow, envelope.event)
+
+
+CONSUMER = ConsumerSpec(name=REACTIONS.name, topics=REACTIONS.topics, handler=handle)

@@ -1,0 +1,154 @@
+"""Deposits and exports on the real broker: payouts per bank account with their lines, and the CSV files a
+bookkeeper imports, parsed back and totalled against the JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from paylinks_events import Payer, PayoutLine
+from paylinks_runtime.testing import eventually
+
+
+def parsed(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.text, newline="")))
+
+
+async def deposits(firm, **params: Any) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    response = await firm.get("/v1/deposits", **params)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def test_deposits_per_account_with_their_lines_in_json_and_csv(firm, other_firm) -> None:  # type: ignore[no-untyped-def]
+    trust, operating = firm.bank_account(kind="trust"), firm.bank_account()
+    paid, refunded = firm.received(trust.bank_account_id, amount=10000), firm.received(trust.bank_account_id)
+    refund = firm.refund_requested(refunded, 2500)
+    fee = firm.fee(paid, operating.bank_account_id, 320)
+    today = date.today()
+    first = firm.payout(
+        trust.bank_account_id,
+        PayoutLine(type="payment", payment_id=paid.payment_id, amount=10000),
+        PayoutLine(type="payment", payment_id=refunded.payment_id, amount=12500),
+        arrival=today - timedelta(days=3),
+    )
+    second = firm.payout(
+        trust.bank_account_id,
+        PayoutLine(type="refund", payment_id=refunded.payment_id, refund_id=refund.refund_id, amount=-2500),
+        arrival=today,
+    )
+    fees = firm.payout(
+        operating.bank_account_id,
+        PayoutLine(type="fee", payment_id=paid.payment_id, fee_id=fee.fee_id, amount=-320),
+        arrival=today,
+    )
+    theirs = other_firm.payout(other_firm.bank_account().bank_account_id, arrival=today)
+    await firm.publish(trust, operating, first, second, fees, theirs)
+    await eventually(lambda: _has_deposits(firm, 3))
+
+    trust_deposits = await deposits(firm, bank_account_id=trust.bank_account_id)
+    assert [d["payout_id"] for d in trust_deposits] == [first.payout_id, second.payout_id]
+    assert trust_deposits[0]["lines"][1] == {
+        "type": "payment",
+        "payment_id": refunded.payment_id,
+        "refund_id": None,
+        "fee_id": None,
+        "amount": 12500,
+    }
+    recent = await deposits(firm, **{"from": today.isoformat(), "to": today.isoformat()})
+    assert {d["payout_id"] for d in recent} == {second.payout_id, fees.payout_id}
+
+    rows = parsed(await firm.get("/v1/deposits.csv"))
+    assert len(rows) == 4  # one per line, of this firm's payouts only
+    assert [r["line_type"] for r in rows][:2] == ["payment", "payment"]  # the oldest payout first
+    assert sorted(r["line_type"] for r in rows[2:]) == ["fee", "refund"]
+    every = await deposits(firm)
+    for deposit in every:
+        lines = [r for r in rows if r["payout_id"] == deposit["payout_id"]]
+        assert sum(Decimal(r["amount"]) for r in lines) * 100 == deposit["amount"]
+        assert {Decimal(r["payout_amount"]) * 100 for r in lines} == {deposit["amount"]}
+    assert [r["amount"] for r in rows if r["line_type"] == "refund"] == ["-25.00"]
+
+
+async def test_the_payments_export_totals_what_the_api_says(firm) -> None:  # type: ignore[no-untyped-def]
+    trust, operating = firm.bank_account(kind="trust"), firm.bank_account()
+    await firm.publish(trust, operating)
+    _, matter = await firm.practice()
+    plain = firm.received(trust.bank_account_id, amount=10050, reference='=HYPERLINK("http://evil")')
+    refunded = firm.received(
+        trust.bank_account_id, amount=20000, payer=Payer(name='Smith, "Jr."', email="smith@example.com")
+    )
+    lost = firm.received(operating.bank_account_id, amount=3000)
+    returned = firm.received(trust.bank_account_id, amount=4000, method="echeck", card_brand=None, last4=None)
+    refund = firm.refund_requested(refunded, 5000)
+    dispute = firm.disputed(lost)
+    payout = firm.payout(
+        trust.bank_account_id, PayoutLine(type="payment", payment_id=plain.payment_id, amount=10050)
+    )
+    await firm.publish(
+        *(e for r in (plain, refunded, lost, returned) for e in (r, firm.processed(r, fee=300))),
+        refund,
+        firm.refund_succeeded(refund),
+        dispute,
+        firm.dispute_closed(dispute, "lost"),
+        firm.returned(returned),
+        payout,
+    )
+    await eventually(lambda: _payment_has(firm, plain.payment_id, "payout_id", payout.payout_id))
+    await eventually(lambda: _payment_has(firm, returned.payment_id, "status", "ready"))
+    await eventually(lambda: _payment_has(firm, refunded.payment_id, "refunded_amount", 5000))
+    await eventually(
+        lambda: _payment_has(firm, lost.payment_id, "dispute", lambda d: d and d["status"] == "lost")
+    )
+    linked = await firm.client.post(
+        f"/v1/payments/{refunded.payment_id}/link", json={"matter_id": matter.matter_id}, headers=firm.headers
+    )
+    assert linked.status_code == 200
+
+    rows = {r["payment_id"]: r for r in parsed(await firm.get("/v1/payments.csv"))}
+    assert len(rows) == 4
+    for payment_id, row in rows.items():
+        payment = await firm.payment(payment_id)
+        assert Decimal(row["amount"]) * 100 == payment["amount"]
+        assert Decimal(row["fee"]) * 100 == payment["fee"] == 300
+        assert Decimal(row["refunded"]) * 100 == payment["refunded_amount"]
+        assert row["payout_id"] == (payment["payout_id"] or "")
+    assert sum(Decimal(r["net"]) for r in rows.values()) == Decimal("100.50") + Decimal("150.00")
+    assert rows[refunded.payment_id]["matter_id"] == matter.matter_id
+    assert rows[refunded.payment_id]["payer_name"] == 'Smith, "Jr."'
+    assert rows[plain.payment_id]["reference"] == '\'=HYPERLINK("http://evil")'
+    assert (rows[lost.payment_id]["dispute_status"], rows[lost.payment_id]["disputes_lost"]) == (
+        "lost",
+        "30.00",
+    )
+    assert (rows[returned.payment_id]["returned"], rows[returned.payment_id]["returned_reason"]) == (
+        "40.00",
+        "R10",
+    )
+
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    assert parsed(await firm.get("/v1/payments.csv", **{"from": tomorrow})) == []
+
+
+async def _has_deposits(firm, count: int) -> bool:  # type: ignore[no-untyped-def]
+    return len(await deposits(firm)) == count
+
+
+async def _payment_has(firm, payment_id: str, field: str, expected: Any) -> bool:  # type: ignore[no-untyped-def]
+    payment = await firm.payment(payment_id)
+    if payment is None:
+        return False
+    return bool(expected(payment[field])) if callable(expected) else bool(payment[field] == expected)
+
+
+async def test_the_money_endpoints_need_a_staff_token(firm) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/v1/deposits", "/v1/deposits.csv", "/v1/payments.csv", "/v1/trust-reconciliation"):
+        assert (await firm.client.get(path, params={"bank_account_id": "x"})).status_code == 401
+    bad_date = await firm.get("/v1/payments.csv", **{"from": "last tuesday"})
+    assert bad_date.status_code == 422
