@@ -194,8 +194,13 @@ class SandboxProcess:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that configures a sandbox process like `settings`."""
-    return {name.upper(): str(value) for name, value in settings.model_dump().items() if value is not None}
+    """The environment that configures a sandbox process like `settings` (collections as JSON, as
+    pydantic-settings reads them)."""
+    return {
+        name.upper(): json.dumps(value) if isinstance(value, list | tuple | dict) else str(value)
+        for name, value in settings.model_dump().items()
+        if value is not None
+    }
 
 
 @dataclass
