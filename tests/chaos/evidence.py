@@ -253,7 +253,7 @@ async def gather(system: ChaosSystem, firm_ids: set[str], recipients: set[str]) 
         mails=mails(system.config.maildir, recipients),
         lag=await consumer_lag(system),
         trust=await trust_evidence(system, firm_ids),
-        outboxes={service: await outbox_backlog(system, service) for service in system.config.schemas},
+        outboxes={service: await outbox_backlog(system, service) for service in CONSUMED},  # event stores
     )
 
 

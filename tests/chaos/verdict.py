@@ -253,9 +253,12 @@ def _compare(verdict: Verdict, what: str, account: str, reported: int, from_even
 
 def _ledger_of_events(records: list[ConsumerRecord], balance: TrustBalance) -> int:
     events = [(header(r, "ce_type") or "", json.loads(r.value)) for r in records]
-    # a payment's account, from any of its events that names it (DisputeClosed does not)
+    # a payment's account, from any of its events that names it (DisputeClosed does not; FeeCharged names the
+    # operating account the fee came from, not the payment's)
     account_of = {
-        str(d["payment_id"]): str(d["bank_account_id"]) for _, d in events if "bank_account_id" in d
+        str(d["payment_id"]): str(d["bank_account_id"])
+        for kind, d in events
+        if "bank_account_id" in d and kind != "FeeCharged"
     }
     moved: dict[tuple[str, str], int] = {}  # (type, what moved: payment, refund or dispute) -> signed amount
     for kind, data in events:

@@ -24,6 +24,7 @@ def test_a_service_does_not_start_in_production_on_a_default_secret(service: str
         "PAYMENT_GRANT_SECRET": STRONG + "-grant",
         "WEBHOOK_SECRET": STRONG + "-webhook",
         "LINK_TOKEN_SECRET": STRONG + "-link",
+        "PROCESSOR_API_KEY": STRONG + "-processor",
         "HTTP_PORT": "1",  # it must never get as far as serving
     }
     console_script = Path(sys.executable).parent / service
