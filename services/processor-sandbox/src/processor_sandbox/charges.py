@@ -29,6 +29,7 @@ class ChargeRequest:
     firm_id: str
     bank_account_id: str
     fee_bank_account_id: str | None
+    method: str | None = None
 
 
 async def create(
@@ -45,6 +46,8 @@ async def create(
     if method["used_by_charge"] is not None:
         raise ApiError(422, "payment_method_used", "this payment method has already paid for a payment")
     kind = "card" if method["type"] == "card" else "echeck"
+    if request.method is not None and request.method != kind:
+        raise ApiError(422, "payment_method_mismatch", f"this payment method is not a {request.method}")
     if kind == "echeck" and request.currency != "USD":
         raise ApiError(422, "currency_mismatch", "a US bank account pays in USD only")
     if method["scenario"] == Scenario.CARD_DECLINED:

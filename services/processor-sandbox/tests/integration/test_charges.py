@@ -157,6 +157,15 @@ async def test_a_token_pays_for_one_payment_only(sandbox: Sandbox) -> None:
     assert second.json()["error"]["code"] == "payment_method_used"
 
 
+async def test_a_bank_token_charged_as_a_card_is_refused(sandbox: Sandbox) -> None:
+    # A payer declaring "card" with a bank token would skip the eCheck debit authorization.
+    bank = await sandbox.tokenize_bank()
+    refused = await sandbox.charge(bank, method="card")
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "payment_method_mismatch"
+    assert (await sandbox.charge(bank, method="echeck")).status_code == 201  # the token is still unused
+
+
 async def test_charges_refuse_unknown_tokens_missing_fee_accounts_and_foreign_echecks(
     sandbox: Sandbox,
 ) -> None:

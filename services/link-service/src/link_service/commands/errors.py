@@ -63,6 +63,7 @@ _REJECTIONS = {
     "payment_method_invalid": "The payment details were not accepted. Please enter them again.",
     "payment_method_used": "These payment details were already used. Please enter them again.",
     "currency_mismatch": "This card or account cannot pay in this currency.",
+    "payment_method_mismatch": "These payment details do not match the payment method chosen.",
     "fee_account_required": FeeAccountRequired().message,
 }
 

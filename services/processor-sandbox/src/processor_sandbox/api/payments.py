@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Request
@@ -32,6 +32,9 @@ class PaymentBody(BaseModel):
     firm_id: str = _ID
     bank_account_id: str = _ID
     fee_bank_account_id: str | None = Field(default=None, min_length=1, max_length=200)
+    # What the merchant believes it charges: a token of the other kind is refused (an eCheck's debit
+    # authorization must not be skipped by calling it a card).
+    method: Literal["card", "echeck"] | None = None
 
 
 class RefundBody(BaseModel):
