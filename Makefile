@@ -18,6 +18,7 @@ help: ## list the targets
 
 setup: $(VENV)/.synced ## virtualenv with every package (uv, locked), plus Chromium for the browser tests
 	@deploy/local/ensure-chromium.sh
+	@deploy/local/ensure-axe.sh
 
 $(VENV)/.synced: uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv

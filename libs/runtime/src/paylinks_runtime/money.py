@@ -29,3 +29,8 @@ def decimal_amount(minor_units: int, currency: str) -> str:
     sign = "-" if minor_units < 0 else ""
     whole, fraction = divmod(abs(minor_units), 10**places)
     return f"{sign}{whole}.{fraction:0{places}d}" if places else f"{sign}{whole}"
+
+
+def exponents() -> dict[str, int]:
+    """Every currency whose exponent is not 2, with its exponent (for SQL that reads amounts per currency)."""
+    return dict(_EXPONENTS)
