@@ -22,6 +22,26 @@ TAGS = {
     "failed": "failed",
 }
 
+# The history's event types in words.
+EVENTS = {
+    "PaymentReceived": "Payment received",
+    "PaymentProcessed": "Payment processed",
+    "PaymentFailed": "Payment failed",
+    "PaymentUnallocated": "Not applied to the bill",
+    "PaymentLinked": "Linked",
+    "PaymentUnlinked": "Unlinked",
+    "PaymentReturned": "Returned by the bank",
+    "RefundRequested": "Refund requested",
+    "RefundSucceeded": "Refunded",
+    "RefundFailed": "Refund failed",
+    "PaymentDisputed": "Disputed by the payer",
+    "DisputeClosed": "Dispute closed",
+    "FeeCharged": "Fee charged",
+    "PayoutPaid": "Paid out",
+    "BillPaymentApplied": "Applied to the bill",
+    "BillPaymentReversed": "Taken back from the bill",
+}
+
 
 def zone(name: str | None) -> tzinfo:
     """The IANA zone by name, UTC when none or unknown."""

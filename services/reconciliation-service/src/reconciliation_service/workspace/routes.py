@@ -51,6 +51,7 @@ _templates = jinja2.Environment(
 _templates.filters["money"] = present.money
 _templates.filters["waiting"] = present.waiting
 _templates.globals["TAGS"] = present.TAGS
+_templates.globals["EVENTS"] = present.EVENTS
 
 router = APIRouter(tags=["staff workspace"], include_in_schema=False)
 
