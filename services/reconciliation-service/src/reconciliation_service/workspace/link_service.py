@@ -4,6 +4,7 @@ with the staff member's own token, so link-service decides who may refund what e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 
@@ -21,7 +22,7 @@ async def request_refund(
     try:
         async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
             response = await client.post(
-                f"/v1/payments/{payment_id}/refunds",
+                f"/v1/payments/{quote(payment_id, safe='')}/refunds",  # an id is one path segment
                 json={"amount": amount, "reason": reason},
                 headers={"Authorization": f"Bearer {credential}", "Idempotency-Key": idempotency_key},
             )
