@@ -16,8 +16,9 @@ WITH_INFRA := deploy/local/with-infra.sh
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.synced ## virtualenv with every package (uv, locked), plus Chromium for the browser tests
+setup: $(VENV)/.synced ## virtualenv with every package (uv, locked), plus Chromium, promtool and axe-core for the tests
 	@deploy/local/ensure-chromium.sh
+	@deploy/local/ensure-promtool.sh
 	@deploy/local/ensure-axe.sh
 
 $(VENV)/.synced: uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml

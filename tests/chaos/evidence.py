@@ -232,6 +232,7 @@ class Evidence:
     mails: list[Mail]
     lag: dict[str, int]
     trust: TrustEvidence = field(default_factory=TrustEvidence)
+    outboxes: dict[str, int] = field(default_factory=dict)  # per service: events not yet published
 
 
 def of_firms(records: list[ConsumerRecord], firm_ids: set[str]) -> list[ConsumerRecord]:
@@ -252,6 +253,7 @@ async def gather(system: ChaosSystem, firm_ids: set[str], recipients: set[str]) 
         mails=mails(system.config.maildir, recipients),
         lag=await consumer_lag(system),
         trust=await trust_evidence(system, firm_ids),
+        outboxes={service: await outbox_backlog(system, service) for service in system.config.schemas},
     )
 
 

@@ -11,13 +11,24 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
+
 from paylinks_devstack.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "deploy" / "local"
 SHARED_KAFKA_LIBS = REPO / ".local" / "kafka" / "libs"
 # Variables that would make the scripts use another cluster instead of starting ours.
-_FOREIGN = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "PGPORT_LOCAL", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT")
+_FOREIGN = (
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "DATABASE_URL",
+    "PGPORT_LOCAL",
+    "KAFKA_PORT",
+    "KAFKA_CONTROLLER_PORT",
+    "KAFKA_BROKERS",
+    "KAFKA_PORTS",
+    "KAFKA_CONTROLLER_PORTS",
+)
 
 
 class InfraError(RuntimeError):
@@ -27,13 +38,22 @@ class InfraError(RuntimeError):
 @dataclass
 class LocalInfra:
     home: Path
-    kafka_port: int = field(default_factory=free_port)
-    controller_port: int = field(default_factory=free_port)
+    brokers: int = 1  # 3: a replicated cluster (kafka.sh: replication factor 3, min.insync.replicas 2)
+    kafka_ports: list[int] = field(default_factory=list)
+    controller_ports: list[int] = field(default_factory=list)
     pg_port: int = field(default_factory=free_port)
+
+    def __post_init__(self) -> None:
+        self.kafka_ports = self.kafka_ports or [free_port() for _ in range(self.brokers)]
+        self.controller_ports = self.controller_ports or [free_port() for _ in range(self.brokers)]
+
+    @property
+    def kafka_port(self) -> int:
+        return self.kafka_ports[0]
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return ",".join(f"127.0.0.1:{port}" for port in self.kafka_ports)
 
     @property
     def database_url(self) -> str:
@@ -55,11 +75,34 @@ class LocalInfra:
     async def start_postgres(self) -> None:
         await self._script("postgres.sh", "up")
 
+    async def set_read_only(self, read_only: bool) -> None:
+        """Make every session's transactions read-only (as after a failover to a standby), or writable again:
+        a server-wide setting, reloaded into the open sessions too."""
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            await conn.execute("SET default_transaction_read_only = off")  # this session may still write
+            setting = (
+                "SET default_transaction_read_only = on"
+                if read_only
+                else "RESET default_transaction_read_only"
+            )
+            await conn.execute(f"ALTER SYSTEM {setting}")
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+
     async def kill_kafka(self) -> None:
         """SIGKILL the broker JVM: no controlled shutdown, unflushed log segments are recovered on start."""
-        pid = int((self.home / "kafka" / "kafka.pid").read_text())
+        await self.kill_broker(1)
+
+    async def kill_broker(self, node: int) -> None:
+        """SIGKILL broker `node` (1..brokers); `start_kafka` starts whichever nodes are down."""
+        pid = int((self._node_dir(node) / "kafka.pid").read_text())
         os.kill(pid, signal.SIGKILL)
         await _gone(pid)
+
+    def _node_dir(self, node: int) -> Path:
+        return self.home / "kafka" if self.brokers == 1 else self.home / "kafka" / f"node-{node}"
 
     async def stop_postgres_immediately(self) -> None:
         """`pg_ctl stop -m immediate`: every backend is killed, the next start runs crash recovery."""
@@ -92,8 +135,9 @@ class LocalInfra:
         env = {k: v for k, v in os.environ.items() if k not in _FOREIGN}
         env |= {
             "PAYLINKS_HOME": str(self.home),
-            "KAFKA_PORT": str(self.kafka_port),
-            "KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "KAFKA_BROKERS": str(self.brokers),
+            "KAFKA_PORTS": ",".join(map(str, self.kafka_ports)),
+            "KAFKA_CONTROLLER_PORTS": ",".join(map(str, self.controller_ports)),
             "PGPORT_LOCAL": str(self.pg_port),
         }
         await _run(["bash", str(SCRIPTS / name), *args], env)

@@ -1,8 +1,9 @@
 """The load driver: pays at a steady rate through the public API, as many clients would, while faults happen.
 
-A payment whose answer never came (connection reset, 5xx, the service restarting, the key still "in flight")
-is retried with the SAME Idempotency-Key and body until it gets a final answer, so the ledger knows exactly
-which payments the system accepted (202, with their ids) and which it refused."""
+Each payment's card or bank account is first tokenized at the processor, as a payer's browser does. A payment
+whose answer never came (connection reset, 5xx, the service restarting, the key still "in flight", the charge
+pending) is retried with the SAME Idempotency-Key and body until it gets a final answer, so the ledger knows
+exactly which payments the system accepted (202, with their ids) and which it refused."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
-from .workload import PlannedPayment
+from .workload import PlannedPayment, tokenize
 
 RETRIED_CODES = {"idempotency_key_in_flight", "too_many_requests"}
-# An attempt cut off by a crash keeps its key "in flight" for 60 s (link-service's ABANDONED_AFTER_SECONDS).
+# An attempt cut off by a crash stays "in flight" until link-service's recovery sends it again (its
+# PAYMENT_RECOVERY_AFTER_SECONDS), then answers for good.
 GIVE_UP_AFTER = 300.0
 
 
@@ -39,8 +42,11 @@ class Ledger:
 
 
 class LoadDriver:
-    def __init__(self, link_service_url: str, planner: Callable[[], PlannedPayment], *, rate: float) -> None:
+    def __init__(
+        self, link_service_url: str, processor_url: str, planner: Callable[[], PlannedPayment], *, rate: float
+    ) -> None:
         self._url = link_service_url
+        self._processor_url = processor_url
         self._planner = planner
         self._interval = 1.0 / rate
         self.ledger = Ledger()
@@ -67,8 +73,12 @@ class LoadDriver:
     async def _pay_until_answered(self, http: httpx.AsyncClient, plan: PlannedPayment) -> None:
         loop = asyncio.get_running_loop()
         deadline, backoff, last = loop.time() + GIVE_UP_AFTER, 0.1, ""
+        body: dict[str, Any] | None = None
         while loop.time() < deadline:
-            answer = await self._attempt(http, plan)
+            if body is None:
+                body, answer = await self._tokenize(http, plan)
+            if body is not None:
+                answer = await self._attempt(http, plan, body)
             if answer is None:
                 return
             last = answer
@@ -77,12 +87,23 @@ class LoadDriver:
             backoff = min(backoff * 2, 2.0)
         self.ledger.unresolved[plan.key] = (plan, last)
 
-    async def _attempt(self, http: httpx.AsyncClient, plan: PlannedPayment) -> str | None:
+    async def _tokenize(
+        self, http: httpx.AsyncClient, plan: PlannedPayment
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The pay body once its details are tokenized (then kept for every retry), or why not yet."""
+        try:
+            return plan.body(await tokenize(http, self._processor_url, plan)), None
+        except (httpx.TransportError, AssertionError) as exc:
+            return None, f"tokenization failed ({type(exc).__name__})"
+
+    async def _attempt(
+        self, http: httpx.AsyncClient, plan: PlannedPayment, body: dict[str, Any]
+    ) -> str | None:
         """None when the payment got its final answer (recorded); else why it must be sent again."""
         try:
             response = await http.post(
                 f"{self._url}/v1/pay/{plan.token}/payments",
-                json=plan.body(),
+                json=body,
                 headers={"Idempotency-Key": plan.key},
             )
         except httpx.TransportError as exc:

@@ -1,5 +1,6 @@
-"""Waits for the system to settle, then judges it: the verdict once nothing is missing any more and every
-consumer caught up, or whatever it is at the deadline (duplicates never go away: no point waiting on them)."""
+"""Waits for the system to settle, then judges it: the verdict once the system is quiet (every consumer group
+at the end of its topics, every outbox empty: nothing more can arrive) and nothing is missing, or whatever it
+is at the deadline, where a system still not quiet counts as lost work."""
 
 from __future__ import annotations
 
@@ -23,6 +24,18 @@ async def settle(
     while True:
         evidence = await gather(system, firm_ids, recipients)
         verdict = verify(ledger, evidence)
-        if (not verdict.lost and not any(evidence.lag.values())) or time.monotonic() > deadline:
+        busy = still_busy(evidence)
+        if (busy is None and not verdict.lost) or time.monotonic() > deadline:
+            if busy is not None:
+                verdict.lose("system not quiet at the verdict", busy)
             return verdict, evidence
         await asyncio.sleep(POLL_SECONDS)
+
+
+def still_busy(evidence: Evidence) -> str | None:
+    """What is still moving (a consumer behind, an outbox not empty), or None when the system is quiet."""
+    behind = {group: lag for group, lag in evidence.lag.items() if lag}
+    unpublished = {service: rows for service, rows in evidence.outboxes.items() if rows}
+    if not behind and not unpublished:
+        return None
+    return f"consumer lag {behind}, outbox rows {unpublished}"

@@ -1,5 +1,6 @@
-"""The system under test: the four services and the SMTP sink as processes (paylinks_devstack) on the suite's
-own Kafka and Postgres, with what the checks need to know about it (consumer groups, schemas)."""
+"""The system under test: the four services, the sandbox processor and the SMTP sink as processes
+(paylinks_devstack) on the suite's own Kafka and Postgres, with what the checks need to know about it
+(consumer groups, schemas)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from paylinks_devstack.client import PaylinksClient
-from paylinks_devstack.stack import SERVICES, Stack, StackConfig, executable, free_port
+from paylinks_devstack.stack import EXECUTABLES, SERVICES, Stack, StackConfig, executable, free_port
 from paylinks_events import Topic
 from paylinks_runtime.testing import JWT_SECRET, eventually
 
@@ -40,6 +41,11 @@ CONSUMED: dict[str, tuple[str, ...]] = {
 MUTATIONS = Path(__file__).parent / "mutations"
 
 
+def crash_after_charge_env() -> dict[str, str]:
+    """A link-service process that dies right after the processor answers a charge (mutations/)."""
+    return {"CHAOS_CRASH_AFTER_CHARGE": "1", "PYTHONPATH": str(MUTATIONS)}
+
+
 def service_env(infra: LocalInfra) -> dict[str, str]:
     """Fast settlement and email timings, and pay-endpoint rate limits out of the load's way."""
     return mutation_env() | {
@@ -47,6 +53,11 @@ def service_env(infra: LocalInfra) -> dict[str, str]:
         "DATABASE_URL": infra.database_url,
         "SANDBOX_CARD_SETTLE_SECONDS": "0.2",
         "SANDBOX_ECHECK_SETTLE_SECONDS": "0.3",
+        "SANDBOX_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+        "SANDBOX_WEBHOOK_RETRY_MAX_SECONDS": "2",
+        # A charge left unrecorded by a crash is sent again (same key) this soon by link-service's recovery.
+        "PAYMENT_RECOVERY_AFTER_SECONDS": "2",
+        "PAYMENT_RECOVERY_INTERVAL_SECONDS": "0.5",
         "PAY_ATTEMPTS_PER_TOKEN": "1000000",
         "PAY_REQUESTS_PER_CLIENT": "1000000",
         # An email re-sent after a crash (same Message-ID) must come within the convergence deadline.
@@ -106,7 +117,11 @@ class ChaosSystem:
         env = self.config.service_env(service) | (env or {}) | {"HTTP_PORT": str(port)}
         log = self.replica_log(service).open("ab")
         process = await asyncio.create_subprocess_exec(
-            executable(service), stdout=log, stderr=asyncio.subprocess.STDOUT, env=env, start_new_session=True
+            executable(EXECUTABLES.get(service, service)),
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
         log.close()
         try:
@@ -114,7 +129,8 @@ class ChaosSystem:
             await eventually(partial(_ready, url), timeout=120)
             yield url
         finally:
-            process.send_signal(signal.SIGTERM)
+            if process.returncode is None:  # a replica may have died of the fault it was started with
+                process.send_signal(signal.SIGTERM)
             await process.wait()
 
     async def restart(self, service: str) -> None:

@@ -46,7 +46,9 @@ async def test_no_payment_is_lost_or_duplicated_when_services_kafka_and_postgres
     verdict.record(chaos_report)
 
     assert [w.line() for w in injector.watches if not w.complete] == []
-    assert len(injector.watches) == 4 * profile.fault_rounds  # kafka and postgres, down and back
+    assert (
+        len(injector.watches) == 5 * profile.fault_rounds
+    )  # kafka (down: gated, intake) and postgres, down and back
     # An outage is answered 503 (retry); a 500 would say a request failed in a way nobody planned for.
     assert [why for why in ledger.retries if why.startswith("500")] == []
     assert ledger.accepted, "no payment was accepted at all"
@@ -57,7 +59,12 @@ async def test_no_payment_is_lost_or_duplicated_when_services_kafka_and_postgres
 async def _pay_while_faults_happen(
     system: ChaosSystem, firms: list[Firm], injector: FaultInjector, profile: Profile, rng: random.Random
 ) -> Ledger:
-    driver = LoadDriver(system.url("link-service"), PaymentPlanner(firms, rng).next, rate=profile.rate)
+    driver = LoadDriver(
+        system.url("link-service"),
+        system.url("processor-sandbox"),
+        PaymentPlanner(firms, rng).next,
+        rate=profile.rate,
+    )
     stop = asyncio.Event()
     load = asyncio.create_task(driver.run(stop, profile.min_payments))
     try:

@@ -30,7 +30,7 @@ from paylinks_runtime.testing import eventually
 from .evidence import email_statuses, mails
 from .report import ChaosReport
 from .system import ChaosSystem
-from .workload import ACCOUNT_CARD, PlannedPayment, open_firm, recipient
+from .workload import ACCOUNT_CARD, PlannedPayment, open_firm, pay_body, recipient
 
 pytestmark = pytest.mark.timeout(300)
 NOT_MARKED = "email sent but not marked as sent"
@@ -63,7 +63,7 @@ async def test_an_email_accepted_just_before_postgres_went_down_is_not_sent_agai
     try:
         with SmtpSink(port=port, handler=trap):
             async with system.replica("notifier", {"SMTP_PORT": str(port)}):
-                payment_id = await _pay(firm)
+                payment_id = await _pay(system, firm)
                 await eventually(trap.tripped.is_set, timeout=60)
                 await eventually(partial(_logged, system.replica_log("notifier"), NOT_MARKED), timeout=60)
                 await system.infra.start_postgres()
@@ -80,14 +80,14 @@ async def test_an_email_accepted_just_before_postgres_went_down_is_not_sent_agai
     assert copies == dict.fromkeys(copies, 1)
 
 
-async def _pay(firm: Any) -> str:
+async def _pay(system: ChaosSystem, firm: Any) -> str:
     plan = PlannedPayment("once-" + firm.firm_id, firm.firm_id, firm.account_token, ACCOUNT_CARD, 2_500)
     response = await firm.api.raw(
         "POST",
         "link-service",
         f"/v1/pay/{plan.token}/payments",
         public=True,
-        json=plan.body(),
+        json=await pay_body(system, plan),
         headers={"Idempotency-Key": plan.key},
     )
     assert response.status_code == 202, response.text

@@ -15,6 +15,7 @@ import asyncio
 import uuid
 from collections import Counter
 from functools import partial
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ from .load import Ledger
 from .report import ChaosReport
 from .settle import settle
 from .system import ChaosSystem
-from .workload import ACCOUNT_CARD, BILL_CARD, Firm, PlannedPayment, open_firm
+from .workload import ACCOUNT_CARD, BILL_CARD, Firm, PlannedPayment, open_firm, pay_body, sandbox_charges
 
 pytestmark = pytest.mark.timeout(300)
 LINKERS = 50
@@ -42,7 +43,7 @@ async def test_fifty_staff_linking_one_payment_at_once_link_it_once(
 ) -> None:
     firm = await open_firm(system, "race-link")
     plan = PlannedPayment(str(uuid.uuid4()), firm.firm_id, firm.account_token, ACCOUNT_CARD, 77_700)
-    payment_id = (await _pay(firm, plan)).json()["payment_id"]
+    payment_id = (await _pay(firm, plan, await pay_body(system, plan))).json()["payment_id"]
     await firm.api.when(lambda: firm.api.payment(payment_id), "status", "ready")
 
     bodies = [
@@ -75,8 +76,11 @@ async def test_parallel_payments_on_one_bill_settled_by_two_billing_processes_ke
         PlannedPayment(str(uuid.uuid4()), firm.firm_id, firm.bills[bill_id], BILL_CARD, 5_000 + i, bill_id)
         for i in range(BILL_PAYERS)
     ]
+    bodies = [await pay_body(system, plan) for plan in plans]
     async with system.replica("billing-service") as replica:
-        answers = await asyncio.gather(*(_pay(firm, plan) for plan in plans))
+        answers = await asyncio.gather(
+            *(_pay(firm, plan, body) for plan, body in zip(plans, bodies, strict=True))
+        )
         ledger = Ledger(
             accepted={
                 p.key: (p, a.json()["payment_id"])
@@ -101,7 +105,8 @@ async def test_one_payment_sent_thirty_times_at_once_with_one_key_is_one_payment
 ) -> None:
     firm = await open_firm(system, "race-key")
     plan = PlannedPayment(str(uuid.uuid4()), firm.firm_id, firm.account_token, ACCOUNT_CARD, 31_400)
-    answers = await asyncio.gather(*(_pay(firm, plan) for _ in range(RETRIES)))
+    body = await pay_body(system, plan)  # tokenized once: every retry is the same request
+    answers = await asyncio.gather(*(_pay(firm, plan, body) for _ in range(RETRIES)))
     chaos_report.add("inputs", "parallel retries with one Idempotency-Key", RETRIES)
 
     statuses = Counter(a.status_code for a in answers)
@@ -111,8 +116,9 @@ async def test_one_payment_sent_thirty_times_at_once_with_one_key_is_one_payment
         a.json()["error"]["code"] == "idempotency_key_in_flight" for a in answers if a.status_code == 409
     )
     ids = {a.json()["payment_id"] for a in answers if a.status_code == 202}
-    final = await until(lambda: _accepted(firm, plan), what="the key's first outcome")
+    final = await until(lambda: _accepted(firm, plan, body), what="the key's first outcome")
     assert ids == {final}
+    assert len(await sandbox_charges(system, final)) == 1  # one charge at the processor
     verdict, _ = await settle(
         system, Ledger(accepted={plan.key: (plan, final)}), {firm.firm_id}, SETTLE_SECONDS
     )
@@ -120,19 +126,19 @@ async def test_one_payment_sent_thirty_times_at_once_with_one_key_is_one_payment
     assert verdict.clean, verdict.summary()
 
 
-async def _pay(firm: Firm, plan: PlannedPayment) -> httpx.Response:
+async def _pay(firm: Firm, plan: PlannedPayment, body: dict[str, Any]) -> httpx.Response:
     return await firm.api.raw(
         "POST",
         "link-service",
         f"/v1/pay/{plan.token}/payments",
         public=True,
-        json=plan.body(),
+        json=body,
         headers={"Idempotency-Key": plan.key},
     )
 
 
-async def _accepted(firm: Firm, plan: PlannedPayment) -> str | None:
-    answer = await _pay(firm, plan)
+async def _accepted(firm: Firm, plan: PlannedPayment, body: dict[str, Any]) -> str | None:
+    answer = await _pay(firm, plan, body)
     return str(answer.json()["payment_id"]) if answer.status_code == 202 else None
 
 

@@ -30,7 +30,7 @@ from .records import producer, send, send_event
 from .report import ChaosReport
 from .settle import settle
 from .system import CONSUMED, ChaosSystem
-from .workload import ACCOUNT_CARD, ACCOUNT_RETURNED, BILL_CARD, Firm, PlannedPayment, open_firm
+from .workload import ACCOUNT_CARD, ACCOUNT_RETURNED, BILL_CARD, Firm, PlannedPayment, open_firm, pay_body
 
 pytestmark = pytest.mark.timeout(300)
 COPIES = 3
@@ -42,7 +42,7 @@ async def test_records_delivered_again_have_no_second_effect(
 ) -> None:
     firm = await open_firm(system, "dup", bills=1, bill_amount=10_000)
     payments = [(BILL_CARD, 6_000), (BILL_CARD, 4_000), (ACCOUNT_CARD, 5_000), (ACCOUNT_RETURNED, 700)]
-    ledger = await _pay_through_the_api(firm, payments)
+    ledger = await _pay_through_the_api(system, firm, payments)
     before, _ = await settle(system, ledger, {firm.firm_id}, SETTLE_SECONDS)
     assert before.clean, before.summary()
     emails_before = before.checked["emails"]
@@ -86,7 +86,7 @@ async def test_an_outcome_consumed_before_its_payment_still_ends_right(
     assert [(b.balance, b.state) for b in evidence.bills] == [(0, "paid")]
 
 
-async def _pay_through_the_api(firm: Firm, payments: list[tuple[str, int]]) -> Ledger:
+async def _pay_through_the_api(system: ChaosSystem, firm: Firm, payments: list[tuple[str, int]]) -> Ledger:
     ledger = Ledger()
     for kind, amount in payments:
         plan = _plan(firm, kind, amount, next(iter(firm.bills)) if kind == BILL_CARD else None)
@@ -95,7 +95,7 @@ async def _pay_through_the_api(firm: Firm, payments: list[tuple[str, int]]) -> L
             "link-service",
             f"/v1/pay/{plan.token}/payments",
             public=True,
-            json=plan.body(),
+            json=await pay_body(system, plan),
             headers={"Idempotency-Key": plan.key},
         )
         assert response.status_code == 202, response.text

@@ -13,6 +13,7 @@ from aiokafka.structs import ConsumerRecord
 
 from .evidence import AppliedRow, BillRow, Evidence, Mail, ProjectedPayment
 from .load import Ledger
+from .settle import still_busy
 from .trust import TrustBalance, TrustEvidence
 from .verdict import Verdict, verify
 from .workload import ACCOUNT_CARD, ACCOUNT_RETURNED, BILL_CARD, PlannedPayment, recipient
@@ -256,3 +257,47 @@ def test_a_fee_in_a_trust_account_is_caught_charged_or_paid_out(trust_run: tuple
     trust = replace(evidence.trust, payouts=[*evidence.trust.payouts, netted], balances=[reported])
     verdict = verify(ledger, replace(evidence, events=[*evidence.events, fee(TRUST)], trust=trust))
     assert trust_findings(verdict) == {"fee taken from a trust account": 2}
+
+
+def test_an_email_to_another_firms_staff_is_caught(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    misdirected = replace(evidence.mails[0], to=recipient("firm-b"))
+    verdict = verify(ledger, replace(evidence, mails=[misdirected, *evidence.mails[1:]]))
+    assert verdict.lost == {"email to another firm's staff": 1}
+
+
+def test_a_payment_under_another_firm_is_caught(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    moved = replace(evidence.projection[0], firm_id="firm-b")
+    verdict = verify(ledger, replace(evidence, projection=[moved, *evidence.projection[1:]]))
+    assert verdict.lost == {"payment shown under another firm": 1}
+
+
+def test_money_applied_to_another_bill_is_caught(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    other = [BillRow(BILL, FIRM, 500, 0, "paid"), BillRow("bill-2", FIRM, 500, 0, "paid")]
+    verdict = verify(ledger, replace(evidence, bills=other, applied=[AppliedRow("bill-2", "p3", 500)]))
+    assert verdict.lost["money applied to another bill"] == 1
+
+
+def test_a_wrong_bill_on_the_reconciliation_row_is_caught(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    wrong = replace(evidence.projection[2], bill_id="bill-2")
+    verdict = verify(ledger, replace(evidence, projection=[*evidence.projection[:2], wrong]))
+    assert verdict.lost == {"payment shown against another bill": 1}
+
+
+def test_an_event_under_another_firm_is_caught(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    stray = evidence.events[0]
+    data = {**json.loads(stray.value), "firm_id": "firm-b"}
+    moved = replace(stray, value=json.dumps(data).encode())
+    verdict = verify(ledger, replace(evidence, events=[moved, *evidence.events[1:]]))
+    assert verdict.lost == {"event under another firm": 1}
+
+
+def test_the_verdict_waits_for_every_consumer_and_every_outbox(run: tuple[Ledger, Evidence]) -> None:
+    _, evidence = run
+    assert still_busy(replace(evidence, lag={"billing": 0}, outboxes={"link-service": 0})) is None
+    assert still_busy(replace(evidence, lag={"billing": 3}, outboxes={"link-service": 0})) is not None
+    assert still_busy(replace(evidence, lag={"billing": 0}, outboxes={"link-service": 2})) is not None

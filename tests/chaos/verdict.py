@@ -18,7 +18,7 @@ from .evidence import Evidence, Mail, header
 from .load import Ledger
 from .report import ChaosReport
 from .trust import TrustBalance
-from .workload import BILL_CARD, FAILED, PROCESSED, RECEIVED, PlannedPayment
+from .workload import BILL_CARD, FAILED, PROCESSED, RECEIVED, PlannedPayment, recipient
 
 EXAMPLES = 20  # problems listed in a failure message, at most
 BILL_EVENTS = ("BillPaymentApplied", "PaymentUnallocated")
@@ -97,6 +97,7 @@ def verify(ledger: Ledger, evidence: Evidence) -> Verdict:
     _check_bills(accepted, evidence, index, verdict)
     _check_emails(accepted, evidence.mails, index, verdict)
     _check_trust(evidence, verdict)
+    _check_attribution(accepted, evidence, index, verdict)
     for record in evidence.dead_letters:
         verdict.lose("event dead-lettered", f"{header(record, 'ce_type')} {header(record, 'dlq_reason')}")
     verdict.checked["events on payment.events and billing.events"] += len(evidence.events)
@@ -301,3 +302,37 @@ def _fees_in(
         if line["type"] == "fee"
     }
     return sorted(charged | paid_out)
+
+
+def _check_attribution(
+    accepted: dict[str, PlannedPayment], evidence: Evidence, index: EventIndex, verdict: Verdict
+) -> None:
+    """Every effect belongs to the payment's own firm and bill, and every email goes to its firm's staff:
+    a payment counted once but under another firm, or money on another bill, is the right one lost."""
+    for event_id, data in index.data.items():
+        payment_id, kind = index.event_of[event_id]
+        plan = accepted.get(payment_id)
+        if plan is None:
+            continue  # reported as never accepted
+        if data.get("firm_id") != plan.firm_id:
+            verdict.lose("event under another firm", f"{kind} of {payment_id}: {data.get('firm_id')}")
+        if kind in BILL_EVENTS and "bill_id" in data and data["bill_id"] != plan.bill_id:
+            verdict.lose("money applied to another bill", f"{kind} of {payment_id}: {data['bill_id']}")
+    for row in evidence.projection:
+        plan = accepted.get(row.payment_id)
+        if plan is not None and row.firm_id != plan.firm_id:
+            verdict.lose("payment shown under another firm", f"{row.payment_id}: {row.firm_id}")
+        if plan is not None and row.bill_id != plan.bill_id:
+            verdict.lose("payment shown against another bill", f"{row.payment_id}: {row.bill_id}")
+    for applied in evidence.applied:
+        plan = accepted.get(applied.payment_id)
+        if plan is not None and applied.bill_id != plan.bill_id:
+            verdict.lose("money applied to another bill", f"{applied.payment_id}: {applied.bill_id}")
+    for mail in evidence.mails:
+        about = index.event_of.get(mail.event_id)
+        plan = accepted.get(about[0]) if about else None
+        if plan is not None and mail.to != recipient(plan.firm_id):
+            verdict.lose("email to another firm's staff", f"{mail.message_id} to {mail.to}")
+    verdict.checked["firm, bill and recipient of every record"] += (
+        len(index.data) + len(evidence.projection) + len(evidence.applied) + len(evidence.mails)
+    )

@@ -8,8 +8,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from paylinks_devstack import practice
 from paylinks_devstack.client import ECHECK_OK, ECHECK_RETURNED, TEST_CARD, PaylinksClient, token_of
+from paylinks_runtime.settings import DEV_PROCESSOR_API_KEY, DEV_PROCESSOR_PUBLISHABLE_KEY
 
 from .system import ChaosSystem
 
@@ -64,21 +67,51 @@ class PlannedPayment:
         """In reconciliation, once settled."""
         return "failed" if self.kind == ACCOUNT_RETURNED else "ready"
 
-    def body(self) -> dict[str, Any]:
+    @property
+    def by_card(self) -> bool:
+        return self.kind in (ACCOUNT_CARD, BILL_CARD)
+
+    def payment_method(self) -> dict[str, Any]:
+        """What the payer's browser sends to the processor (never to link-service)."""
+        if self.by_card:
+            return {"type": "card", "card": TEST_CARD}
+        bank = ECHECK_RETURNED if self.kind == ACCOUNT_RETURNED else ECHECK_OK
+        return {"type": "us_bank_account", "us_bank_account": {**bank, "account_holder_name": "Chaos Payer"}}
+
+    def body(self, payment_method: str) -> dict[str, Any]:
+        """The pay request with the processor's token: the same for every retry of this payment."""
         body: dict[str, Any] = {
             "amount": self.amount,
             "payer": {"name": "Chaos Payer", "email": "payer@example.com"},
             "reference": self.reference,
+            "payment_method": payment_method,
         }
-        if self.kind in (ACCOUNT_CARD, BILL_CARD):
-            return body | {"method": "card", "card": TEST_CARD}
-        bank = ECHECK_RETURNED if self.kind == ACCOUNT_RETURNED else ECHECK_OK
-        return body | {"method": "echeck", "bank": bank}
+        if self.by_card:
+            return body | {"method": "card"}
+        return body | {"method": "echeck", "authorization": {"accepted": True}}
+
+
+async def tokenize(http: httpx.AsyncClient, processor_url: str, plan: PlannedPayment) -> str:
+    """Tokenize the plan's card or bank account at the processor, as the pay page does in a browser."""
+    response = await http.post(
+        f"{processor_url}/v1/payment_methods",
+        json=plan.payment_method(),
+        headers={"Authorization": f"Bearer {DEV_PROCESSOR_PUBLISHABLE_KEY}"},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def pay_body(system: ChaosSystem, plan: PlannedPayment) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        return plan.body(await tokenize(http, system.url("processor-sandbox"), plan))
 
 
 async def open_firm(system: ChaosSystem, label: str, bills: int = 0, bill_amount: int = 0) -> Firm:
-    """A firm with a trust account and its link, staff recipients, one client and matter, and bills."""
+    """A firm with a trust account and its link (and an operating account for the processing fees), staff
+    recipients, one client and matter, and bills."""
     api = system.client(f"firm-{label}-{uuid.uuid4().hex[:8]}")
+    await api.register_account("Operating", "operating")
     account_id = await api.register_account("Client Trust", "trust")
     await api.call(
         "PUT", "notifier", "/v1/notification-recipients", json={"emails": [recipient(api.firm_id)]}
@@ -122,3 +155,15 @@ class PaymentPlanner:
             return PlannedPayment(key, firm.firm_id, firm.bills[bill_id], kind, amount, bill_id)
         kind = ACCOUNT_CARD if kind == BILL_CARD else kind
         return PlannedPayment(key, firm.firm_id, firm.account_token, kind, self._rng.randrange(100, 250_000))
+
+
+async def sandbox_charges(system: ChaosSystem, payment_id: str) -> list[dict[str, Any]]:
+    """Every charge the sandbox processor made for the payment (CONTRACT.md section 3)."""
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        response = await http.get(
+            f"{system.url('processor-sandbox')}/v1/sandbox/charges",
+            params={"payment_id": payment_id},
+            headers={"Authorization": f"Bearer {DEV_PROCESSOR_API_KEY}"},
+        )
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])

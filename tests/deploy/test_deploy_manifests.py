@@ -47,7 +47,7 @@ OPTIONAL_SERVICES = {"processor-sandbox": "paylinks-processor-sandbox"}
 OPTIONAL_PROFILES = {"processor-sandbox": "sandbox"}
 OPTIONAL_MANIFESTS = {"processor-sandbox.yaml"}
 # Read by a library the services run on rather than by a Settings class.
-LIBRARY_ENV = {"FORWARDED_ALLOW_IPS"}  # uvicorn: whose X-Forwarded-For to trust
+LIBRARY_ENV: set[str] = set()
 # Series that come from Prometheus itself or kube-state-metrics, not from the services.
 EXTERNAL_METRICS = {"up", "kube_pod_status_ready"}
 
@@ -222,9 +222,18 @@ def dashboard() -> dict[str, Any]:
     return document(DEPLOY / "grafana/dashboards/pipeline.json")
 
 
-def alert_rules() -> list[dict[str, Any]]:
+def all_rules() -> list[dict[str, Any]]:
     groups = document(DEPLOY / "prometheus-alerts.yaml")["groups"]
     return [rule for group in groups for rule in group["rules"]]
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    return [rule for rule in all_rules() if "alert" in rule]
+
+
+def recorded_series() -> set[str]:
+    """What the recording rules define (the SLO ratios): alerts may read these too."""
+    return {rule["record"] for rule in all_rules() if "record" in rule}
 
 
 def queries() -> list[Any]:
@@ -234,7 +243,8 @@ def queries() -> list[Any]:
         for p in panels
         for t in p["targets"]
     ]
-    return from_dashboard + [pytest.param(r["expr"], id=f"alert:{r['alert']}") for r in alert_rules()]
+    from_rules = [pytest.param(r["expr"], id=f"rule:{r.get('alert') or r['record']}") for r in all_rules()]
+    return from_dashboard + from_rules
 
 
 # --- files -------------------------------------------------------------------------------------------------
@@ -454,7 +464,8 @@ def test_prometheus_scrapes_each_service_on_its_port_and_loads_the_alerts() -> N
     expected = {f"{name}:{compose_env(spec)['HTTP_PORT']}" for name, spec in compose_services().items()}
     assert targets == expected
     mounts = document(DEPLOY / "compose.yaml")["services"]["prometheus"]["volumes"]
-    assert f"./prometheus-alerts.yaml:{config['rule_files'][0]}:ro" in mounts
+    rule_file = config["rule_files"][0]  # relative to the config's folder
+    assert f"./prometheus-alerts.yaml:/etc/prometheus/{rule_file}:ro" in mounts
 
 
 def test_grafana_loads_the_dashboard_from_provisioned_datasources() -> None:
@@ -483,7 +494,7 @@ def test_otel_collector_pipelines_use_defined_components() -> None:
 def test_query_reads_only_metrics_the_services_expose(expr: str) -> None:
     names = metric_names(expr)
     assert names, f"no metric in {expr!r}"
-    assert names - exposed_metrics() - EXTERNAL_METRICS == set()
+    assert names - exposed_metrics() - EXTERNAL_METRICS - recorded_series() == set()
 
 
 def test_metric_extraction_finds_metrics_and_nothing_else() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import date
 from email.message import EmailMessage
 from typing import Any
 
@@ -20,14 +21,16 @@ from .system import System, http_client
 
 OK_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
-CVC = "7391"  # not a substring of any test card: a match can only be the CVC itself
 OK_ACCOUNT = "000123456789"
 R01_ACCOUNT = "000111111113"
 ROUTING = "110000000"
 
 
+CVC = "739"  # a Visa CVC is three digits; not a substring of any test card
+
+
 def card(number: str = OK_CARD, cvc: str = CVC) -> dict[str, Any]:
-    return {"number": number, "exp_month": 12, "exp_year": 2031, "cvc": cvc}
+    return {"number": number, "exp_month": 12, "exp_year": date.today().year + 3, "cvc": cvc}
 
 
 def payment_body(
@@ -70,6 +73,7 @@ class Firm:
         self.id = unique(system.firm_prefix + "f").replace("_", "-")
         self.producer = producer
         self.clients = {name: http_client(s.url) for name, s in system.services.items()}
+        self._has_operating = False
 
     async def close(self) -> None:
         for client in self.clients.values():
@@ -104,6 +108,10 @@ class Firm:
     # --- staff -----------------------------------------------------------------------------------------
 
     async def register_account(self, name: str = "IOLTA Trust", kind: str = "trust") -> str:
+        """The account; the firm's first one comes with an operating account (its processing fees)."""
+        if kind == "trust" and not self._has_operating:
+            await self.register_account("Operating", "operating")
+        self._has_operating = self._has_operating or kind == "operating"
         body = {"name": name, "kind": kind}
         response = await self.link.post("/v1/bank-accounts", json=body, headers=self.admin)
         assert response.status_code == 201, response.text
@@ -195,7 +203,36 @@ class Firm:
     # --- the firm's clients ----------------------------------------------------------------------------
 
     async def pay(self, token: str, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        """Pay as the pay page does in a browser: `card` or `bank` details go to the processor, whose token
+        is what link-service gets (an eCheck with the debit authorization accepted)."""
+        return await self.post_payment(token, await self.tokenized(body), **kwargs)
+
+    async def post_payment(self, token: str, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        """The body exactly as given (a probe of what link-service refuses)."""
         return await self.link.post(f"/v1/pay/{token}/payments", json=body, **kwargs)
+
+    async def tokenized(self, body: dict[str, Any]) -> dict[str, Any]:
+        card, bank = body.get("card"), body.get("bank")
+        if card is None and bank is None:
+            return body
+        details: dict[str, Any] = (
+            {"type": "card", "card": card}
+            if card is not None
+            else {"type": "us_bank_account", "us_bank_account": {**bank, "account_holder_name": "Ada Client"}}
+        )
+        processor = self.system.processor
+        response = await processor.http.post(
+            "/v1/payment_methods", json=details, headers=processor.publishable
+        )
+        if response.status_code != 201:  # an invalid number or expiry: refused by the processor
+            return {k: v for k, v in body.items() if k not in ("card", "bank")} | {
+                "payment_method": "pm_refused"
+            }
+        paid = {k: v for k, v in body.items() if k not in ("card", "bank")}
+        paid["payment_method"] = str(response.json()["id"])
+        if bank is not None:
+            paid["authorization"] = {"accepted": True}
+        return paid
 
     async def paid(self, token: str, body: dict[str, Any]) -> str:
         response = await self.pay(token, body)

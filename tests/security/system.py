@@ -1,5 +1,6 @@
-"""The four services in this process, each on a real port (uvicorn, lifespan included) with its own schema
-and consumer groups, an SMTP sink, and the recorders of what they leave behind.
+"""The four services and the sandbox payment processor in this process, each on a real port (uvicorn,
+lifespan included) with its own schema and consumer groups, an SMTP sink, and the recorders of what they
+leave behind (the processor's log lines included).
 
 Real ports rather than an ASGI transport: the sandbox processor posts its webhooks over HTTP, the fuzzer
 (schemathesis, synchronous) calls from a worker thread while the services keep the test's event loop, and
@@ -33,6 +34,7 @@ from notifier.smtp_sink import SmtpSink, free_port
 from paylinks_runtime.kafka import contract_topics, ensure_topics
 from paylinks_runtime.settings import ServiceSettings
 from paylinks_runtime.testing import BOOTSTRAP, drop_schema, free_socket, serving, unique
+from processor_sandbox.testing import Sandbox, running_sandbox, sandbox_settings
 from reconciliation_service.app import create_app as reconciliation_app
 from reconciliation_service.config import Settings as ReconciliationSettings
 
@@ -95,6 +97,7 @@ class System:
     logs: LogRecorder
     kafka: KafkaTape
     run_id: str
+    processor: Sandbox
 
     @property
     def link(self) -> Service:
@@ -125,7 +128,9 @@ class System:
         return f"firm-{self.run_id}-"
 
 
-def settings_for(run_id: str, ports: dict[str, int], smtp_port: int) -> dict[str, ServiceSettings]:
+def settings_for(
+    run_id: str, ports: dict[str, int], smtp_port: int, processor_url: str
+) -> dict[str, ServiceSettings]:
     def common(name: str) -> dict[str, Any]:
         return {
             "db_schema": f"{run_id}_{name.split('-')[0]}",
@@ -138,10 +143,7 @@ def settings_for(run_id: str, ports: dict[str, int], smtp_port: int) -> dict[str
         LINK: LinkSettings(
             **common(LINK),
             public_base_url=link_url,
-            sandbox_card_settle_seconds=0.2,
-            # eChecks never settle by themselves here: the webhook tests report them by hand.
-            sandbox_echeck_settle_seconds=3600,
-            sandbox_poll_seconds=0.05,
+            processor_url=processor_url,
             pay_attempts_per_token=20,
             pay_requests_per_client=60,
         ),
@@ -185,23 +187,32 @@ async def running_system(maildir: Path) -> AsyncIterator[System]:
     sockets: dict[str, socket.socket] = {name: free_socket() for name in APP_FACTORIES}
     ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
     smtp_port = free_port()
-    all_settings = settings_for(run_id, ports, smtp_port)
+    # eChecks never settle by themselves here: the webhook tests report them by hand.
+    processor_settings = sandbox_settings(
+        f"http://127.0.0.1:{ports[LINK]}/v1/processor/webhooks", sandbox_echeck_settle_seconds=3600
+    )
     await ensure_topics(BOOTSTRAP, contract_topics())
     logs, kafka = LogRecorder(), KafkaTape()
     logs.install()
     await kafka.start()
     try:
         async with AsyncExitStack() as stack:
+            processor = await stack.enter_async_context(running_sandbox("", processor_settings))
+            all_settings = settings_for(run_id, ports, smtp_port, processor.base_url)
             sink = stack.enter_context(SmtpSink(port=smtp_port, maildir=maildir, out=io.StringIO()))
             services = {}
             for name, factory in APP_FACTORIES.items():
                 app = factory(all_settings[name])
                 await start_at_the_end(app)
-                url = await stack.enter_async_context(serving(app, sockets[name]))
+                served = serving(app, sockets[name], settings=all_settings[name])  # as in production
+                url = await stack.enter_async_context(served)
                 services[name] = Service(name, app, all_settings[name], url)
-            yield System(services, sink, logs, kafka, run_id)
+            yield System(services, sink, logs, kafka, run_id, processor)
     finally:
         await kafka.stop()
         logs.uninstall()
-        for settings in all_settings.values():
-            await drop_schema(settings.db_schema)
+        for schema in [
+            *(f"{run_id}_{name.split('-')[0]}" for name in APP_FACTORIES),
+            processor_settings.db_schema,
+        ]:
+            await drop_schema(schema)

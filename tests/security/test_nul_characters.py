@@ -33,12 +33,6 @@ def _pay(**changes: Any) -> Call:
     return call
 
 
-async def _pay_form(firm: Firm, history: History, _: System) -> httpx.Response:
-    fields = {"amount": "10.00", "name": NUL, "email": "a@b.example", "method": "card"}
-    card = {"card_number": "4242424242424242", "card_exp": "12/31", "card_cvc": "123"}
-    return await firm.link.post(f"/pay/{history.token}", data=fields | card)
-
-
 async def _webhook(firm: Firm, _: History, system: System) -> httpx.Response:
     body = json.dumps({"id": "wh-nul", "type": "payment.succeeded", "data": {"payment_id": NUL}}).encode()
     secret = system.link.settings.webhook_secret  # type: ignore[attr-defined]
@@ -79,7 +73,6 @@ ENTRY_POINTS: dict[str, Call] = {
     ),
     "link: payer name": _pay(name=NUL),
     "link: payment reference": _pay(reference=NUL),
-    "link: payer name in the pay form": _pay_form,
     "link: payment id of a signed webhook": _webhook,
     "billing: matter id": _request(
         "billing-service",

@@ -31,6 +31,9 @@ def test_a_valid_token_gives_the_user_with_firm_and_roles() -> None:
     assert (user.user_id, user.firm_id, user.roles) == ("u1", "f1", frozenset({"staff"}))
 
 
+_ONE_HOUR = {"iat": time.time(), "exp": time.time() + 3600}  # made at collection: it may run later
+
+
 def _unsigned(claims: dict[str, object]) -> str:
     def part(obj: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
@@ -50,8 +53,8 @@ def _unsigned(claims: dict[str, object]) -> str:
             "invalid",
         ),
         (_unsigned({"sub": "u", "firm_id": "f", "roles": ["admin"], "exp": 9999999999}), "invalid"),
-        (jwt.encode({"sub": "u", "roles": ["staff"], "exp": time.time() + 60}, SECRET), "firm_id"),
-        (jwt.encode({"firm_id": "f", "roles": ["staff"], "exp": time.time() + 60}, SECRET), "invalid"),
+        (jwt.encode({"sub": "u", "roles": ["staff"], **_ONE_HOUR}, SECRET), "firm_id"),
+        (jwt.encode({"firm_id": "f", "roles": ["staff"], **_ONE_HOUR}, SECRET), "invalid"),
         ("garbage", "invalid"),
     ],
     ids=["expired", "wrong-secret", "alg-none", "no-firm", "no-sub", "garbage"],

@@ -52,3 +52,11 @@ def test_a_small_batch_links_to_every_event(spans) -> None:  # type: ignore[no-u
         pass
     (span,) = spans.get_finished_spans()
     assert len(span.links) == 5
+
+
+def test_a_consumer_span_names_its_operation_as_the_messaging_conventions_do(spans) -> None:  # type: ignore[no-untyped-def]
+    with _consumer()._batch_span([_delivery(1), _delivery(2)]):
+        pass
+    (span,) = spans.get_finished_spans()
+    assert span.attributes["messaging.operation.type"] == "process"
+    assert span.attributes["messaging.operation.name"] == "process"

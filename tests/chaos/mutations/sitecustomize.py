@@ -5,6 +5,10 @@ CHAOS_MUTATE=<protection> start with that protection removed, so the test guardi
     CHAOS_MUTATE=idempotency  pytest tests/chaos/test_races.py -k key  # every retry is a new payment
     CHAOS_MUTATE=dlq          pytest tests/chaos/test_poison_records.py  # a poison record stops the consumer
 
+One fault is injected the same way: CHAOS_CRASH_AFTER_CHARGE=1 makes a link-service process die (os._exit, as
+abruptly as SIGKILL: nothing committed, nothing cleaned up) right after the processor answered a charge, the
+moment between the charge and its record (test_charge_once.py).
+
 Loaded by Python at start-up because tests/chaos/mutations is put on the services' PYTHONPATH."""
 
 from __future__ import annotations
@@ -40,6 +44,20 @@ def _no_dead_letters() -> None:
     DeadLetters.send = explode  # type: ignore[method-assign]
 
 
+def _crash_after_charge() -> None:
+    from link_service.processor.http import HttpProcessor
+
+    charge = HttpProcessor.charge
+
+    async def charge_then_die(self: Any, request: Any) -> Any:
+        await charge(self, request)
+        os._exit(137)
+
+    HttpProcessor.charge = charge_then_die  # type: ignore[method-assign]
+
+
 MUTATIONS = {"inbox": _no_inbox, "idempotency": _no_idempotency_key, "dlq": _no_dead_letters}
 if os.environ.get("CHAOS_MUTATE") in MUTATIONS:
     MUTATIONS[os.environ["CHAOS_MUTATE"]]()
+if os.environ.get("CHAOS_CRASH_AFTER_CHARGE") == "1":
+    _crash_after_charge()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +14,8 @@ from paylinks_runtime.auth import issue_token
 
 from .stack import StackConfig
 
-TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+# The sandbox processor's test card and accounts (CONTRACT.md section 3). They go to the processor only.
+TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": date.today().year + 3, "cvc": "123"}
 ECHECK_OK = {"routing_number": "110000000", "account_number": "000123456789"}
 ECHECK_RETURNED = {"routing_number": "110000000", "account_number": "000111111113"}
 
@@ -142,17 +143,44 @@ class PaylinksClient:
         reference: str | None = None,
         via_qr: bool = False,
         bank: dict[str, str] | None = None,
+        card: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> httpx.Response:
+        """Pay as the pay page does in a browser: the card or bank details go to the processor (its URL and
+        publishable key come with the link), and only its token to link-service."""
+        if method == "card":
+            payment_method = await self.tokenize(token, {"type": "card", "card": card or TEST_CARD})
+        else:
+            account = {**(bank or ECHECK_OK), "account_holder_name": payer}
+            payment_method = await self.tokenize(
+                token, {"type": "us_bank_account", "us_bank_account": account}
+            )
         body: dict[str, Any] = {
             "amount": amount,
             "method": method,
             "reference": reference,
             "payer": {"name": payer, "email": f"{payer.split()[0].lower()}@example.com"},
+            "payment_method": payment_method,
         }
-        if method == "card":
-            body["card"] = TEST_CARD
-        else:
-            body["bank"] = bank or ECHECK_OK
+        if method == "echeck":
+            body["authorization"] = {"accepted": True}  # the payer ticked the debit authorization shown
+        return await self.post_payment(token, body, via_qr=via_qr, idempotency_key=idempotency_key)
+
+    async def tokenize(self, token: str, details: dict[str, Any]) -> str:
+        """The browser's call to the processor, with the publishable key the pay link hands out."""
+        processor = (await self.pay_page(token))["processor"]
+        response = await self.public.post(
+            f"{processor['url']}/v1/payment_methods",
+            json=details,
+            headers={"Authorization": f"Bearer {processor['publishable_key']}"},
+        )
+        if response.status_code != 201:
+            raise ApiError(response)
+        return str(response.json()["id"])
+
+    async def post_payment(
+        self, token: str, body: dict[str, Any], *, via_qr: bool = False, idempotency_key: str | None = None
+    ) -> httpx.Response:
         path = f"/v1/pay/{token}/payments" + ("?via=qr" if via_qr else "")
         return await self.raw(
             "POST",
@@ -160,7 +188,7 @@ class PaylinksClient:
             path,
             public=True,
             json=body,
-            headers={"Idempotency-Key": str(uuid.uuid4())},
+            headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())},
         )
 
 

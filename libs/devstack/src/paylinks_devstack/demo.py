@@ -14,7 +14,7 @@ from typing import Any
 from paylinks_runtime.settings import ServiceSettings
 
 from . import practice
-from .client import ECHECK_RETURNED, PaylinksClient, token_of
+from .client import ECHECK_RETURNED, TEST_CARD, PaylinksClient, token_of
 from .mailbox import Mailbox
 from .stack import Stack, StackConfig
 
@@ -78,6 +78,9 @@ class Story:
             )
             self.ids[key] = account["bank_account_id"]
             say(f"registered {kind:<9} account '{name}'  -> {account['bank_account_id']}")
+        profile = {"display_name": "Hartley & Quinn LLP", "fee_bank_account_id": self.ids["operating"]}
+        await self.api.call("PUT", "link-service", "/v1/firm", expect=200, json=profile)
+        say("firm profile: payers see 'Hartley & Quinn LLP'; processing fees come from the operating account")
         await self.api.call(
             "PUT",
             "notifier",
@@ -140,12 +143,22 @@ class Story:
 
     async def card_payment_through_the_link(self) -> None:
         section("4. Dana opens the link and pays $1,250.00 by card (typing her matter number)")
-        response = await self.api.pay(
-            token_of(self.ids["trust_link"]), 125000, "Dana Whitfield", reference="2026-0042"
-        )
+        token = token_of(self.ids["trust_link"])
+        page = await self.api.pay_page(token)
+        say(f"GET /v1/pay/<token> -> pay {page['firm_name']}; card details go to {page['processor']['url']}")
+        card = await self.api.tokenize(token, {"type": "card", "card": TEST_CARD})
+        say(f"her browser: POST {page['processor']['url']}/v1/payment_methods (publishable key) -> {card}")
+        body = {
+            "amount": 125000,
+            "method": "card",
+            "reference": "2026-0042",
+            "payer": {"name": "Dana Whitfield", "email": "dana@example.com"},
+            "payment_method": card,
+        }
+        response = await self.api.post_payment(token, body)
         payment = response.json()
         self.ids["dana_payment"] = payment["payment_id"]
-        say(f"POST /v1/pay/<token>/payments -> {response.status_code} {payment}")
+        say(f"POST /v1/pay/<token>/payments (the token only) -> {response.status_code} {payment}")
         first = await self.mail.wait_for("Dana Whitfield")
         say(f'email 1 to {first.to}: "{first.subject}"')
         second = await self.mail.wait_for("Dana Whitfield", "ready to link")

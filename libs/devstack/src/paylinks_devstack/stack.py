@@ -1,4 +1,5 @@
-"""Runs the four services and an SMTP sink as separate processes on this machine, like production would.
+"""Runs the four services, the sandbox payment processor and an SMTP sink as separate processes on this
+machine, like production would (where a real processor stands in for the sandbox).
 
 Used by `make up`, `make demo` and the end-to-end tests. Kafka and Postgres come from deploy/local
 (or KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL); each service's output goes to `<home>/logs/<service>.log`.
@@ -22,7 +23,10 @@ SERVICES: dict[str, int] = {
     "billing-service": 8002,
     "reconciliation-service": 8003,
     "notifier": 8004,
+    "processor-sandbox": 8005,
 }
+# Console scripts whose name is not the service's.
+EXECUTABLES = {"processor-sandbox": "paylinks-processor-sandbox"}
 
 
 def free_port() -> int:
@@ -65,6 +69,8 @@ class StackConfig:
             "HTTP_PORT": str(self.ports[service]),
             "PUBLIC_BASE_URL": self.url("link-service"),
             "RECONCILIATION_BASE_URL": self.url("reconciliation-service"),
+            "PROCESSOR_URL": self.url("processor-sandbox"),
+            "PROCESSOR_WEBHOOK_URL": self.url("link-service") + "/v1/processor/webhooks",
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp_port),
             "OTEL_SERVICE_NAME": service,
@@ -100,7 +106,9 @@ class Stack:
         await asyncio.gather(*(self.wait_ready(s) for s in SERVICES))
 
     async def start_service(self, service: str) -> None:
-        await self._spawn(service, [executable(service)], self.config.service_env(service))
+        await self._spawn(
+            service, [executable(EXECUTABLES.get(service, service))], self.config.service_env(service)
+        )
 
     async def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         log = (self.config.home / "logs" / f"{name}.log").open("ab")

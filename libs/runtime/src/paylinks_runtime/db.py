@@ -24,12 +24,38 @@ _OUTAGE_ERRORS = (
     asyncpg.TooManyConnectionsError,
 )
 
+# SQLSTATE classes that describe the server, never the statement or its data: connection exception (08),
+# insufficient resources (53: disk full, out of memory, too many connections), operator intervention (57:
+# admin shutdown, cannot connect now, statement cancelled by a timeout) and system error (58: I/O).
+_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58"})
+# A read-only transaction is what a client meets on a standby during a failover, or on a primary an
+# operator made read-only: the write succeeds once a writable primary is back.
+_READ_ONLY_SQL_TRANSACTION = "25006"
+
 
 def database_unavailable(exc: BaseException) -> bool:
-    """True for an error that says the database is down or unreachable, not that a statement is wrong."""
+    """True for an error that says the database is down, unreachable, read-only or out of resources,
+    not that a statement or its data is wrong (then retrying the same work later cannot help)."""
     if isinstance(exc, asyncpg.InterfaceError):  # also raised for misuse; only "connection is closed" counts
         return "closed" in str(exc)
-    return isinstance(exc, _OUTAGE_ERRORS)
+    if isinstance(exc, _OUTAGE_ERRORS):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(exc, asyncpg.PostgresError) and isinstance(sqlstate, str):
+        return sqlstate == _READ_ONLY_SQL_TRANSACTION or sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES
+    return False
+
+
+# Bounds on a session whose client froze or vanished, so its locks and its slot do not outlive it: the
+# server probes an idle connection after 10 s and drops it after 3 unanswered probes 5 s apart, and ends a
+# session that sits in an open transaction for 30 s (no unit of work here waits that long between two
+# statements). No statement_timeout: migrations and read-model rebuilds legitimately run long statements.
+SESSION_BOUNDS = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+    "idle_in_transaction_session_timeout": "30s",
+}
 
 
 async def create_pool(database_url: str, schema: str, *, max_size: int = 10) -> asyncpg.Pool:
@@ -38,7 +64,11 @@ async def create_pool(database_url: str, schema: str, *, max_size: int = 10) -> 
         database_url,
         min_size=1,
         max_size=max_size,
-        server_settings={"search_path": schema, "application_name": f"paylinks-{schema}"},
+        server_settings={
+            "search_path": schema,
+            "application_name": f"paylinks-{schema}",
+            **SESSION_BOUNDS,
+        },
     )
     assert pool is not None
     return pool

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
+from wsgiref.simple_server import WSGIServer
 
 import structlog
 import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
+from starlette.types import ASGIApp
 
 from .errors import install_error_handlers
 from .http_middleware import ApiResponseHeaders, LimitBodySize, RefuseNulCharacters, RequestMetrics
 from .logs import setup_logging
+from .security_log import RefusalLog
 from .settings import ServiceSettings
-from .tracing import setup_tracing
+from .tracing import PublicEdgeTrace, link_remote_trace, setup_tracing
 
 log = structlog.get_logger(__name__)
 _UNTRACED = "healthz,readyz,metrics"
@@ -54,10 +57,24 @@ def create_service_app(runtime: Runtime, *, title: str, description: str = "") -
     app.add_middleware(RefuseNulCharacters)  # buffers the body: inside the size limit
     app.add_middleware(LimitBodySize)
     app.add_middleware(ApiResponseHeaders)  # on the refusals of the two above too
+    app.add_middleware(RefusalLog)  # sees every refusal above, and the 401/403/429 of the routes
     app.add_middleware(RequestMetrics, service=runtime.settings.service_name)  # outermost: sees the 422s
     # One server span a request; the per-message receive/send spans cost more than they tell.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED, exclude_spans=["receive", "send"])
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=_UNTRACED, exclude_spans=["receive", "send"], server_request_hook=link_remote_trace
+    )
+    _outside_tracing(app, runtime.settings.public_path_prefixes)
     return app
+
+
+def _outside_tracing(app: FastAPI, public_prefixes: tuple[str, ...]) -> None:
+    """Wrap the instrumented stack (the instrumentation wraps build_middleware_stack the same way)."""
+    traced_stack = app.build_middleware_stack
+
+    def build_middleware_stack() -> ASGIApp:
+        return PublicEdgeTrace(traced_stack(), public_prefixes)
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
 
 
 def _add_health_routes(app: FastAPI, runtime: Runtime) -> None:
@@ -73,24 +90,50 @@ def _add_health_routes(app: FastAPI, runtime: Runtime) -> None:
             {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
         )
 
+    if runtime.settings.ops_port is not None:
+        return  # served on the ops port alone (start_ops_server), never on the public one
+
     @app.get("/metrics", tags=["operations"])
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def start_ops_server(settings: ServiceSettings) -> WSGIServer | None:
+    """With OPS_PORT set, /metrics on that port only (a thread of prometheus_client's, beside uvicorn), so
+    that the public port behind the proxy has no ops endpoint to block."""
+    if settings.ops_port is None:
+        return None
+    server, _ = start_http_server(settings.ops_port, addr=settings.http_host)
+    return server
 
 
 def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:
     """Console entry point of a service: JSON logs, tracing, then uvicorn until SIGTERM/SIGINT."""
     setup_logging(settings.service_name, settings.log_level)
     setup_tracing(settings.service_name)
-    uvicorn.run(
+    start_ops_server(settings)
+    config = server_config(
         app_factory(),
+        settings,
         host=settings.http_host,
         port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
         # libuv's loop and the C HTTP parser: the consumers, the relay and the API share one loop per
         # process, so its cost per callback is every part's cost (bench figures 2 and 6)
         loop="uvloop",
         http="httptools",
+    )
+    uvicorn.Server(config).run()
+
+
+def server_config(app: FastAPI, settings: ServiceSettings, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for a service, in production and in the tests that serve one on a port.
+
+    X-Forwarded-For (and -Proto) are believed only from the proxies in FORWARDED_ALLOW_IPS, by default
+    none: uvicorn's own default trusts 127.0.0.1, so anything on the host (or a sidecar) could pick its
+    client address, and with it a fresh rate-limit budget and a false line in the security log.
+    """
+    trusted = settings.forwarded_allow_ips.strip()
+    defaults: dict[str, Any] = {"log_config": None, "access_log": False, "lifespan": "on"}
+    return uvicorn.Config(
+        app, proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None, **(defaults | options)
     )

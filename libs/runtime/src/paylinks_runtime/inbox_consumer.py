@@ -6,7 +6,9 @@ or per batch (`BatchHandler`: one CONSUMER span linked to every event's producer
 conventions say; a projection uses it to write a batch with one statement per table).
 
 Undecodable or invalid records go to `<topic>.dlq` and consumption continues. A record whose handler
-keeps failing for a reason other than an unreachable database is isolated and dead-lettered too.
+keeps failing for a reason of its own is isolated and dead-lettered too; while the database is unavailable
+(down, read-only in a failover, disk full, out of connections) the batch waits and is tried again, its
+offsets uncommitted, so no valid record is dead-lettered and no offset passes a record not applied.
 """
 
 from __future__ import annotations
@@ -28,9 +30,17 @@ from opentelemetry.trace import Link, SpanKind
 
 from paylinks_events import Envelope, PoisonRecord, from_record
 
+from .db import database_unavailable
 from .dead_letters import DeadLetters
 from .event_store import ConcurrencyError
-from .metrics import CONSUMER_LAG, EVENTS_APPLIED, EVENTS_DUPLICATE, PROJECTION_LAG
+from .metrics import (
+    CONSUMER_BATCH_RETRIES,
+    CONSUMER_LAG,
+    EVENT_VISIBILITY,
+    EVENTS_APPLIED,
+    EVENTS_DUPLICATE,
+    PROJECTION_LAG,
+)
 from .tracing import context_from, link_to, tracer
 from .unit_of_work import UnitOfWork, Writer
 
@@ -48,17 +58,21 @@ Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 BatchHandler = Callable[[UnitOfWork, list[Envelope]], Awaitable[None]]
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
+# Conflicts another attempt resolves (another writer first, a deadlock victim), and a slow answer.
+_CONFLICTS: tuple[type[BaseException], ...] = (
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
     ConcurrencyError,
     TimeoutError,
 )
+# Backoff while the database cannot take the batch: short at first, never longer than this between tries.
+MAX_BACKOFF_SECONDS = 5.0
+
+
+def worth_retrying(exc: BaseException) -> bool:
+    """An error the same batch may not meet again: the database is unavailable (down, read-only, full,
+    out of connections) or the transaction lost a race. Anything else is the record's own fault."""
+    return isinstance(exc, _CONFLICTS) or database_unavailable(exc)
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,7 @@ class InboxConsumer:
         bootstrap_servers: str,
         batch_size: int = 500,
         start_from: str = "earliest",
+        lag_every_seconds: float = 2.0,
     ) -> None:
         self.name = name
         self._start_from = start_from
@@ -101,6 +116,9 @@ class InboxConsumer:
         self._bootstrap = bootstrap_servers
         self._batch_size = batch_size
         self._consumer: AIOKafkaConsumer | None = None
+        self._lag_every = lag_every_seconds
+        self._committed: dict[TopicPartition, int] = {}  # what this consumer committed, as it committed it
+        self._lag_series: set[TopicPartition] = set()
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -120,8 +138,17 @@ class InboxConsumer:
             self._consumer = None
 
     async def run(self) -> None:
-        """Consume until cancelled. Whatever fails (a dead-letter topic that cannot be written, an offset
-        commit), the consumer rewinds to its committed offsets and goes on: it never dies quietly."""
+        """Consume until cancelled, and report the lag on a timer meanwhile."""
+        watch = asyncio.create_task(self.watch_lag(), name=f"lag {self.name}")
+        try:
+            await self._consume_forever()
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+
+    async def _consume_forever(self) -> None:
+        """Whatever fails (a dead-letter topic that cannot be written, an offset commit), the consumer
+        rewinds to its committed offsets and goes on: it never dies quietly."""
         backoff, rewind = 0.1, False
         while True:
             try:
@@ -158,12 +185,12 @@ class InboxConsumer:
                     await self._apply_until_done(current.deliveries)
                 if current.offsets:
                     await self._consumer.commit(current.offsets)
+                    self._committed.update(current.offsets)
             except BaseException:
                 following.cancel()  # whatever it fetched is delivered again after the rewind
                 await asyncio.gather(following, return_exceptions=True)
                 raise
             current = await following
-            await self._report_lag()
 
     async def _fetch(self) -> Fetched:
         """The next batch (empty after a quiet poll), decoded; poison records go to the DLQ here."""
@@ -193,19 +220,32 @@ class InboxConsumer:
         return deliveries
 
     async def _apply_until_done(self, deliveries: list[Delivery]) -> None:
+        """Apply the batch, waiting out an unavailable database for as long as it takes (the offsets wait
+        too); only an error the records themselves cause sends the batch to be isolated record by record."""
+        try:
+            await self._apply_while_retryable(deliveries)
+        except Exception:
+            log.exception("consumer batch failed; isolating its records", consumer=self.name)
+            await self._apply_one_by_one(deliveries)
+
+    async def _apply_while_retryable(self, deliveries: list[Delivery]) -> None:
         backoff = 0.05
         while True:
             try:
                 await self._apply_batch(deliveries)
                 return
-            except TRANSIENT_ERRORS as exc:
-                log.warning("consumer batch failed; retrying", consumer=self.name, error=repr(exc))
+            except Exception as exc:
+                if not worth_retrying(exc):
+                    raise
+                CONSUMER_BATCH_RETRIES.labels(self.name, type(exc).__name__).inc()
+                log.warning(
+                    "consumer batch not applied; retrying",
+                    consumer=self.name,
+                    error=repr(exc),
+                    retry_in_seconds=backoff,
+                )
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except Exception:
-                log.exception("consumer batch failed; isolating its records", consumer=self.name)
-                await self._apply_one_by_one(deliveries)
-                return
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _apply_batch(self, deliveries: list[Delivery]) -> None:
         async with self._writer.unit_of_work() as uow:
@@ -222,23 +262,14 @@ class InboxConsumer:
                     with self._span(delivery):
                         await self._handler(uow, delivery.envelope)  # type: ignore[misc]
         self._count(deliveries)
+        self._observe_visibility(fresh)
 
     async def _apply_one_by_one(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             try:
-                await self._apply_until_isolated(delivery)
+                await self._apply_while_retryable([delivery])
             except Exception as exc:
                 await self._dead_letters.send(delivery.record, f"handler failed: {exc!r}")
-
-    async def _apply_until_isolated(self, delivery: Delivery) -> None:
-        backoff = 0.05
-        while True:
-            try:
-                await self._apply_batch([delivery])
-                return
-            except TRANSIENT_ERRORS:
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
 
     async def _claim(self, conn: asyncpg.Connection, event_ids: list[str]) -> set[str]:
         """Record the ids in the inbox; return those not seen before."""
@@ -287,6 +318,7 @@ class InboxConsumer:
         return {
             "messaging.system": "kafka",
             "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
             "messaging.consumer.group.name": self.name,
         }
 
@@ -296,13 +328,54 @@ class InboxConsumer:
         newest = max(d.envelope.time for d in deliveries)
         PROJECTION_LAG.labels(self.name).set(max(0.0, (datetime.now(UTC) - newest).total_seconds()))
 
-    async def _report_lag(self) -> None:
+    def _observe_visibility(self, fresh: list[Delivery]) -> None:
+        """How long each event took to take effect here (redeliveries excluded: they changed nothing)."""
+        now = datetime.now(UTC)
+        for delivery in fresh:
+            age = max(0.0, (now - delivery.envelope.time).total_seconds())
+            EVENT_VISIBILITY.labels(self.name, delivery.envelope.type).observe(age)
+
+    async def watch_lag(self) -> None:
+        """Report the lag on a timer, apart from consuming: a consumer paused by an unavailable database
+        still shows its lag growing. Lag = the partition's end offset (asked of the broker) less what was
+        committed; the series of partitions no longer assigned (a rebalance) are removed."""
+        while True:
+            try:
+                async with asyncio.timeout(max(self._lag_every, 5.0)):
+                    await self.measure_lag()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka unreachable: the gauges keep their last value
+                log.warning("consumer lag not measured", consumer=self.name, error=repr(exc))
+            await asyncio.sleep(self._lag_every)
+
+    async def measure_lag(self) -> None:
         assert self._consumer is not None
-        for tp in self._consumer.assignment():
-            end = self._consumer.highwater(tp)
-            if end is not None:
-                position = await self._consumer.position(tp)
-                CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - position))
+        # Partitions, not positions: position() of a partition revoked while awaiting raises.
+        assigned = set(self._consumer.assignment())
+        for gone in self._lag_series - assigned:
+            CONSUMER_LAG.remove(self.name, gone.topic, str(gone.partition))
+            self._committed.pop(gone, None)  # another member may commit it meanwhile
+        self._lag_series &= assigned
+        if not assigned:
+            return
+        ends = await self._consumer.end_offsets(list(assigned))
+        for tp, end in ends.items():
+            done = await self._done_offset(tp)
+            CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - done))
+            self._lag_series.add(tp)
+
+    async def _done_offset(self, tp: TopicPartition) -> int:
+        """The offset up to which the partition is applied: what this process committed, else the group's
+        committed offset, else (nothing committed yet) the partition's beginning."""
+        assert self._consumer is not None
+        if tp in self._committed:
+            return self._committed[tp]
+        committed: int | None = await self._consumer.committed(tp)
+        if committed is not None:
+            return committed
+        beginning: int = (await self._consumer.beginning_offsets([tp]))[tp]
+        return beginning
 
 
 def _links(deliveries: list[Delivery]) -> Iterator[Link]:

@@ -9,14 +9,40 @@ OUTBOX_OLDEST_AGE = Gauge(
     "paylinks_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["service"]
 )
 OUTBOX_PUBLISHED = Counter("paylinks_outbox_published_total", "Outbox rows published", ["service", "topic"])
+OUTBOX_MEASURED_AT = Gauge(
+    "paylinks_outbox_measured_timestamp_seconds",
+    "When the outbox backlog was last read from Postgres (the gauges above are as of then, age excepted)",
+    ["service"],
+)
+OUTBOX_PUBLISH_ERRORS = Counter(
+    "paylinks_outbox_publish_errors_total",
+    "Outbox batches Kafka did not acknowledge (error, or no answer within the publish timeout)",
+    ["service", "error"],
+)
+OUTBOX_QUARANTINED = Counter(
+    "paylinks_outbox_quarantined_total",
+    "Outbox rows Kafka will never accept, moved to outbox_quarantine, by error",
+    ["service", "error"],
+)
+OUTBOX_QUARANTINE_ROWS = Gauge(
+    "paylinks_outbox_quarantine_rows", "Rows in outbox_quarantine, waiting for an operator", ["service"]
+)
 OUTBOX_COMMIT_TO_ACK = Histogram(
     "paylinks_outbox_publish_latency_seconds",
     "From the outbox row's commit to Kafka's acknowledgement",
     ["service"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+RELAY_LEADER = Gauge(
+    "paylinks_outbox_relay_leader", "1 while this process holds its schema's outbox relay lease", ["service"]
+)
 CONSUMER_LAG = Gauge(
     "paylinks_consumer_lag", "Records behind the partition's end", ["consumer", "topic", "partition"]
+)
+CONSUMER_BATCH_RETRIES = Counter(
+    "paylinks_consumer_batch_retries_total",
+    "Batches a consumer must try again (database unavailable, a conflict), by error",
+    ["consumer", "error"],
 )
 EVENTS_APPLIED = Counter(
     "paylinks_events_applied_total", "Events applied by a consumer", ["consumer", "type"]
@@ -30,6 +56,13 @@ INBOX_PRUNED = Counter(
 PROJECTION_LAG = Gauge(
     "paylinks_projection_lag_seconds", "Age of the newest event applied, when it was applied", ["consumer"]
 )
+EVENT_VISIBILITY = Histogram(
+    "paylinks_event_visibility_seconds",
+    "From an event's time (when the producing service decided it) to its consumer committing its effect:"
+    " for the reconciliation projection, how long until staff see it (the SLO's indicator)",
+    ["consumer", "type"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
 DLQ_RECORDS = Counter(
     "paylinks_dlq_records_total", "Records sent to a dead-letter topic", ["consumer", "topic"]
 )
@@ -38,4 +71,10 @@ HTTP_REQUESTS = Counter(
 )
 HTTP_LATENCY = Histogram(
     "paylinks_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
+)
+SECURITY_REFUSALS = Counter(
+    "paylinks_security_refusals_total",
+    "Refused attempts (bad or missing credentials, missing role, oversized body, rate limit, bad webhook "
+    "signature, declined payment), by reason: security_log.refused",
+    ["reason"],
 )

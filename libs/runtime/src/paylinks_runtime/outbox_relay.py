@@ -1,29 +1,89 @@
 """Publishes committed outbox rows to Kafka in id order, then deletes them: at-least-once, resumable.
 
-One relay per service schema is active at a time (a Postgres advisory lock elects it); it wakes at
-once when its own process commits outbox rows and polls otherwise, so many writers cause no NOTIFY storm.
+One relay per service schema is active at a time: the holder of a lease in Postgres (relay_lease.py), so
+a frozen or partitioned leader loses the role within seconds and, when it wakes, publishes nothing more.
+It wakes at once when its own process commits outbox rows and polls otherwise, so many writers cause no
+NOTIFY storm.
+
+A row Kafka will never accept (larger than it takes, a topic name it refuses) is moved to
+`outbox_quarantine` with the error, counted and alerted on, and the rows behind it go on. Per-key order is
+kept for every row that can be published at all; the quarantined row is a gap in its key's stream, the
+operator's to repair. Holding its key's later rows back instead would stop that aggregate's events for
+good (the row can never be sent), which is worse than a gap that is loud and recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.structs import RecordMetadata
+from aiokafka.errors import (
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from opentelemetry.trace import SpanKind
 
-from .metrics import OUTBOX_BACKLOG, OUTBOX_COMMIT_TO_ACK, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
+from .metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_COMMIT_TO_ACK,
+    OUTBOX_MEASURED_AT,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISH_ERRORS,
+    OUTBOX_PUBLISHED,
+    OUTBOX_QUARANTINE_ROWS,
+    OUTBOX_QUARANTINED,
+)
+from .relay_lease import LeaseLost, RelayLease
 from .tracing import context_from, current_trace_headers, tracer
 from .unit_of_work import OutboxSignal
 
 log = structlog.get_logger(__name__)
 
-_RELAY_LOCK = 0x72656C61  # advisory lock id ("rela"); per database, so namespaced by schema below
+# The oldest rows, and their deletion once acknowledged. A leader's statements are fenced by its lease
+# ($2 holder, $3 epoch): they touch nothing once another relay holds it.
+_OLDEST = "SELECT id, topic, key, headers, value, created_at FROM outbox ORDER BY id LIMIT $1"
+_OLDEST_WHILE_LEADER = (
+    "SELECT id, topic, key, headers, value, created_at FROM outbox WHERE EXISTS ("
+    " SELECT 1 FROM outbox_relay_lease WHERE holder = $2 AND epoch = $3 AND expires_at > now())"
+    " ORDER BY id LIMIT $1"
+)
+_DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
+_DELETE_WHILE_LEADER = (
+    "WITH gone AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND EXISTS ("
+    " SELECT 1 FROM outbox_relay_lease WHERE holder = $2 AND epoch = $3 AND expires_at > now())"
+    " RETURNING 1) SELECT count(*) FROM gone"
+)
+
+_QUARANTINE = (
+    "INSERT INTO outbox_quarantine (id, event_id, topic, key, headers, value, created_at, error)"
+    " SELECT o.id, o.event_id, o.topic, o.key, o.headers, o.value, o.created_at, r.error"
+    " FROM outbox o JOIN unnest($1::bigint[], $2::text[]) AS r (id, error) USING (id)"
+    " ON CONFLICT (id) DO NOTHING"
+)
+
+# What Kafka answers for a record it will never take, however often it is sent again.
+NEVER_ACCEPTED: tuple[type[Exception], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+)
+_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")  # Kafka's rule for topic names
+
+
+@dataclass(frozen=True)
+class Rejected:
+    row: asyncpg.Record
+    error: Exception
 
 
 class OutboxRelay:
@@ -36,6 +96,9 @@ class OutboxRelay:
         signal: OutboxSignal,
         batch_size: int = 500,
         idle_poll_seconds: float = 0.2,
+        lease_seconds: float = 10.0,
+        publish_timeout_seconds: float = 5.0,
+        measure_every_seconds: float = 1.0,
     ) -> None:
         self._pool = pool
         self._producer = producer
@@ -43,63 +106,161 @@ class OutboxRelay:
         self._signal = signal
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
-        self._next_backlog_report = 0.0
+        self._publish_timeout = publish_timeout_seconds
+        self._measure_every = measure_every_seconds
+        self._oldest: datetime | None = None  # the oldest unpublished row's commit time, as last measured
+        self._lease = RelayLease(service, lease_seconds=lease_seconds)
+        self._standby_poll = min(1.0, lease_seconds / 5)
 
     async def run(self) -> None:
-        """Relay until cancelled; on errors back off and resume from the first unpublished row."""
+        """Relay until cancelled (and measure the outbox meanwhile, whether or not this relay leads)."""
+        watch = asyncio.create_task(self.watch_backlog(), name="outbox-backlog")
+        try:
+            await self._relay()
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+
+    async def _relay(self) -> None:
+        """On errors back off and resume from the first unpublished row."""
         backoff = 0.1
         while True:
             try:
                 async with self._pool.acquire() as leader_conn:
                     await self._wait_for_leadership(leader_conn)
-                    await self._relay_while_leader(leader_conn)
+                    try:
+                        await self._relay_while_leader(leader_conn)
+                    except asyncio.CancelledError:
+                        await self._give_up_lease(leader_conn)
+                        raise
             except asyncio.CancelledError:
                 raise
+            except LeaseLost:
+                backoff = 0.1  # logged by the lease; compete for it again at once
             except Exception:
                 log.exception("outbox relay failed; retrying", backoff_seconds=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
     async def _wait_for_leadership(self, conn: asyncpg.Connection) -> None:
-        while not await conn.fetchval(
-            "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", _RELAY_LOCK
-        ):
-            await asyncio.sleep(1.0)
-        log.info("outbox relay is the active relay for this schema")
+        while not await self._lease.try_acquire(conn):
+            await asyncio.sleep(self._standby_poll)
+
+    async def _give_up_lease(self, conn: asyncpg.Connection) -> None:
+        try:
+            async with asyncio.timeout(2.0):
+                await self._lease.release(conn)
+        except Exception as exc:  # the lease expires on its own; a standby waits a little longer
+            log.warning("outbox relay could not release its lease", error=repr(exc))
 
     async def _relay_while_leader(self, conn: asyncpg.Connection) -> None:
         # The leader's own connection: the relay never queues for the pool behind command handlers.
         while True:
-            published = await self.publish_batch(conn)
+            await self._lease.keep(conn)
+            published = await self.publish_batch(conn, self._lease)
             if published < self._batch_size:
                 await self._signal.wait(self._idle_poll)
 
-    async def publish_batch(self, conn: asyncpg.Connection | None = None) -> int:
-        """Publish up to one batch of the oldest rows; return how many were published."""
+    async def publish_batch(
+        self, conn: asyncpg.Connection | None = None, lease: RelayLease | None = None
+    ) -> int:
+        """Publish up to one batch of the oldest rows; return how many were published. With a lease, only
+        while it holds: each statement is fenced by its epoch, and the sending by its clock."""
         if conn is None:
             async with self._pool.acquire() as pooled:
-                return await self.publish_batch(pooled)
-        rows = await conn.fetch(
-            "SELECT id, topic, key, headers, value, created_at FROM outbox ORDER BY id LIMIT $1",
-            self._batch_size,
-        )
+                return await self.publish_batch(pooled, lease)
+        rows = await self._oldest_rows(conn, lease)
         if rows:
-            await self._send_all(rows)
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
-        if time.monotonic() >= self._next_backlog_report:  # count(*) grows with the backlog: once a second
-            self._next_backlog_report = time.monotonic() + 1.0
-            await self._update_backlog(conn)
+            if lease is not None:
+                lease.check()  # the process may have been frozen since the rows were read
+            rejected = await self._send_all(rows)
+            async with conn.transaction():
+                if rejected:
+                    await self._quarantine(conn, rejected)
+                await self._delete(conn, rows, lease)
         return len(rows)
 
-    async def _send_all(self, rows: list[asyncpg.Record]) -> None:
-        futures = [await self._send(row) for row in rows]
-        await asyncio.gather(*futures)
-        acked = datetime.now(UTC)
-        for row in rows:
-            OUTBOX_PUBLISHED.labels(self._service, row["topic"]).inc()
-            OUTBOX_COMMIT_TO_ACK.labels(self._service).observe((acked - row["created_at"]).total_seconds())
+    async def _oldest_rows(self, conn: asyncpg.Connection, lease: RelayLease | None) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record]
+        if lease is None:
+            rows = await conn.fetch(_OLDEST, self._batch_size)
+        else:
+            rows = await conn.fetch(_OLDEST_WHILE_LEADER, self._batch_size, lease.holder, lease.epoch)
+        return rows
 
-    async def _send(self, row: asyncpg.Record) -> asyncio.Future[RecordMetadata]:
+    async def _delete(
+        self, conn: asyncpg.Connection, rows: list[asyncpg.Record], lease: RelayLease | None
+    ) -> None:
+        ids = [r["id"] for r in rows]
+        if lease is None:
+            await conn.execute(_DELETE, ids)
+            return
+        deleted = await conn.fetchval(_DELETE_WHILE_LEADER, ids, lease.holder, lease.epoch)
+        if deleted < len(ids):  # the new leader publishes them again: a redelivery the inboxes recognise
+            raise LeaseLost("the outbox rows were published after another relay took the lease")
+
+    async def _send_all(self, rows: list[asyncpg.Record]) -> list[Rejected]:
+        """Send the rows and wait for every acknowledgement; return those Kafka will never accept. Any
+        other failure raises: the batch is sent again later (a redelivery the inboxes recognise)."""
+        sent: list[tuple[asyncpg.Record, asyncio.Future[object]]] = []
+        rejected: list[Rejected] = []
+        for row in rows:
+            try:
+                sent.append((row, await self._send(row)))
+            except NEVER_ACCEPTED as exc:  # checked by the client before sending
+                rejected.append(Rejected(row, exc))
+        results = await self._acknowledgements([future for _, future in sent])
+        for (row, _), result in zip(sent, results, strict=True):
+            if isinstance(result, NEVER_ACCEPTED):  # refused by the broker
+                rejected.append(Rejected(row, result))
+            elif isinstance(result, BaseException):
+                self._publish_failed(result)
+                raise result
+        acked = datetime.now(UTC)
+        refused = {r.row["id"] for r in rejected}
+        for row in rows:
+            if row["id"] not in refused:
+                OUTBOX_PUBLISHED.labels(self._service, row["topic"]).inc()
+                OUTBOX_COMMIT_TO_ACK.labels(self._service).observe(
+                    (acked - row["created_at"]).total_seconds()
+                )
+        return rejected
+
+    async def _acknowledgements(self, futures: list[asyncio.Future[object]]) -> list[object]:
+        """Kafka's answer to each record, waited for at most the publish timeout: aiokafka retries an
+        idempotent batch forever, and a relay waiting on it forever reports nothing and renews no lease.
+        The records may still be delivered after the timeout; sent again, the inboxes recognise them."""
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                return await asyncio.gather(*futures, return_exceptions=True)
+        except TimeoutError as exc:
+            self._publish_failed(exc)
+            raise TimeoutError(
+                f"Kafka did not acknowledge the batch within {self._publish_timeout}s"
+            ) from exc
+
+    def _publish_failed(self, error: BaseException) -> None:
+        OUTBOX_PUBLISH_ERRORS.labels(self._service, type(error).__name__).inc()
+        log.error("outbox publish failed; the batch is sent again", service=self._service, error=repr(error))
+
+    async def _quarantine(self, conn: asyncpg.Connection, rejected: list[Rejected]) -> None:
+        await conn.execute(_QUARANTINE, [r.row["id"] for r in rejected], [repr(r.error) for r in rejected])
+        for r in rejected:
+            OUTBOX_QUARANTINED.labels(self._service, type(r.error).__name__).inc()
+            log.error(
+                "outbox row quarantined: Kafka will never accept it",
+                service=self._service,
+                outbox_id=r.row["id"],
+                event_id=dict(json.loads(r.row["headers"])).get("ce_id"),
+                topic=r.row["topic"],
+                key=r.row["key"],
+                value_bytes=len(r.row["value"]),
+                error=repr(r.error),
+            )
+
+    async def _send(self, row: asyncpg.Record) -> asyncio.Future[object]:
+        if not _LEGAL_TOPIC.fullmatch(row["topic"]):
+            raise InvalidTopicError(f"{row['topic']!r} is not a legal Kafka topic name")
         stored = dict(json.loads(row["headers"]))
         parent = context_from(stored.get("traceparent"), stored.get("tracestate"))
         with tracer().start_as_current_span(
@@ -109,6 +270,7 @@ class OutboxRelay:
             attributes={
                 "messaging.system": "kafka",
                 "messaging.operation.type": "send",
+                "messaging.operation.name": "send",
                 "messaging.destination.name": row["topic"],
                 "messaging.kafka.message.key": row["key"],
                 "messaging.message.id": stored.get("ce_id", ""),
@@ -117,13 +279,37 @@ class OutboxRelay:
             stored.pop("tracestate", None)
             stored.update(current_trace_headers())  # the consumer continues from this publish span
             headers = [(k, v.encode()) for k, v in stored.items()]
-            delivery: asyncio.Future[RecordMetadata] = await self._producer.send(
+            delivery: asyncio.Future[object] = await self._producer.send(
                 row["topic"], value=row["value"], key=row["key"].encode(), headers=headers
             )
             return delivery
 
-    async def _update_backlog(self, conn: asyncpg.Connection) -> None:
-        backlog, oldest = await conn.fetchrow("SELECT count(*), min(created_at) FROM outbox")
+    async def watch_backlog(self) -> None:
+        """Measure the outbox on a timer, apart from publishing: a relay stuck on Kafka (or a standby)
+        still reports it. While Postgres cannot be read, the oldest row known keeps ageing (only the relay
+        deletes rows, and it cannot either), and the last-measured timestamp says how fresh the count is."""
+        while True:
+            try:
+                async with asyncio.timeout(max(self._measure_every, 2.0)):
+                    await self.measure_backlog()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox backlog not measured", service=self._service, error=repr(exc))
+                self._report_age()
+            await asyncio.sleep(self._measure_every)
+
+    async def measure_backlog(self) -> None:
+        async with self._pool.acquire() as conn:
+            backlog, oldest, quarantined = await conn.fetchrow(
+                "SELECT count(*), min(created_at), (SELECT count(*) FROM outbox_quarantine) FROM outbox"
+            )
+        self._oldest = oldest
         OUTBOX_BACKLOG.labels(self._service).set(backlog)
-        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
-        OUTBOX_OLDEST_AGE.labels(self._service).set(age)
+        OUTBOX_QUARANTINE_ROWS.labels(self._service).set(quarantined)
+        OUTBOX_MEASURED_AT.labels(self._service).set(time.time())
+        self._report_age()
+
+    def _report_age(self) -> None:
+        age = (datetime.now(UTC) - self._oldest).total_seconds() if self._oldest else 0.0
+        OUTBOX_OLDEST_AGE.labels(self._service).set(max(0.0, age))

@@ -44,8 +44,12 @@ class ServiceRuntime:
         migrations: Path | None = None,
         consumers: Sequence[ConsumerSpec] = (),
         background: Sequence[BackgroundTask] = (),
+        kafka_gates_readiness: bool = True,
     ) -> None:
         self.settings = settings
+        # False for a service whose API only writes to Postgres (its outbox waits for Kafka): it stays
+        # ready, and keeps taking requests, while only Kafka is down.
+        self._kafka_gates_readiness = kafka_gates_readiness
         self.source = f"/{settings.service_name}"
         self._migrations = migrations
         self._consumer_specs = list(consumers)
@@ -121,10 +125,11 @@ class ServiceRuntime:
         log.info("service stopped", service=self.settings.service_name)
 
     async def readiness(self) -> dict[str, bool]:
-        return {
-            "postgres": await postgres_reachable(self.pool),
-            "kafka": await kafka_reachable(self.producer),
-        }
+        """The dependencies this service cannot serve without, each reachable or not."""
+        checks = {"postgres": await postgres_reachable(self.pool)}
+        if self._kafka_gates_readiness:
+            checks["kafka"] = await kafka_reachable(self.producer)
+        return checks
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:

@@ -58,6 +58,14 @@ class ServiceSettings(BaseSettings):
     payment_grant_ttl_hours: float = Field(default=72.0, gt=0)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # When set, /metrics is served on this port only (not on HTTP_PORT): the public port has no ops endpoint.
+    ops_port: int | None = None
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses or CIDRs, "*" for any);
+    # by default none: the client is the socket's peer.
+    forwarded_allow_ips: str = ""
+    # Paths the public reaches (a service sets its own): a caller's traceparent there starts a new trace,
+    # linked to the caller's instead of continuing it (tracing.PublicEdgeTrace).
+    public_path_prefixes: tuple[str, ...] = ()
     log_level: str = "INFO"
     # Prepended to consumer group ids; lets tests and side-by-side replays run their own groups.
     consumer_group_prefix: str = ""

@@ -10,7 +10,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, Literal
@@ -24,6 +24,8 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from .auth import issue_token
+from .http import server_config
+from .kafka import contract_topics, ensure_topics
 from .settings import ServiceSettings
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ServiceSettings().kafka_bootstrap_servers)
@@ -66,6 +68,21 @@ async def running_app(app: FastAPI, base_url: str = "http://testserver") -> Asyn
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
+
+
+async def start_at_the_end(group: str, topics: Sequence[str]) -> None:
+    """Commit the end of `topics` as consumer group `group`'s offsets: a test app whose groups start there
+    consumes what its tests publish, not the shared topics' whole history (every earlier run's events)."""
+    await ensure_topics(BOOTSTRAP, contract_topics())
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # as TopicWatcher does: topics may be brand new
+        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        consumer.assign(partitions)
+        await consumer.commit(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
 
 
 class TopicWatcher:
@@ -162,12 +179,17 @@ def free_socket() -> socket.socket:
 
 @asynccontextmanager
 async def serving(
-    app: FastAPI, sock: socket.socket, *, lifespan: Literal["on", "off"] = "on"
+    app: FastAPI,
+    sock: socket.socket,
+    *,
+    lifespan: Literal["on", "off"] = "on",
+    settings: ServiceSettings | None = None,
 ) -> AsyncIterator[str]:
-    """Serve the app with uvicorn on `sock` (for webhooks and browsers); yields its base URL.
+    """Serve the app with uvicorn on `sock` (for webhooks and browsers), configured as `serve` does for
+    `settings` (the defaults without); yields its base URL.
 
     `lifespan="off"` when the app's lifespan already runs (e.g. under `running_app`)."""
-    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_config=None, access_log=False))
+    server = uvicorn.Server(server_config(app, settings or ServiceSettings(), lifespan=lifespan))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await eventually(lambda: server.started or task.done(), timeout=60)

@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
+from paylinks_events.currencies import iso_4217
 from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import ApiError, not_found
 from paylinks_runtime.service import ServiceRuntime
 
 from . import commands, read_model
-from .currencies import iso_4217
 from .directory import UnknownParty
 from .domain import BillState, BillTerms
 from .tables import billing_writer
@@ -35,8 +35,20 @@ class NewBill(BaseModel):
 
 class AppliedPaymentView(BaseModel):
     payment_id: str
-    amount: int
+    amount: int = Field(description="what this payment has on the bill now, after any reversal")
+    reversed_amount: int = Field(description="what refunds, disputes and returns of it gave back")
     applied_at: datetime
+
+
+class HistoryEntry(BaseModel):
+    """Why the balance moved: a payment applied, reversed (refund, dispute, return) or left unallocated."""
+
+    type: Literal["applied", "reversed", "unallocated"]
+    payment_id: str
+    amount: int
+    balance: int | None = Field(description="the bill's balance after it; null for an unallocated part")
+    reason: str | None = Field(description="refund|dispute|return when reversed; bill_void|overpayment")
+    at: datetime
 
 
 class BillSummary(BaseModel):
@@ -54,6 +66,7 @@ class BillSummary(BaseModel):
 
 class BillView(BillSummary):
     payments: list[AppliedPaymentView]
+    history: list[HistoryEntry]
 
 
 class BillList(BaseModel):

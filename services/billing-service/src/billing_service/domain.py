@@ -1,8 +1,13 @@
-"""The Bill aggregate: issued, paid down by processed payments, voided. Pure: no I/O, no clock.
+"""The Bill aggregate: issued, paid down by processed payments, voided, and given money back when a
+payment is reversed (refund, dispute, return). Pure: no I/O, no clock.
 
 Every payment that reaches a bill is settled exactly once per payment_id, whatever the redelivery:
 the part that fits the balance is applied, the rest (or all of it, for a void bill) is unallocated
 so that reconciliation shows it to staff. Nothing is dropped.
+
+A reversal takes the payment's unallocated part first (money the bill never had), then gives the rest
+back to the balance (BillPaymentReversed), never more than that payment still has applied. A won dispute
+applies again what its dispute took off the bill; what no longer fits the balance is unallocated.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from paylinks_events import (
     BillIssued,
     BillPaid,
     BillPaymentApplied,
+    BillPaymentReversed,
     BillVoided,
     PaymentProcessed,
     PaymentUnallocated,
@@ -24,6 +30,7 @@ from paylinks_runtime.aggregate import Aggregate, DomainError
 BillState = Literal["unpaid", "partially_paid", "paid", "void"]
 BILL_STATES: tuple[BillState, ...] = ("unpaid", "partially_paid", "paid", "void")
 UnallocatedReason = Literal["bill_void", "overpayment"]
+ReversalReason = Literal["refund", "dispute", "return"]
 
 
 @dataclass(frozen=True)
@@ -40,10 +47,20 @@ class BillTerms:
 
 
 @dataclass(frozen=True)
-class AppliedPayment:
+class Reversal:
+    """Money taken back from a payment: a refund succeeded, a dispute opened, or the bank returned it."""
+
     payment_id: str
+    reason: ReversalReason
     amount: int
-    applied_at: datetime
+
+
+@dataclass(frozen=True)
+class ReversalTaken:
+    """Where a reversal's money came from: the payment's unallocated part, then the bill's balance."""
+
+    from_unallocated: int
+    from_bill: int
 
 
 class Bill(Aggregate):
@@ -56,8 +73,9 @@ class Bill(Aggregate):
         self.amount = 0
         self.balance = 0
         self.voided = False
-        self.payments: list[AppliedPayment] = []
         self.settled_payment_ids: set[str] = set()
+        self._applied: dict[str, int] = {}  # per payment: what it has on the bill now
+        self._unallocated: dict[str, int] = {}  # per payment: all it ever had unallocated
 
     # --- commands ----------------------------------------------------------------------------------------
 
@@ -83,7 +101,7 @@ class Bill(Aggregate):
         """Void an unpaid bill. Voiding a void bill again changes nothing."""
         if self.voided:
             return
-        if self.payments:
+        if self.balance < self.amount:
             raise DomainError("bill_has_payments", "a bill with applied payments cannot be voided")
         self.record(BillVoided(bill_id=self.id, firm_id=self.firm_id, voided_at=at))
 
@@ -91,14 +109,52 @@ class Bill(Aggregate):
         """Apply what fits of a processed payment; unallocate the rest. Once per payment_id."""
         if payment.payment_id in self.settled_payment_ids:
             return
+        self._allocate(payment.payment_id, payment.amount, payment.currency, at)
+
+    def reverse(self, reversal: Reversal, unallocated_taken: int, at: datetime) -> ReversalTaken:
+        """Take a reversal off this payment: its unallocated part first, then the bill's share.
+
+        `unallocated_taken` is what earlier reversals of the payment already took from its unallocated
+        part (that part never touched the bill, so no bill event records it). The caller applies each
+        reversal once (per refund, dispute, return).
+        """
+        free = max(0, self.unallocated_of(reversal.payment_id) - unallocated_taken)
+        from_unallocated = min(reversal.amount, free)
+        from_bill = min(reversal.amount - from_unallocated, self.applied_by(reversal.payment_id))
+        if from_bill:
+            self.record(
+                BillPaymentReversed(
+                    bill_id=self.id,
+                    firm_id=self.firm_id,
+                    payment_id=reversal.payment_id,
+                    amount=from_bill,
+                    balance=self.balance + from_bill,
+                    reason=reversal.reason,
+                    reversed_at=at,
+                )
+            )
+        return ReversalTaken(from_unallocated=from_unallocated, from_bill=from_bill)
+
+    def reapply(self, payment_id: str, amount: int, currency: str, at: datetime) -> None:
+        """A won dispute: apply again what the dispute took off the bill; above the balance, unallocated."""
+        if amount > 0:
+            self._allocate(payment_id, amount, currency, at)
+
+    def applied_by(self, payment_id: str) -> int:
+        return self._applied.get(payment_id, 0)
+
+    def unallocated_of(self, payment_id: str) -> int:
+        return self._unallocated.get(payment_id, 0)
+
+    def _allocate(self, payment_id: str, amount: int, currency: str, at: datetime) -> None:
         if self.voided:
-            self._unallocate(payment, payment.amount, "bill_void", at)
+            self._unallocate(payment_id, amount, currency, "bill_void", at)
             return
-        applicable = min(payment.amount, self.balance) if payment.currency == self.currency else 0
+        applicable = min(amount, self.balance) if currency == self.currency else 0
         if applicable:
-            self._apply_part(payment.payment_id, applicable, at)
-        if payment.amount > applicable:
-            self._unallocate(payment, payment.amount - applicable, "overpayment", at)
+            self._apply_part(payment_id, applicable, at)
+        if amount > applicable:
+            self._unallocate(payment_id, amount - applicable, currency, "overpayment", at)
 
     def _apply_part(self, payment_id: str, amount: int, at: datetime) -> None:
         balance = self.balance - amount
@@ -116,15 +172,15 @@ class Bill(Aggregate):
             self.record(BillPaid(bill_id=self.id, firm_id=self.firm_id, paid_at=at))
 
     def _unallocate(
-        self, payment: PaymentProcessed, amount: int, reason: UnallocatedReason, at: datetime
+        self, payment_id: str, amount: int, currency: str, reason: UnallocatedReason, at: datetime
     ) -> None:
         self.record(
             PaymentUnallocated(
                 bill_id=self.id,
                 firm_id=self.firm_id,
-                payment_id=payment.payment_id,
+                payment_id=payment_id,
                 amount=amount,
-                currency=payment.currency,
+                currency=currency,
                 reason=reason,
                 unallocated_at=at,
             )
@@ -138,7 +194,7 @@ class Bill(Aggregate):
             return "void"
         if self.balance == 0:
             return "paid"
-        return "partially_paid" if self.payments else "unpaid"
+        return "unpaid" if self.balance == self.amount else "partially_paid"
 
     def when_BillIssued(self, event: BillIssued) -> None:
         self.firm_id, self.currency = event.firm_id, event.currency
@@ -149,8 +205,13 @@ class Bill(Aggregate):
 
     def when_BillPaymentApplied(self, event: BillPaymentApplied) -> None:
         self.balance = event.balance
-        self.payments.append(AppliedPayment(event.payment_id, event.amount, event.applied_at))
+        self._applied[event.payment_id] = self.applied_by(event.payment_id) + event.amount
         self.settled_payment_ids.add(event.payment_id)
 
+    def when_BillPaymentReversed(self, event: BillPaymentReversed) -> None:
+        self.balance = event.balance
+        self._applied[event.payment_id] = self.applied_by(event.payment_id) - event.amount
+
     def when_PaymentUnallocated(self, event: PaymentUnallocated) -> None:
+        self._unallocated[event.payment_id] = self.unallocated_of(event.payment_id) + event.amount
         self.settled_payment_ids.add(event.payment_id)

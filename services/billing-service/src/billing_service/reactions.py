@@ -5,13 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
-from paylinks_events import ContactCreated, Envelope, MatterOpened, PaymentProcessed
+from paylinks_events import (
+    ContactCreated,
+    DisputeClosed,
+    Envelope,
+    MatterOpened,
+    PaymentDisputed,
+    PaymentProcessed,
+    PaymentReturned,
+    RefundSucceeded,
+)
 from paylinks_runtime.reactions import Reactions
 from paylinks_runtime.service import ConsumerSpec
 from paylinks_runtime.unit_of_work import UnitOfWork
 
-from .commands import settle_payment
+from .commands import RETURN_KEY, close_dispute, dispute_key, refund_key, reverse_payment, settle_payment
 from .directory import record_contact, record_matter
+from .domain import Reversal
 from .tables import PostgresBillingTables
 
 CONSUMER_NAME = "billing-service"
@@ -32,6 +42,34 @@ async def _matter_opened(uow: UnitOfWork, event: MatterOpened) -> None:
 async def _payment_processed(uow: UnitOfWork, event: PaymentProcessed) -> None:
     if event.bill_id is not None:  # payments not for a bill are reconciliation's to link
         await settle_payment(uow.with_tables(PostgresBillingTables), event)
+
+
+# Money taken back from a payment billing settled: off its bill (unallocated part first), once each.
+@REACTIONS.on(RefundSucceeded)
+async def _refund_succeeded(uow: UnitOfWork, e: RefundSucceeded) -> None:
+    reversal = Reversal(e.payment_id, "refund", e.amount)
+    await reverse_payment(
+        uow.with_tables(PostgresBillingTables), e.firm_id, refund_key(e.refund_id), reversal
+    )
+
+
+@REACTIONS.on(PaymentDisputed)
+async def _payment_disputed(uow: UnitOfWork, e: PaymentDisputed) -> None:
+    reversal = Reversal(e.payment_id, "dispute", e.amount)
+    await reverse_payment(
+        uow.with_tables(PostgresBillingTables), e.firm_id, dispute_key(e.dispute_id), reversal
+    )
+
+
+@REACTIONS.on(PaymentReturned)
+async def _payment_returned(uow: UnitOfWork, e: PaymentReturned) -> None:
+    reversal = Reversal(e.payment_id, "return", e.amount)
+    await reverse_payment(uow.with_tables(PostgresBillingTables), e.firm_id, RETURN_KEY, reversal)
+
+
+@REACTIONS.on(DisputeClosed)
+async def _dispute_closed(uow: UnitOfWork, e: DisputeClosed) -> None:
+    await close_dispute(uow.with_tables(PostgresBillingTables), e)
 
 
 async def handle(uow: UnitOfWork, envelope: Envelope) -> None:

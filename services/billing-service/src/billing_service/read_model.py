@@ -9,7 +9,15 @@ from typing import Any
 
 import asyncpg
 
-from paylinks_events import BillIssued, BillPaid, BillPaymentApplied, BillVoided, Event
+from paylinks_events import (
+    BillIssued,
+    BillPaid,
+    BillPaymentApplied,
+    BillPaymentReversed,
+    BillVoided,
+    Event,
+    PaymentUnallocated,
+)
 
 from .domain import BillState
 
@@ -47,12 +55,45 @@ async def _payment_applied(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE bills SET balance = $2, state = 'partially_paid' WHERE bill_id = $1", e.bill_id, e.balance
     )
+    # A payment applied again (its dispute won) adds to its row; applied_at stays the first time.
     await conn.execute(
-        "INSERT INTO bill_payments (bill_id, payment_id, amount, applied_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO bill_payments (bill_id, payment_id, amount, applied_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (bill_id, payment_id) DO UPDATE SET amount = bill_payments.amount + EXCLUDED.amount",
         e.bill_id,
         e.payment_id,
         e.amount,
         e.applied_at,
+    )
+    await _history(conn, e.bill_id, "applied", e.payment_id, e.amount, e.balance, None, e.applied_at)
+
+
+async def _payment_reversed(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE bills SET balance = $2,"
+        " state = CASE WHEN $2 = amount THEN 'unpaid' ELSE 'partially_paid' END WHERE bill_id = $1",
+        e.bill_id,
+        e.balance,
+    )
+    await conn.execute(
+        "UPDATE bill_payments SET amount = amount - $3, reversed_amount = reversed_amount + $3"
+        " WHERE bill_id = $1 AND payment_id = $2",
+        e.bill_id,
+        e.payment_id,
+        e.amount,
+    )
+    await _history(conn, e.bill_id, "reversed", e.payment_id, e.amount, e.balance, e.reason, e.reversed_at)
+
+
+async def _payment_unallocated(conn: asyncpg.Connection, e: Any) -> None:
+    await _history(conn, e.bill_id, "unallocated", e.payment_id, e.amount, None, e.reason, e.unallocated_at)
+
+
+async def _history(conn: asyncpg.Connection, bill_id: str, *entry: object) -> None:
+    await conn.execute(
+        "INSERT INTO bill_history (bill_id, type, payment_id, amount, balance, reason, at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        bill_id,
+        *entry,
     )
 
 
@@ -65,6 +106,8 @@ _PROJECTORS: dict[type[Event], Callable[[asyncpg.Connection, Any], Awaitable[Non
     BillVoided: _voided,
     BillPaymentApplied: _payment_applied,
     BillPaid: _paid,
+    BillPaymentReversed: _payment_reversed,
+    PaymentUnallocated: _payment_unallocated,
 }
 
 # --- queries -----------------------------------------------------------------------------------------------
@@ -75,7 +118,8 @@ _BILL_COLUMNS = (
 
 
 async def find_bill(conn: asyncpg.Connection, firm_id: str, bill_id: str) -> Row | None:
-    """One bill of the firm with its applied payments, oldest first; None if unknown or another firm's."""
+    """One bill of the firm with its payments and its history, oldest first; None if unknown or another
+    firm's. A payment's `amount` is what it has on the bill now, `reversed_amount` what was given back."""
     row = await conn.fetchrow(
         f"SELECT {_BILL_COLUMNS} FROM bills WHERE bill_id = $1 AND firm_id = $2",  # noqa: S608 - constant columns
         bill_id,
@@ -84,11 +128,16 @@ async def find_bill(conn: asyncpg.Connection, firm_id: str, bill_id: str) -> Row
     if row is None:
         return None
     payments = await conn.fetch(
-        "SELECT payment_id, amount, applied_at FROM bill_payments WHERE bill_id = $1"
+        "SELECT payment_id, amount, reversed_amount, applied_at FROM bill_payments WHERE bill_id = $1"
         " ORDER BY applied_at, payment_id",
         bill_id,
     )
-    return {**dict(row), "payments": [dict(p) for p in payments]}
+    history = await conn.fetch(
+        "SELECT type, payment_id, amount, balance, reason, at FROM bill_history WHERE bill_id = $1"
+        " ORDER BY id",
+        bill_id,
+    )
+    return {**dict(row), "payments": [dict(p) for p in payments], "history": [dict(h) for h in history]}
 
 
 async def list_bills(

@@ -4,6 +4,7 @@ service, an in-memory fake in the unit tests of the command handlers."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Protocol
 
 import asyncpg
@@ -11,8 +12,10 @@ import asyncpg
 from paylinks_events import Event, PaymentProcessed
 from paylinks_runtime.unit_of_work import Writer
 
-from . import read_model, unmatched_payments
+from . import payment_reversals, read_model, unmatched_payments
 from .directory import check_parties
+from .domain import Reversal, ReversalTaken
+from .payment_reversals import DisputeOutcome, RecordedReversal, SettledPayment
 
 
 class BillingTables(Protocol):
@@ -28,6 +31,31 @@ class BillingTables(Protocol):
         """Record a payment for no bill of ours; False if it was recorded before (a re-published copy)."""
         ...
 
+    async def remember_settlement(self, firm_id: str, payment_id: str, bill_id: str, currency: str) -> None:
+        """Which bill the payment settled against: reversal events name only the payment."""
+        ...
+
+    async def settled_payment(self, firm_id: str, payment_id: str) -> SettledPayment | None:
+        """The bill this firm's payment settled against (locked for this transaction); None if none."""
+        ...
+
+    async def find_reversal(self, payment_id: str, key: str) -> RecordedReversal | None: ...
+
+    async def unallocated_taken(self, payment_id: str) -> int:
+        """What the payment's reversals took from its unallocated part and still hold."""
+        ...
+
+    async def record_reversal(
+        self,
+        key: str,
+        reversal: Reversal,
+        taken: ReversalTaken,
+        at: datetime,
+        closed_outcome: DisputeOutcome | None,
+    ) -> None: ...
+
+    async def close_dispute(self, payment_id: str, key: str, outcome: DisputeOutcome) -> None: ...
+
 
 class PostgresBillingTables:
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -41,6 +69,31 @@ class PostgresBillingTables:
 
     async def remember_unmatched(self, payment: PaymentProcessed) -> bool:
         return await unmatched_payments.remember(self._conn, payment)
+
+    async def remember_settlement(self, firm_id: str, payment_id: str, bill_id: str, currency: str) -> None:
+        await payment_reversals.remember_settlement(self._conn, firm_id, payment_id, bill_id, currency)
+
+    async def settled_payment(self, firm_id: str, payment_id: str) -> SettledPayment | None:
+        return await payment_reversals.settled_payment(self._conn, firm_id, payment_id)
+
+    async def find_reversal(self, payment_id: str, key: str) -> RecordedReversal | None:
+        return await payment_reversals.find(self._conn, payment_id, key)
+
+    async def unallocated_taken(self, payment_id: str) -> int:
+        return await payment_reversals.unallocated_taken(self._conn, payment_id)
+
+    async def record_reversal(
+        self,
+        key: str,
+        reversal: Reversal,
+        taken: ReversalTaken,
+        at: datetime,
+        closed_outcome: DisputeOutcome | None,
+    ) -> None:
+        await payment_reversals.record(self._conn, key, reversal, taken, at, closed_outcome)
+
+    async def close_dispute(self, payment_id: str, key: str, outcome: DisputeOutcome) -> None:
+        await payment_reversals.close_dispute(self._conn, payment_id, key, outcome)
 
 
 def billing_writer(writer: Writer) -> Writer[BillingTables]:

@@ -4,21 +4,28 @@ module, and a `world` that plays the outside systems: practice management and th
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
 from billing_service.app import create_app
 from billing_service.config import Settings
 from billing_service.reactions import CONSUMER
 from paylinks_events import ContactCreated, Envelope, Event, MatterOpened, PaymentProcessed, to_record, utcnow
-from paylinks_runtime.kafka import contract_topics, ensure_topics
 from paylinks_runtime.service import ServiceRuntime
-from paylinks_runtime.testing import BOOTSTRAP, auth_header, drop_schema, eventually, running_app, unique
+from paylinks_runtime.testing import (
+    BOOTSTRAP,
+    auth_header,
+    drop_schema,
+    eventually,
+    running_app,
+    start_at_the_end,
+    unique,
+)
 
 
 async def isolated_settings(schema: str) -> Settings:
@@ -28,19 +35,6 @@ async def isolated_settings(schema: str) -> Settings:
     settings = Settings(db_schema=schema, consumer_group_prefix=unique("t") + "-")
     await start_at_the_end(settings.consumer_group_prefix + CONSUMER.name, CONSUMER.topics)
     return settings
-
-
-async def start_at_the_end(group: str, topics: Sequence[str]) -> None:
-    await ensure_topics(BOOTSTRAP, contract_topics())
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()  # as TopicWatcher does: topics may be brand new
-        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        consumer.assign(partitions)
-        await consumer.commit(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
 
 
 @pytest.fixture(scope="module")

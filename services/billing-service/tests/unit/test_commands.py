@@ -4,19 +4,23 @@ what they refuse, without Kafka or Postgres (the integration tests run the same 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import pytest
 
 from billing_service import commands
 from billing_service.commands import BillNotFound
 from billing_service.directory import UnknownParty
-from billing_service.domain import BillTerms
+from billing_service.domain import BillTerms, Reversal, ReversalTaken
+from billing_service.payment_reversals import DisputeOutcome, RecordedReversal, SettledPayment
 from paylinks_events import (
     BillIssued,
     BillPaid,
     BillPaymentApplied,
+    BillPaymentReversed,
     BillVoided,
+    DisputeClosed,
     Event,
     PaymentProcessed,
     PaymentUnallocated,
@@ -37,6 +41,8 @@ class FakeBillingTables:
     parties: set[tuple[str, str]] = field(default_factory=lambda: {(FIRM, "m-1"), (FIRM, "c-1")})
     projected: list[Event] = field(default_factory=list)
     unmatched: set[str] = field(default_factory=set)
+    settled: dict[str, tuple[str, SettledPayment]] = field(default_factory=dict)
+    reversals: dict[tuple[str, str], RecordedReversal] = field(default_factory=dict)
 
     async def check_parties(self, firm_id: str, matter_id: str, contact_id: str) -> None:
         if (firm_id, matter_id) not in self.parties:
@@ -51,6 +57,38 @@ class FakeBillingTables:
         fresh = payment.payment_id not in self.unmatched
         self.unmatched.add(payment.payment_id)
         return fresh
+
+    async def remember_settlement(self, firm_id: str, payment_id: str, bill_id: str, currency: str) -> None:
+        self.settled.setdefault(payment_id, (firm_id, SettledPayment(payment_id, bill_id, currency)))
+
+    async def settled_payment(self, firm_id: str, payment_id: str) -> SettledPayment | None:
+        found = self.settled.get(payment_id)
+        return found[1] if found and found[0] == firm_id else None
+
+    async def find_reversal(self, payment_id: str, key: str) -> RecordedReversal | None:
+        return self.reversals.get((payment_id, key))
+
+    async def unallocated_taken(self, payment_id: str) -> int:
+        return sum(
+            r.from_unallocated
+            for (p, _), r in self.reversals.items()
+            if p == payment_id and r.closed_outcome != "won"
+        )
+
+    async def record_reversal(
+        self,
+        key: str,
+        reversal: Reversal,
+        taken: ReversalTaken,
+        at: datetime,
+        closed_outcome: DisputeOutcome | None,
+    ) -> None:
+        assert (reversal.payment_id, key) not in self.reversals, "a reversal is recorded once"
+        record = RecordedReversal(taken.from_unallocated, taken.from_bill, closed_outcome)
+        self.reversals[(reversal.payment_id, key)] = record
+
+    async def close_dispute(self, payment_id: str, key: str, outcome: DisputeOutcome) -> None:
+        self.reversals[(payment_id, key)] = replace(self.reversals[(payment_id, key)], closed_outcome=outcome)
 
 
 def writer() -> FakeWriter[FakeBillingTables]:
@@ -152,3 +190,59 @@ async def test_a_payment_for_no_bill_of_the_firm_is_unallocated_whole_once(payer
     [unallocated] = [e for e in w.uow.published() if isinstance(e, PaymentUnallocated)]
     assert (unallocated.bill_id, unallocated.amount, unallocated.firm_id) == (target, 700, payer_firm)
     assert len(w.uow.events(bill_id)) == 1  # the firm's own bill is untouched
+
+
+def reversed_events(w: FakeWriter[FakeBillingTables], bill_id: str) -> list[tuple[int, int, str]]:
+    return [
+        (e.amount, e.balance, e.reason) for e in w.uow.events(bill_id) if isinstance(e, BillPaymentReversed)
+    ]
+
+
+async def test_each_reversal_is_taken_once_per_refund_dispute_and_return() -> None:
+    w = writer()
+    bill_id = await commands.issue_bill(w, terms(amount=1_000))
+    await commands.apply_payment(w, payment(bill_id, 1_000))
+    for _ in range(2):  # re-published copies
+        await commands.reverse_payment(w.uow, FIRM, "refund:r1", Reversal("p-1", "refund", 100))
+        await commands.reverse_payment(w.uow, FIRM, commands.RETURN_KEY, Reversal("p-1", "return", 1_000))
+    assert reversed_events(w, bill_id) == [(100, 100, "refund"), (900, 1_000, "return")]
+
+
+async def test_reversals_of_another_firms_or_an_unsettled_payment_do_nothing() -> None:
+    w = writer()
+    bill_id = await commands.issue_bill(w, terms(amount=1_000))
+    await commands.apply_payment(w, payment(bill_id, 1_000))
+    await commands.reverse_payment(w.uow, "another-firm", "refund:r1", Reversal("p-1", "refund", 100))
+    await commands.reverse_payment(w.uow, FIRM, "refund:r2", Reversal("p-unknown", "refund", 100))
+    assert reversed_events(w, bill_id) == []
+
+
+def closed(outcome: str, dispute_id: str = "d1", amount: int = 1_000) -> DisputeClosed:
+    return DisputeClosed(
+        dispute_id=dispute_id,
+        payment_id="p-1",
+        firm_id=FIRM,
+        outcome=outcome,  # type: ignore[arg-type]
+        amount=amount,
+        closed_at=utcnow(),
+    )
+
+
+async def test_a_won_dispute_applies_again_once() -> None:
+    w = writer()
+    bill_id = await commands.issue_bill(w, terms(amount=1_000))
+    await commands.apply_payment(w, payment(bill_id, 1_000))
+    await commands.reverse_payment(w.uow, FIRM, commands.dispute_key("d1"), Reversal("p-1", "dispute", 1_000))
+    await commands.close_dispute(w.uow, closed("won"))
+    await commands.close_dispute(w.uow, closed("won"))  # a re-published copy
+    types = [type(e) for e in w.uow.events(bill_id)][-4:]
+    assert types == [BillPaid, BillPaymentReversed, BillPaymentApplied, BillPaid]
+
+
+async def test_a_lost_dispute_closed_before_it_was_seen_open_takes_the_money_once() -> None:
+    w = writer()
+    bill_id = await commands.issue_bill(w, terms(amount=1_000))
+    await commands.apply_payment(w, payment(bill_id, 1_000))
+    await commands.close_dispute(w.uow, closed("lost", amount=400))
+    await commands.reverse_payment(w.uow, FIRM, commands.dispute_key("d1"), Reversal("p-1", "dispute", 400))
+    assert reversed_events(w, bill_id) == [(400, 400, "dispute")]

@@ -1,7 +1,9 @@
-"""The link-service process: runtime (pool, outbox relay, billing consumer, sandbox settlements) and HTTP."""
+"""The link-service process: runtime (pool, outbox relay, billing consumer, payment upkeep) and HTTP."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,9 +15,9 @@ from . import token_redaction
 from .api import pay, pay_page, staff, webhooks
 from .api.context import LinkServiceParts, install_refusal_handler
 from .config import Settings
+from .payment_upkeep import keep_payments_finished
 from .processor import PaymentProcessor
-from .processor.sandbox import SandboxProcessor
-from .processor.sandbox_delivery import sandbox_settlements
+from .processor.http import HttpProcessor
 from .reactions import CONSUMER
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -23,20 +25,33 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: Settings | None = None, processor: PaymentProcessor | None = None) -> FastAPI:
     settings = settings or Settings()
+    processor = processor or _http_processor(settings)
+    parts: LinkServiceParts  # bound below: the runtime starts its tasks only once the app runs
+
+    async def payment_upkeep(_: ServiceRuntime) -> None:
+        await keep_payments_finished(
+            parts.intake,
+            after_seconds=settings.payment_recovery_after_seconds,
+            interval_seconds=settings.payment_recovery_interval_seconds,
+        )
+
     runtime = ServiceRuntime(
         settings,
         migrations=MIGRATIONS,
         consumers=[CONSUMER],
-        background=[sandbox_settlements] if processor is None else [],
+        background=[payment_upkeep],
+        kafka_gates_readiness=False,  # payment intake writes to Postgres; the outbox waits for Kafka
     )
     app = create_service_app(
         runtime,
         title="link-service",
         description="Bank-account and bill payment links, QR codes, the client pay page and payment intake",
     )
+    _close_on_shutdown(app, processor)
     install_refusal_handler(app)
     token_redaction.install()
-    app.state.parts = LinkServiceParts(settings, runtime, processor or _sandbox(settings))
+    parts = LinkServiceParts(settings, runtime, processor)
+    app.state.parts = parts
     app.include_router(staff.router)
     app.include_router(pay.router)
     app.include_router(pay_page.router)
@@ -44,11 +59,28 @@ def create_app(settings: Settings | None = None, processor: PaymentProcessor | N
     return app
 
 
-def _sandbox(settings: Settings) -> SandboxProcessor:
-    return SandboxProcessor(
-        card_settle_seconds=settings.sandbox_card_settle_seconds,
-        echeck_settle_seconds=settings.sandbox_echeck_settle_seconds,
+def _http_processor(settings: Settings) -> HttpProcessor:
+    return HttpProcessor(
+        settings.processor_url,
+        settings.processor_api_key,
+        timeout_seconds=settings.processor_timeout_seconds,
+        attempts=settings.processor_attempts,
     )
+
+
+def _close_on_shutdown(app: FastAPI, processor: PaymentProcessor) -> None:
+    """The processor adapter's connections close after the runtime stopped (nothing sends any more)."""
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(running: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with runtime_lifespan(running):
+                yield
+        finally:
+            await processor.aclose()
+
+    app.router.lifespan_context = lifespan
 
 
 def main() -> None:

@@ -1,18 +1,28 @@
 """Who in link-service reacts to which event: the bills view, from billing.events; voiding or paying a bill
-revokes its links. Runs in the inbox consumer's transaction (each event once; other types are ignored)."""
+revokes its links. A payment billing has applied (or left unallocated) stops counting as pending against the
+balance, in the same transaction that lowers the balance: the balance due is never counted twice nor left
+uncounted. Runs in the inbox consumer's transaction (each event once; other types are ignored)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
 
-from paylinks_events import BillIssued, BillPaid, BillPaymentApplied, BillVoided, Envelope, utcnow
+from paylinks_events import (
+    BillIssued,
+    BillPaid,
+    BillPaymentApplied,
+    BillVoided,
+    Envelope,
+    PaymentUnallocated,
+    utcnow,
+)
 from paylinks_runtime.reactions import Reactions
 from paylinks_runtime.service import ConsumerSpec
 from paylinks_runtime.unit_of_work import UnitOfWork
 
 from .domain.link import Link, RevokeReason
 from .domain.pay_target import Bill
-from .store import bills, links
+from .store import attempts, bills, links
 
 REACTIONS: Reactions[UnitOfWork, Awaitable[None]] = Reactions("link-service")
 
@@ -26,6 +36,12 @@ async def _bill_issued(uow: UnitOfWork, event: BillIssued) -> None:
 @REACTIONS.on(BillPaymentApplied)
 async def _bill_payment_applied(uow: UnitOfWork, event: BillPaymentApplied) -> None:
     await bills.balance_changed(uow.conn, event.bill_id, event.balance)
+    await attempts.mark_settled(uow.conn, event.payment_id)
+
+
+@REACTIONS.on(PaymentUnallocated)
+async def _payment_unallocated(uow: UnitOfWork, event: PaymentUnallocated) -> None:
+    await attempts.mark_settled(uow.conn, event.payment_id)
 
 
 @REACTIONS.on(BillVoided)

@@ -1,7 +1,9 @@
-"""link-service on the real broker and database, served by a real uvicorn on a free port (the sandbox
-processor posts its webhooks over HTTP, and the browser test needs a real server).
+"""link-service on the real broker and database, served by a real uvicorn on a free port, beside the real
+sandbox processor as its own process (it posts signed webhooks to link-service over HTTP; tests tokenize
+card and bank details at it, as a payer's browser would, and pay link-service with the token).
 
-Each test module gets its own service (own schema, own consumer group); firms keep tests apart on topics.
+Each test module gets its own service and sandbox (own schemas, own consumer group); firms keep tests apart
+on topics.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from paylinks_runtime.testing import (
     unique,
 )
 from paylinks_runtime.testing import serving as runtime_serving
+from processor_sandbox.testing import Sandbox, SandboxProcess, sandbox_settings
 
 OK_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
@@ -51,18 +54,33 @@ R01_ACCOUNT = "000111111113"
 ROUTING = "110000000"
 
 
-def fast_settings(port: int, **overrides: Any) -> Settings:
+def fast_settings(port: int, processor_url: str = "http://127.0.0.1:9", **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "db_schema": unique("t_link"),
         "consumer_group_prefix": unique("t") + "-",
         "public_base_url": f"http://127.0.0.1:{port}",
-        "sandbox_card_settle_seconds": 0.2,
-        "sandbox_echeck_settle_seconds": 0.3,
-        "sandbox_poll_seconds": 0.05,
+        "processor_url": processor_url,
+        "processor_attempts": 2,
+        "payment_recovery_after_seconds": 1.0,
+        "payment_recovery_interval_seconds": 0.2,
         "pay_attempts_per_token": 8,
         "pay_requests_per_client": 100_000,
     }
     return Settings(**{**values, **overrides})
+
+
+@asynccontextmanager
+async def sandbox_process(link_service_url: str, **overrides: Any) -> AsyncIterator[Sandbox]:
+    """The sandbox processor as a child process, its webhooks going to link-service at `link_service_url`."""
+    settings = sandbox_settings(f"{link_service_url}/v1/processor/webhooks", **overrides)
+    process = SandboxProcess(settings)
+    process.start()
+    try:
+        async with httpx.AsyncClient(base_url=process.base_url, timeout=30) as http:
+            yield Sandbox(process.base_url, settings, http)
+    finally:
+        process.stop()
+        await drop_schema(settings.db_schema)
 
 
 @asynccontextmanager
@@ -82,10 +100,19 @@ class LinkService:
     client: httpx.AsyncClient
     settings: Settings
     producer: AIOKafkaProducer
+    sandbox: Sandbox
     firms: list[str] = field(default_factory=list)
 
     def new_firm(self) -> str:
         return unique("firm-link")
+
+    async def card_payment(self, amount: int = 12_500, number: str = OK_CARD, **extra: Any) -> dict[str, Any]:
+        """A card payment's body, with a fresh token for `number` (tokenized as the payer's browser does)."""
+        token = await self.sandbox.tokenize_card(number)
+        return card_payment(amount, token, **extra)
+
+    async def echeck_payment(self, amount: int = 30_000, account: str = OK_ACCOUNT) -> dict[str, Any]:
+        return echeck_payment(amount, await self.sandbox.tokenize_bank(account))
 
     async def register_account(self, firm: str, name: str = "Smith & Lee Trust", kind: str = "trust") -> str:
         response = await self.client.post(
@@ -104,8 +131,10 @@ class LinkService:
         return dict(response.json())
 
     async def new_account_token(self, firm: str | None = None) -> tuple[str, str, str]:
-        """(firm, bank account id, token) of a fresh account with its link."""
+        """(firm, bank account id, token) of a fresh trust account with its link; the firm also has an
+        operating account, which the processor takes the fees from."""
         firm = firm or self.new_firm()
+        await self.register_account(firm, "Smith & Lee Operating", "operating")
         account_id = await self.register_account(firm)
         return firm, account_id, token_of((await self.account_link(firm, account_id))["url"])
 
@@ -180,23 +209,24 @@ def token_of(url: str) -> str:
     return url.rsplit("/pay/", 1)[1].split("?")[0]
 
 
-def card_payment(amount: int = 12_500, number: str = OK_CARD, **extra: Any) -> dict[str, Any]:
+def card_payment(amount: int, payment_method: str, **extra: Any) -> dict[str, Any]:
     return {
         "amount": amount,
         "method": "card",
         "payer": {"name": "Ada Client", "email": "ada@example.com"},
         "reference": "2026-0042",
-        "card": {"number": number, "exp_month": 12, "exp_year": 2031, "cvc": "123"},
+        "payment_method": payment_method,
         **extra,
     }
 
 
-def echeck_payment(amount: int = 30_000, account: str = OK_ACCOUNT) -> dict[str, Any]:
+def echeck_payment(amount: int, payment_method: str) -> dict[str, Any]:
     return {
         "amount": amount,
         "method": "echeck",
         "payer": {"name": "Bo Client", "email": "bo@example.com"},
-        "bank": {"routing_number": ROUTING, "account_number": account},
+        "payment_method": payment_method,
+        "authorization": {"accepted": True},
     }
 
 
@@ -215,16 +245,24 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def sandbox_overrides() -> dict[str, Any]:
+    """Override in a test module to run its sandbox processor with other settings (timings)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 async def service(
-    producer: AIOKafkaProducer, settings_overrides: dict[str, Any]
+    producer: AIOKafkaProducer, settings_overrides: dict[str, Any], sandbox_overrides: dict[str, Any]
 ) -> AsyncIterator[LinkService]:
     sock = free_socket()
-    settings = fast_settings(sock.getsockname()[1], **settings_overrides)
-    try:
-        async with serving(settings, sock) as client:
-            yield LinkService(client, settings, producer)
-    finally:
-        await drop_schema(settings.db_schema)
+    port = sock.getsockname()[1]
+    async with sandbox_process(f"http://127.0.0.1:{port}", **sandbox_overrides) as sandbox:
+        settings = fast_settings(port, sandbox.base_url, **settings_overrides)
+        try:
+            async with serving(settings, sock) as client:
+                yield LinkService(client, settings, producer, sandbox)
+        finally:
+            await drop_schema(settings.db_schema)
 
 
 @asynccontextmanager

@@ -3,13 +3,14 @@ bill is voided or paid. Bills are published here the way billing-service publish
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
-from paylinks_events import Topic
+from paylinks_events import BillPaymentApplied, Topic, utcnow
 from paylinks_runtime.testing import TopicWatcher, eventually, header
 
-from .conftest import card_payment, token_of
+from .conftest import token_of
 
 
 def of_firm(firm: str, event_type: str):  # type: ignore[no-untyped-def]
@@ -19,6 +20,7 @@ def of_firm(firm: str, event_type: str):  # type: ignore[no-untyped-def]
 async def bill_with_link(service, amount: int = 50_000) -> tuple[str, str, str, str]:  # type: ignore[no-untyped-def]
     """(firm, bill id, bank account id, token) of a fresh bill with its link."""
     firm = service.new_firm()
+    await service.register_account(firm, "Smith & Lee Operating", "operating")
     account_id = await service.register_account(firm)
     bill_id = await service.issue_bill(firm, amount)
     link = await service.bill_link_once_known(firm, bill_id, account_id)
@@ -40,7 +42,10 @@ async def test_a_bill_link_shows_the_balance_and_is_published(service) -> None:
         account_id,
         "bill",
     )
-    assert await service.link_status(token_of(link["url"])) == {
+    view = await service.link_status(token_of(link["url"]))
+    assert {
+        name: view[name] for name in ("kind", "status", "bank_account_name", "currency", "amount_due")
+    } == {
         "kind": "bill",
         "status": "open",
         "bank_account_name": "Smith & Lee Trust",
@@ -69,11 +74,11 @@ async def test_the_amount_due_follows_payments_applied_and_caps_the_payment(serv
     firm, bill_id, _, token = await bill_with_link(service, 50_000)
     await service.apply_to_bill(firm, bill_id, 20_000, balance=30_000)
     await eventually(lambda: _amount_due_is(service, token, 30_000))
-    above = await service.pay(token, card_payment(30_001))
+    above = await service.pay(token, await service.card_payment(30_001))
     assert above.status_code == 422
     assert above.json()["error"]["code"] == "amount_above_balance"
     async with TopicWatcher(Topic.PAYMENT) as watcher:
-        assert (await service.pay(token, card_payment(30_000))).status_code == 202
+        assert (await service.pay(token, await service.card_payment(30_000))).status_code == 202
         [received] = await watcher.wait_for(of_firm(firm, "PaymentReceived"))
         [processed] = await watcher.wait_for(of_firm(firm, "PaymentProcessed"))
     assert (json.loads(received.value)["source"], json.loads(received.value)["bill_id"]) == (
@@ -83,6 +88,40 @@ async def test_the_amount_due_follows_payments_applied_and_caps_the_payment(serv
     assert json.loads(processed.value)["bill_id"] == bill_id
 
 
+async def test_a_payment_accepted_counts_against_the_balance_until_billing_applies_it(service) -> None:
+    firm, bill_id, _, token = await bill_with_link(service, 50_000)
+    first = await service.pay(token, await service.card_payment(50_000))
+    assert first.status_code == 202
+    assert (await service.link_status(token))["amount_due"] == 0  # a reload shows nothing left to pay
+    again = await service.pay(token, await service.card_payment(50_000))
+    assert again.status_code == 422
+    assert again.json()["error"]["code"] == "amount_above_balance"
+    # Billing applies it: the balance now holds it, and it stops counting as pending (never twice).
+    await service.publish(
+        BillPaymentApplied(
+            bill_id=bill_id,
+            firm_id=firm,
+            payment_id=first.json()["payment_id"],
+            amount=20_000,
+            balance=30_000,
+            applied_at=utcnow(),
+        )
+    )
+    await eventually(lambda: _amount_due_is(service, token, 30_000))
+
+
+async def test_parallel_payers_of_one_bill_never_exceed_its_balance(service) -> None:
+    _, _, _, token = await bill_with_link(service, 10_000)
+    bodies = [await service.card_payment(3_000) for _ in range(6)]
+    answers = await asyncio.gather(*(service.pay(token, body) for body in bodies))
+    accepted = [r.json()["payment_id"] for r in answers if r.status_code == 202]
+    assert len(accepted) == 3
+    assert {r.json()["error"]["code"] for r in answers if r.status_code != 202} == {"amount_above_balance"}
+    charges = [await service.sandbox.charges(payment_id) for payment_id in accepted]
+    assert sum(charge["amount"] for found in charges for charge in found) == 9_000
+    assert (await service.link_status(token))["amount_due"] == 1_000
+
+
 async def test_voiding_the_bill_revokes_its_link(service) -> None:
     firm, bill_id, account_id, token = await bill_with_link(service)
     async with TopicWatcher(Topic.LINK) as watcher:
@@ -90,7 +129,7 @@ async def test_voiding_the_bill_revokes_its_link(service) -> None:
         [revoked] = await watcher.wait_for(of_firm(firm, "LinkRevoked"))
     assert json.loads(revoked.value)["reason"] == "bill_voided"
     assert (await service.link_status(token))["status"] == "void"
-    attempt = await service.pay(token, card_payment(100))
+    attempt = await service.pay(token, await service.card_payment(100))
     assert attempt.status_code == 410
     assert attempt.json()["error"]["code"] == "link_revoked"
     again = await service.bill_link(firm, bill_id, account_id)
@@ -105,14 +144,15 @@ async def test_a_paid_bill_takes_no_more_payments(service) -> None:
         await service.pay_bill_off(firm, bill_id)
         [revoked] = await watcher.wait_for(of_firm(firm, "LinkRevoked"))
     assert json.loads(revoked.value)["reason"] == "bill_paid"
-    assert await service.link_status(token) == {
+    view = await service.link_status(token)
+    assert {name: view[name] for name in ("kind", "status", "firm_name", "currency", "amount_due")} == {
         "kind": "bill",
         "status": "paid",
-        "bank_account_name": "Smith & Lee Trust",
+        "firm_name": "Smith & Lee Trust",
         "currency": "USD",
         "amount_due": 0,
     }
-    attempt = await service.pay(token, card_payment(100))
+    attempt = await service.pay(token, await service.card_payment(100))
     assert attempt.status_code == 410
     assert attempt.json()["error"]["code"] == "bill_paid"
     assert (await service.bill_link(firm, bill_id, account_id)).status_code == 409

@@ -1,28 +1,27 @@
-"""Payments through a bank-account link: intake, the sandbox's real signed webhooks, refusals, idempotency
-and rate limits."""
+"""Payments through a bank-account link against the real sandbox processor: tokens, intake, its signed
+webhooks, refusals, idempotency (one charge at the processor whatever the retries) and rate limits."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import uuid
 
-from link_service.api.payment_input import PaymentInput
-from link_service.store import idempotency
-from link_service.tokens import LinkTokens
 from paylinks_events import Topic
 from paylinks_runtime.testing import TopicWatcher, header
 
-from .conftest import DECLINED_CARD, R01_ACCOUNT, card_payment, echeck_payment, service_pool, service_target
+from .conftest import DECLINED_CARD, OK_CARD, R01_ACCOUNT, card_payment, service_pool
 
 
 def of_firm(firm: str, event_type: str):  # type: ignore[no-untyped-def]
     return lambda r: header(r, "ce_firmid") == firm and header(r, "ce_type") == event_type
 
 
-async def test_a_card_payment_is_received_then_processed(service) -> None:
+async def test_a_card_payment_is_charged_once_received_then_processed(service) -> None:
     firm, account_id, token = await service.new_account_token()
     async with TopicWatcher(Topic.PAYMENT) as watcher:
-        response = await service.pay(token, card_payment(12_500))
+        response = await service.pay(token, await service.card_payment(12_500))
         assert response.status_code == 202
         payment_id = response.json()["payment_id"]
         assert response.json()["status"] == "received"
@@ -44,43 +43,87 @@ async def test_a_card_payment_is_received_then_processed(service) -> None:
     )
     assert data["payer"] == {"name": "Ada Client", "email": "ada@example.com"}
     assert json.loads(processed.value)["payment_id"] == payment_id
+    [charge] = await service.sandbox.charges(payment_id)
+    assert charge["idempotency_key"] == f"payment:{payment_id}"
 
 
 async def test_a_payment_through_the_qr_code_has_source_qr_code(service) -> None:
     firm, _, token = await service.new_account_token()
     async with TopicWatcher(Topic.PAYMENT) as watcher:
-        assert (await service.pay(token, card_payment(100), via="qr")).status_code == 202
+        assert (await service.pay(token, await service.card_payment(100), via="qr")).status_code == 202
         [received] = await watcher.wait_for(of_firm(firm, "PaymentReceived"))
     assert json.loads(received.value)["source"] == "qr_code"
 
 
 async def test_a_declined_card_is_402_and_nothing_is_recorded(service) -> None:
     firm, _, token = await service.new_account_token()
-    response = await service.pay(token, card_payment(100, number=DECLINED_CARD))
+    response = await service.pay(token, await service.card_payment(100, number=DECLINED_CARD))
     assert response.status_code == 402
-    assert response.json()["error"]["code"] == "card_declined"
+    assert response.json()["error"]["code"] == "payment_declined"
     async with service_pool(service) as conn:
-        assert (
-            await conn.fetchval(
-                "SELECT count(*) FROM events WHERE firm_id = $1 AND stream_type = 'payment'", firm
-            )
-            == 0
+        count = await conn.fetchval(
+            "SELECT count(*) FROM events WHERE firm_id = $1 AND stream_type = 'payment'", firm
         )
+    assert count == 0
 
 
 async def test_an_echeck_is_processed_and_a_returned_one_fails_r01(service) -> None:
     firm, _, token = await service.new_account_token()
     async with TopicWatcher(Topic.PAYMENT) as watcher:
-        ok = await service.pay(token, echeck_payment(30_000))
-        returned = await service.pay(token, echeck_payment(20_000, account=R01_ACCOUNT))
+        ok = await service.pay(token, await service.echeck_payment(30_000))
+        returned = await service.pay(token, await service.echeck_payment(20_000, account=R01_ACCOUNT))
         assert (ok.status_code, returned.status_code) == (202, 202)
         [processed] = await watcher.wait_for(of_firm(firm, "PaymentProcessed"))
         [failed] = await watcher.wait_for(of_firm(firm, "PaymentFailed"))
-        await watcher.wait_for(of_firm(firm, "PaymentReceived"), count=2)
+        received = await watcher.wait_for(of_firm(firm, "PaymentReceived"), count=2)
     assert json.loads(processed.value)["payment_id"] == ok.json()["payment_id"]
     assert json.loads(processed.value)["method"] == "echeck"
     assert json.loads(failed.value)["payment_id"] == returned.json()["payment_id"]
     assert json.loads(failed.value)["reason"] == "R01"
+    authorization = json.loads(received[0].value)["authorization"]
+    assert authorization["text_version"] == "echeck-web-debit-v1"
+    assert authorization["name"] == "Bo Client"
+
+
+async def test_an_echeck_without_the_authorization_is_422_and_not_charged(service) -> None:
+    _, _, token = await service.new_account_token()
+    body = await service.echeck_payment(1_000)
+    del body["authorization"]
+    response = await service.pay(token, body)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "authorization_required"
+    assert await service.sandbox.charges(str(uuid.uuid4())) == []
+
+
+async def test_a_used_or_unknown_token_is_422(service) -> None:
+    _, _, token = await service.new_account_token()
+    body = await service.card_payment(100)
+    assert (await service.pay(token, body)).status_code == 202
+    again = await service.pay(token, body)  # a new payment (no Idempotency-Key) with the used token
+    unknown = await service.pay(token, card_payment(100, "pm_unknown0000"))
+    assert (again.status_code, again.json()["error"]["code"]) == (422, "payment_method_used")
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (422, "payment_method_invalid")
+
+
+async def test_card_and_bank_numbers_are_refused_and_never_logged(service, caplog, capfd) -> None:
+    caplog.set_level(logging.DEBUG)
+    _, _, token = await service.new_account_token()
+    bodies = [
+        card_payment(100, "pm_x", card={"number": OK_CARD, "exp_month": 12, "exp_year": 2031, "cvc": "123"}),
+        card_payment(100, "pm_x", bank={"routing_number": "110000000", "account_number": "000123456789"}),
+        card_payment(100, "pm_x", reference=f"card {OK_CARD}"),
+        {"amount": "bad", "payer": {"name": DECLINED_CARD}},
+    ]
+    refused = [await service.pay(token, body) for body in bodies]
+    refused.append(await service.pay(token, card_payment(100, "pm_x"), key=f"key-{OK_CARD}"))
+    for response in refused:
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "raw_payment_details_refused"
+        assert OK_CARD not in response.text
+    captured = capfd.readouterr()
+    logs = "\n".join([caplog.text, captured.out, captured.err])
+    for secret in (OK_CARD, DECLINED_CARD, "000123456789"):
+        assert secret not in logs
 
 
 async def test_unknown_and_tampered_tokens_are_404_alike(service) -> None:
@@ -89,7 +132,7 @@ async def test_unknown_and_tampered_tokens_are_404_alike(service) -> None:
     answers = []
     for bad in (tampered, "x" * 43, "short"):
         page = await service.client.get(f"/v1/pay/{bad}")
-        attempt = await service.pay(bad, card_payment(100))
+        attempt = await service.pay(bad, card_payment(100, "pm_abc"))
         attempt_bad_body = await service.pay(bad, {"amount": "lots"})
         answers += [(r.status_code, r.json()) for r in (page, attempt, attempt_bad_body)]
     assert {status for status, _ in answers} == {404}
@@ -97,14 +140,31 @@ async def test_unknown_and_tampered_tokens_are_404_alike(service) -> None:
     assert (await service.client.get(f"/v1/pay/{token}")).status_code == 200
 
 
-async def test_the_link_view_of_a_bank_account_link(service) -> None:
+async def test_the_link_view_names_the_firm_and_the_processor(service) -> None:
     _, _, token = await service.new_account_token()
     assert await service.link_status(token) == {
         "kind": "bank_account",
         "status": "open",
+        "firm_name": "Smith & Lee Trust",  # no display name yet: the account's name
         "bank_account_name": "Smith & Lee Trust",
         "currency": "USD",
         "amount_due": None,
+        "processor": {
+            "url": service.sandbox.base_url,
+            "publishable_key": service.sandbox.settings.processor_publishable_key,
+        },
+    }
+
+
+async def test_a_firm_without_an_operating_account_is_refused_with_a_reason(service) -> None:
+    firm = service.new_firm()
+    account_id = await service.register_account(firm)  # trust only
+    link = await service.account_link(firm, account_id)
+    response = await service.pay(link["url"].rsplit("/pay/", 1)[1], await service.card_payment(100))
+    assert response.status_code == 422
+    assert response.json()["error"] == {
+        "code": "fee_account_required",
+        "message": "the firm has no operating account to take processing fees from",
     }
 
 
@@ -119,83 +179,77 @@ async def test_amounts_must_be_positive_integers_within_the_limit(service) -> No
         (True, "validation_error"),
         (limit + 1, "amount_above_limit"),
     ):
-        response = await service.pay(token, card_payment(amount))
+        response = await service.pay(token, card_payment(amount, "pm_notcharged"))  # type: ignore[arg-type]
         assert response.status_code == 422, amount
         assert response.json()["error"]["code"] == code, amount
-    assert (await service.pay(token, card_payment(limit))).status_code == 202
+    assert (await service.pay(token, await service.card_payment(limit))).status_code == 202
 
 
-async def test_bad_payment_details_are_422_with_a_reason(service) -> None:
+async def test_bad_bodies_are_422_with_a_reason_that_echoes_nothing(service) -> None:
     _, _, token = await service.new_account_token()
-    no_card = card_payment(100)
-    del no_card["card"]
-    expired = card_payment(100)
-    expired["card"]["exp_year"] = 2020
-    bad_email = card_payment(100)
+    no_token = card_payment(100, "pm_x")
+    del no_token["payment_method"]
+    bad_email = card_payment(100, "pm_x")
     bad_email["payer"]["email"] = "not-an-email"
-    short_routing = echeck_payment(100)
-    short_routing["bank"]["routing_number"] = "1234"
-    for body, words in (
-        (no_card, "card details are required"),
-        (expired, "expired"),
-        (bad_email, "email"),
-        (short_routing, "routing number"),
-    ):
+    not_a_token = card_payment(100, "tok_1234")
+    for body, words in ((no_token, "payment_method"), (bad_email, "email"), (not_a_token, "payment_method")):
         response = await service.pay(token, body)
         assert response.status_code == 422
         assert words in response.json()["error"]["message"]
-    assert "1234" not in response.json()["error"]["message"]  # the input itself is never echoed
+    assert "tok_1234" not in response.json()["error"]["message"]
 
 
-async def test_the_same_idempotency_key_and_body_returns_the_first_response(service) -> None:
+async def test_the_same_key_and_body_returns_the_first_response_and_charges_once(service) -> None:
     firm, _, token = await service.new_account_token()
-    key = str(uuid.uuid4())
-    first = await service.pay(token, card_payment(700), key=key)
-    again = await service.pay(token, card_payment(700), key=key)
-    other_body = await service.pay(token, card_payment(701), key=key)
+    key, body = str(uuid.uuid4()), await service.card_payment(700)
+    first = await service.pay(token, body, key=key)
+    again = await service.pay(token, body, key=key)
+    other_body = await service.pay(token, {**body, "amount": 701}, key=key)
     assert first.status_code == again.status_code == 202
     assert first.json() == again.json()
     assert other_body.status_code == 422
     assert other_body.json()["error"]["code"] == "idempotency_key_reused"
+    assert len(await service.sandbox.charges(first.json()["payment_id"])) == 1
     async with service_pool(service) as conn:
-        assert (
-            await conn.fetchval(
-                "SELECT count(*) FROM events WHERE firm_id = $1 AND event_type = 'PaymentReceived'", firm
-            )
-            == 1
+        count = await conn.fetchval(
+            "SELECT count(*) FROM events WHERE firm_id = $1 AND event_type = 'PaymentReceived'", firm
         )
+    assert count == 1
+
+
+async def test_thirty_concurrent_retries_with_one_key_make_one_charge(service) -> None:
+    firm, _, token = await service.new_account_token()
+    key, body = str(uuid.uuid4()), await service.card_payment(3_000)
+    answers = await asyncio.gather(*(service.pay(token, body, key=key) for _ in range(30)))
+    statuses = {r.status_code for r in answers}
+    assert statuses <= {202, 409, 429}  # in flight, or over the per-link limit: never a second charge
+    payment_ids = {r.json()["payment_id"] for r in answers if r.status_code == 202}
+    assert len(payment_ids) == 1
+    [payment_id] = payment_ids
+    assert len(await service.sandbox.charges(payment_id)) == 1
+    async with service_pool(service) as conn:
+        count = await conn.fetchval(
+            "SELECT count(*) FROM events WHERE firm_id = $1 AND event_type = 'PaymentReceived'", firm
+        )
+    assert count == 1
 
 
 async def test_a_refusal_is_replayed_for_the_same_key(service) -> None:
     _, _, token = await service.new_account_token()
-    key = str(uuid.uuid4())
-    first = await service.pay(token, card_payment(100, number=DECLINED_CARD), key=key)
-    again = await service.pay(token, card_payment(100, number=DECLINED_CARD), key=key)
+    key, body = str(uuid.uuid4()), await service.card_payment(100, number=DECLINED_CARD)
+    first = await service.pay(token, body, key=key)
+    again = await service.pay(token, body, key=key)
     assert first.status_code == again.status_code == 402
     assert first.json() == again.json()
-
-
-async def test_a_key_whose_first_request_is_in_flight_is_409(service) -> None:
-    _, _, token = await service.new_account_token()
-    key, body = str(uuid.uuid4()), card_payment(900)
-    link_id = (await service_target(service, token)).link_id
-    fingerprint = LinkTokens(service.settings.link_token_secret).fingerprint(
-        PaymentInput.model_validate(body).to_request(via_qr=False).canonical()
-    )
-    async with service_pool(service) as conn:
-        assert await idempotency.claim(conn, link_id, key, fingerprint) is None  # the first attempt, mid-way
-    response = await service.pay(token, body, key=key)
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "idempotency_key_in_flight"
 
 
 async def test_too_many_attempts_on_one_link_are_429(service) -> None:
     _, _, token = await service.new_account_token()
     _, _, other_token = await service.new_account_token()
     statuses = [
-        (await service.pay(token, card_payment(0))).status_code
+        (await service.pay(token, card_payment(0, "pm_x"))).status_code
         for _ in range(service.settings.pay_attempts_per_token + 1)
     ]
     assert statuses[:-1] == [422] * service.settings.pay_attempts_per_token
     assert statuses[-1] == 429
-    assert (await service.pay(other_token, card_payment(100))).status_code == 202
+    assert (await service.pay(other_token, await service.card_payment(100))).status_code == 202

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from link_service import webhook_signature
 from paylinks_events import Topic
+from paylinks_runtime import webhook_signature
 from paylinks_runtime.testing import TopicWatcher, header
 
-from .conftest import echeck_payment, service_pool
+from .conftest import service_pool
 
 
 @pytest.fixture(scope="module")
-def settings_overrides() -> dict[str, Any]:
+def sandbox_overrides() -> dict[str, Any]:
     return {"sandbox_echeck_settle_seconds": 3600}
 
 
@@ -41,7 +41,7 @@ def signed(service, body: bytes, at: float | None = None) -> str:  # type: ignor
 
 async def received_payment(service) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     firm, _, token = await service.new_account_token()
-    response = await service.pay(token, echeck_payment(5_000))
+    response = await service.pay(token, await service.echeck_payment(5_000))
     assert response.status_code == 202
     return firm, response.json()["payment_id"]
 
@@ -73,18 +73,23 @@ async def test_bad_signatures_are_400_and_change_nothing(service) -> None:
     assert await payment_events(service, payment_id) == ["PaymentReceived"]
 
 
+async def send(service, kind: str, payment_id: str, **data: Any) -> Any:  # type: ignore[no-untyped-def]
+    body = webhook(payment_id, kind, **data)
+    return await post(service, body, signed(service, body))
+
+
 async def test_a_valid_webhook_processes_the_payment_once(service) -> None:
     firm, payment_id = await received_payment(service)
-    body = webhook(payment_id)
+    body = webhook(payment_id, fee=80, fee_id="fee-1")
     async with TopicWatcher(Topic.PAYMENT) as watcher:
         first = await post(service, body, signed(service, body))
         again = await post(service, body, signed(service, body))
         await watcher.wait_for(
             lambda r: header(r, "ce_firmid") == firm and header(r, "ce_type") == "PaymentProcessed"
         )
-    assert (first.status_code, first.json()["status"]) == (200, "applied")
-    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
-    assert await payment_events(service, payment_id) == ["PaymentReceived", "PaymentProcessed"]
+    assert (first.status_code, first.json()) == (200, {"result": "applied"})
+    assert (again.status_code, again.json()) == (200, {"result": "duplicate"})
+    assert await payment_events(service, payment_id) == ["PaymentReceived", "PaymentProcessed", "FeeCharged"]
 
 
 async def test_one_of_several_v1_signatures_may_match(service) -> None:
@@ -96,19 +101,85 @@ async def test_one_of_several_v1_signatures_may_match(service) -> None:
     assert await payment_events(service, payment_id) == ["PaymentReceived", "PaymentFailed"]
 
 
-async def test_a_report_after_the_outcome_changes_nothing(service) -> None:
+async def test_a_report_after_the_outcome_changes_nothing_and_is_ignored(service) -> None:
     _, payment_id = await received_payment(service)
-    for kind in ("payment.failed", "payment.succeeded"):
-        body = webhook(payment_id, kind)
-        assert (await post(service, body, signed(service, body))).status_code == 200
+    assert (await send(service, "payment.failed", payment_id, reason="R01")).json() == {"result": "applied"}
+    assert (await send(service, "payment.succeeded", payment_id, fee=10)).json() == {"result": "ignored"}
     assert await payment_events(service, payment_id) == ["PaymentReceived", "PaymentFailed"]
 
 
-async def test_an_unknown_payment_is_404_and_a_malformed_body_400(service) -> None:
-    unknown = webhook(str(uuid.uuid4()))
-    response = await post(service, unknown, signed(service, unknown))
-    assert response.status_code == 404
-    malformed = b'{"id": "x", "type": "payment.refunded", "data": {}}'
+async def test_reports_about_what_is_not_a_payment_of_ours_are_ignored(service) -> None:
+    _, account_id, _ = await service.new_account_token()
+    _, payment_id = await received_payment(service)
+    cases = [
+        ("payment.succeeded", str(uuid.uuid4()), {}),  # unknown payment
+        ("payment.succeeded", account_id, {}),  # a bank account's stream, not a payment's
+        ("payment.succeeded", payment_id, {"firm_id": "another-firm"}),
+        ("refund.succeeded", payment_id, {"refund_id": "re-never-asked"}),
+        ("payment.captured", payment_id, {}),  # a type this service has no use for
+        (
+            "payout.paid",
+            payment_id,
+            {
+                "payout_id": "po-1",
+                "bank_account_id": "ba-unknown",
+                "amount": 0,
+                "currency": "USD",
+                "arrival_date": "2026-12-01",
+                "lines": [],
+            },
+        ),
+    ]
+    for kind, target, data in cases:
+        response = await send(service, kind, target, **data)
+        assert (response.status_code, response.json()) == (200, {"result": "ignored"}), (kind, target)
+    assert await payment_events(service, payment_id) == ["PaymentReceived"]
+    assert await payment_events(service, account_id) == ["BankAccountRegistered"]
+
+
+async def test_a_dispute_closed_before_it_opened_is_refused_until_it_has(service) -> None:
+    _, payment_id = await received_payment(service)
+    dispute = {
+        "dispute_id": "dp-1",
+        "amount": 5_000,
+        "reason": "fraudulent",
+        "evidence_due_by": "2026-12-20T00:00:00+00:00",
+        "fee": 1_500,
+        "fee_id": "fee-dp-1",
+    }
+    closed = {"dispute_id": "dp-1", "outcome": "lost"}
+    early = await send(service, "dispute.created", payment_id, **dispute)  # not processed yet
+    assert (early.status_code, early.json()["error"]["code"]) == (409, "out_of_order")
+    await send(service, "payment.succeeded", payment_id, fee=40)
+    too_soon = await send(service, "dispute.closed", payment_id, **closed)
+    assert too_soon.status_code == 409
+    assert (await send(service, "dispute.created", payment_id, **dispute)).json() == {"result": "applied"}
+    assert (await send(service, "dispute.closed", payment_id, **closed)).json() == {"result": "applied"}
+    assert (await send(service, "dispute.closed", payment_id, **closed)).json() == {"result": "ignored"}
+    assert await payment_events(service, payment_id) == [
+        "PaymentReceived",
+        "PaymentProcessed",
+        "FeeCharged",
+        "PaymentDisputed",
+        "FeeCharged",
+        "DisputeClosed",
+    ]
+
+
+async def test_a_report_on_a_charge_still_being_recorded_is_409(service) -> None:
+    payment_id = str(uuid.uuid4())
+    async with service_pool(service) as conn:  # an attempt charged, its answer not recorded yet
+        await conn.execute(
+            "INSERT INTO payment_attempts (payment_id, link_id, amount, state)"
+            " VALUES ($1, 'a-link', 100, 'charging')",
+            payment_id,
+        )
+    response = await send(service, "payment.succeeded", payment_id, fee=10)
+    assert response.status_code == 409
+
+
+async def test_a_malformed_body_is_400(service) -> None:
+    malformed = b'{"id": "x", "type": "payment.succeeded", "data": {}}'
     response = await post(service, malformed, signed(service, malformed))
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_webhook"

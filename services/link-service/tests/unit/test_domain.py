@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from link_service.domain.instruments import BankDetails, Card
+from link_service.domain import echeck_authorization
 from link_service.domain.link import Link, bank_account_link_id, bill_link_id
 from link_service.domain.pay_target import Bill, PayTarget
-from link_service.domain.payment import Destination, Payment
-from paylinks_events import LinkIssued, LinkRevoked, Payer, PaymentFailed, PaymentProcessed, utcnow
+from link_service.domain.payment import Destination, DisputeReport, OutOfOrder, Payment, Receipt
+from paylinks_events import (
+    FeeCharged,
+    LinkIssued,
+    LinkRevoked,
+    Payer,
+    PaymentFailed,
+    PaymentProcessed,
+    PaymentReturned,
+    RefundRequested,
+    RefundSucceeded,
+    utcnow,
+)
 from paylinks_runtime.aggregate import DomainError
 
 pytestmark = pytest.mark.unit
@@ -44,43 +55,102 @@ def test_a_bill_link_is_revoked_once_and_an_account_link_never() -> None:
         account_link.revoke("bill_voided", NOW)
 
 
-def received(instrument: Card | BankDetails) -> Payment:
+def received(method: str = "card", brand: str | None = "visa", last4: str = "4242") -> Payment:
     to = Destination("f", "l", "a", "bill-1", "USD", "bill_link")
-    return Payment.receive(
-        "p-1",
-        to=to,
-        amount=500,
-        instrument=instrument,
-        payer=Payer(name="A", email="a@example.com"),
-        reference=None,
-        now=NOW,
-    )
+    authorization = echeck_authorization.accepted("A", NOW) if method == "echeck" else None
+    payer = Payer(name="A", email="a@example.com")
+    receipt = Receipt(to, 500, method, payer, None, authorization)  # type: ignore[arg-type]
+    return Payment.receive("p-1", receipt, method=method, brand=brand, last4=last4, now=NOW)  # type: ignore[arg-type]
 
 
-def test_a_payment_keeps_only_brand_and_last_four() -> None:
-    event = received(Card("4242424242424242", 12, 2031, "123")).pending[0]
+def test_a_payment_keeps_what_the_processor_told_and_the_authorization() -> None:
+    event = received().pending[0]
     assert (event.card_brand, event.last4, event.method) == ("visa", "4242", "card")  # type: ignore[attr-defined]
-    assert "4242424242424242" not in event.model_dump_json()
-    echeck = received(BankDetails("110000000", "000123456789")).pending[0]
+    assert event.authorization is None  # type: ignore[attr-defined]
+    echeck = received("echeck", None, "6789").pending[0]
     assert (echeck.card_brand, echeck.last4, echeck.method) == (None, "6789", "echeck")  # type: ignore[attr-defined]
+    assert echeck.authorization.text_version == echeck_authorization.VERSION  # type: ignore[attr-defined]
 
 
-def test_a_payment_settles_once() -> None:
-    payment = received(Card("4242424242424242", 12, 2031, "123"))
-    payment.succeed(NOW)
-    payment.fail("R01", NOW)
-    payment.succeed(NOW)
-    assert [type(e) for e in payment.pending[1:]] == [PaymentProcessed]
-    processed = payment.pending[1]
-    assert (processed.bill_id, processed.amount) == ("bill-1", 500)  # type: ignore[attr-defined]
-    failing = received(BankDetails("110000000", "000111111113"))
-    failing.fail("R01", NOW)
-    failing.succeed(NOW)
+def succeed(payment: Payment, fee: int = 45) -> bool:
+    return payment.succeed(fee=fee, fee_id="fee-1", fee_account="operating-1", now=NOW)
+
+
+def test_a_payment_settles_once_and_its_fee_is_taken_from_the_fee_account() -> None:
+    payment = received()
+    assert succeed(payment)
+    assert not payment.fail("R01", NOW)
+    assert not succeed(payment)
+    assert [type(e) for e in payment.pending[1:]] == [PaymentProcessed, FeeCharged]
+    processed, fee = payment.pending[1:]
+    assert (processed.bill_id, processed.amount, processed.fee) == ("bill-1", 500, 45)  # type: ignore[attr-defined]
+    assert (fee.kind, fee.amount, fee.bank_account_id, fee.fee_id) == (  # type: ignore[attr-defined]
+        "processing",
+        45,
+        "operating-1",
+        "fee-1",
+    )
+    failing = received("echeck", None, "6789")
+    assert failing.fail("R01", NOW)
+    assert not succeed(failing)
     assert [type(e) for e in failing.pending[1:]] == [PaymentFailed]
 
 
-def target(bill: Bill | None = None, revoked: str | None = None) -> PayTarget:
-    return PayTarget("l", "f", "bill" if bill else "bank_account", "a", "Trust", "USD", bill, revoked)
+def test_returns_and_disputes_wait_for_the_payment_to_be_processed() -> None:
+    payment = received("echeck", None, "6789")
+    with pytest.raises(OutOfOrder):
+        payment.return_by_bank("R10", NOW)
+    with pytest.raises(OutOfOrder):
+        payment.dispute(DisputeReport("d-1", 500, "fraudulent", NOW, 1_500, "fee-d"), "op", NOW)
+    succeed(payment)
+    assert payment.return_by_bank("R10", NOW)
+    assert not payment.return_by_bank("R10", NOW)
+    assert type(payment.pending[-1]) is PaymentReturned
+
+
+def test_a_dispute_opens_once_charges_its_fee_and_a_won_one_gives_it_back() -> None:
+    payment = received()
+    succeed(payment, fee=0)
+    with pytest.raises(OutOfOrder):  # closed before it was opened: applied once it has been
+        payment.close_dispute("d-1", "won", ("fee-d", 1_500), "op", NOW)
+    report = DisputeReport("d-1", 500, "fraudulent", NOW, 1_500, "fee-d")
+    assert payment.dispute(report, "op", NOW)
+    assert not payment.dispute(report, "op", NOW)
+    assert payment.close_dispute("d-1", "won", ("fee-d", 1_500), "op", NOW)
+    assert not payment.close_dispute("d-1", "lost", ("fee-d", 0), "op", NOW)
+    kinds = [(type(e).__name__, getattr(e, "amount", None)) for e in payment.pending[2:]]
+    assert kinds == [
+        ("PaymentDisputed", 500),
+        ("FeeCharged", 1_500),
+        ("DisputeClosed", 500),
+        ("FeeCharged", -1_500),
+    ]
+
+
+def test_only_a_refund_asked_for_is_recorded() -> None:
+    payment = received()
+    succeed(payment)
+    assert not payment.refund_succeeded("r-unknown", NOW)
+    payment.record(
+        RefundRequested(
+            refund_id="r-1",
+            payment_id="p-1",
+            firm_id="f",
+            bank_account_id="a",
+            amount=200,
+            reason="overpaid",
+            requested_by="u",
+            requested_at=NOW,
+        )
+    )
+    assert payment.refund_succeeded("r-1", NOW)
+    assert not payment.refund_failed("r-1", "late", NOW)
+    assert type(payment.pending[-1]) is RefundSucceeded
+
+
+def target(bill: Bill | None = None, revoked: str | None = None, pending: int = 0) -> PayTarget:
+    kind = "bill" if bill else "bank_account"
+    return PayTarget("l", "f", kind, "a", "Trust", "USD", bill=bill, revoked_reason=revoked, pending=pending)
 
 
 def bill(state: str = "open", balance: int = 1_000) -> Bill:
@@ -111,6 +181,7 @@ def test_the_status_of_a_link(t: PayTarget, status: str) -> None:
         (target(), -1, "invalid_amount"),
         (target(), 10_001, "amount_above_limit"),
         (target(bill(balance=1_000)), 1_001, "amount_above_balance"),
+        (target(bill(balance=1_000), pending=600), 401, "amount_above_balance"),
     ],
 )
 def test_payments_that_are_refused(t: PayTarget, amount: int, code: str) -> None:
@@ -122,6 +193,9 @@ def test_payments_that_are_refused(t: PayTarget, amount: int, code: str) -> None
 def test_payments_that_pass_and_their_source() -> None:
     target().check_payable(10_000, limit=10_000)
     target(bill(balance=1_000)).check_payable(1_000, limit=10_000)
+    target(bill(balance=1_000), pending=600).check_payable(400, limit=10_000)
+    assert target(bill(balance=1_000), pending=600).amount_due == 400
+    assert target(bill(balance=1_000), pending=1_200).amount_due == 0
     assert target().destination(via_qr=True).source == "qr_code"
     assert target().destination(via_qr=False).source == "bank_account_link"
     assert target(bill()).destination(via_qr=True).source == "bill_link"

@@ -34,10 +34,6 @@ class FakeLinkTables:
     async def insert_account(self, account: BankAccount) -> None:
         self.accounts[account.id] = account
 
-    async def account_name(self, bank_account_id: str, firm_id: str) -> str | None:
-        account = self.accounts.get(bank_account_id)
-        return account.name if account and account.firm_id == firm_id else None
-
     async def find_bill(self, bill_id: str, firm_id: str) -> Bill | None:
         bill = self.bills.get(bill_id)
         return bill if bill and bill.firm_id == firm_id else None

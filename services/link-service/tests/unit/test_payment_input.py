@@ -1,97 +1,103 @@
-"""Payment instruments, the sandbox's test numbers, and the HTML form's parsing into plain words."""
+"""The v2 pay body: a processor token, never card or bank numbers."""
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from link_service.api.pay_form import parse
-from link_service.domain.instruments import BankDetails, Card, card_brand, luhn_valid
-from link_service.processor import Declined
-from link_service.processor.sandbox import SandboxProcessor, Settlement
+import pytest
+from pydantic import ValidationError
+
+from link_service.api.payment_input import PaymentInput
+from link_service.domain.raw_payment_details import carries_raw_payment_details, holds_card_number, luhn_valid
+from paylinks_runtime.aggregate import DomainError
 
 pytestmark = pytest.mark.unit
 
 
-def test_numbers_never_show_in_a_repr() -> None:
-    card, bank = Card("4242424242424242", 12, 2031, "987"), BankDetails("110000000", "000123456789")
-    assert "4242424242424242" not in repr(card)
-    assert "987" not in repr(card)
-    assert "000123456789" not in repr(bank)
-    assert "110000000" not in repr(bank)
-
-
-def test_luhn_and_brands() -> None:
-    assert luhn_valid("4242424242424242")
-    assert luhn_valid("4000000000000002")
-    assert not luhn_valid("4242424242424241")
-    assert not luhn_valid("42424242x4242424")
-    assert [card_brand(n) for n in ("4242", "5555", "378282", "6011", "9999")] == [
-        "visa",
-        "mastercard",
-        "amex",
-        "discover",
-        "unknown",
-    ]
-
-
-@pytest.mark.parametrize(
-    ("instrument", "outcome"),
-    [
-        (Card("4242424242424242", 1, 2031, "1"), Settlement("payment.succeeded", None, 2)),
-        (Card("4000000000000002", 1, 2031, "1"), Declined("card_declined")),
-        (Card("4242424242424241", 1, 2031, "1"), Declined("invalid_number")),
-        (BankDetails("110000000", "000123456789"), Settlement("payment.succeeded", None, 5)),
-        (BankDetails("110000000", "000111111113"), Settlement("payment.failed", "R01", 5)),
-    ],
-)
-def test_the_sandbox_outcomes(instrument: Card | BankDetails, outcome: object) -> None:
-    assert SandboxProcessor(card_settle_seconds=2, echeck_settle_seconds=5).outcome(instrument) == outcome
-
-
-def form(**fields: str) -> dict[str, str]:
+def body(**fields: Any) -> dict[str, Any]:
     return {
-        "amount": "1,234.50",
-        "name": "Ada",
-        "email": "ada@example.com",
+        "amount": 12_500,
         "method": "card",
-        "card_number": "4242 4242 4242 4242",
-        "card_exp": "12/31",
-        "card_cvc": "123",
+        "payer": {"name": "Ada", "email": "ada@example.com"},
+        "payment_method": "pm_abc123",
         **fields,
     }
 
 
-def test_a_good_form_becomes_a_payment_in_cents() -> None:
-    parsed = parse(form())
-    assert parsed.errors == []
-    assert parsed.payment is not None
-    assert parsed.payment.amount == 123_450
-    card = parsed.payment.instrument()
-    assert isinstance(card, Card)
-    assert (card.number, card.exp_month, card.exp_year) == (
-        "4242424242424242",
-        12,
-        2031,
-    )
+def test_luhn() -> None:
+    assert luhn_valid("4242424242424242")
+    assert luhn_valid("4000000000000002")
+    assert not luhn_valid("4242424242424241")
+    assert not luhn_valid("42424242x4242424")
 
 
 @pytest.mark.parametrize(
-    ("fields", "words"),
+    "text",
     [
-        ({"amount": ""}, "Amount: enter an amount such as 125.00."),
-        ({"card_exp": "1231"}, "Expiry: enter the month and year as MM/YY."),
-        ({"card_exp": "01/20"}, "Card: the card has expired."),
-        ({"card_number": "12"}, "Card number: the card number must be 12 to 19 digits."),
-        ({"name": ""}, "Your name: "),
-        (
-            {"method": "echeck", "routing_number": "12", "account_number": "000123456789"},
-            "Routing number: the routing number must be 9 digits.",
-        ),
+        "4242424242424242",
+        "4242 4242 4242 4242",
+        "4242-4242-4242-4242",
+        "card 4000000000000002 thanks",
+        "378282246310005",
     ],
 )
-def test_bad_forms_get_plain_words(fields: dict[str, str], words: str) -> None:
-    parsed = parse(form(**fields))
-    assert parsed.payment is None
-    assert any(error.startswith(words) for error in parsed.errors), parsed.errors
-    assert "card_number" not in parsed.values
-    assert "card_cvc" not in parsed.values
+def test_card_numbers_are_found_however_they_are_written(text: str) -> None:
+    assert holds_card_number(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-0042", "4242424242424241", "12345678901", "pm_4242424242424242x", "Ada"]
+)
+def test_other_text_is_not_a_card_number(text: str) -> None:
+    assert not holds_card_number(text) or text.startswith("pm_")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        body(card={"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}),
+        body(bank={"routing_number": "110000000", "account_number": "000123456789"}),
+        body(method="echeck", routing_number="110000000"),
+        body(reference="4242 4242 4242 4242"),
+        body(payer={"name": "4000000000000002", "email": "a@example.com"}),
+        body(notes=[{"cvc": "123"}]),
+    ],
+)
+def test_bodies_with_card_or_bank_details_are_caught(raw: dict[str, Any]) -> None:
+    assert carries_raw_payment_details(raw)
+
+
+def test_a_v2_body_is_not_caught() -> None:
+    assert not carries_raw_payment_details(body(reference="Matter 2026-0042"))
+
+
+def test_a_v2_body_becomes_a_request() -> None:
+    request = PaymentInput.model_validate(body(reference="2026-0042")).to_request(via_qr=True)
+    assert (request.amount, request.method, request.payment_method) == (12_500, "card", "pm_abc123")
+    assert request.via_qr
+    assert not request.authorization_accepted
+
+
+@pytest.mark.parametrize("token", ["", "4242424242424242", "tok_123", "pm_", "pm_a b"])
+def test_the_payment_method_must_be_a_processor_token(token: str) -> None:
+    with pytest.raises(ValidationError):
+        PaymentInput.model_validate(body(payment_method=token))
+
+
+def test_an_echeck_without_the_authorization_accepted_is_refused() -> None:
+    for extra in ({}, {"authorization": {"accepted": False}}):
+        request = PaymentInput.model_validate(body(method="echeck", **extra)).to_request(via_qr=False)
+        with pytest.raises(DomainError) as refused:
+            request.check_authorized()
+        assert refused.value.code == "authorization_required"
+    accepted = body(method="echeck", authorization={"accepted": True})
+    PaymentInput.model_validate(accepted).to_request(via_qr=False).check_authorized()
+
+
+def test_the_fingerprint_covers_the_request_and_the_link_only() -> None:
+    request = PaymentInput.model_validate(body()).to_request(via_qr=False)
+    same = PaymentInput.model_validate(body()).to_request(via_qr=False)
+    other = PaymentInput.model_validate(body(amount=12_501)).to_request(via_qr=False)
+    assert request.fingerprint("link-1") == same.fingerprint("link-1")
+    assert request.fingerprint("link-1") != other.fingerprint("link-1")
+    assert request.fingerprint("link-1") != request.fingerprint("link-2")

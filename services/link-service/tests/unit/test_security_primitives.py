@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from link_service import webhook_signature
 from link_service.rate_limit import SlidingWindowLimiter
 from link_service.token_redaction import RedactPayTokens, redact
 from link_service.tokens import LinkTokens
+from paylinks_runtime import webhook_signature
 
 pytestmark = pytest.mark.unit
 SECRET = "whsec"

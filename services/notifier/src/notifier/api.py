@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt
 
 from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import not_found
@@ -27,6 +29,37 @@ class RecipientsIn(BaseModel):
 class RecipientsOut(BaseModel):
     bank_account_id: str | None
     emails: list[str]
+
+
+class NotificationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unidentified_trust_reminder_business_days: StrictInt = Field(
+        ge=1,
+        le=60,
+        description="business days a processed trust payment may stay unlinked before its reminder",
+    )
+
+
+class TrustReminderView(BaseModel):
+    payment_id: str
+    bank_account_id: str
+    bank_account_name: str | None
+    payer_name: str | None
+    amount: int
+    currency: str
+    processed_at: datetime
+    business_days: int
+    reminded_at: datetime
+    linked: bool = Field(description="linked to a client or matter since")
+    email_status: str | None = Field(description="pending, sent, or skipped (no recipients)")
+
+
+class TrustReminderReport(BaseModel):
+    month: str
+    items: list[TrustReminderView]
+
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
@@ -59,5 +92,32 @@ def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
         """The firm's payment emails, newest first: pending (and the last error), sent, or skipped (why)."""
         async with runtime.pool.acquire() as conn:
             return {"items": await email_outbox.for_firm(conn, user.firm_id, payment_id, limit)}
+
+    @router.put("/notification-settings", response_model=NotificationSettings)
+    async def set_settings(body: NotificationSettings, user: StaffUser = admin) -> NotificationSettings:
+        """The firm's notification settings (today: when an unlinked trust payment gets its reminder)."""
+        async with runtime.pool.acquire() as conn:
+            await store.set_reminder_business_days(
+                conn, user.firm_id, body.unidentified_trust_reminder_business_days
+            )
+        return body
+
+    @router.get("/notification-settings", response_model=NotificationSettings)
+    async def get_settings(user: StaffUser = staff) -> NotificationSettings:
+        async with runtime.pool.acquire() as conn:
+            days = await store.reminder_business_days(conn, user.firm_id)
+        default = settings.unidentified_trust_reminder_business_days
+        return NotificationSettings(unidentified_trust_reminder_business_days=days or default)
+
+    @router.get("/unidentified-trust-reminders", response_model=TrustReminderReport)
+    async def trust_reminders(
+        month: Annotated[str, Query(pattern=_MONTH.pattern, description="YYYY-MM (UTC)")],
+        user: StaffUser = staff,
+    ) -> dict[str, Any]:
+        """The month-end report: the unidentified-trust reminders sent that month."""
+        year, number = (int(part) for part in month.split("-"))
+        async with runtime.pool.acquire() as conn:
+            items = await store.reminders_in_month(conn, user.firm_id, year, number)
+        return {"month": month, "items": items}
 
     return router

@@ -12,6 +12,7 @@ from paylinks_runtime.service import ServiceRuntime
 from .api import create_router
 from .config import Settings
 from .reactions import consumer
+from .reminder_task import remind_unidentified_trust
 from .sender import send_emails
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -20,7 +21,10 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(
-        settings, migrations=MIGRATIONS, consumers=[consumer(settings)], background=[send_emails]
+        settings,
+        migrations=MIGRATIONS,
+        consumers=[consumer(settings)],
+        background=[send_emails, remind_unidentified_trust],
     )
     app = create_service_app(
         runtime, title="notifier", description="Payment emails to the firm's staff, exactly once, over SMTP"

@@ -37,6 +37,13 @@ class Settings(ServiceSettings):
     email_batch_size: int = Field(default=20, ge=1)
     email_poll_seconds: float = Field(default=0.5, gt=0)
 
+    # Unidentified trust money (issue 17): the default number of business days a processed trust payment may
+    # stay unlinked before its one reminder (a firm sets its own: PUT /v1/notification-settings).
+    unidentified_trust_reminder_business_days: int = Field(default=3, ge=1, le=60)
+    # A reminder found due longer ago than this (a new deployment replaying history) is recorded as skipped.
+    unidentified_trust_reminder_max_late_days: int = Field(default=30, ge=1)
+    reminder_poll_seconds: float = Field(default=60.0, gt=0)
+
     @property
     def message_id_domain(self) -> str:
         return parseaddr(self.email_from)[1].rpartition("@")[2] or "paylinks.example"

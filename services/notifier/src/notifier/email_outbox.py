@@ -14,6 +14,27 @@ from paylinks_events import Envelope, encode_data
 from .rendering import RenderedEmail
 from .routing import NO_RECIPIENTS, RecipientGroup
 
+# Who an email is for, which decides its wording.
+STAFF, PAYER, UNIDENTIFIED_TRUST_REMINDER = "staff", "payer", "unidentified_trust_reminder"
+
+
+@dataclass(frozen=True)
+class EmailSource:
+    """What an email is about: an event, or a fact of the notifier's own (a reminder) under a stable id."""
+
+    event_id: str
+    firm_id: str
+    event_type: str
+    schema_version: int
+    data: str  # JSON
+
+    @classmethod
+    def of(cls, envelope: Envelope) -> EmailSource:
+        event = envelope.event
+        return cls(
+            envelope.id, event.firm_id, envelope.type, event.schema_version, encode_data(event).decode()
+        )
+
 
 @dataclass(frozen=True)
 class OutgoingEmail:
@@ -32,6 +53,7 @@ class OutgoingEmail:
     subject: str | None
     body_text: str | None
     body_html: str | None
+    notice: str = STAFF  # who it is for: STAFF, PAYER or UNIDENTIFIED_TRUST_REMINDER
 
     @property
     def rendered(self) -> bool:
@@ -43,38 +65,49 @@ class OutgoingEmail:
 
 async def enqueue(
     conn: asyncpg.Connection,
-    envelope: Envelope,
+    source: Envelope | EmailSource,
     payment_id: str,
     group: RecipientGroup,
     *,
     message_id: str,
     hold_seconds: float,
+    notice: str = STAFF,
 ) -> None:
     recipients = list(group.emails)
     await _insert(
-        conn, envelope, payment_id, group.key, recipients, message_id, "pending", None, hold_seconds
+        conn, source, payment_id, notice, group.key, recipients, message_id, "pending", None, hold_seconds
     )
 
 
 async def record_skipped(
-    conn: asyncpg.Connection, envelope: Envelope, payment_id: str, *, reason: str, message_id: str
+    conn: asyncpg.Connection,
+    source: Envelope | EmailSource,
+    payment_id: str,
+    *,
+    reason: str,
+    message_id: str,
+    notice: str = STAFF,
+    group: str = NO_RECIPIENTS,
 ) -> None:
-    await _insert(conn, envelope, payment_id, NO_RECIPIENTS, [], message_id, "skipped", reason, 0.0)
+    await _insert(conn, source, payment_id, notice, group, [], message_id, "skipped", reason, 0.0)
 
 
-async def _insert(conn: asyncpg.Connection, envelope: Envelope, payment_id: str, *values: object) -> None:
-    event = envelope.event
+async def _insert(
+    conn: asyncpg.Connection, source: Envelope | EmailSource, payment_id: str, *values: object
+) -> None:
+    src = source if isinstance(source, EmailSource) else EmailSource.of(source)
     await conn.execute(
         "INSERT INTO outgoing_emails (event_id, firm_id, payment_id, event_type, schema_version, event_data,"
-        " recipient_group, recipients, message_id, status, skip_reason, hold_until)"
-        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, now() + make_interval(secs => $12))"
+        " notice, recipient_group, recipients, message_id, status, skip_reason, hold_until)"
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12,"
+        " now() + make_interval(secs => $13))"
         " ON CONFLICT (event_id, recipient_group) DO NOTHING",
-        envelope.id,
-        event.firm_id,
+        src.event_id,
+        src.firm_id,
         payment_id,
-        envelope.type,
-        event.schema_version,
-        encode_data(event).decode(),
+        src.event_type,
+        src.schema_version,
+        src.data,
         *values,
     )
 
@@ -95,8 +128,9 @@ async def release_held(conn: asyncpg.Connection, firm_id: str) -> None:
 async def due(conn: asyncpg.Connection, limit: int) -> list[OutgoingEmail]:
     """Pending rows whose time has come, locked for this transaction; other senders skip them."""
     rows = await conn.fetch(
-        "SELECT id, event_id, event_type, event_data, schema_version, firm_id, payment_id, recipients,"
-        " message_id, attempts, created_at, hold_until > now() AS holding, subject, body_text, body_html"
+        "SELECT id, event_id, event_type, event_data, schema_version, firm_id, payment_id, notice,"
+        " recipients, message_id, attempts, created_at, hold_until > now() AS holding, subject, body_text,"
+        " body_html"
         " FROM outgoing_emails"
         " WHERE status = 'pending' AND next_attempt_at <= now()"
         " ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED",
@@ -124,6 +158,10 @@ async def save_body(conn: asyncpg.Connection, email_id: int, body: RenderedEmail
         body.text,
         body.html,
     )
+
+
+async def record_grant(conn: asyncpg.Connection, email_id: int, grant_sha256: str) -> None:
+    await conn.execute("UPDATE outgoing_emails SET grant_sha256 = $2 WHERE id = $1", email_id, grant_sha256)
 
 
 async def lease(conn: asyncpg.Connection, email_ids: list[int], seconds: float) -> None:
@@ -158,7 +196,7 @@ async def for_firm(
     conn: asyncpg.Connection, firm_id: str, payment_id: str | None, limit: int
 ) -> list[dict[str, object]]:
     rows = await conn.fetch(
-        "SELECT event_id, event_type, payment_id, status, skip_reason, recipient_group, recipients,"
+        "SELECT event_id, event_type, notice, payment_id, status, skip_reason, recipient_group, recipients,"
         " message_id, subject, attempts, last_error, created_at, sent_at FROM outgoing_emails"
         " WHERE firm_id = $1 AND ($2::text IS NULL OR payment_id = $2) ORDER BY id DESC LIMIT $3",
         firm_id,

@@ -8,7 +8,7 @@ for it; `compose` words the email with whatever is known, falling back to ids.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from paylinks_events import Event, PaymentFailed, PaymentProcessed, PaymentReceived
 
@@ -37,6 +37,20 @@ class PaymentFacts:
     currency: str
     bank_account_id: str
     bill_id: str | None
+    # For the payer's receipt: where to send it, and what the payer may see of the instrument.
+    payer_email: str | None = None
+    card_brand: str | None = None
+    last4: str | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundFacts:
+    """What RefundRequested told us, for the refund emails (RefundFailed names only the refund)."""
+
+    amount: int
+    currency: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,8 @@ class Context:
     bill_known: bool = False
     bill_number: str | None = None
     outcome: BillOutcome | None = None
+    firm_name: str | None = None  # FirmProfileUpdated's display name
+    refund: RefundFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -72,15 +88,20 @@ class Notice:
     note: str | None = None
 
 
-def referenced_ids(event: Event, payment: PaymentFacts | None) -> tuple[str | None, str | None]:
-    """(bank_account_id, bill_id) the email of this event talks about."""
+def referenced_ids(event: object, payment: PaymentFacts | None) -> tuple[str | None, str | None]:
+    """(bank_account_id, bill_id) the email of this event (or reminder) talks about."""
     if isinstance(event, PaymentReceived | PaymentProcessed):
         return event.bank_account_id, event.bill_id
-    return (payment.bank_account_id, payment.bill_id) if payment else (None, None)
+    bank_account_id = getattr(event, "bank_account_id", None)  # the later money events name it too
+    if payment is None:
+        return bank_account_id, None
+    return bank_account_id or payment.bank_account_id, payment.bill_id
 
 
 def missing_context(event: Event, ctx: Context) -> list[str]:
     bill_id = referenced_ids(event, ctx.payment)[1]
+    # Not the firm's name: a firm that never set its profile would have every email held. Staff emails
+    # name it when known, else by id; the payer's emails do wait for it (payer_notices).
     missing = []
     if not isinstance(event, PaymentReceived) and ctx.payment is None:
         missing.append("payment")
@@ -88,24 +109,40 @@ def missing_context(event: Event, ctx: Context) -> list[str]:
         missing.append("bank account")
     if bill_id and not ctx.bill_known:
         missing.append("bill")
-    if isinstance(event, PaymentProcessed) and event.bill_id and not _fully_accounted(event, ctx.outcome):
+    if isinstance(event, PaymentProcessed) and event.bill_id and not fully_accounted(event, ctx.outcome):
         missing.append("billing outcome")
     return missing
 
 
 def compose(event: Event, ctx: Context, link_url: LinkFactory) -> Notice:
+    """The staff email of a payment event, naming the firm."""
     if isinstance(event, PaymentReceived):
-        return _received(event, ctx)
+        return with_firm(_received(event, ctx), ctx, event.firm_id)
     if isinstance(event, PaymentProcessed):
-        return _processed(event, ctx, link_url)
+        return with_firm(_processed(event, ctx, link_url), ctx, event.firm_id)
     if isinstance(event, PaymentFailed):
-        return _failed(event, ctx)
+        return with_firm(_failed(event, ctx), ctx, event.firm_id)
     raise ValueError(f"no email for {event.type_name()}")
 
 
+def with_firm(notice: Notice, ctx: Context, firm_id: str) -> Notice:
+    """Every staff email names the firm first: one person may receive the emails of several firms."""
+    return replace(notice, details=(("Firm", firm_name(ctx, firm_id)), *notice.details))
+
+
+def firm_name(ctx: Context, firm_id: str) -> str:
+    return ctx.firm_name or f"firm {firm_id}"
+
+
 def _received(event: PaymentReceived, ctx: Context) -> Notice:
-    money, payer, account = format_money(event.amount, event.currency), event.payer.name, _account(event, ctx)
-    via = describe_source(event.source) + (f" (bill {_bill(event.bill_id, ctx)})" if event.bill_id else "")
+    money, payer, account = (
+        format_money(event.amount, event.currency),
+        event.payer.name,
+        account_name(event, ctx),
+    )
+    via = describe_source(event.source) + (
+        f" (bill {bill_label(event.bill_id, ctx)})" if event.bill_id else ""
+    )
     details = [
         ("Amount", money),
         ("Payer", f"{payer} <{event.payer.email}>"),
@@ -117,7 +154,7 @@ def _received(event: PaymentReceived, ctx: Context) -> Notice:
         ("Payment ID", event.payment_id),
     ]
     return Notice(
-        subject=f"Payment received: {money} from {_short(payer)} — {_short(account)}",
+        subject=f"Payment received: {money} from {short(payer)} — {short(account)}",
         headline="Payment received",
         summary=f"{payer} paid {money} into {account}.",
         details=tuple(details),
@@ -128,15 +165,19 @@ def _received(event: PaymentReceived, ctx: Context) -> Notice:
 def _processed(event: PaymentProcessed, ctx: Context, link_url: LinkFactory) -> Notice:
     outcome = ctx.outcome
     if event.bill_id and not (outcome and outcome.unallocated_amount):
-        return _processed_for_bill(event, ctx)
-    money, payer, account = format_money(event.amount, event.currency), _payer(ctx), _account(event, ctx)
+        return _processed_forbill_label(event, ctx)
+    money, payer, account = (
+        format_money(event.amount, event.currency),
+        payer_name(ctx),
+        account_name(event, ctx),
+    )
     summary = f"The {money} payment from {payer} into {account} has been processed and is ready to link."
     if event.bill_id and outcome:
         left = format_money(outcome.unallocated_amount, event.currency)
         why = _UNALLOCATED.get(outcome.unallocated_reason or "", "it could not be applied")
-        summary += f" {left} of it was not applied to bill {_bill(event.bill_id, ctx)} because {why}."
+        summary += f" {left} of it was not applied to bill {bill_label(event.bill_id, ctx)} because {why}."
     return Notice(
-        subject=f"Payment processed — ready to link: {money} from {_short(payer)} — {_short(account)}",
+        subject=f"Payment processed — ready to link: {money} from {short(payer)} — {short(account)}",
         headline="Payment processed — ready to link",
         summary=summary,
         details=_processed_details(event, ctx),
@@ -145,8 +186,12 @@ def _processed(event: PaymentProcessed, ctx: Context, link_url: LinkFactory) -> 
     )
 
 
-def _processed_for_bill(event: PaymentProcessed, ctx: Context) -> Notice:
-    money, payer, bill = format_money(event.amount, event.currency), _payer(ctx), _bill(event.bill_id, ctx)
+def _processed_forbill_label(event: PaymentProcessed, ctx: Context) -> Notice:
+    money, payer, bill = (
+        format_money(event.amount, event.currency),
+        payer_name(ctx),
+        bill_label(event.bill_id, ctx),
+    )
     outcome = ctx.outcome
     verb = (
         "applied to" if outcome else "for"
@@ -160,7 +205,7 @@ def _processed_for_bill(event: PaymentProcessed, ctx: Context) -> Notice:
     elif outcome is None:
         summary = f"The {money} payment from {payer} for bill {bill} has been processed."
     return Notice(
-        subject=f"Payment processed: {money} from {_short(payer)} {verb} bill {one_line(bill, 30)}",
+        subject=f"Payment processed: {money} from {short(payer)} {verb} bill {one_line(bill, 30)}",
         headline="Payment processed — applied to bill",
         summary=summary,
         details=(("Bill", bill), *_processed_details(event, ctx)),
@@ -170,9 +215,9 @@ def _processed_for_bill(event: PaymentProcessed, ctx: Context) -> Notice:
 def _processed_details(event: PaymentProcessed, ctx: Context) -> tuple[tuple[str, str], ...]:
     return (
         ("Amount", format_money(event.amount, event.currency)),
-        ("Payer", _payer(ctx)),
+        ("Payer", payer_name(ctx)),
         ("Method", describe_method(event.method)),
-        ("Bank account", _account(event, ctx)),
+        ("Bank account", account_name(event, ctx)),
         ("Processed at", format_time(event.processed_at)),
         ("Payment ID", event.payment_id),
     )
@@ -184,12 +229,12 @@ def _failed(event: PaymentFailed, ctx: Context) -> Notice:
     subject = f"Payment failed — {label}"
     if payment:
         money = format_money(payment.amount, payment.currency)
-        subject = f"Payment failed: {money} from {_short(payment.payer_name)} — {label}"
+        subject = f"Payment failed: {money} from {short(payment.payer_name)} — {label}"
         details += [
             ("Amount", money),
             ("Payer", payment.payer_name),
             ("Method", describe_method(payment.method)),
-            ("Bank account", _account(event, ctx)),
+            ("Bank account", account_name(event, ctx)),
         ]
     details += [("Failed at", format_time(event.failed_at)), ("Payment ID", event.payment_id)]
     return Notice(
@@ -201,24 +246,24 @@ def _failed(event: PaymentFailed, ctx: Context) -> Notice:
     )
 
 
-def _fully_accounted(event: PaymentProcessed, outcome: BillOutcome | None) -> bool:
+def fully_accounted(event: PaymentProcessed, outcome: BillOutcome | None) -> bool:
     return outcome is not None and outcome.applied_amount + outcome.unallocated_amount >= event.amount
 
 
-def _short(name: str) -> str:
+def short(name: str) -> str:
     return one_line(name, 40)
 
 
-def _payer(ctx: Context) -> str:
+def payer_name(ctx: Context) -> str:
     return ctx.payment.payer_name if ctx.payment else "the payer"
 
 
-def _account(event: Event, ctx: Context) -> str:
+def account_name(event: object, ctx: Context) -> str:
     if ctx.bank_account_name:
         return ctx.bank_account_name
     bank_account_id = referenced_ids(event, ctx.payment)[0]
     return f"bank account {bank_account_id}" if bank_account_id else "an unknown bank account"
 
 
-def _bill(bill_id: str | None, ctx: Context) -> str:
+def bill_label(bill_id: str | None, ctx: Context) -> str:
     return ctx.bill_number or bill_id or "unknown"

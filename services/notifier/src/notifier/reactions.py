@@ -15,11 +15,20 @@ from paylinks_events import (
     BankAccountRegistered,
     BillIssued,
     BillPaymentApplied,
+    DisputeClosed,
     Envelope,
+    FirmProfileUpdated,
+    PaymentDisputed,
     PaymentFailed,
+    PaymentLinked,
     PaymentProcessed,
     PaymentReceived,
+    PaymentReturned,
     PaymentUnallocated,
+    PaymentUnlinked,
+    RefundFailed,
+    RefundRequested,
+    RefundSucceeded,
 )
 from paylinks_runtime.reactions import Reactions
 from paylinks_runtime.service import ConsumerSpec
@@ -28,13 +37,18 @@ from paylinks_runtime.unit_of_work import UnitOfWork
 from . import email_outbox, store
 from .config import Settings
 from .metrics import EMAILS_SKIPPED
+from .money_back_notices import MoneyBackEvent
 from .notices import referenced_ids
-from .routing import NO_RECIPIENTS, message_id, route
+from .payer_notices import PAYER_EVENTS, payer_address
+from .routing import NO_RECIPIENTS, RecipientGroup, message_id, route
 
 log = structlog.get_logger(__name__)
 
 NO_RECIPIENTS_CONFIGURED = "no recipients configured"
+NO_PAYER_EMAIL = "no payer email known"
 STALE = "event older than EMAIL_MAX_EVENT_AGE_HOURS"
+PAYER_GROUP = "payer"
+EmailedEvent = PaymentReceived | PaymentProcessed | PaymentFailed | MoneyBackEvent
 
 
 @dataclass(frozen=True)
@@ -74,7 +88,30 @@ async def _unallocated(delivered: Delivered, event: PaymentUnallocated) -> None:
     await email_outbox.release_held(delivered.conn, event.firm_id)
 
 
-# The events that are emailed.
+@REACTIONS.on(FirmProfileUpdated)
+async def _firm(delivered: Delivered, event: FirmProfileUpdated) -> None:
+    await store.save_firm(delivered.conn, event)
+    await email_outbox.release_held(delivered.conn, event.firm_id)
+
+
+@REACTIONS.on(RefundRequested)
+async def _refund_requested(delivered: Delivered, event: RefundRequested) -> None:
+    await store.save_refund(delivered.conn, event)
+    await email_outbox.release_held(delivered.conn, event.firm_id)
+
+
+# A fact no email waits for: whether reconciliation linked a payment (the unidentified-trust reminder).
+@REACTIONS.on(PaymentLinked)
+async def _linked(delivered: Delivered, event: PaymentLinked) -> None:
+    await store.set_linked(delivered.conn, event)
+
+
+@REACTIONS.on(PaymentUnlinked)
+async def _unlinked(delivered: Delivered, event: PaymentUnlinked) -> None:
+    await store.set_linked(delivered.conn, event)
+
+
+# The events that are emailed, after what they teach for the payment's later emails.
 @REACTIONS.on(PaymentReceived)
 async def _received(delivered: Delivered, event: PaymentReceived) -> None:
     await store.save_payment(delivered.conn, event)
@@ -83,11 +120,38 @@ async def _received(delivered: Delivered, event: PaymentReceived) -> None:
 
 @REACTIONS.on(PaymentProcessed)
 async def _processed(delivered: Delivered, event: PaymentProcessed) -> None:
+    await store.mark_processed(delivered.conn, event)
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+@REACTIONS.on(PaymentReturned)
+async def _returned(delivered: Delivered, event: PaymentReturned) -> None:
+    await store.mark_returned(delivered.conn, event)
     await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
 
 
 @REACTIONS.on(PaymentFailed)
 async def _failed(delivered: Delivered, event: PaymentFailed) -> None:
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+@REACTIONS.on(RefundSucceeded)
+async def _refunded(delivered: Delivered, event: RefundSucceeded) -> None:
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+@REACTIONS.on(RefundFailed)
+async def _refund_failed(delivered: Delivered, event: RefundFailed) -> None:
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+@REACTIONS.on(PaymentDisputed)
+async def _disputed(delivered: Delivered, event: PaymentDisputed) -> None:
+    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+
+@REACTIONS.on(DisputeClosed)
+async def _dispute_closed(delivered: Delivered, event: DisputeClosed) -> None:
     await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
 
 
@@ -104,23 +168,32 @@ class PaymentEmails:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
-    async def enqueue(
+    async def enqueue(self, conn: asyncpg.Connection, envelope: Envelope, event: EmailedEvent) -> None:
+        """The staff email to the account's recipients; the payer's too for a receipt or refund."""
+        payment = await store.payment_facts(conn, event.firm_id, event.payment_id)
+        bank_account_id, _ = referenced_ids(event, payment)
+        groups = route(await store.recipient_groups(conn, event.firm_id), bank_account_id)
+        await self._enqueue(
+            conn, envelope, event.payment_id, groups, NO_RECIPIENTS_CONFIGURED, email_outbox.STAFF
+        )
+        if isinstance(event, PAYER_EVENTS):
+            address = payer_address(payment)
+            payer = [RecipientGroup(PAYER_GROUP, (address,))] if address else []
+            await self._enqueue(conn, envelope, event.payment_id, payer, NO_PAYER_EMAIL, email_outbox.PAYER)
+
+    async def _enqueue(
         self,
         conn: asyncpg.Connection,
         envelope: Envelope,
-        event: PaymentReceived | PaymentProcessed | PaymentFailed,
+        payment_id: str,
+        groups: list[RecipientGroup],
+        nobody: str,
+        notice: str,
     ) -> None:
-        payment = await store.payment_facts(conn, event.firm_id, event.payment_id)
-        bank_account_id, _ = referenced_ids(event, payment)
-        await self._enqueue(conn, envelope, event.payment_id, bank_account_id)
-
-    async def _enqueue(
-        self, conn: asyncpg.Connection, envelope: Envelope, payment_id: str, bank_account_id: str | None
-    ) -> None:
-        groups = route(await store.recipient_groups(conn, envelope.event.firm_id), bank_account_id)
-        skip_reason = STALE if self._too_old(envelope) else (None if groups else NO_RECIPIENTS_CONFIGURED)
+        """One outgoing email per group; none (or a stale event): one skipped row that says why."""
+        skip_reason = STALE if self._too_old(envelope) else (None if groups else nobody)
         if skip_reason:
-            await self._record_skipped(conn, envelope, payment_id, skip_reason)
+            await self._record_skipped(conn, envelope, payment_id, skip_reason, notice)
             return
         for group in groups:
             await email_outbox.enqueue(
@@ -130,20 +203,24 @@ class PaymentEmails:
                 group,
                 message_id=message_id(envelope.id, group.key, self._settings.message_id_domain),
                 hold_seconds=self._settings.email_context_wait_seconds,
+                notice=notice,
             )
 
     def _too_old(self, envelope: Envelope) -> bool:
         return datetime.now(UTC) - envelope.time > timedelta(hours=self._settings.email_max_event_age_hours)
 
     async def _record_skipped(
-        self, conn: asyncpg.Connection, envelope: Envelope, payment_id: str, reason: str
+        self, conn: asyncpg.Connection, envelope: Envelope, payment_id: str, reason: str, notice: str
     ) -> None:
+        group = PAYER_GROUP if notice == email_outbox.PAYER else NO_RECIPIENTS  # one skipped row each
         await email_outbox.record_skipped(
             conn,
             envelope,
             payment_id,
             reason=reason,
-            message_id=message_id(envelope.id, NO_RECIPIENTS, self._settings.message_id_domain),
+            message_id=message_id(envelope.id, group, self._settings.message_id_domain),
+            notice=notice,
+            group=group,
         )
         EMAILS_SKIPPED.labels(envelope.type, reason).inc()
         log.warning(

@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import asyncio
 from typing import cast
-from urllib.parse import quote
 
 import asyncpg
 import structlog
 
-from paylinks_events import decode_event
-from paylinks_runtime.auth import issue_payment_grant
 from paylinks_runtime.db import database_unavailable
 from paylinks_runtime.service import ServiceRuntime
 
-from . import email_outbox, store
+from . import email_outbox, grant_links, store
 from .config import Settings
 from .email_outbox import OutgoingEmail
+from .emails import compose_email, still_missing, subject_of
 from .metrics import EMAILS_FAILED, EMAILS_PENDING, EMAILS_SENT
-from .notices import compose, missing_context
 from .rendering import render
 from .smtp import SmtpTransport, Transport, build_message
 
@@ -109,25 +106,29 @@ class EmailSender:
         """Compose the body the first time the row is due, unless it should still wait for names."""
         if email.rendered:
             return email
-        event = decode_event(email.event_type, email.event_data, email.schema_version)
-        assert event is not None, email.event_type
-        context = await store.load_context(conn, event, email.payment_id)
-        if email.holding and missing_context(event, context):
+        subject = subject_of(email.event_type, email.event_data, email.schema_version)
+        context = await store.load_context(conn, subject, email.payment_id)
+        if email.holding and still_missing(subject, context, email.notice):
             await email_outbox.wait_for_context(conn, email.id)
             return None
-        body = render(compose(event, context, self._link_url))
+        body = render(compose_email(subject, context, self._link_url, email.notice))
         await email_outbox.save_body(conn, email.id, body)
         return email.with_body(body)
 
-    def _link_url(self, firm_id: str, payment_id: str) -> str:
-        s = self._settings
-        grant = issue_payment_grant(
-            s.grant_keys(), firm_id=firm_id, payment_id=payment_id, recipient="email-link"
-        )
-        base = s.reconciliation_base_url.rstrip("/")
-        return f"{base}/payments/{quote(payment_id, safe='')}/link?grant={grant}"
+    def _link_url(self, _firm_id: str, payment_id: str) -> str:
+        return grant_links.link_url(self._settings.reconciliation_base_url, payment_id)
+
+    async def _with_grant(self, email: OutgoingEmail) -> OutgoingEmail:
+        """The email with a fresh grant in its link, whose digest is recorded before it leaves."""
+        if not grant_links.needs_grant(email):
+            return email
+        grant = grant_links.mint(self._settings.grant_keys(), email)
+        async with self._pool.acquire() as conn:
+            await email_outbox.record_grant(conn, email.id, grant_links.digest(grant))
+        return grant_links.filled(email, grant)
 
     async def _deliver(self, email: OutgoingEmail) -> None:
+        email = await self._with_grant(email)
         try:
             await self._transport.send(build_message(email, self._settings.email_from))
         except Exception as exc:  # SMTP down, refused, timed out: all retried, none dropped

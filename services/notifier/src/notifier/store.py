@@ -9,12 +9,19 @@ from paylinks_events import (
     BillIssued,
     BillPaymentApplied,
     Event,
+    FirmProfileUpdated,
+    PaymentLinked,
+    PaymentProcessed,
     PaymentReceived,
+    PaymentReturned,
     PaymentUnallocated,
+    PaymentUnlinked,
+    RefundRequested,
 )
 
-from .notices import BillOutcome, Context, PaymentFacts, referenced_ids
+from .notices import BillOutcome, Context, PaymentFacts, RefundFacts, referenced_ids
 from .routing import group_key
+from .unidentified_trust import UnidentifiedTrustPayment
 
 
 async def save_bank_account(conn: asyncpg.Connection, e: BankAccountRegistered) -> None:
@@ -42,10 +49,59 @@ async def save_bill(conn: asyncpg.Connection, e: BillIssued) -> None:
     )
 
 
+async def save_firm(conn: asyncpg.Connection, e: FirmProfileUpdated) -> None:
+    await conn.execute(
+        "INSERT INTO firms (firm_id, display_name) VALUES ($1, $2)"
+        " ON CONFLICT (firm_id) DO UPDATE SET display_name = $2",
+        e.firm_id,
+        e.display_name,
+    )
+
+
+async def save_refund(conn: asyncpg.Connection, e: RefundRequested) -> None:
+    await conn.execute(
+        "INSERT INTO refunds (firm_id, refund_id, payment_id, amount, currency, reason)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (firm_id, refund_id) DO NOTHING",
+        e.firm_id,
+        e.refund_id,
+        e.payment_id,
+        e.amount,
+        e.currency,
+        e.reason,
+    )
+
+
+async def mark_processed(conn: asyncpg.Connection, e: PaymentProcessed) -> None:
+    await conn.execute(
+        "UPDATE payments SET processed_at = $3 WHERE firm_id = $1 AND payment_id = $2",
+        e.firm_id,
+        e.payment_id,
+        e.processed_at,
+    )
+
+
+async def mark_returned(conn: asyncpg.Connection, e: PaymentReturned) -> None:
+    await conn.execute(
+        "UPDATE payments SET returned = true WHERE firm_id = $1 AND payment_id = $2", e.firm_id, e.payment_id
+    )
+
+
+async def set_linked(conn: asyncpg.Connection, e: PaymentLinked | PaymentUnlinked) -> None:
+    """reconciliation.events are keyed by payment: the last one of a payment says whether it is linked."""
+    await conn.execute(
+        "INSERT INTO payment_links (firm_id, payment_id, linked) VALUES ($1, $2, $3)"
+        " ON CONFLICT (firm_id, payment_id) DO UPDATE SET linked = $3",
+        e.firm_id,
+        e.payment_id,
+        isinstance(e, PaymentLinked),
+    )
+
+
 async def save_payment(conn: asyncpg.Connection, e: PaymentReceived) -> None:
     await conn.execute(
         "INSERT INTO payments (firm_id, payment_id, bank_account_id, bill_id, payer_name, method, amount,"
-        " currency, source, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " currency, source, received_at, payer_email, card_brand, last4, reference)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         " ON CONFLICT (firm_id, payment_id) DO NOTHING",
         e.firm_id,
         e.payment_id,
@@ -57,6 +113,10 @@ async def save_payment(conn: asyncpg.Connection, e: PaymentReceived) -> None:
         e.currency,
         e.source,
         e.received_at,
+        e.payer.email,
+        e.card_brand,
+        e.last4,
+        e.reference,
     )
 
 
@@ -89,7 +149,8 @@ async def add_unallocated(conn: asyncpg.Connection, e: PaymentUnallocated) -> No
 
 async def payment_facts(conn: asyncpg.Connection, firm_id: str, payment_id: str) -> PaymentFacts | None:
     row = await conn.fetchrow(
-        "SELECT payer_name, method, amount, currency, bank_account_id, bill_id FROM payments"
+        "SELECT payer_name, method, amount, currency, bank_account_id, bill_id, payer_email, card_brand,"
+        " last4, reference FROM payments"
         " WHERE firm_id = $1 AND payment_id = $2",
         firm_id,
         payment_id,
@@ -97,7 +158,10 @@ async def payment_facts(conn: asyncpg.Connection, firm_id: str, payment_id: str)
     return PaymentFacts(**dict(row)) if row else None
 
 
-async def load_context(conn: asyncpg.Connection, event: Event, payment_id: str) -> Context:
+async def load_context(
+    conn: asyncpg.Connection, event: Event | UnidentifiedTrustPayment, payment_id: str
+) -> Context:
+    """What the email of `event` may show beside the event itself (names, billing's outcome, the refund)."""
     firm_id = event.firm_id
     payment = await payment_facts(conn, firm_id, payment_id)
     bank_account_id, bill_id = referenced_ids(event, payment)
@@ -113,12 +177,21 @@ async def load_context(conn: asyncpg.Connection, event: Event, payment_id: str) 
         firm_id,
         payment_id,
     )
+    firm_name = await conn.fetchval("SELECT display_name FROM firms WHERE firm_id = $1", firm_id)
+    refund_id = getattr(event, "refund_id", None)
+    refund = refund_id and await conn.fetchrow(
+        "SELECT amount, currency, reason FROM refunds WHERE firm_id = $1 AND refund_id = $2",
+        firm_id,
+        refund_id,
+    )
     return Context(
         payment=payment,
         bank_account_name=account,
         bill_known=bill is not None,
         bill_number=bill["bill_number"] if bill else None,
         outcome=BillOutcome(**dict(outcome)) if outcome else None,
+        firm_name=firm_name,
+        refund=RefundFacts(**dict(refund)) if refund else None,
     )
 
 
@@ -167,3 +240,97 @@ async def bank_account_known(conn: asyncpg.Connection, firm_id: str, bank_accoun
             bank_account_id,
         )
     )
+
+
+# --- unidentified trust money (issue 17) --------------------------------------------------------------------
+
+
+async def reminder_business_days(conn: asyncpg.Connection, firm_id: str) -> int | None:
+    """The firm's setting; None: the default applies."""
+    days = await conn.fetchval(
+        "SELECT unidentified_trust_reminder_business_days FROM notification_settings WHERE firm_id = $1",
+        firm_id,
+    )
+    return int(days) if days is not None else None
+
+
+async def set_reminder_business_days(conn: asyncpg.Connection, firm_id: str, days: int) -> None:
+    await conn.execute(
+        "INSERT INTO notification_settings (firm_id, unidentified_trust_reminder_business_days)"
+        " VALUES ($1, $2) ON CONFLICT (firm_id)"
+        " DO UPDATE SET unidentified_trust_reminder_business_days = $2, updated_at = now()",
+        firm_id,
+        days,
+    )
+
+
+async def unidentified_trust_payments(
+    conn: asyncpg.Connection, default_days: int, limit: int
+) -> list[UnidentifiedTrustPayment]:
+    """Processed trust payments, unlinked, not returned and not applied whole to a bill (the bill names the
+    client), without a reminder, older than their firm's
+    number of business days in *calendar* days (a superset: the caller counts the business days).
+    Locked until the caller's transaction ends; another replica skips them."""
+    rows = await conn.fetch(
+        "SELECT p.firm_id, p.payment_id, p.bank_account_id, p.amount, p.currency, p.processed_at,"
+        " coalesce(s.unidentified_trust_reminder_business_days, $1) AS business_days"
+        " FROM payments p"
+        " JOIN bank_accounts b ON b.firm_id = p.firm_id AND b.bank_account_id = p.bank_account_id"
+        " LEFT JOIN notification_settings s ON s.firm_id = p.firm_id"
+        " WHERE b.kind = 'trust' AND p.processed_at IS NOT NULL AND NOT p.returned"
+        " AND NOT EXISTS (SELECT 1 FROM payment_links l"
+        "   WHERE l.firm_id = p.firm_id AND l.payment_id = p.payment_id AND l.linked)"
+        " AND p.processed_at <= now()"
+        "   - make_interval(days => coalesce(s.unidentified_trust_reminder_business_days, $1))"
+        " AND NOT EXISTS (SELECT 1 FROM bill_outcomes o WHERE o.firm_id = p.firm_id"
+        "   AND o.payment_id = p.payment_id AND o.applied_amount >= p.amount)"
+        " AND NOT EXISTS (SELECT 1 FROM unidentified_trust_reminders r"
+        "   WHERE r.firm_id = p.firm_id AND r.payment_id = p.payment_id)"
+        " ORDER BY p.processed_at LIMIT $2 FOR UPDATE OF p SKIP LOCKED",
+        default_days,
+        limit,
+    )
+    return [UnidentifiedTrustPayment(**dict(r)) for r in rows]
+
+
+async def record_reminder(
+    conn: asyncpg.Connection, payment: UnidentifiedTrustPayment, email_event_id: str
+) -> bool:
+    """True if this is the payment's first reminder (the only one that may be sent)."""
+    inserted = await conn.fetchval(
+        "INSERT INTO unidentified_trust_reminders (firm_id, payment_id, bank_account_id, amount, currency,"
+        " processed_at, business_days, email_event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (firm_id, payment_id) DO NOTHING RETURNING 1",
+        payment.firm_id,
+        payment.payment_id,
+        payment.bank_account_id,
+        payment.amount,
+        payment.currency,
+        payment.processed_at,
+        payment.business_days,
+        email_event_id,
+    )
+    return inserted is not None
+
+
+async def reminders_in_month(
+    conn: asyncpg.Connection, firm_id: str, year: int, month: int
+) -> list[dict[str, object]]:
+    """The month-end report: each reminder sent that month, its email's fate, and whether it is linked now."""
+    rows = await conn.fetch(
+        "SELECT r.payment_id, r.bank_account_id, b.name AS bank_account_name, p.payer_name, r.amount,"
+        " r.currency, r.processed_at, r.business_days, r.reminded_at, coalesce(l.linked, false) AS linked,"
+        " (SELECT e.status FROM outgoing_emails e WHERE e.event_id = r.email_event_id ORDER BY e.id LIMIT 1)"
+        "   AS email_status"
+        " FROM unidentified_trust_reminders r"
+        " LEFT JOIN bank_accounts b ON b.firm_id = r.firm_id AND b.bank_account_id = r.bank_account_id"
+        " LEFT JOIN payments p ON p.firm_id = r.firm_id AND p.payment_id = r.payment_id"
+        " LEFT JOIN payment_links l ON l.firm_id = r.firm_id AND l.payment_id = r.payment_id"
+        " WHERE r.firm_id = $1 AND r.reminded_at >= make_timestamptz($2, $3, 1, 0, 0, 0, 'UTC')"
+        " AND r.reminded_at < make_timestamptz($2, $3, 1, 0, 0, 0, 'UTC') + interval '1 month'"
+        " ORDER BY r.reminded_at, r.payment_id",
+        firm_id,
+        year,
+        month,
+    )
+    return [dict(r) for r in rows]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from paylinks_events.currencies import EXPONENTS
+
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$"}
-_ZERO_DECIMAL = {"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"}
 
 _SOURCES = {
     "bank_account_link": "Bank account payment link",
@@ -42,7 +43,7 @@ _FAILURES: dict[str, tuple[str, str]] = {
 
 def format_money(amount: int, currency: str) -> str:
     """Minor units as a person reads them: 12500 USD -> "$125.00", 5000 JPY -> "5,000 JPY"."""
-    digits = 0 if currency in _ZERO_DECIMAL else 2
+    digits = EXPONENTS.get(currency, 2)
     value = f"{Decimal(amount).scaleb(-digits):,.{digits}f}"
     symbol = _SYMBOLS.get(currency)
     return f"{symbol}{value}" if symbol else f"{value} {currency}"
@@ -83,3 +84,57 @@ def one_line(text: str, limit: int = 60) -> str:
     """Text fit for a header: whitespace (newlines included) collapsed, cut at `limit` characters."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+# ACH return codes as the client's bank would put it: "the client's bank says <phrase> (R01)".
+_RETURNS: dict[str, str] = {
+    "R01": "the account has insufficient funds",
+    "R02": "the account is closed",
+    "R03": "there is no account with that number, or the name does not match it",
+    "R04": "the account number is not valid",
+    "R05": "a consumer account was debited as if it were a business account, without authorization",
+    "R06": "the bank that sent the debit asked for it back",
+    "R07": "the account holder revoked the authorization",
+    "R08": "the account holder stopped this payment",
+    "R09": "the funds were not yet available in the account",
+    "R10": "the account holder says they did not authorize this debit",
+    "R11": "the account holder says the debit did not match what they authorized",
+    "R12": "the account was sold to another bank",
+    "R14": "the account holder has died",
+    "R15": "the beneficiary has died",
+    "R16": "the account is frozen",
+    "R20": "the account cannot take debits of this kind",
+    "R23": "the account holder refused the payment",
+    "R24": "the payment is a duplicate",
+    "R29": "the business account holder says they did not authorize this debit",
+}
+
+# Card dispute reasons as the card networks (and processors) name them.
+_DISPUTE_REASONS: dict[str, str] = {
+    "fraudulent": "the cardholder says they did not make this payment",
+    "unrecognized": "the cardholder does not recognize this payment",
+    "duplicate": "the cardholder says they were charged twice",
+    "product_not_received": "the cardholder says they did not receive what they paid for",
+    "product_unacceptable": "the cardholder says what they paid for was not as described",
+    "subscription_canceled": "the cardholder says they had cancelled",
+    "credit_not_processed": "the cardholder says a promised refund was not made",
+    "general": "the cardholder disputes this payment",
+}
+
+
+def return_sentence(code: str) -> str:
+    """ "the client's bank says the account has insufficient funds (R01)"; an unknown code is quoted."""
+    phrase = _RETURNS.get(code)
+    if phrase is None:
+        return f"the client's bank returned the payment with code {one_line(code, 20)}"
+    return f"the client's bank says {phrase} ({code})"
+
+
+def dispute_reason(reason: str) -> str:
+    return _DISPUTE_REASONS.get(reason, f"the cardholder's bank gave the reason “{one_line(reason, 60)}”")
+
+
+def format_day(moment: datetime) -> str:
+    """A date in words, with its weekday: "Wednesday, December 16, 2026" (UTC)."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%A}, {utc:%B} {utc.day}, {utc:%Y}"

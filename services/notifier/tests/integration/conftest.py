@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from notifier.app import create_app
 from notifier.config import Settings
+from notifier.reactions import REACTIONS
 from notifier.smtp_sink import SmtpSink, free_port
 from paylinks_events import (
     BankAccountRegistered,
@@ -23,20 +25,30 @@ from paylinks_events import (
     BillPaymentApplied,
     Envelope,
     Event,
+    FirmProfileUpdated,
     Payer,
     PaymentFailed,
     PaymentProcessed,
     PaymentReceived,
     to_record,
 )
-from paylinks_runtime.testing import BOOTSTRAP, auth_header, drop_schema, eventually, running_app, unique
+from paylinks_runtime.testing import (
+    BOOTSTRAP,
+    auth_header,
+    drop_schema,
+    eventually,
+    running_app,
+    start_at_the_end,
+    unique,
+)
 
 NOW = datetime.now(UTC)
 
 
 @pytest.fixture(scope="module")
-def settings() -> Settings:
-    return Settings(
+async def settings() -> Settings:
+    """Consumer groups of its own that start at the end of the shared topics (not their whole history)."""
+    settings = Settings(
         db_schema=unique("t_notifier"),
         consumer_group_prefix=unique("t") + "-",
         smtp_port=free_port(),
@@ -44,7 +56,10 @@ def settings() -> Settings:
         email_retry_max_seconds=1.0,
         email_poll_seconds=0.1,
         email_context_wait_seconds=300,  # longer than any wait here: only arriving names release an email
+        reminder_poll_seconds=0.2,
     )
+    await start_at_the_end(settings.consumer_group_prefix + REACTIONS.name, REACTIONS.topics)
+    return settings
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +69,24 @@ def sink(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 @pytest.fixture(scope="module")
-async def client(settings: Settings, sink: SmtpSink) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(create_app(settings)) as client:
-        yield client
+async def notifier(
+    settings: Settings, sink: SmtpSink
+) -> AsyncIterator[tuple[httpx.AsyncClient, asyncpg.Pool]]:
+    app = create_app(settings)
+    async with running_app(app) as client:
+        yield client, app.state.runtime.pool
     await drop_schema(settings.db_schema)
+
+
+@pytest.fixture(scope="module")
+def client(notifier: tuple[httpx.AsyncClient, asyncpg.Pool]) -> httpx.AsyncClient:
+    return notifier[0]
+
+
+@pytest.fixture(scope="module")
+def pool(notifier: tuple[httpx.AsyncClient, asyncpg.Pool]) -> asyncpg.Pool:
+    """The notifier's own database, to see what it learnt (no API shows every lookup)."""
+    return notifier[1]
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +120,13 @@ class Firm:
             )
         return envelopes
 
+    @property
+    def display_name(self) -> str:
+        return f"Hale & Partners {self.firm_id}"
+
     async def set_recipients(self, who: str = "office", bank_account_id: str | None = None) -> None:
+        """Also publishes the firm's profile: every email names the firm, and waits for its name."""
+        await self.publish(FirmProfileUpdated(firm_id=self.firm_id, display_name=self.display_name))
         body: dict[str, Any] = {"emails": [self.address(who)], "bank_account_id": bank_account_id}
 
         async def accepted() -> bool:  # a bank account is known once its event was consumed
@@ -117,10 +152,11 @@ class Firm:
         await eventually(lambda: len(self.mail(who)) >= count, timeout=40)
         return self.mail(who)
 
-    async def emails(self, payment_id: str) -> list[dict[str, Any]]:
+    async def emails(self, payment_id: str, notice: str | None = "staff") -> list[dict[str, Any]]:
+        """The payment's outgoing emails for whom `notice` says (None: all, the payer's included)."""
         response = await self.client.get("/v1/emails", params={"payment_id": payment_id}, headers=self.staff)
         assert response.status_code == 200, response.text
-        return list(response.json()["items"])
+        return [e for e in response.json()["items"] if notice in (None, e["notice"])]
 
     @property
     def admin(self) -> dict[str, str]:
@@ -159,7 +195,7 @@ class Firm:
             "source": "bank_account_link",
             "amount": 12500,
             "method": "card",
-            "payer": Payer(name=payer, email="dana@client.example"),
+            "payer": Payer(name=payer, email=self.address("payer")),
             "received_at": NOW,
             **fields,
         }

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 11, 3, 14, 5, tzinfo=UTC)
 PAYMENT = PaymentFacts("Dana Client", "card", 12500, "USD", "ba-1", None)
-KNOWN = Context(payment=PAYMENT, bank_account_name="IOLTA Trust")
+KNOWN = Context(payment=PAYMENT, bank_account_name="IOLTA Trust", firm_name="Hale & Partners LLP")
 
 
 def link(firm_id: str, payment_id: str) -> str:
@@ -88,8 +88,9 @@ def test_failure_email_explains_the_return_code() -> None:
 def test_missing_names_are_reported_until_known() -> None:
     assert missing_context(received(), Context()) == ["bank account"]
     assert missing_context(received(), KNOWN) == []
-    assert missing_context(processed("b1"), Context(PAYMENT, "IOLTA Trust")) == ["bill", "billing outcome"]
-    partial = Context(PAYMENT, "IOLTA Trust", True, None, BillOutcome(10000, None, 0, None))
+    named = Context(PAYMENT, "IOLTA Trust", firm_name="Hale")
+    assert missing_context(processed("b1"), named) == ["bill", "billing outcome"]
+    partial = Context(PAYMENT, "IOLTA Trust", True, None, BillOutcome(10000, None, 0, None), firm_name="Hale")
     assert missing_context(processed("b1"), partial) == [
         "billing outcome"
     ]  # the overpayment part is still due
@@ -116,3 +117,8 @@ def test_both_parts_carry_the_button_link() -> None:
     assert LINK_BUTTON in body.html
     assert url in body.text
     assert LINK_BUTTON in body.text
+
+
+def test_every_staff_email_names_the_firm_first() -> None:
+    assert compose(received(), KNOWN, link).details[0] == ("Firm", "Hale & Partners LLP")
+    assert compose(processed(), Context(), link).details[0] == ("Firm", "firm f1")  # not known (yet)

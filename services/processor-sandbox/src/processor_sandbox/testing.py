@@ -195,7 +195,11 @@ class SandboxProcess:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that configures a sandbox process like `settings`."""
-    return {name.upper(): str(value) for name, value in settings.model_dump().items() if value is not None}
+    return {
+        name.upper(): json.dumps(value) if isinstance(value, list | dict) else str(value)
+        for name, value in settings.model_dump(mode="json").items()
+        if value is not None
+    }
 
 
 @dataclass

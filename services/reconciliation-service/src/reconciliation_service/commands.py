@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from paylinks_runtime.aggregate import DomainError
+from paylinks_runtime.auth import PaymentGrant
 from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 
 from .domain import PaymentLink, PaymentRef, TargetRequest, require_no_refund_in_progress
@@ -17,10 +18,15 @@ UnitOfWork = AbstractUnitOfWork[ReconciliationTables]
 Writer = AbstractWriter[ReconciliationTables]
 
 
-async def link_payment(writer: Writer, ref: PaymentRef, request: TargetRequest, by: str) -> Row:
-    """Link the payment to a matter or contact; the payment as it is afterwards."""
+async def link_payment(
+    writer: Writer, ref: PaymentRef, request: TargetRequest, by: str, grant: PaymentGrant | None = None
+) -> Row:
+    """Link the payment to a matter or contact; the payment as it is afterwards. With an emailed `grant`,
+    the grant is spent in the same transaction: one link action per grant, whatever the races."""
 
     async def command(uow: UnitOfWork) -> Row:
+        if grant is not None:
+            await uow.tables.spend_grant(grant)
         aggregate, status = await _load(uow, ref)
         target = await uow.tables.resolve_target(ref.firm_id, request)
         aggregate.link(ref, status, request, target, by, datetime.now(UTC))

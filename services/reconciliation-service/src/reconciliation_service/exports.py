@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from paylinks_runtime.money import decimal_amount
+from paylinks_events.money import plain_amount
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")  # our own amounts ("-12.50") are numbers, not formulas
@@ -80,7 +80,7 @@ def _deposit_lines(row: asyncpg.Record) -> list[list[object]]:
         row["bank_account_id"],
         row["bank_account_name"],
         currency,
-        decimal_amount(row["amount"], currency),
+        plain_amount(row["amount"], currency),
     ]
     return [
         [
@@ -89,7 +89,7 @@ def _deposit_lines(row: asyncpg.Record) -> list[list[object]]:
             line["payment_id"],
             line.get("refund_id"),
             line.get("fee_id"),
-            decimal_amount(line["amount"], currency),
+            plain_amount(line["amount"], currency),
         ]
         for line in json.loads(row["lines"])
     ]
@@ -143,7 +143,7 @@ def _payment_line(row: asyncpg.Record) -> list[object]:
     currency = row["currency"] or "USD"
 
     def money(minor_units: int | None) -> str | None:
-        return None if minor_units is None else decimal_amount(minor_units, currency)
+        return None if minor_units is None else plain_amount(minor_units, currency)
 
     values: dict[str, object] = {
         **{column: row[column] for column in PAYMENT_COLUMNS if column in row.keys()},  # noqa: SIM118

@@ -5,11 +5,20 @@ Who may use it: a staff Bearer token, or the signed one-payment grant from the e
 `?grant=` once, is exchanged for an HttpOnly, SameSite=Strict cookie scoped to this page's path, and the
 browser is redirected to the clean URL so the token does not linger in history or logs. POSTs must come
 from this origin (SameSite=Strict already keeps the cookie off cross-site requests).
+
+A grant is not a staff session. Its URL opens the page once (a second opening is refused: forward the
+email and the first click wins; sign in instead). It shows that one payment and allows ONE link action,
+recorded under the addresses the email went to; afterwards it still shows the payment, and nothing else.
+Its search is what choosing a matter or client needs and no more: at least 3 characters, matters by name or
+number and clients by name, 5 of each at most, and no email addresses (a staff session searches everything,
+emails included).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,11 +27,18 @@ import jinja2
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from paylinks_events.currencies import EXPONENTS
 from paylinks_runtime.aggregate import DomainError
-from paylinks_runtime.auth import StaffUser, bearer_token, decode_payment_grant, decode_token
+from paylinks_runtime.auth import (
+    PaymentGrant,
+    StaffUser,
+    bearer_token,
+    decode_payment_grant,
+    decode_token,
+)
 from paylinks_runtime.errors import ApiError
 
-from . import commands, queries, views
+from . import commands, grants, queries, views
 from .api import runtime_of, writer_of
 from .config import Settings
 from .domain import PaymentRef, TargetRequest
@@ -45,23 +61,50 @@ _templates = jinja2.Environment(
     autoescape=True,  # payer names and references are hostile input
     undefined=jinja2.Undefined,
 )
-_templates.filters["money"] = lambda amount, currency: (
-    f"{amount / 100:,.2f} {currency}" if amount is not None else "unknown"
-)
+
+
+def _money(amount: int | None, currency: str) -> str:
+    """Minor units by the currency's exponent: 12500 USD -> "125.00 USD", 5000 JPY -> "5,000 JPY"."""
+    if amount is None:
+        return "unknown"
+    digits = EXPONENTS.get(currency, 2)
+    return f"{Decimal(amount).scaleb(-digits):,.{digits}f} {currency}"
+
+
+_templates.filters["money"] = _money
 
 
 router = APIRouter(tags=["staff page"])
 
 
+STAFF_SEARCH = queries.SearchScope(min_length=1, limit=20, emails=True)
+GRANT_SEARCH = queries.SearchScope(min_length=3, limit=5, emails=False)
+NO_SEARCH = queries.SearchScope(min_length=101, limit=0, emails=False)  # longer than any query
+
+
+@dataclass(frozen=True)
+class Visitor:
+    user: StaffUser
+    grant: PaymentGrant | None = None  # None: a staff session
+    grant_spent: bool = False
+
+    @property
+    def search(self) -> queries.SearchScope:
+        if self.grant is None:
+            return STAFF_SEARCH
+        return NO_SEARCH if self.grant_spent else GRANT_SEARCH
+
+
 @router.get("/payments/{payment_id}/link", response_class=HTMLResponse)
 async def show(payment_id: str, request: Request, grant: str | None = None, q: str = "") -> Response:
     if grant is not None:
-        return _exchange_grant(request, payment_id, grant)
+        return await _exchange_grant(request, payment_id, grant)
     try:
-        staff = _authenticate(request, payment_id)
+        visitor = await _authenticate(request, payment_id)
     except ApiError as exc:
         return _error_page(exc.status, "Sign-in needed", exc.message)
-    return await _render(request, PaymentRef(staff.firm_id, payment_id), q[:100].strip())
+    ref = PaymentRef(visitor.user.firm_id, payment_id)
+    return await _render(request, ref, q[:100].strip(), visitor.search)
 
 
 @router.post("/payments/{payment_id}/link", response_class=HTMLResponse)
@@ -74,15 +117,16 @@ async def link(
     if not _same_origin(request):
         return _error_page(403, "Forbidden", "This form must be sent from the payment page itself.")
     try:
-        staff = _authenticate(request, payment_id)
+        visitor = await _authenticate(request, payment_id)
     except ApiError as exc:
         return _error_page(exc.status, "Sign-in needed", exc.message)
-    ref = PaymentRef(staff.firm_id, payment_id)
+    ref = PaymentRef(visitor.user.firm_id, payment_id)
     try:
         target = TargetRequest(matter_id=matter_id or None, contact_id=contact_id or None)
-        await commands.link_payment(writer_of(request), ref, target, staff.user_id)
+        await commands.link_payment(writer_of(request), ref, target, visitor.user.user_id, visitor.grant)
     except DomainError as exc:
-        return await _render(request, ref, "", error=exc.message, status=http_status(exc))
+        status = 403 if exc.code == grants.GRANT_SPENT else http_status(exc)
+        return await _render(request, ref, "", visitor.search, error=exc.message, status=status)
     return RedirectResponse(request.url.path, status_code=303, headers=_SECURITY_HEADERS)
 
 
@@ -91,12 +135,16 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _exchange_grant(request: Request, payment_id: str, grant: str) -> Response:
+async def _exchange_grant(request: Request, payment_id: str, grant: str) -> Response:
     settings = _settings(request)
     try:
-        decode_payment_grant(settings.grant_keys(), grant, payment_id)
+        decoded = decode_payment_grant(settings.grant_keys(), grant, payment_id)
     except ApiError as exc:
         return _error_page(exc.status, "Link expired or invalid", exc.message)
+    async with runtime_of(request).pool.acquire() as conn:
+        first_opening = await grants.redeem(conn, decoded)
+    if not first_opening:
+        return _error_page(410, "Link already used", "This email link was opened before; sign in instead.")
     response = RedirectResponse(request.url.path, status_code=303, headers=_EXCHANGE_HEADERS)
     response.set_cookie(
         GRANT_COOKIE,
@@ -110,21 +158,27 @@ def _exchange_grant(request: Request, payment_id: str, grant: str) -> Response:
     return response
 
 
-def _authenticate(request: Request, payment_id: str) -> StaffUser:
-    """Staff by Bearer token, else the grant cookie (for this payment only); ApiError 401/403 otherwise."""
+async def _authenticate(request: Request, payment_id: str) -> Visitor:
+    """Staff by Bearer token, else the grant cookie (this payment only, opened through its email link);
+    ApiError 401/403 otherwise."""
     settings = _settings(request)
     token = bearer_token(request)
     if token is not None:
         user = decode_token(settings.staff_keys(), token)
         if "staff" not in user.roles:
             raise ApiError(403, "forbidden", "the 'staff' role is required")
-        return user
-    grant = request.cookies.get(GRANT_COOKIE)
-    if grant is None:
+        return Visitor(user)
+    cookie = request.cookies.get(GRANT_COOKIE)
+    if cookie is None:
         raise ApiError(
             401, "unauthorized", "Open this page from the button in the payment email, or sign in."
         )
-    return decode_payment_grant(settings.grant_keys(), grant, payment_id).user
+    grant = decode_payment_grant(settings.grant_keys(), cookie, payment_id)
+    async with runtime_of(request).pool.acquire() as conn:
+        spent = await grants.spent(conn, grant)
+    if spent is None:  # a cookie made by hand from a grant that never went through the exchange
+        raise ApiError(401, "unauthorized", "Open this page from the button in the payment email.")
+    return Visitor(grant.user, grant, spent)
 
 
 def _same_origin(request: Request) -> bool:
@@ -141,13 +195,19 @@ def _origin_of(url: str | None) -> str | None:
 
 
 async def _render(
-    request: Request, ref: PaymentRef, query: str, *, error: str | None = None, status: int = 200
+    request: Request,
+    ref: PaymentRef,
+    query: str,
+    scope: queries.SearchScope,
+    *,
+    error: str | None = None,
+    status: int = 200,
 ) -> Response:
     async with runtime_of(request).pool.acquire() as conn:
         row = await queries.payment(conn, ref)
         if row is None:
             return _error_page(404, "Payment not found", "There is no such payment in your firm.")
-        results = await queries.search_targets(conn, ref.firm_id, query) if query else []
+        results = await queries.search_targets(conn, ref.firm_id, query, scope)
     payment = views.payment_detail(row, datetime.now(UTC))
     return _html("link_payment.html", status, payment=payment, query=query, results=results, error=error)
 

@@ -13,7 +13,8 @@ import asyncpg
 
 from paylinks_events import Envelope
 
-from .projection import ProjectionWrites, plan
+from .projection import plan
+from .projection_rows import ProjectionWrites
 
 # Taken shared by every transaction that writes the live read model, and exclusive by a rebuild while it
 # swaps the read model, so no write lands in the tables being replaced (namespaced by schema).

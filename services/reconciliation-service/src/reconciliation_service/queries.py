@@ -152,20 +152,34 @@ async def resolve_target(conn: asyncpg.Connection, firm_id: str, request: Target
     return LinkTarget(contact_id=request.contact_id, matter_id=None) if found else None
 
 
+@dataclass(frozen=True)
+class SearchScope:
+    """How much of the firm's matters and contacts a search may show."""
+
+    min_length: int  # shorter text finds nothing: no listing the whole firm one letter at a time
+    limit: int  # of each kind
+    emails: bool  # contacts are found by, and shown with, their email address
+
+
 async def search_targets(
-    conn: asyncpg.Connection, firm_id: str, text: str, limit: int = 20
+    conn: asyncpg.Connection, firm_id: str, text: str, scope: SearchScope
 ) -> list[asyncpg.Record]:
-    """The firm's matters (by name or number) and contacts (by name or email) that contain `text`."""
+    """The firm's matters (by name or number) and contacts (by name, and by email when the scope allows)
+    that contain `text`."""
+    if len(text) < scope.min_length:
+        return []
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         (SELECT 'matter' AS kind, matter_id AS id, name, number, NULL::text AS email FROM matters
           WHERE firm_id = $1 AND (name ILIKE $2 OR number ILIKE $2) ORDER BY name, matter_id LIMIT $3)
         UNION ALL
-        (SELECT 'contact', contact_id, name, NULL, email FROM contacts
-          WHERE firm_id = $1 AND (name ILIKE $2 OR email ILIKE $2) ORDER BY name, contact_id LIMIT $3)""",
+        (SELECT 'contact', contact_id, name, NULL, CASE WHEN $4 THEN email END FROM contacts
+          WHERE firm_id = $1 AND (name ILIKE $2 OR ($4 AND email ILIKE $2))
+          ORDER BY name, contact_id LIMIT $3)""",
         firm_id,
         pattern,
-        limit,
+        scope.limit,
+        scope.emails,
     )
     return rows

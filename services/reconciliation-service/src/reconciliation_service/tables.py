@@ -9,9 +9,10 @@ from typing import Any, Protocol
 import asyncpg
 
 from paylinks_events import Envelope
+from paylinks_runtime.auth import PaymentGrant
 from paylinks_runtime.unit_of_work import Writer
 
-from . import projection_store, queries
+from . import grants, projection_store, queries
 from .domain import LinkTarget, PaymentRef, TargetRequest
 
 Row = Mapping[str, Any]
@@ -30,6 +31,10 @@ class ReconciliationTables(Protocol):
 
     async def refund_in_progress(self, ref: PaymentRef) -> bool:
         """A refund of the payment was requested and its outcome is not known yet."""
+        ...
+
+    async def spend_grant(self, grant: PaymentGrant) -> None:
+        """Spend an emailed grant on this transaction's link action; DomainError if it was spent before."""
         ...
 
     async def apply(self, envelopes: Iterable[Envelope]) -> None:
@@ -54,6 +59,9 @@ class PostgresReconciliationTables:
 
     async def refund_in_progress(self, ref: PaymentRef) -> bool:
         return await queries.refund_in_progress(self._conn, ref)
+
+    async def spend_grant(self, grant: PaymentGrant) -> None:
+        await grants.spend(self._conn, grant)
 
     async def apply(self, envelopes: Iterable[Envelope]) -> None:
         await projection_store.apply(self._conn, envelopes)

@@ -137,9 +137,11 @@ async def test_search_then_link_from_the_page(firm, other_firm, browser_client) 
     assert "Linked to" in (await browser_client.get(page)).text
     assert (await firm.payment(payment.payment_id))["linked_by"] == "office@firm.example"
 
+    # the grant was spent on that link: no second action, no more search
     again = await browser_client.post(page, data={"contact_id": contact.contact_id}, headers=origin)
-    assert again.status_code == 409
-    assert "already linked" in again.text
+    assert again.status_code == 403
+    assert "already used" in again.text
+    assert "Link to contact" not in (await browser_client.get(page, params={"q": "smith"})).text
 
 
 async def test_forms_from_another_origin_or_with_bad_input_are_refused(firm, browser_client) -> None:  # type: ignore[no-untyped-def]

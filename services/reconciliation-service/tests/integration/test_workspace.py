@@ -72,7 +72,7 @@ async def test_find_by_email_link_then_unlink_with_a_reason(firm, browser) -> No
     assert listed.status_code == 200
     assert f"/payments/{payment.payment_id}" in listed.text
     assert listed.text.count('href="/payments/') == 1
-    assert "125.00 USD" in listed.text
+    assert "$125.00" in listed.text
     page = await browser.get(f"/payments/{payment.payment_id}")
     linked = await browser.post(
         f"/payments/{payment.payment_id}/actions/link",
@@ -229,7 +229,7 @@ async def test_admins_refund_through_link_service_with_their_own_token(firm, bro
     payment = await firm.ready_payment(account.bank_account_id)
     await sign_in(browser, firm.id, role="admin")
     page = await browser.get(f"/payments/{payment.payment_id}")
-    assert 'Up to <strong id="refundable">125.00 USD</strong>' in page.text
+    assert 'Up to <strong id="refundable">$125.00</strong>' in page.text
     key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text)
     assert key
     form = {"csrf_token": csrf_of(page), "idempotency_key": key.group(1), "reason": "overpaid"}
@@ -280,7 +280,7 @@ async def test_the_deposit_csv_downloads_with_the_session(firm, browser) -> None
     await eventually(lambda: _paid_out(firm, payment.payment_id))
     await sign_in(browser, firm.id)
     page = await browser.get("/deposits")
-    assert "125.00 USD into Client trust" in page.text
+    assert "$125.00 into Client trust" in page.text
     assert 'href="/deposits.csv"' in page.text
     download = await browser.get("/deposits.csv")
     assert download.headers["content-disposition"] == 'attachment; filename="deposits.csv"'

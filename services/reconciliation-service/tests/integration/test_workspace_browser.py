@@ -158,7 +158,7 @@ async def test_a_bookkeepers_day_in_the_workspace(firm, served, link_service, sh
                 break
             await page.reload()
         assert await tag.count() == 1
-        assert "105.00 USD" in await page.locator("#refundable").inner_text()
+        assert "$105.00" in await page.locator("#refundable").inner_text()
 
         await page.get_by_role("link", name="Deposits").click()
         await check_and_photograph(page, shots, "deposits")

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from paylinks_events import Envelope, PaymentLinked, PaymentUnlinked
 from paylinks_runtime.aggregate import DomainError
+from paylinks_runtime.auth import PaymentGrant
 from paylinks_runtime.fakes import FakeUnitOfWork, FakeWriter
 from reconciliation_service import commands
 from reconciliation_service.domain import LinkTarget, PaymentLink, PaymentRef, TargetRequest
+from reconciliation_service.grants import GRANT_SPENT
 from reconciliation_service.tables import Row
 
 pytestmark = pytest.mark.unit
@@ -32,6 +35,7 @@ class FakeReconciliationTables:
     contacts: set[tuple[str, str]] = field(default_factory=lambda: {(FIRM, "c-1")})
     applied: list[Envelope] = field(default_factory=list)
     refunding: set[PaymentRef] = field(default_factory=set)
+    spent_grants: set[str] = field(default_factory=set)
     holds: int = 0
 
     async def hold_read_model(self) -> None:
@@ -49,6 +53,11 @@ class FakeReconciliationTables:
 
     async def refund_in_progress(self, ref: PaymentRef) -> bool:
         return ref in self.refunding
+
+    async def spend_grant(self, grant: PaymentGrant) -> None:
+        if grant.grant_id in self.spent_grants:
+            raise DomainError(GRANT_SPENT, "this link was already used")
+        self.spent_grants.add(grant.grant_id)
 
     async def apply(self, envelopes: Iterable[Envelope]) -> None:
         self.applied.extend(envelopes)
@@ -148,4 +157,15 @@ async def test_a_refund_in_progress_holds_the_link_where_it_is() -> None:
     assert refused.value.code == "refund_in_progress"
     w.uow.tables.refunding.clear()
     await commands.unlink_payment(w, PAYMENT, "wrong matter", "staff-2")
+    assert stream(w) == [PaymentLinked, PaymentUnlinked]
+
+
+async def test_an_emailed_grant_is_spent_by_one_link_action() -> None:
+    w = writer()
+    grant = PaymentGrant("g-1", FIRM, PAYMENT.payment_id, "office@firm.example", datetime.now(UTC))
+    await commands.link_payment(w, PAYMENT, MATTER, grant.recipient, grant)
+    await commands.unlink_payment(w, PAYMENT, "wrong matter", "staff-1")
+    with pytest.raises(DomainError) as refused:
+        await commands.link_payment(w, PAYMENT, MATTER, grant.recipient, grant)
+    assert refused.value.code == GRANT_SPENT
     assert stream(w) == [PaymentLinked, PaymentUnlinked]

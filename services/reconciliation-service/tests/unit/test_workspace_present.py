@@ -12,8 +12,8 @@ from reconciliation_service.workspace import present
 
 @pytest.mark.parametrize(
     ("amount", "currency", "shown"),
-    [(12345600, "USD", "123,456.00 USD"), (-2050, "USD", "-20.50 USD"), (5000, "JPY", "5,000 JPY"),
-     (1500, "KWD", "1.500 KWD"), (5, "USD", "0.05 USD"), (None, "USD", "unknown")],
+    [(12345600, "USD", "$123,456.00"), (-2050, "USD", "-$20.50"), (5000, "JPY", "¥5,000"),
+     (1500, "KWD", "1.500 KWD"), (5, "USD", "$0.05"), (None, "USD", "unknown")],
 )  # fmt: skip
 def test_money_is_shown_by_the_currencys_exponent(amount: int | None, currency: str, shown: str) -> None:
     assert present.money(amount, currency) == shown

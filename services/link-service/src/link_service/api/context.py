@@ -27,18 +27,26 @@ from ..tokens import LinkTokens
 
 # By code, not by exception class: a refusal replayed from the idempotency table is a plain DomainError.
 REFUSAL_STATUS = {
-    "card_declined": 402,
-    "invalid_number": 402,
+    "payment_declined": 402,
     "not_found": 404,
     "unknown_bank_account": 422,
+    "currency_mismatch": 422,
     "bill_closed": 409,
     "link_revoked": 410,
     "bill_paid": 410,
     "invalid_amount": 422,
     "amount_above_limit": 422,
     "amount_above_balance": 422,
+    "authorization_required": 422,
+    "fee_account_required": 422,
+    "fee_account_not_operating": 422,
+    "payment_method_invalid": 422,
+    "payment_method_used": 422,
+    "payment_rejected": 422,
     "idempotency_key_reused": 422,
     "idempotency_key_in_flight": 409,
+    "out_of_order": 409,
+    "payment_pending": 503,
 }
 
 
@@ -69,9 +77,7 @@ class LinkServiceParts:
 
     @property
     def intake(self) -> PaymentIntake:
-        return PaymentIntake(
-            self.runtime.writer, self.processor, self.tokens, limit=self.settings.max_payment_amount
-        )
+        return PaymentIntake(self.runtime.writer, self.processor, limit=self.settings.max_payment_amount)
 
     def limit_client(self, request: Request) -> None:
         client = request.client.host if request.client else "unknown"

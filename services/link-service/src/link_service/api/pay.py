@@ -7,22 +7,32 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel
 
+from ..config import Settings
 from ..domain.pay_target import PayTarget
 from ..token_redaction import redact_token_from_trace
 from .context import AttemptedLink, OpenedLink, Parts
-from .payment_input import PaymentInput
+from .payment_input import PaymentInput, refuse_raw_payment_details
 
 router = APIRouter(prefix="/v1/pay", tags=["pay"], dependencies=[Depends(redact_token_from_trace)])
 
 Via = Annotated[Literal["qr"] | None, Query(description="`qr` when the link was opened from its QR code")]
 
 
+class ProcessorView(BaseModel):
+    """Where the payer's browser tokenizes card or bank details, and the key it may use there."""
+
+    url: str
+    publishable_key: str
+
+
 class PayLinkView(BaseModel):
     kind: Literal["bank_account", "bill"]
     status: Literal["open", "paid", "void"]
+    firm_name: str
     bank_account_name: str
     currency: str
     amount_due: int | None
+    processor: ProcessorView
 
 
 class PaymentAccepted(BaseModel):
@@ -30,22 +40,31 @@ class PaymentAccepted(BaseModel):
     status: Literal["received"] = "received"
 
 
-def link_view(target: PayTarget) -> PayLinkView:
+def link_view(target: PayTarget, settings: Settings) -> PayLinkView:
     return PayLinkView(
         kind=target.kind,
         status=target.status,
+        firm_name=target.firm_name,
         bank_account_name=target.bank_account_name,
         currency=target.currency,
         amount_due=target.amount_due,
+        processor=ProcessorView(
+            url=settings.processor_browser_url, publishable_key=settings.processor_publishable_key
+        ),
     )
 
 
 @router.get("/{token}", response_model=PayLinkView)
-async def show_link(target: OpenedLink) -> PayLinkView:
-    return link_view(target)
+async def show_link(target: OpenedLink, parts: Parts) -> PayLinkView:
+    return link_view(target, parts.settings)
 
 
-@router.post("/{token}/payments", status_code=202, response_model=PaymentAccepted)
+@router.post(
+    "/{token}/payments",
+    status_code=202,
+    response_model=PaymentAccepted,
+    dependencies=[Depends(refuse_raw_payment_details)],
+)
 async def pay(
     target: AttemptedLink,
     body: PaymentInput,

@@ -1,79 +1,34 @@
-"""The body of a payment attempt, shared by the JSON API and the HTML form. Card and bank numbers are
-SecretStr: they never show in a repr, a log line or a validation message."""
+"""The body of a payment attempt (CONTRACT.md section 2, v2), shared by the JSON API and the HTML form.
+
+It carries the processor's token for what the payer entered, never the numbers themselves: a body that holds
+card or bank numbers is refused before it is parsed (`refuse_raw_payment_details`), so no validation
+message, log line or table ever sees one.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import json
 from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    EmailStr,
-    Field,
-    SecretStr,
-    StrictInt,
-    field_validator,
-    model_validator,
-)
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StrictInt
 
 from paylinks_events import Payer
+from paylinks_runtime.errors import ApiError
 
 from ..commands.intake import PaymentRequest
-from ..domain.instruments import BankDetails, Card, Instrument
+from ..domain.raw_payment_details import carries_raw_payment_details, holds_card_number
 
-
-def _digits(value: SecretStr, low: int, high: int, what: str) -> SecretStr:
-    raw = value.get_secret_value().replace(" ", "").replace("-", "")
-    if not (raw.isdigit() and low <= len(raw) <= high):
-        raise ValueError(
-            f"{what} must be {low} to {high} digits" if low != high else f"{what} must be {low} digits"
-        )
-    return SecretStr(raw)
-
-
-class CardInput(BaseModel):
-    number: SecretStr
-    exp_month: StrictInt = Field(ge=1, le=12)
-    exp_year: StrictInt = Field(ge=2000, le=2100)
-    cvc: SecretStr
-
-    @field_validator("number")
-    @classmethod
-    def _number(cls, value: SecretStr) -> SecretStr:
-        return _digits(value, 12, 19, "the card number")
-
-    @field_validator("cvc")
-    @classmethod
-    def _cvc(cls, value: SecretStr) -> SecretStr:
-        return _digits(value, 3, 4, "the security code (CVC)")
-
-    @model_validator(mode="after")
-    def _not_expired(self) -> CardInput:
-        today = date.today()
-        if (self.exp_year, self.exp_month) < (today.year, today.month):
-            raise ValueError("the card has expired")
-        return self
-
-
-class BankInput(BaseModel):
-    routing_number: SecretStr
-    account_number: SecretStr
-
-    @field_validator("routing_number")
-    @classmethod
-    def _routing(cls, value: SecretStr) -> SecretStr:
-        return _digits(value, 9, 9, "the routing number")
-
-    @field_validator("account_number")
-    @classmethod
-    def _account(cls, value: SecretStr) -> SecretStr:
-        return _digits(value, 4, 17, "the account number")
+PAYMENT_METHOD_TOKEN = r"^pm_[A-Za-z0-9_-]{1,128}$"  # noqa: S105 - a pattern, not a secret
 
 
 class PayerInput(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
+
+
+class AuthorizationInput(BaseModel):
+    accepted: StrictBool = Field(description="the payer accepted the eCheck debit authorization shown")
 
 
 class PaymentInput(BaseModel):
@@ -83,32 +38,39 @@ class PaymentInput(BaseModel):
     method: Literal["card", "echeck"]
     payer: PayerInput
     reference: str | None = Field(default=None, max_length=200)
-    card: CardInput | None = None
-    bank: BankInput | None = None
-
-    @model_validator(mode="after")
-    def _instrument_matches_method(self) -> PaymentInput:
-        if self.method == "card" and self.card is None:
-            raise ValueError("card details are required to pay by card")
-        if self.method == "echeck" and self.bank is None:
-            raise ValueError("bank details are required to pay by eCheck")
-        return self
-
-    def instrument(self) -> Instrument:
-        if self.method == "card":
-            assert self.card is not None
-            c = self.card
-            return Card(c.number.get_secret_value(), c.exp_month, c.exp_year, c.cvc.get_secret_value())
-        assert self.bank is not None
-        return BankDetails(
-            self.bank.routing_number.get_secret_value(), self.bank.account_number.get_secret_value()
-        )
+    payment_method: str = Field(
+        pattern=PAYMENT_METHOD_TOKEN, description="the token the payer's browser got from the processor"
+    )
+    authorization: AuthorizationInput | None = Field(default=None, description="required for echeck")
 
     def to_request(self, *, via_qr: bool) -> PaymentRequest:
         return PaymentRequest(
             amount=self.amount,
-            instrument=self.instrument(),
+            method=self.method,
+            payment_method=self.payment_method,
             payer=Payer(name=self.payer.name, email=str(self.payer.email)),
             reference=self.reference or None,
             via_qr=via_qr,
+            authorization_accepted=self.authorization is not None and self.authorization.accepted,
         )
+
+
+def raw_payment_details_refused() -> ApiError:
+    return ApiError(
+        422,
+        "raw_payment_details_refused",
+        "Card and bank details go to the payment processor, never here: post its payment_method token.",
+    )
+
+
+async def refuse_raw_payment_details(request: Request) -> None:
+    """Route dependency, solved before the body is validated: card or bank numbers never get further (nor
+    into the idempotency table through the Idempotency-Key header)."""
+    if holds_card_number(request.headers.get("idempotency-key", "")):
+        raise raw_payment_details_refused()
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError:
+        return  # not JSON: FastAPI's own 422 follows, which echoes nothing of it
+    if carries_raw_payment_details(body):
+        raise raw_payment_details_refused()

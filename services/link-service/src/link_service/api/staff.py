@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from paylinks_events.currencies import iso_4217
 
 from .. import qr_codes
+from ..commands.firm_profile import update_profile
 from ..commands.links import IssuedLink
 from ..store import accounts
 from .context import AdminOnly, Parts, StaffOnly
@@ -16,7 +19,7 @@ from .context import AdminOnly, Parts, StaffOnly
 class NewBankAccount(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["trust", "operating"]
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    currency: Annotated[str, AfterValidator(iso_4217)] = "USD"
 
 
 class BankAccountOut(BaseModel):
@@ -34,6 +37,19 @@ class LinkOut(BaseModel):
     link_id: str
     kind: Literal["bank_account", "bill"]
     url: str
+
+
+class FirmProfile(BaseModel):
+    display_name: str = Field(min_length=1, max_length=200)
+    fee_bank_account_id: str | None = Field(
+        default=None, min_length=1, description="an operating account; without it, the firm's first one"
+    )
+
+
+class FirmProfileOut(BaseModel):
+    firm_id: str
+    display_name: str
+    fee_bank_account_id: str | None
 
 
 class NewBillLink(BaseModel):
@@ -54,6 +70,16 @@ async def register_bank_account(body: NewBankAccount, user: AdminOnly, parts: Pa
     )
     return BankAccountOut(
         bank_account_id=account.id, name=account.name, kind=account.kind, currency=account.currency
+    )
+
+
+@router.put("/firm", response_model=FirmProfileOut)
+async def update_firm_profile(body: FirmProfile, user: AdminOnly, parts: Parts) -> FirmProfileOut:
+    firm = await update_profile(
+        parts.runtime.writer, user.firm_id, body.display_name, body.fee_bank_account_id
+    )
+    return FirmProfileOut(
+        firm_id=firm.id, display_name=firm.display_name, fee_bank_account_id=firm.fee_bank_account_id
     )
 
 

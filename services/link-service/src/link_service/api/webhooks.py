@@ -1,40 +1,34 @@
-"""The payment processor's webhook: signature first (on the raw body), then the report, applied once."""
+"""The payment processor's webhook: signature first (on the raw body), then the report, recorded once."""
 
 from __future__ import annotations
 
 import time
 from typing import Literal
 
+import structlog
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from paylinks_runtime import webhook_signature
 from paylinks_runtime.errors import ApiError
 
-from .. import webhook_signature
-from ..commands.settlement import ProcessorReport, apply_report
+from ..commands.processor_reports import record_report
 from ..config import WEBHOOK_PATH
+from ..processor.webhook_events import Webhook, parse_data
 from .context import Parts
 
 router = APIRouter(tags=["processor"])
-
-
-class WebhookData(BaseModel):
-    payment_id: str = Field(min_length=1)
-    reason: str | None = None
-
-
-class WebhookBody(BaseModel):
-    id: str = Field(min_length=1, max_length=200)
-    type: Literal["payment.succeeded", "payment.failed"]
-    data: WebhookData
+log = structlog.get_logger(__name__)
 
 
 class WebhookAck(BaseModel):
-    status: Literal["applied", "duplicate"]
+    result: Literal["applied", "ignored", "duplicate"]
 
 
 @router.post(WEBHOOK_PATH, response_model=WebhookAck)
 async def processor_webhook(request: Request, parts: Parts) -> WebhookAck:
+    """400 for a bad signature or body (nothing changes); 409 for a report that comes before what it follows
+    (the processor delivers it again); else 200 with what it did."""
     body = await request.body()
     settings = parts.settings
     signature = request.headers.get(webhook_signature.HEADER)
@@ -45,11 +39,12 @@ async def processor_webhook(request: Request, parts: Parts) -> WebhookAck:
         now=time.time(),
         tolerance=settings.webhook_tolerance_seconds,
     ):
+        log.warning("processor webhook refused", reason="bad_signature")
         raise ApiError(400, "bad_signature", "missing, invalid or expired Processor-Signature")
     try:
-        webhook = WebhookBody.model_validate_json(body)
+        webhook = Webhook.model_validate_json(body)
+        data = parse_data(webhook)
     except ValidationError as exc:
+        log.warning("processor webhook refused", reason="bad_webhook")
         raise ApiError(400, "bad_webhook", "the webhook body is not a processor event") from exc
-    report = ProcessorReport(webhook.id, webhook.type, webhook.data.payment_id, webhook.data.reason)
-    applied = await apply_report(parts.runtime.writer, report)
-    return WebhookAck(status="applied" if applied else "duplicate")
+    return WebhookAck(result=await record_report(parts.runtime.writer, webhook, data))

@@ -69,14 +69,19 @@ class LinkCommands:
                 raise NotFound("bill")
             if bill.state != "open":
                 raise DomainError("bill_closed", f"the bill is {bill.state}: it cannot get a payment link")
-            payee = await uow.tables.account_name(bank_account_id, firm_id)
-            if payee is None:
+            account = await uow.load(BankAccount, bank_account_id)
+            if not account.belongs_to(firm_id):
                 raise DomainError(
                     "unknown_bank_account", "bank_account_id names no bank account of this firm"
                 )
+            if account.currency != bill.currency:  # a payment is taken in the account's currency
+                raise DomainError(
+                    "currency_mismatch",
+                    f"the bill is in {bill.currency} and the bank account takes {account.currency}",
+                )
             link_id = bill_link_id(bill_id, bank_account_id)
             url = await self._issue(uow, link_id, firm_id, "bill", bank_account_id, bill_id)
-            return IssuedLink(link_id, "bill", url, payee)
+            return IssuedLink(link_id, "bill", url, account.name)
 
         return await self._writer.execute(command)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from paylinks_events.money import format_money
 from paylinks_runtime.aggregate import DomainError
 
 from .payment import Destination, PaymentSource
@@ -33,8 +34,12 @@ class PayTarget:
     bank_account_id: str
     bank_account_name: str
     currency: str
+    firm_display_name: str | None = None
     bill: Bill | None = None
     revoked_reason: str | None = None
+    # Payments of this bill accepted (or being charged) and not yet applied by billing nor failed: they
+    # count against the balance due, or two payers could each pay it in full.
+    pending: int = 0
 
     @property
     def status(self) -> LinkStatus:
@@ -45,8 +50,13 @@ class PayTarget:
         return "open"
 
     @property
+    def firm_name(self) -> str:
+        """Who the payer is paying: the firm's display name, or the account's name until it has one."""
+        return self.firm_display_name or self.bank_account_name
+
+    @property
     def amount_due(self) -> int | None:
-        return self.bill.balance if self.bill else None
+        return max(self.bill.balance - self.pending, 0) if self.bill else None
 
     def destination(self, *, via_qr: bool) -> Destination:
         return Destination(
@@ -72,16 +82,9 @@ class PayTarget:
         if amount <= 0:
             raise DomainError("invalid_amount", "The amount must be a positive whole number of cents.")
         if amount > limit:
-            raise DomainError(
-                "amount_above_limit", f"The amount is above the limit of {format_money(limit)}."
-            )
+            ceiling = format_money(limit, self.currency)
+            raise DomainError("amount_above_limit", f"The amount is above the limit of {ceiling}.")
         due = self.amount_due
         if due is not None and amount > due:
-            raise DomainError(
-                "amount_above_balance", f"The amount is above the balance due ({format_money(due)})."
-            )
-
-
-def format_money(minor_units: int, currency: str = "USD") -> str:
-    symbol = "$" if currency == "USD" else f"{currency} "
-    return f"{symbol}{minor_units // 100:,}.{minor_units % 100:02d}"
+            balance = format_money(due, self.currency)
+            raise DomainError("amount_above_balance", f"The amount is above the balance due ({balance}).")

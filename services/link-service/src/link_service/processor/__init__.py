@@ -1,5 +1,25 @@
-"""Payment processors: the interface intake uses, and the sandbox that stands in for a real one."""
+"""The payment processor, seen from link-service: one interface (`PaymentProcessor`) and its HTTP adapter.
 
-from .base import Accepted, Charge, Declined, PaymentProcessor
+The processor is a separate system (locally the sandbox process, services/processor-sandbox); card and bank
+numbers go from the payer's browser straight to it, and link-service only ever holds its tokens.
+"""
 
-__all__ = ["Accepted", "Charge", "Declined", "PaymentProcessor"]
+from .base import (
+    Charged,
+    ChargeOutcome,
+    ChargeRequest,
+    Declined,
+    PaymentProcessor,
+    ProcessorUnavailable,
+    Rejected,
+)
+
+__all__ = [
+    "ChargeOutcome",
+    "ChargeRequest",
+    "Charged",
+    "Declined",
+    "PaymentProcessor",
+    "ProcessorUnavailable",
+    "Rejected",
+]

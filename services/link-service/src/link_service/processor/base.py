@@ -1,37 +1,73 @@
-"""The processor interface. A real adapter submits the charge to its API and reports the outcome later
-through a signed webhook (`/v1/processor/webhooks`); only brand and last four digits come back."""
+"""The processor interface intake uses (docs/processor-api.md): a charge, sent with an idempotency key
+derived from the payment, answers charged, declined or rejected; its outcome comes later by webhook."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
 
-import asyncpg
-
-from ..domain.instruments import Instrument
+from paylinks_events.models import PaymentMethod
 
 
 @dataclass(frozen=True)
-class Charge:
+class ChargeRequest:
     payment_id: str
-    firm_id: str
+    payment_method: str  # the processor's single-use token ("pm_..."), never a card or bank number
+    method: PaymentMethod
     amount: int
     currency: str
-    instrument: Instrument
+    firm_id: str
+    bank_account_id: str
+    fee_bank_account_id: str  # an operating account: fees never come out of a trust deposit
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every send of this payment: a retry, or a recovery after a crash, charges once."""
+        return f"payment:{self.payment_id}"
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ChargeRequest:
+        return cls(**data)
 
 
 @dataclass(frozen=True)
-class Accepted:
-    """Taken for processing; settles (or fails) later, reported by webhook."""
+class Charged:
+    """Taken: settles (or fails) later, reported by webhook. Only brand and last four come back."""
+
+    method: PaymentMethod
+    last4: str | None
+    brand: str | None = None
 
 
 @dataclass(frozen=True)
 class Declined:
+    """Refused now (402); nothing was taken, and no webhook follows."""
+
     reason: str
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """The request itself was refused (422): a used or unknown token, a currency the token cannot pay."""
+
+    code: str
+    message: str
+
+
+ChargeOutcome = Charged | Declined | Rejected
+
+
+class ProcessorUnavailable(Exception):
+    """No answer (transport error, 5xx, still in flight) after the adapter's retries: the outcome is
+    unknown, so the attempt stays open and is sent again later with the same idempotency key."""
+
+
 class PaymentProcessor(Protocol):
-    async def submit(self, conn: asyncpg.Connection, charge: Charge) -> Accepted | Declined:
-        """Submit a charge. `conn` is the intake transaction: state the processor adapter keeps locally
-        (the sandbox's pending settlements) commits or rolls back together with the payment."""
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        """Charge once per `request.payment_id`, whatever the number of calls. Raises ProcessorUnavailable."""
         ...
+
+    async def aclose(self) -> None: ...

@@ -30,9 +30,16 @@ async def list_for_firm(conn: asyncpg.Connection, firm_id: str) -> list[dict[str
     return [dict(r) for r in rows]
 
 
-async def name_for_firm(conn: asyncpg.Connection, bank_account_id: str, firm_id: str) -> str | None:
-    """The account's name, or None when the firm has no such account."""
-    name: str | None = await conn.fetchval(
-        "SELECT name FROM bank_accounts WHERE bank_account_id = $1 AND firm_id = $2", bank_account_id, firm_id
+async def firm_of(conn: asyncpg.Connection, bank_account_id: str) -> str | None:
+    firm_id: str | None = await conn.fetchval(
+        "SELECT firm_id FROM bank_accounts WHERE bank_account_id = $1", bank_account_id
     )
-    return name
+    return firm_id
+
+
+async def kind_for_firm(conn: asyncpg.Connection, bank_account_id: str, firm_id: str) -> str | None:
+    """'trust' or 'operating', or None when the firm has no such account."""
+    kind: str | None = await conn.fetchval(
+        "SELECT kind FROM bank_accounts WHERE bank_account_id = $1 AND firm_id = $2", bank_account_id, firm_id
+    )
+    return kind

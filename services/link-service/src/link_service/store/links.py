@@ -9,9 +9,12 @@ from ..domain.pay_target import Bill, PayTarget
 
 _TARGET = (
     "SELECT l.link_id, l.firm_id, l.kind, l.bank_account_id, a.name AS bank_account_name,"
-    " coalesce(b.currency, a.currency) AS currency, l.revoked_reason,"
-    " b.bill_id, b.amount, b.balance, b.state"
-    " FROM links l JOIN bank_accounts a USING (bank_account_id) LEFT JOIN bills b ON b.bill_id = l.bill_id"
+    " coalesce(b.currency, a.currency) AS currency, l.revoked_reason, f.display_name,"
+    " b.bill_id, b.amount, b.balance, b.state,"
+    " (SELECT coalesce(sum(p.amount), 0)::bigint FROM payment_attempts p"
+    "   WHERE p.bill_id = l.bill_id AND p.state IN ('charging', 'received')) AS pending"
+    " FROM links l JOIN bank_accounts a USING (bank_account_id)"
+    " LEFT JOIN bills b ON b.bill_id = l.bill_id LEFT JOIN firms f ON f.firm_id = l.firm_id"
 )
 
 
@@ -40,6 +43,19 @@ async def target_by_token_hash(conn: asyncpg.Connection, token_hash: bytes) -> P
 
 async def target(conn: asyncpg.Connection, link_id: str) -> PayTarget | None:
     return _target(await conn.fetchrow(_TARGET + " WHERE l.link_id = $1", link_id))
+
+
+async def target_for_payment(conn: asyncpg.Connection, link_id: str) -> PayTarget | None:
+    """The link's target with its bill's row locked until the caller's transaction ends.
+
+    Payers of one bill (and the void, the payment applied) take turns on that lock, so each sees the attempts
+    committed before it, and a payment checked after a void committed sees the bill void.
+    """
+    await conn.execute(
+        "SELECT 1 FROM bills WHERE bill_id = (SELECT bill_id FROM links WHERE link_id = $1) FOR UPDATE",
+        link_id,
+    )
+    return await target(conn, link_id)  # a new statement: it sees what committed while we waited
 
 
 async def open_links_of_bill(conn: asyncpg.Connection, bill_id: str) -> list[str]:
@@ -73,6 +89,8 @@ def _target(row: asyncpg.Record | None) -> PayTarget | None:
         bank_account_id=row["bank_account_id"],
         bank_account_name=row["bank_account_name"],
         currency=row["currency"],
+        firm_display_name=row["display_name"],
         bill=bill,
         revoked_reason=row["revoked_reason"],
+        pending=row["pending"],
     )

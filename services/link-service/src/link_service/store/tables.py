@@ -18,10 +18,6 @@ from . import accounts, bills, links
 class LinkTables(Protocol):
     async def insert_account(self, account: BankAccount) -> None: ...
 
-    async def account_name(self, bank_account_id: str, firm_id: str) -> str | None:
-        """The name of the firm's bank account; None for an unknown one or another firm's."""
-        ...
-
     async def find_bill(self, bill_id: str, firm_id: str) -> Bill | None: ...
 
     async def token_seed(self, link_id: str) -> bytes | None: ...
@@ -35,9 +31,6 @@ class PostgresLinkTables:
 
     async def insert_account(self, account: BankAccount) -> None:
         await accounts.insert(self._conn, account)
-
-    async def account_name(self, bank_account_id: str, firm_id: str) -> str | None:
-        return await accounts.name_for_firm(self._conn, bank_account_id, firm_id)
 
     async def find_bill(self, bill_id: str, firm_id: str) -> Bill | None:
         return await bills.find(self._conn, bill_id, firm_id)

@@ -11,7 +11,7 @@ from datetime import date
 
 import asyncpg
 
-from paylinks_runtime.money import exponents
+from paylinks_events.currencies import EXPONENTS
 
 from ..cursor import Position
 from ..queries import AFTER_PAYMENT, decorated
@@ -36,6 +36,7 @@ STATUS_CONDITIONS = {
     "chargeback": f"{_DISPUTE_STATUS} = 'lost'",
     "returned": "p.returned_at IS NOT NULL",
 }
+_OTHER_EXPONENTS = json.dumps({code: places for code, places in EXPONENTS.items() if places != 2})
 _MONEY = re.compile(r"^\$?\s*\d[\d,]*(\.\d{1,4})?$")
 
 
@@ -96,7 +97,7 @@ def _add_search(where: _Where, text: str) -> None:
         alternatives += (
             " OR p.amount::numeric = {2}::numeric * 10 ^ coalesce(({3}::jsonb ->> upper(p.currency))::int, 2)"
         )
-        where.add(f"({alternatives})", pattern, text, amount, json.dumps(exponents()))
+        where.add(f"({alternatives})", pattern, text, amount, _OTHER_EXPONENTS)
     else:
         where.add(f"({alternatives})", pattern, text)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from paylinks_runtime.money import decimal_amount
+from paylinks_events.money import format_money
 
 # Every tag the list filters on, with the words shown for it (the keys are the `status` filter's values).
 TAGS = {
@@ -58,13 +58,10 @@ def zone_name(tz: tzinfo) -> str:
 
 
 def money(amount: int | None, currency: str | None) -> str:
-    """12345600 USD -> "123,456.00 USD"; integer arithmetic only."""
+    """12345600 USD -> "$123,456.00" (paylinks_events.money); "unknown" before the amount is known."""
     if amount is None or currency is None:
         return "unknown"
-    text = decimal_amount(amount, currency)
-    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
-    whole, dot, fraction = digits.partition(".")
-    return f"{sign}{int(whole):,}{dot}{fraction} {currency}"
+    return format_money(amount, currency)
 
 
 def local_time(at: datetime | None, tz: tzinfo) -> str:

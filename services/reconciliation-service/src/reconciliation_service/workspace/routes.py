@@ -14,15 +14,16 @@ import jinja2
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from paylinks_events.currencies import exponent
 from paylinks_runtime.aggregate import DomainError
 from paylinks_runtime.errors import ApiError
-from paylinks_runtime.money import exponent
 
 from .. import commands, cursor, exports, money_api, money_queries, queries, views
 from ..api import runtime_of, writer_of
 from ..config import Settings
 from ..domain import PaymentRef, TargetRequest
 from ..errors import http_status
+from ..page import STAFF_SEARCH
 from . import listing, present, session
 from .link_service import request_refund
 
@@ -197,7 +198,7 @@ async def _payment(
         history = await queries.history(conn, ref)
         committed = await listing.committed_to_refunds(conn, ref.firm_id, payment_id)
         deposit = await listing.deposit(conn, ref.firm_id, row["payout_id"]) if row["payout_id"] else None
-        results = await queries.search_targets(conn, ref.firm_id, query) if query else []
+        results = await queries.search_targets(conn, ref.firm_id, query, STAFF_SEARCH) if query else []
     payment = _listed(row, datetime.now(UTC), zone)
     events = [views.history_item(h) | {"at_local": present.local_time(h["at"], zone)} for h in history]
     return _html(

@@ -1,0 +1,29 @@
+"""The firm's profile (PUT /v1/firm): its display name and its fee account."""
+
+from __future__ import annotations
+
+from paylinks_runtime.aggregate import DomainError
+from paylinks_runtime.unit_of_work import UnitOfWork, Writer
+
+from ..domain.firm import Firm
+from ..store import accounts, firms
+
+
+async def update_profile(
+    writer: Writer, firm_id: str, display_name: str, fee_bank_account_id: str | None
+) -> Firm:
+    async def command(uow: UnitOfWork) -> Firm:
+        if fee_bank_account_id is not None:
+            kind = await accounts.kind_for_firm(uow.conn, fee_bank_account_id, firm_id)
+            if kind != "operating":
+                raise DomainError(
+                    "fee_account_not_operating",
+                    "fee_bank_account_id must name one of the firm's operating accounts",
+                )
+        firm = await uow.load(Firm, firm_id)
+        firm.update_profile(display_name, fee_bank_account_id)
+        await uow.save(firm)
+        await firms.upsert(uow.conn, firm_id, display_name, fee_bank_account_id)
+        return firm
+
+    return await writer.execute(command)

@@ -1,0 +1,119 @@
+"""The processor's verified webhooks, recorded as the contract's events on payment.events and payout.events.
+
+Each webhook id has one effect. A report about something this service does not have (another stream type,
+another firm, a refund it never asked for) or that changes nothing is "ignored". One that comes before what
+it follows (the charge's answer not recorded yet, a dispute closed before it was opened) raises, records
+nothing, and is answered 409: the processor delivers it again, and it applies in order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from paylinks_events import utcnow
+from paylinks_events.models import PayoutLine
+from paylinks_runtime.unit_of_work import UnitOfWork, Writer
+
+from ..domain.payment import DisputeReport, OutOfOrder, Payment
+from ..domain.payout import Payout
+from ..processor import webhook_events as wh
+from ..store import accounts, attempts, streams, webhooks
+
+Result = Literal["applied", "ignored", "duplicate"]
+
+
+async def record_report(writer: Writer, webhook: wh.Webhook, data: wh.ReportData | None) -> Result:
+    async def command(uow: UnitOfWork) -> Result:
+        if not await webhooks.first_delivery(uow.conn, webhook.id):
+            return "duplicate"
+        if isinstance(data, wh.PayoutData):
+            return "applied" if await _payout(uow, data) else "ignored"
+        if isinstance(data, wh.PaymentData):
+            return "applied" if await _payment_report(uow, webhook.type, data) else "ignored"
+        return "ignored"  # a type this service has no use for
+
+    return await writer.execute(command)
+
+
+async def _payment_report(uow: UnitOfWork, kind: str, data: wh.PaymentData) -> bool:
+    payment = await _payment(uow, data)
+    if payment is None:
+        return False
+    now = utcnow()
+    changed = _apply(payment, kind, data, await _fee_account(uow, payment, data), now)
+    if changed:
+        await uow.save(payment)
+        if kind == "payment.failed":
+            await attempts.mark_settled(uow.conn, payment.id)  # no longer counts against the bill
+    return changed
+
+
+def _apply(payment: Payment, kind: str, data: wh.PaymentData, fee_account: str, now: datetime) -> bool:
+    if isinstance(data, wh.PaymentSucceeded):
+        return payment.succeed(fee=data.fee, fee_id=data.fee_id, fee_account=fee_account, now=now)
+    if isinstance(data, wh.PaymentFailedData):
+        return payment.fail(data.reason, now)
+    if isinstance(data, wh.PaymentReturnedData):
+        return payment.return_by_bank(data.reason, now)
+    if isinstance(data, wh.DisputeCreated):
+        report = DisputeReport(
+            data.dispute_id, data.amount, data.reason, data.evidence_due_by, data.fee, data.fee_id
+        )
+        return payment.dispute(report, fee_account, now)
+    if isinstance(data, wh.DisputeClosedData):
+        return payment.close_dispute(
+            data.dispute_id, data.outcome, (data.fee_id, data.fee_refund), fee_account, now
+        )
+    if isinstance(data, wh.RefundData) and kind == "refund.succeeded":
+        return payment.refund_succeeded(data.refund_id, now)
+    if isinstance(data, wh.RefundData):
+        return payment.refund_failed(data.refund_id, data.reason or "failed", now)
+    return False
+
+
+async def _fee_account(uow: UnitOfWork, payment: Payment, data: wh.PaymentData) -> str:
+    """The operating account the charge named for its fees; else the one the processor says it used."""
+    named = await attempts.fee_account(uow.conn, payment.id)
+    reported = getattr(data, "fee_bank_account_id", None)
+    account = named or reported
+    if account is None:
+        raise OutOfOrder("no fee account is known for this payment")  # never for a payment taken here
+    return str(account)
+
+
+async def _payment(uow: UnitOfWork, data: wh.PaymentData) -> Payment | None:
+    """The payment the report is about; None when this service has no such payment (or not this firm's)."""
+    kind = await streams.stream_type(uow.conn, data.payment_id)
+    if kind is None:
+        attempt = await attempts.find(uow.conn, data.payment_id)
+        if attempt is not None and attempt.state == "charging":
+            raise OutOfOrder("the payment's charge is still being recorded")
+        return None
+    if kind != Payment.stream_type:
+        return None
+    payment = await uow.load(Payment, data.payment_id)
+    if payment.received is None or (data.firm_id and data.firm_id != payment.received.firm_id):
+        return None
+    return payment
+
+
+async def _payout(uow: UnitOfWork, data: wh.PayoutData) -> bool:
+    firm_id = await accounts.firm_of(uow.conn, data.bank_account_id)
+    if firm_id is None or (data.firm_id and data.firm_id != firm_id):
+        return False
+    if await streams.stream_type(uow.conn, data.payout_id) not in (None, Payout.stream_type):
+        return False
+    payout = await uow.load(Payout, data.payout_id)
+    lines = tuple(PayoutLine(**line.model_dump()) for line in data.lines)
+    changed = payout.pay(
+        firm_id=firm_id,
+        bank_account_id=data.bank_account_id,
+        amount=data.amount,
+        currency=data.currency,
+        arrival_date=data.arrival_date,
+        lines=lines,
+    )
+    if changed:
+        await uow.save(payout)
+    return changed

@@ -1,0 +1,52 @@
+"""Card and bank numbers must never reach link-service: the payer's browser sends them to the processor,
+and posts only its token here. This spots a request body that carries them anyway, so it is refused
+before anything parses, stores or logs it."""
+
+from __future__ import annotations
+
+import re
+
+# Fields that only ever hold raw payment details, wherever they appear in a body.
+RAW_FIELDS = frozenset(
+    {
+        "card",
+        "bank",
+        "us_bank_account",
+        "card_number",
+        "number",
+        "cvc",
+        "cvv",
+        "routing_number",
+        "account_number",
+    }
+)
+# 12 to 19 digits, maybe grouped by spaces or dashes as people type them.
+_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){11,18}(?!\d)")
+
+
+def luhn_valid(number: str) -> bool:
+    """The check digit every card number carries."""
+    if not number.isdigit():
+        return False
+    total = 0
+    for position, digit in enumerate(int(d) for d in reversed(number)):
+        doubled = digit * 2 if position % 2 else digit
+        total += doubled - 9 if doubled > 9 else doubled
+    return total % 10 == 0
+
+
+def holds_card_number(text: str) -> bool:
+    """True when the text contains a 12-19 digit, Luhn-valid number (spaces or dashes between digits)."""
+    return any(luhn_valid(re.sub(r"[ -]", "", run)) for run in _DIGIT_RUN.findall(text))
+
+
+def carries_raw_payment_details(body: object) -> bool:
+    """A card/bank field anywhere in the body, or any string holding a card number."""
+    if isinstance(body, dict):
+        return any(
+            str(name).lower() in RAW_FIELDS or carries_raw_payment_details(value)
+            for name, value in body.items()
+        )
+    if isinstance(body, list):
+        return any(carries_raw_payment_details(item) for item in body)
+    return isinstance(body, str) and holds_card_number(body)

@@ -1,0 +1,84 @@
+"""The processor's HTTP API (docs/processor-api.md) behind the PaymentProcessor interface.
+
+Each call carries the secret API key and an Idempotency-Key; a transport error, a 5xx or a 409 (our own
+earlier send still in flight there) is retried a bounded number of times with the SAME key, so the
+processor answers every retry with the first charge instead of making another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import structlog
+
+from paylinks_runtime.tracing import current_trace_headers
+
+from .base import Charged, ChargeOutcome, ChargeRequest, Declined, ProcessorUnavailable, Rejected
+
+log = structlog.get_logger(__name__)
+
+_RETRIED_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+
+
+class HttpProcessor:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout_seconds: float = 10.0,
+        attempts: int = 3,
+        backoff_seconds: float = 0.2,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 3.0)),
+            transport=transport,
+        )
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        response = await self._post("/v1/payments", request.as_json(), request.idempotency_key)
+        body = _json(response)
+        if response.status_code in (200, 201):
+            card = body.get("payment_method") or {}
+            return Charged(method=body["method"], last4=card.get("last4"), brand=card.get("brand"))
+        error = body.get("error") or {}
+        if response.status_code == 402:
+            return Declined(str(error.get("code") or "declined"))
+        if response.status_code == 422:
+            return Rejected(str(error.get("code") or "invalid"), str(error.get("message") or ""))
+        log.error("processor refused the charge request", status=response.status_code, code=error.get("code"))
+        raise ProcessorUnavailable(f"processor answered {response.status_code}")
+
+    async def _post(self, path: str, body: dict[str, Any], idempotency_key: str) -> httpx.Response:
+        # The trace context goes along, so a processor can continue the pay request's trace in its webhooks.
+        headers = {"Idempotency-Key": idempotency_key, **current_trace_headers()}
+        for attempt in range(1, self._attempts + 1):
+            try:
+                response = await self._client.post(path, json=body, headers=headers)
+            except httpx.TransportError as exc:
+                log.warning("processor unreachable", path=path, attempt=attempt, error=type(exc).__name__)
+            else:
+                if response.status_code not in _RETRIED_STATUSES:
+                    return response
+                log.warning("processor busy", path=path, attempt=attempt, status=response.status_code)
+            if attempt < self._attempts:
+                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+        raise ProcessorUnavailable(f"no answer from the processor after {self._attempts} attempts")
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

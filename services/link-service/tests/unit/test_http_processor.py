@@ -1,0 +1,98 @@
+"""The processor's HTTP adapter against a scripted processor (httpx.MockTransport): answers mapped to
+outcomes, and bounded retries that always re-send the same Idempotency-Key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from link_service.processor import Charged, ChargeRequest, Declined, ProcessorUnavailable, Rejected
+from link_service.processor.http import HttpProcessor
+
+pytestmark = pytest.mark.unit
+
+REQUEST = ChargeRequest(
+    payment_id="p-1",
+    payment_method="pm_1",
+    method="card",
+    amount=12_500,
+    currency="USD",
+    firm_id="f-1",
+    bank_account_id="ba-trust",
+    fee_bank_account_id="ba-operating",
+)
+
+
+def scripted(*answers: httpx.Response | Exception) -> tuple[HttpProcessor, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+    queue = list(answers)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        reply = queue.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    processor = HttpProcessor(
+        "http://processor", "sk_test", attempts=3, backoff_seconds=0, transport=httpx.MockTransport(answer)
+    )
+    return processor, seen
+
+
+def created(**payment_method: str) -> httpx.Response:
+    return httpx.Response(
+        201, json={"id": "py_1", "status": "pending", "method": "card", "payment_method": payment_method}
+    )
+
+
+def error(status: int, code: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": {"code": code, "message": code}})
+
+
+async def test_a_charge_sends_the_key_the_secret_and_the_fee_account() -> None:
+    processor, seen = scripted(created(type="card", brand="visa", last4="4242"))
+    assert await processor.charge(REQUEST) == Charged("card", "4242", "visa")
+    [sent] = seen
+    assert sent.headers["Idempotency-Key"] == "payment:p-1"
+    assert sent.headers["Authorization"] == "Bearer sk_test"
+    assert json.loads(sent.content)["fee_bank_account_id"] == "ba-operating"
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        (error(402, "card_declined"), Declined("card_declined")),
+        (error(422, "payment_method_used"), Rejected("payment_method_used", "payment_method_used")),
+    ],
+)
+async def test_refusals_are_outcomes_not_errors(answer: httpx.Response, outcome: object) -> None:
+    processor, _ = scripted(answer)
+    assert await processor.charge(REQUEST) == outcome
+
+
+async def test_transport_errors_and_5xx_are_retried_with_the_same_key() -> None:
+    processor, seen = scripted(
+        httpx.ConnectError("refused"), error(503, "unavailable"), created(type="card", last4="4242")
+    )
+    assert await processor.charge(REQUEST) == Charged("card", "4242", None)
+    assert [r.headers["Idempotency-Key"] for r in seen] == ["payment:p-1"] * 3
+    assert len({r.content for r in seen}) == 1
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        lambda: [httpx.ReadTimeout("slow")] * 3,
+        lambda: [error(409, "idempotency_key_in_flight")] * 3,
+        lambda: [error(401, "unauthorized")],
+    ],
+)
+async def test_no_answer_after_the_retries_is_unavailable(answers: Callable[[], list[object]]) -> None:
+    processor, seen = scripted(*answers())  # type: ignore[arg-type]
+    with pytest.raises(ProcessorUnavailable):
+        await processor.charge(REQUEST)
+    assert len(seen) <= 3

@@ -1,0 +1,268 @@
+"""The rows a batch of events writes into the read model (one NamedTuple per table write, the same columns
+in the same order as its composite type in migrations/), and the set of them one batch makes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+from pydantic_core import to_json
+
+from paylinks_events import Envelope
+
+Key = tuple[str, str]
+
+
+def details_json(details: Any) -> str:
+    """History details (or payout lines) as JSON for a jsonb column (which orders keys itself): pydantic's
+    encoder, several times faster per row than the json module's."""
+    return to_json(details, fallback=str).decode()
+
+
+class BankAccountRow(NamedTuple):
+    firm_id: str
+    bank_account_id: str
+    name: str
+    kind: str
+    currency: str
+
+
+class ContactRow(NamedTuple):
+    firm_id: str
+    contact_id: str
+    name: str
+    email: str | None
+
+
+class MatterRow(NamedTuple):
+    firm_id: str
+    matter_id: str
+    contact_id: str
+    name: str
+    number: str | None
+
+
+class ReceivedRow(NamedTuple):
+    firm_id: str
+    payment_id: str
+    bank_account_id: str
+    bill_id: str | None
+    link_id: str | None
+    source: str
+    amount: int
+    currency: str
+    method: str
+    payer_name: str
+    payer_email: str
+    reference: str | None
+    card_brand: str | None
+    last4: str | None
+    received_at: datetime
+
+
+class ProcessedRow(NamedTuple):
+    firm_id: str
+    payment_id: str
+    bank_account_id: str
+    bill_id: str | None
+    amount: int
+    currency: str
+    method: str
+    processed_at: datetime
+    fee: int
+
+
+class FailedRow(NamedTuple):
+    firm_id: str
+    payment_id: str
+    failed_at: datetime
+    failure_reason: str
+
+
+class UnallocatedRow(NamedTuple):
+    firm_id: str
+    payment_id: str
+    bill_id: str
+    currency: str
+    unallocated_amount: int
+    unallocated_at: datetime
+
+
+class LinkChangeRow(NamedTuple):
+    firm_id: str
+    payment_id: str
+    link_state: str
+    contact_id: str | None
+    matter_id: str | None
+    linked_by: str | None
+    linked_at: datetime | None
+    changed_at: datetime
+    event_id: str
+
+
+class HistoryRow(NamedTuple):
+    event_id: str
+    firm_id: str
+    payment_id: str
+    type: str
+    at: datetime
+    actor: str
+    details: str  # JSON
+
+
+class BillRow(NamedTuple):
+    firm_id: str
+    bill_id: str
+    matter_id: str
+    contact_id: str
+
+
+class ReturnedRow(NamedTuple):
+    firm_id: str
+    payment_id: str
+    returned_amount: int
+    returned_reason: str
+    returned_at: datetime
+
+
+class PaidOutRow(NamedTuple):
+    firm_id: str
+    payment_id: str
+    payout_id: str
+
+
+class RefundRequestRow(NamedTuple):
+    firm_id: str
+    refund_id: str
+    payment_id: str
+    amount: int
+    currency: str
+    reason: str
+    requested_by: str
+    requested_at: datetime
+
+
+class RefundSuccessRow(NamedTuple):
+    firm_id: str
+    refund_id: str
+    payment_id: str
+    amount: int
+    currency: str
+    succeeded_at: datetime
+
+
+class RefundFailureRow(NamedTuple):
+    firm_id: str
+    refund_id: str
+    payment_id: str
+    failed_at: datetime
+    failure_reason: str
+
+
+class DisputeOpenedRow(NamedTuple):
+    firm_id: str
+    dispute_id: str
+    payment_id: str
+    amount: int
+    currency: str
+    reason: str
+    evidence_due_by: datetime
+    disputed_at: datetime
+
+
+class DisputeClosedRow(NamedTuple):
+    firm_id: str
+    dispute_id: str
+    payment_id: str
+    amount: int
+    currency: str
+    outcome: str
+    closed_at: datetime
+
+
+class FeeRow(NamedTuple):
+    firm_id: str
+    fee_id: str
+    given_back: bool
+    payment_id: str
+    kind: str
+    amount: int
+    currency: str
+    bank_account_id: str
+    charged_at: datetime
+
+
+class PayoutRow(NamedTuple):
+    firm_id: str
+    payout_id: str
+    bank_account_id: str
+    amount: int
+    currency: str
+    arrival_date: date
+    lines: str  # JSON
+
+
+class MovementRow(NamedTuple):
+    """One signed movement of a payment's money in its bank account (the ledger's unit)."""
+
+    firm_id: str
+    movement_id: str
+    payment_id: str
+    kind: str
+    amount: int
+    at: datetime
+
+
+@dataclass
+class ProjectionWrites:
+    """The rows one batch of events writes, one per key (a later event of the same kind replaces it)."""
+
+    bank_accounts: dict[Key, BankAccountRow] = field(default_factory=dict)
+    contacts: dict[Key, ContactRow] = field(default_factory=dict)
+    matters: dict[Key, MatterRow] = field(default_factory=dict)
+    received: dict[Key, ReceivedRow] = field(default_factory=dict)
+    processed: dict[Key, ProcessedRow] = field(default_factory=dict)
+    failed: dict[Key, FailedRow] = field(default_factory=dict)
+    unallocated: dict[Key, UnallocatedRow] = field(default_factory=dict)
+    link_changes: dict[Key, LinkChangeRow] = field(default_factory=dict)
+    history: dict[str, HistoryRow] = field(default_factory=dict)
+    bills: dict[Key, BillRow] = field(default_factory=dict)
+    returned: dict[Key, ReturnedRow] = field(default_factory=dict)
+    paid_out: dict[Key, PaidOutRow] = field(default_factory=dict)
+    refund_requests: dict[Key, RefundRequestRow] = field(default_factory=dict)
+    refund_successes: dict[Key, RefundSuccessRow] = field(default_factory=dict)
+    refund_failures: dict[Key, RefundFailureRow] = field(default_factory=dict)
+    disputes_opened: dict[Key, DisputeOpenedRow] = field(default_factory=dict)
+    disputes_closed: dict[Key, DisputeClosedRow] = field(default_factory=dict)
+    fees: dict[tuple[str, str, bool], FeeRow] = field(default_factory=dict)
+    payouts: dict[Key, PayoutRow] = field(default_factory=dict)
+    movements: dict[Key, MovementRow] = field(default_factory=dict)
+
+    def add_movement(
+        self, firm_id: str, payment_id: str, kind: str, of: str, amount: int, at: datetime
+    ) -> None:
+        """A ledger movement, keyed by what moved (`of`: the payment, refund or dispute id)."""
+        movement_id = f"{kind}:{of}"
+        self.movements[(firm_id, movement_id)] = MovementRow(
+            firm_id, movement_id, payment_id, kind, amount, at
+        )
+
+    def add_link_change(self, row: LinkChangeRow) -> None:
+        key = (row.firm_id, row.payment_id)
+        current = self.link_changes.get(key)
+        if current is None or (row.changed_at, row.event_id) > (current.changed_at, current.event_id):
+            self.link_changes[key] = row
+
+    def add_history(
+        self, envelope: Envelope, payment_id: str, at: datetime, actor: str, **details: Any
+    ) -> None:
+        self.history[envelope.id] = HistoryRow(
+            envelope.id,
+            envelope.event.firm_id,
+            payment_id,
+            envelope.type,
+            at,
+            actor,
+            details_json(details),
+        )
