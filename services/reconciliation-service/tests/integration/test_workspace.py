@@ -308,3 +308,40 @@ async def test_the_development_sign_in_is_refused_in_production() -> None:
         unsigned = await c.get("/payments")
         assert unsigned.status_code == 401  # no redirect to a sign-in that does not exist
         assert "dev/sign-in" not in unsigned.text
+
+
+async def test_relink_moves_the_payment_with_a_reason_and_a_bad_choice_changes_nothing(firm, browser) -> None:  # type: ignore[no-untyped-def]
+    account = firm.bank_account()
+    await firm.publish(account)
+    _, first = await firm.practice()
+    other_contact, _ = await firm.practice()
+    payment = await firm.ready_payment(account.bank_account_id)
+    linked = await firm.client.post(
+        f"/v1/payments/{payment.payment_id}/link", json={"matter_id": first.matter_id}, headers=firm.headers
+    )
+    assert linked.status_code == 200
+    await sign_in(browser, firm.id)
+    page = await browser.get(f"/payments/{payment.payment_id}", params={"q": other_contact.name})
+    assert f'value="contact:{other_contact.contact_id}"' in page.text
+    action = f"/payments/{payment.payment_id}/actions/relink"
+    form = {"csrf_token": csrf_of(page), "reason": "the payer is the other client"}
+
+    for target in ("contact:nope", "matter:", "judge:x", ""):
+        refused = await browser.post(action, data=form | {"target": target}, headers=ORIGIN)
+        assert refused.status_code == 422, target
+    no_reason = form | {"reason": " ", "target": f"contact:{other_contact.contact_id}"}
+    assert (await browser.post(action, data=no_reason, headers=ORIGIN)).status_code == 422
+    assert (await firm.payment(payment.payment_id))["matter_id"] == first.matter_id
+
+    moved = await browser.post(
+        action, data=form | {"target": f"contact:{other_contact.contact_id}"}, headers=ORIGIN
+    )
+    assert moved.status_code == 303
+    after = await firm.payment(payment.payment_id)
+    assert (after["status"], after["matter_id"], after["contact_id"]) == (
+        "linked",
+        None,
+        other_contact.contact_id,
+    )
+    shown = await browser.get(f"/payments/{payment.payment_id}")
+    assert "Why: the payer is the other client" in shown.text

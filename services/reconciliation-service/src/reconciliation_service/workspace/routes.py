@@ -261,6 +261,41 @@ async def unlink(
     return _done(payment_id, "unlinked")
 
 
+@router.post("/payments/{payment_id}/actions/relink")
+async def relink(
+    request: Request, payment_id: str, csrf_token: Annotated[str | None, Form()] = None,
+    target: Annotated[str, Form(max_length=300)] = "", reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:  # fmt: skip
+    """Unlink with the reason, then link to the chosen matter or contact (`matter:<id>` / `contact:<id>`).
+    The target is checked first, so a bad choice leaves the link as it was."""
+    who = _refuse_post(request, csrf_token)
+    if isinstance(who, Response):
+        return who
+    zone, ref = _zone(request), PaymentRef(who.user.firm_id, payment_id)
+    chosen = _chosen_target(target)
+    async with runtime_of(request).pool.acquire() as conn:
+        known = chosen is not None and await queries.resolve_target(conn, ref.firm_id, chosen) is not None
+    if chosen is None or not known or not reason.strip():
+        error = "Choose the matter or contact to link instead, and say why."
+        return await _payment(request, who, payment_id, zone, error=error, status=422)
+    try:
+        await commands.unlink_payment(writer_of(request), ref, reason.strip(), who.user.user_id)
+        await commands.link_payment(writer_of(request), ref, chosen, who.user.user_id)
+    except DomainError as exc:
+        return await _payment(request, who, payment_id, zone, error=exc.message, status=http_status(exc))
+    return _done(payment_id, "relinked")
+
+
+def _chosen_target(value: str) -> TargetRequest | None:
+    """`matter:<id>` or `contact:<id>` from the relink form's radio buttons."""
+    kind, _, target_id = value.partition(":")
+    if not target_id or kind not in ("matter", "contact"):
+        return None
+    return TargetRequest(
+        matter_id=target_id if kind == "matter" else None, contact_id=target_id if kind == "contact" else None
+    )
+
+
 @router.post("/payments/{payment_id}/actions/refund")
 async def refund(
     request: Request, payment_id: str, csrf_token: Annotated[str | None, Form()] = None,
