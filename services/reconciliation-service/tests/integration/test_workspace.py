@@ -345,3 +345,25 @@ async def test_relink_moves_the_payment_with_a_reason_and_a_bad_choice_changes_n
     )
     shown = await browser.get(f"/payments/{payment.payment_id}")
     assert "Why: the payer is the other client" in shown.text
+
+
+async def test_sign_in_goes_back_only_to_this_site_and_sign_out_needs_the_token(firm, browser) -> None:  # type: ignore[no-untyped-def]
+    for target, landing in (
+        ("/deposits", "/deposits"),
+        ("//evil.example/x", "/payments"),
+        ("https://evil.example", "/payments"),
+    ):
+        response = await browser.post(
+            "/dev/sign-in", data={"firm_id": firm.id, "user_id": "u", "next": target}, headers=ORIGIN
+        )
+        assert response.headers["location"] == landing, target
+    foreign = await browser.post(
+        "/dev/sign-in", data={"firm_id": firm.id, "user_id": "u"}, headers={"origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 403
+    page = await browser.get("/payments")
+    assert (await browser.post("/sign-out", headers=ORIGIN)).status_code == 403
+    assert (await browser.get("/payments")).status_code == 200  # still signed in
+    out = await browser.post("/sign-out", data={"csrf_token": csrf_of(page)}, headers=ORIGIN)
+    assert out.status_code == 303
+    assert (await browser.get("/payments")).status_code == 303  # to the sign-in again
