@@ -286,9 +286,15 @@ async def test_the_deposit_csv_downloads_with_the_session(firm, browser) -> None
     assert download.headers["content-disposition"] == 'attachment; filename="deposits.csv"'
     rows = list(csv.DictReader(io.StringIO(download.text)))
     assert [(r["payout_id"], r["payment_id"]) for r in rows] == [(payout.payout_id, payment.payment_id)]
+    _, matter = await firm.practice()
+    linked = await firm.client.post(
+        f"/v1/payments/{payment.payment_id}/link", json={"matter_id": matter.matter_id}, headers=firm.headers
+    )
+    assert linked.status_code == 200
     trust = await browser.get("/trust-reconciliation")
     assert trust.status_code == 200
     assert "Trust ledger" in trust.text
+    assert f"<td>Estate of Smith · {matter.number}</td><td>Dana Client</td>" in trust.text  # names, not ids
 
 
 async def _paid_out(firm, payment_id: str) -> bool:  # type: ignore[no-untyped-def]

@@ -145,3 +145,20 @@ async def deposit(conn: asyncpg.Connection, firm_id: str, payout_id: str) -> asy
         firm_id,
         payout_id,
     )
+
+
+async def names(
+    conn: asyncpg.Connection, firm_id: str, matter_ids: list[str], contact_ids: list[str | None]
+) -> dict[str, str]:
+    """What staff call the matters ("Smith adoption · 2026-0042") and contacts named by id."""
+    rows = await conn.fetch(
+        """
+        SELECT matter_id AS id, name || coalesce(' · ' || number, '') AS label FROM matters
+         WHERE firm_id = $1 AND matter_id = ANY($2::text[])
+        UNION ALL
+        SELECT contact_id, name FROM contacts WHERE firm_id = $1 AND contact_id = ANY($3::text[])""",
+        firm_id,
+        matter_ids,
+        contact_ids,
+    )
+    return {row["id"]: row["label"] for row in rows}

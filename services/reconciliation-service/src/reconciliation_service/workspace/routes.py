@@ -408,8 +408,12 @@ async def trust_reconciliation(request: Request, bank_account_id: str = "", as_o
                 result = await money_api.trust_reconciliation(who.user, conn, chosen, moment)
             except ApiError as exc:
                 return _error(request, exc.status, "Cannot reconcile this account", exc.message)
+        ledgers = result["client_ledgers"] if result else []
+        matters = [c["matter_id"] for c in ledgers if c["matter_id"]]
+        labels = await listing.names(conn, who.user.firm_id, matters, [c["contact_id"] for c in ledgers])
     return _html(
         request, "trust.html", 200, who, accounts=trust_accounts, chosen=chosen, result=result, zone=zone,
+        labels=labels,
         as_of=as_of, as_of_local=present.local_time(moment, zone) if moment else "",
     )  # fmt: skip
 
