@@ -16,9 +16,10 @@ WITH_INFRA := deploy/local/with-infra.sh
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.synced ## virtualenv with every package (uv, locked), plus Chromium and promtool for the tests
+setup: $(VENV)/.synced ## virtualenv with every package (uv, locked), plus Chromium, promtool and axe-core for the tests
 	@deploy/local/ensure-chromium.sh
 	@deploy/local/ensure-promtool.sh
+	@deploy/local/ensure-axe.sh
 
 $(VENV)/.synced: uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv

@@ -467,7 +467,9 @@ def test_ingress_routes_the_public_paths_of_the_configured_hosts() -> None:
     webhook = module_constant(console_scripts()["link-service"], "WEBHOOK_PATH")
     for path in ("/pay", "/v1/pay", webhook):
         assert routes[(pay_host, path)] == "link-service"
-    assert routes[(staff_host, "/payments")] == "reconciliation-service"
+    for path in ("/payments", "/deposits", "/trust-reconciliation", "/workspace.css", "/sign-out"):
+        assert routes[(staff_host, path)] == "reconciliation-service"
+    assert (staff_host, "/dev/sign-in") not in routes
 
 
 def test_prometheus_scrapes_each_service_on_its_port_and_loads_the_alerts() -> None:

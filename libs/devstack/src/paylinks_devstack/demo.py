@@ -270,6 +270,9 @@ class Story:
         mails = self.mail.all()
         print(f"\n   {len(mails)} emails in {self.mail.maildir}")
         print(f"   service logs in {self.stack.config.home / 'logs'}; QR codes in {self.output}")
+        workspace = self.stack.config.url("reconciliation-service")
+        print(f"\n   staff workspace: {workspace}/payments")
+        print(f"   development sign-in for this firm: {workspace}/dev/sign-in?firm_id={self.firm}")
 
 
 def _history_line(item: dict[str, Any]) -> str:

@@ -69,6 +69,7 @@ class StackConfig:
             "HTTP_PORT": str(self.ports[service]),
             "PUBLIC_BASE_URL": self.url("link-service"),
             "RECONCILIATION_BASE_URL": self.url("reconciliation-service"),
+            "LINK_SERVICE_URL": self.url("link-service"),
             "PROCESSOR_URL": self.url("processor-sandbox"),
             "PROCESSOR_WEBHOOK_URL": self.url("link-service") + "/v1/processor/webhooks",
             "SMTP_HOST": "127.0.0.1",

@@ -10,7 +10,7 @@ from paylinks_runtime.http import create_service_app, serve
 from paylinks_runtime.openapi import declare_bearer_auth
 from paylinks_runtime.service import ServiceRuntime
 
-from . import api, money_api, page
+from . import api, money_api, page, workspace
 from .config import MIGRATIONS, Settings
 from .consumer import projection_consumer
 from .projection import PROJECTION_TOPICS
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, topics: Sequence[str] = PROJECT
     app.include_router(api.router)
     app.include_router(money_api.router)
     app.include_router(page.router)
+    app.include_router(workspace.router)
     return app
 
 

@@ -23,3 +23,5 @@ class Settings(ServiceSettings):
     page_cookie_max_age: int = Field(default=3600, ge=60)
     # A rebuild waits this long for the outbox to drain before switching (a stopped service never drains it).
     rebuild_outbox_drain_seconds: float = Field(default=10.0, ge=0)
+    # The workspace's refund button asks link-service's API (with the staff member's own token).
+    link_service_url: str = "http://127.0.0.1:8001"

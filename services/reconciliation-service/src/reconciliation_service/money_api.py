@@ -68,7 +68,7 @@ async def deposits_csv(
     to: date | None = None,
 ) -> Response:
     rows = await money_queries.deposits(conn, staff.firm_id, bank_account_id, from_, to)
-    return _csv(exports.deposits_csv(rows), "deposits")
+    return csv_response(exports.deposits_csv(rows), "deposits")
 
 
 @router.get("/payments.csv", response_class=Response)
@@ -79,10 +79,10 @@ async def payments_csv(
     to: date | None = None,
 ) -> Response:
     rows = await money_queries.payments_export(conn, staff.firm_id, from_, to)
-    return _csv(exports.payments_csv(rows), "payments")
+    return csv_response(exports.payments_csv(rows), "payments")
 
 
-def _csv(document: str, name: str) -> Response:
+def csv_response(document: str, name: str) -> Response:
     return Response(
         document,
         media_type="text/csv; charset=utf-8",

@@ -28,7 +28,7 @@ _SUGGESTIONS = """
 
 # What happened to the money after the payment: refunds that went through, whether one is still pending,
 # and the latest dispute.
-_AFTER_PAYMENT = """
+AFTER_PAYMENT = """
 (SELECT coalesce(sum(r.amount) FILTER (WHERE r.status = 'succeeded'), 0)::bigint FROM refunds r
   WHERE r.firm_id = p.firm_id AND r.payment_id = p.payment_id) AS refunded_amount,
 (SELECT jsonb_build_object('dispute_id', d.dispute_id, 'status', d.status, 'amount', d.amount,
@@ -38,7 +38,7 @@ _AFTER_PAYMENT = """
 """
 
 
-def _decorated(payments: str, extra: str = "") -> str:
+def decorated(payments: str, extra: str = "") -> str:
     """Payments rows (`payments`: the table, or a subquery of it) with their account, matter, contact and
     suggestions, and `extra` columns. Made of constant fragments only."""
     return f"""
@@ -51,7 +51,7 @@ SELECT p.*, b.name AS bank_account_name, b.kind AS bank_account_kind,
 """  # noqa: S608
 
 
-_PAYMENT = _decorated("payments", "," + _AFTER_PAYMENT)
+_PAYMENT = decorated("payments", "," + AFTER_PAYMENT)
 
 # The page is chosen from the payments alone (the LIMIT inside a subquery is applied before the joins), so
 # a page of 200 costs 200 rows' lookups however many payments wait, whatever the planner's statistics say.
@@ -61,7 +61,7 @@ _PAGE_OF_PAYMENTS = """(SELECT * FROM payments
             AND ($4::timestamptz IS NULL OR (received_at, payment_id) > ($4, $5))
           ORDER BY received_at, payment_id
           LIMIT $6)"""
-_UNLINKED_PAGE = _decorated(_PAGE_OF_PAYMENTS) + " ORDER BY p.received_at, p.payment_id"
+_UNLINKED_PAGE = decorated(_PAGE_OF_PAYMENTS) + " ORDER BY p.received_at, p.payment_id"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,175 @@
+"""The staff workspace in Debian's Chromium: a bookkeeper's day (sign in, find a payment by the payer's email,
+link it, unlink it with a reason, refund part of it as an admin and see the tag, download the deposit CSV),
+every page checked with axe-core (no serious or critical violation) and photographed at 1280 and 400 px.
+
+link-service's refund endpoint is not on main yet: a stub stands in for it, answering 202 and publishing the
+RefundRequested / RefundSucceeded events link-service would, so the tag comes from the real read model.
+Screenshots go to a temporary folder, or to $PAYLINKS_SCREENSHOTS (docs/screenshots for the README)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from paylinks_events import Payer, PayoutLine, RefundRequested, RefundSucceeded
+from paylinks_runtime.testing import chromium, eventually, free_socket, serving
+from reconciliation_service.config import Settings
+
+AXE = Path(__file__).resolve().parents[4] / ".local" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+WIDTHS = (1280, 400)
+
+
+@pytest.fixture
+async def served(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[str]:
+    async with serving(app, free_socket(), lifespan="off") as url:
+        yield url
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("PAYLINKS_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+async def link_service(firm, settings: Settings, monkeypatch) -> AsyncIterator[list[dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    """Stands in for link-service's refund endpoint: 202, then the refund's events on the real topic."""
+    calls: list[dict[str, Any]] = []
+    stub = FastAPI()
+
+    @stub.post("/v1/payments/{payment_id}/refunds")
+    async def refund(payment_id: str, request: Request) -> JSONResponse:
+        body = await request.json()
+        calls.append(body)
+        payment = await firm.payment(payment_id)
+        now = datetime.now(UTC)
+        requested = RefundRequested(
+            firm_id=firm.id, refund_id=f"re-{len(calls)}-{payment_id}", payment_id=payment_id,
+            bank_account_id=payment["bank_account_id"], amount=body["amount"], currency=payment["currency"],
+            reason=body["reason"], requested_by="admin", requested_at=now,
+        )  # fmt: skip
+        succeeded = RefundSucceeded(
+            firm_id=firm.id, refund_id=requested.refund_id, payment_id=payment_id,
+            bank_account_id=requested.bank_account_id, amount=requested.amount, currency=requested.currency,
+            succeeded_at=now + timedelta(seconds=1),
+        )  # fmt: skip
+        await firm.publish(requested, succeeded)
+        return JSONResponse({"refund_id": requested.refund_id, "status": "pending"}, status_code=202)
+
+    async with serving(stub, free_socket()) as url:
+        monkeypatch.setattr(settings, "link_service_url", url)
+        yield calls
+
+
+async def check_and_photograph(page: Any, shots: Path, name: str) -> None:
+    """axe-core finds no serious or critical violation; then the page at each width, whole."""
+    if AXE.exists():
+        await page.add_script_tag(path=str(AXE))
+        violations = await page.evaluate(
+            "async () => (await axe.run()).violations"
+            ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target)}))"
+        )
+        serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+        assert serious == [], f"{name}: {serious}"
+    elif os.environ.get("CI"):
+        raise AssertionError(f"axe-core is missing at {AXE}: run make setup")
+    for width in WIDTHS:
+        await page.set_viewport_size({"width": width, "height": 900})
+        await page.screenshot(path=str(shots / f"workspace-{name}-{width}.png"), full_page=True)
+    await page.set_viewport_size({"width": 1280, "height": 900})
+
+
+async def test_a_bookkeepers_day_in_the_workspace(firm, served, link_service, shots) -> None:  # type: ignore[no-untyped-def]
+    trust = firm.bank_account(name="Client trust", kind="trust")
+    operating = firm.bank_account(name="Operating")
+    contact = firm.contact(name="Robin Smith", email="robin@smith.example")
+    matter = firm.matter(contact.contact_id, name="Smith adoption", number="2026-0042")
+    await firm.publish(trust, operating, contact, matter)
+    await eventually(lambda: firm.knows_matter(matter.matter_id))
+    payment = await firm.ready_payment(
+        trust.bank_account_id,
+        payer=Payer(name="Robin Smith", email="robin@smith.example"),
+        reference="2026-0042",
+    )
+    for name, amount in (("Ada Brook", 48000), ("Cy Dunn", 9900)):
+        await firm.ready_payment(
+            operating.bank_account_id, payer=Payer(name=name, email="x@example.com"), amount=amount
+        )
+    await firm.publish(
+        firm.payout(
+            trust.bank_account_id, PayoutLine(type="payment", payment_id=payment.payment_id, amount=12500)
+        )
+    )
+
+    async with chromium() as browser:
+        context = await browser.new_context(bypass_csp=True, accept_downloads=True)  # bypass: axe's injection
+        page = await context.new_page()
+        await page.goto(f"{served}/payments")
+        assert page.url.startswith(f"{served}/dev/sign-in")
+        await check_and_photograph(page, shots, "sign-in")
+        await page.get_by_label("Firm id").fill(firm.id)
+        await page.get_by_label("Admin (may refund)").check()
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url(f"{served}/payments")
+        await check_and_photograph(page, shots, "payments")
+
+        await page.get_by_label("Search").fill("robin@smith.example")
+        await page.get_by_role("button", name="Show payments").click()
+        results = page.locator("table.list").first
+        assert await results.locator("tbody tr").count() == 1
+        await results.get_by_role("link").click()
+        await page.wait_for_url(f"{served}/payments/{payment.payment_id}")
+        await check_and_photograph(page, shots, "payment")
+
+        # the suggestion (the payer's email is the contact's), but a search for the matter to link
+        await page.get_by_label("Find a matter or contact").fill("2026-0042")
+        await page.get_by_role("button", name="Search", exact=True).click()
+        assert await page.locator("#suggested").get_by_role("button").count() == 2  # by email, by reference
+        await page.locator("#found").get_by_role("button", name="Link to matter Smith adoption").click()
+        assert await page.locator("#notice").inner_text() == "Linked."
+        assert "Smith adoption" in await page.locator("#linked-to").inner_text()
+        await check_and_photograph(page, shots, "payment-linked")
+
+        await page.get_by_label("Reason to unlink").fill("paid for the Smith estate, not the adoption")
+        await page.get_by_role("button", name="Unlink").click()
+        assert await page.locator("#notice").inner_text() == "Unlinked."
+        assert "Why: paid for the Smith estate, not the adoption" in await page.locator("main").inner_text()
+
+        await page.get_by_label("Amount to refund (USD)").fill("20.00")
+        await page.get_by_label("Reason", exact=True).fill("overpaid")
+        await page.get_by_role("button", name="Refund").click()
+        assert "Refund requested" in await page.locator("#notice").inner_text()
+        assert link_service == [{"amount": 2000, "reason": "overpaid"}]
+        tag = page.locator("#tags").get_by_text("partially refunded")
+        for _ in range(100):  # the refund's events reach the read model in their own time: reload until
+            if await tag.count():
+                break
+            await page.reload()
+        assert await tag.count() == 1
+        assert "$105.00" in await page.locator("#refundable").inner_text()
+
+        await page.get_by_role("link", name="Deposits").click()
+        await check_and_photograph(page, shots, "deposits")
+        async with page.expect_download() as download_info:
+            await page.get_by_role("link", name="Download deposits (CSV)").click()
+        download = await download_info.value
+        saved = await download.path()
+        rows = list(csv.DictReader(io.StringIO(await asyncio.to_thread(saved.read_text))))
+        assert [r["payment_id"] for r in rows] == [payment.payment_id]
+
+        await page.get_by_role("link", name="Trust reconciliation").click()
+        assert "Trust ledger" in await page.locator("main").inner_text()
+        await check_and_photograph(page, shots, "trust-reconciliation")
+        await context.close()
