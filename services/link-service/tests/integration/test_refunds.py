@@ -13,7 +13,7 @@ from paylinks_events import Topic
 from paylinks_runtime.testing import DATABASE_URL, TopicWatcher, auth_header, eventually
 
 from .conftest import R01_ACCOUNT
-from .test_processor_events import of_payment, paid
+from .test_processor_events import control, of_payment, paid
 
 ADMIN = {"roles": ("staff", "admin"), "user_id": "user-admin"}
 
@@ -128,6 +128,23 @@ async def test_a_failed_payment_is_not_refundable(service) -> None:
     assert refused.status_code == 422
     assert refused.json()["error"]["code"] == "payment_not_refundable"
     assert await refunds_of(service, firm, payment_id) == []
+
+
+async def test_a_refund_the_processor_refuses_fails_at_once(service) -> None:
+    """A dispute open at the processor holds the disputed money: the processor refuses the refund (422), and
+    link-service records RefundFailed with its code at once; nothing was given back."""
+    async with TopicWatcher(Topic.PAYMENT) as watcher:
+        firm, _, payment_id = await paid(service, watcher, await service.card_payment(6_000))
+        await control(service, f"/v1/sandbox/payments/{payment_id}/dispute", {})
+        await watcher.wait_for(of_payment(payment_id, "PaymentDisputed"))
+        refused = await refund(service, firm, payment_id, 6_000)
+        assert refused.status_code == 422
+        assert refused.json()["error"]["code"] == "amount_exceeds_refundable"
+        await watcher.wait_for(of_payment(payment_id, "RefundRequested"))
+        [failed] = await watcher.wait_for(of_payment(payment_id, "RefundFailed"))
+    assert json.loads(failed.value)["reason"] == "amount_exceeds_refundable"
+    assert [r["status"] for r in await refunds_of(service, firm, payment_id)] == ["failed"]
+    assert await processor_refunds(service, payment_id) == []
 
 
 async def _processor_has(service: Any, payment_id: str, count: int) -> bool:
