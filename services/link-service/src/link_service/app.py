@@ -1,4 +1,5 @@
-"""The link-service process: runtime (pool, outbox relay, billing consumer, payment upkeep) and HTTP."""
+"""The link-service process: runtime (pool, outbox relay, billing consumer, payment and refund upkeep) and
+HTTP."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from paylinks_runtime.openapi import declare_bearer_auth
 from paylinks_runtime.service import ServiceRuntime
 
 from . import token_redaction
-from .api import pay, pay_page, staff, webhooks
+from .api import pay, pay_page, refunds, staff, webhooks
 from .api.context import LinkServiceParts, install_refusal_handler
 from .config import Settings
 from .payment_upkeep import keep_payments_finished
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, processor: PaymentProcessor | N
     async def payment_upkeep(_: ServiceRuntime) -> None:
         await keep_payments_finished(
             parts.intake,
+            parts.refunds,
             after_seconds=settings.payment_recovery_after_seconds,
             interval_seconds=settings.payment_recovery_interval_seconds,
         )
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None, processor: PaymentProcessor | N
     parts = LinkServiceParts(settings, runtime, processor)
     app.state.parts = parts
     app.include_router(staff.router)
+    app.include_router(refunds.router)
     app.include_router(pay.router)
     app.include_router(pay_page.router)
     app.include_router(webhooks.router)

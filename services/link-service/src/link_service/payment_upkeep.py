@@ -1,5 +1,5 @@
-"""Background task: finish payment attempts left between the charge and its record, and forget expired
-Idempotency-Keys. Whichever process runs it, a stranded attempt is sent again with the same key."""
+"""Background task: finish payment attempts and refunds left between the processor call and its record, and
+forget expired Idempotency-Keys. Whichever process runs it, a stranded one is sent again with the same key."""
 
 from __future__ import annotations
 
@@ -8,18 +8,21 @@ import asyncio
 import structlog
 
 from .commands.intake import PaymentIntake
+from .commands.refunds import RefundCommands
 from .store import idempotency
 
 log = structlog.get_logger(__name__)
 
 
 async def keep_payments_finished(
-    intake: PaymentIntake, *, after_seconds: float, interval_seconds: float
+    intake: PaymentIntake, refunds: RefundCommands, *, after_seconds: float, interval_seconds: float
 ) -> None:
-    """Until cancelled: every `interval_seconds`, recover attempts charging for over `after_seconds`."""
+    """Until cancelled: every `interval_seconds`, recover attempts charging and refunds sending for over
+    `after_seconds`."""
     while True:
         try:
             await intake.recover_stranded(after_seconds)
+            await refunds.recover_stranded(after_seconds)
             async with intake.pool.acquire() as conn:
                 await idempotency.prune(conn)
         except Exception:  # the task must outlive any one failure, or stranded payments would stay so

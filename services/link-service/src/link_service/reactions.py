@@ -1,7 +1,8 @@
 """Who in link-service reacts to which event: the bills view, from billing.events; voiding or paying a bill
-revokes its links. A payment billing has applied (or left unallocated) stops counting as pending against the
-balance, in the same transaction that lowers the balance: the balance due is never counted twice nor left
-uncounted. Runs in the inbox consumer's transaction (each event once; other types are ignored)."""
+revokes its links, and a payment reversed on a paid bill (refund, dispute, return) reopens the links that
+paying it had revoked. A payment billing has applied (or left unallocated) stops counting as pending against
+the balance, in the same transaction that lowers the balance: the balance due is never counted twice nor
+left uncounted. Runs in the inbox consumer's transaction (each event once; other types are ignored)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from paylinks_events import (
     BillIssued,
     BillPaid,
     BillPaymentApplied,
+    BillPaymentReversed,
     BillVoided,
     Envelope,
     PaymentUnallocated,
@@ -39,6 +41,14 @@ async def _bill_payment_applied(uow: UnitOfWork, event: BillPaymentApplied) -> N
     await attempts.mark_settled(uow.conn, event.payment_id)
 
 
+@REACTIONS.on(BillPaymentReversed)
+async def _bill_payment_reversed(uow: UnitOfWork, event: BillPaymentReversed) -> None:
+    """The balance goes back up; a paid bill's links take payment again (revoked only in the links table:
+    the contract has no "link reopened" event, see Link.reopen). The bill paid again revokes them again."""
+    if await bills.reversed_payment(uow.conn, event.bill_id, event.balance):
+        await links.reopen_paid_links(uow.conn, event.bill_id)
+
+
 @REACTIONS.on(PaymentUnallocated)
 async def _payment_unallocated(uow: UnitOfWork, event: PaymentUnallocated) -> None:
     await attempts.mark_settled(uow.conn, event.payment_id)
@@ -59,6 +69,7 @@ async def _bill_paid(uow: UnitOfWork, event: BillPaid) -> None:
 async def _revoke_links(uow: UnitOfWork, bill_id: str, reason: RevokeReason) -> None:
     for link_id in await links.open_links_of_bill(uow.conn, bill_id):
         link = await uow.load(Link, link_id)
+        link.reopen()  # the table shows it open: a `bill_paid` revocation on its stream was lifted since
         link.revoke(reason, utcnow())
         await uow.save(link)
         await links.revoked(uow.conn, link_id, reason)

@@ -7,7 +7,7 @@ import asyncio
 import json
 import uuid
 
-from paylinks_events import BillPaymentApplied, Topic, utcnow
+from paylinks_events import BillPaymentApplied, BillPaymentReversed, Topic, utcnow
 from paylinks_runtime.testing import TopicWatcher, eventually, header
 
 from .conftest import token_of
@@ -160,3 +160,53 @@ async def test_a_paid_bill_takes_no_more_payments(service) -> None:
 
 async def _amount_due_is(service, token: str, amount: int) -> bool:  # type: ignore[no-untyped-def]
     return bool((await service.link_status(token))["amount_due"] == amount)
+
+
+async def reverse(service, firm: str, bill_id: str, amount: int, balance: int) -> None:  # type: ignore[no-untyped-def]
+    await service.publish(
+        BillPaymentReversed(
+            bill_id=bill_id,
+            firm_id=firm,
+            payment_id=str(uuid.uuid4()),
+            amount=amount,
+            balance=balance,
+            reason="refund",
+            reversed_at=utcnow(),
+        )
+    )
+
+
+async def _link_view_is(service, token: str, status: str, amount_due: int) -> bool:  # type: ignore[no-untyped-def]
+    view = await service.link_status(token)
+    return bool(view["status"] == status and view["amount_due"] == amount_due)
+
+
+async def test_a_payment_reversed_on_a_paid_bill_reopens_its_link_until_it_is_paid_again(service) -> None:
+    firm, bill_id, _, token = await bill_with_link(service, 10_000)
+    async with TopicWatcher(Topic.LINK) as watcher:
+        await service.apply_to_bill(firm, bill_id, 10_000, balance=0)
+        await service.pay_bill_off(firm, bill_id)
+        await watcher.wait_for(of_firm(firm, "LinkRevoked"))
+        await reverse(service, firm, bill_id, 4_000, balance=4_000)
+        assert await eventually(lambda: _link_view_is(service, token, "open", 4_000))
+        payment = await service.pay(token, await service.card_payment(4_000))
+        assert payment.status_code == 202, payment.text
+        above = await service.pay(token, await service.card_payment(1))
+        assert above.json()["error"]["code"] == "amount_above_balance"  # the 4,000 is being paid
+        await service.apply_to_bill(firm, bill_id, 4_000, balance=0)
+        await service.pay_bill_off(firm, bill_id)
+        revocations = await watcher.wait_for(of_firm(firm, "LinkRevoked"), count=2)
+    assert [json.loads(r.value)["reason"] for r in revocations] == ["bill_paid", "bill_paid"]
+    assert await eventually(lambda: _link_view_is(service, token, "paid", 0))
+
+
+async def test_a_payment_reversed_on_a_voided_bill_leaves_its_link_dead(service) -> None:
+    firm, bill_id, _, token = await bill_with_link(service, 10_000)
+    await service.void_bill(firm, bill_id)
+    await reverse(service, firm, bill_id, 4_000, balance=4_000)
+    await service.apply_to_bill(firm, bill_id, 1_000, balance=9_000)  # the same bill's key: consumed after
+    assert await eventually(
+        lambda: _link_view_is(service, token, "void", 9_000)
+    )  # the reversal changed nothing
+    attempt = await service.pay(token, await service.card_payment(100))
+    assert attempt.status_code == 410

@@ -55,6 +55,20 @@ def test_a_bill_link_is_revoked_once_and_an_account_link_never() -> None:
         account_link.revoke("bill_voided", NOW)
 
 
+def test_a_link_revoked_as_paid_reopens_and_is_revoked_again_but_a_voided_one_stays_dead() -> None:
+    paid = bill_link()
+    paid.revoke("bill_paid", NOW)
+    paid.reopen()
+    paid.revoke("bill_paid", NOW)
+    assert [type(e) for e in paid.pending] == [LinkIssued, LinkRevoked, LinkRevoked]
+    voided = bill_link()
+    voided.revoke("bill_voided", NOW)
+    voided.reopen()
+    voided.revoke("bill_paid", NOW)
+    assert [type(e) for e in voided.pending] == [LinkIssued, LinkRevoked]
+    assert voided.revoked_reason == "bill_voided"
+
+
 def received(method: str = "card", brand: str | None = "visa", last4: str = "4242") -> Payment:
     to = Destination("f", "l", "a", "bill-1", "USD", "bill_link")
     authorization = echeck_authorization.accepted("A", NOW) if method == "echeck" else None

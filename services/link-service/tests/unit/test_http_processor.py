@@ -9,7 +9,15 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from link_service.processor import Charged, ChargeRequest, Declined, ProcessorUnavailable, Rejected
+from link_service.processor import (
+    Charged,
+    ChargeRequest,
+    Declined,
+    ProcessorUnavailable,
+    RefundAccepted,
+    RefundRequest,
+    Rejected,
+)
 from link_service.processor.http import HttpProcessor
 
 pytestmark = pytest.mark.unit
@@ -96,3 +104,30 @@ async def test_no_answer_after_the_retries_is_unavailable(answers: Callable[[], 
     with pytest.raises(ProcessorUnavailable):
         await processor.charge(REQUEST)
     assert len(seen) <= 3
+
+
+REFUND = RefundRequest(refund_id="r-1", payment_id="p-1", amount=4_000)
+
+
+async def test_a_refund_sends_its_own_key_and_is_accepted() -> None:
+    processor, seen = scripted(
+        httpx.Response(201, json={"id": "re_1", "refund_id": "r-1", "status": "pending"})
+    )
+    assert await processor.refund(REFUND) == RefundAccepted()
+    [sent] = seen
+    assert (sent.url.path, sent.headers["Idempotency-Key"]) == ("/v1/refunds", "refund:r-1")
+    assert json.loads(sent.content) == {"refund_id": "r-1", "payment_id": "p-1", "amount": 4_000}
+
+
+async def test_a_refund_the_processor_refuses_is_rejected_with_its_code() -> None:
+    processor, _ = scripted(error(422, "amount_exceeds_refundable"))
+    assert await processor.refund(REFUND) == Rejected(
+        "amount_exceeds_refundable", "amount_exceeds_refundable"
+    )
+
+
+async def test_a_refund_without_an_answer_is_retried_with_the_same_key_then_unavailable() -> None:
+    processor, seen = scripted(error(503, "busy"), httpx.ConnectError("down"), error(500, "boom"))
+    with pytest.raises(ProcessorUnavailable):
+        await processor.refund(REFUND)
+    assert [r.headers["Idempotency-Key"] for r in seen] == ["refund:r-1"] * 3

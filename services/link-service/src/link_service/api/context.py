@@ -17,11 +17,13 @@ from paylinks_runtime.service import ServiceRuntime
 
 from ..commands.intake import PaymentIntake
 from ..commands.links import LinkCommands
+from ..commands.refunds import RefundCommands
 from ..config import Settings
 from ..domain.pay_target import PayTarget
 from ..processor import PaymentProcessor
 from ..rate_limit import SlidingWindowLimiter
 from ..store import links
+from ..store.refunds import PostgresRefundTables
 from ..store.tables import link_writer
 from ..tokens import LinkTokens
 
@@ -47,6 +49,9 @@ REFUSAL_STATUS = {
     "idempotency_key_in_flight": 409,
     "out_of_order": 409,
     "payment_pending": 503,
+    "amount_exceeds_refundable": 422,
+    "payment_not_refundable": 422,
+    "refund_rejected": 422,
 }
 
 
@@ -81,6 +86,10 @@ class LinkServiceParts:
     @property
     def intake(self) -> PaymentIntake:
         return PaymentIntake(self.runtime.writer, self.processor, limit=self.settings.max_payment_amount)
+
+    @property
+    def refunds(self) -> RefundCommands:
+        return RefundCommands(self.runtime.writer.with_tables(PostgresRefundTables), self.processor)
 
     def limit_client(self, request: Request) -> None:
         if not self.requests_per_client.allow(_client(request)):

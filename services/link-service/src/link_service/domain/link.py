@@ -64,6 +64,17 @@ class Link(Aggregate):
         if self.revoked_reason is None:
             self.record(LinkRevoked(link_id=self.id, firm_id=self.firm_id, reason=reason, revoked_at=now))
 
+    def reopen(self) -> None:
+        """The bill's balance was raised again (BillPaymentReversed) after it was paid: a link revoked as
+        `bill_paid` takes payment again; one revoked as `bill_voided` stays dead.
+
+        The contract has no event for a reopening, so none is recorded: it lives in the links table (its
+        `revoked_reason` cleared). Whoever finds a link open in that table tells its aggregate with this, so
+        that the bill paid again revokes it again (a second LinkRevoked on its stream).
+        """
+        if self.revoked_reason == "bill_paid":
+            self.revoked_reason = None
+
     def when_LinkIssued(self, event: LinkIssued) -> None:
         self.firm_id, self.kind = event.firm_id, event.kind
         self.bank_account_id, self.bill_id = event.bank_account_id, event.bill_id

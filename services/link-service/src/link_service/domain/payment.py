@@ -27,6 +27,7 @@ PaymentSource = Literal["bank_account_link", "bill_link", "qr_code"]
 PaymentStatus = Literal["new", "received", "processed", "failed", "returned"]
 DisputeOutcome = Literal["won", "lost"]
 FeeKind = Literal["processing", "dispute"]
+RefundStatus = Literal["pending", "succeeded", "failed"]
 
 
 class OutOfOrder(DomainError):
@@ -49,7 +50,20 @@ class DisputeReport:
 @dataclass(frozen=True)
 class OpenedDispute:
     amount: int
-    closed: bool = False
+    outcome: DisputeOutcome | None = None  # None while open
+
+    @property
+    def closed(self) -> bool:
+        return self.outcome is not None
+
+
+@dataclass(frozen=True)
+class RefundAsk:
+    """What an admin asks to give back: a part (or all) of the payment, never its processing fee."""
+
+    amount: int
+    reason: str
+    requested_by: str
 
 
 @dataclass(frozen=True)
@@ -86,7 +100,8 @@ class Payment(Aggregate):
         self.received: PaymentReceived | None = None
         self.disputes: dict[str, OpenedDispute] = {}
         self.refunds: dict[str, RefundRequested] = {}
-        self.refunds_done: set[str] = set()
+        self.refund_outcomes: dict[str, RefundStatus] = {}  # a requested refund without one is pending
+        self.returned_amount = 0
 
     @classmethod
     def receive(
@@ -227,10 +242,51 @@ class Payment(Aggregate):
             self._charge_fee(fee_id or _dispute_fee_id(dispute_id), "dispute", -refunded, fee_account, now)
         return True
 
+    @property
+    def refundable(self) -> int:
+        """What may still be given back: the amount less refunds not failed (pending ones count), disputes
+        lost and what the bank returned. An open dispute is not subtracted (it is not lost yet)."""
+        if self.received is None:
+            return 0
+        refunded = sum(r.amount for r in self.refunds.values() if self.refund_status(r.refund_id) != "failed")
+        lost = sum(d.amount for d in self.disputes.values() if d.outcome == "lost")
+        return self.received.amount - refunded - lost - self.returned_amount
+
+    def refund_status(self, refund_id: str) -> RefundStatus:
+        return self.refund_outcomes.get(refund_id, "pending")
+
+    def request_refund(self, refund_id: str, ask: RefundAsk, now: datetime) -> RefundRequested:
+        """Recorded before the processor is asked: two refunds of one payment race on this stream's version,
+        so together they can never give back more than is refundable. Only a processed payment (a returned
+        one has nothing left)."""
+        r = self.received
+        if r is None or self.status not in ("processed", "returned"):
+            raise DomainError("payment_not_refundable", "Only a processed payment can be refunded.")
+        if ask.amount <= 0:
+            raise DomainError("invalid_amount", "The amount must be a positive whole number of cents.")
+        if ask.amount > self.refundable:
+            raise DomainError(
+                "amount_exceeds_refundable",
+                f"At most {self.refundable} (minor units) of this payment can still be refunded.",
+            )
+        requested = RefundRequested(
+            refund_id=refund_id,
+            payment_id=self.id,
+            firm_id=r.firm_id,
+            bank_account_id=r.bank_account_id,
+            amount=ask.amount,
+            currency=r.currency,
+            reason=ask.reason,
+            requested_by=ask.requested_by,
+            requested_at=now,
+        )
+        self.record(requested)
+        return requested
+
     def refund_succeeded(self, refund_id: str, now: datetime) -> bool:
         """Only a refund this service asked for, and once."""
         requested = self.refunds.get(refund_id)
-        if requested is None or refund_id in self.refunds_done or self.received is None:
+        if requested is None or refund_id in self.refund_outcomes or self.received is None:
             return False
         self.record(
             RefundSucceeded(
@@ -246,7 +302,7 @@ class Payment(Aggregate):
         return True
 
     def refund_failed(self, refund_id: str, reason: str, now: datetime) -> bool:
-        if refund_id not in self.refunds or refund_id in self.refunds_done or self.received is None:
+        if refund_id not in self.refunds or refund_id in self.refund_outcomes or self.received is None:
             return False
         self.record(
             RefundFailed(
@@ -289,23 +345,23 @@ class Payment(Aggregate):
     def when_PaymentFailed(self, _: PaymentFailed) -> None:
         self.status = "failed"
 
-    def when_PaymentReturned(self, _: PaymentReturned) -> None:
-        self.status = "returned"
+    def when_PaymentReturned(self, event: PaymentReturned) -> None:
+        self.status, self.returned_amount = "returned", event.amount
 
     def when_PaymentDisputed(self, event: PaymentDisputed) -> None:
         self.disputes[event.dispute_id] = OpenedDispute(event.amount)
 
     def when_DisputeClosed(self, event: DisputeClosed) -> None:
-        self.disputes[event.dispute_id] = OpenedDispute(self.disputes[event.dispute_id].amount, closed=True)
+        self.disputes[event.dispute_id] = OpenedDispute(self.disputes[event.dispute_id].amount, event.outcome)
 
     def when_RefundRequested(self, event: RefundRequested) -> None:
         self.refunds[event.refund_id] = event
 
     def when_RefundSucceeded(self, event: RefundSucceeded) -> None:
-        self.refunds_done.add(event.refund_id)
+        self.refund_outcomes[event.refund_id] = "succeeded"
 
     def when_RefundFailed(self, event: RefundFailed) -> None:
-        self.refunds_done.add(event.refund_id)
+        self.refund_outcomes[event.refund_id] = "failed"
 
 
 def _dispute_fee_id(dispute_id: str) -> str:

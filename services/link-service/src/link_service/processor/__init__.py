@@ -11,6 +11,9 @@ from .base import (
     Declined,
     PaymentProcessor,
     ProcessorUnavailable,
+    RefundAccepted,
+    RefundOutcome,
+    RefundRequest,
     Rejected,
 )
 
@@ -21,5 +24,8 @@ __all__ = [
     "Declined",
     "PaymentProcessor",
     "ProcessorUnavailable",
+    "RefundAccepted",
+    "RefundOutcome",
+    "RefundRequest",
     "Rejected",
 ]

@@ -1,5 +1,6 @@
-"""The processor interface intake uses (docs/processor-api.md): a charge, sent with an idempotency key
-derived from the payment, answers charged, declined or rejected; its outcome comes later by webhook."""
+"""The processor interface link-service uses (docs/processor-api.md): a charge, sent with an idempotency key
+derived from the payment, answers charged, declined or rejected; a refund, with a key derived from the
+refund, answers accepted or rejected. Their outcomes come later by webhook."""
 
 from __future__ import annotations
 
@@ -60,6 +61,29 @@ class Rejected:
 ChargeOutcome = Charged | Declined | Rejected
 
 
+@dataclass(frozen=True)
+class RefundRequest:
+    refund_id: str
+    payment_id: str
+    amount: int
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every send of this refund: a retry, or a recovery after a crash, refunds once."""
+        return f"refund:{self.refund_id}"
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RefundAccepted:
+    """The processor took the refund: `refund.succeeded` or `refund.failed` follows by webhook."""
+
+
+RefundOutcome = RefundAccepted | Rejected
+
+
 class ProcessorUnavailable(Exception):
     """No answer (transport error, 5xx, still in flight) after the adapter's retries: the outcome is
     unknown, so the attempt stays open and is sent again later with the same idempotency key."""
@@ -68,6 +92,10 @@ class ProcessorUnavailable(Exception):
 class PaymentProcessor(Protocol):
     async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         """Charge once per `request.payment_id`, whatever the number of calls. Raises ProcessorUnavailable."""
+        ...
+
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
+        """Refund once per `request.refund_id`, whatever the number of calls. Raises ProcessorUnavailable."""
         ...
 
     async def aclose(self) -> None: ...

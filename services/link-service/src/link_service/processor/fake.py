@@ -1,6 +1,7 @@
 """An in-memory processor for tests, with the real one's idempotency: the same key is the same charge.
 
-Tokens are registered by the test (`card`, `bank`); `declines` marks tokens the issuer refuses. Switches
+Tokens are registered by the test (`card`, `bank`); `declines` marks tokens the issuer refuses; `refusing`
+(when set) is the 422 code every refund gets. Switches
 simulate what breaks: `unreachable` (nothing sent) and `answer_lost` (charged, but the answer never
 arrives: the adapter's view of a timeout or of a crash right after the charge).
 """
@@ -11,7 +12,17 @@ import asyncio
 import itertools
 from dataclasses import dataclass, field
 
-from .base import Charged, ChargeOutcome, ChargeRequest, Declined, ProcessorUnavailable, Rejected
+from .base import (
+    Charged,
+    ChargeOutcome,
+    ChargeRequest,
+    Declined,
+    ProcessorUnavailable,
+    RefundAccepted,
+    RefundOutcome,
+    RefundRequest,
+    Rejected,
+)
 
 
 @dataclass
@@ -22,6 +33,8 @@ class FakeProcessor:
     calls: int = 0
     unreachable: bool = False
     answer_lost: bool = False
+    refunds: dict[str, tuple[RefundRequest, RefundOutcome]] = field(default_factory=dict)  # by key
+    refusing: str | None = None
     hold: asyncio.Event | None = None  # when set by a test, charges wait until it is set
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -45,6 +58,29 @@ class FakeProcessor:
         if key not in self.charges:
             self.charges[key] = (request, self._decide(request))
         first, outcome = self.charges[key]
+        if first != request:
+            return Rejected("idempotency_key_reused", "another request with this key")
+        if self.answer_lost:
+            raise ProcessorUnavailable("fake: the answer was lost")
+        return outcome
+
+    def refunded(self, payment_id: str) -> list[RefundRequest]:
+        """Every refund the processor accepted for the payment."""
+        return [
+            r
+            for r, outcome in self.refunds.values()
+            if r.payment_id == payment_id and outcome == RefundAccepted()
+        ]
+
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
+        self.calls += 1
+        if self.unreachable:
+            raise ProcessorUnavailable("fake: unreachable")
+        key = request.idempotency_key
+        if key not in self.refunds:
+            outcome: RefundOutcome = Rejected(self.refusing, "refused") if self.refusing else RefundAccepted()
+            self.refunds[key] = (request, outcome)
+        first, outcome = self.refunds[key]
         if first != request:
             return Rejected("idempotency_key_reused", "another request with this key")
         if self.answer_lost:

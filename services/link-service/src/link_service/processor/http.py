@@ -15,7 +15,17 @@ import structlog
 
 from paylinks_runtime.tracing import current_trace_headers
 
-from .base import Charged, ChargeOutcome, ChargeRequest, Declined, ProcessorUnavailable, Rejected
+from .base import (
+    Charged,
+    ChargeOutcome,
+    ChargeRequest,
+    Declined,
+    ProcessorUnavailable,
+    RefundAccepted,
+    RefundOutcome,
+    RefundRequest,
+    Rejected,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +67,16 @@ class HttpProcessor:
         if response.status_code == 422:
             return Rejected(str(error.get("code") or "invalid"), str(error.get("message") or ""))
         log.error("processor refused the charge request", status=response.status_code, code=error.get("code"))
+        raise ProcessorUnavailable(f"processor answered {response.status_code}")
+
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
+        response = await self._post("/v1/refunds", request.as_json(), request.idempotency_key)
+        if response.status_code in (200, 201):
+            return RefundAccepted()
+        error = _json(response).get("error") or {}
+        if response.status_code in (404, 422):  # 404: the processor has no such payment to refund
+            return Rejected(str(error.get("code") or "refund_rejected"), str(error.get("message") or ""))
+        log.error("processor refused the refund request", status=response.status_code, code=error.get("code"))
         raise ProcessorUnavailable(f"processor answered {response.status_code}")
 
     async def _post(self, path: str, body: dict[str, Any], idempotency_key: str) -> httpx.Response:

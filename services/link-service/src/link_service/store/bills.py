@@ -23,6 +23,16 @@ async def balance_changed(conn: asyncpg.Connection, bill_id: str, balance: int) 
     await conn.execute("UPDATE bills SET balance = LEAST(balance, $2) WHERE bill_id = $1", bill_id, balance)
 
 
+async def reversed_payment(conn: asyncpg.Connection, bill_id: str, balance: int) -> bool:
+    """A payment given back to the bill's balance (BillPaymentReversed): the balance is billing's, and a paid
+    bill is open again. True when the bill had been paid (its links reopen); a void bill stays void."""
+    state: str | None = await conn.fetchval("SELECT state FROM bills WHERE bill_id = $1 FOR UPDATE", bill_id)
+    if state is None or state == "void":
+        return False
+    await conn.execute("UPDATE bills SET balance = $2, state = 'open' WHERE bill_id = $1", bill_id, balance)
+    return state == "paid"
+
+
 async def settled(conn: asyncpg.Connection, bill_id: str, state: str) -> None:
     """The bill's final state: 'paid' (nothing left to pay) or 'void'."""
     await conn.execute(

@@ -69,6 +69,16 @@ async def revoked(conn: asyncpg.Connection, link_id: str, reason: RevokeReason) 
     await conn.execute("UPDATE links SET revoked_reason = $2 WHERE link_id = $1", link_id, reason)
 
 
+async def reopen_paid_links(conn: asyncpg.Connection, bill_id: str) -> list[str]:
+    """The bill's links revoked because it was paid, open again (a link revoked as void stays revoked)."""
+    rows = await conn.fetch(
+        "UPDATE links SET revoked_reason = NULL WHERE bill_id = $1 AND revoked_reason = 'bill_paid'"
+        " RETURNING link_id",
+        bill_id,
+    )
+    return [r["link_id"] for r in rows]
+
+
 def _target(row: asyncpg.Record | None) -> PayTarget | None:
     if row is None:
         return None
