@@ -72,9 +72,12 @@ async def test_parallel_payments_on_one_bill_settled_by_two_billing_processes_ke
 ) -> None:
     firm = await open_firm(system, "race-bill", bills=1, bill_amount=50_000)
     (bill_id,) = firm.bills
+    # Together exactly the balance: link-service accepts no more than a bill's balance due (accepted and
+    # in-flight payments count), so every one of them fits and the two billing processes must apply them all.
+    share = 50_000 // BILL_PAYERS
     plans = [
-        PlannedPayment(str(uuid.uuid4()), firm.firm_id, firm.bills[bill_id], BILL_CARD, 5_000 + i, bill_id)
-        for i in range(BILL_PAYERS)
+        PlannedPayment(str(uuid.uuid4()), firm.firm_id, firm.bills[bill_id], BILL_CARD, share, bill_id)
+        for _ in range(BILL_PAYERS)
     ]
     bodies = [await pay_body(system, plan) for plan in plans]
     async with system.replica("billing-service") as replica:

@@ -56,6 +56,8 @@ def no_stack_trace(ctx: Any, response: Any, case: Any) -> None:
     media_type = response.headers.get("content-type", [""])[0]
     if media_type.startswith(("image/png", "application/pdf")):
         return
+    if case.operation.path == "/metrics":  # the ops endpoint: error classes are its label values by design
+        return
     leaked = leaked_internals(response.content.decode("utf-8", "replace"))
     assert not leaked, f"the response shows internals: {leaked}"
 

@@ -216,7 +216,8 @@ async def test_sql_in_billing_and_notifier_filters_is_taken_literally(hostile: H
     firm = hostile.firm
     some_payment = next(iter(hostile.typed))
     mine = await firm.notifier.get("/v1/emails", params={"payment_id": some_payment}, headers=firm.staff)
-    assert len(mine.json()["items"]) == 2  # received, processed: what a wider query would return more of
+    staff_emails = [item for item in mine.json()["items"] if item["notice"] == "staff"]
+    assert len(staff_emails) == 2  # received, processed: what a wider query would return more of
     for injection in FILTER_INJECTIONS:
         bills = await firm.billing.get("/v1/bills", params={"state": injection}, headers=firm.staff)
         assert bills.status_code == 422, injection

@@ -59,7 +59,7 @@ class TrustReminderReport(BaseModel):
     items: list[TrustReminderView]
 
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"^([1-9]\d{3})-(0[1-9]|1[0-2])$")  # year 0000 is no date Postgres (or Python) takes
 
 
 def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:

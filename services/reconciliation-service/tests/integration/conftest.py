@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -61,20 +62,22 @@ async def client(app: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncC
         async with running_app(app) as client:
             # a fresh consumer group reads the shared topics from the beginning: let it catch up first, so
             # a test's own wait measures its own events, not the backlog of every earlier run
-            await eventually(caught_up, timeout=300, interval=0.5)
+            consumer = f"{settings.consumer_group_prefix}reconciliation-service"
+            await eventually(partial(caught_up, consumer), timeout=300, interval=0.5)
             yield client
     finally:
         await drop_schema(settings.db_schema)
         await drop_schema(f"{settings.db_schema}_rebuild")
 
 
-async def caught_up() -> bool:
-    """The projection consumer has reported every partition of its topics, none behind."""
+async def caught_up(consumer: str) -> bool:
+    """This session's projection consumer has reported every partition of its topics, none behind (the
+    gauge also holds the series of consumers other tests of this process ran)."""
     lag = {
         (sample.labels["topic"], sample.labels["partition"]): sample.value
         for metric in CONSUMER_LAG.collect()
         for sample in metric.samples
-        if sample.labels["topic"] in PROJECTION_TOPICS
+        if sample.labels["consumer"] == consumer and sample.labels["topic"] in PROJECTION_TOPICS
     }
     return len(lag) >= await _partition_count(PROJECTION_TOPICS) and not any(lag.values())
 
