@@ -176,10 +176,15 @@ async def applied(system: ChaosSystem, service: str, event_id: str) -> bool:
     return bool(rows)
 
 
-async def email_statuses(system: ChaosSystem, payment_id: str) -> list[str]:
-    """What became of each email about the payment in the notifier's email outbox."""
+async def email_statuses(system: ChaosSystem, payment_id: str, notice: str = "staff") -> list[str]:
+    """What became of each email of one kind (the staff's, by default) about the payment in the notifier's
+    email outbox."""
     rows = await _fetch(
-        system, "notifier", "SELECT status FROM outgoing_emails WHERE payment_id = $1", payment_id
+        system,
+        "notifier",
+        "SELECT status FROM outgoing_emails WHERE payment_id = $1 AND notice = $2",
+        payment_id,
+        notice,
     )
     return [r["status"] for r in rows]
 
