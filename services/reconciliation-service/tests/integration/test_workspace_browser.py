@@ -2,8 +2,10 @@
 link it, unlink it with a reason, refund part of it as an admin and see the tag, download the deposit CSV),
 every page checked with axe-core (no serious or critical violation) and photographed at 1280 and 400 px.
 
-link-service's refund endpoint is not on main yet: a stub stands in for it, answering 202 and publishing the
-RefundRequested / RefundSucceeded events link-service would, so the tag comes from the real read model.
+link-service is another service, not run by this service's tests: here a stub stands in for its refund
+endpoint, answering 202 and publishing the RefundRequested / RefundSucceeded events link-service would, so the
+tag comes from the real read model. The same refund against the real link-service and sandbox processor is
+tests/e2e/test_workspace_refund.py.
 Screenshots go to a temporary folder, or to $PAYLINKS_SCREENSHOTS (docs/screenshots for the README)."""
 
 from __future__ import annotations
