@@ -51,6 +51,8 @@ class FirmProfileUpdated(Event):
     display_name: str = Field(min_length=1, max_length=200)
     # The operating account processing and dispute fees are taken from; None: the first operating account.
     fee_bank_account_id: str | None = None
+    # Optional extension: the smallest payment its links take (minor units); None: one unit of the currency.
+    minimum_payment_amount: MinorUnits | None = Field(default=None, gt=0)
 
 
 class LinkIssued(Event):

@@ -27,6 +27,7 @@ async def test_the_profile_is_published_and_names_the_firm_to_payers(service) ->
         "firm_id": firm,
         "display_name": "Smith & Lee LLP",
         "fee_bank_account_id": None,
+        "minimum_payment_amount": None,
     }
     assert json.loads(updated.value)["display_name"] == "Smith & Lee LLP"
     assert updated.key == firm.encode()
@@ -59,3 +60,16 @@ async def test_the_chosen_fee_account_takes_the_processing_fee(service) -> None:
             lambda r: r.key == payment_id.encode() and header(r, "ce_type") == "FeeCharged"
         )
     assert json.loads(fee.value)["bank_account_id"] == chosen
+
+
+async def test_a_firms_minimum_payment_stops_smaller_ones_before_the_processor(service) -> None:
+    firm, _, token = await service.new_account_token()
+    one_cent = await service.pay(token, await service.card_payment(1))  # the card tester's probe
+    assert one_cent.status_code == 422
+    assert one_cent.json()["error"]["code"] == "amount_below_minimum"
+    response = await put_profile(service, firm, display_name="Smith & Lee LLP", minimum_payment_amount=2_500)
+    assert response.json()["minimum_payment_amount"] == 2_500
+    below = await service.pay(token, await service.card_payment(2_499))
+    assert below.json()["error"]["code"] == "amount_below_minimum"
+    assert "$25.00" in below.json()["error"]["message"]
+    assert (await service.pay(token, await service.card_payment(2_500))).status_code == 202

@@ -31,3 +31,32 @@ def test_above_the_limit_names_the_limit_in_the_currency() -> None:
         bill_target(10**9, "JPY").check_payable(2_500_001, limit=2_500_000)
     assert refused.value.code == "amount_above_limit"
     assert "¥2,500,000" in refused.value.message
+
+
+def account_target(currency: str, minimum: int | None = None) -> PayTarget:
+    return PayTarget("link-1", "firm-1", "bank_account", "ba-1", "Trust", currency, minimum_amount=minimum)
+
+
+@pytest.mark.parametrize(
+    ("currency", "minimum", "refused", "taken", "words"),
+    [
+        ("USD", None, 99, 100, "$1.00"),  # one-cent card tests stop here
+        ("USD", 2_500, 2_499, 2_500, "$25.00"),  # the firm's own minimum
+    ],
+)
+def test_a_payment_below_the_firms_minimum_is_refused(
+    currency: str, minimum: int | None, refused: int, taken: int, words: str
+) -> None:
+    target = account_target(currency, minimum)
+    target.check_payable(taken, limit=10**9)
+    with pytest.raises(DomainError) as below:
+        target.check_payable(refused, limit=10**9)
+    assert below.value.code == "amount_below_minimum"
+    assert below.value.message.endswith(f"is {words}.")
+
+
+def test_the_last_part_of_a_bill_can_be_paid_below_the_minimum() -> None:
+    bill_target(50, "USD").check_payable(50, limit=10**9)  # 50 cents left: the minimum never blocks it
+    with pytest.raises(DomainError) as below:
+        bill_target(50, "USD").check_payable(49, limit=10**9)
+    assert below.value.code == "amount_below_minimum"

@@ -39,6 +39,7 @@ REFUSAL_STATUS = {
     "invalid_amount": 422,
     "amount_above_limit": 422,
     "amount_above_balance": 422,
+    "amount_below_minimum": 422,
     "authorization_required": 422,
     "fee_account_required": 422,
     "fee_account_not_operating": 422,

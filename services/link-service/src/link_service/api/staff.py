@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
 from paylinks_events.currencies import iso_4217
 
@@ -44,12 +44,19 @@ class FirmProfile(BaseModel):
     fee_bank_account_id: str | None = Field(
         default=None, min_length=1, description="an operating account; without it, the firm's first one"
     )
+    minimum_payment_amount: StrictInt | None = Field(
+        default=None,
+        gt=0,
+        le=10**12,
+        description="the smallest payment its links take (minor units); without it one unit of the currency",
+    )
 
 
 class FirmProfileOut(BaseModel):
     firm_id: str
     display_name: str
     fee_bank_account_id: str | None
+    minimum_payment_amount: int | None = None
 
 
 class NewBillLink(BaseModel):
@@ -76,10 +83,17 @@ async def register_bank_account(body: NewBankAccount, user: AdminOnly, parts: Pa
 @router.put("/firm", response_model=FirmProfileOut)
 async def update_firm_profile(body: FirmProfile, user: AdminOnly, parts: Parts) -> FirmProfileOut:
     firm = await update_profile(
-        parts.runtime.writer, user.firm_id, body.display_name, body.fee_bank_account_id
+        parts.runtime.writer,
+        user.firm_id,
+        body.display_name,
+        body.fee_bank_account_id,
+        body.minimum_payment_amount,
     )
     return FirmProfileOut(
-        firm_id=firm.id, display_name=firm.display_name, fee_bank_account_id=firm.fee_bank_account_id
+        firm_id=firm.id,
+        display_name=firm.display_name,
+        fee_bank_account_id=firm.fee_bank_account_id,
+        minimum_payment_amount=firm.minimum_payment_amount,
     )
 
 

@@ -10,7 +10,11 @@ from ..store import accounts, firms
 
 
 async def update_profile(
-    writer: Writer, firm_id: str, display_name: str, fee_bank_account_id: str | None
+    writer: Writer,
+    firm_id: str,
+    display_name: str,
+    fee_bank_account_id: str | None,
+    minimum_payment_amount: int | None = None,
 ) -> Firm:
     async def command(uow: UnitOfWork) -> Firm:
         if fee_bank_account_id is not None:
@@ -21,9 +25,9 @@ async def update_profile(
                     "fee_bank_account_id must name one of the firm's operating accounts",
                 )
         firm = await uow.load(Firm, firm_id)
-        firm.update_profile(display_name, fee_bank_account_id)
+        firm.update_profile(display_name, fee_bank_account_id, minimum_payment_amount)
         await uow.save(firm)
-        await firms.upsert(uow.conn, firm_id, display_name, fee_bank_account_id)
+        await firms.upsert(uow.conn, firm_id, display_name, fee_bank_account_id, minimum_payment_amount)
         return firm
 
     return await writer.execute(command)

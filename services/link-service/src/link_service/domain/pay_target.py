@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from paylinks_events.currencies import exponent
 from paylinks_events.money import format_money
 from paylinks_runtime.aggregate import DomainError
 
@@ -35,6 +36,8 @@ class PayTarget:
     bank_account_name: str
     currency: str
     firm_display_name: str | None = None
+    # The firm's smallest payment (minor units); None: one unit of the currency (card testing goes by cents).
+    minimum_amount: int | None = None
     bill: Bill | None = None
     revoked_reason: str | None = None
     # Payments of this bill accepted (or being charged) and not yet applied by billing nor failed: they
@@ -88,3 +91,12 @@ class PayTarget:
         if due is not None and amount > due:
             balance = format_money(due, self.currency)
             raise DomainError("amount_above_balance", f"The amount is above the balance due ({balance}).")
+        minimum = self.minimum_payment(due)
+        if amount < minimum:
+            smallest = format_money(minimum, self.currency)
+            raise DomainError("amount_below_minimum", f"The smallest payment this link takes is {smallest}.")
+
+    def minimum_payment(self, due: int | None) -> int:
+        """The firm's minimum, else one unit of the currency; never above what a bill still has due."""
+        minimum = self.minimum_amount or 10 ** exponent(self.currency)
+        return min(minimum, due) if due else minimum

@@ -19,12 +19,18 @@ async def fee_account(conn: asyncpg.Connection, firm_id: str) -> str | None:
 
 
 async def upsert(
-    conn: asyncpg.Connection, firm_id: str, display_name: str, fee_bank_account_id: str | None
+    conn: asyncpg.Connection,
+    firm_id: str,
+    display_name: str,
+    fee_bank_account_id: str | None,
+    minimum_payment_amount: int | None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO firms (firm_id, display_name, fee_bank_account_id) VALUES ($1, $2, $3)"
-        " ON CONFLICT (firm_id) DO UPDATE SET display_name = $2, fee_bank_account_id = $3",
+        "INSERT INTO firms (firm_id, display_name, fee_bank_account_id, minimum_payment_amount)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (firm_id) DO UPDATE"
+        " SET display_name = $2, fee_bank_account_id = $3, minimum_payment_amount = $4",
         firm_id,
         display_name,
         fee_bank_account_id,
+        minimum_payment_amount,
     )

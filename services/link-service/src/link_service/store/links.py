@@ -10,6 +10,7 @@ from ..domain.pay_target import Bill, PayTarget
 _TARGET = (
     "SELECT l.link_id, l.firm_id, l.kind, l.bank_account_id, a.name AS bank_account_name,"
     " coalesce(b.currency, a.currency) AS currency, l.revoked_reason, f.display_name,"
+    " f.minimum_payment_amount,"
     " b.bill_id, b.amount, b.balance, b.state,"
     " (SELECT coalesce(sum(p.amount), 0)::bigint FROM payment_attempts p"
     "   WHERE p.bill_id = l.bill_id AND p.state IN ('charging', 'received')) AS pending"
@@ -100,6 +101,7 @@ def _target(row: asyncpg.Record | None) -> PayTarget | None:
         bank_account_name=row["bank_account_name"],
         currency=row["currency"],
         firm_display_name=row["display_name"],
+        minimum_amount=row["minimum_payment_amount"],
         bill=bill,
         revoked_reason=row["revoked_reason"],
         pending=row["pending"],
