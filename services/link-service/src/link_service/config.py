@@ -48,6 +48,10 @@ class Settings(ServiceSettings):
     # ceiling generous enough that nobody can lock a printed QR code's link for everyone else.
     pay_attempts_per_link_and_client: int = Field(default=10, ge=1)
     pay_attempts_per_link: int = Field(default=300, ge=1)
+    # A burst of declines on one link is card testing: the link pauses (429 link_paused) for a while.
+    link_declines_before_pause: int = Field(default=5, ge=1)
+    link_decline_window_seconds: float = Field(default=600.0, gt=0)
+    link_pause_seconds: float = Field(default=900.0, gt=0)
     pay_requests_per_client: int = Field(default=120, ge=1)
 
     @property

@@ -11,6 +11,7 @@ import uuid
 import httpx
 
 from paylinks_events import Topic
+from paylinks_runtime.metrics import SECURITY_REFUSALS
 from paylinks_runtime.testing import CARD_EXPIRY_YEAR, TopicWatcher, header
 
 from .conftest import DECLINED_CARD, OK_CARD, R01_ACCOUNT, card_payment, service_pool
@@ -260,3 +261,24 @@ async def test_malformed_bodies_cost_nothing_and_one_client_cannot_lock_a_link(s
     async with httpx.AsyncClient(base_url=service.settings.public_base_url, transport=other_client) as other:
         body = await service.card_payment(100)
         assert (await other.post(f"/v1/pay/{token}/payments", json=body)).status_code == 202
+
+
+async def test_a_burst_of_declines_pauses_the_link_and_is_logged(service) -> None:
+    # Card testing: a tester tries card after card on one link. After the burst the link refuses even a good
+    # card for a while; other links go on; the security log counts the pause (its alert tells staff).
+    paused_before = _refusals("link_paused")
+    _, _, token = await service.new_account_token()
+    _, _, other_token = await service.new_account_token()
+    burst = service.settings.link_declines_before_pause + 1
+    for _ in range(burst):
+        declined = await service.pay(token, await service.card_payment(100, number=DECLINED_CARD))
+        assert declined.status_code == 402
+    paused = await service.pay(token, await service.card_payment(100))
+    assert paused.status_code == 429
+    assert paused.json()["error"]["code"] == "link_paused"
+    assert (await service.pay(other_token, await service.card_payment(100))).status_code == 202
+    assert _refusals("link_paused") == paused_before + 1
+
+
+def _refusals(reason: str) -> float:
+    return SECURITY_REFUSALS.labels(reason)._value.get()

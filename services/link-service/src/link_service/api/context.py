@@ -3,6 +3,7 @@ and the guards of the public pay endpoints (token lookup, rate limits)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from paylinks_runtime.aggregate import DomainError
 from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import ApiError, error_body
+from paylinks_runtime.security_log import refused
 from paylinks_runtime.service import ServiceRuntime
 
 from ..commands.intake import PaymentIntake
@@ -68,6 +70,8 @@ class LinkServiceParts:
     tokens: LinkTokens = field(init=False)
     attempts_per_link: SlidingWindowLimiter = field(init=False)
     attempts_per_link_and_client: SlidingWindowLimiter = field(init=False)
+    declines_per_link: SlidingWindowLimiter = field(init=False)
+    paused_until: dict[str, float] = field(init=False, default_factory=dict)  # link id -> monotonic time
     requests_per_client: SlidingWindowLimiter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +80,9 @@ class LinkServiceParts:
         window = s.rate_limit_window_seconds
         self.attempts_per_link = SlidingWindowLimiter(s.pay_attempts_per_link, window)
         self.attempts_per_link_and_client = SlidingWindowLimiter(s.pay_attempts_per_link_and_client, window)
+        self.declines_per_link = SlidingWindowLimiter(
+            s.link_declines_before_pause, s.link_decline_window_seconds
+        )
         self.requests_per_client = SlidingWindowLimiter(
             s.pay_requests_per_client, s.rate_limit_window_seconds
         )
@@ -104,6 +111,28 @@ class LinkServiceParts:
             and self.attempts_per_link.allow(target.link_id)
         ):
             raise too_many_requests()
+
+    def refuse_if_paused(self, target: PayTarget) -> None:
+        if self.paused_until.get(target.link_id, 0.0) > time.monotonic():
+            raise ApiError(
+                429,
+                "link_paused",
+                "This payment link is paused after several declined cards. Please try again later.",
+                headers={"Retry-After": str(int(self.settings.link_pause_seconds))},
+            )
+
+    def count_decline(self, target: PayTarget, request: Request) -> None:
+        """A burst of declines on one link (card testing) pauses it; the security log's alert tells staff."""
+        if self.declines_per_link.allow(target.link_id):
+            return
+        self.paused_until[target.link_id] = time.monotonic() + self.settings.link_pause_seconds
+        refused(
+            "link_paused",
+            link_id=target.link_id,
+            firm_id=target.firm_id,
+            detail=f"{self.settings.link_declines_before_pause} declines within the window",
+            client=_client(request),
+        )
 
     async def resolve(self, token: str) -> PayTarget:
         """The link behind a token. Unknown and tampered tokens look alike: the same 404."""

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel
 
+from ..commands.errors import PaymentDeclined
 from ..config import Settings
 from ..domain.pay_target import PayTarget
 from ..token_redaction import redact_token_from_trace
@@ -74,5 +75,12 @@ async def pay(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> PaymentAccepted:
     parts.limit_attempts(target, request)  # here: a body that failed validation never reached this line
-    payment_id = await parts.intake.pay(target.link_id, body.to_request(via_qr=via == "qr"), idempotency_key)
+    parts.refuse_if_paused(target)
+    try:
+        payment_id = await parts.intake.pay(
+            target.link_id, body.to_request(via_qr=via == "qr"), idempotency_key
+        )
+    except PaymentDeclined:
+        parts.count_decline(target, request)
+        raise
     return PaymentAccepted(payment_id=payment_id)
