@@ -57,7 +57,7 @@ async def test_the_grant_becomes_a_strict_http_only_cookie_for_this_page_only(fi
     assert shown.status_code == 200
     assert "text/html" in shown.headers["content-type"]
     assert "Pat Payer" in shown.text
-    assert "125.00 USD" in shown.text
+    assert "$125.00" in shown.text
     assert "frame-ancestors 'none'" in shown.headers["content-security-policy"]
     assert shown.headers["cache-control"] == "no-store"
 
