@@ -22,6 +22,8 @@ RAW_FIELDS = frozenset(
 )
 # 12 to 19 digits, maybe grouped by spaces or dashes as people type them.
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){11,18}(?!\d)")
+# A UUID (an Idempotency-Key, a reference a system pasted) is an id: its dashed groups of digits are no card.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def luhn_valid(number: str) -> bool:
@@ -36,8 +38,10 @@ def luhn_valid(number: str) -> bool:
 
 
 def holds_card_number(text: str) -> bool:
-    """True when the text contains a 12-19 digit, Luhn-valid number (spaces or dashes between digits)."""
-    return any(luhn_valid(re.sub(r"[ -]", "", run)) for run in _DIGIT_RUN.findall(text))
+    """True when the text contains a 12-19 digit, Luhn-valid number (spaces or dashes between digits)
+    outside a UUID."""
+    runs = _DIGIT_RUN.findall(_UUID.sub(" ", text))
+    return any(luhn_valid(re.sub(r"[ -]", "", run)) for run in runs)
 
 
 def carries_raw_payment_details(body: object) -> bool:
