@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from paylinks_runtime.card_numbers import luhn_valid
+
 from .scenarios import Scenario, bank_scenario, card_scenario
 
 MAX_YEARS_AHEAD = 100  # generous (test cards often say 2099), and a year Postgres and the payer can both hold
@@ -90,16 +92,6 @@ def bank_method(bank: BankInput) -> PaymentMethodDraft:
         scenario=bank_scenario(account),
         account_holder_name=holder,
     )
-
-
-def luhn_valid(number: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(number)):
-        digit = int(char)
-        if position % 2 == 1:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
 
 
 def aba_valid(routing: str) -> bool:

@@ -13,7 +13,6 @@ from processor_sandbox.instruments import (
     bank_method,
     card_brand,
     card_method,
-    luhn_valid,
 )
 from processor_sandbox.scenarios import Scenario
 
@@ -30,23 +29,6 @@ def card(
 
 def bank(account: str = "000123456789", routing: str = "110000000", holder: str = "Dana") -> BankInput:
     return BankInput(routing, account, holder)
-
-
-@pytest.mark.parametrize(
-    ("number", "valid"),
-    [
-        ("4242424242424242", True),
-        ("4000000000000002", True),
-        ("4000000000000259", True),
-        ("378282246310005", True),  # amex, odd length
-        ("4242424242424241", False),
-        ("0", True),
-        ("18", True),
-        ("17", False),
-    ],
-)
-def test_luhn(number: str, valid: bool) -> None:
-    assert luhn_valid(number) is valid
 
 
 @pytest.mark.parametrize(
