@@ -78,7 +78,7 @@ async def test_a_pay_request_is_one_trace_through_kafka_into_reconciliation_and_
         assert (producer.kind, producer.service, producer.name) == (
             PRODUCER,
             "link-service",
-            "payment.events publish",
+            "send payment.events",
         )
         (request,) = [s for s in rest if s.kind == SERVER]
         assert "/payments" in request.name
@@ -102,7 +102,7 @@ async def test_a_bill_payment_reaches_billing_through_the_processors_webhook_in_
     webhook, chain = await billing_chain_from_webhook(otlp, pay_trace)
     consumer, producer, *rest = chain
     assert "payment.events" in consumer.name
-    assert (producer.kind, producer.name) == (PRODUCER, "payment.events publish")
+    assert (producer.kind, producer.name) == (PRODUCER, "send payment.events")
     assert webhook in rest
     assert webhook.parent_span_id == ""  # the root of its own trace, not a child of the caller's span
     linked = {span_id for trace_id, span_id in webhook.links if trace_id == pay_trace}

@@ -218,7 +218,7 @@ async def test_the_appending_operations_trace_reaches_the_consumers_span(effects
     (publish,) = [
         s
         for s in finished
-        if s.attributes.get("messaging.message.id") == envelope.id and s.name.endswith("publish")
+        if s.attributes.get("messaging.message.id") == envelope.id and s.name.startswith("send ")
     ]
     (process,) = [
         s

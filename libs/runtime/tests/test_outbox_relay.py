@@ -84,7 +84,7 @@ async def test_appended_events_arrive_exactly_as_appended(pool: asyncpg.Pool, pr
         assert [b'"name":"%d"' % v in value for v, value in enumerate(versions, 1)] == [True] * 4
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
-    publish_spans = [s for s in spans.get_finished_spans() if s.name == "practice.events publish"]
+    publish_spans = [s for s in spans.get_finished_spans() if s.name == "send practice.events"]
     assert {format(s.context.trace_id, "032x") for s in publish_spans} == {operation_trace}
 
 

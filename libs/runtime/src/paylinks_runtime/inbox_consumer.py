@@ -17,7 +17,7 @@ import asyncio
 import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,9 +30,11 @@ from opentelemetry.trace import Link, SpanKind
 
 from paylinks_events import Envelope, PoisonRecord, from_record
 
+from . import kafka_spans
 from .db import database_unavailable
 from .dead_letters import DeadLetters
 from .event_store import ConcurrencyError
+from .logs import event_log_context
 from .metrics import (
     CONSUMER_BATCH_RETRIES,
     CONSUMER_LAG,
@@ -49,6 +51,9 @@ log = structlog.get_logger(__name__)
 # A span keeps this many links (OTEL_SPAN_LINK_COUNT_LIMIT, 128 by default) and drops the rest: a batch
 # span links to its first events' producer spans, and the rest are not built to be thrown away.
 _MAX_LINKS = SpanLimits().max_links or 128
+
+# Event ids named on a line about a whole batch (each failing event has a line of its own).
+_LOGGED_IDS = 20
 
 # Records decoded between two yields to the event loop: decoding is CPU work, and the batch before is
 # being written meanwhile; each yield lets its next statement go to Postgres instead of waiting.
@@ -121,6 +126,7 @@ class InboxConsumer:
         self._lag_every = lag_every_seconds
         self._committed: dict[TopicPartition, int] = {}  # what this consumer committed, as it committed it
         self._lag_series: set[TopicPartition] = set()
+        self._span_attributes = kafka_spans.process_attributes(name)
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -227,7 +233,12 @@ class InboxConsumer:
         try:
             await self._apply_while_retryable(deliveries)
         except Exception:
-            log.exception("consumer batch failed; isolating its records", consumer=self.name)
+            log.exception(
+                "consumer batch failed; isolating its records",
+                consumer=self.name,
+                event_ids=[d.envelope.id for d in deliveries[:_LOGGED_IDS]],
+                events=len(deliveries),
+            )
             await self._apply_one_by_one(deliveries)
 
     async def _apply_while_retryable(self, deliveries: list[Delivery]) -> None:
@@ -286,22 +297,33 @@ class InboxConsumer:
             EVENTS_DUPLICATE.labels(self.name).inc(len(event_ids) - len(fresh))
         return fresh
 
-    def _span(self, delivery: Delivery) -> AbstractContextManager[object]:
-        """One event: a CONSUMER span whose parent is the producer span the record's headers carry."""
+    @contextmanager
+    def _span(self, delivery: Delivery) -> Iterator[None]:
+        """One event: a CONSUMER span whose parent is the producer span the record's headers carry, and
+        the event named on every line logged while it is handled."""
         record, envelope = delivery.record, delivery.envelope
-        return tracer().start_as_current_span(
-            f"{record.topic} process",
-            context=context_from(envelope.traceparent, envelope.tracestate),
-            kind=SpanKind.CONSUMER,
-            attributes={
-                **self._span_attributes(),
-                "messaging.destination.name": record.topic,
-                "messaging.destination.partition.id": str(record.partition),
-                "messaging.kafka.offset": record.offset,
-                "messaging.message.id": envelope.id,
-                "cloudevents.event_type": envelope.type,
-            },
-        )
+        with (
+            tracer().start_as_current_span(
+                kafka_spans.process_name(record.topic),
+                context=context_from(envelope.traceparent, envelope.tracestate),
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    **self._span_attributes,
+                    "messaging.destination.name": record.topic,
+                    "messaging.destination.partition.id": str(record.partition),
+                    "messaging.kafka.offset": record.offset,
+                    "messaging.message.id": envelope.id,
+                    "cloudevents.event_type": envelope.type,
+                },
+            ),
+            event_log_context(envelope.id, envelope.type),
+        ):
+            try:
+                yield
+            except Exception as exc:
+                if not worth_retrying(exc):  # the event's own fault: said here, in its trace, by its id
+                    log.error("event handler failed", consumer=self.name, exc_info=exc)
+                raise
 
     def _batch_span(self, deliveries: list[Delivery]) -> AbstractContextManager[object]:
         """A batch: one CONSUMER span linked to each event's producer span (a single event is its child)."""
@@ -310,19 +332,11 @@ class InboxConsumer:
         links = list(itertools.islice(_links(deliveries), _MAX_LINKS))
         topics = sorted({d.record.topic for d in deliveries})
         return tracer().start_as_current_span(
-            f"{','.join(topics)} process",
+            kafka_spans.process_name(",".join(topics)),
             kind=SpanKind.CONSUMER,
             links=links,
-            attributes={**self._span_attributes(), "messaging.batch.message_count": len(deliveries)},
+            attributes={**self._span_attributes, "messaging.batch.message_count": len(deliveries)},
         )
-
-    def _span_attributes(self) -> dict[str, str]:
-        return {
-            "messaging.system": "kafka",
-            "messaging.operation.type": "process",
-            "messaging.operation.name": "process",
-            "messaging.consumer.group.name": self.name,
-        }
 
     def _count(self, deliveries: list[Delivery]) -> None:
         for event_type, count in Counter(d.envelope.type for d in deliveries).items():

@@ -6,6 +6,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import structlog
@@ -15,11 +16,23 @@ from .tracing import current_ids
 _NOISY_LIBRARIES = ("aiokafka", "kafka")
 
 
-def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The current span's trace and span ids on the line: where in which trace it was written."""
     ids = current_ids()
     if ids:
         event["trace_id"], event["span_id"] = ids
     return event
+
+
+def event_log_context(event_id: str | None, event_type: str | None) -> AbstractContextManager[object]:
+    """Every line logged inside names the event being handled (with `merge_contextvars` in the chain),
+    so a failure deep in a handler, the relay or a dead-letter send says which event it was about."""
+    bound = {"event_id": event_id, "event_type": event_type}
+    return structlog.contextvars.bound_contextvars(**{k: v for k, v in bound.items() if v})
+
+
+# What every line carries of where it was written: the event bound by `event_log_context`, the span.
+LINE_CONTEXT = (structlog.contextvars.merge_contextvars, add_trace_ids)
 
 
 class RepeatLimiter(logging.Filter):
@@ -57,11 +70,10 @@ class RepeatLimiter(logging.Filter):
 
 def setup_logging(service_name: str, level: str = "INFO") -> None:
     shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
+        *LINE_CONTEXT,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _add_trace_ids,
         lambda _, __, event: {**event, "service": service_name},
     ]
     structlog.configure(

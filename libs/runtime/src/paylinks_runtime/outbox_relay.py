@@ -15,6 +15,7 @@ good (the row can never be sent), which is worse than a gap that is loud and rec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -30,8 +31,11 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
-from opentelemetry.trace import SpanKind
+from aiokafka.structs import RecordMetadata
+from opentelemetry.trace import Span
 
+from . import kafka_spans
+from .logs import event_log_context
 from .metrics import (
     OUTBOX_BACKLOG,
     OUTBOX_COMMIT_TO_ACK,
@@ -43,7 +47,7 @@ from .metrics import (
     OUTBOX_QUARANTINED,
 )
 from .relay_lease import LeaseLost, RelayLease
-from .tracing import context_from, current_trace_headers, tracer
+from .tracing import context_from, current, trace_headers
 from .unit_of_work import OutboxSignal
 
 log = structlog.get_logger(__name__)
@@ -84,6 +88,43 @@ _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")  # Kafka's rule for topic na
 class Rejected:
     row: asyncpg.Record
     error: Exception
+
+
+@dataclass(frozen=True)
+class Sending:
+    """A row handed to the producer: its open send span, and the broker's acknowledgement to come."""
+
+    row: asyncpg.Record
+    span: Span
+    delivery: asyncio.Future[RecordMetadata]
+
+    @property
+    def event_id(self) -> str | None:
+        return _stored_headers(self.row).get("ce_id")
+
+    @property
+    def event_type(self) -> str | None:
+        return _stored_headers(self.row).get("ce_type")
+
+
+def _acknowledged(sending: Sending, timeout: TimeoutError) -> bool:
+    """After the timeout (which cancelled the deliveries still waiting): end the send span with the
+    broker's answer if it came in time, else with the timeout."""
+    delivery = sending.delivery
+    if not delivery.done() or delivery.cancelled():
+        kafka_spans.failed(sending.span, timeout)
+        return False
+    error = delivery.exception()
+    if error is not None:
+        kafka_spans.failed(sending.span, error)
+        return False
+    kafka_spans.acknowledged(sending.span, delivery.result())
+    return True
+
+
+def _stored_headers(row: asyncpg.Record) -> dict[str, str]:
+    """The headers the unit of work stored with the row (CloudEvents attributes and trace context)."""
+    return dict(json.loads(row["headers"]))
 
 
 class OutboxRelay:
@@ -201,21 +242,51 @@ class OutboxRelay:
 
     async def _send_all(self, rows: list[asyncpg.Record]) -> list[Rejected]:
         """Send the rows and wait for every acknowledgement; return those Kafka will never accept. Any
-        other failure raises: the batch is sent again later (a redelivery the inboxes recognise)."""
-        sent: list[tuple[asyncpg.Record, asyncio.Future[object]]] = []
+        other failure raises: the batch is sent again later (a redelivery the inboxes recognise). Each row's
+        send span ends with its acknowledgement, or in error with the failure."""
+        sending: list[Sending] = []
         rejected: list[Rejected] = []
-        for row in rows:
-            try:
-                sent.append((row, await self._send(row)))
-            except NEVER_ACCEPTED as exc:  # checked by the client before sending
-                rejected.append(Rejected(row, exc))
-        results = await self._acknowledgements([future for _, future in sent])
-        for (row, _), result in zip(sent, results, strict=True):
-            if isinstance(result, NEVER_ACCEPTED):  # refused by the broker
-                rejected.append(Rejected(row, result))
-            elif isinstance(result, BaseException):
-                self._publish_failed(result)
-                raise result
+        try:
+            for row in rows:
+                stored = _stored_headers(row)
+                span = self._send_span(row, stored)
+                try:
+                    sending.append(Sending(row, span, await self._send(row, stored, span)))
+                except NEVER_ACCEPTED as exc:  # checked by the client before sending
+                    kafka_spans.failed(span, exc)
+                    rejected.append(Rejected(row, exc))
+                except BaseException as exc:
+                    kafka_spans.failed(span, exc)
+                    raise
+            rejected += self._settle(sending, await self._acknowledgements(sending))
+        except BaseException as exc:
+            for s in sending:  # those still open never had an answer
+                kafka_spans.failed(s.span, exc)
+            raise
+        self._count_published(rows, rejected)
+        return rejected
+
+    def _settle(self, sending: list[Sending], results: list[object]) -> list[Rejected]:
+        """End each send span with Kafka's answer; raise the first failure the batch is sent again for."""
+        rejected: list[Rejected] = []
+        failures: list[tuple[Sending, BaseException]] = []
+        for s, result in zip(sending, results, strict=True):
+            if isinstance(result, RecordMetadata):
+                kafka_spans.acknowledged(s.span, result)
+                continue
+            error = result if isinstance(result, BaseException) else TypeError(f"not an ack: {result!r}")
+            kafka_spans.failed(s.span, error)
+            if isinstance(error, NEVER_ACCEPTED):  # refused by the broker
+                rejected.append(Rejected(s.row, error))
+            else:
+                failures.append((s, error))
+        if failures:
+            first, error = failures[0]
+            self._publish_failed(error, first, len(failures))
+            raise error
+        return rejected
+
+    def _count_published(self, rows: list[asyncpg.Record], rejected: list[Rejected]) -> None:
         acked = datetime.now(UTC)
         refused = {r.row["id"] for r in rejected}
         for row in rows:
@@ -224,65 +295,75 @@ class OutboxRelay:
                 OUTBOX_COMMIT_TO_ACK.labels(self._service).observe(
                     (acked - row["created_at"]).total_seconds()
                 )
-        return rejected
 
-    async def _acknowledgements(self, futures: list[asyncio.Future[object]]) -> list[object]:
+    async def _acknowledgements(self, sending: list[Sending]) -> list[object]:
         """Kafka's answer to each record, waited for at most the publish timeout: aiokafka retries an
         idempotent batch forever, and a relay waiting on it forever reports nothing and renews no lease.
         The records may still be delivered after the timeout; sent again, the inboxes recognise them."""
         try:
             async with asyncio.timeout(self._publish_timeout):
-                return await asyncio.gather(*futures, return_exceptions=True)
+                results: list[object] = await asyncio.gather(
+                    *(s.delivery for s in sending), return_exceptions=True
+                )
+                return results
         except TimeoutError as exc:
-            self._publish_failed(exc)
-            raise TimeoutError(
-                f"Kafka did not acknowledge the batch within {self._publish_timeout}s"
-            ) from exc
+            error = TimeoutError(f"Kafka did not acknowledge the batch within {self._publish_timeout}s")
+            unanswered = [s for s in sending if not _acknowledged(s, error)]
+            self._publish_failed(error, unanswered[0] if unanswered else None, len(unanswered))
+            raise error from exc
 
-    def _publish_failed(self, error: BaseException) -> None:
+    def _publish_failed(self, error: BaseException, first: Sending | None, failed_rows: int) -> None:
+        """One line for the batch, in the first failed row's trace and naming its event."""
         OUTBOX_PUBLISH_ERRORS.labels(self._service, type(error).__name__).inc()
-        log.error("outbox publish failed; the batch is sent again", service=self._service, error=repr(error))
+        with contextlib.ExitStack() as scope:
+            if first is not None:
+                scope.enter_context(current(first.span))
+                scope.enter_context(event_log_context(first.event_id, first.event_type))
+            log.error(
+                "outbox publish failed; the batch is sent again",
+                service=self._service,
+                error=repr(error),
+                failed_rows=failed_rows,
+            )
 
     async def _quarantine(self, conn: asyncpg.Connection, rejected: list[Rejected]) -> None:
         await conn.execute(_QUARANTINE, [r.row["id"] for r in rejected], [repr(r.error) for r in rejected])
         for r in rejected:
             OUTBOX_QUARANTINED.labels(self._service, type(r.error).__name__).inc()
-            log.error(
-                "outbox row quarantined: Kafka will never accept it",
-                service=self._service,
-                outbox_id=r.row["id"],
-                event_id=dict(json.loads(r.row["headers"])).get("ce_id"),
-                topic=r.row["topic"],
-                key=r.row["key"],
-                value_bytes=len(r.row["value"]),
-                error=repr(r.error),
-            )
+            headers = _stored_headers(r.row)
+            with event_log_context(headers.get("ce_id"), headers.get("ce_type")):
+                log.error(
+                    "outbox row quarantined: Kafka will never accept it",
+                    service=self._service,
+                    outbox_id=r.row["id"],
+                    topic=r.row["topic"],
+                    key=r.row["key"],
+                    value_bytes=len(r.row["value"]),
+                    error=repr(r.error),
+                )
 
-    async def _send(self, row: asyncpg.Record) -> asyncio.Future[object]:
+    def _send_span(self, row: asyncpg.Record, stored: dict[str, str]) -> Span:
+        """The row's PRODUCER span, a child of the operation that committed it (its stored traceparent)."""
+        return kafka_spans.send_span(
+            row["topic"],
+            key=row["key"],
+            message_id=stored.get("ce_id"),
+            parent=context_from(stored.get("traceparent"), stored.get("tracestate")),
+        )
+
+    async def _send(
+        self, row: asyncpg.Record, stored: dict[str, str], span: Span
+    ) -> asyncio.Future[RecordMetadata]:
+        """Hand the record to the producer; the future resolves with the broker's acknowledgement."""
         if not _LEGAL_TOPIC.fullmatch(row["topic"]):
             raise InvalidTopicError(f"{row['topic']!r} is not a legal Kafka topic name")
-        stored = dict(json.loads(row["headers"]))
-        parent = context_from(stored.get("traceparent"), stored.get("tracestate"))
-        with tracer().start_as_current_span(
-            f"{row['topic']} publish",
-            context=parent,
-            kind=SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "send",
-                "messaging.operation.name": "send",
-                "messaging.destination.name": row["topic"],
-                "messaging.kafka.message.key": row["key"],
-                "messaging.message.id": stored.get("ce_id", ""),
-            },
-        ):
-            stored.pop("tracestate", None)
-            stored.update(current_trace_headers())  # the consumer continues from this publish span
-            headers = [(k, v.encode()) for k, v in stored.items()]
-            delivery: asyncio.Future[object] = await self._producer.send(
-                row["topic"], value=row["value"], key=row["key"].encode(), headers=headers
-            )
-            return delivery
+        stored.pop("tracestate", None)
+        stored.update(trace_headers(span.get_span_context()))  # the consumer continues from the send span
+        headers = [(k, v.encode()) for k, v in stored.items()]
+        delivery: asyncio.Future[RecordMetadata] = await self._producer.send(
+            row["topic"], value=row["value"], key=row["key"].encode(), headers=headers
+        )
+        return delivery
 
     async def watch_backlog(self) -> None:
         """Measure the outbox on a timer, apart from publishing: a relay stuck on Kafka (or a standby)

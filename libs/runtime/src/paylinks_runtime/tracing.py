@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from contextlib import AbstractContextManager
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -51,9 +52,13 @@ def tracer() -> trace.Tracer:
 
 
 def current_trace_headers() -> dict[str, str]:
-    """The current span's `traceparent` (and `tracestate`), ready to store or send: what the W3C
-    propagator's inject writes, formatted directly (the relay and every unit of work ask once per event)."""
-    span_context = trace.get_current_span().get_span_context()
+    """The current span's `traceparent` (and `tracestate`), ready to store or send."""
+    return trace_headers(trace.get_current_span().get_span_context())
+
+
+def trace_headers(span_context: SpanContext) -> dict[str, str]:
+    """A span's `traceparent` (and `tracestate`): what the W3C propagator's inject writes, formatted
+    directly (the relay and every unit of work ask once per event)."""
     if not span_context.is_valid:
         return {}
     headers = {
@@ -101,6 +106,12 @@ def _remote_span_context(traceparent: str | None, tracestate: str | None) -> Spa
     return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(match[3], 16)))
 
 
+def current(span: trace.Span) -> AbstractContextManager[trace.Span]:
+    """The span as the current one for a while (log lines take their ids from it), ended by its owner:
+    its failures are recorded where it ends, not here."""
+    return trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False)
+
+
 def current_ids() -> tuple[str, str] | None:
     """(trace_id, span_id) in hex of the current span, for log lines."""
     ctx = trace.get_current_span().get_span_context()
@@ -112,10 +123,12 @@ def current_ids() -> tuple[str, str] | None:
 __all__ = [
     "SpanKind",
     "context_from",
+    "current",
     "current_ids",
     "current_trace_headers",
     "link_to",
     "setup_tracing",
+    "trace_headers",
     "tracer",
 ]
 
