@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from paylinks_events import Envelope, encode_data
+from paylinks_runtime.tracing import current_trace_headers
 
 from .rendering import RenderedEmail
 from .routing import NO_RECIPIENTS, RecipientGroup
@@ -54,6 +55,8 @@ class OutgoingEmail:
     body_text: str | None
     body_html: str | None
     notice: str = STAFF  # who it is for: STAFF, PAYER or UNIDENTIFIED_TRUST_REMINDER
+    traceparent: str | None = None  # the span that queued it (a consumer's): its SMTP span's parent
+    tracestate: str | None = None
 
     @property
     def rendered(self) -> bool:
@@ -96,11 +99,13 @@ async def _insert(
     conn: asyncpg.Connection, source: Envelope | EmailSource, payment_id: str, *values: object
 ) -> None:
     src = source if isinstance(source, EmailSource) else EmailSource.of(source)
+    trace = current_trace_headers()
     await conn.execute(
         "INSERT INTO outgoing_emails (event_id, firm_id, payment_id, event_type, schema_version, event_data,"
+        " traceparent, tracestate,"
         " notice, recipient_group, recipients, message_id, status, skip_reason, hold_until)"
-        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12,"
-        " now() + make_interval(secs => $13))"
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14,"
+        " now() + make_interval(secs => $15))"
         " ON CONFLICT (event_id, recipient_group) DO NOTHING",
         src.event_id,
         src.firm_id,
@@ -108,6 +113,8 @@ async def _insert(
         src.event_type,
         src.schema_version,
         src.data,
+        trace.get("traceparent"),
+        trace.get("tracestate"),
         *values,
     )
 
@@ -130,7 +137,7 @@ async def due(conn: asyncpg.Connection, limit: int) -> list[OutgoingEmail]:
     rows = await conn.fetch(
         "SELECT id, event_id, event_type, event_data, schema_version, firm_id, payment_id, notice,"
         " recipients, message_id, attempts, created_at, hold_until > now() AS holding, subject, body_text,"
-        " body_html"
+        " body_html, traceparent, tracestate"
         " FROM outgoing_emails"
         " WHERE status = 'pending' AND next_attempt_at <= now()"
         " ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED",

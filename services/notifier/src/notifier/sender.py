@@ -15,6 +15,8 @@ import asyncpg
 import structlog
 
 from paylinks_runtime.db import database_unavailable
+from paylinks_runtime.logs import event_log_context
+from paylinks_runtime.tracing import current
 
 from . import email_outbox, grant_links, store
 from .config import Settings
@@ -22,7 +24,7 @@ from .email_outbox import OutgoingEmail
 from .emails import compose_email, still_missing, subject_of
 from .metrics import EMAILS_FAILED, EMAILS_PENDING, EMAILS_SENT
 from .rendering import render
-from .smtp import SmtpTransport, Transport, build_message
+from .smtp import SmtpTransport, Transport, build_message, delivered, delivery_span, not_delivered
 
 log = structlog.get_logger(__name__)
 
@@ -127,11 +129,18 @@ class EmailSender:
 
     async def _deliver(self, email: OutgoingEmail) -> None:
         email = await self._with_grant(email)
-        try:
-            await self._transport.send(build_message(email, self._settings.email_from))
-        except Exception as exc:  # SMTP down, refused, timed out: all retried, none dropped
-            await self._retry_later(email, exc)
-            return
+        span = delivery_span(email, self._settings)
+        with current(span), event_log_context(email.event_id, email.event_type):  # every line names both
+            try:
+                await self._transport.send(build_message(email, self._settings.email_from))
+            except Exception as exc:  # SMTP down, refused, timed out: all retried, none dropped
+                not_delivered(span, exc)
+                await self._retry_later(email, exc)
+                return
+            delivered(span)
+            await self._mark_delivered(email)
+
+    async def _mark_delivered(self, email: OutgoingEmail) -> None:
         EMAILS_SENT.labels(email.event_type).inc()
         log.info("email sent", event_id=email.event_id, message_id=email.message_id, type=email.event_type)
         try:

@@ -8,9 +8,15 @@ from email.utils import format_datetime
 from typing import Protocol
 
 import aiosmtplib
+from opentelemetry.semconv.attributes import error_attributes, server_attributes
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from paylinks_runtime.tracing import context_from, tracer
 
 from .config import Settings
 from .email_outbox import OutgoingEmail
+
+SENT, FAILED = "sent", "failed"  # a delivery's outcome, on its span
 
 
 class Transport(Protocol):
@@ -51,3 +57,38 @@ class SmtpTransport:
             start_tls=s.smtp_start_tls,
             timeout=s.smtp_timeout_seconds,
         )
+
+
+def delivery_span(email: OutgoingEmail, settings: Settings) -> Span:
+    """A CLIENT span for one SMTP delivery, a child of the consumer span that queued the email (so the
+    payment's trace reaches it), ended by `delivered` or `not_delivered`. Counts, never addresses."""
+    return tracer().start_span(
+        "smtp send",
+        context=context_from(email.traceparent, email.tracestate),
+        kind=SpanKind.CLIENT,
+        attributes={
+            server_attributes.SERVER_ADDRESS: settings.smtp_host,
+            server_attributes.SERVER_PORT: settings.smtp_port,
+            "network.protocol.name": "smtp",
+            "paylinks.email.message_id": email.message_id,
+            "paylinks.email.recipient_count": len(email.recipients),
+            "paylinks.email.attempt": email.attempts,
+            "paylinks.email.notice": email.notice,
+            "paylinks.event.id": email.event_id,
+            "paylinks.event.type": email.event_type,
+        },
+    )
+
+
+def delivered(span: Span) -> None:
+    span.set_attribute("paylinks.email.outcome", SENT)
+    span.end()
+
+
+def not_delivered(span: Span, error: BaseException) -> None:
+    """The server refused, timed out or could not be reached: the email is retried later."""
+    span.set_attribute("paylinks.email.outcome", FAILED)
+    span.set_attribute(error_attributes.ERROR_TYPE, type(error).__name__)
+    span.record_exception(error)
+    span.set_status(Status(StatusCode.ERROR, repr(error)))
+    span.end()
