@@ -13,7 +13,7 @@ from paylinks_devstack.stack import Stack
 from .otlp_receiver import OtlpReceiver, ReceivedSpan
 from .test_payment_stories import open_matter, register_accounts
 
-SERVER, PRODUCER, CONSUMER = 2, 4, 5
+SERVER, CLIENT, PRODUCER, CONSUMER = 2, 3, 4, 5
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -82,6 +82,24 @@ async def test_a_pay_request_is_one_trace_through_kafka_into_reconciliation_and_
         )
         (request,) = [s for s in rest if s.kind == SERVER]
         assert "/payments" in request.name
+
+    notifier_consumer = chains["notifier"][0]
+    smtp = await smtp_span_in(otlp, trace_id)  # the staff email the payment caused, in the same trace
+    consumers = {s.span_id: s for s in otlp.snapshot() if s.service == "notifier" and s.kind == CONSUMER}
+    parent = consumers[smtp.parent_span_id]  # the consumer span that queued the email
+    assert (parent.trace_id, parent.name) == (trace_id, notifier_consumer.name)
+    assert smtp.attributes["paylinks.email.outcome"] == "sent"
+
+
+async def smtp_span_in(otlp: OtlpReceiver, trace_id: str) -> ReceivedSpan:
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        for span in otlp.snapshot():
+            if span.trace_id == trace_id and span.kind == CLIENT and span.name == "smtp send":
+                return span
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no SMTP span in trace {trace_id}")
+        await asyncio.sleep(0.2)
 
 
 async def test_a_bill_payment_reaches_billing_through_the_processors_webhook_in_a_linked_trace(

@@ -7,14 +7,15 @@ import uuid
 from typing import Any
 
 import asyncpg
+import structlog
 from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import SpanKind, StatusCode
 from structlog.testing import capture_logs
 
 from paylinks_events import ContactCreated, Envelope, to_record
-from paylinks_runtime.logs import LINE_CONTEXT
+from paylinks_runtime.logs import LINE_CONTEXT, event_log_context
 from paylinks_runtime.testing import TopicWatcher, header
-from paylinks_runtime.tracing import current_trace_headers, tracer
+from paylinks_runtime.tracing import current_trace_headers, tracer, within
 from paylinks_runtime.unit_of_work import UnitOfWork
 
 from .test_inbox_consumer import consuming
@@ -70,3 +71,17 @@ async def test_a_failing_handlers_lines_carry_the_events_id_and_trace(
     (dlq_send,) = [s for s in spans.get_finished_spans() if s.name == f"send {topic}.dlq"]
     assert dead_letter_line["span_id"] == format(dlq_send.context.span_id, "016x")
     assert dlq_send.attributes["messaging.kafka.offset"] == dead.offset
+
+
+def test_a_line_about_work_another_process_caused_carries_that_trace_and_event() -> None:
+    traceparent = f"00-{'ab' * 16}-{'cd' * 8}-01"
+    log = structlog.get_logger("test")
+    with capture_logs(processors=LINE_CONTEXT) as lines:
+        with within(traceparent), event_log_context("e-1", "PaymentReceived"):
+            log.warning("email could not be composed")
+        with within(None), event_log_context(None, None):  # nothing known: nothing made up
+            log.warning("email sender round failed")
+    about, unknown = lines
+    assert (about["trace_id"], about["span_id"]) == ("ab" * 16, "cd" * 8)
+    assert (about["event_id"], about["event_type"]) == ("e-1", "PaymentReceived")
+    assert unknown.keys() == {"event", "log_level"}

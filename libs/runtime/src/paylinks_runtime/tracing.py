@@ -112,6 +112,12 @@ def current(span: trace.Span) -> AbstractContextManager[trace.Span]:
     return trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False)
 
 
+def within(traceparent: str | None, tracestate: str | None = None) -> AbstractContextManager[trace.Span]:
+    """The span the headers name (remote, not recording) as the current one for a while: the lines logged
+    about work caused elsewhere carry that trace. Without valid headers, no span."""
+    return current(trace.get_current_span(context_from(traceparent, tracestate)))
+
+
 def current_ids() -> tuple[str, str] | None:
     """(trace_id, span_id) in hex of the current span, for log lines."""
     ctx = trace.get_current_span().get_span_context()
@@ -130,6 +136,7 @@ __all__ = [
     "setup_tracing",
     "trace_headers",
     "tracer",
+    "within",
 ]
 
 

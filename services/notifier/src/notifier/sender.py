@@ -10,13 +10,15 @@ address or firm never stalls the others.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import asyncpg
 import structlog
 
 from paylinks_runtime.db import database_unavailable
 from paylinks_runtime.logs import event_log_context
-from paylinks_runtime.tracing import current
+from paylinks_runtime.tracing import current, within
 
 from . import email_outbox, grant_links, store
 from .config import Settings
@@ -63,9 +65,10 @@ class EmailSender:
         await self._mark_remembered()
         emails = await self._claim()
         outcomes = await asyncio.gather(*(self._deliver(email) for email in emails), return_exceptions=True)
-        for outcome in outcomes:  # not sent, and its retry not recorded: due again once its lease ends
-            if isinstance(outcome, Exception):
-                log.warning("email not sent and its retry not recorded", error=repr(outcome))
+        for email, outcome in zip(emails, outcomes, strict=True):
+            if isinstance(outcome, Exception):  # not sent, its retry not recorded: due again after its lease
+                with about(email):
+                    log.warning("email not sent and its retry not recorded", error=repr(outcome))
         await self._report_backlog()
         return len(emails)
 
@@ -98,7 +101,8 @@ class EmailSender:
             async with conn.transaction():  # a savepoint
                 return await self._prepare(conn, email)
         except Exception as exc:
-            log.exception("email could not be composed", event_id=email.event_id)
+            with about(email):
+                log.exception("email could not be composed")
             await email_outbox.retry_later(conn, email.id, self._delay(email.attempts + 1), repr(exc))
             return None
 
@@ -171,6 +175,13 @@ class EmailSender:
             EMAILS_PENDING.set(
                 await conn.fetchval("SELECT count(*) FROM outgoing_emails WHERE status = 'pending'")
             )
+
+
+@contextmanager
+def about(email: OutgoingEmail) -> Iterator[None]:
+    """Lines logged inside name the email's event and carry the trace of the consumer span that queued it."""
+    with within(email.traceparent, email.tracestate), event_log_context(email.event_id, email.event_type):
+        yield
 
 
 def _log_round_failure(exc: Exception) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 import structlog
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from paylinks_runtime import webhook_signature
 from paylinks_runtime.db import database_unavailable
@@ -52,9 +52,11 @@ class WebhookDelivery:
             return False
         with tracer().start_as_current_span(
             "sandbox webhook", context=context_from(claimed["traceparent"]), kind=SpanKind.CLIENT
-        ):
+        ) as span:
             attempt = await self._post(claimed["body"].encode())
-        await self._record(claimed, attempt)
+            if not attempt.delivered:
+                span.set_status(Status(StatusCode.ERROR, attempt.error))
+            await self._record(claimed, attempt)  # in the span: a failure's line carries its trace
         return True
 
     async def _claim(self) -> asyncpg.Record | None:
