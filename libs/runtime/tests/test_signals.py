@@ -1,6 +1,7 @@
 """The gauges an operator alerts on tell the truth in the outages they are for: the outbox backlog and its
 age while Kafka does not acknowledge (and while Postgres cannot be read), the consumer lag while the
-database refuses the consumer's writes; partitions a consumer lost have no series left."""
+database refuses the consumer's writes, and its progress stamp standing still meanwhile; partitions a
+consumer lost have no series left."""
 
 from __future__ import annotations
 
@@ -101,6 +102,30 @@ async def test_a_consumer_paused_by_a_read_only_database_reports_its_growing_lag
         await eventually(lambda: gauge("paylinks_consumer_lag", consumer=consumer.name, topic=topic) == 7)
         switch.read_only = False
         await eventually(lambda: gauge("paylinks_consumer_lag", consumer=consumer.name, topic=topic) == 0)
+
+
+async def test_a_paused_consumers_progress_stamp_stops_while_it_is_behind_and_moves_once_it_goes_on(
+    switchable_pool: asyncpg.Pool,  # noqa: F811
+    switch: ReadOnlySwitch,  # noqa: F811
+    producer,  # type: ignore[no-untyped-def]
+    topic: str,
+) -> None:
+    switch.read_only = True
+    async with consuming(switchable_pool, producer, [topic]) as consumer:
+        for i in range(3):
+            await send(producer, topic, contact("f", f"waiting-{i}"))
+        await eventually(lambda: gauge("paylinks_consumer_lag", consumer=consumer.name, topic=topic) == 3)
+        stamped = gauge("paylinks_consumer_progress_timestamp_seconds", consumer=consumer.name)
+        assert stamped is not None
+        for _ in range(3):  # measured again and again while paused: behind, and not moving
+            await consumer.measure_lag()
+            assert gauge("paylinks_consumer_progress_timestamp_seconds", consumer=consumer.name) == stamped
+        switch.read_only = False
+        await eventually(lambda: gauge("paylinks_consumer_lag", consumer=consumer.name, topic=topic) == 0)
+        await consumer.measure_lag()
+        moved = gauge("paylinks_consumer_progress_timestamp_seconds", consumer=consumer.name)
+        assert moved is not None
+        assert moved > stamped
 
 
 async def test_partitions_a_consumer_lost_in_a_rebalance_leave_no_lag_series(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -38,6 +39,7 @@ from .logs import event_log_context
 from .metrics import (
     CONSUMER_BATCH_RETRIES,
     CONSUMER_LAG,
+    CONSUMER_PROGRESS_AT,
     EVENT_VISIBILITY,
     EVENTS_APPLIED,
     EVENTS_DUPLICATE,
@@ -126,6 +128,7 @@ class InboxConsumer:
         self._lag_every = lag_every_seconds
         self._committed: dict[TopicPartition, int] = {}  # what this consumer committed, as it committed it
         self._lag_series: set[TopicPartition] = set()
+        self._last_done: dict[TopicPartition, int] | None = None  # the offsets applied, as last measured
         self._span_attributes = kafka_spans.process_attributes(name)
 
     async def start(self) -> None:
@@ -374,12 +377,24 @@ class InboxConsumer:
             self._committed.pop(gone, None)  # another member may commit it meanwhile
         self._lag_series &= assigned
         if not assigned:
+            self._report_progress({}, caught_up=True)  # nothing to read here (more members than partitions)
             return
         ends = await self._consumer.end_offsets(list(assigned))
+        done: dict[TopicPartition, int] = {}
         for tp, end in ends.items():
-            done = await self._done_offset(tp)
-            CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - done))
+            done[tp] = await self._done_offset(tp)
+            CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - done[tp]))
             self._lag_series.add(tp)
+        self._report_progress(done, caught_up=all(done[tp] >= end for tp, end in ends.items()))
+
+    def _report_progress(self, done: dict[TopicPartition, int], *, caught_up: bool) -> None:
+        """Stamp the time when the consumer is at the end of its partitions or has moved forward since the
+        last measurement. The stamp stops while it is behind and stuck (a paused or hung consumer, one whose
+        task died, a process that cannot be scraped): its age is the alert, where the lag alone may look
+        calm or stay frozen at its last value."""
+        if caught_up or done != self._last_done:
+            CONSUMER_PROGRESS_AT.labels(self.name).set(time.time())
+        self._last_done = done
 
     async def _done_offset(self, tp: TopicPartition) -> int:
         """The offset up to which the partition is applied: what this process committed, else the group's

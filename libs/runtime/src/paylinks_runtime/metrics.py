@@ -39,6 +39,12 @@ RELAY_LEADER = Gauge(
 CONSUMER_LAG = Gauge(
     "paylinks_consumer_lag", "Records behind the partition's end", ["consumer", "topic", "partition"]
 )
+CONSUMER_PROGRESS_AT = Gauge(
+    "paylinks_consumer_progress_timestamp_seconds",
+    "When the consumer was last seen at the end of its partitions or moving forward (measured on its lag"
+    " timer): it stops while the consumer is behind and stuck",
+    ["consumer"],
+)
 CONSUMER_BATCH_RETRIES = Counter(
     "paylinks_consumer_batch_retries_total",
     "Batches a consumer must try again (database unavailable, a conflict), by error",
@@ -54,7 +60,10 @@ INBOX_PRUNED = Counter(
     "paylinks_inbox_pruned_total", "Inbox rows deleted after the retention (inbox_retention)", ["service"]
 )
 PROJECTION_LAG = Gauge(
-    "paylinks_projection_lag_seconds", "Age of the newest event applied, when it was applied", ["consumer"]
+    "paylinks_projection_lag_seconds",
+    "Age of the newest event applied, when it was applied: as of the last batch (a stuck consumer leaves it"
+    " as it was; paylinks_consumer_progress_timestamp_seconds says since when)",
+    ["consumer"],
 )
 EVENT_VISIBILITY = Histogram(
     "paylinks_event_visibility_seconds",
