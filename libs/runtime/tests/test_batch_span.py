@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -58,5 +59,40 @@ def test_a_consumer_span_names_its_operation_as_the_messaging_conventions_do(spa
     with _consumer()._batch_span([_delivery(1), _delivery(2)]):
         pass
     (span,) = spans.get_finished_spans()
+    assert span.name == "process practice.events"  # {messaging.operation.name} {destination}
+    assert span.attributes["messaging.system"] == "kafka"
     assert span.attributes["messaging.operation.type"] == "process"
     assert span.attributes["messaging.operation.name"] == "process"
+    assert span.attributes["messaging.destination.name"] == "practice.events"
+    assert span.attributes["messaging.consumer.group.name"] == "test-batch-span"
+
+
+def test_a_single_events_span_says_where_the_record_was_and_what_it_was(spans) -> None:  # type: ignore[no-untyped-def]
+    delivery = _delivery(41)
+    record = dataclasses.replace(delivery.record, partition=2, key=b"c41")
+    with _consumer()._batch_span([Delivery(record, delivery.envelope)]):
+        pass
+    (span,) = spans.get_finished_spans()
+    assert span.name == "process practice.events"
+    assert span.parent is not None
+    assert span.parent.span_id == int(delivery.envelope.traceparent.split("-")[2], 16)  # type: ignore[union-attr]
+    assert {k: span.attributes[k] for k in span.attributes if not k.startswith("messaging.op")} == {
+        "messaging.system": "kafka",
+        "messaging.consumer.group.name": "test-batch-span",
+        "messaging.destination.name": "practice.events",
+        "messaging.destination.partition.id": "2",
+        "messaging.kafka.offset": 41,
+        "messaging.kafka.message.key": "c41",
+        "messaging.message.id": delivery.envelope.id,
+        "cloudevents.event_type": "ContactCreated",
+    }
+
+
+def test_a_batch_of_several_topics_names_them_all_and_no_one_destination(spans) -> None:  # type: ignore[no-untyped-def]
+    first, second = _delivery(1), _delivery(2)
+    other = Delivery(dataclasses.replace(second.record, topic="payment.events"), second.envelope)
+    with _consumer()._batch_span([first, other]):
+        pass
+    (span,) = spans.get_finished_spans()
+    assert span.name == "process payment.events,practice.events"
+    assert "messaging.destination.name" not in span.attributes

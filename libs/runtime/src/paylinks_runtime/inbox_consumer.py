@@ -316,6 +316,7 @@ class InboxConsumer:
                     "messaging.destination.partition.id": str(record.partition),
                     "messaging.kafka.offset": record.offset,
                     "messaging.message.id": envelope.id,
+                    **_key_attribute(record),
                     "cloudevents.event_type": envelope.type,
                 },
             ),
@@ -334,11 +335,17 @@ class InboxConsumer:
             return self._span(deliveries[0])
         links = list(itertools.islice(_links(deliveries), _MAX_LINKS))
         topics = sorted({d.record.topic for d in deliveries})
+        attributes: dict[str, str | int] = {
+            **self._span_attributes,
+            "messaging.batch.message_count": len(deliveries),
+        }
+        if len(topics) == 1:  # the conventions' destination: one topic, else none
+            attributes["messaging.destination.name"] = topics[0]
         return tracer().start_as_current_span(
             kafka_spans.process_name(",".join(topics)),
             kind=SpanKind.CONSUMER,
             links=links,
-            attributes={**self._span_attributes, "messaging.batch.message_count": len(deliveries)},
+            attributes=attributes,
         )
 
     def _count(self, deliveries: list[Delivery]) -> None:
@@ -407,6 +414,13 @@ class InboxConsumer:
             return committed
         beginning: int = (await self._consumer.beginning_offsets([tp]))[tp]
         return beginning
+
+
+def _key_attribute(record: ConsumerRecord) -> dict[str, str]:
+    """The record's key (an aggregate id, UTF-8), as the conventions want it: absent for a null key."""
+    if record.key is None:
+        return {}
+    return {"messaging.kafka.message.key": bytes(record.key).decode(errors="replace")}
 
 
 def _links(deliveries: list[Delivery]) -> Iterator[Link]:
