@@ -20,6 +20,7 @@ from paylinks_runtime.unit_of_work import Writer
 from . import commands, cursor, queries, views
 from .domain import PaymentRef, TargetRequest
 from .errors import as_api_error
+from .responses import PaymentDetail, PaymentHistory, PaymentPage, WaitingTotals
 from .tables import ReconciliationTables, reconciliation_writer
 
 PaymentId = Annotated[str, Field(min_length=1, max_length=200)]
@@ -59,7 +60,7 @@ Staff = Annotated[StaffUser, Depends(staff_user)]
 router = APIRouter(prefix="/v1", tags=["reconciliation"])
 
 
-@router.get("/unlinked-payments")
+@router.get("/unlinked-payments", response_model=PaymentPage)
 async def list_unlinked(
     staff: Staff,
     conn: Conn,
@@ -80,13 +81,13 @@ async def list_unlinked(
     return {"items": [views.payment_item(r, now) for r in page], "next_cursor": next_cursor}
 
 
-@router.get("/unlinked-payments/totals")
+@router.get("/unlinked-payments/totals", response_model=WaitingTotals)
 async def unlinked_totals(staff: Staff, conn: Conn) -> dict[str, Any]:
     now = datetime.now(UTC)
     return {"items": [views.total_item(r, now) for r in await queries.totals(conn, staff.firm_id)]}
 
 
-@router.get("/payments/{payment_id}")
+@router.get("/payments/{payment_id}", response_model=PaymentDetail)
 async def get_payment(payment_id: str, staff: Staff, conn: Conn) -> dict[str, Any]:
     row = await queries.payment(conn, PaymentRef(staff.firm_id, payment_id))
     if row is None:
@@ -94,7 +95,7 @@ async def get_payment(payment_id: str, staff: Staff, conn: Conn) -> dict[str, An
     return views.payment_detail(row, datetime.now(UTC))
 
 
-@router.get("/payments/{payment_id}/history")
+@router.get("/payments/{payment_id}/history", response_model=PaymentHistory)
 async def payment_history(payment_id: str, staff: Staff, conn: Conn) -> dict[str, Any]:
     ref = PaymentRef(staff.firm_id, payment_id)
     if await queries.payment_status(conn, ref) is None:
@@ -102,7 +103,7 @@ async def payment_history(payment_id: str, staff: Staff, conn: Conn) -> dict[str
     return {"items": [views.history_item(r) for r in await queries.history(conn, ref)]}
 
 
-@router.post("/payments/{payment_id}/link")
+@router.post("/payments/{payment_id}/link", response_model=PaymentDetail)
 async def link(payment_id: str, body: LinkBody, staff: Staff, request: Request) -> dict[str, Any]:
     try:
         target = TargetRequest(matter_id=body.matter_id, contact_id=body.contact_id)
@@ -114,7 +115,7 @@ async def link(payment_id: str, body: LinkBody, staff: Staff, request: Request) 
     return views.payment_detail(row, datetime.now(UTC))
 
 
-@router.delete("/payments/{payment_id}/link")
+@router.delete("/payments/{payment_id}/link", response_model=PaymentDetail)
 async def unlink(payment_id: str, body: UnlinkBody, staff: Staff, request: Request) -> dict[str, Any]:
     try:
         row = await commands.unlink_payment(
