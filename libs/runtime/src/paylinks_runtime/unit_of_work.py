@@ -23,6 +23,7 @@ from paylinks_events import Envelope, Event
 from . import event_store
 from .aggregate import Aggregate
 from .event_store import ConcurrencyError
+from .retry import Backoff, retry
 from .tracing import current_trace_headers
 
 A = TypeVar("A", bound=Aggregate)
@@ -34,6 +35,12 @@ Other = TypeVar("Other")
 # Conflicts a retry resolves: another writer appended first, or Postgres chose us as a deadlock victim.
 RETRYABLE_CONFLICTS = (ConcurrencyError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 COMMAND_ATTEMPTS = 20
+# Short waits: the writer that won is done within milliseconds, and the loser decides again on fresh state.
+CONFLICT_BACKOFF = Backoff(0.002, cap=0.02)
+
+
+def is_conflict(error: Exception) -> bool:
+    return isinstance(error, RETRYABLE_CONFLICTS)
 
 
 class AbstractUnitOfWork(Protocol[Tables_co]):
@@ -205,12 +212,11 @@ class Writer(Generic[Tables]):
         self, command: Callable[[UnitOfWork[Tables]], Awaitable[T]], *, attempts: int = COMMAND_ATTEMPTS
     ) -> T:
         """Run `command` in a fresh transaction; on a conflict (see RETRYABLE_CONFLICTS) decide again."""
-        for attempt in range(1, attempts + 1):
-            try:
-                async with self.unit_of_work() as uow:
-                    return await command(uow)
-            except RETRYABLE_CONFLICTS:
-                if attempt == attempts:
-                    raise
-                await asyncio.sleep(0.002 * attempt)
-        raise AssertionError("unreachable")
+
+        async def in_a_transaction() -> T:
+            async with self.unit_of_work() as uow:
+                return await command(uow)
+
+        return await retry(
+            in_a_transaction, backoff=CONFLICT_BACKOFF, attempts=attempts, retry_if=is_conflict
+        )
