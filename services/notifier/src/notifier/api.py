@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt
 
 from paylinks_runtime.auth import StaffUser, require_role
-from paylinks_runtime.errors import not_found
+from paylinks_runtime.errors import RefusalStatuses, not_found
 from paylinks_runtime.service import ServiceRuntime
 
 from . import commands, email_outbox, store
@@ -59,6 +59,8 @@ class TrustReminderReport(BaseModel):
     items: list[TrustReminderView]
 
 
+# No aggregate here refuses anything: the routes answer their own 404s, a stray DomainError would be 409.
+REFUSALS = RefusalStatuses()
 _MONTH = re.compile(r"^([1-9]\d{3})-(0[1-9]|1[0-2])$")  # year 0000 is no date Postgres (or Python) takes
 
 

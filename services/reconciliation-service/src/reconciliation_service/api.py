@@ -11,7 +11,6 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from paylinks_runtime.aggregate import DomainError
 from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import ApiError, not_found
 from paylinks_runtime.service import ServiceRuntime
@@ -19,7 +18,6 @@ from paylinks_runtime.unit_of_work import Writer
 
 from . import commands, cursor, queries, views
 from .domain import PaymentRef, TargetRequest
-from .errors import as_api_error
 from .responses import PaymentDetail, PaymentHistory, PaymentPage, WaitingTotals
 from .tables import ReconciliationTables, reconciliation_writer
 
@@ -105,24 +103,18 @@ async def payment_history(payment_id: str, staff: Staff, conn: Conn) -> dict[str
 
 @router.post("/payments/{payment_id}/link", response_model=PaymentDetail)
 async def link(payment_id: str, body: LinkBody, staff: Staff, request: Request) -> dict[str, Any]:
-    try:
-        target = TargetRequest(matter_id=body.matter_id, contact_id=body.contact_id)
-        row = await commands.link_payment(
-            writer_of(request), PaymentRef(staff.firm_id, payment_id), target, staff.user_id
-        )
-    except DomainError as exc:
-        raise as_api_error(exc) from exc
+    target = TargetRequest(matter_id=body.matter_id, contact_id=body.contact_id)
+    row = await commands.link_payment(
+        writer_of(request), PaymentRef(staff.firm_id, payment_id), target, staff.user_id
+    )
     return views.payment_detail(row, datetime.now(UTC))
 
 
 @router.delete("/payments/{payment_id}/link", response_model=PaymentDetail)
 async def unlink(payment_id: str, body: UnlinkBody, staff: Staff, request: Request) -> dict[str, Any]:
-    try:
-        row = await commands.unlink_payment(
-            writer_of(request), PaymentRef(staff.firm_id, payment_id), body.reason, staff.user_id
-        )
-    except DomainError as exc:
-        raise as_api_error(exc) from exc
+    row = await commands.unlink_payment(
+        writer_of(request), PaymentRef(staff.firm_id, payment_id), body.reason, staff.user_id
+    )
     return views.payment_detail(row, datetime.now(UTC))
 
 

@@ -41,7 +41,7 @@ from . import commands, grants, queries, views
 from .api import runtime_of, writer_of
 from .config import Settings
 from .domain import PaymentRef, TargetRequest
-from .errors import http_status
+from .errors import REFUSALS
 
 GRANT_COOKIE = "payment_link_grant"
 _SECURITY_HEADERS = {
@@ -121,8 +121,7 @@ async def link(
         target = TargetRequest(matter_id=matter_id or None, contact_id=contact_id or None)
         await commands.link_payment(writer_of(request), ref, target, visitor.user.user_id, visitor.grant)
     except DomainError as exc:
-        status = 403 if exc.code == grants.GRANT_SPENT else http_status(exc)
-        return await _render(request, ref, "", visitor.search, error=exc.message, status=status)
+        return await _render(request, ref, "", visitor.search, error=exc.message, status=REFUSALS.status(exc))
     return RedirectResponse(request.url.path, status_code=303, headers=_SECURITY_HEADERS)
 
 

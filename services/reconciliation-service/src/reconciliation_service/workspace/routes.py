@@ -22,7 +22,7 @@ from .. import commands, cursor, exports, money_api, money_queries, queries, vie
 from ..api import runtime_of, writer_of
 from ..config import Settings
 from ..domain import PaymentRef, TargetRequest
-from ..errors import http_status
+from ..errors import REFUSALS
 from ..page import STAFF_SEARCH
 from . import listing, present, session
 from .link_service import request_refund
@@ -233,7 +233,7 @@ async def link(
         await commands.link_payment(writer_of(request), ref, target, who.user.user_id)
     except DomainError as exc:
         return await _payment(
-            request, who, payment_id, _zone(request), error=exc.message, status=http_status(exc)
+            request, who, payment_id, _zone(request), error=exc.message, status=REFUSALS.status(exc)
         )
     return _done(payment_id, "linked")
 
@@ -256,7 +256,7 @@ async def unlink(
         )
     except DomainError as exc:
         return await _payment(
-            request, who, payment_id, _zone(request), error=exc.message, status=http_status(exc)
+            request, who, payment_id, _zone(request), error=exc.message, status=REFUSALS.status(exc)
         )
     return _done(payment_id, "unlinked")
 
@@ -282,7 +282,7 @@ async def relink(
         await commands.unlink_payment(writer_of(request), ref, reason.strip(), who.user.user_id)
         await commands.link_payment(writer_of(request), ref, chosen, who.user.user_id)
     except DomainError as exc:
-        return await _payment(request, who, payment_id, zone, error=exc.message, status=http_status(exc))
+        return await _payment(request, who, payment_id, zone, error=exc.message, status=REFUSALS.status(exc))
     return _done(payment_id, "relinked")
 
 
