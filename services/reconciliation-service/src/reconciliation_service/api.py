@@ -3,23 +3,18 @@ query or a command."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import asyncpg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import ApiError, not_found
-from paylinks_runtime.service import ServiceRuntime
-from paylinks_runtime.unit_of_work import Writer
 
 from . import commands, cursor, queries, views
+from .dependencies import Conn, Staff, writer_of
 from .domain import PaymentRef, TargetRequest
 from .responses import PaymentDetail, PaymentHistory, PaymentPage, WaitingTotals
-from .tables import ReconciliationTables, reconciliation_writer
 
 PaymentId = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -33,28 +28,6 @@ class UnlinkBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-def runtime_of(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
-def writer_of(request: Request) -> Writer[ReconciliationTables]:
-    return reconciliation_writer(runtime_of(request).writer)
-
-
-async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    async with runtime_of(request).pool.acquire() as conn:
-        yield conn
-
-
-async def staff_user(request: Request) -> StaffUser:
-    """The caller, who must hold the staff role (401 / 403 otherwise)."""
-    settings = runtime_of(request).settings
-    return await require_role("staff", settings.staff_keys)(request)
-
-
-Conn = Annotated[asyncpg.Connection, Depends(connection)]
-Staff = Annotated[StaffUser, Depends(staff_user)]
 router = APIRouter(prefix="/v1", tags=["reconciliation"])
 
 

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime
 from paylinks_runtime.errors import ApiError, not_found
 
 from . import exports, money_queries
-from .api import Conn, Staff
+from .dependencies import Conn, Staff
 from .responses import CSV_RESPONSE, Deposits, TrustReconciliationView
 from .trust import TrustReconciliation, reconcile
 
