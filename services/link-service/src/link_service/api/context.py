@@ -14,9 +14,10 @@ from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import ApiError, RefusalStatuses
 from paylinks_runtime.security_log import refused
 from paylinks_runtime.service import ServiceRuntime
+from paylinks_runtime.unit_of_work import Writer
 
 from ..commands.intake import PaymentIntake
-from ..commands.links import LinkCommands
+from ..commands.links import PayLinks
 from ..commands.refunds import RefundCommands
 from ..config import Settings
 from ..domain.pay_target import PayTarget
@@ -24,7 +25,7 @@ from ..processor import PaymentProcessor
 from ..rate_limit import SlidingWindowLimiter
 from ..store import links
 from ..store.refunds import PostgresRefundTables
-from ..store.tables import link_writer
+from ..store.tables import LinkTables, link_writer
 from ..tokens import LinkTokens
 
 # By code, not by exception class: a refusal replayed from the idempotency table is a plain DomainError.
@@ -84,8 +85,12 @@ class LinkServiceParts:
         )
 
     @property
-    def links(self) -> LinkCommands:
-        return LinkCommands(link_writer(self.runtime.writer), self.tokens, self.settings)
+    def link_writer(self) -> Writer[LinkTables]:
+        return link_writer(self.runtime.writer)
+
+    @property
+    def pay_links(self) -> PayLinks:
+        return PayLinks(self.tokens, self.settings)
 
     @property
     def intake(self) -> PaymentIntake:
