@@ -44,6 +44,18 @@ def test_staff_operations_declare_the_bearer_scheme(service: str) -> None:
     ), public
 
 
+def test_the_sandbox_processor_declares_its_keys_as_a_bearer_scheme() -> None:
+    document = openapi_of(PACKAGES["processor-sandbox"])
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    unsecured = {
+        (path, method)
+        for path, ops in document["paths"].items()
+        for method, op in ops.items()
+        if op.get("security") != [{"bearer": []}]
+    }
+    assert {path for path, _ in unsecured} <= {"/healthz", "/readyz", "/metrics"}, unsecured
+
+
 def test_the_asyncapi_document_matches_the_event_contract() -> None:
     # compared as data: FastStream does not promise an order of channels in its JSON
     committed = json.loads((DOCS / "asyncapi.json").read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from paylinks_runtime.errors import RefusalStatuses
 from paylinks_runtime.http import create_service_app, start_ops_server
 from paylinks_runtime.service import ServiceRuntime
 from paylinks_runtime.settings import ServiceSettings
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.unit
 
 
 def routes(settings: ServiceSettings) -> set[str]:
-    app = create_service_app(ServiceRuntime(settings), title="t")
+    app = create_service_app(ServiceRuntime(settings), title="t", refusals=RefusalStatuses())
     return {getattr(route, "path", "") for route in app.routes}
 
 

@@ -11,13 +11,13 @@ from fastapi import FastAPI
 
 from paylinks_devstack.stack import free_port
 from paylinks_runtime.db import database_unavailable
-from paylinks_runtime.errors import install_error_handlers
+from paylinks_runtime.errors import RefusalStatuses, install_error_handlers
 from paylinks_runtime.testing import DATABASE_URL
 
 
 def _app(pool: asyncpg.Pool) -> FastAPI:
     app = FastAPI()
-    install_error_handlers(app)
+    install_error_handlers(app, RefusalStatuses())
 
     @app.get("/query")
     async def query(sql: str) -> dict[str, object]:

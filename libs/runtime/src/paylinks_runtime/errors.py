@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 import asyncpg
 import structlog
 from fastapi import FastAPI, Request
@@ -23,6 +26,20 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.headers = headers
+
+
+@dataclass(frozen=True)
+class RefusalStatuses:
+    """One service's mapping from its domain refusals to HTTP statuses, by DomainError code: the code
+    decides, not the class, since a refusal replayed from storage (an idempotent retry) is a plain
+    DomainError. A code the table does not name gets `default`. Every service gives its table to
+    `create_service_app`; pages that answer a refusal themselves ask the same table."""
+
+    by_code: Mapping[str, int] = field(default_factory=dict)
+    default: int = 409
+
+    def status(self, refusal: DomainError) -> int:
+        return self.by_code.get(refusal.code, self.default)
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
@@ -48,14 +65,14 @@ _HTTP_CODES = {
 }
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, refusals: RefusalStatuses) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=409)
+        return JSONResponse(error_body(exc.code, exc.message), status_code=refusals.status(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -15,7 +15,8 @@ from paylinks_events import Envelope, Event
 
 from .aggregate import Aggregate
 from .event_store import ConcurrencyError
-from .unit_of_work import COMMAND_ATTEMPTS, RETRYABLE_CONFLICTS, AbstractUnitOfWork
+from .retry import NO_WAIT, retry
+from .unit_of_work import COMMAND_ATTEMPTS, AbstractUnitOfWork, is_conflict
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -80,14 +81,15 @@ class FakeWriter(Generic[Tables]):
         *,
         attempts: int = COMMAND_ATTEMPTS,
     ) -> T:
-        for attempt in range(1, attempts + 1):
+
+        async def all_or_nothing() -> T:
             self.attempts_made += 1
             streams = {stream_id: list(events) for stream_id, events in self.uow.streams.items()}
             outbox = list(self.uow.outbox)
             try:
                 return await command(self.uow)
-            except BaseException as exc:
+            except BaseException:
                 self.uow.streams, self.uow.outbox = streams, outbox
-                if not isinstance(exc, RETRYABLE_CONFLICTS) or attempt == attempts:
-                    raise
-        raise AssertionError("unreachable")
+                raise
+
+        return await retry(all_or_nothing, backoff=NO_WAIT, attempts=attempts, retry_if=is_conflict)

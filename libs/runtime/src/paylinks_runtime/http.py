@@ -15,7 +15,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from starlette.types import ASGIApp
 
-from .errors import install_error_handlers
+from .errors import RefusalStatuses, install_error_handlers
 from .http_middleware import ApiResponseHeaders, LimitBodySize, RefuseNulCharacters, RequestMetrics
 from .logs import setup_logging
 from .security_log import RefusalLog
@@ -39,8 +39,11 @@ class Runtime(Protocol):
     async def readiness(self) -> dict[str, bool]: ...
 
 
-def create_service_app(runtime: Runtime, *, title: str, description: str = "") -> FastAPI:
-    """A FastAPI app whose lifespan starts and stops the service runtime."""
+def create_service_app(
+    runtime: Runtime, *, title: str, refusals: RefusalStatuses, description: str = ""
+) -> FastAPI:
+    """A FastAPI app whose lifespan starts and stops the service runtime; a DomainError a route lets out
+    is answered with the status `refusals` gives its code."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -52,7 +55,7 @@ def create_service_app(runtime: Runtime, *, title: str, description: str = "") -
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
-    install_error_handlers(app)
+    install_error_handlers(app, refusals)
     _add_health_routes(app, runtime)
     app.add_middleware(RefuseNulCharacters)  # buffers the body: inside the size limit
     app.add_middleware(LimitBodySize)

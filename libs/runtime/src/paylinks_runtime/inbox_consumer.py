@@ -45,6 +45,7 @@ from .metrics import (
     EVENTS_DUPLICATE,
     PROJECTION_LAG,
 )
+from .retry import Backoff, retry
 from .tracing import context_from, link_to, tracer
 from .unit_of_work import UnitOfWork, Writer
 
@@ -74,8 +75,10 @@ _CONFLICTS: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.InternalClientError,
 )
-# Backoff while the database cannot take the batch: short at first, never longer than this between tries.
-MAX_BACKOFF_SECONDS = 5.0
+# While the database cannot take the batch: short waits at first, never longer than 5 s between tries.
+BATCH_BACKOFF = Backoff(0.05, cap=5.0)
+# Between restarts of a consumer that failed (a dead-letter topic that cannot be written, an offset commit).
+RESTART_BACKOFF = Backoff(0.1, cap=5.0)
 
 
 def worth_retrying(exc: BaseException) -> bool:
@@ -160,19 +163,17 @@ class InboxConsumer:
     async def _consume_forever(self) -> None:
         """Whatever fails (a dead-letter topic that cannot be written, an offset commit), the consumer
         rewinds to its committed offsets and goes on: it never dies quietly."""
-        backoff, rewind = 0.1, False
-        while True:
-            try:
-                if rewind:  # never go on from a position past a batch that was not committed
-                    await self._rewind()
-                    rewind = False
-                await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("consumer failed; rewinding to the committed offsets", consumer=self.name)
-                await asyncio.sleep(backoff)
-                backoff, rewind = min(backoff * 2, 5.0), True
+        starts = itertools.count()
+
+        async def consume() -> None:
+            if next(starts) > 0:  # never go on from a position past a batch that was not committed
+                await self._rewind()
+            await self._consume()
+
+        def failed(_: Exception, wait: float) -> None:
+            log.exception("consumer failed; rewinding to the committed offsets", consumer=self.name)
+
+        await retry(consume, backoff=RESTART_BACKOFF, on_retry=failed)
 
     async def _rewind(self) -> None:
         """Go back to the last committed offsets: the failed batch is delivered again (the inbox dedupes)."""
@@ -245,23 +246,21 @@ class InboxConsumer:
             await self._apply_one_by_one(deliveries)
 
     async def _apply_while_retryable(self, deliveries: list[Delivery]) -> None:
-        backoff = 0.05
-        while True:
-            try:
-                await self._apply_batch(deliveries)
-                return
-            except Exception as exc:
-                if not worth_retrying(exc):
-                    raise
-                CONSUMER_BATCH_RETRIES.labels(self.name, type(exc).__name__).inc()
-                log.warning(
-                    "consumer batch not applied; retrying",
-                    consumer=self.name,
-                    error=repr(exc),
-                    retry_in_seconds=backoff,
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        def not_applied(exc: Exception, wait: float) -> None:
+            CONSUMER_BATCH_RETRIES.labels(self.name, type(exc).__name__).inc()
+            log.warning(
+                "consumer batch not applied; retrying",
+                consumer=self.name,
+                error=repr(exc),
+                retry_in_seconds=wait,
+            )
+
+        await retry(
+            lambda: self._apply_batch(deliveries),
+            backoff=BATCH_BACKOFF,
+            retry_if=worth_retrying,
+            on_retry=not_applied,
+        )
 
     async def _apply_batch(self, deliveries: list[Delivery]) -> None:
         async with self._writer.unit_of_work() as uow:

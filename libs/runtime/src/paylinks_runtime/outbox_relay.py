@@ -47,10 +47,13 @@ from .metrics import (
     OUTBOX_QUARANTINED,
 )
 from .relay_lease import LeaseLost, RelayLease
+from .retry import Backoff
 from .tracing import context_from, current, trace_headers
 from .unit_of_work import OutboxSignal
 
 log = structlog.get_logger(__name__)
+# After a failure (Postgres or Kafka away): short waits at first, never more than 5 s between tries.
+RELAY_BACKOFF = Backoff(0.1, cap=5.0)
 
 # The oldest rows, and their deletion once acknowledged. A leader's statements are fenced by its lease
 # ($2 holder, $3 epoch): they touch nothing once another relay holds it.
@@ -164,7 +167,7 @@ class OutboxRelay:
 
     async def _relay(self) -> None:
         """On errors back off and resume from the first unpublished row."""
-        backoff = 0.1
+        delays = RELAY_BACKOFF.delays()
         while True:
             try:
                 async with self._pool.acquire() as leader_conn:
@@ -177,11 +180,11 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except LeaseLost:
-                backoff = 0.1  # logged by the lease; compete for it again at once
+                delays = RELAY_BACKOFF.delays()  # logged by the lease; compete for it again at once
             except Exception:
+                backoff = next(delays)
                 log.exception("outbox relay failed; retrying", backoff_seconds=backoff)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
 
     async def _wait_for_leadership(self, conn: asyncpg.Connection) -> None:
         while not await self._lease.try_acquire(conn):

@@ -10,15 +10,21 @@ from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
 from paylinks_events.currencies import iso_4217
 from paylinks_runtime.auth import StaffUser, require_role
-from paylinks_runtime.errors import ApiError, not_found
+from paylinks_runtime.errors import RefusalStatuses, not_found
 from paylinks_runtime.service import ServiceRuntime
 
 from . import commands, read_model
-from .directory import UnknownParty
 from .domain import BillState, BillTerms
 from .tables import billing_writer
 
 MAX_BILL_AMOUNT = 10**12  # minor units; far above any bill, well inside bigint
+REFUSALS = RefusalStatuses(
+    {
+        "unknown_matter": 422,  # a bill names a matter or contact the firm does not have
+        "unknown_contact": 422,
+        "bill_has_payments": 409,  # voiding a bill payments were applied to
+    }
+)
 
 
 class NewBill(BaseModel):
@@ -84,10 +90,7 @@ def bills_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.post("", status_code=201, response_model=BillView)
     async def issue_bill(body: NewBill, user: staff) -> dict[str, Any]:
-        try:
-            bill_id = await commands.issue_bill(billing_writer(runtime.writer), body.terms(user.firm_id))
-        except UnknownParty as exc:
-            raise ApiError(422, exc.code, exc.message) from exc
+        bill_id = await commands.issue_bill(billing_writer(runtime.writer), body.terms(user.firm_id))
         return await _bill(runtime, user.firm_id, bill_id)
 
     @router.get("/{bill_id}", response_model=BillView)

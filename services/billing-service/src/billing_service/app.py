@@ -10,7 +10,7 @@ from paylinks_runtime.http import create_service_app, serve
 from paylinks_runtime.openapi import declare_bearer_auth
 from paylinks_runtime.service import ServiceRuntime
 
-from .api import bills_router
+from .api import REFUSALS, bills_router
 from .config import Settings
 from .reactions import CONSUMER
 
@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime,
         title="billing-service",
         description="Bills that processed payments are applied to; voiding; no payment ever lost.",
+        refusals=REFUSALS,
     )
     declare_bearer_auth(app)
     app.include_router(bills_router(runtime))

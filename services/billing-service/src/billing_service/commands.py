@@ -12,7 +12,7 @@ from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 
 from .domain import Bill, BillTerms, Reversal
 from .metrics import BILL_WRITE_CONFLICTS
-from .payment_reversals import DisputeOutcome, SettledPayment
+from .payment_reversals import BilledPayment, DisputeOutcome
 from .tables import BillingTables
 from .unmatched_payments import unallocate_unmatched
 
@@ -46,48 +46,48 @@ async def void_bill(writer: Writer, firm_id: str, bill_id: str) -> None:
 
 
 async def apply_payment(writer: Writer, payment: PaymentProcessed) -> None:
-    """Settle a processed payment against its bill in a transaction of its own (an internal channel)."""
-    await writer.execute(lambda uow: settle_payment(uow, payment), attempts=PAYMENT_ATTEMPTS)
+    """Apply a processed payment to its bill in a transaction of its own (an internal channel)."""
+    await writer.execute(lambda uow: apply_bill_payment(uow, payment), attempts=PAYMENT_ATTEMPTS)
 
 
-async def settle_payment(uow: UnitOfWork, payment: PaymentProcessed) -> None:
-    """Settle a processed bill payment in the caller's transaction; once per payment_id."""
-    assert payment.bill_id is not None, "only bill payments are settled against a bill"
+async def apply_bill_payment(uow: UnitOfWork, payment: PaymentProcessed) -> None:
+    """Apply a processed bill payment in the caller's transaction; once per payment_id."""
+    assert payment.bill_id is not None, "only bill payments are applied to a bill"
     try:
         bill = await _load_for_firm(uow, payment.firm_id, payment.bill_id)
     except BillNotFound:
         await unallocate_unmatched(uow, payment)
         return
-    await uow.tables.remember_settlement(payment.firm_id, payment.payment_id, bill.id, payment.currency)
-    bill.settle(payment, utcnow())
+    await uow.tables.remember_bill(payment.firm_id, payment.payment_id, bill.id, payment.currency)
+    bill.apply_payment(payment, utcnow())
     await _save(uow, bill)
 
 
 async def reverse_payment(uow: UnitOfWork, firm_id: str, key: str, reversal: Reversal) -> None:
-    """Take a refund, an opened dispute or a return off the bill the payment settled; once per `key`."""
-    settled = await uow.tables.settled_payment(firm_id, reversal.payment_id)
-    if settled is None or await uow.tables.find_reversal(reversal.payment_id, key):
+    """Take a refund, an opened dispute or a return off the bill the payment went to; once per `key`."""
+    billed = await uow.tables.billed_payment(firm_id, reversal.payment_id)
+    if billed is None or await uow.tables.find_reversal(reversal.payment_id, key):
         return  # not a payment of one of our bills, or this reversal was taken already
-    await _take(uow, settled, key, reversal)
+    await _take(uow, billed, key, reversal)
 
 
 async def close_dispute(uow: UnitOfWork, event: DisputeClosed) -> None:
     """Won: apply again what the dispute took off the bill. Lost: it stays off. Once per dispute."""
-    settled = await uow.tables.settled_payment(event.firm_id, event.payment_id)
-    if settled is None:
+    billed = await uow.tables.billed_payment(event.firm_id, event.payment_id)
+    if billed is None:
         return
     key = dispute_key(event.dispute_id)
     opened = await uow.tables.find_reversal(event.payment_id, key)
     if opened is None:  # closed before it was seen open: a lost one still takes the money, a won one nothing
         amount = event.amount if event.outcome == "lost" else 0
-        await _take(uow, settled, key, Reversal(event.payment_id, "dispute", amount), event.outcome)
+        await _take(uow, billed, key, Reversal(event.payment_id, "dispute", amount), event.outcome)
         return
     if opened.closed_outcome is not None:
         return
     await uow.tables.close_dispute(event.payment_id, key, event.outcome)
     if event.outcome == "won":
-        bill = await uow.load(Bill, settled.bill_id)
-        bill.reapply(event.payment_id, opened.from_bill, settled.currency, utcnow())
+        bill = await uow.load(Bill, billed.bill_id)
+        bill.reapply(event.payment_id, opened.from_bill, billed.currency, utcnow())
         await _save(uow, bill)
 
 
@@ -104,17 +104,17 @@ RETURN_KEY = "return"  # a payment is returned by its bank at most once
 
 async def _take(
     uow: UnitOfWork,
-    settled: SettledPayment,
+    billed: BilledPayment,
     key: str,
     reversal: Reversal,
     closed_outcome: DisputeOutcome | None = None,
 ) -> None:
-    bill = await uow.load(Bill, settled.bill_id)
+    bill = await uow.load(Bill, billed.bill_id)
     already = await uow.tables.unallocated_taken(reversal.payment_id)
-    at = utcnow()
-    taken = bill.reverse(reversal, already, at)
+    now = utcnow()
+    taken = bill.reverse(reversal, already, now)
     await _save(uow, bill)
-    await uow.tables.record_reversal(key, reversal, taken, at, closed_outcome)
+    await uow.tables.record_reversal(key, reversal, taken, now, closed_outcome)
 
 
 async def _load_for_firm(uow: UnitOfWork, firm_id: str, bill_id: str) -> Bill:

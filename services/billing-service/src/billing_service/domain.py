@@ -1,7 +1,7 @@
 """The Bill aggregate: issued, paid down by processed payments, voided, and given money back when a
 payment is reversed (refund, dispute, return). Pure: no I/O, no clock.
 
-Every payment that reaches a bill is settled exactly once per payment_id, whatever the redelivery:
+Every payment that reaches a bill is applied exactly once per payment_id, whatever the redelivery:
 the part that fits the balance is applied, the rest (or all of it, for a void bill) is unallocated
 so that reconciliation shows it to staff. Nothing is dropped.
 
@@ -73,14 +73,14 @@ class Bill(Aggregate):
         self.amount = 0
         self.balance = 0
         self.voided = False
-        self.settled_payment_ids: set[str] = set()
+        self.applied_payment_ids: set[str] = set()
         self._applied: dict[str, int] = {}  # per payment: what it has on the bill now
         self._unallocated: dict[str, int] = {}  # per payment: all it ever had unallocated
 
     # --- commands ----------------------------------------------------------------------------------------
 
     @classmethod
-    def issue(cls, bill_id: str, terms: BillTerms, at: datetime) -> Bill:
+    def issue(cls, bill_id: str, terms: BillTerms, now: datetime) -> Bill:
         bill = cls(bill_id)
         bill.record(
             BillIssued(
@@ -90,28 +90,28 @@ class Bill(Aggregate):
                 contact_id=terms.contact_id,
                 amount=terms.amount,
                 currency=terms.currency,
-                issued_at=at,
+                issued_at=now,
                 bill_number=terms.bill_number,
                 due_date=terms.due_date.isoformat() if terms.due_date else None,
             )
         )
         return bill
 
-    def void(self, at: datetime) -> None:
+    def void(self, now: datetime) -> None:
         """Void an unpaid bill. Voiding a void bill again changes nothing."""
         if self.voided:
             return
         if self.balance < self.amount:
             raise DomainError("bill_has_payments", "a bill with applied payments cannot be voided")
-        self.record(BillVoided(bill_id=self.id, firm_id=self.firm_id, voided_at=at))
+        self.record(BillVoided(bill_id=self.id, firm_id=self.firm_id, voided_at=now))
 
-    def settle(self, payment: PaymentProcessed, at: datetime) -> None:
+    def apply_payment(self, payment: PaymentProcessed, now: datetime) -> None:
         """Apply what fits of a processed payment; unallocate the rest. Once per payment_id."""
-        if payment.payment_id in self.settled_payment_ids:
+        if payment.payment_id in self.applied_payment_ids:
             return
-        self._allocate(payment.payment_id, payment.amount, payment.currency, at)
+        self._allocate(payment.payment_id, payment.amount, payment.currency, now)
 
-    def reverse(self, reversal: Reversal, unallocated_taken: int, at: datetime) -> ReversalTaken:
+    def reverse(self, reversal: Reversal, unallocated_taken: int, now: datetime) -> ReversalTaken:
         """Take a reversal off this payment: its unallocated part first, then the bill's share.
 
         `unallocated_taken` is what earlier reversals of the payment already took from its unallocated
@@ -130,15 +130,15 @@ class Bill(Aggregate):
                     amount=from_bill,
                     balance=self.balance + from_bill,
                     reason=reversal.reason,
-                    reversed_at=at,
+                    reversed_at=now,
                 )
             )
         return ReversalTaken(from_unallocated=from_unallocated, from_bill=from_bill)
 
-    def reapply(self, payment_id: str, amount: int, currency: str, at: datetime) -> None:
+    def reapply(self, payment_id: str, amount: int, currency: str, now: datetime) -> None:
         """A won dispute: apply again what the dispute took off the bill; above the balance, unallocated."""
         if amount > 0:
-            self._allocate(payment_id, amount, currency, at)
+            self._allocate(payment_id, amount, currency, now)
 
     def applied_by(self, payment_id: str) -> int:
         return self._applied.get(payment_id, 0)
@@ -146,17 +146,17 @@ class Bill(Aggregate):
     def unallocated_of(self, payment_id: str) -> int:
         return self._unallocated.get(payment_id, 0)
 
-    def _allocate(self, payment_id: str, amount: int, currency: str, at: datetime) -> None:
+    def _allocate(self, payment_id: str, amount: int, currency: str, now: datetime) -> None:
         if self.voided:
-            self._unallocate(payment_id, amount, currency, "bill_void", at)
+            self._unallocate(payment_id, amount, currency, "bill_void", now)
             return
         applicable = min(amount, self.balance) if currency == self.currency else 0
         if applicable:
-            self._apply_part(payment_id, applicable, at)
+            self._apply_part(payment_id, applicable, now)
         if amount > applicable:
-            self._unallocate(payment_id, amount - applicable, currency, "overpayment", at)
+            self._unallocate(payment_id, amount - applicable, currency, "overpayment", now)
 
-    def _apply_part(self, payment_id: str, amount: int, at: datetime) -> None:
+    def _apply_part(self, payment_id: str, amount: int, now: datetime) -> None:
         balance = self.balance - amount
         self.record(
             BillPaymentApplied(
@@ -165,14 +165,14 @@ class Bill(Aggregate):
                 payment_id=payment_id,
                 amount=amount,
                 balance=balance,
-                applied_at=at,
+                applied_at=now,
             )
         )
         if balance == 0:
-            self.record(BillPaid(bill_id=self.id, firm_id=self.firm_id, paid_at=at))
+            self.record(BillPaid(bill_id=self.id, firm_id=self.firm_id, paid_at=now))
 
     def _unallocate(
-        self, payment_id: str, amount: int, currency: str, reason: UnallocatedReason, at: datetime
+        self, payment_id: str, amount: int, currency: str, reason: UnallocatedReason, now: datetime
     ) -> None:
         self.record(
             PaymentUnallocated(
@@ -182,7 +182,7 @@ class Bill(Aggregate):
                 amount=amount,
                 currency=currency,
                 reason=reason,
-                unallocated_at=at,
+                unallocated_at=now,
             )
         )
 
@@ -206,7 +206,7 @@ class Bill(Aggregate):
     def when_BillPaymentApplied(self, event: BillPaymentApplied) -> None:
         self.balance = event.balance
         self._applied[event.payment_id] = self.applied_by(event.payment_id) + event.amount
-        self.settled_payment_ids.add(event.payment_id)
+        self.applied_payment_ids.add(event.payment_id)
 
     def when_BillPaymentReversed(self, event: BillPaymentReversed) -> None:
         self.balance = event.balance
@@ -214,4 +214,4 @@ class Bill(Aggregate):
 
     def when_PaymentUnallocated(self, event: PaymentUnallocated) -> None:
         self._unallocated[event.payment_id] = self.unallocated_of(event.payment_id) + event.amount
-        self.settled_payment_ids.add(event.payment_id)
+        self.applied_payment_ids.add(event.payment_id)

@@ -1,4 +1,4 @@
-"""Which bill each settled payment went to, and each reversal of it, once: the lookups a reversal needs
+"""Which bill each applied payment went to, and each reversal of it, once: the lookups a reversal needs
 beside the Bill stream (reversal events name the payment only), written in the same transaction."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ DisputeOutcome = Literal["won", "lost"]
 
 
 @dataclass(frozen=True)
-class SettledPayment:
+class BilledPayment:
     payment_id: str
     bill_id: str
     currency: str
@@ -28,7 +28,7 @@ class RecordedReversal:
     closed_outcome: DisputeOutcome | None
 
 
-async def remember_settlement(
+async def remember_bill(
     conn: asyncpg.Connection, firm_id: str, payment_id: str, bill_id: str, currency: str
 ) -> None:
     await conn.execute(
@@ -41,8 +41,8 @@ async def remember_settlement(
     )
 
 
-async def settled_payment(conn: asyncpg.Connection, firm_id: str, payment_id: str) -> SettledPayment | None:
-    """The bill this firm's payment settled against; None for a payment billing never settled.
+async def billed_payment(conn: asyncpg.Connection, firm_id: str, payment_id: str) -> BilledPayment | None:
+    """The bill this firm's payment applied to; None for a payment billing never applied.
 
     Locked until the transaction ends: reversals of one payment are decided one after the other.
     """
@@ -52,7 +52,7 @@ async def settled_payment(conn: asyncpg.Connection, firm_id: str, payment_id: st
         payment_id,
         firm_id,
     )
-    return SettledPayment(**dict(row)) if row else None
+    return BilledPayment(**dict(row)) if row else None
 
 
 async def find(conn: asyncpg.Connection, payment_id: str, key: str) -> RecordedReversal | None:
@@ -81,7 +81,7 @@ async def record(
     key: str,
     reversal: Reversal,
     taken: ReversalTaken,
-    at: datetime,
+    now: datetime,
     closed_outcome: DisputeOutcome | None = None,
 ) -> None:
     await conn.execute(
@@ -93,7 +93,7 @@ async def record(
         reversal.amount,
         taken.from_unallocated,
         taken.from_bill,
-        at,
+        now,
         closed_outcome,
     )
 

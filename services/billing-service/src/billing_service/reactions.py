@@ -19,7 +19,7 @@ from paylinks_runtime.reactions import Reactions
 from paylinks_runtime.service import ConsumerSpec
 from paylinks_runtime.unit_of_work import UnitOfWork
 
-from .commands import RETURN_KEY, close_dispute, dispute_key, refund_key, reverse_payment, settle_payment
+from .commands import RETURN_KEY, apply_bill_payment, close_dispute, dispute_key, refund_key, reverse_payment
 from .directory import record_contact, record_matter
 from .domain import Reversal
 from .tables import PostgresBillingTables
@@ -41,10 +41,10 @@ async def _matter_opened(uow: UnitOfWork, event: MatterOpened) -> None:
 @REACTIONS.on(PaymentProcessed)
 async def _payment_processed(uow: UnitOfWork, event: PaymentProcessed) -> None:
     if event.bill_id is not None:  # payments not for a bill are reconciliation's to link
-        await settle_payment(uow.with_tables(PostgresBillingTables), event)
+        await apply_bill_payment(uow.with_tables(PostgresBillingTables), event)
 
 
-# Money taken back from a payment billing settled: off its bill (unallocated part first), once each.
+# Money taken back from a payment billing applied: off its bill (unallocated part first), once each.
 @REACTIONS.on(RefundSucceeded)
 async def _refund_succeeded(uow: UnitOfWork, e: RefundSucceeded) -> None:
     reversal = Reversal(e.payment_id, "refund", e.amount)

@@ -15,7 +15,7 @@ from paylinks_runtime.unit_of_work import Writer
 from . import payment_reversals, read_model, unmatched_payments
 from .directory import check_parties
 from .domain import Reversal, ReversalTaken
-from .payment_reversals import DisputeOutcome, RecordedReversal, SettledPayment
+from .payment_reversals import BilledPayment, DisputeOutcome, RecordedReversal
 
 
 class BillingTables(Protocol):
@@ -31,12 +31,12 @@ class BillingTables(Protocol):
         """Record a payment for no bill of ours; False if it was recorded before (a re-published copy)."""
         ...
 
-    async def remember_settlement(self, firm_id: str, payment_id: str, bill_id: str, currency: str) -> None:
-        """Which bill the payment settled against: reversal events name only the payment."""
+    async def remember_bill(self, firm_id: str, payment_id: str, bill_id: str, currency: str) -> None:
+        """Which bill the payment applied to: reversal events name only the payment."""
         ...
 
-    async def settled_payment(self, firm_id: str, payment_id: str) -> SettledPayment | None:
-        """The bill this firm's payment settled against (locked for this transaction); None if none."""
+    async def billed_payment(self, firm_id: str, payment_id: str) -> BilledPayment | None:
+        """The bill this firm's payment applied to (locked for this transaction); None if none."""
         ...
 
     async def find_reversal(self, payment_id: str, key: str) -> RecordedReversal | None: ...
@@ -50,7 +50,7 @@ class BillingTables(Protocol):
         key: str,
         reversal: Reversal,
         taken: ReversalTaken,
-        at: datetime,
+        now: datetime,
         closed_outcome: DisputeOutcome | None,
     ) -> None: ...
 
@@ -70,11 +70,11 @@ class PostgresBillingTables:
     async def remember_unmatched(self, payment: PaymentProcessed) -> bool:
         return await unmatched_payments.remember(self._conn, payment)
 
-    async def remember_settlement(self, firm_id: str, payment_id: str, bill_id: str, currency: str) -> None:
-        await payment_reversals.remember_settlement(self._conn, firm_id, payment_id, bill_id, currency)
+    async def remember_bill(self, firm_id: str, payment_id: str, bill_id: str, currency: str) -> None:
+        await payment_reversals.remember_bill(self._conn, firm_id, payment_id, bill_id, currency)
 
-    async def settled_payment(self, firm_id: str, payment_id: str) -> SettledPayment | None:
-        return await payment_reversals.settled_payment(self._conn, firm_id, payment_id)
+    async def billed_payment(self, firm_id: str, payment_id: str) -> BilledPayment | None:
+        return await payment_reversals.billed_payment(self._conn, firm_id, payment_id)
 
     async def find_reversal(self, payment_id: str, key: str) -> RecordedReversal | None:
         return await payment_reversals.find(self._conn, payment_id, key)
@@ -87,10 +87,10 @@ class PostgresBillingTables:
         key: str,
         reversal: Reversal,
         taken: ReversalTaken,
-        at: datetime,
+        now: datetime,
         closed_outcome: DisputeOutcome | None,
     ) -> None:
-        await payment_reversals.record(self._conn, key, reversal, taken, at, closed_outcome)
+        await payment_reversals.record(self._conn, key, reversal, taken, now, closed_outcome)
 
     async def close_dispute(self, payment_id: str, key: str, outcome: DisputeOutcome) -> None:
         await payment_reversals.close_dispute(self._conn, payment_id, key, outcome)

@@ -84,7 +84,7 @@ def returned(p: PaymentProcessed) -> PaymentReturned:
 async def paid_bill(
     world: Any, firm: str, amount: int = 10_000, paid: int | None = None
 ) -> tuple[str, PaymentProcessed]:
-    """A bill and the payment settled against it (the whole amount unless `paid` says otherwise)."""
+    """A bill and the payment applied to it (the whole amount unless `paid` says otherwise)."""
     bill_id = (await world.issue_bill(firm, amount=amount))["bill_id"]
     payment = world.processed(firm, bill_id, paid or amount)
     await world.publish(payment)
@@ -231,7 +231,7 @@ async def test_a_lost_dispute_closed_before_it_was_seen_open_still_takes_the_mon
     assert (bill["state"], bill["balance"]) == ("partially_paid", 7_000)
 
 
-async def test_reversals_of_payments_billing_did_not_settle_change_nothing(world, firm) -> None:  # type: ignore[no-untyped-def]
+async def test_reversals_of_payments_billing_did_not_apply_change_nothing(world, firm) -> None:  # type: ignore[no-untyped-def]
     bill_id, payment = await paid_bill(world, firm)
     not_for_a_bill = world.processed(firm, None, 2_000)
     foreign = payment.model_copy(update={"firm_id": "another-firm"})

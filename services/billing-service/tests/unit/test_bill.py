@@ -65,7 +65,7 @@ def test_issue_records_bill_issued_with_its_terms() -> None:
 
 def test_a_partial_payment_leaves_it_partially_paid() -> None:
     bill = issued_bill()
-    bill.settle(payment("p1", 4_000), NOW)
+    bill.apply_payment(payment("p1", 4_000), NOW)
     [applied] = bill.pending
     assert isinstance(applied, BillPaymentApplied)
     assert (applied.amount, applied.balance) == (4_000, 6_000)
@@ -74,15 +74,15 @@ def test_a_partial_payment_leaves_it_partially_paid() -> None:
 
 def test_the_payment_that_reaches_zero_pays_the_bill() -> None:
     bill = issued_bill()
-    bill.settle(payment("p1", 4_000), NOW)
-    bill.settle(payment("p2", 6_000), NOW)
+    bill.apply_payment(payment("p1", 4_000), NOW)
+    bill.apply_payment(payment("p2", 6_000), NOW)
     assert types(bill.pending) == ["BillPaymentApplied", "BillPaymentApplied", "BillPaid"]
     assert (bill.state, bill.balance) == ("paid", 0)
 
 
 def test_the_part_above_the_balance_is_unallocated_as_overpayment() -> None:
     bill = issued_bill()
-    bill.settle(payment("p1", 12_500), NOW)
+    bill.apply_payment(payment("p1", 12_500), NOW)
     applied, paid, unallocated = bill.pending
     assert isinstance(applied, BillPaymentApplied)
     assert applied.amount == 10_000
@@ -93,8 +93,8 @@ def test_the_part_above_the_balance_is_unallocated_as_overpayment() -> None:
 
 def test_a_payment_on_a_paid_bill_is_unallocated_whole() -> None:
     bill = issued_bill()
-    bill.settle(payment("p1", 10_000), NOW)
-    bill.settle(payment("p2", 300), NOW)
+    bill.apply_payment(payment("p1", 10_000), NOW)
+    bill.apply_payment(payment("p2", 300), NOW)
     assert isinstance(bill.pending[-1], PaymentUnallocated)
     assert (bill.pending[-1].amount, bill.pending[-1].reason) == (300, "overpayment")
     assert bill.balance == 0
@@ -103,7 +103,7 @@ def test_a_payment_on_a_paid_bill_is_unallocated_whole() -> None:
 def test_a_payment_on_a_void_bill_is_unallocated_whole() -> None:
     bill = issued_bill()
     bill.void(NOW)
-    bill.settle(payment("p1", 4_000), NOW)
+    bill.apply_payment(payment("p1", 4_000), NOW)
     voided, unallocated = bill.pending
     assert isinstance(voided, BillVoided)
     assert isinstance(unallocated, PaymentUnallocated)
@@ -113,7 +113,7 @@ def test_a_payment_on_a_void_bill_is_unallocated_whole() -> None:
 
 def test_a_payment_in_another_currency_is_unallocated_whole() -> None:
     bill = issued_bill()
-    bill.settle(payment("p1", 4_000, currency="EUR"), NOW)
+    bill.apply_payment(payment("p1", 4_000, currency="EUR"), NOW)
     [unallocated] = bill.pending
     assert isinstance(unallocated, PaymentUnallocated)
     assert (unallocated.amount, unallocated.currency) == (4_000, "EUR")
@@ -121,15 +121,15 @@ def test_a_payment_in_another_currency_is_unallocated_whole() -> None:
 
 
 @pytest.mark.parametrize("first_amount", [4_000, 12_500])
-def test_the_same_payment_id_settles_once(first_amount: int) -> None:
+def test_the_same_payment_id_applies_once(first_amount: int) -> None:
     bill = issued_bill()
-    bill.settle(payment("p1", first_amount), NOW)
-    settled = list(bill.pending)
-    reloaded = Bill.replay(bill.id, [*Bill.issue("bill-1", TERMS, NOW).pending, *settled])
-    reloaded.settle(payment("p1", first_amount), NOW)
-    bill.settle(payment("p1", first_amount), NOW)
+    bill.apply_payment(payment("p1", first_amount), NOW)
+    applied = list(bill.pending)
+    reloaded = Bill.replay(bill.id, [*Bill.issue("bill-1", TERMS, NOW).pending, *applied])
+    reloaded.apply_payment(payment("p1", first_amount), NOW)
+    bill.apply_payment(payment("p1", first_amount), NOW)
     assert reloaded.pending == []
-    assert bill.pending == settled
+    assert bill.pending == applied
 
 
 def test_a_void_bill_stays_void_without_a_second_event() -> None:
@@ -141,7 +141,7 @@ def test_a_void_bill_stays_void_without_a_second_event() -> None:
 
 def test_a_bill_with_applied_payments_cannot_be_voided() -> None:
     bill = issued_bill()
-    bill.settle(payment("p1", 1), NOW)
+    bill.apply_payment(payment("p1", 1), NOW)
     with pytest.raises(DomainError) as refused:
         bill.void(NOW)
     assert refused.value.code == "bill_has_payments"
@@ -149,7 +149,7 @@ def test_a_bill_with_applied_payments_cannot_be_voided() -> None:
 
 def test_a_paid_bill_cannot_be_voided() -> None:
     bill = issued_bill()
-    bill.settle(payment("p1", 10_000), NOW)
+    bill.apply_payment(payment("p1", 10_000), NOW)
     with pytest.raises(DomainError):
         bill.void(NOW)
     assert bill.state == "paid"

@@ -60,7 +60,7 @@ def apply(bill: Bill, ledger: Ledger, op: tuple) -> None:  # type: ignore[type-a
     if kind == "pay":
         payment_id = f"p{len(payments)}"
         ledger.amounts[payment_id] = args[0]
-        bill.settle(_processed(payment_id, args[0]), NOW)
+        bill.apply_payment(_processed(payment_id, args[0]), NOW)
         return
     if not payments:
         return

@@ -1,4 +1,4 @@
-"""A Bill given money back: refunds, disputes and returns of the payments it settled (pure, no I/O)."""
+"""A Bill given money back: refunds, disputes and returns of the payments applied to it (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ TERMS = BillTerms(firm_id="firm-1", matter_id="m-1", contact_id="c-1", amount=10
 
 
 def bill_with(*payments: tuple[str, int]) -> Bill:
-    """A bill loaded from its stream after the given payments settled: nothing pending."""
+    """A bill loaded from its stream after the given payments were applied: nothing pending."""
     bill = Bill.issue("bill-1", TERMS, NOW)
     for payment_id, amount in payments:
-        bill.settle(processed(payment_id, amount), NOW)
+        bill.apply_payment(processed(payment_id, amount), NOW)
     return Bill.replay(bill.id, bill.pending)
 
 
@@ -92,15 +92,15 @@ def test_a_payment_not_on_this_bill_changes_nothing() -> None:
 def test_reversals_are_rebuilt_from_the_stream() -> None:
     bill = bill_with(("p1", 10_000))
     bill.reverse(Reversal("p1", "dispute", 3_000), 0, NOW)
-    history = [*_settled(10_000), *bill.pending]
+    history = [*_applied(10_000), *bill.pending]
     reloaded = Bill.replay(bill.id, history)
     assert (reloaded.balance, reloaded.applied_by("p1"), reloaded.state) == (3_000, 7_000, "partially_paid")
 
 
-def _settled(amount: int) -> list[Event]:
+def _applied(amount: int) -> list[Event]:
     """The stream of a bill issued and paid by p1: BillIssued, BillPaymentApplied, ..."""
     bill = Bill.issue("bill-1", TERMS, NOW)
-    bill.settle(processed("p1", amount), NOW)
+    bill.apply_payment(processed("p1", amount), NOW)
     return list(bill.pending)
 
 
@@ -118,7 +118,7 @@ def test_a_won_dispute_applies_again_and_pays_the_bill() -> None:
 def test_a_won_dispute_after_the_bill_was_paid_again_is_an_overpayment() -> None:
     bill = bill_with(("p1", 10_000))
     taken = bill.reverse(Reversal("p1", "dispute", 10_000), 0, NOW)
-    bill.settle(processed("p2", 10_000), NOW)  # the client paid again through the reopened link
+    bill.apply_payment(processed("p2", 10_000), NOW)  # the client paid again through the reopened link
     bill.pending.clear()
     bill.reapply("p1", taken.from_bill, "USD", NOW)
     [unallocated] = bill.pending

@@ -13,7 +13,7 @@ from billing_service import commands
 from billing_service.commands import BillNotFound
 from billing_service.directory import UnknownParty
 from billing_service.domain import BillTerms, Reversal, ReversalTaken
-from billing_service.payment_reversals import DisputeOutcome, RecordedReversal, SettledPayment
+from billing_service.payment_reversals import BilledPayment, DisputeOutcome, RecordedReversal
 from paylinks_events import (
     BillIssued,
     BillPaid,
@@ -41,7 +41,7 @@ class FakeBillingTables:
     parties: set[tuple[str, str]] = field(default_factory=lambda: {(FIRM, "m-1"), (FIRM, "c-1")})
     projected: list[Event] = field(default_factory=list)
     unmatched: set[str] = field(default_factory=set)
-    settled: dict[str, tuple[str, SettledPayment]] = field(default_factory=dict)
+    billed: dict[str, tuple[str, BilledPayment]] = field(default_factory=dict)
     reversals: dict[tuple[str, str], RecordedReversal] = field(default_factory=dict)
 
     async def check_parties(self, firm_id: str, matter_id: str, contact_id: str) -> None:
@@ -58,11 +58,11 @@ class FakeBillingTables:
         self.unmatched.add(payment.payment_id)
         return fresh
 
-    async def remember_settlement(self, firm_id: str, payment_id: str, bill_id: str, currency: str) -> None:
-        self.settled.setdefault(payment_id, (firm_id, SettledPayment(payment_id, bill_id, currency)))
+    async def remember_bill(self, firm_id: str, payment_id: str, bill_id: str, currency: str) -> None:
+        self.billed.setdefault(payment_id, (firm_id, BilledPayment(payment_id, bill_id, currency)))
 
-    async def settled_payment(self, firm_id: str, payment_id: str) -> SettledPayment | None:
-        found = self.settled.get(payment_id)
+    async def billed_payment(self, firm_id: str, payment_id: str) -> BilledPayment | None:
+        found = self.billed.get(payment_id)
         return found[1] if found and found[0] == firm_id else None
 
     async def find_reversal(self, payment_id: str, key: str) -> RecordedReversal | None:
@@ -80,7 +80,7 @@ class FakeBillingTables:
         key: str,
         reversal: Reversal,
         taken: ReversalTaken,
-        at: datetime,
+        now: datetime,
         closed_outcome: DisputeOutcome | None,
     ) -> None:
         assert (reversal.payment_id, key) not in self.reversals, "a reversal is recorded once"
@@ -208,7 +208,7 @@ async def test_each_reversal_is_taken_once_per_refund_dispute_and_return() -> No
     assert reversed_events(w, bill_id) == [(100, 100, "refund"), (900, 1_000, "return")]
 
 
-async def test_reversals_of_another_firms_or_an_unsettled_payment_do_nothing() -> None:
+async def test_reversals_of_another_firms_or_an_unapplied_payment_do_nothing() -> None:
     w = writer()
     bill_id = await commands.issue_bill(w, terms(amount=1_000))
     await commands.apply_payment(w, payment(bill_id, 1_000))

@@ -15,7 +15,7 @@ from paylinks_runtime.service import ServiceRuntime
 
 from . import token_redaction
 from .api import pay, pay_page, refunds, staff, webhooks
-from .api.context import LinkServiceParts, install_refusal_handler
+from .api.context import REFUSALS, LinkServiceParts
 from .config import Settings
 from .payment_upkeep import keep_payments_finished
 from .processor import PaymentProcessor
@@ -49,10 +49,10 @@ def create_app(settings: Settings | None = None, processor: PaymentProcessor | N
         runtime,
         title="link-service",
         description="Bank-account and bill payment links, QR codes, the client pay page and payment intake",
+        refusals=REFUSALS,
     )
     _close_on_shutdown(app, processor)
     declare_bearer_auth(app)
-    install_refusal_handler(app)
     token_redaction.install()
     parts = LinkServiceParts(settings, runtime, processor)
     app.state.parts = parts

@@ -56,13 +56,13 @@ async def _payment_unallocated(uow: UnitOfWork, event: PaymentUnallocated) -> No
 
 @REACTIONS.on(BillVoided)
 async def _bill_voided(uow: UnitOfWork, event: BillVoided) -> None:
-    await bills.settled(uow.conn, event.bill_id, "void")
+    await bills.close(uow.conn, event.bill_id, "void")
     await _revoke_links(uow, event.bill_id, "bill_voided")
 
 
 @REACTIONS.on(BillPaid)
 async def _bill_paid(uow: UnitOfWork, event: BillPaid) -> None:
-    await bills.settled(uow.conn, event.bill_id, "paid")
+    await bills.close(uow.conn, event.bill_id, "paid")
     await _revoke_links(uow, event.bill_id, "bill_paid")
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from link_service.commands import links
 from link_service.commands.errors import NotFound
-from link_service.commands.links import LinkCommands
+from link_service.commands.links import PayLinks
 from link_service.config import Settings
 from link_service.domain.bank_account import BankAccount
 from link_service.domain.link import Link
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.unit
 FIRM = "firm-1"
 SETTINGS = Settings(public_base_url="https://pay.example.test")
 TOKENS = LinkTokens(SETTINGS.link_token_secret)
+PAY_LINKS = PayLinks(TOKENS, SETTINGS)
 
 
 @dataclass
@@ -46,18 +48,17 @@ class FakeLinkTables:
         self.links[link.id] = (link, token_hash, token_seed)
 
 
-def commands() -> tuple[LinkCommands, FakeWriter[FakeLinkTables]]:
-    writer = FakeWriter(FakeUnitOfWork(FakeLinkTables()))
-    return LinkCommands(writer, TOKENS, SETTINGS), writer
+def fake_writer() -> FakeWriter[FakeLinkTables]:
+    return FakeWriter(FakeUnitOfWork(FakeLinkTables()))
 
 
-async def registered(links: LinkCommands) -> BankAccount:
-    return await links.register_bank_account(FIRM, name="Client trust", kind="trust", currency="USD")
+async def registered(writer: FakeWriter[FakeLinkTables]) -> BankAccount:
+    return await links.register_bank_account(writer, FIRM, name="Client trust", kind="trust", currency="USD")
 
 
 async def test_registering_an_account_saves_its_event_and_its_row() -> None:
-    links, writer = commands()
-    account = await registered(links)
+    writer = fake_writer()
+    account = await registered(writer)
     [event] = writer.uow.published()
     assert isinstance(event, BankAccountRegistered)
     assert (event.firm_id, event.name, event.kind) == (FIRM, "Client trust", "trust")
@@ -65,10 +66,10 @@ async def test_registering_an_account_saves_its_event_and_its_row() -> None:
 
 
 async def test_an_account_link_is_issued_once_and_shown_again_with_the_same_url() -> None:
-    links, writer = commands()
-    account = await registered(links)
-    first = await links.account_link(FIRM, account.id)
-    again = await links.account_link(FIRM, account.id)
+    writer = fake_writer()
+    account = await registered(writer)
+    first = await links.account_link(writer, PAY_LINKS, FIRM, account.id)
+    again = await links.account_link(writer, PAY_LINKS, FIRM, account.id)
     assert first == again
     assert first.url.startswith("https://pay.example.test/pay/")
     assert (first.kind, first.payee) == ("bank_account", "Client trust")
@@ -79,9 +80,9 @@ async def test_an_account_link_is_issued_once_and_shown_again_with_the_same_url(
 
 
 async def test_neither_the_store_nor_kafka_gets_the_live_token() -> None:
-    links, writer = commands()
-    account = await registered(links)
-    link = await links.account_link(FIRM, account.id)
+    writer = fake_writer()
+    account = await registered(writer)
+    link = await links.account_link(writer, PAY_LINKS, FIRM, account.id)
     token = link.url.rsplit("/", 1)[1]
     [stored] = writer.uow.events(link.link_id)
     [published] = [e for e in writer.uow.published() if isinstance(e, LinkIssued)]
@@ -90,20 +91,20 @@ async def test_neither_the_store_nor_kafka_gets_the_live_token() -> None:
 
 
 async def test_another_firms_account_is_not_found() -> None:
-    links, writer = commands()
-    account = await registered(links)
+    writer = fake_writer()
+    account = await registered(writer)
     with pytest.raises(NotFound):
-        await links.account_link("another-firm", account.id)
+        await links.account_link(writer, PAY_LINKS, "another-firm", account.id)
     with pytest.raises(NotFound):
-        await links.account_link(FIRM, "no-such-account")
+        await links.account_link(writer, PAY_LINKS, FIRM, "no-such-account")
     assert writer.uow.tables.links == {}
 
 
 async def test_a_bill_link_pays_into_the_firms_account() -> None:
-    links, writer = commands()
-    account = await registered(links)
+    writer = fake_writer()
+    account = await registered(writer)
     writer.uow.tables.bills["bill-1"] = Bill("bill-1", FIRM, 5_000, 5_000, "USD", "open")
-    link = await links.bill_link(FIRM, "bill-1", account.id)
+    link = await links.bill_link(writer, PAY_LINKS, FIRM, "bill-1", account.id)
     [issued] = [e for e in writer.uow.published() if isinstance(e, LinkIssued)]
     assert (link.kind, link.payee) == ("bill", "Client trust")
     assert (issued.bill_id, issued.bank_account_id) == ("bill-1", account.id)
@@ -122,11 +123,13 @@ async def test_a_bill_link_pays_into_the_firms_account() -> None:
 async def test_bill_link_refusals_issue_nothing(
     bill: Bill | None, account_firm: str, error: type[Exception]
 ) -> None:
-    links, writer = commands()
-    account = await links.register_bank_account(account_firm, name="Ops", kind="operating", currency="USD")
+    writer = fake_writer()
+    account = await links.register_bank_account(
+        writer, account_firm, name="Ops", kind="operating", currency="USD"
+    )
     if bill is not None:
         writer.uow.tables.bills[bill.bill_id] = bill
     with pytest.raises(error):
-        await links.bill_link(FIRM, "bill-1", account.id)
+        await links.bill_link(writer, PAY_LINKS, FIRM, "bill-1", account.id)
     assert writer.uow.tables.links == {}
     assert not any(isinstance(e, LinkIssued) for e in writer.uow.published())

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt
 
 from paylinks_runtime.auth import StaffUser, require_role
-from paylinks_runtime.errors import not_found
+from paylinks_runtime.errors import RefusalStatuses, not_found
 from paylinks_runtime.service import ServiceRuntime
 
 from . import commands, email_outbox, store
@@ -29,6 +29,33 @@ class RecipientsIn(BaseModel):
 class RecipientsOut(BaseModel):
     bank_account_id: str | None
     emails: list[str]
+
+
+class RecipientsList(BaseModel):
+    items: list[RecipientsOut] = Field(description="the firm's group (bank_account_id null) first")
+
+
+class EmailView(BaseModel):
+    """One payment email: pending (with the last error), sent, or skipped (and why)."""
+
+    event_id: str
+    event_type: str
+    notice: Literal["staff", "payer", "unidentified_trust_reminder"]
+    payment_id: str
+    status: Literal["pending", "sent", "skipped"]
+    skip_reason: str | None
+    recipient_group: str
+    recipients: list[str]
+    message_id: str
+    subject: str | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class EmailList(BaseModel):
+    items: list[EmailView]
 
 
 class NotificationSettings(BaseModel):
@@ -59,6 +86,8 @@ class TrustReminderReport(BaseModel):
     items: list[TrustReminderView]
 
 
+# No aggregate here refuses anything: the routes answer their own 404s, a stray DomainError would be 409.
+REFUSALS = RefusalStatuses()
 _MONTH = re.compile(r"^([1-9]\d{3})-(0[1-9]|1[0-2])$")  # year 0000 is no date Postgres (or Python) takes
 
 
@@ -78,12 +107,12 @@ def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
             raise not_found("bank account") from exc
         return RecipientsOut(bank_account_id=body.bank_account_id, emails=emails)
 
-    @router.get("/notification-recipients")
+    @router.get("/notification-recipients", response_model=RecipientsList)
     async def list_recipients(user: StaffUser = staff) -> dict[str, Any]:
         async with runtime.pool.acquire() as conn:
             return {"items": await store.list_recipients(conn, user.firm_id)}
 
-    @router.get("/emails")
+    @router.get("/emails", response_model=EmailList)
     async def list_emails(
         user: StaffUser = staff,
         payment_id: str | None = None,

@@ -10,7 +10,7 @@ from paylinks_runtime.http import create_service_app, serve
 from paylinks_runtime.openapi import declare_bearer_auth
 from paylinks_runtime.service import ServiceRuntime
 
-from .api import create_router
+from .api import REFUSALS, create_router
 from .config import Settings
 from .reactions import consumer
 from .reminder_task import remind_unidentified_trust
@@ -36,7 +36,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background=[email_sender, trust_reminders],
     )
     app = create_service_app(
-        runtime, title="notifier", description="Payment emails to the firm's staff, exactly once, over SMTP"
+        runtime,
+        title="notifier",
+        description="Payment emails to the firm's staff, exactly once, over SMTP",
+        refusals=REFUSALS,
     )
     declare_bearer_auth(app)
     app.include_router(create_router(runtime, settings))

@@ -4,9 +4,10 @@ transaction commits."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import asyncpg
 import structlog
@@ -17,6 +18,7 @@ from paylinks_events import (
     BillPaymentApplied,
     DisputeClosed,
     Envelope,
+    Event,
     FirmProfileUpdated,
     PaymentDisputed,
     PaymentFailed,
@@ -49,6 +51,8 @@ NO_PAYER_EMAIL = "no payer email known"
 STALE = "event older than EMAIL_MAX_EVENT_AGE_HOURS"
 PAYER_GROUP = "payer"
 EmailedEvent = PaymentReceived | PaymentProcessed | PaymentFailed | MoneyBackEvent
+E = TypeVar("E", bound=Event)
+Emailed = TypeVar("Emailed", bound=EmailedEvent)
 
 
 @dataclass(frozen=True)
@@ -63,96 +67,56 @@ class Delivered:
 REACTIONS: Reactions[Delivered, Awaitable[None]] = Reactions("notifier")
 
 
-# Events that only teach us names; each may complete an email that is waiting for them.
-@REACTIONS.on(BankAccountRegistered)
-async def _bank_account(delivered: Delivered, event: BankAccountRegistered) -> None:
-    await store.save_bank_account(delivered.conn, event)
-    await email_outbox.release_held(delivered.conn, event.firm_id)
+Learn = Callable[[asyncpg.Connection, E], Awaitable[None]]
 
 
-@REACTIONS.on(BillIssued)
-async def _bill(delivered: Delivered, event: BillIssued) -> None:
-    await store.save_bill(delivered.conn, event)
-    await email_outbox.release_held(delivered.conn, event.firm_id)
+def learnt(save: Learn[E]) -> Callable[[Delivered, E], Awaitable[None]]:
+    """A lookup saved, then the emails held for want of it released (it may be the name they wait for)."""
+
+    async def react(delivered: Delivered, event: E) -> None:
+        await save(delivered.conn, event)
+        await email_outbox.release_held(delivered.conn, event.firm_id)
+
+    return react
 
 
-@REACTIONS.on(BillPaymentApplied)
-async def _bill_payment(delivered: Delivered, event: BillPaymentApplied) -> None:
-    await store.add_bill_payment(delivered.conn, event)
-    await email_outbox.release_held(delivered.conn, event.firm_id)
+def emailed(learn: Learn[Emailed] | None = None) -> Callable[[Delivered, Emailed], Awaitable[None]]:
+    """The event's emails put in the outbox, after what it teaches for the payment's later emails."""
+
+    async def react(delivered: Delivered, event: Emailed) -> None:
+        if learn is not None:
+            await learn(delivered.conn, event)
+        await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+
+    return react
 
 
-@REACTIONS.on(PaymentUnallocated)
-async def _unallocated(delivered: Delivered, event: PaymentUnallocated) -> None:
-    await store.add_unallocated(delivered.conn, event)
-    await email_outbox.release_held(delivered.conn, event.firm_id)
+# Events that only teach us names and amounts; each may complete an email that is waiting for them.
+REACTIONS.register(BankAccountRegistered, learnt(store.save_bank_account))
+REACTIONS.register(BillIssued, learnt(store.save_bill))
+REACTIONS.register(BillPaymentApplied, learnt(store.add_bill_payment))
+REACTIONS.register(PaymentUnallocated, learnt(store.add_unallocated))
+REACTIONS.register(FirmProfileUpdated, learnt(store.save_firm))
+REACTIONS.register(RefundRequested, learnt(store.save_refund))
+
+# The events that are emailed, some of them first teaching what the payment's later emails need.
+REACTIONS.register(PaymentReceived, emailed(store.save_payment))
+REACTIONS.register(PaymentProcessed, emailed(store.mark_processed))
+REACTIONS.register(PaymentReturned, emailed(store.mark_returned))
+REACTIONS.register(PaymentFailed, emailed())
+REACTIONS.register(RefundSucceeded, emailed())
+REACTIONS.register(RefundFailed, emailed())
+REACTIONS.register(PaymentDisputed, emailed())
+REACTIONS.register(DisputeClosed, emailed())
 
 
-@REACTIONS.on(FirmProfileUpdated)
-async def _firm(delivered: Delivered, event: FirmProfileUpdated) -> None:
-    await store.save_firm(delivered.conn, event)
-    await email_outbox.release_held(delivered.conn, event.firm_id)
-
-
-@REACTIONS.on(RefundRequested)
-async def _refund_requested(delivered: Delivered, event: RefundRequested) -> None:
-    await store.save_refund(delivered.conn, event)
-    await email_outbox.release_held(delivered.conn, event.firm_id)
+async def _link_changed(delivered: Delivered, event: PaymentLinked | PaymentUnlinked) -> None:
+    await store.set_linked(delivered.conn, event)
 
 
 # A fact no email waits for: whether reconciliation linked a payment (the unidentified-trust reminder).
-@REACTIONS.on(PaymentLinked)
-async def _linked(delivered: Delivered, event: PaymentLinked) -> None:
-    await store.set_linked(delivered.conn, event)
-
-
-@REACTIONS.on(PaymentUnlinked)
-async def _unlinked(delivered: Delivered, event: PaymentUnlinked) -> None:
-    await store.set_linked(delivered.conn, event)
-
-
-# The events that are emailed, after what they teach for the payment's later emails.
-@REACTIONS.on(PaymentReceived)
-async def _received(delivered: Delivered, event: PaymentReceived) -> None:
-    await store.save_payment(delivered.conn, event)
-    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
-
-
-@REACTIONS.on(PaymentProcessed)
-async def _processed(delivered: Delivered, event: PaymentProcessed) -> None:
-    await store.mark_processed(delivered.conn, event)
-    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
-
-
-@REACTIONS.on(PaymentReturned)
-async def _returned(delivered: Delivered, event: PaymentReturned) -> None:
-    await store.mark_returned(delivered.conn, event)
-    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
-
-
-@REACTIONS.on(PaymentFailed)
-async def _failed(delivered: Delivered, event: PaymentFailed) -> None:
-    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
-
-
-@REACTIONS.on(RefundSucceeded)
-async def _refunded(delivered: Delivered, event: RefundSucceeded) -> None:
-    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
-
-
-@REACTIONS.on(RefundFailed)
-async def _refund_failed(delivered: Delivered, event: RefundFailed) -> None:
-    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
-
-
-@REACTIONS.on(PaymentDisputed)
-async def _disputed(delivered: Delivered, event: PaymentDisputed) -> None:
-    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
-
-
-@REACTIONS.on(DisputeClosed)
-async def _dispute_closed(delivered: Delivered, event: DisputeClosed) -> None:
-    await PaymentEmails(delivered.settings).enqueue(delivered.conn, delivered.envelope, event)
+REACTIONS.register(PaymentLinked, _link_changed)
+REACTIONS.register(PaymentUnlinked, _link_changed)
 
 
 def consumer(settings: Settings) -> ConsumerSpec:

@@ -18,6 +18,7 @@ import structlog
 
 from paylinks_runtime.db import database_unavailable
 from paylinks_runtime.logs import event_log_context
+from paylinks_runtime.retry import Backoff
 from paylinks_runtime.tracing import current, within
 
 from . import email_outbox, grant_links, store
@@ -31,9 +32,9 @@ from .smtp import SmtpTransport, Transport, build_message, delivered, delivery_s
 log = structlog.get_logger(__name__)
 
 
-def retry_delay(attempts: int, base: float, cap: float) -> float:
-    """Exponential backoff: base, 2*base, 4*base, ... at most cap."""
-    return float(min(cap, base * 2 ** max(0, attempts - 1)))
+def email_backoff(settings: Settings) -> Backoff:
+    """When an email that was not sent is tried again: base, 2*base, 4*base, ... at most the maximum."""
+    return Backoff(settings.email_retry_base_seconds, cap=settings.email_retry_max_seconds)
 
 
 class EmailSender:
@@ -41,6 +42,7 @@ class EmailSender:
         self._pool = pool
         self._transport = transport
         self._settings = settings
+        self._backoff = email_backoff(settings)
         # Accepted by the SMTP server, `sent` not yet committed (the database was down): marked first thing
         # in every round, so a row this process knows it sent is never claimed and sent again.
         self._sent_unmarked: dict[int, OutgoingEmail] = {}
@@ -166,9 +168,7 @@ class EmailSender:
             await email_outbox.retry_later(conn, email.id, delay, repr(exc))
 
     def _delay(self, attempts: int) -> float:
-        return retry_delay(
-            attempts, self._settings.email_retry_base_seconds, self._settings.email_retry_max_seconds
-        )
+        return self._backoff.delay(attempts)
 
     async def _report_backlog(self) -> None:
         async with self._pool.acquire() as conn:

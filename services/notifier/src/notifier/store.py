@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import asyncpg
 
 from paylinks_events import (
@@ -24,51 +26,49 @@ from .routing import group_key
 from .unidentified_trust import UnidentifiedTrustPayment
 
 
-async def save_bank_account(conn: asyncpg.Connection, e: BankAccountRegistered) -> None:
+async def _upsert(
+    conn: asyncpg.Connection,
+    table: str,
+    key: tuple[str, ...],
+    row: Mapping[str, object],
+    *,
+    overwrite: bool = True,
+) -> None:
+    """Insert the row; when its key is there already, overwrite the other columns with the row's (a later
+    event of the same thing wins), or with `overwrite=False` keep what is there (the first one wins).
+    Table and column names are this module's own constants, never input."""
+    columns = list(row)
+    placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
+    on_conflict = f"DO UPDATE SET {updates}" if overwrite and updates else "DO NOTHING"
     await conn.execute(
-        "INSERT INTO bank_accounts (firm_id, bank_account_id, name, kind, currency)"
-        " VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (firm_id, bank_account_id) DO UPDATE SET name = $3, kind = $4, currency = $5",
-        e.firm_id,
-        e.bank_account_id,
-        e.name,
-        e.kind,
-        e.currency,
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
+        f" ON CONFLICT ({', '.join(key)}) {on_conflict}",
+        *row.values(),
     )
+
+
+def _fields(event: Event, *names: str) -> dict[str, object]:
+    return event.model_dump(include=set(names))
+
+
+async def save_bank_account(conn: asyncpg.Connection, e: BankAccountRegistered) -> None:
+    row = _fields(e, "firm_id", "bank_account_id", "name", "kind", "currency")
+    await _upsert(conn, "bank_accounts", ("firm_id", "bank_account_id"), row)
 
 
 async def save_bill(conn: asyncpg.Connection, e: BillIssued) -> None:
-    await conn.execute(
-        "INSERT INTO bills (firm_id, bill_id, bill_number, amount, currency) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (firm_id, bill_id) DO UPDATE SET bill_number = $3, amount = $4, currency = $5",
-        e.firm_id,
-        e.bill_id,
-        e.bill_number,
-        e.amount,
-        e.currency,
-    )
+    row = _fields(e, "firm_id", "bill_id", "bill_number", "amount", "currency")
+    await _upsert(conn, "bills", ("firm_id", "bill_id"), row)
 
 
 async def save_firm(conn: asyncpg.Connection, e: FirmProfileUpdated) -> None:
-    await conn.execute(
-        "INSERT INTO firms (firm_id, display_name) VALUES ($1, $2)"
-        " ON CONFLICT (firm_id) DO UPDATE SET display_name = $2",
-        e.firm_id,
-        e.display_name,
-    )
+    await _upsert(conn, "firms", ("firm_id",), _fields(e, "firm_id", "display_name"))
 
 
 async def save_refund(conn: asyncpg.Connection, e: RefundRequested) -> None:
-    await conn.execute(
-        "INSERT INTO refunds (firm_id, refund_id, payment_id, amount, currency, reason)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (firm_id, refund_id) DO NOTHING",
-        e.firm_id,
-        e.refund_id,
-        e.payment_id,
-        e.amount,
-        e.currency,
-        e.reason,
-    )
+    row = _fields(e, "firm_id", "refund_id", "payment_id", "amount", "currency", "reason")
+    await _upsert(conn, "refunds", ("firm_id", "refund_id"), row, overwrite=False)
 
 
 async def mark_processed(conn: asyncpg.Connection, e: PaymentProcessed) -> None:
@@ -88,36 +88,15 @@ async def mark_returned(conn: asyncpg.Connection, e: PaymentReturned) -> None:
 
 async def set_linked(conn: asyncpg.Connection, e: PaymentLinked | PaymentUnlinked) -> None:
     """reconciliation.events are keyed by payment: the last one of a payment says whether it is linked."""
-    await conn.execute(
-        "INSERT INTO payment_links (firm_id, payment_id, linked) VALUES ($1, $2, $3)"
-        " ON CONFLICT (firm_id, payment_id) DO UPDATE SET linked = $3",
-        e.firm_id,
-        e.payment_id,
-        isinstance(e, PaymentLinked),
-    )
+    linked = {"firm_id": e.firm_id, "payment_id": e.payment_id, "linked": isinstance(e, PaymentLinked)}
+    await _upsert(conn, "payment_links", ("firm_id", "payment_id"), linked)
 
 
 async def save_payment(conn: asyncpg.Connection, e: PaymentReceived) -> None:
-    await conn.execute(
-        "INSERT INTO payments (firm_id, payment_id, bank_account_id, bill_id, payer_name, method, amount,"
-        " currency, source, received_at, payer_email, card_brand, last4, reference)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        " ON CONFLICT (firm_id, payment_id) DO NOTHING",
-        e.firm_id,
-        e.payment_id,
-        e.bank_account_id,
-        e.bill_id,
-        e.payer.name,
-        e.method,
-        e.amount,
-        e.currency,
-        e.source,
-        e.received_at,
-        e.payer.email,
-        e.card_brand,
-        e.last4,
-        e.reference,
-    )
+    row = _fields(e, "firm_id", "payment_id", "bank_account_id", "bill_id", "method", "amount", "currency")
+    row |= _fields(e, "source", "received_at", "card_brand", "last4", "reference")
+    row |= {"payer_name": e.payer.name, "payer_email": e.payer.email}
+    await _upsert(conn, "payments", ("firm_id", "payment_id"), row, overwrite=False)
 
 
 async def add_bill_payment(conn: asyncpg.Connection, e: BillPaymentApplied) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from notifier import email_outbox, store
+from notifier.api import EmailView
 from paylinks_runtime.testing import auth_header, eventually
 
 PATH = "/v1/notification-recipients"
@@ -103,3 +107,19 @@ async def test_emails_of_another_firm_are_not_listed(firm, firm_factory) -> None
     )
     assert response.status_code == 200
     assert response.json() == {"items": []}
+
+
+async def test_the_typed_lists_answer_every_column_the_store_gives(firm, pool) -> None:
+    # A response model drops a key it does not name: the store's rows and the API's items must agree.
+    await firm.set_recipients()
+    account = await firm.bank_account()
+    payment = firm.received(account)
+    await firm.publish(payment)
+    [listed] = await eventually(lambda: firm.emails(payment.payment_id))
+    async with pool.acquire() as conn:
+        [stored] = await email_outbox.for_firm(conn, firm.firm_id, payment.payment_id, 10)
+        groups = await store.list_recipients(conn, firm.firm_id)
+    assert set(listed) == set(stored) == set(EmailView.model_fields)
+    recipients = (await firm.client.get(PATH, headers=firm.staff)).json()["items"]
+    assert [set(item) for item in recipients] == [set(group) for group in groups]
+    assert recipients == json.loads(json.dumps(groups))

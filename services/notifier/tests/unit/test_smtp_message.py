@@ -2,9 +2,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from notifier.config import Settings
 from notifier.email_outbox import OutgoingEmail
 from notifier.rendering import RenderedEmail
-from notifier.sender import retry_delay
+from notifier.sender import email_backoff
 from notifier.smtp import build_message
 
 pytestmark = pytest.mark.unit
@@ -44,4 +45,5 @@ def test_the_same_row_builds_the_same_message() -> None:
 
 
 def test_retries_back_off_exponentially_up_to_a_cap() -> None:
-    assert [retry_delay(n, 2.0, 60.0) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
+    backoff = email_backoff(Settings(email_retry_base_seconds=2.0, email_retry_max_seconds=60.0))
+    assert [backoff.delay(n) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]

@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from paylinks_runtime import webhook_signature
 from paylinks_runtime.db import database_unavailable
+from paylinks_runtime.retry import Backoff
 from paylinks_runtime.tracing import context_from, current_trace_headers, tracer
 
 from .config import Settings
@@ -44,6 +45,9 @@ class WebhookDelivery:
         self._pool = pool
         self._client = client
         self._settings = settings
+        self._backoff = Backoff(
+            settings.sandbox_webhook_retry_base_seconds, cap=settings.sandbox_webhook_retry_max_seconds
+        )
 
     async def deliver_next(self) -> bool:
         """Claim and deliver one due webhook; False when there was none."""
@@ -117,14 +121,9 @@ class WebhookDelivery:
             webhook["seq"],
             attempts,
             attempt.error,
-            self._backoff(attempts),
+            self._backoff.delay(attempts),
             drop,
         )
-
-    def _backoff(self, attempts: int) -> float:
-        s = self._settings
-        doubled = s.sandbox_webhook_retry_base_seconds * 2.0 ** (attempts - 1)
-        return min(doubled, s.sandbox_webhook_retry_max_seconds)
 
 
 async def run_worker(delivery: WebhookDelivery, wake: asyncio.Event, poll_seconds: float) -> None:

@@ -3,24 +3,18 @@ query or a command."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import asyncpg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from paylinks_runtime.aggregate import DomainError
-from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import ApiError, not_found
-from paylinks_runtime.service import ServiceRuntime
-from paylinks_runtime.unit_of_work import Writer
 
 from . import commands, cursor, queries, views
+from .dependencies import Conn, Staff, writer_of
 from .domain import PaymentRef, TargetRequest
-from .errors import as_api_error
-from .tables import ReconciliationTables, reconciliation_writer
+from .responses import PaymentDetail, PaymentHistory, PaymentPage, WaitingTotals
 
 PaymentId = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -34,32 +28,10 @@ class UnlinkBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-def runtime_of(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
-def writer_of(request: Request) -> Writer[ReconciliationTables]:
-    return reconciliation_writer(runtime_of(request).writer)
-
-
-async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    async with runtime_of(request).pool.acquire() as conn:
-        yield conn
-
-
-async def staff_user(request: Request) -> StaffUser:
-    """The caller, who must hold the staff role (401 / 403 otherwise)."""
-    settings = runtime_of(request).settings
-    return await require_role("staff", settings.staff_keys)(request)
-
-
-Conn = Annotated[asyncpg.Connection, Depends(connection)]
-Staff = Annotated[StaffUser, Depends(staff_user)]
 router = APIRouter(prefix="/v1", tags=["reconciliation"])
 
 
-@router.get("/unlinked-payments")
+@router.get("/unlinked-payments", response_model=PaymentPage)
 async def list_unlinked(
     staff: Staff,
     conn: Conn,
@@ -80,13 +52,13 @@ async def list_unlinked(
     return {"items": [views.payment_item(r, now) for r in page], "next_cursor": next_cursor}
 
 
-@router.get("/unlinked-payments/totals")
+@router.get("/unlinked-payments/totals", response_model=WaitingTotals)
 async def unlinked_totals(staff: Staff, conn: Conn) -> dict[str, Any]:
     now = datetime.now(UTC)
     return {"items": [views.total_item(r, now) for r in await queries.totals(conn, staff.firm_id)]}
 
 
-@router.get("/payments/{payment_id}")
+@router.get("/payments/{payment_id}", response_model=PaymentDetail)
 async def get_payment(payment_id: str, staff: Staff, conn: Conn) -> dict[str, Any]:
     row = await queries.payment(conn, PaymentRef(staff.firm_id, payment_id))
     if row is None:
@@ -94,7 +66,7 @@ async def get_payment(payment_id: str, staff: Staff, conn: Conn) -> dict[str, An
     return views.payment_detail(row, datetime.now(UTC))
 
 
-@router.get("/payments/{payment_id}/history")
+@router.get("/payments/{payment_id}/history", response_model=PaymentHistory)
 async def payment_history(payment_id: str, staff: Staff, conn: Conn) -> dict[str, Any]:
     ref = PaymentRef(staff.firm_id, payment_id)
     if await queries.payment_status(conn, ref) is None:
@@ -102,26 +74,20 @@ async def payment_history(payment_id: str, staff: Staff, conn: Conn) -> dict[str
     return {"items": [views.history_item(r) for r in await queries.history(conn, ref)]}
 
 
-@router.post("/payments/{payment_id}/link")
+@router.post("/payments/{payment_id}/link", response_model=PaymentDetail)
 async def link(payment_id: str, body: LinkBody, staff: Staff, request: Request) -> dict[str, Any]:
-    try:
-        target = TargetRequest(matter_id=body.matter_id, contact_id=body.contact_id)
-        row = await commands.link_payment(
-            writer_of(request), PaymentRef(staff.firm_id, payment_id), target, staff.user_id
-        )
-    except DomainError as exc:
-        raise as_api_error(exc) from exc
+    target = TargetRequest(matter_id=body.matter_id, contact_id=body.contact_id)
+    row = await commands.link_payment(
+        writer_of(request), PaymentRef(staff.firm_id, payment_id), target, staff.user_id
+    )
     return views.payment_detail(row, datetime.now(UTC))
 
 
-@router.delete("/payments/{payment_id}/link")
+@router.delete("/payments/{payment_id}/link", response_model=PaymentDetail)
 async def unlink(payment_id: str, body: UnlinkBody, staff: Staff, request: Request) -> dict[str, Any]:
-    try:
-        row = await commands.unlink_payment(
-            writer_of(request), PaymentRef(staff.firm_id, payment_id), body.reason, staff.user_id
-        )
-    except DomainError as exc:
-        raise as_api_error(exc) from exc
+    row = await commands.unlink_payment(
+        writer_of(request), PaymentRef(staff.firm_id, payment_id), body.reason, staff.user_id
+    )
     return views.payment_detail(row, datetime.now(UTC))
 
 

@@ -13,6 +13,7 @@ from paylinks_runtime.service import ServiceRuntime
 from . import api, money_api, page, workspace
 from .config import MIGRATIONS, Settings
 from .consumer import projection_consumer
+from .errors import REFUSALS
 from .projection import PROJECTION_TOPICS
 
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, topics: Sequence[str] = PROJECT
         runtime,
         title="reconciliation-service",
         description="Unlinked payments: the staff list, linking to matters and contacts, and the staff page.",
+        refusals=REFUSALS,
     )
     declare_bearer_auth(app)
     app.state.settings = settings  # the service's own settings, typed, for the staff page

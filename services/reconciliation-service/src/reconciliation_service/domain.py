@@ -12,9 +12,6 @@ from datetime import datetime, timedelta
 from paylinks_events import PaymentLinked, PaymentUnlinked
 from paylinks_runtime.aggregate import Aggregate, DomainError
 
-# Error codes that mean "the state forbids it" (409); the others mean "this request cannot work" (422).
-CONFLICT_CODES = frozenset({"already_linked", "not_linked", "refund_in_progress"})
-NOT_FOUND_CODES = frozenset({"payment_not_found"})
 _TICK = timedelta(microseconds=1)
 
 

@@ -1,18 +1,20 @@
-"""How the aggregate's refusals become HTTP statuses (the contract's 404 / 409 / 422)."""
+"""How this service's refusals become HTTP statuses (the contract's 404 / 409 / 422), for the JSON API
+(through the runtime's handler) and the pages that answer a refusal themselves."""
 
 from __future__ import annotations
 
-from paylinks_runtime.aggregate import DomainError
-from paylinks_runtime.errors import ApiError
+from paylinks_runtime.errors import RefusalStatuses
 
-from .domain import CONFLICT_CODES, NOT_FOUND_CODES
+from .grants import GRANT_SPENT
 
-
-def http_status(error: DomainError) -> int:
-    if error.code in NOT_FOUND_CODES:
-        return 404
-    return 409 if error.code in CONFLICT_CODES else 422
-
-
-def as_api_error(error: DomainError) -> ApiError:
-    return ApiError(http_status(error), error.code, error.message)
+# 409: the payment's state forbids it now; 422 (every other code): this request cannot work.
+REFUSALS = RefusalStatuses(
+    {
+        "payment_not_found": 404,
+        "already_linked": 409,
+        "not_linked": 409,
+        "refund_in_progress": 409,
+        GRANT_SPENT: 403,  # an emailed link already used: the staff member signs in instead
+    },
+    default=422,
+)

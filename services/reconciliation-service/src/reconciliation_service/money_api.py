@@ -14,7 +14,8 @@ from pydantic import AwareDatetime
 from paylinks_runtime.errors import ApiError, not_found
 
 from . import exports, money_queries
-from .api import Conn, Staff
+from .dependencies import Conn, Staff
+from .responses import CSV_RESPONSE, Deposits, TrustReconciliationView
 from .trust import TrustReconciliation, reconcile
 
 log = structlog.get_logger(__name__)
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/v1", tags=["reconciliation"])
 BankAccountId = Annotated[str, Query(min_length=1, max_length=200)]
 
 
-@router.get("/trust-reconciliation")
+@router.get("/trust-reconciliation", response_model=TrustReconciliationView)
 async def trust_reconciliation(
     staff: Staff, conn: Conn, bank_account_id: BankAccountId, as_of: AwareDatetime | None = None
 ) -> dict[str, Any]:
@@ -44,10 +45,10 @@ async def trust_reconciliation(
     )
     if result.fees_on_trust:
         log.error("fees found on a trust account", firm_id=firm, bank_account_id=bank_account_id)
-    return _reconciliation_view(result)
+    return reconciliation_view(result)
 
 
-@router.get("/deposits")
+@router.get("/deposits", response_model=Deposits)
 async def deposits(
     staff: Staff,
     conn: Conn,
@@ -59,7 +60,7 @@ async def deposits(
     return {"items": [exports.deposit_item(r) for r in rows]}
 
 
-@router.get("/deposits.csv", response_class=Response)
+@router.get("/deposits.csv", response_class=Response, responses=CSV_RESPONSE)
 async def deposits_csv(
     staff: Staff,
     conn: Conn,
@@ -71,7 +72,7 @@ async def deposits_csv(
     return csv_response(exports.deposits_csv(rows), "deposits")
 
 
-@router.get("/payments.csv", response_class=Response)
+@router.get("/payments.csv", response_class=Response, responses=CSV_RESPONSE)
 async def payments_csv(
     staff: Staff,
     conn: Conn,
@@ -90,7 +91,7 @@ def csv_response(document: str, name: str) -> Response:
     )
 
 
-def _reconciliation_view(result: TrustReconciliation) -> dict[str, Any]:
+def reconciliation_view(result: TrustReconciliation) -> dict[str, Any]:
     return {
         "bank_account_id": result.bank_account_id,
         "as_of": result.as_of,

@@ -38,10 +38,9 @@ from paylinks_runtime.auth import (
 from paylinks_runtime.errors import ApiError
 
 from . import commands, grants, queries, views
-from .api import runtime_of, writer_of
-from .config import Settings
+from .dependencies import runtime_of, settings_of, writer_of
 from .domain import PaymentRef, TargetRequest
-from .errors import http_status
+from .errors import REFUSALS
 
 GRANT_COOKIE = "payment_link_grant"
 _SECURITY_HEADERS = {
@@ -121,18 +120,12 @@ async def link(
         target = TargetRequest(matter_id=matter_id or None, contact_id=contact_id or None)
         await commands.link_payment(writer_of(request), ref, target, visitor.user.user_id, visitor.grant)
     except DomainError as exc:
-        status = 403 if exc.code == grants.GRANT_SPENT else http_status(exc)
-        return await _render(request, ref, "", visitor.search, error=exc.message, status=status)
+        return await _render(request, ref, "", visitor.search, error=exc.message, status=REFUSALS.status(exc))
     return RedirectResponse(request.url.path, status_code=303, headers=_SECURITY_HEADERS)
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 async def _exchange_grant(request: Request, payment_id: str, grant: str) -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
     try:
         decoded = decode_payment_grant(settings.grant_keys(), grant, payment_id)
     except ApiError as exc:
@@ -157,7 +150,7 @@ async def _exchange_grant(request: Request, payment_id: str, grant: str) -> Resp
 async def _authenticate(request: Request, payment_id: str) -> Visitor:
     """Staff by Bearer token, else the grant cookie (this payment only, opened through its email link);
     ApiError 401/403 otherwise."""
-    settings = _settings(request)
+    settings = settings_of(request)
     token = bearer_token(request)
     if token is not None:
         user = decode_token(settings.staff_keys(), token)

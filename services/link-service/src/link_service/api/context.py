@@ -1,4 +1,4 @@
-"""What the routes share: the service's parts (reachable from the request), refusal-to-status mapping,
+"""What the routes share: the service's parts (reachable from the request), its refusals' statuses,
 and the guards of the public pay endpoints (token lookup, rate limits)."""
 
 from __future__ import annotations
@@ -8,17 +8,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Request
 
-from paylinks_runtime.aggregate import DomainError
 from paylinks_runtime.auth import StaffUser, require_role
-from paylinks_runtime.errors import ApiError, error_body
+from paylinks_runtime.errors import ApiError, RefusalStatuses
 from paylinks_runtime.security_log import refused
 from paylinks_runtime.service import ServiceRuntime
+from paylinks_runtime.unit_of_work import Writer
 
 from ..commands.intake import PaymentIntake
-from ..commands.links import LinkCommands
+from ..commands.links import PayLinks
 from ..commands.refunds import RefundCommands
 from ..config import Settings
 from ..domain.pay_target import PayTarget
@@ -26,40 +25,38 @@ from ..processor import PaymentProcessor
 from ..rate_limit import SlidingWindowLimiter
 from ..store import links
 from ..store.refunds import PostgresRefundTables
-from ..store.tables import link_writer
+from ..store.tables import LinkTables, link_writer
 from ..tokens import LinkTokens
 
 # By code, not by exception class: a refusal replayed from the idempotency table is a plain DomainError.
-REFUSAL_STATUS = {
-    "payment_declined": 402,
-    "not_found": 404,
-    "unknown_bank_account": 422,
-    "currency_mismatch": 422,
-    "bill_closed": 409,
-    "link_revoked": 410,
-    "bill_paid": 410,
-    "invalid_amount": 422,
-    "amount_above_limit": 422,
-    "amount_above_balance": 422,
-    "amount_below_minimum": 422,
-    "authorization_required": 422,
-    "fee_account_required": 422,
-    "fee_account_not_operating": 422,
-    "payment_method_invalid": 422,
-    "payment_method_used": 422,
-    "payment_rejected": 422,
-    "idempotency_key_reused": 422,
-    "idempotency_key_in_flight": 409,
-    "out_of_order": 409,
-    "payment_pending": 503,
-    "amount_exceeds_refundable": 422,
-    "payment_not_refundable": 422,
-    "refund_rejected": 422,
-}
-
-
-def status_for(refusal: DomainError) -> int:
-    return REFUSAL_STATUS.get(refusal.code, 409)
+REFUSALS = RefusalStatuses(
+    {
+        "payment_declined": 402,
+        "not_found": 404,
+        "unknown_bank_account": 422,
+        "currency_mismatch": 422,
+        "bill_closed": 409,
+        "link_revoked": 410,
+        "bill_paid": 410,
+        "invalid_amount": 422,
+        "amount_above_limit": 422,
+        "amount_above_balance": 422,
+        "amount_below_minimum": 422,
+        "authorization_required": 422,
+        "fee_account_required": 422,
+        "fee_account_not_operating": 422,
+        "payment_method_invalid": 422,
+        "payment_method_used": 422,
+        "payment_rejected": 422,
+        "idempotency_key_reused": 422,
+        "idempotency_key_in_flight": 409,
+        "out_of_order": 409,
+        "payment_pending": 503,
+        "amount_exceeds_refundable": 422,
+        "payment_not_refundable": 422,
+        "refund_rejected": 422,
+    }
+)
 
 
 @dataclass
@@ -88,8 +85,12 @@ class LinkServiceParts:
         )
 
     @property
-    def links(self) -> LinkCommands:
-        return LinkCommands(link_writer(self.runtime.writer), self.tokens, self.settings)
+    def link_writer(self) -> Writer[LinkTables]:
+        return link_writer(self.runtime.writer)
+
+    @property
+    def pay_links(self) -> PayLinks:
+        return PayLinks(self.tokens, self.settings)
 
     @property
     def intake(self) -> PaymentIntake:
@@ -188,11 +189,3 @@ async def _opened_link(token: str, request: Request, parts: Parts) -> PayTarget:
 
 
 OpenedLink = Annotated[PayTarget, Depends(_opened_link)]
-
-
-def install_refusal_handler(app: FastAPI) -> None:
-    """Replace the runtime's "every DomainError is 409" with this service's codes (404, 402, 410, 422...)."""
-
-    @app.exception_handler(DomainError)
-    async def refused(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=status_for(exc))

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field, StrictInt
 from paylinks_events.currencies import iso_4217
 
 from .. import qr_codes
+from ..commands import links
 from ..commands.firm_profile import update_profile
 from ..commands.links import IssuedLink
 from ..store import accounts
@@ -72,8 +73,8 @@ router = APIRouter(prefix="/v1", tags=["staff"])
 
 @router.post("/bank-accounts", status_code=201, response_model=BankAccountOut)
 async def register_bank_account(body: NewBankAccount, user: AdminOnly, parts: Parts) -> BankAccountOut:
-    account = await parts.links.register_bank_account(
-        user.firm_id, name=body.name, kind=body.kind, currency=body.currency
+    account = await links.register_bank_account(
+        parts.link_writer, user.firm_id, name=body.name, kind=body.kind, currency=body.currency
     )
     return BankAccountOut(
         bank_account_id=account.id, name=account.name, kind=account.kind, currency=account.currency
@@ -106,7 +107,9 @@ async def list_bank_accounts(user: StaffOnly, parts: Parts) -> BankAccountList:
 
 @router.post("/bank-accounts/{bank_account_id}/payment-link", response_model=LinkOut)
 async def bank_account_link(bank_account_id: str, user: StaffOnly, parts: Parts) -> LinkOut:
-    return _link_out(await parts.links.account_link(user.firm_id, bank_account_id))
+    return _link_out(
+        await links.account_link(parts.link_writer, parts.pay_links, user.firm_id, bank_account_id)
+    )
 
 
 @router.get(
@@ -120,11 +123,13 @@ async def bank_account_qr_code(
     parts: Parts,
     format: Annotated[qr_codes.QrFormat, Query()] = "png",
 ) -> Response:
-    issued = await parts.links.account_link(user.firm_id, bank_account_id)
+    issued = await links.account_link(parts.link_writer, parts.pay_links, user.firm_id, bank_account_id)
     image = qr_codes.render(issued.url, format, account_name=issued.payee)
     return Response(image, media_type=qr_codes.MEDIA_TYPES[format], headers={"Cache-Control": "no-store"})
 
 
 @router.post("/bills/{bill_id}/payment-link", status_code=201, response_model=LinkOut)
 async def bill_link(bill_id: str, body: NewBillLink, user: StaffOnly, parts: Parts) -> LinkOut:
-    return _link_out(await parts.links.bill_link(user.firm_id, bill_id, body.bank_account_id))
+    return _link_out(
+        await links.bill_link(parts.link_writer, parts.pay_links, user.firm_id, bill_id, body.bank_account_id)
+    )

@@ -7,12 +7,12 @@ processor answers every retry with the first charge instead of making another.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import structlog
 
+from paylinks_runtime.retry import Backoff, retry
 from paylinks_runtime.tracing import current_trace_headers
 
 from .base import (
@@ -50,7 +50,7 @@ class HttpProcessor:
             transport=transport,
         )
         self._attempts = attempts
-        self._backoff = backoff_seconds
+        self._backoff = Backoff(backoff_seconds)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -82,18 +82,45 @@ class HttpProcessor:
     async def _post(self, path: str, body: dict[str, Any], idempotency_key: str) -> httpx.Response:
         # The trace context goes along, so a processor can continue the pay request's trace in its webhooks.
         headers = {"Idempotency-Key": idempotency_key, **current_trace_headers()}
-        for attempt in range(1, self._attempts + 1):
-            try:
-                response = await self._client.post(path, json=body, headers=headers)
-            except httpx.TransportError as exc:
-                log.warning("processor unreachable", path=path, attempt=attempt, error=type(exc).__name__)
-            else:
-                if response.status_code not in _RETRIED_STATUSES:
-                    return response
-                log.warning("processor busy", path=path, attempt=attempt, status=response.status_code)
-            if attempt < self._attempts:
-                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-        raise ProcessorUnavailable(f"no answer from the processor after {self._attempts} attempts")
+
+        async def send() -> httpx.Response:
+            response = await self._client.post(path, json=body, headers=headers)
+            if response.status_code in _RETRIED_STATUSES:
+                raise _Busy(response.status_code)
+            return response
+
+        try:
+            return await retry(
+                send,
+                backoff=self._backoff,
+                attempts=self._attempts,
+                retry_if=_unanswered,
+                on_retry=lambda exc, _: _log_unanswered(path, exc),
+            )
+        except (httpx.TransportError, _Busy) as exc:
+            _log_unanswered(path, exc)
+            raise ProcessorUnavailable(
+                f"no answer from the processor after {self._attempts} attempts"
+            ) from exc
+
+
+class _Busy(Exception):
+    """The processor answered with a status worth sending the same request again for."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"processor answered {status}")
+        self.status = status
+
+
+def _unanswered(error: Exception) -> bool:
+    return isinstance(error, httpx.TransportError | _Busy)
+
+
+def _log_unanswered(path: str, error: Exception) -> None:
+    if isinstance(error, _Busy):
+        log.warning("processor busy", path=path, status=error.status)
+    else:
+        log.warning("processor unreachable", path=path, error=type(error).__name__)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -33,7 +33,7 @@ async def reversed_payment(conn: asyncpg.Connection, bill_id: str, balance: int)
     return state == "paid"
 
 
-async def settled(conn: asyncpg.Connection, bill_id: str, state: str) -> None:
+async def close(conn: asyncpg.Connection, bill_id: str, state: str) -> None:
     """The bill's final state: 'paid' (nothing left to pay) or 'void'."""
     await conn.execute(
         "UPDATE bills SET state = $2, balance = CASE WHEN $2 = 'paid' THEN 0 ELSE balance END"

@@ -9,11 +9,13 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paylinks_runtime.errors import ApiError
+from paylinks_runtime.errors import ApiError, RefusalStatuses
 
 from ..config import Settings
 from ..runtime import SandboxRuntime
 
+# A processor's refusals are answered by the routes themselves (ApiError); a stray DomainError would be 409.
+REFUSALS = RefusalStatuses()
 TOKENIZATION_PATH = "/v1/payment_methods"
 _CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),

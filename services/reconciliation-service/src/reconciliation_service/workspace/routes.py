@@ -19,10 +19,9 @@ from paylinks_runtime.aggregate import DomainError
 from paylinks_runtime.errors import ApiError
 
 from .. import commands, cursor, exports, money_api, money_queries, queries, views
-from ..api import runtime_of, writer_of
-from ..config import Settings
+from ..dependencies import runtime_of, settings_of, writer_of
 from ..domain import PaymentRef, TargetRequest
-from ..errors import http_status
+from ..errors import REFUSALS
 from ..page import STAFF_SEARCH
 from . import listing, present, session
 from .link_service import request_refund
@@ -67,7 +66,7 @@ async def stylesheet() -> Response:
 
 @router.get("/dev/sign-in", response_class=HTMLResponse)
 async def dev_sign_in_form(request: Request, firm_id: str = "", next: str = "/payments") -> Response:
-    if _settings(request).paylinks_env == "production":
+    if settings_of(request).paylinks_env == "production":
         return _error(request, 404, "Not here", "There is no development sign-in in production.")
     return _html(request, "sign_in.html", 200, None, firm_id=firm_id, next=_local(next))
 
@@ -80,7 +79,7 @@ async def dev_sign_in(
     role: Annotated[str, Form(pattern="^(staff|admin)$")] = "staff",
     next: Annotated[str, Form(max_length=2000)] = "/payments",
 ) -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
     if settings.paylinks_env == "production":
         return _error(request, 404, "Not here", "There is no development sign-in in production.")
     if not session.same_origin(request):
@@ -233,7 +232,7 @@ async def link(
         await commands.link_payment(writer_of(request), ref, target, who.user.user_id)
     except DomainError as exc:
         return await _payment(
-            request, who, payment_id, _zone(request), error=exc.message, status=http_status(exc)
+            request, who, payment_id, _zone(request), error=exc.message, status=REFUSALS.status(exc)
         )
     return _done(payment_id, "linked")
 
@@ -256,7 +255,7 @@ async def unlink(
         )
     except DomainError as exc:
         return await _payment(
-            request, who, payment_id, _zone(request), error=exc.message, status=http_status(exc)
+            request, who, payment_id, _zone(request), error=exc.message, status=REFUSALS.status(exc)
         )
     return _done(payment_id, "unlinked")
 
@@ -282,7 +281,7 @@ async def relink(
         await commands.unlink_payment(writer_of(request), ref, reason.strip(), who.user.user_id)
         await commands.link_payment(writer_of(request), ref, chosen, who.user.user_id)
     except DomainError as exc:
-        return await _payment(request, who, payment_id, zone, error=exc.message, status=http_status(exc))
+        return await _payment(request, who, payment_id, zone, error=exc.message, status=REFUSALS.status(exc))
     return _done(payment_id, "relinked")
 
 
@@ -319,7 +318,7 @@ async def refund(
             error="Give the amount to refund (more than zero, as money: 12.50) and a reason.",
         )  # fmt: skip
     outcome = await request_refund(
-        _settings(request).link_service_url,
+        settings_of(request).link_service_url,
         who.credential,
         payment_id,
         minor,
@@ -431,16 +430,11 @@ def _as_of(text: str, zone: tzinfo) -> datetime | None:
 # --- plumbing ---------------------------------------------------------------------------------------------
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = runtime_of(request).settings  # type: ignore[assignment]
-    return settings
-
-
 def _signed_in(request: Request) -> session.Session | Response:
     try:
-        return session.current(request, _settings(request).staff_keys())
+        return session.current(request, settings_of(request).staff_keys())
     except ApiError as exc:
-        if exc.status == 401 and _settings(request).paylinks_env != "production":
+        if exc.status == 401 and settings_of(request).paylinks_env != "production":
             target = urlencode(
                 {"next": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
             )
@@ -455,7 +449,7 @@ def _refuse_post(request: Request, csrf_token: str | None) -> session.Session | 
     who = _signed_in(request)
     if isinstance(who, Response):
         return who
-    if not session.csrf_valid(_settings(request).staff_keys(), who, csrf_token):
+    if not session.csrf_valid(settings_of(request).staff_keys(), who, csrf_token):
         return _error(
             request, 403, "Forbidden", "This form is out of date or not ours. Reload the page and retry."
         )
@@ -478,11 +472,11 @@ def _error(request: Request, status: int, heading: str, message: str) -> Respons
 def _html(
     request: Request, template: str, status: int, who: session.Session | None, **context: Any
 ) -> Response:
-    keys = _settings(request).staff_keys()
+    keys = settings_of(request).staff_keys()
     zone: tzinfo = context.pop("zone", None) or _zone(request)
     body = _templates.get_template(template).render(
         who=who, csrf=session.csrf_token(keys, who) if who else "", path=request.url.path,
-        zone_name=present.zone_name(zone), development=_settings(request).paylinks_env != "production",
+        zone_name=present.zone_name(zone), development=settings_of(request).paylinks_env != "production",
         **context,
     )  # fmt: skip
     response = HTMLResponse(body, status_code=status, headers=_HEADERS)
