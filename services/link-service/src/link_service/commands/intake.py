@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -237,7 +237,10 @@ async def _finish(uow: UnitOfWork, payment_id: str, outcome: ChargeOutcome) -> A
         await uow.save(payment)
         return received
     refusal = PaymentDeclined() if isinstance(outcome, Declined) else rejection(outcome)
-    return await uow.tables.finish_refused(payment_id, refusal) or await _recorded(uow, payment_id)
+    refused = await uow.tables.finish_refused(payment_id, refusal)
+    if refused is None:
+        return await _recorded(uow, payment_id)
+    return replace(refused, refusal=refusal)  # this very refusal: the pay route counts declines by class
 
 
 async def _recorded(uow: UnitOfWork, payment_id: str) -> Attempt:
