@@ -17,8 +17,9 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ import asyncpg
 from bench.context import BenchContext
 from paylinks_devstack.client import TEST_CARD, PaylinksClient, token_of
 from paylinks_devstack.stack import Stack, StackConfig
+from paylinks_runtime.auth import issue_token
 from paylinks_runtime.settings import ServiceSettings
 
 HOME = Path(__file__).resolve().parents[2] / ".local" / "bench"  # service logs of the last runs
@@ -39,6 +41,7 @@ RATE_LIMITS = {
 }
 # Consumers start at the end of the topics: the history other runs left is not this figure's work.
 STACK_ENV = {"CONSUMER_START": "latest", **RATE_LIMITS}
+PAY_SERVICES = ["processor-sandbox", "link-service"]  # a payment is charged at the sandbox processor
 
 
 # --- the services as processes ---------------------------------------------------------------------------
@@ -152,16 +155,76 @@ def show_link(tokens: list[str]) -> Callable[[], Request]:
     return lambda: Request("GET", f"/v1/pay/{random.choice(tokens)}")
 
 
-def card_payment(tokens: list[str]) -> Callable[[], Request]:
-    """A card payment (sandbox card 4242..., settles by webhook 2 s later) with a fresh Idempotency-Key."""
+class CardTokens:
+    """Single-use card tokens from the sandbox processor, made before the load as a payer's browser makes
+    each one before it posts (link-service takes the token, never the card). Made ahead so the load's
+    clients spend their time on link-service; one made on the spot when the stock runs out, and counted."""
 
-    def make() -> Request:
+    def __init__(self, processor_url: str, publishable_key: str) -> None:
+        self._url = processor_url
+        self._auth = ("Authorization", f"Bearer {publishable_key}")
+        self._stock: list[str] = []
+        self.made_on_the_spot = 0
+
+    @classmethod
+    async def for_link(cls, link_service_url: str, pay_token: str) -> CardTokens:
+        """Where and with which key to tokenize: what the link's view tells the browser."""
+        conn = await Connection.open(link_service_url)
+        try:
+            status, body = await conn.send(Request("GET", f"/v1/pay/{pay_token}"))
+        finally:
+            await conn.close()
+        assert status == 200, body
+        processor = json.loads(body)["processor"]
+        return cls(processor["url"], processor["publishable_key"])
+
+    async def fill(self, count: int, connections: int = 16) -> None:
+        """Make tokens until `count` are in stock."""
+        wanted = max(count - len(self._stock), 0)
+        if not wanted:
+            return
+        opened = [await Connection.open(self._url) for _ in range(min(connections, wanted))]
+
+        async def make(conn: Connection, n: int) -> None:
+            for _ in range(n):
+                self._stock.append(await self._tokenize(conn))
+
+        try:
+            share = -(-wanted // len(opened))
+            await asyncio.gather(*(make(c, min(share, wanted - i * share)) for i, c in enumerate(opened)))
+        finally:
+            await asyncio.gather(*(c.close() for c in opened))
+
+    async def take(self) -> str:
+        if self._stock:
+            return self._stock.pop()
+        self.made_on_the_spot += 1
+        conn = await Connection.open(self._url)
+        try:
+            return await self._tokenize(conn)
+        finally:
+            await conn.close()
+
+    async def _tokenize(self, conn: Connection) -> str:
+        body = json.dumps({"type": "card", "card": TEST_CARD}).encode()
+        headers = (("Content-Type", "application/json"), self._auth)
+        status, answer = await conn.send(Request("POST", "/v1/payment_methods", body, headers))
+        if status != 201:
+            raise RuntimeError(f"the sandbox did not tokenize the card: {status} {answer[:200]!r}")
+        return str(json.loads(answer)["id"])
+
+
+def card_payment(tokens: list[str], cards: CardTokens) -> Callable[[], Awaitable[Request]]:
+    """A card payment with a card token from the sandbox (sandbox card 4242..., settles by webhook 2 s
+    later) and a fresh Idempotency-Key."""
+
+    async def make() -> Request:
         body = {
             "amount": random.randint(1_00, 5_000_00),
             "method": "card",
             "payer": {"name": "Jordan Example", "email": "jordan@example.com"},
             "reference": "MAT-2026-0042 retainer",
-            "card": TEST_CARD,
+            "payment_method": await cards.take(),
         }
         headers = (("Content-Type", "application/json"), ("Idempotency-Key", str(uuid.uuid4())))
         return Request(
@@ -169,6 +232,27 @@ def card_payment(tokens: list[str]) -> Callable[[], Request]:
         )
 
     return make
+
+
+def refund(payment_id: str, staff_token: str) -> Request:
+    """One admin's refund of 1.00 of a payment, with a fresh Idempotency-Key."""
+    body = json.dumps({"amount": 100, "reason": "bench: retainer unearned"}).encode()
+    headers = (
+        ("Content-Type", "application/json"),
+        ("Authorization", f"Bearer {staff_token}"),
+        ("Idempotency-Key", str(uuid.uuid4())),
+    )
+    return Request("POST", f"/v1/payments/{payment_id}/refunds", body, headers)
+
+
+def admin_token(firm_id: str) -> str:
+    return issue_token(
+        ServiceSettings().auth_jwt_secret,
+        user_id="bench-admin",
+        firm_id=firm_id,
+        roles=["staff", "admin"],
+        ttl=timedelta(hours=2),
+    )
 
 
 # --- a keep-alive HTTP/1.1 connection --------------------------------------------------------------------
@@ -228,17 +312,23 @@ class LoadResult:
 
 
 async def closed_loop(
-    base_url: str, clients: int, seconds: float, make: Callable[[], Request], expect: int
+    base_url: str,
+    clients: int,
+    seconds: float,
+    make: Callable[[], Request | Awaitable[Request]],
+    expect: int,
 ) -> LoadResult:
     """`clients` connections, each sending its next request as soon as the last one was answered, for
-    `seconds`. Every response is counted; a status other than `expect` is reported, not retried."""
+    `seconds`. Every response is counted; a status other than `expect` is reported, not retried. Only the
+    request's send and answer are timed, not its making (a card token to take, for a payment)."""
     connections = [await Connection.open(base_url) for _ in range(clients)]
     result = LoadResult(seconds, expect)
     deadline = time.perf_counter() + seconds
 
     async def client(conn: Connection) -> None:
         while time.perf_counter() < deadline:
-            request = make()
+            made = make()
+            request = made if isinstance(made, Request) else await made
             began = time.perf_counter()
             status, _ = await conn.send(request)
             result.latencies_ms.append((time.perf_counter() - began) * 1000)

@@ -152,10 +152,12 @@ async def publish_pairs(ctx: BenchContext, links: list[PayLink], pairs: int) -> 
 
 async def paying_while(stack: Stack, links: list[PayLink], done: asyncio.Event) -> int:
     """Card payments from PAY_CLIENTS clients until `done`; returns how many were accepted."""
-    make = pay_load.card_payment([link.token for link in links])
+    url = stack.config.url("link-service")
+    cards = await pay_load.CardTokens.for_link(url, links[0].token)  # tokenized as on the pay page
+    make = pay_load.card_payment([link.token for link in links], cards)
     accepted = 0
     while not done.is_set():
-        result = await closed_loop(stack.config.url("link-service"), PAY_CLIENTS, 1.0, make, 202)
+        result = await closed_loop(url, PAY_CLIENTS, 1.0, make, 202)
         accepted += result.statuses[202]
     return accepted
 

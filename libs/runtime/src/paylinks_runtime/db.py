@@ -58,12 +58,22 @@ SESSION_BOUNDS = {
 }
 
 
-async def create_pool(database_url: str, schema: str, *, max_size: int = 10) -> asyncpg.Pool:
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """A release without the reset query: asyncpg still rolls back an open transaction and drops listeners."""
+
+
+async def create_pool(
+    database_url: str, schema: str, *, max_size: int = 10, reset_sessions: bool = True
+) -> asyncpg.Pool:
+    """A pool on `schema`. With `reset_sessions` False a released connection skips asyncpg's reset query
+    (advisory unlock all, CLOSE ALL, UNLISTEN, RESET ALL: a round trip on every release), for code that leaves
+    no session state behind: no session-level SET, LISTEN or advisory lock it does not undo itself."""
     await ensure_schema(database_url, schema)
     pool = await asyncpg.create_pool(
         database_url,
         min_size=1,
         max_size=max_size,
+        reset=None if reset_sessions else _keep_session,
         server_settings={
             "search_path": schema,
             "application_name": f"paylinks-{schema}",

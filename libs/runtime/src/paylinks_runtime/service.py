@@ -64,7 +64,10 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
-        self.pool = await create_pool(s.database_url, s.db_schema, max_size=s.db_pool_max_size)
+        # The runtime and its services leave no session state (the migration lock is unlocked explicitly).
+        self.pool = await create_pool(
+            s.database_url, s.db_schema, max_size=s.db_pool_max_size, reset_sessions=False
+        )
         await migrate(self.pool, self._migrations)
         await ensure_topics(
             s.kafka_bootstrap_servers,

@@ -9,7 +9,6 @@ import structlog
 
 from .commands.intake import PaymentIntake
 from .commands.refunds import RefundCommands
-from .store import idempotency
 
 log = structlog.get_logger(__name__)
 
@@ -23,8 +22,7 @@ async def keep_payments_finished(
         try:
             await intake.recover_stranded(after_seconds)
             await refunds.recover_stranded(after_seconds)
-            async with intake.pool.acquire() as conn:
-                await idempotency.prune(conn)
+            await intake.forget_expired_keys()
         except Exception:  # the task must outlive any one failure, or stranded payments would stay so
             log.exception("payment upkeep failed; retrying")
         await asyncio.sleep(interval_seconds)

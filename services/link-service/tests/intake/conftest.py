@@ -14,6 +14,8 @@ import pytest
 from link_service.app import MIGRATIONS
 from link_service.commands.intake import PaymentIntake, PaymentRequest
 from link_service.processor.fake import FakeProcessor
+from link_service.store import links
+from link_service.store.intake_tables import PostgresAttemptLedger, intake_writer
 from paylinks_events import Payer
 from paylinks_runtime.db import create_pool, migrate
 from paylinks_runtime.testing import DATABASE_URL, drop_schema, unique
@@ -41,6 +43,13 @@ class Desk:
     writer: Writer
     intake: PaymentIntake
     firm_id: str
+
+    async def pay(self, link_id: str, request: PaymentRequest, key: str | None = None) -> str:
+        """Pay as the pay API does: the link read as the request finds it, then the intake."""
+        async with self.pool.acquire() as conn:
+            target = await links.target(conn, link_id)
+        assert target is not None, link_id
+        return await self.intake.pay(target, request, key)
 
     async def account(self, kind: str = "trust") -> str:
         account_id = str(uuid.uuid4())
@@ -88,6 +97,13 @@ class Desk:
         )
         return count
 
+    async def pending(self, link_id: str) -> int:
+        """What the link's bill holds back for payments being charged or received."""
+        async with self.pool.acquire() as conn:
+            target = await links.target(conn, link_id)
+        assert target is not None
+        return target.pending
+
     async def received_in_firm(self) -> int:
         count: int = await self.pool.fetchval(
             "SELECT count(*) FROM events WHERE firm_id = $1 AND event_type = 'PaymentReceived'", self.firm_id
@@ -98,7 +114,7 @@ class Desk:
 @pytest.fixture
 async def desk(pool: asyncpg.Pool) -> Desk:
     processor, writer = FakeProcessor(), Writer(pool, "/link-service-test")
-    intake = PaymentIntake(writer, processor, limit=2_500_000)
+    intake = PaymentIntake(intake_writer(writer), PostgresAttemptLedger(pool), processor, limit=2_500_000)
     desk = Desk(pool, processor, writer, intake, unique("firm-intake"))
     await desk.account("operating")  # the fee account
     return desk

@@ -17,7 +17,7 @@ from .conftest import Desk, card
 
 async def processed_payment(desk: Desk, amount: int) -> str:
     link = await desk.link(await desk.account())
-    payment_id = await desk.intake.pay(link, card(desk.processor.card(), amount))
+    payment_id = await desk.pay(link, card(desk.processor.card(), amount))
 
     async def process(uow: UnitOfWork) -> None:
         payment = await uow.load(Payment, payment_id)

@@ -24,6 +24,7 @@ from ..domain.pay_target import PayTarget
 from ..processor import PaymentProcessor
 from ..rate_limit import SlidingWindowLimiter
 from ..store import links
+from ..store.intake_tables import PostgresAttemptLedger, intake_writer
 from ..store.refunds import PostgresRefundTables
 from ..store.tables import LinkTables, link_writer
 from ..tokens import LinkTokens
@@ -94,7 +95,12 @@ class LinkServiceParts:
 
     @property
     def intake(self) -> PaymentIntake:
-        return PaymentIntake(self.runtime.writer, self.processor, limit=self.settings.max_payment_amount)
+        return PaymentIntake(
+            intake_writer(self.runtime.writer),
+            PostgresAttemptLedger(self.runtime.pool),
+            self.processor,
+            limit=self.settings.max_payment_amount,
+        )
 
     @property
     def refunds(self) -> RefundCommands:

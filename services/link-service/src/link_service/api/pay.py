@@ -77,9 +77,7 @@ async def pay(
     parts.limit_attempts(target, request)  # here: a body that failed validation never reached this line
     parts.refuse_if_paused(target)
     try:
-        payment_id = await parts.intake.pay(
-            target.link_id, body.to_request(via_qr=via == "qr"), idempotency_key
-        )
+        payment_id = await parts.intake.pay(target, body.to_request(via_qr=via == "qr"), idempotency_key)
     except PaymentDeclined:
         parts.count_decline(target, request)
         raise

@@ -14,6 +14,7 @@ from ..commands import links
 from ..commands.firm_profile import update_profile
 from ..commands.links import IssuedLink
 from ..store import accounts
+from ..store.tables import firm_writer
 from .context import AdminOnly, Parts, StaffOnly
 
 
@@ -84,7 +85,7 @@ async def register_bank_account(body: NewBankAccount, user: AdminOnly, parts: Pa
 @router.put("/firm", response_model=FirmProfileOut)
 async def update_firm_profile(body: FirmProfile, user: AdminOnly, parts: Parts) -> FirmProfileOut:
     firm = await update_profile(
-        parts.runtime.writer,
+        firm_writer(parts.runtime.writer),
         user.firm_id,
         body.display_name,
         body.fee_bank_account_id,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from paylinks_runtime.aggregate import DomainError
-from paylinks_runtime.unit_of_work import UnitOfWork, Writer
+from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 
 from ..domain.firm import Firm
-from ..store import accounts, firms
+from ..store.tables import FirmTables
+
+UnitOfWork = AbstractUnitOfWork[FirmTables]
+Writer = AbstractWriter[FirmTables]
 
 
 async def update_profile(
@@ -18,7 +21,7 @@ async def update_profile(
 ) -> Firm:
     async def command(uow: UnitOfWork) -> Firm:
         if fee_bank_account_id is not None:
-            kind = await accounts.kind_for_firm(uow.conn, fee_bank_account_id, firm_id)
+            kind = await uow.tables.account_kind(fee_bank_account_id, firm_id)
             if kind != "operating":
                 raise DomainError(
                     "fee_account_not_operating",
@@ -27,7 +30,7 @@ async def update_profile(
         firm = await uow.load(Firm, firm_id)
         firm.update_profile(display_name, fee_bank_account_id, minimum_payment_amount)
         await uow.save(firm)
-        await firms.upsert(uow.conn, firm_id, display_name, fee_bank_account_id, minimum_payment_amount)
+        await uow.tables.upsert_firm(firm_id, display_name, fee_bank_account_id, minimum_payment_amount)
         return firm
 
     return await writer.execute(command)

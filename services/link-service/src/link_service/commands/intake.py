@@ -1,8 +1,11 @@
 """Payment intake, charged at most once whatever the retries and crashes.
 
-1. One transaction records the attempt (its payment id, what to charge, what to receive), after checking the
-   link, the amount against the balance due (the bill's row locked, in-flight and accepted payments counted)
-   and the Idempotency-Key.
+1. The attempt is recorded (its payment id, what to charge, what to receive) after checking the link, the
+   amount against the balance due (in-flight and accepted payments counted) and the Idempotency-Key.
+   Decided on the link as the request found it, it is recorded by one atomic statement that reserves the
+   amount on the bill's row under its lock, and only if the bill and link still allow it
+   (AttemptLedger.start). Anything else (a refusal, a key used before, a bill that moved) is decided
+   again in a unit of work holding the bill's row lock, and the refusal is recorded.
 2. The processor is called OUTSIDE any transaction, with `Idempotency-Key: payment:<payment_id>`: every send
    of this payment (a retry of the adapter, the recovery after a crash) is the same charge to it.
 3. A second transaction records what it answered: PaymentReceived, or the refusal.
@@ -18,15 +21,16 @@ import json
 import uuid
 from dataclasses import dataclass, replace
 
-import asyncpg
 import structlog
 
 from paylinks_events import Payer, utcnow
 from paylinks_events.models import PaymentMethod
 from paylinks_runtime.aggregate import DomainError
-from paylinks_runtime.unit_of_work import UnitOfWork, Writer
+from paylinks_runtime.event_store import ConcurrencyError
+from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 
 from ..domain import echeck_authorization
+from ..domain.pay_target import PayTarget
 from ..domain.payment import Payment, Receipt
 from ..processor import (
     Charged,
@@ -36,8 +40,8 @@ from ..processor import (
     PaymentProcessor,
     ProcessorUnavailable,
 )
-from ..store import attempts, firms, idempotency, links
-from ..store.attempts import Attempt
+from ..store.attempts import Attempt, KeyClaim
+from ..store.intake_tables import AttemptLedger, IntakeTables
 from .errors import (
     AuthorizationRequired,
     FeeAccountRequired,
@@ -49,6 +53,9 @@ from .errors import (
 )
 
 log = structlog.get_logger(__name__)
+
+UnitOfWork = AbstractUnitOfWork[IntakeTables]
+Writer = AbstractWriter[IntakeTables]
 
 
 @dataclass(frozen=True)
@@ -83,23 +90,28 @@ class PaymentRequest:
 
 
 class PaymentIntake:
-    def __init__(self, writer: Writer, processor: PaymentProcessor, *, limit: int) -> None:
+    def __init__(
+        self, writer: Writer, ledger: AttemptLedger, processor: PaymentProcessor, *, limit: int
+    ) -> None:
         self._writer = writer
+        self._ledger = ledger
         self._processor = processor
         self._limit = limit
 
-    @property
-    def pool(self) -> asyncpg.Pool:
-        return self._writer.pool
+    async def pay(
+        self, target: PayTarget, request: PaymentRequest, idempotency_key: str | None = None
+    ) -> str:
+        """The payment id of the received payment; raises DomainError when it is refused.
 
-    async def pay(self, link_id: str, request: PaymentRequest, idempotency_key: str | None = None) -> str:
-        """The payment id of the received payment; raises DomainError when it is refused."""
+        `target` is the link as the request found it (read without a lock)."""
         payment_id = str(uuid.uuid4())
+        attempt = await self._start_at_once(target, request, idempotency_key, payment_id)
+        if attempt is None:
 
-        async def start(uow: UnitOfWork) -> Attempt:
-            return await self._start(uow, link_id, request, idempotency_key, payment_id)
+            async def start(uow: UnitOfWork) -> Attempt:
+                return await self._start(uow, target.link_id, request, idempotency_key, payment_id)
 
-        attempt = await self._writer.execute(start)
+            attempt = await self._writer.execute(start)
         if attempt.payment_id == payment_id and attempt.state == "charging":
             try:
                 attempt = await self._send(attempt)
@@ -112,12 +124,9 @@ class PaymentIntake:
 
     async def recover_stranded(self, older_than_seconds: float) -> int:
         """Send again each attempt left charging (same key: never a second charge); returns how many ended."""
-        async with self._writer.pool.acquire() as conn:
-            stranded = await attempts.stranded(conn, older_than_seconds)
         finished = 0
-        for payment_id in stranded:
-            async with self._writer.pool.acquire() as conn:
-                attempt = await attempts.find(conn, payment_id)
+        for payment_id in await self._ledger.stranded(older_than_seconds):
+            attempt = await self._ledger.find(payment_id)
             if attempt is None or attempt.state != "charging":
                 continue
             try:
@@ -129,33 +138,53 @@ class PaymentIntake:
             finished += 1
         return finished
 
+    async def forget_expired_keys(self) -> int:
+        return await self._ledger.forget_expired_keys()
+
+    async def _start_at_once(
+        self, target: PayTarget, request: PaymentRequest, key: str | None, payment_id: str
+    ) -> Attempt | None:
+        """The common payment in one statement; None when it must be decided again under the bill's lock
+        (a refusal is recorded there, a key used before answered, a bill that moved read again)."""
+        try:
+            charge, receipt = self._prepare(target, request, payment_id)
+        except DomainError:
+            return None
+        claim = KeyClaim(target.link_id, key, request.fingerprint(target.link_id)) if key else None
+        if await self._ledger.start(charge, receipt, claim) != "started":
+            return None
+        return Attempt(payment_id, "charging", None, charge, receipt)
+
     async def _start(
         self, uow: UnitOfWork, link_id: str, request: PaymentRequest, key: str | None, payment_id: str
     ) -> Attempt:
         if key is not None:
-            first = await idempotency.claim(uow.conn, link_id, key, request.fingerprint(link_id), payment_id)
+            claim = KeyClaim(link_id, key, request.fingerprint(link_id))
+            first = await uow.tables.claim_key(claim, payment_id)
             if first is not None:
-                found = await attempts.find(uow.conn, first)
+                found = await uow.tables.find(first)
                 assert found is not None  # the key's foreign key
                 return found
         try:
-            charge, receipt = await self._prepare(uow, link_id, request, payment_id)
+            target = await uow.tables.locked_target(link_id)
+            if target is None:
+                raise NotFound("link")
+            charge, receipt = self._prepare(target, request, payment_id)
         except DomainError as refusal:
-            await attempts.refuse_before_charge(uow.conn, payment_id, link_id, refusal)
+            await uow.tables.refuse_before_charge(payment_id, link_id, refusal)
             return Attempt(payment_id, "refused", refusal, None, None)
-        await attempts.start(uow.conn, charge, receipt)
+        if await uow.tables.start(charge, receipt) != "started":
+            # Checked under the bill's lock, so only a link revoked meanwhile: decide again.
+            raise ConcurrencyError(f"link {link_id} changed while its payment was recorded")
         return Attempt(payment_id, "charging", None, charge, receipt)
 
-    async def _prepare(
-        self, uow: UnitOfWork, link_id: str, request: PaymentRequest, payment_id: str
+    def _prepare(
+        self, target: PayTarget, request: PaymentRequest, payment_id: str
     ) -> tuple[ChargeRequest, Receipt]:
-        target = await links.target_for_payment(uow.conn, link_id)
-        if target is None:
-            raise NotFound("link")
+        """What to charge and what to receive; raises DomainError when the payment must not be sent."""
         target.check_payable(request.amount, limit=self._limit)
         request.check_authorized()
-        fee_account = await firms.fee_account(uow.conn, target.firm_id)
-        if fee_account is None:
+        if target.fee_account is None:
             raise FeeAccountRequired()
         charge = ChargeRequest(
             payment_id=payment_id,
@@ -165,7 +194,7 @@ class PaymentIntake:
             currency=target.currency,
             firm_id=target.firm_id,
             bank_account_id=target.bank_account_id,
-            fee_bank_account_id=fee_account,
+            fee_bank_account_id=target.fee_account,
         )
         authorization = None
         if request.method == "echeck":
@@ -192,26 +221,33 @@ class PaymentIntake:
 
 
 async def _finish(uow: UnitOfWork, payment_id: str, outcome: ChargeOutcome) -> Attempt:
-    attempt = await attempts.locked(uow.conn, payment_id)
-    assert attempt is not None
-    if attempt.state != "charging":
-        return attempt  # the request and the recovery both sent it: the first to record wins
     if isinstance(outcome, Charged):
-        assert attempt.receipt is not None
+        received = await uow.tables.finish_received(payment_id)
+        if received is None:
+            return await _recorded(uow, payment_id)
+        assert received.receipt is not None
         payment = Payment.receive(
             payment_id,
-            attempt.receipt,
+            received.receipt,
             method=outcome.method,
             brand=outcome.brand,
             last4=outcome.last4,
             now=utcnow(),
         )
         await uow.save(payment)
-        await attempts.mark_received(uow.conn, payment_id)
-        return replace(attempt, state="received")
+        return received
     refusal = PaymentDeclined() if isinstance(outcome, Declined) else rejection(outcome)
-    await attempts.mark_refused(uow.conn, payment_id, refusal)
-    return replace(attempt, state="refused", refusal=refusal)
+    refused = await uow.tables.finish_refused(payment_id, refusal)
+    if refused is None:
+        return await _recorded(uow, payment_id)
+    return replace(refused, refusal=refusal)  # this very refusal: the pay route counts declines by class
+
+
+async def _recorded(uow: UnitOfWork, payment_id: str) -> Attempt:
+    """The answer recorded first: the request and the recovery both sent it, and the first to record wins."""
+    attempt = await uow.tables.find(payment_id)
+    assert attempt is not None
+    return attempt
 
 
 def _answer(attempt: Attempt) -> str:

@@ -13,19 +13,21 @@ from typing import Literal
 
 from paylinks_events import utcnow
 from paylinks_events.models import PayoutLine
-from paylinks_runtime.unit_of_work import UnitOfWork, Writer
+from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 
 from ..domain.payment import DisputeReport, OutOfOrder, Payment
 from ..domain.payout import Payout
 from ..processor import webhook_events as wh
-from ..store import accounts, attempts, streams, webhooks
+from ..store.tables import ReportTables
 
+UnitOfWork = AbstractUnitOfWork[ReportTables]
+Writer = AbstractWriter[ReportTables]
 Result = Literal["applied", "ignored", "duplicate"]
 
 
 async def record_report(writer: Writer, webhook: wh.Webhook, data: wh.ReportData | None) -> Result:
     async def command(uow: UnitOfWork) -> Result:
-        if not await webhooks.first_delivery(uow.conn, webhook.id):
+        if not await uow.tables.first_delivery(webhook.id):
             return "duplicate"
         if isinstance(data, wh.PayoutData):
             return "applied" if await _payout(uow, data) else "ignored"
@@ -45,7 +47,7 @@ async def _payment_report(uow: UnitOfWork, kind: str, data: wh.PaymentData) -> b
     if changed:
         await uow.save(payment)
         if kind == "payment.failed":
-            await attempts.mark_settled(uow.conn, payment.id)  # no longer counts against the bill
+            await uow.tables.settle_attempt(payment.id)  # no longer counts against the bill
     return changed
 
 
@@ -74,7 +76,7 @@ def _apply(payment: Payment, kind: str, data: wh.PaymentData, fee_account: str, 
 
 async def _fee_account(uow: UnitOfWork, payment: Payment, data: wh.PaymentData) -> str:
     """The operating account the charge named for its fees; else the one the processor says it used."""
-    named = await attempts.fee_account(uow.conn, payment.id)
+    named = await uow.tables.charge_fee_account(payment.id)
     reported = getattr(data, "fee_bank_account_id", None)
     account = named or reported
     if account is None:
@@ -84,9 +86,9 @@ async def _fee_account(uow: UnitOfWork, payment: Payment, data: wh.PaymentData) 
 
 async def _payment(uow: UnitOfWork, data: wh.PaymentData) -> Payment | None:
     """The payment the report is about; None when this service has no such payment (or not this firm's)."""
-    kind = await streams.stream_type(uow.conn, data.payment_id)
+    kind = await uow.tables.stream_type(data.payment_id)
     if kind is None:
-        attempt = await attempts.find(uow.conn, data.payment_id)
+        attempt = await uow.tables.attempt(data.payment_id)
         if attempt is not None and attempt.state == "charging":
             raise OutOfOrder("the payment's charge is still being recorded")
         return None
@@ -99,10 +101,10 @@ async def _payment(uow: UnitOfWork, data: wh.PaymentData) -> Payment | None:
 
 
 async def _payout(uow: UnitOfWork, data: wh.PayoutData) -> bool:
-    firm_id = await accounts.firm_of(uow.conn, data.bank_account_id)
+    firm_id = await uow.tables.account_firm(data.bank_account_id)
     if firm_id is None or (data.firm_id and data.firm_id != firm_id):
         return False
-    if await streams.stream_type(uow.conn, data.payout_id) not in (None, Payout.stream_type):
+    if await uow.tables.stream_type(data.payout_id) not in (None, Payout.stream_type):
         return False
     payout = await uow.load(Payout, data.payout_id)
     lines = tuple(PayoutLine(**line.model_dump()) for line in data.lines)

@@ -43,6 +43,8 @@ class PayTarget:
     # Payments of this bill accepted (or being charged) and not yet applied by billing nor failed: they
     # count against the balance due, or two payers could each pay it in full.
     pending: int = 0
+    # The operating account the processor takes the firm's fees from; None when the firm has none.
+    fee_account: str | None = None
 
     @property
     def status(self) -> LinkStatus:

@@ -7,10 +7,12 @@ processor answers every retry with the first charge instead of making another.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
 import structlog
+from prometheus_client import Histogram
 
 from paylinks_runtime.retry import Backoff, retry
 from paylinks_runtime.tracing import current_trace_headers
@@ -30,6 +32,10 @@ from .base import (
 log = structlog.get_logger(__name__)
 
 _RETRIED_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+# The processor's share of a payment's (or refund's) latency: each call, its retries included.
+PROCESSOR_CALLS = Histogram(
+    "paylinks_processor_call_seconds", "Calls to the payment processor, retries included", ["path"]
+)
 
 
 class HttpProcessor:
@@ -80,6 +86,15 @@ class HttpProcessor:
         raise ProcessorUnavailable(f"processor answered {response.status_code}")
 
     async def _post(self, path: str, body: dict[str, Any], idempotency_key: str) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            return await self._post_until_answered(path, body, idempotency_key)
+        finally:
+            PROCESSOR_CALLS.labels(path).observe(time.perf_counter() - started)
+
+    async def _post_until_answered(
+        self, path: str, body: dict[str, Any], idempotency_key: str
+    ) -> httpx.Response:
         # The trace context goes along, so a processor can continue the pay request's trace in its webhooks.
         headers = {"Idempotency-Key": idempotency_key, **current_trace_headers()}
 

@@ -13,6 +13,7 @@ from paylinks_runtime.aggregate import DomainError
 
 from ..domain.payment import Destination, Receipt
 from ..processor import ChargeRequest
+from .idempotency import KEPT_HOURS
 
 AttemptState = Literal["charging", "received", "settled", "refused"]
 
@@ -26,17 +27,72 @@ class Attempt:
     receipt: Receipt | None
 
 
-async def start(conn: asyncpg.Connection, charge: ChargeRequest, receipt: Receipt) -> None:
-    await conn.execute(
-        "INSERT INTO payment_attempts (payment_id, link_id, bill_id, amount, state, charge, receipt)"
-        " VALUES ($1, $2, $3, $4, 'charging', $5::jsonb, $6::jsonb)",
-        charge.payment_id,
-        receipt.to.link_id,
-        receipt.to.bill_id,
-        receipt.amount,
-        _dumps(charge.as_json()),
-        _dumps(_receipt_json(receipt)),
-    )
+StartResult = Literal["started", "key_used", "changed"]
+
+
+@dataclass(frozen=True)
+class KeyClaim:
+    """An Idempotency-Key to bind to the attempt, and what makes a retry "the same request"."""
+
+    link_id: str
+    key: str
+    fingerprint: str
+
+
+# One statement, so one atomic transaction in a single round trip: claim the Idempotency-Key (a key older
+# than KEPT_HOURS is taken over), reserve the amount on the bill's row, record the attempt. The UPDATE of the
+# bill waits on its row lock and decides on the newest balance and pending (what a payer checked before may
+# have moved); a link revoked since is not started either. When the key was claimed but the attempt not
+# recorded, the key's deferred foreign key fails the commit, and nothing of the statement is kept.
+_START = """
+WITH claim AS (
+    INSERT INTO idempotency_keys (link_id, key, fingerprint, payment_id)
+    SELECT $2, $7, $8, $1 WHERE $7::text IS NOT NULL
+    ON CONFLICT (link_id, key) DO UPDATE
+        SET fingerprint = excluded.fingerprint, payment_id = excluded.payment_id, created_at = now()
+        WHERE idempotency_keys.created_at < now() - make_interval(hours => $9)
+    RETURNING true
+), reserve AS (
+    UPDATE bills SET pending = pending + $4
+    WHERE bill_id = $3 AND state = 'open' AND balance - pending >= $4
+      AND ($7::text IS NULL OR EXISTS (SELECT FROM claim))
+    RETURNING true
+), started AS (
+    INSERT INTO payment_attempts (payment_id, link_id, bill_id, amount, state, charge, receipt)
+    SELECT $1, $2, $3, $4, 'charging', $5::jsonb, $6::jsonb
+    WHERE ($7::text IS NULL OR EXISTS (SELECT FROM claim))
+      AND ($3::text IS NULL OR EXISTS (SELECT FROM reserve))
+      AND EXISTS (SELECT FROM links WHERE link_id = $2 AND revoked_reason IS NULL)
+    RETURNING true
+)
+SELECT EXISTS (SELECT FROM started) AS started, EXISTS (SELECT FROM claim) AS claimed
+"""
+
+
+async def start(
+    conn: asyncpg.Connection, charge: ChargeRequest, receipt: Receipt, claim: KeyClaim | None = None
+) -> StartResult:
+    """Record the attempt, reserving its amount on its bill: "started"; else nothing is kept, and it is
+    "key_used" (the key names an earlier request) or "changed" (the bill or link no longer allow it)."""
+    try:
+        row = await conn.fetchrow(
+            _START,
+            charge.payment_id,
+            receipt.to.link_id,
+            receipt.to.bill_id,
+            receipt.amount,
+            _dumps(charge.as_json()),
+            _dumps(_receipt_json(receipt)),
+            claim.key if claim else None,
+            claim.fingerprint if claim else None,
+            KEPT_HOURS,
+        )
+    except asyncpg.ForeignKeyViolationError:
+        return "changed"  # the key was claimed for an attempt the bill or link refused
+    assert row is not None
+    if row["started"]:
+        return "started"
+    return "key_used" if claim is not None and not row["claimed"] else "changed"
 
 
 async def refuse_before_charge(
@@ -53,38 +109,46 @@ async def refuse_before_charge(
     )
 
 
-async def locked(conn: asyncpg.Connection, payment_id: str) -> Attempt | None:
-    """The attempt, locked until the caller's transaction ends (the request and recovery may race)."""
-    row = await conn.fetchrow("SELECT * FROM payment_attempts WHERE payment_id = $1 FOR UPDATE", payment_id)
-    return _attempt(row) if row else None
-
-
 async def find(conn: asyncpg.Connection, payment_id: str) -> Attempt | None:
     row = await conn.fetchrow("SELECT * FROM payment_attempts WHERE payment_id = $1", payment_id)
     return _attempt(row) if row else None
 
 
-async def mark_received(conn: asyncpg.Connection, payment_id: str) -> None:
-    await _set_state(conn, payment_id, "received")
-
-
-async def mark_refused(conn: asyncpg.Connection, payment_id: str, refusal: DomainError) -> None:
-    await conn.execute(
-        "UPDATE payment_attempts SET state = 'refused', refusal_code = $2, refusal_message = $3,"
-        " updated_at = now() WHERE payment_id = $1",
+async def finish_received(conn: asyncpg.Connection, payment_id: str) -> Attempt | None:
+    """The attempt, now received; None when it was no longer charging (the request and the recovery both
+    sent it: the first to record the answer wins). Its row stays locked until the transaction ends."""
+    row = await conn.fetchrow(
+        "UPDATE payment_attempts SET state = 'received', updated_at = now()"
+        " WHERE payment_id = $1 AND state = 'charging' RETURNING *",
         payment_id,
-        refusal.code,
-        refusal.message,
     )
+    return _attempt(row) if row else None
+
+
+# Moving an attempt out of charging or received gives its amount back to its bill's pending sum.
+_RELEASE = """
+WITH moved AS (
+    UPDATE payment_attempts SET state = $2, refusal_code = coalesce($3, refusal_code),
+        refusal_message = coalesce($4, refusal_message), updated_at = now()
+    WHERE payment_id = $1 AND state = ANY($5::text[])
+    RETURNING *
+), released AS (
+    UPDATE bills SET pending = pending - moved.amount FROM moved WHERE bills.bill_id = moved.bill_id
+)
+SELECT * FROM moved
+"""
+
+
+async def finish_refused(conn: asyncpg.Connection, payment_id: str, refusal: DomainError) -> Attempt | None:
+    """The attempt, now refused (its amount no longer held on its bill); None when it no longer was
+    charging."""
+    row = await conn.fetchrow(_RELEASE, payment_id, "refused", refusal.code, refusal.message, ["charging"])
+    return _attempt(row) if row else None
 
 
 async def mark_settled(conn: asyncpg.Connection, payment_id: str) -> None:
     """Billing applied it to the bill's balance, or it failed: it no longer counts as pending."""
-    await conn.execute(
-        "UPDATE payment_attempts SET state = 'settled', updated_at = now()"
-        " WHERE payment_id = $1 AND state IN ('charging', 'received')",
-        payment_id,
-    )
+    await conn.execute(_RELEASE, payment_id, "settled", None, None, ["charging", "received"])
 
 
 async def stranded(conn: asyncpg.Connection, older_than_seconds: float, limit: int = 50) -> list[str]:
@@ -96,12 +160,6 @@ async def stranded(conn: asyncpg.Connection, older_than_seconds: float, limit: i
         limit,
     )
     return [r["payment_id"] for r in rows]
-
-
-async def _set_state(conn: asyncpg.Connection, payment_id: str, state: AttemptState) -> None:
-    await conn.execute(
-        "UPDATE payment_attempts SET state = $2, updated_at = now() WHERE payment_id = $1", payment_id, state
-    )
 
 
 def _attempt(row: asyncpg.Record) -> Attempt:

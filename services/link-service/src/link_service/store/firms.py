@@ -1,21 +1,9 @@
-"""The firms read model (FirmProfileUpdated): display name and fee account."""
+"""The firms read model (FirmProfileUpdated): display name, fee account and minimum payment (the fee
+account a payment names is read with its link: store/links.py)."""
 
 from __future__ import annotations
 
 import asyncpg
-
-
-async def fee_account(conn: asyncpg.Connection, firm_id: str) -> str | None:
-    """The operating account the processor takes this firm's fees from: the one its profile names, else its
-    first operating account; None when it has none (a trust account never pays fees)."""
-    account: str | None = await conn.fetchval(
-        "SELECT coalesce("
-        " (SELECT fee_bank_account_id FROM firms WHERE firm_id = $1),"
-        " (SELECT bank_account_id FROM bank_accounts WHERE firm_id = $1 AND kind = 'operating'"
-        "  ORDER BY registered_at, bank_account_id LIMIT 1))",
-        firm_id,
-    )
-    return account
 
 
 async def upsert(

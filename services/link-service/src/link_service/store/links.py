@@ -11,9 +11,12 @@ _TARGET = (
     "SELECT l.link_id, l.firm_id, l.kind, l.bank_account_id, a.name AS bank_account_name,"
     " coalesce(b.currency, a.currency) AS currency, l.revoked_reason, f.display_name,"
     " f.minimum_payment_amount,"
-    " b.bill_id, b.amount, b.balance, b.state,"
-    " (SELECT coalesce(sum(p.amount), 0)::bigint FROM payment_attempts p"
-    "   WHERE p.bill_id = l.bill_id AND p.state IN ('charging', 'received')) AS pending"
+    " b.bill_id, b.amount, b.balance, b.state, coalesce(b.pending, 0) AS pending,"
+    # The operating account the processor takes the firm's fees from: the one its profile names, else its
+    # first operating account; NULL when it has none (a trust account never pays fees).
+    " coalesce(f.fee_bank_account_id, (SELECT o.bank_account_id FROM bank_accounts o"
+    "   WHERE o.firm_id = l.firm_id AND o.kind = 'operating'"
+    "   ORDER BY o.registered_at, o.bank_account_id LIMIT 1)) AS fee_account"
     " FROM links l JOIN bank_accounts a USING (bank_account_id)"
     " LEFT JOIN bills b ON b.bill_id = l.bill_id LEFT JOIN firms f ON f.firm_id = l.firm_id"
 )
@@ -105,4 +108,5 @@ def _target(row: asyncpg.Record | None) -> PayTarget | None:
         bill=bill,
         revoked_reason=row["revoked_reason"],
         pending=row["pending"],
+        fee_account=row["fee_account"],
     )

@@ -1,5 +1,6 @@
-"""The tables link-service's link commands read and write in their own transaction, behind one port:
-Postgres in the service, an in-memory fake in the unit tests of the command handlers."""
+"""The tables link-service's commands read and write in their own transaction, behind a port per command
+family: Postgres in the service, an in-memory fake in the unit tests of the command handlers (the intake's
+and the refunds' live beside their SQL: intake_tables.py, refunds.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from paylinks_runtime.unit_of_work import Writer
 from ..domain.bank_account import BankAccount
 from ..domain.link import Link
 from ..domain.pay_target import Bill
-from . import accounts, bills, links
+from . import accounts, attempts, bills, firms, links, streams, webhooks
+from .attempts import Attempt
 
 
 class LinkTables(Protocol):
@@ -42,6 +44,90 @@ class PostgresLinkTables:
         await links.insert(self._conn, link, token_hash=token_hash, token_seed=token_seed)
 
 
+class FirmTables(Protocol):
+    async def account_kind(self, bank_account_id: str, firm_id: str) -> str | None:
+        """'trust' or 'operating', or None when the firm has no such account."""
+        ...
+
+    async def upsert_firm(
+        self,
+        firm_id: str,
+        display_name: str,
+        fee_bank_account_id: str | None,
+        minimum_payment_amount: int | None,
+    ) -> None: ...
+
+
+class PostgresFirmTables:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def account_kind(self, bank_account_id: str, firm_id: str) -> str | None:
+        return await accounts.kind_for_firm(self._conn, bank_account_id, firm_id)
+
+    async def upsert_firm(
+        self,
+        firm_id: str,
+        display_name: str,
+        fee_bank_account_id: str | None,
+        minimum_payment_amount: int | None,
+    ) -> None:
+        await firms.upsert(self._conn, firm_id, display_name, fee_bank_account_id, minimum_payment_amount)
+
+
+class ReportTables(Protocol):
+    """What recording the processor's webhooks reads and writes beside the event streams."""
+
+    async def first_delivery(self, webhook_id: str) -> bool:
+        """Record the webhook id; False when it was applied before."""
+        ...
+
+    async def stream_type(self, stream_id: str) -> str | None: ...
+
+    async def attempt(self, payment_id: str) -> Attempt | None: ...
+
+    async def charge_fee_account(self, payment_id: str) -> str | None:
+        """The operating account the payment's charge named for its fees."""
+        ...
+
+    async def settle_attempt(self, payment_id: str) -> None:
+        """The payment no longer counts against its bill (it failed)."""
+        ...
+
+    async def account_firm(self, bank_account_id: str) -> str | None: ...
+
+
+class PostgresReportTables:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def first_delivery(self, webhook_id: str) -> bool:
+        return await webhooks.first_delivery(self._conn, webhook_id)
+
+    async def stream_type(self, stream_id: str) -> str | None:
+        return await streams.stream_type(self._conn, stream_id)
+
+    async def attempt(self, payment_id: str) -> Attempt | None:
+        return await attempts.find(self._conn, payment_id)
+
+    async def charge_fee_account(self, payment_id: str) -> str | None:
+        return await attempts.fee_account(self._conn, payment_id)
+
+    async def settle_attempt(self, payment_id: str) -> None:
+        await attempts.mark_settled(self._conn, payment_id)
+
+    async def account_firm(self, bank_account_id: str) -> str | None:
+        return await accounts.firm_of(self._conn, bank_account_id)
+
+
 def link_writer(writer: Writer) -> Writer[LinkTables]:
     """The runtime's writer, its units of work showing link-service's tables."""
     return writer.with_tables(PostgresLinkTables)
+
+
+def firm_writer(writer: Writer) -> Writer[FirmTables]:
+    return writer.with_tables(PostgresFirmTables)
+
+
+def report_writer(writer: Writer) -> Writer[ReportTables]:
+    return writer.with_tables(PostgresReportTables)

@@ -1,0 +1,113 @@
+"""What one payment costs Postgres, counted on the wire (not timed): the pay API's token lookup and the
+intake's two writes, on a pool released the way the service releases it. Issue #21 goal 3: at most 6 round
+trips; the two writes are one transaction each, the lookup a read on its own."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import cast
+
+import asyncpg
+import pytest
+
+from link_service.api.context import LinkServiceParts
+from link_service.app import MIGRATIONS
+from link_service.config import Settings
+from link_service.processor.fake import FakeProcessor
+from link_service.tokens import LinkTokens
+from paylinks_runtime.db import create_pool, migrate
+from paylinks_runtime.postgres_wire import CountingProxy, WireCount, counting_proxy
+from paylinks_runtime.service import ServiceRuntime
+from paylinks_runtime.testing import DATABASE_URL, drop_schema, unique
+from paylinks_runtime.unit_of_work import Writer
+
+from .conftest import card
+
+FIRM = "firm-wire"
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[CountingProxy]:
+    async with counting_proxy(DATABASE_URL) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+async def parts(proxy: CountingProxy) -> AsyncIterator[LinkServiceParts]:
+    schema = unique("t_wire")
+    pool = await create_pool(proxy.database_url, schema, reset_sessions=False)  # as ServiceRuntime does
+    try:
+        await migrate(pool, MIGRATIONS)
+        runtime = cast(ServiceRuntime, SimpleNamespace(pool=pool, writer=Writer(pool, "/link-service-test")))
+        yield LinkServiceParts(Settings(db_schema=schema), runtime, FakeProcessor())
+    finally:
+        await pool.close()
+        await drop_schema(schema)
+
+
+async def bill_link(pool: asyncpg.Pool, tokens: LinkTokens) -> str:
+    """A bill link's token, its firm with a trust and an operating account."""
+    trust, operating, bill, seed = (
+        str(uuid.uuid4()),
+        str(uuid.uuid4()),
+        str(uuid.uuid4()),
+        secrets.token_bytes(32),
+    )
+    for account, kind in ((trust, "trust"), (operating, "operating")):
+        await pool.execute(
+            "INSERT INTO bank_accounts (bank_account_id, firm_id, name, kind, currency)"
+            " VALUES ($1, $2, $3, $4, 'USD')",
+            account,
+            FIRM,
+            kind,
+            kind,
+        )
+    await pool.execute(
+        "INSERT INTO bills (bill_id, firm_id, amount, balance, currency, state)"
+        " VALUES ($1, $2, 10000000, 10000000, 'USD', 'open')",
+        bill,
+        FIRM,
+    )
+    token = tokens.token(seed)
+    await pool.execute(
+        "INSERT INTO links (link_id, firm_id, kind, bank_account_id, bill_id, token_hash, token_seed)"
+        " VALUES ($1, $2, 'bill', $3, $4, $5, $6)",
+        str(uuid.uuid4()),
+        FIRM,
+        trust,
+        bill,
+        LinkTokens.lookup_hash(token),
+        seed,
+    )
+    return token
+
+
+async def one_payment(
+    parts: LinkServiceParts, proxy: CountingProxy, token: str, key: str | None
+) -> WireCount:
+    """What the pay route does with Postgres for one payment: the token lookup, then the intake."""
+    processor = cast(FakeProcessor, parts.processor)
+    before = proxy.count.snapshot()
+    target = await parts.resolve(token)
+    await parts.intake.pay(target, card(processor.card(), 1_000), key)
+    return proxy.count - before
+
+
+@pytest.mark.parametrize("key", [None, "with-key"])
+async def test_a_payment_takes_six_round_trips_and_two_write_transactions(
+    parts: LinkServiceParts, proxy: CountingProxy, key: str | None
+) -> None:
+    token = await bill_link(parts.runtime.pool, parts.tokens)
+    for _ in range(2):  # the pool's connection and its prepared statements, as in a service that runs
+        await one_payment(parts, proxy, token, None)
+        await one_payment(parts, proxy, token, str(uuid.uuid4()))
+    cost = await one_payment(parts, proxy, token, key and str(uuid.uuid4()))
+    assert cost.round_trips <= 6, cost
+    # The lookup (a read), the attempt recorded (one statement), the answer recorded (BEGIN ... COMMIT).
+    assert cost.transactions <= 3, cost
+    assert cost.statements == ["BEGIN;", "COMMIT;"], (
+        cost
+    )  # no reset query on release, one explicit transaction
