@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
 
 from paylinks_events import (
@@ -37,6 +37,7 @@ from paylinks_events import (
     RefundFailed,
     RefundRequested,
     RefundSucceeded,
+    Topic,
     to_record,
 )
 from paylinks_runtime.metrics import CONSUMER_LAG
@@ -82,6 +83,31 @@ async def caught_up(consumer: str) -> bool:
     return len(lag) >= await _partition_count(PROJECTION_TOPICS) and not any(lag.values())
 
 
+async def own_events_applied(pool: asyncpg.Pool) -> bool:
+    """Every event the service published itself (its outbox is empty) has come back through its projection
+    consumer: the offsets stored with the projection have reached the end of the service's topic."""
+    if await pool.fetchval("SELECT count(*) FROM outbox"):
+        return False
+    rows = await pool.fetch(
+        "SELECT partition, next_offset FROM consumer_offsets WHERE topic = $1", str(Topic.RECONCILIATION)
+    )
+    stored = {row["partition"]: row["next_offset"] for row in rows}
+    ends = await _end_offsets(str(Topic.RECONCILIATION))
+    return all(stored.get(tp.partition, 0) >= end for tp, end in ends.items() if end)
+
+
+async def _end_offsets(topic: str) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()
+
+
 async def _partition_count(topics: tuple[str, ...]) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP)
     await consumer.start()
@@ -94,7 +120,7 @@ async def _partition_count(topics: tuple[str, ...]) -> int:
 
 @pytest.fixture(scope="session")
 def pool(app: FastAPI, client: httpx.AsyncClient) -> asyncpg.Pool:
-    """The service's own pool (search_path = its schema): for looking at the read model and the inbox."""
+    """The service's own pool (search_path = its schema): for looking at the read model and its offsets."""
     return app.state.runtime.pool
 
 
