@@ -83,16 +83,24 @@ async def caught_up(consumer: str) -> bool:
     return len(lag) >= await _partition_count(PROJECTION_TOPICS) and not any(lag.values())
 
 
-async def own_events_applied(pool: asyncpg.Pool) -> bool:
-    """Every event the service published itself (its outbox is empty) has come back through its projection
-    consumer: the offsets stored with the projection have reached the end of the service's topic."""
-    if await pool.fetchval("SELECT count(*) FROM outbox"):
-        return False
+async def own_events_applied(pool: asyncpg.Pool, timeout: float = 30.0) -> None:
+    """Wait until every event the service published itself has come back through its projection consumer:
+    once its outbox is empty they are all below the topic's end offsets of that moment, and the offsets
+    stored with the projection reach those (a fixed mark: other runs may keep publishing meanwhile)."""
+    await eventually(lambda: _outbox_empty(pool), timeout=timeout)
+    ends = await _end_offsets(str(Topic.RECONCILIATION))
+    await eventually(lambda: _stored_offsets_reach(pool, ends), timeout=timeout)
+
+
+async def _outbox_empty(pool: asyncpg.Pool) -> bool:
+    return not await pool.fetchval("SELECT count(*) FROM outbox")
+
+
+async def _stored_offsets_reach(pool: asyncpg.Pool, ends: dict[TopicPartition, int]) -> bool:
     rows = await pool.fetch(
         "SELECT partition, next_offset FROM consumer_offsets WHERE topic = $1", str(Topic.RECONCILIATION)
     )
     stored = {row["partition"]: row["next_offset"] for row in rows}
-    ends = await _end_offsets(str(Topic.RECONCILIATION))
     return all(stored.get(tp.partition, 0) >= end for tp, end in ends.items() if end)
 
 

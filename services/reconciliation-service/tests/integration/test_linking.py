@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from paylinks_events import Topic
-from paylinks_runtime.testing import TopicWatcher, auth_header, eventually, header
+from paylinks_runtime.testing import TopicWatcher, auth_header, header
 
 from .conftest import own_events_applied
 
@@ -156,7 +156,7 @@ async def test_own_events_seen_again_from_the_topic_change_nothing(firm, pool) -
 
     assert len(own_ids) == 2
     # the linked event came back through the consumer after the unlink: it must not win
-    await eventually(lambda: own_events_applied(pool), timeout=30)
+    await own_events_applied(pool)
     after = await firm.payment(payment.payment_id)
     assert (after["status"], after["matter_id"]) == ("ready", None)
     assert (await firm.get(f"/v1/payments/{payment.payment_id}/history")).json()["items"] == history

@@ -165,7 +165,7 @@ async def _staff_link_some(firm, pool) -> None:  # type: ignore[no-untyped-def]
             )
             assert response.status_code == 200
     # the consumer has seen them back from reconciliation.events before we compare
-    await eventually(lambda: own_events_applied(pool), timeout=30)
+    await own_events_applied(pool)
 
 
 async def _service_goes_on_after_the_switch(firm) -> None:  # type: ignore[no-untyped-def]
