@@ -30,7 +30,16 @@ from .records import producer, send, send_event
 from .report import ChaosReport
 from .settle import settle
 from .system import CONSUMED, ChaosSystem
-from .workload import ACCOUNT_CARD, ACCOUNT_RETURNED, BILL_CARD, Firm, PlannedPayment, open_firm, pay_body
+from .workload import (
+    ACCOUNT_CARD,
+    ACCOUNT_RETURNED,
+    BILL_CARD,
+    Firm,
+    PlannedPayment,
+    open_firm,
+    pay_body,
+    payer,
+)
 
 pytestmark = pytest.mark.timeout(300)
 COPIES = 3
@@ -173,7 +182,7 @@ def _received(firm: Firm, plan: PlannedPayment, payment_id: str) -> PaymentRecei
         source="bill_link" if plan.bill_id else "other",
         amount=plan.amount,
         method="echeck" if plan.kind == ACCOUNT_RETURNED else "card",
-        payer=Payer(name="Out Of Order", email="payer@example.com"),
+        payer=Payer(name="Out Of Order", email=payer(firm.firm_id)),
         reference=plan.reference,
         received_at=utcnow(),
     )
