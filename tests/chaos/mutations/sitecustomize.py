@@ -145,7 +145,8 @@ def _commit_offsets_before_the_effect() -> None:
 
 def _no_version_check() -> None:
     """Optimistic concurrency gone: an aggregate decided on a stale stream is appended after whatever the
-    stream holds now, so two writers that both decided on version n both succeed."""
+    stream holds by then (a conflict is retried at the new end, never reported), so two writers that both
+    decided on version n both succeed."""
     from paylinks_runtime import event_store
 
     append = event_store.append
@@ -158,10 +159,16 @@ def _no_version_check() -> None:
         envelopes: Sequence[Any],
         stored: Sequence[Any] | None = None,
     ) -> int:
-        latest = await conn.fetchval(
-            "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", stream_id
-        )
-        return await append(conn, stream_id, stream_type, int(latest), envelopes, stored)
+        while True:
+            latest = await conn.fetchval(
+                "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", stream_id
+            )
+            try:
+                # a savepoint: a conflict leaves the caller's transaction usable
+                async with conn.transaction():
+                    return await append(conn, stream_id, stream_type, int(latest), envelopes, stored)
+            except event_store.ConcurrencyError:
+                continue
 
     event_store.append = append_after_the_latest  # type: ignore[assignment]
 
