@@ -84,16 +84,12 @@ MUTATIONS = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _only_when_asked(pytestconfig: pytest.Config) -> None:
-    if not pytestconfig.getoption("chaos_mutations", default=False):
-        pytest.skip("mutations run with --chaos-mutations (make chaos)")
-
-
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=[m.name for m in MUTATIONS])
 async def test_the_mutation_is_caught_by_the_test_guarding_it(
-    mutation: Mutation, chaos_report: ChaosReport
+    mutation: Mutation, chaos_report: ChaosReport, pytestconfig: pytest.Config
 ) -> None:
+    if not pytestconfig.getoption("chaos_mutations", default=False):
+        pytest.skip("mutations run with --chaos-mutations (make chaos)")
     failed = await run_guards(mutation)
     chaos_report.mutations[mutation.name] = {
         "caught": bool(failed),
@@ -150,3 +146,18 @@ def failed_tests(junit: Path) -> list[str]:
         for case in ET.parse(junit).getroot().iter("testcase")  # noqa: S314 - our own pytest wrote it
         if case.find("failure") is not None
     ]
+
+
+@pytest.mark.unit
+def test_only_a_guarding_test_that_failed_counts_as_a_catch_not_one_that_errored_in_setup(
+    tmp_path: Path,
+) -> None:
+    junit = tmp_path / "run.xml"
+    junit.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="tests.chaos.test_races" name="test_failed"><failure message="x"/></testcase>'
+        '<testcase classname="tests.chaos.test_races" name="test_errored"><error message="setup"/></testcase>'
+        '<testcase classname="tests.chaos.test_races" name="test_passed"/>'
+        "</testsuite></testsuites>"
+    )
+    assert failed_tests(junit) == ["tests.chaos.test_races::test_failed"]

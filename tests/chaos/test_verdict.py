@@ -619,3 +619,12 @@ def test_a_won_dispute_gives_its_fee_back_once_and_a_lost_one_never(
     assert verify(ledger, won).lost == {"dispute fee given back": 1}
     verdict = verify(ledger, replace(won, events=[*won.events, _fee_back()]))
     assert verdict.clean, verdict.summary()
+
+
+def test_no_receipt_is_expected_for_a_payer_who_gave_no_address(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    plan, payment_id = ledger.accepted["k1"]
+    ledger.accepted["k1"] = (replace(plan, payer_emailed=False), payment_id)
+    receipt_of_p1 = evidence.mails[-2]
+    verdict = verify(ledger, replace(evidence, mails=[m for m in evidence.mails if m is not receipt_of_p1]))
+    assert verdict.clean, verdict.summary()

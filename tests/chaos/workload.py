@@ -73,6 +73,7 @@ class PlannedPayment:
     amount: int
     bill_id: str | None = None
     reversal: str | None = None  # what the load does to the money once the payment is processed
+    payer_emailed: bool = True  # the payer gave an address (payer(firm_id)): receipts and refund notices
 
     @property
     def reference(self) -> str:
