@@ -21,7 +21,8 @@ from .report import ChaosReport
 from .system import ChaosSystem
 
 CHAOS_HOME = REPO / ".local" / "chaos"
-REPORT_PATH = CHAOS_HOME / "report.json"
+# A mutation run (test_mutations.py starts it) writes its report apart, not over its parent session's.
+REPORT_PATH = Path(os.environ.get("CHAOS_REPORT_PATH") or CHAOS_HOME / "report.json")
 _REPORT = pytest.StashKey[ChaosReport]()
 _KEEP_RUNS = 3
 
@@ -32,6 +33,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="chaos suite: thousands of payments and several rounds of faults (default: the quick profile)",
+    )
+    parser.addoption(
+        "--chaos-mutations",
+        action="store_true",
+        default=False,
+        help="chaos suite: also run every mutation against the test guarding it (test_mutations.py)",
     )
 
 
@@ -110,7 +117,10 @@ async def system(chaos_system: ChaosSystem) -> ChaosSystem:
 
 
 def _prune_old_runs() -> None:
-    """Keep the logs of the last few runs; older ones (an hour or more untouched) go."""
+    """Keep the logs of the last few runs; older ones (an hour or more untouched) go. Not from a mutation
+    run: the session that started it has its own run live."""
+    if os.environ.get("CHAOS_MUTATE"):
+        return
     runs = sorted(CHAOS_HOME.glob("run-*"), key=lambda p: p.stat().st_mtime)
     for old in runs[:-_KEEP_RUNS]:
         if time.time() - old.stat().st_mtime > 3600:

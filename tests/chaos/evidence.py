@@ -116,6 +116,29 @@ class ProjectedPayment:
     amount: int | None
     bill_id: str | None
     unallocated_amount: int | None
+    returned_amount: int | None = None
+    returned_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ProjectedReversal:
+    """A refund or a dispute in reconciliation's read model (its status: pending/succeeded/failed, or
+    open/won/lost)."""
+
+    payment_id: str
+    reversal_id: str  # the refund_id or the dispute_id
+    amount: int
+    status: str
+
+
+@dataclass(frozen=True)
+class ProcessorRefund:
+    """A refund the processor holds: money that left (or will leave) the firm's account."""
+
+    payment_id: str
+    refund_id: str
+    amount: int
+    status: str
 
 
 @dataclass(frozen=True)
@@ -131,18 +154,49 @@ async def projected_payments(system: ChaosSystem, firm_ids: Iterable[str]) -> li
     rows = await _fetch(
         system,
         "reconciliation-service",
-        "SELECT payment_id, firm_id, status, reference, amount, bill_id, unallocated_amount FROM payments"
-        " WHERE firm_id = ANY($1::text[])",
+        "SELECT payment_id, firm_id, status, reference, amount, bill_id, unallocated_amount,"
+        " returned_amount, returned_reason FROM payments WHERE firm_id = ANY($1::text[])",
         list(firm_ids),
     )
     return [ProjectedPayment(**dict(r)) for r in rows]
+
+
+async def projected_reversals(
+    system: ChaosSystem, firm_ids: Iterable[str]
+) -> tuple[list[ProjectedReversal], list[ProjectedReversal]]:
+    """Reconciliation's refunds and disputes of these firms."""
+    firms = list(firm_ids)
+    found = []
+    for table, id_column in (("refunds", "refund_id"), ("disputes", "dispute_id")):
+        rows = await _fetch(
+            system,
+            "reconciliation-service",
+            f"SELECT payment_id, {id_column} AS reversal_id, amount, status FROM {table}"  # noqa: S608
+            " WHERE firm_id = ANY($1::text[])",
+            firms,
+        )
+        found.append([ProjectedReversal(**dict(r)) for r in rows])
+    return found[0], found[1]
+
+
+async def processor_refunds(system: ChaosSystem, payment_ids: Iterable[str]) -> list[ProcessorRefund]:
+    """Every refund the sandbox processor holds for these payments (its own tables: no API lists them)."""
+    rows = await _fetch(
+        system,
+        "processor-sandbox",
+        "SELECT c.payment_id, r.refund_id, r.amount, r.status FROM refunds r JOIN charges c"
+        " ON c.id = r.charge_id WHERE c.payment_id = ANY($1::text[])",
+        list(payment_ids),
+    )
+    return [ProcessorRefund(**dict(r)) for r in rows]
 
 
 @dataclass(frozen=True)
 class AppliedRow:
     bill_id: str
     payment_id: str
-    amount: int
+    amount: int  # what the payment has on the bill now
+    reversed_amount: int = 0  # what refunds, disputes and returns of it gave back to the bill
 
 
 async def bills(system: ChaosSystem, firm_ids: Iterable[str]) -> tuple[list[BillRow], list[AppliedRow]]:
@@ -157,7 +211,8 @@ async def bills(system: ChaosSystem, firm_ids: Iterable[str]) -> tuple[list[Bill
     applied = await _fetch(
         system,
         "billing-service",
-        "SELECT p.bill_id, p.payment_id, p.amount FROM bill_payments p JOIN bills b USING (bill_id)"
+        "SELECT p.bill_id, p.payment_id, p.amount, p.reversed_amount FROM bill_payments p"
+        " JOIN bills b USING (bill_id)"
         " WHERE b.firm_id = ANY($1::text[])",
         firms,
     )
@@ -244,6 +299,9 @@ class Evidence:
     lag: dict[str, int]
     trust: TrustEvidence = field(default_factory=TrustEvidence)
     outboxes: dict[str, int] = field(default_factory=dict)  # per service: events not yet published
+    refunds: list[ProjectedReversal] = field(default_factory=list)  # reconciliation's
+    disputes: list[ProjectedReversal] = field(default_factory=list)  # reconciliation's
+    processor_refunds: list[ProcessorRefund] = field(default_factory=list)
 
 
 def of_firms(records: list[ConsumerRecord], firm_ids: set[str]) -> list[ConsumerRecord]:
@@ -255,16 +313,21 @@ async def gather(system: ChaosSystem, firm_ids: set[str], recipients: set[str]) 
     events = of_firms(await read_topics(bootstrap, [Topic.PAYMENT, Topic.BILLING]), firm_ids)
     dead = of_firms(await read_topics(bootstrap, [dlq_topic(t) for t in ALL_TOPICS]), firm_ids)
     bill_rows, applied = await bills(system, firm_ids)
+    projection = await projected_payments(system, firm_ids)
+    refunds, disputes = await projected_reversals(system, firm_ids)
     return Evidence(
         events=events,
         dead_letters=dead,
-        projection=await projected_payments(system, firm_ids),
+        projection=projection,
         bills=bill_rows,
         applied=applied,
         mails=mails(system.config.maildir, recipients),
         lag=await consumer_lag(system),
         trust=await trust_evidence(system, firm_ids),
         outboxes={service: await outbox_backlog(system, service) for service in CONSUMED},  # event stores
+        refunds=refunds,
+        disputes=disputes,
+        processor_refunds=await processor_refunds(system, [p.payment_id for p in projection]),
     )
 
 

@@ -3,7 +3,8 @@
 Each payment's card or bank account is first tokenized at the processor, as a payer's browser does. A payment
 whose answer never came (connection reset, 5xx, the service restarting, the key still "in flight", the charge
 pending) is retried with the SAME Idempotency-Key and body until it gets a final answer, so the ledger knows
-exactly which payments the system accepted (202, with their ids) and which it refused."""
+exactly which payments the system accepted (202, with their ids) and which it refused. A payment planned
+with a reversal is then refunded, disputed or returned (reversals.py), in the same task."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from .reversals import ReversalLedger, Reverser
 from .workload import PlannedPayment, tokenize
 
 RETRIED_CODES = {"idempotency_key_in_flight", "too_many_requests"}
@@ -32,6 +34,7 @@ class Ledger:
     refused: dict[str, tuple[PlannedPayment, int, str]] = field(default_factory=dict)
     unresolved: dict[str, tuple[PlannedPayment, str]] = field(default_factory=dict)
     retries: Counter[str] = field(default_factory=Counter)  # why a request was sent again
+    reversals: ReversalLedger = field(default_factory=ReversalLedger)  # the money the load sent back
 
     @property
     def started(self) -> int:
@@ -51,6 +54,7 @@ class LoadDriver:
         self._interval = 1.0 / rate
         self.ledger = Ledger()
         self.in_flight = 0
+        self._reverser = Reverser(link_service_url, processor_url, self.ledger.reversals, self.ledger.retries)
 
     async def run(self, stop: asyncio.Event, minimum: int) -> Ledger:
         """Start a payment every interval until `stop` is set and `minimum` were started; wait for all."""
@@ -67,6 +71,8 @@ class LoadDriver:
         self.in_flight += 1
         try:
             await self._pay_until_answered(http, plan)
+            if plan.reversal is not None and plan.key in self.ledger.accepted:
+                await self._reverser.reverse(http, plan, self.ledger.accepted[plan.key][1])
         finally:
             self.in_flight -= 1
 

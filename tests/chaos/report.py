@@ -29,6 +29,7 @@ class ChaosReport:
     readiness: list[str] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)  # test -> passed / failed / xfailed
     timings: dict[str, float] = field(default_factory=dict)
+    mutations: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> caught, by, removes
     started: float = field(default_factory=time.time)
 
     def add(self, section: str, what: str, n: int = 1) -> None:
@@ -39,7 +40,7 @@ class ChaosReport:
 
     @property
     def used(self) -> bool:
-        return any(self.counts[s] for s in SECTIONS) or bool(self.outcomes)
+        return any(self.counts[s] for s in SECTIONS) or bool(self.outcomes) or bool(self.mutations)
 
     def total(self, section: str) -> int:
         return sum(self.counts[section].values())
@@ -52,6 +53,13 @@ class ChaosReport:
         if self.readiness:
             lines.append("  /readyz")
             lines += [f"      {line}" for line in self.readiness]
+        if self.mutations:
+            caught = sum(1 for m in self.mutations.values() if m["caught"])
+            lines.append(f"  {'mutations caught':<60} {caught:>4} of {len(self.mutations)}")
+            lines += [
+                f"      {name:<16} {'caught' if m['caught'] else 'NOT CAUGHT':<10} by {m['by'] or '-'}"
+                for name, m in self.mutations.items()
+            ]
         lines.append("  tests")
         lines += [
             f"      {result:<8} {self.timings.get(name, 0):5.0f} s  {name}"
@@ -67,6 +75,7 @@ class ChaosReport:
             "seconds": round(time.time() - self.started, 1),
             **{s: {"total": self.total(s), **dict(self.counts[s])} for s in SECTIONS},
             "readiness": self.readiness,
+            "mutations caught": self.mutations,
             "tests": {
                 name: {"outcome": r, "seconds": round(self.timings.get(name, 0), 1)}
                 for name, r in self.outcomes.items()

@@ -11,7 +11,7 @@ from .evidence import Evidence, gather
 from .load import Ledger
 from .system import ChaosSystem
 from .verdict import Verdict, verify
-from .workload import recipient
+from .workload import payer, recipient
 
 POLL_SECONDS = 2.0
 
@@ -19,7 +19,7 @@ POLL_SECONDS = 2.0
 async def settle(
     system: ChaosSystem, ledger: Ledger, firm_ids: set[str], deadline_seconds: float
 ) -> tuple[Verdict, Evidence]:
-    recipients = {recipient(f) for f in firm_ids}
+    recipients = {address(f) for f in firm_ids for address in (recipient, payer)}
     deadline = time.monotonic() + deadline_seconds
     while True:
         evidence = await gather(system, firm_ids, recipients)

@@ -11,12 +11,33 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from .evidence import AppliedRow, BillRow, Evidence, Mail, ProjectedPayment
+from .evidence import (
+    AppliedRow,
+    BillRow,
+    Evidence,
+    Mail,
+    ProcessorRefund,
+    ProjectedPayment,
+    ProjectedReversal,
+)
 from .load import Ledger
+from .reversals import AcceptedRefund, OpenedReversal
 from .settle import still_busy
 from .trust import TrustBalance, TrustEvidence
 from .verdict import Verdict, verify
-from .workload import ACCOUNT_CARD, ACCOUNT_RETURNED, BILL_CARD, PlannedPayment, recipient
+from .workload import (
+    ACCOUNT_CARD,
+    ACCOUNT_ECHECK,
+    ACCOUNT_RETURNED,
+    BANK_RETURN,
+    BILL_CARD,
+    DISPUTE_LOST,
+    REFUND_FULL,
+    REFUND_PARTS,
+    PlannedPayment,
+    payer,
+    recipient,
+)
 
 pytestmark = pytest.mark.unit
 FIRM, BILL = "firm-a", "bill-1"
@@ -29,9 +50,15 @@ def record(event_type: str, data: dict[str, object], event_id: str | None = None
     return ConsumerRecord("t", 0, 0, 0, 0, b"k", value, None, 1, len(value), headers)
 
 
-def mail_for(event: ConsumerRecord, message_id: str | None = None) -> Mail:
+def mail_for(event: ConsumerRecord, message_id: str | None = None, to: str | None = None) -> Mail:
     event_id = dict(event.headers)["ce_id"].decode()
-    return Mail(recipient(FIRM), message_id or f"<{event_id}@x>", event_id)
+    to = to or recipient(FIRM)
+    return Mail(to, message_id or f"<{event_id}.{to}@x>", event_id)
+
+
+def receipt(event: ConsumerRecord) -> Mail:
+    """The payer's email about the event (a receipt, a refund notice)."""
+    return mail_for(event, to=payer(FIRM))
 
 
 @pytest.fixture
@@ -62,7 +89,7 @@ def run() -> tuple[Ledger, Evidence]:
         projection=projection,
         bills=[BillRow(BILL, FIRM, 500, 0, "paid")],
         applied=[AppliedRow(BILL, "p3", 500)],
-        mails=[mail_for(e) for e in events[:6]],
+        mails=[*(mail_for(e) for e in events[:6]), receipt(events[3]), receipt(events[5])],
         lag={},
     )
     return ledger, evidence
@@ -71,7 +98,19 @@ def run() -> tuple[Ledger, Evidence]:
 def test_a_clean_run_has_nothing_lost_or_duplicated(run: tuple[Ledger, Evidence]) -> None:
     verdict = verify(*run)
     assert verdict.clean, verdict.summary()
-    assert verdict.checked["emails"] == 6
+    assert verdict.checked["emails"] == 8
+
+
+def test_a_payers_receipt_missing_or_sent_twice_is_caught(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    *staff, first, second = evidence.mails
+    assert verify(ledger, replace(evidence, mails=[*staff, second])).lost == {
+        "PaymentProcessed email to the payer": 1
+    }
+    twice = [*evidence.mails, replace(first, message_id="<another@x>")]
+    assert verify(ledger, replace(evidence, mails=twice)).duplicated == {
+        "PaymentProcessed email to the payer": 1
+    }
 
 
 def test_a_payment_missing_from_reconciliation_or_stuck_pending_is_lost(run: tuple[Ledger, Evidence]) -> None:
@@ -301,3 +340,291 @@ def test_the_verdict_waits_for_every_consumer_and_every_outbox(run: tuple[Ledger
     assert still_busy(replace(evidence, lag={"billing": 0}, outboxes={"link-service": 0})) is None
     assert still_busy(replace(evidence, lag={"billing": 3}, outboxes={"link-service": 0})) is not None
     assert still_busy(replace(evidence, lag={"billing": 0}, outboxes={"link-service": 2})) is not None
+
+
+# --- money that goes back -----------------------------------------------------------------------------------
+
+BILL_2 = "bill-2"
+
+
+@pytest.fixture
+def money_run(run: tuple[Ledger, Evidence]) -> tuple[Ledger, Evidence]:
+    """The clean run, and: p4 (1000) refunded in two parts of 333 at once; p5 (2000) disputed and lost; p6,
+    an eCheck of 500, returned by the bank; p7 (700 on bill-2 of 600: 100 unallocated) refunded in full,
+    100 off its unallocated part and 600 off the bill."""
+    ledger, evidence = run
+    plans = {
+        "p4": PlannedPayment("k4", FIRM, "t", ACCOUNT_CARD, 1000, None, REFUND_PARTS),
+        "p5": PlannedPayment("k5", FIRM, "t", ACCOUNT_CARD, 2000, None, DISPUTE_LOST),
+        "p6": PlannedPayment("k6", FIRM, "t", ACCOUNT_ECHECK, 500, None, BANK_RETURN),
+        "p7": PlannedPayment("k7", FIRM, "t", BILL_CARD, 700, BILL_2, REFUND_FULL),
+    }
+    ledger.accepted |= {p.key: (p, pid) for pid, p in plans.items()}
+    back = ledger.reversals
+    back.refunds += [
+        AcceptedRefund("p4", "refund-0-k4", "r1", 333),
+        AcceptedRefund("p4", "refund-1-k4", "r2", 333),
+        AcceptedRefund("p7", "refund-0-k7", "r7", 700),
+        AcceptedRefund("p7", "refund-0-k7", "r7", 700),  # asked again with the same key: the same refund
+    ]
+    back.opened["p5"] = OpenedReversal("p5", "dispute", 2000, "d5", "lost")
+    back.opened["p6"] = OpenedReversal("p6", "return", 500, reason="R01")
+
+    def refund(kind: str, payment_id: str, refund_id: str, amount: int) -> ConsumerRecord:
+        return record(kind, {"payment_id": payment_id, "refund_id": refund_id, "amount": amount})
+
+    staff_only = [
+        *(_received(pid) for pid in plans),
+        record("PaymentDisputed", {"payment_id": "p5", "dispute_id": "d5", "amount": 2000}),
+        record("DisputeClosed", {"payment_id": "p5", "dispute_id": "d5", "outcome": "lost", "amount": 2000}),
+        record("PaymentReturned", {"payment_id": "p6", "amount": 500, "reason": "R01"}),
+    ]
+    staff_and_payer = [
+        *(record("PaymentProcessed", {"payment_id": pid}) for pid in plans),
+        refund("RefundSucceeded", "p4", "r1", 333),
+        refund("RefundSucceeded", "p4", "r2", 333),
+        refund("RefundSucceeded", "p7", "r7", 700),
+    ]
+    silent = [
+        refund("RefundRequested", "p4", "r1", 333),
+        refund("RefundRequested", "p4", "r2", 333),
+        refund("RefundRequested", "p7", "r7", 700),
+        record(
+            "FeeCharged",
+            {"payment_id": "p5", "fee_id": "f5", "kind": "dispute", "amount": 1500, "bank_account_id": "ops"},
+        ),
+        record("BillPaymentApplied", {"payment_id": "p7", "bill_id": BILL_2, "amount": 600}),
+        record("PaymentUnallocated", {"payment_id": "p7", "bill_id": BILL_2, "amount": 100}),
+        record("BillPaymentReversed", {"payment_id": "p7", "bill_id": BILL_2, "amount": 600}),
+    ]
+    mails = [mail_for(e) for e in [*staff_only, *staff_and_payer]] + [receipt(e) for e in staff_and_payer]
+    projection = [
+        ProjectedPayment(pid, FIRM, p.expected_status, p.reference, p.amount, p.bill_id, None)
+        for pid, p in plans.items()
+    ]
+    projection[1] = replace(projection[1], returned_amount=None)
+    projection[2] = replace(projection[2], returned_amount=500, returned_reason="R01")
+    projection[3] = replace(projection[3], unallocated_amount=100)
+    money = replace(
+        evidence,
+        events=[*evidence.events, *staff_only, *staff_and_payer, *silent],
+        projection=[*evidence.projection, *projection],
+        bills=[*evidence.bills, BillRow(BILL_2, FIRM, 600, 600, "unpaid")],
+        applied=[*evidence.applied, AppliedRow(BILL_2, "p7", 0, 600)],
+        mails=[*evidence.mails, *mails],
+        refunds=[
+            ProjectedReversal(r.payment_id, r.refund_id, r.amount, "succeeded") for r in back.refunds[:3]
+        ],
+        disputes=[ProjectedReversal("p5", "d5", 2000, "lost")],
+        processor_refunds=[
+            ProcessorRefund(r.payment_id, r.refund_id, r.amount, "succeeded") for r in back.refunds[:3]
+        ],
+    )
+    return ledger, money
+
+
+def _type(e: ConsumerRecord) -> str:
+    return dict(e.headers)["ce_type"].decode()
+
+
+def _about(e: ConsumerRecord) -> str:
+    data = json.loads(e.value)
+    return str(data.get("refund_id") or data.get("dispute_id") or data["payment_id"])
+
+
+def without_events(evidence: Evidence, kind: str, about: str) -> Evidence:
+    """The evidence without the events of a kind about a refund, dispute or payment, nor their emails."""
+    gone = [e for e in evidence.events if _type(e) == kind and _about(e) == about]
+    assert gone, f"no {kind} about {about}"
+    ids = {dict(e.headers)["ce_id"].decode() for e in gone}
+    return replace(
+        evidence,
+        events=[e for e in evidence.events if e not in gone],
+        mails=[m for m in evidence.mails if m.event_id not in ids],
+    )
+
+
+def test_a_run_that_sent_money_back_everywhere_once_is_clean(money_run: tuple[Ledger, Evidence]) -> None:
+    verdict = verify(*money_run)
+    assert verdict.clean, verdict.summary()
+    assert verdict.checked["refunds at the processor"] == 3
+    assert verdict.checked["bill payments reversed"] == 1
+
+
+# An event that never came takes its emails with it: they are missing too.
+_STAFF_AND_PAYER = ("RefundSucceeded email", "RefundSucceeded email to the payer")
+
+
+@pytest.mark.parametrize(
+    ("kind", "about", "lost"),
+    [
+        ("RefundRequested", "r1", ("RefundRequested event",)),
+        ("RefundSucceeded", "r2", ("RefundSucceeded event", *_STAFF_AND_PAYER)),
+        ("PaymentDisputed", "d5", ("PaymentDisputed event", "PaymentDisputed email")),
+        ("DisputeClosed", "d5", ("DisputeClosed event", "DisputeClosed email")),
+        ("FeeCharged", "p5", ("dispute fee",)),
+        ("PaymentReturned", "p6", ("PaymentReturned event", "PaymentReturned email")),
+        ("BillPaymentReversed", "p7", ("reversal missing from the events",)),
+    ],
+)
+def test_a_reversal_event_that_never_came_is_lost(
+    money_run: tuple[Ledger, Evidence], kind: str, about: str, lost: tuple[str, ...]
+) -> None:
+    ledger, evidence = money_run
+    verdict = verify(ledger, without_events(evidence, kind, about))
+    assert (verdict.lost, verdict.duplicated) == (dict.fromkeys(lost, 1), {})
+
+
+def test_a_refund_missing_at_the_processor_in_reconciliation_or_from_the_bill_is_lost(
+    money_run: tuple[Ledger, Evidence],
+) -> None:
+    ledger, evidence = money_run
+    at_processor = verify(ledger, replace(evidence, processor_refunds=evidence.processor_refunds[1:]))
+    assert at_processor.lost == {"refund missing at the processor": 1}
+    pending = replace(evidence.refunds[0], status="pending")
+    in_reconciliation = verify(ledger, replace(evidence, refunds=[pending, *evidence.refunds[1:]]))
+    assert in_reconciliation.lost == {"refund wrong in reconciliation": 1}
+    kept = [*evidence.applied[:-1], AppliedRow(BILL_2, "p7", 600, 0)]
+    paid = [*evidence.bills[:-1], BillRow(BILL_2, FIRM, 600, 0, "paid")]
+    on_the_bill = verify(ledger, replace(evidence, applied=kept, bills=paid))
+    assert on_the_bill.lost == {"reversal missing from the bill": 1}
+
+
+def test_a_dispute_or_return_missing_from_reconciliation_or_closed_wrong_is_lost(
+    money_run: tuple[Ledger, Evidence],
+) -> None:
+    ledger, evidence = money_run
+    still_open = verify(ledger, replace(evidence, disputes=[replace(evidence.disputes[0], status="open")]))
+    assert still_open.lost == {"dispute wrong in reconciliation": 1}
+    rows = [replace(p, returned_amount=None) if p.payment_id == "p6" else p for p in evidence.projection]
+    assert verify(ledger, replace(evidence, projection=rows)).lost == {
+        "return missing from reconciliation": 1
+    }
+    won = next(e for e in evidence.events if _type(e) == "DisputeClosed")
+    flipped = replace(won, value=json.dumps({**json.loads(won.value), "outcome": "won"}).encode())
+    events = [flipped if e is won else e for e in evidence.events]
+    assert verify(ledger, replace(evidence, events=events)).lost == {
+        "dispute closed with the wrong outcome": 1
+    }
+
+
+@pytest.mark.parametrize(
+    ("to", "lost"),
+    [(recipient(FIRM), "RefundSucceeded email"), (payer(FIRM), "RefundSucceeded email to the payer")],
+)
+def test_a_refund_email_missing_for_staff_or_payer_is_lost(
+    money_run: tuple[Ledger, Evidence], to: str, lost: str
+) -> None:
+    ledger, evidence = money_run
+    refunded = {dict(e.headers)["ce_id"].decode() for e in evidence.events if _type(e) == "RefundSucceeded"}
+    first = next(m for m in evidence.mails if m.event_id in refunded and m.to == to)
+    verdict = verify(ledger, replace(evidence, mails=[m for m in evidence.mails if m is not first]))
+    assert verdict.lost == {lost: 1}
+
+
+def test_a_refund_the_processor_made_twice_or_beyond_the_payment_is_duplicated(
+    money_run: tuple[Ledger, Evidence],
+) -> None:
+    ledger, evidence = money_run
+    second = ProcessorRefund("p4", "r1-again", 333, "succeeded")
+    twice = verify(ledger, replace(evidence, processor_refunds=[*evidence.processor_refunds, second]))
+    assert twice.duplicated == {"refund at the processor nobody asked for": 1}
+    beyond = replace(second, amount=500)
+    too_much = verify(ledger, replace(evidence, processor_refunds=[*evidence.processor_refunds, beyond]))
+    assert too_much.duplicated == {
+        "refund at the processor nobody asked for": 1,
+        "refunded more than the payment": 1,
+    }
+
+
+def test_a_reversal_applied_twice_to_the_bill_is_duplicated(money_run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = money_run
+    again = record("BillPaymentReversed", {"payment_id": "p7", "bill_id": BILL_2, "amount": 600})
+    verdict = verify(ledger, replace(evidence, events=[*evidence.events, again]))
+    assert verdict.duplicated == {"reversal applied twice to the events": 1}
+    table = [*evidence.applied[:-1], AppliedRow(BILL_2, "p7", -600, 1200)]
+    twice = verify(
+        ledger,
+        replace(
+            evidence, applied=table, bills=[*evidence.bills[:-1], BillRow(BILL_2, FIRM, 600, 1200, "unpaid")]
+        ),
+    )
+    assert twice.duplicated == {"reversal applied twice to the bill": 1}
+
+
+def test_a_retried_refund_that_became_a_second_refund_is_duplicated(
+    money_run: tuple[Ledger, Evidence],
+) -> None:
+    ledger, evidence = money_run
+    ledger.reversals.refunds.append(AcceptedRefund("p7", "refund-0-k7", "r7-again", 700))
+    verdict = verify(ledger, evidence)
+    assert verdict.duplicated["refunds for one Idempotency-Key"] == 1
+    assert verdict.duplicated["refunds accepted beyond the payment"] == 1
+
+
+def test_refunds_the_system_made_that_nobody_asked_for_are_duplicated(
+    money_run: tuple[Ledger, Evidence],
+) -> None:
+    ledger, evidence = money_run
+    ledger.reversals.refunds = [r for r in ledger.reversals.refunds if r.refund_id != "r2"]
+    verdict = verify(ledger, evidence)
+    assert verdict.duplicated == {
+        "refund nobody asked for": 2,  # requested and succeeded
+        "refund at the processor nobody asked for": 1,
+        "refund in reconciliation nobody asked for": 1,
+    }
+    assert verdict.lost == {"refund refused though the money was there": 1}
+
+
+def test_a_dispute_or_return_nobody_opened_is_duplicated(money_run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = money_run
+    stray = record("PaymentReturned", {"payment_id": "p4", "amount": 1000, "reason": "R10"})
+    verdict = verify(ledger, replace(evidence, events=[*evidence.events, stray]))
+    assert verdict.duplicated == {"dispute or return nobody opened": 1}
+
+
+def test_a_refund_the_processor_failed_is_lost(money_run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = money_run
+    failed = record("RefundFailed", {"payment_id": "p4", "refund_id": "r2", "reason": "payment_returned"})
+    refunds = [
+        *evidence.processor_refunds[:1],
+        replace(evidence.processor_refunds[1], status="failed"),
+        *evidence.processor_refunds[2:],
+    ]
+    verdict = verify(ledger, replace(evidence, events=[*evidence.events, failed], processor_refunds=refunds))
+    assert verdict.lost == {"refund failed": 1, "refund not paid by the processor": 1}
+
+
+def _won(ledger: Ledger, evidence: Evidence) -> Evidence:
+    """p5's dispute won instead: closed won in the events and in reconciliation (the fee not given back)."""
+    ledger.reversals.opened["p5"] = replace(ledger.reversals.opened["p5"], outcome="won")
+    closed = next(e for e in evidence.events if _type(e) == "DisputeClosed")
+    won = replace(closed, value=json.dumps({**json.loads(closed.value), "outcome": "won"}).encode())
+    events = [won if e is closed else e for e in evidence.events]
+    return replace(evidence, events=events, disputes=[replace(evidence.disputes[0], status="won")])
+
+
+def _fee_back() -> ConsumerRecord:
+    data = {"payment_id": "p5", "fee_id": "f5", "kind": "dispute", "amount": -1500, "bank_account_id": "ops"}
+    return record("FeeCharged", data)
+
+
+def test_a_won_dispute_gives_its_fee_back_once_and_a_lost_one_never(
+    money_run: tuple[Ledger, Evidence],
+) -> None:
+    ledger, evidence = money_run
+    lost_with_fee_back = verify(ledger, replace(evidence, events=[*evidence.events, _fee_back()]))
+    assert lost_with_fee_back.duplicated == {"dispute fee given back": 1}
+    won = _won(ledger, evidence)
+    assert verify(ledger, won).lost == {"dispute fee given back": 1}
+    verdict = verify(ledger, replace(won, events=[*won.events, _fee_back()]))
+    assert verdict.clean, verdict.summary()
+
+
+def test_no_receipt_is_expected_for_a_payer_who_gave_no_address(run: tuple[Ledger, Evidence]) -> None:
+    ledger, evidence = run
+    plan, payment_id = ledger.accepted["k1"]
+    ledger.accepted["k1"] = (replace(plan, payer_emailed=False), payment_id)
+    receipt_of_p1 = evidence.mails[-2]
+    verdict = verify(ledger, replace(evidence, mails=[m for m in evidence.mails if m is not receipt_of_p1]))
+    assert verdict.clean, verdict.summary()

@@ -3,7 +3,12 @@ every place it must be (events, reconciliation, bills, emails); nothing the API 
 
 "Lost" and "duplicated" count effects, not final states: a payment applied twice to a bill shows as money
 beyond the bill's amount, a second email as a second Message-ID for the same payment and kind, a second
-payment for one Idempotency-Key as a second row carrying its reference."""
+payment for one Idempotency-Key as a second row carrying its reference.
+
+Money that goes back the same way: a refund, dispute or return the load made is lost when it is missing
+anywhere it must appear (its events, the processor, billing's reversal and the bill, reconciliation's
+refunds, disputes and returned amount, the trust ledger, the staff's and payer's emails); duplicated when
+money went back twice (a second refund for one ask, a reversal applied twice, more refunded than paid)."""
 
 from __future__ import annotations
 
@@ -14,11 +19,23 @@ from datetime import date, datetime
 
 from aiokafka.structs import ConsumerRecord
 
-from .evidence import Evidence, Mail, header
+from .evidence import AppliedRow, Evidence, Mail, header
 from .load import Ledger
 from .report import ChaosReport
+from .reversals import AcceptedRefund, OpenedReversal, ReversalLedger
 from .trust import TrustBalance
-from .workload import BILL_CARD, FAILED, PROCESSED, RECEIVED, PlannedPayment, recipient
+from .workload import (
+    BILL_CARD,
+    FAILED,
+    PROCESSED,
+    RECEIVED,
+    REFUND_FULL,
+    REFUND_PARTS,
+    REFUND_RACE,
+    PlannedPayment,
+    payer,
+    recipient,
+)
 
 EXAMPLES = 20  # problems listed in a failure message, at most
 BILL_EVENTS = ("BillPaymentApplied", "PaymentUnallocated")
@@ -63,6 +80,7 @@ class EventIndex:
         self.ids: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.data: dict[str, dict[str, object]] = {}
         self.event_of: dict[str, tuple[str, str]] = {}
+        self.part_of: dict[str, str] = {}  # event id -> the refund, dispute or fee kind it is about
         self.copies: Counter[str] = Counter()
         for record in records:
             self._add(record)
@@ -76,10 +94,23 @@ class EventIndex:
         self.ids[(payment_id, kind)].add(event_id)
         self.data[event_id] = data
         self.event_of[event_id] = (payment_id, kind)
+        self.part_of[event_id] = str(
+            data.get("refund_id") or data.get("dispute_id") or data.get("kind") or ""
+        )
         self.copies[event_id] += 1
 
     def once(self, payment_id: str, kind: str) -> list[str]:
         return sorted(self.ids.get((payment_id, kind), ()))
+
+    def by_part(self, payment_id: str, kind: str) -> dict[str, list[str]]:
+        """The payment's events of a kind by what they are about (refund id, dispute id, fee kind)."""
+        parts: dict[str, list[str]] = defaultdict(list)
+        for event_id in self.once(payment_id, kind):
+            parts[self.part_of[event_id]].append(event_id)
+        return parts
+
+    def amounts(self, payment_id: str, kind: str) -> int:
+        return sum(int(str(self.data[i]["amount"])) for i in self.once(payment_id, kind))
 
     @property
     def payment_ids(self) -> set[str]:
@@ -95,7 +126,8 @@ def verify(ledger: Ledger, evidence: Evidence) -> Verdict:
     _check_events(accepted, index, verdict)
     _check_projection(accepted, evidence, verdict)
     _check_bills(accepted, evidence, index, verdict)
-    _check_emails(accepted, evidence.mails, index, verdict)
+    _check_emails(accepted, ledger.reversals, evidence.mails, index, verdict)
+    _check_money_back(accepted, ledger.reversals, evidence, index, verdict)
     _check_trust(evidence, verdict)
     _check_attribution(accepted, evidence, index, verdict)
     for record in evidence.dead_letters:
@@ -151,7 +183,7 @@ def _check_bills(
     applied_per_payment: Counter[str] = Counter()
     for row in evidence.applied:
         applied_rows[row.bill_id].append(row.amount)
-        applied_per_payment[row.payment_id] += row.amount
+        applied_per_payment[row.payment_id] += row.amount + row.reversed_amount  # as first applied
     for bill in evidence.bills:
         _check_balance(bill.bill_id, bill.amount - bill.balance, sum(applied_rows[bill.bill_id]), verdict)
         if (bill.balance == 0) != (bill.state == "paid"):
@@ -199,21 +231,234 @@ def _check_settled(plan: PlannedPayment, payment_id: str, settled: int, verdict:
 
 
 def _check_emails(
-    accepted: dict[str, PlannedPayment], mails: list[Mail], index: EventIndex, verdict: Verdict
+    accepted: dict[str, PlannedPayment],
+    back: ReversalLedger,
+    mails: list[Mail],
+    index: EventIndex,
+    verdict: Verdict,
 ) -> None:
-    sent: dict[tuple[str, str], set[str]] = defaultdict(set)
+    sent: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)  # (payment, kind, part, to) -> ids
     for mail in mails:
         about = index.event_of.get(mail.event_id)
         if about is None or about[0] not in accepted:
             verdict.duplicate("email about no accepted payment", f"{mail.message_id} (event {mail.event_id})")
             continue
-        sent[about].add(mail.message_id)
+        audience = "payer" if mail.to == payer(accepted[about[0]].firm_id) else "staff"
+        sent[(*about, index.part_of[mail.event_id], audience)].add(mail.message_id)
     for payment_id, plan in accepted.items():
-        for kind in (RECEIVED, plan.outcome):
-            _exactly_once(verdict, f"{kind} email", payment_id, sorted(sent.get((payment_id, kind), ())))
+        for kind, part, audience in _expected_emails(plan, back, payment_id):
+            what = f"{kind} email" + (" to the payer" if audience == "payer" else "")
+            _exactly_once(verdict, what, payment_id, sorted(sent.get((payment_id, kind, part, audience), ())))
     copies = Counter(mail.message_id for mail in mails)
     verdict.notes["email re-sent with the same Message-ID"] += sum(n - 1 for n in copies.values())
     verdict.checked["emails"] += len(mails)
+
+
+def _expected_emails(
+    plan: PlannedPayment, back: ReversalLedger, payment_id: str
+) -> list[tuple[str, str, str]]:
+    """(event type, what it is about, to whom): the staff hear of everything, the payer of the receipt and
+    of each refund."""
+    expected = [(RECEIVED, "", "staff"), (plan.outcome, "", "staff")]
+    if plan.outcome == PROCESSED and plan.payer_emailed:
+        expected.append((PROCESSED, "", "payer"))
+    for refund_id in back.refunds_of(payment_id):
+        expected.append(("RefundSucceeded", refund_id, "staff"))
+        if plan.payer_emailed:
+            expected.append(("RefundSucceeded", refund_id, "payer"))
+    opened = back.opened.get(payment_id)
+    if opened is not None and opened.kind == "dispute":
+        expected += [("PaymentDisputed", str(opened.dispute_id), "staff")]
+        expected += [("DisputeClosed", str(opened.dispute_id), "staff")]
+    elif opened is not None:
+        expected.append(("PaymentReturned", "", "staff"))
+    return expected
+
+
+# --- money that goes back: refunds, disputes, returns ------------------------------------------------------
+
+# How many refunds of each plan the system must accept: every ask that fits; of two racing asks that
+# together exceed the payment, exactly one.
+_REFUNDS_ACCEPTED = {REFUND_FULL: 1, REFUND_PARTS: 2, REFUND_RACE: 1}
+
+
+def _check_money_back(
+    accepted: dict[str, PlannedPayment],
+    back: ReversalLedger,
+    evidence: Evidence,
+    index: EventIndex,
+    verdict: Verdict,
+) -> None:
+    for what in back.unanswered:
+        verdict.lose("reversal never made", what)
+    _check_refund_answers(accepted, back, verdict)
+    for payment_id, plan in accepted.items():
+        refunds = back.refunds_of(payment_id)
+        opened = back.opened.get(payment_id)
+        _check_refund_events(payment_id, refunds, index, verdict)
+        _check_opened_events(payment_id, opened, index, verdict)
+        if plan.kind == BILL_CARD:
+            taken = sum(r.amount for r in refunds.values()) + _kept_by_processor(opened)
+            _check_bill_reversal(payment_id, taken, evidence.applied, index, verdict)
+    _check_processor_refunds(accepted, back, evidence, verdict)
+    _check_reversals_in_reconciliation(back, evidence, verdict)
+    verdict.checked["refunds asked (202)"] += len(back.refunds)
+    verdict.checked["disputes and returns opened"] += len(back.opened)
+
+
+def _kept_by_processor(opened: OpenedReversal | None) -> int:
+    """What a dispute or return finally took back (a won dispute gives it back)."""
+    return 0 if opened is None or opened.outcome == "won" else opened.amount
+
+
+def _check_refund_answers(
+    accepted: dict[str, PlannedPayment], back: ReversalLedger, verdict: Verdict
+) -> None:
+    """What the API answered: one refund per Idempotency-Key, each ask that fits, never beyond the payment."""
+    ids_per_key: dict[str, set[str]] = defaultdict(set)
+    for refund in back.refunds:
+        ids_per_key[refund.key].add(refund.refund_id)
+    for key, ids in ids_per_key.items():
+        if len(ids) > 1:
+            verdict.duplicate("refunds for one Idempotency-Key", f"{key}: {len(ids)}")
+    for payment_id, plan in accepted.items():
+        refunds = back.refunds_of(payment_id)
+        if sum(r.amount for r in refunds.values()) > plan.amount:
+            verdict.duplicate("refunds accepted beyond the payment", f"{payment_id}: {len(refunds)} refunds")
+        expected = _REFUNDS_ACCEPTED.get(plan.reversal or "", 0)
+        if len(refunds) < expected and not any(plan.key in what for what in back.unanswered):
+            verdict.lose("refund refused though the money was there", f"{payment_id} ({plan.reversal})")
+
+
+def _check_refund_events(
+    payment_id: str, refunds: dict[str, AcceptedRefund], index: EventIndex, verdict: Verdict
+) -> None:
+    for kind in ("RefundRequested", "RefundSucceeded"):
+        parts = index.by_part(payment_id, kind)
+        for refund_id in refunds:
+            _exactly_once(verdict, f"{kind} event", f"{payment_id}/{refund_id}", parts.get(refund_id, []))
+        for refund_id in set(parts) - set(refunds):
+            verdict.duplicate("refund nobody asked for", f"{kind} {refund_id} of {payment_id}")
+    for refund_id in index.by_part(payment_id, "RefundFailed"):
+        verdict.lose("refund failed", f"{payment_id}/{refund_id}")
+
+
+def _check_opened_events(
+    payment_id: str, opened: OpenedReversal | None, index: EventIndex, verdict: Verdict
+) -> None:
+    """A dispute: opened, its fee, closed with the outcome the processor was told; a return: once."""
+    expected: dict[str, str] = {}
+    if opened is not None and opened.kind == "dispute":
+        expected = {"PaymentDisputed": str(opened.dispute_id), "DisputeClosed": str(opened.dispute_id)}
+    elif opened is not None:
+        expected = {"PaymentReturned": ""}
+    for kind in ("PaymentDisputed", "DisputeClosed", "PaymentReturned"):
+        parts = index.by_part(payment_id, kind)
+        if kind in expected:
+            _exactly_once(verdict, f"{kind} event", payment_id, parts.get(expected[kind], []))
+        for part in set(parts) - ({expected[kind]} if kind in expected else set()):
+            verdict.duplicate("dispute or return nobody opened", f"{kind} {part} of {payment_id}")
+    if "PaymentDisputed" in expected:
+        _check_dispute_fee(payment_id, opened, index, verdict)
+        for event_id in index.once(payment_id, "DisputeClosed"):
+            if opened is not None and index.data[event_id].get("outcome") != opened.outcome:
+                verdict.lose("dispute closed with the wrong outcome", f"{payment_id}: {index.data[event_id]}")
+
+
+def _check_dispute_fee(
+    payment_id: str, opened: OpenedReversal | None, index: EventIndex, verdict: Verdict
+) -> None:
+    """The dispute fee charged once (to the fee account), and given back once (a negative FeeCharged of the
+    same fee) when the dispute is won."""
+    fees = index.by_part(payment_id, "FeeCharged").get("dispute", [])
+    charged = [i for i in fees if int(str(index.data[i]["amount"])) > 0]
+    given_back = [i for i in fees if int(str(index.data[i]["amount"])) < 0]
+    _exactly_once(verdict, "dispute fee", payment_id, charged)
+    if opened is not None and opened.outcome == "won":
+        _exactly_once(verdict, "dispute fee given back", payment_id, given_back)
+    elif given_back:
+        verdict.duplicate("dispute fee given back", f"{payment_id}: dispute {opened and opened.outcome}")
+
+
+def _check_bill_reversal(
+    payment_id: str, taken: int, applied: list[AppliedRow], index: EventIndex, verdict: Verdict
+) -> None:
+    """What went back comes off the payment's unallocated part first, the rest off the bill: once, in the
+    events and in billing's table alike."""
+    unallocated = index.amounts(payment_id, "PaymentUnallocated")
+    expected = max(0, taken - unallocated)
+    in_table = sum(row.reversed_amount for row in applied if row.payment_id == payment_id)
+    for where, reversed_amount in (
+        ("events", index.amounts(payment_id, "BillPaymentReversed")),
+        ("bill", in_table),
+    ):
+        if reversed_amount < expected:
+            verdict.lose(
+                f"reversal missing from the {where}", f"{payment_id}: {reversed_amount} < {expected}"
+            )
+        elif reversed_amount > expected:
+            verdict.duplicate(
+                f"reversal applied twice to the {where}", f"{payment_id}: {reversed_amount} > {expected}"
+            )
+    verdict.checked["bill payments reversed"] += bool(expected)
+
+
+def _check_processor_refunds(
+    accepted: dict[str, PlannedPayment], back: ReversalLedger, evidence: Evidence, verdict: Verdict
+) -> None:
+    """The processor holds each refund asked, once, succeeded; none other; never more than was paid."""
+    held: dict[str, dict[str, tuple[int, str]]] = defaultdict(dict)
+    for refund in evidence.processor_refunds:
+        held[refund.payment_id][refund.refund_id] = (refund.amount, refund.status)
+    for payment_id, plan in accepted.items():
+        asked, there = back.refunds_of(payment_id), held.get(payment_id, {})
+        for refund_id in set(asked) - set(there):
+            verdict.lose("refund missing at the processor", f"{payment_id}/{refund_id}")
+        for refund_id in set(there) - set(asked):
+            verdict.duplicate("refund at the processor nobody asked for", f"{payment_id}/{refund_id}")
+        for refund_id, (_, status) in there.items():
+            if refund_id in asked and status != "succeeded":
+                verdict.lose("refund not paid by the processor", f"{payment_id}/{refund_id}: {status}")
+        if sum(amount for amount, status in there.values() if status != "failed") > plan.amount:
+            verdict.duplicate("refunded more than the payment", payment_id)
+    verdict.checked["refunds at the processor"] += len(evidence.processor_refunds)
+
+
+def _check_reversals_in_reconciliation(back: ReversalLedger, evidence: Evidence, verdict: Verdict) -> None:
+    """Reconciliation shows each refund succeeded, each dispute with its outcome, each return."""
+    refunds = {(r.payment_id, r.reversal_id): r for r in evidence.refunds}
+    asked = {(r.payment_id, r.refund_id): r for r in back.refunds}
+    for key, refund in asked.items():
+        row = refunds.get(key)
+        if row is None or (row.status, row.amount) != ("succeeded", refund.amount):
+            verdict.lose("refund wrong in reconciliation", f"{key}: {row}, asked {refund.amount}")
+    for key in set(refunds) - set(asked):
+        verdict.duplicate("refund in reconciliation nobody asked for", str(key))
+    disputes = {r.payment_id: r for r in evidence.disputes}
+    returned = {p.payment_id: p for p in evidence.projection if p.returned_amount}
+    for payment_id, opened in back.opened.items():
+        if opened.kind == "dispute":
+            row = disputes.get(payment_id)
+            if row is None or (row.reversal_id, row.status, row.amount) != (
+                opened.dispute_id,
+                opened.outcome,
+                opened.amount,
+            ):
+                verdict.lose("dispute wrong in reconciliation", f"{payment_id}: {row}, expected {opened}")
+        else:
+            payment = returned.get(payment_id)
+            if payment is None or (payment.returned_amount, payment.returned_reason) != (
+                opened.amount,
+                opened.reason,
+            ):
+                verdict.lose("return missing from reconciliation", f"{payment_id}: {payment}")
+    for payment_id in set(disputes) - {p for p, o in back.opened.items() if o.kind == "dispute"}:
+        verdict.duplicate("dispute in reconciliation nobody opened", payment_id)
+    for payment_id in set(returned) - {p for p, o in back.opened.items() if o.kind == "return"}:
+        verdict.duplicate("return in reconciliation nobody asked for", payment_id)
+    verdict.checked["refunds, disputes and returns in reconciliation"] += (
+        len(evidence.refunds) + len(evidence.disputes) + len(returned)
+    )
 
 
 # --- trust accounts: the three-way reconciliation, and no fee ever in trust ---------------------------------
@@ -334,7 +579,7 @@ def _check_attribution(
     for mail in evidence.mails:
         about = index.event_of.get(mail.event_id)
         plan = accepted.get(about[0]) if about else None
-        if plan is not None and mail.to != recipient(plan.firm_id):
+        if plan is not None and mail.to not in (recipient(plan.firm_id), payer(plan.firm_id)):
             verdict.lose("email to another firm's staff", f"{mail.message_id} to {mail.to}")
     verdict.checked["firm, bill and recipient of every record"] += (
         len(index.data) + len(evidence.projection) + len(evidence.applied) + len(evidence.mails)

@@ -26,9 +26,28 @@ ACCOUNT_CARD, ACCOUNT_ECHECK, ACCOUNT_RETURNED, BILL_CARD = (
 MIX = {ACCOUNT_CARD: 50, ACCOUNT_ECHECK: 10, ACCOUNT_RETURNED: 15, BILL_CARD: 25}
 RECEIVED, PROCESSED, FAILED = "PaymentReceived", "PaymentProcessed", "PaymentFailed"
 
+# Money that goes back, once a payment is processed: what the load does to a share of them, by kind.
+# Refunds: the whole amount (asked again with the same key), two parts at once, or two asks at once that
+# together exceed the payment (one must be refused). Disputes won or lost, and the bank's late return of an
+# eCheck. A won dispute is not played on bill payments: what it applies again may find the bill paid by then.
+REFUND_FULL, REFUND_PARTS, REFUND_RACE = "full refund", "two partial refunds at once", "two refunds racing"
+DISPUTE_WON, DISPUTE_LOST, BANK_RETURN = "dispute won", "dispute lost", "echeck returned late"
+REVERSALS = {
+    ACCOUNT_CARD: (REFUND_FULL, REFUND_PARTS, REFUND_RACE, DISPUTE_WON, DISPUTE_LOST),
+    BILL_CARD: (REFUND_FULL, REFUND_PARTS, REFUND_RACE, DISPUTE_LOST),
+    ACCOUNT_ECHECK: (BANK_RETURN,),
+}
+REVERSED_SHARE = 0.3
+RETURN_REASON = "R01"
+
 
 def recipient(firm_id: str) -> str:
     return f"staff@{firm_id}.example"
+
+
+def payer(firm_id: str) -> str:
+    """The payer's address on the firm's payments: receipts and refund notices go there."""
+    return f"payer@{firm_id}.example"
 
 
 @dataclass
@@ -53,6 +72,8 @@ class PlannedPayment:
     kind: str
     amount: int
     bill_id: str | None = None
+    reversal: str | None = None  # what the load does to the money once the payment is processed
+    payer_emailed: bool = True  # the payer gave an address (payer(firm_id)): receipts and refund notices
 
     @property
     def reference(self) -> str:
@@ -82,13 +103,25 @@ class PlannedPayment:
         """The pay request with the processor's token: the same for every retry of this payment."""
         body: dict[str, Any] = {
             "amount": self.amount,
-            "payer": {"name": "Chaos Payer", "email": "payer@example.com"},
+            "payer": {"name": "Chaos Payer", "email": payer(self.firm_id)},
             "reference": self.reference,
             "payment_method": payment_method,
         }
         if self.by_card:
             return body | {"method": "card"}
         return body | {"method": "echeck", "authorization": {"accepted": True}}
+
+    def refunds(self) -> list[tuple[str, int]]:
+        """The refunds the load asks for (Idempotency-Key, amount), all at once."""
+        third, most = self.amount // 3, self.amount * 3 // 5
+        asks = {REFUND_FULL: [self.amount], REFUND_PARTS: [third, third], REFUND_RACE: [most, most]}
+        return [
+            (f"refund-{i}-{self.key}", amount) for i, amount in enumerate(asks.get(self.reversal or "", []))
+        ]
+
+    @property
+    def dispute_outcome(self) -> str | None:
+        return {DISPUTE_WON: "won", DISPUTE_LOST: "lost"}.get(self.reversal or "")
 
 
 async def tokenize(http: httpx.AsyncClient, processor_url: str, plan: PlannedPayment) -> str:
@@ -152,9 +185,16 @@ class PaymentPlanner:
         if kind == BILL_CARD and firm.bills:
             bill_id = self._rng.choice(sorted(firm.bills))
             amount = self._rng.randrange(2_000, 15_000)
-            return PlannedPayment(key, firm.firm_id, firm.bills[bill_id], kind, amount, bill_id)
+            token = firm.bills[bill_id]
+            return PlannedPayment(key, firm.firm_id, token, kind, amount, bill_id, self._reversal(kind))
         kind = ACCOUNT_CARD if kind == BILL_CARD else kind
-        return PlannedPayment(key, firm.firm_id, firm.account_token, kind, self._rng.randrange(100, 250_000))
+        amount = self._rng.randrange(100, 250_000)
+        return PlannedPayment(key, firm.firm_id, firm.account_token, kind, amount, None, self._reversal(kind))
+
+    def _reversal(self, kind: str) -> str | None:
+        if kind not in REVERSALS or self._rng.random() >= REVERSED_SHARE:
+            return None
+        return self._rng.choice(REVERSALS[kind])
 
 
 async def sandbox_charges(system: ChaosSystem, payment_id: str) -> list[dict[str, Any]]:

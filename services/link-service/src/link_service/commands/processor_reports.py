@@ -85,12 +85,17 @@ async def _fee_account(uow: UnitOfWork, payment: Payment, data: wh.PaymentData) 
 
 
 async def _payment(uow: UnitOfWork, data: wh.PaymentData) -> Payment | None:
-    """The payment the report is about; None when this service has no such payment (or not this firm's)."""
+    """The payment the report is about; None when this service has no such payment (or not this firm's).
+
+    The attempt is read before the stream: intake records the payment's stream and the attempt's end in one
+    transaction, which may commit between two statements here. Read the other way round, a report arriving
+    at that moment saw no stream, then an attempt no longer charging, and was ignored: the payment was never
+    processed (the chaos suite lost a few in a thousand that way)."""
+    attempt = await uow.tables.attempt(data.payment_id)
+    if attempt is not None and attempt.state == "charging":
+        raise OutOfOrder("the payment's charge is still being recorded")
     kind = await uow.tables.stream_type(data.payment_id)
     if kind is None:
-        attempt = await uow.tables.attempt(data.payment_id)
-        if attempt is not None and attempt.state == "charging":
-            raise OutOfOrder("the payment's charge is still being recorded")
         return None
     if kind != Payment.stream_type:
         return None
