@@ -85,19 +85,19 @@ def rng(chaos_report: ChaosReport) -> random.Random:
 
 
 @pytest.fixture(scope="session")
-async def chaos_system() -> AsyncIterator[ChaosSystem]:
-    """Own Kafka + Postgres, then the services on them; torn down (data purged, logs kept) at the end."""
+async def chaos_system(profile: Profile) -> AsyncIterator[ChaosSystem]:
+    """Own Kafka (the full profile: 3 brokers) + Postgres, then the services on them (the full profile: two
+    processes of each); torn down (data purged, logs kept) at the end."""
     _prune_old_runs()
     home = CHAOS_HOME / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    infra = LocalInfra(home)
-    system = ChaosSystem.create(infra, home / "stack")
+    infra = LocalInfra(home, brokers=profile.brokers)
+    system = ChaosSystem.create(infra, home / "stack", replicated=profile.replicated)
     try:
         await infra.up()
-        await system.stack.start()
+        await system.start()
         yield system
     finally:
-        await system.close_clients()
-        await system.stack.stop()
+        await system.stop()
         await infra.down()
         shutil.rmtree(system.config.maildir, ignore_errors=True)
 

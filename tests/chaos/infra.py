@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from paylinks_devstack.stack import free_port
 
@@ -50,6 +51,10 @@ class LocalInfra:
     @property
     def kafka_port(self) -> int:
         return self.kafka_ports[0]
+
+    @property
+    def nodes(self) -> list[int]:
+        return list(range(1, self.brokers + 1))
 
     @property
     def bootstrap(self) -> str:
@@ -100,6 +105,21 @@ class LocalInfra:
         pid = int((self._node_dir(node) / "kafka.pid").read_text())
         os.kill(pid, signal.SIGKILL)
         await _gone(pid)
+
+    async def leader_of(self, topic: str, partition: int = 0) -> int:
+        """The node (kafka.sh's node number = broker id) that leads the partition now."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
+        await producer.start()
+        try:
+            async with asyncio.timeout(60):
+                while True:
+                    await producer.client.force_metadata_update()
+                    leader = producer.client.cluster.leader_for_partition(TopicPartition(topic, partition))
+                    if leader is not None and leader >= 0:
+                        return int(leader)
+                    await asyncio.sleep(0.5)
+        finally:
+            await producer.stop()
 
     def _node_dir(self, node: int) -> Path:
         return self.home / "kafka" if self.brokers == 1 else self.home / "kafka" / f"node-{node}"

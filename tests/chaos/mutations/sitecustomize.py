@@ -61,3 +61,5 @@ if os.environ.get("CHAOS_MUTATE") in MUTATIONS:
     MUTATIONS[os.environ["CHAOS_MUTATE"]]()
 if os.environ.get("CHAOS_CRASH_AFTER_CHARGE") == "1":
     _crash_after_charge()
+if os.environ.get("CHAOS_CLOCK_DIR"):  # the clock_skew fault's hook (tests/chaos/clock), not a mutation
+    import chaos_clock  # noqa: F401
