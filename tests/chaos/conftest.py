@@ -11,6 +11,7 @@ import random
 import shutil
 import time
 from collections.abc import AsyncIterator, Generator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="chaos suite: thousands of payments and several rounds of faults (default: the quick profile)",
+    )
+    parser.addoption(
+        "--chaos-rounds",
+        type=int,
+        default=None,
+        help="chaos suite: this many rounds of faults instead of the profile's (a short trial run)",
+    )
+    parser.addoption(
+        "--chaos-payments",
+        type=int,
+        default=None,
+        help="chaos suite: at least this many payments instead of the profile's",
     )
 
 
@@ -71,7 +84,14 @@ def _in_chaos(item: pytest.Item) -> bool:
 
 @pytest.fixture(scope="session")
 def profile(pytestconfig: pytest.Config) -> Profile:
-    return FULL if pytestconfig.getoption("chaos_full", default=False) else QUICK
+    chosen = FULL if pytestconfig.getoption("chaos_full", default=False) else QUICK
+    rounds = pytestconfig.getoption("chaos_rounds", default=None)
+    payments = pytestconfig.getoption("chaos_payments", default=None)
+    return replace(
+        chosen,
+        fault_rounds=rounds if rounds is not None else chosen.fault_rounds,
+        min_payments=payments if payments is not None else chosen.min_payments,
+    )
 
 
 @pytest.fixture(scope="session")

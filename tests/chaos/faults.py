@@ -227,7 +227,6 @@ class FaultInjector:
             await asyncio.sleep(self._rng.uniform(*NETWORK_IMPAIRED))
         finally:
             proxy.heal()
-        self._report.add("notes", f"network_delay {name}: {impairment.describe()}")
 
     async def skew_clock(self) -> None:
         """One service's wall clock jumps minutes ahead or behind, stays there a while, and jumps back."""

@@ -27,9 +27,6 @@ class Impairment:
     def none(self) -> bool:
         return self == Impairment()
 
-    def describe(self) -> str:
-        return f"{self.delay * 1000:.0f}±{self.jitter * 1000:.0f} ms, {self.cut:.0%} of chunks cut"
-
 
 @dataclass(eq=False)
 class _Connection:
