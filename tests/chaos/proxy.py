@@ -3,18 +3,30 @@ service's replicas): the `network_delay` fault without `tc netem`, which this ma
 README). It forwards bytes both ways and, while impaired, delays every chunk (latency plus jitter, order
 kept) and cuts a connection now and then (what a lossy network ends in for TCP: a stalled stream the peer
 gives up on, or a reset). With several upstreams it balances new connections over them, round robin, and
-passes over one that refuses (a killed replica), so payments reach the survivor."""
+passes over one that refuses (a killed replica), so payments reach the survivor.
+
+Each proxy of a chaos run is a process of its own (`ProxyProcess`, this file run as a script), told its
+impairment through a small JSON file it re-reads: all the services' database traffic passes through it, and
+in the test's event loop, beside the load driver, it starved both on a busy 2-core machine."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
+import os
 import random
-from dataclasses import dataclass
+import signal
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from paylinks_devstack.stack import free_port
 
 CHUNK = 65536
+CONTROL_POLL_SECONDS = 0.2
+CONNECT_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -92,8 +104,8 @@ class FaultProxy:
         for _ in range(len(self.upstreams)):
             host, port = self.upstreams[self._next % len(self.upstreams)]
             self._next += 1
-            with contextlib.suppress(OSError):
-                return await asyncio.open_connection(host, port)
+            with contextlib.suppress(OSError, TimeoutError):  # refused, or no answer to the handshake
+                return await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT)
         return None
 
     async def _pump(
@@ -112,3 +124,84 @@ class FaultProxy:
                 writer.write(chunk)
                 await writer.drain()
         connection.close()  # one side ended: so does the other
+
+
+class ProxyProcess:
+    """A FaultProxy in a process of its own; `impair`/`heal` take effect within CONTROL_POLL_SECONDS."""
+
+    def __init__(self, upstreams: list[tuple[str, int]], control: Path) -> None:
+        self.port = free_port()
+        self.upstreams = upstreams
+        self.control = control
+        self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.heal()
+        upstreams = [arg for host, port in self.upstreams for arg in ("--upstream", f"{host}:{port}")]
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--port", str(self.port), "--control", str(self.control), *upstreams
+        )
+        async with asyncio.timeout(30):
+            while not await _accepts(self.port):
+                await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.send_signal(signal.SIGTERM)
+            await self._process.wait()
+
+    def impair(self, impairment: Impairment) -> None:
+        scratch = self.control.with_suffix(".tmp")
+        scratch.write_text(json.dumps(asdict(impairment)))
+        os.replace(scratch, self.control)  # never read half-written
+
+    def heal(self) -> None:
+        self.impair(Impairment())
+
+
+async def _accepts(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
+async def _serve_forever(port: int, upstreams: list[tuple[str, int]], control: Path) -> None:
+    proxy = FaultProxy(upstreams)
+    proxy.port = port
+    await proxy.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    while not stop.is_set():
+        proxy.impair(_impairment_in(control) or proxy.impairment)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), CONTROL_POLL_SECONDS)
+    await proxy.stop()
+
+
+def _impairment_in(control: Path) -> Impairment | None:
+    """What the control file says (a few bytes, read at once); None if it cannot be read right now."""
+    try:
+        return Impairment(**json.loads(control.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the chaos suite's TCP fault proxy")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--control", type=Path, required=True, help="JSON file: the impairment of the moment")
+    parser.add_argument("--upstream", action="append", required=True, help="host:port, several to balance")
+    args = parser.parse_args()
+    upstreams = [(host, int(port)) for host, port in (u.rsplit(":", 1) for u in args.upstream)]
+    asyncio.run(_serve_forever(args.port, upstreams, args.control))
+
+
+if __name__ == "__main__":
+    main()

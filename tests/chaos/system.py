@@ -26,7 +26,7 @@ from paylinks_runtime.testing import JWT_SECRET, eventually
 from reconciliation_service.projection import PLANNERS as RECONCILIATION_PLANNERS
 
 from .infra import LocalInfra
-from .proxy import FaultProxy
+from .proxy import ProxyProcess
 
 # Which consumer group reads which topics (the ConsumerSpecs of the four services; group = prefix + name).
 # What each service's consumer reads: its reaction registry says so (one place per service).
@@ -90,12 +90,12 @@ class NetworkLinks:
     payment processor; and the front of link-service (its processes, balanced) that payers and webhooks
     use. The checker reads the database directly, never through these."""
 
-    postgres: FaultProxy
-    processor: FaultProxy
-    front: FaultProxy
+    postgres: ProxyProcess
+    processor: ProxyProcess
+    front: ProxyProcess
 
     @property
-    def impairable(self) -> dict[str, FaultProxy]:
+    def impairable(self) -> dict[str, ProxyProcess]:
         return {"postgres": self.postgres, "processor": self.processor}
 
     async def start(self) -> None:
@@ -127,9 +127,11 @@ class ChaosSystem:
             [replica_ports["link-service"]] if replicated else []
         )
         links = NetworkLinks(
-            postgres=FaultProxy([("127.0.0.1", infra.pg_port)]),
-            processor=FaultProxy([("127.0.0.1", config.ports["processor-sandbox"])]),
-            front=FaultProxy([("127.0.0.1", port) for port in link_service]),
+            postgres=ProxyProcess([("127.0.0.1", infra.pg_port)], home / "network-postgres.json"),
+            processor=ProxyProcess(
+                [("127.0.0.1", config.ports["processor-sandbox"])], home / "network-processor.json"
+            ),
+            front=ProxyProcess([("127.0.0.1", port) for port in link_service], home / "network-front.json"),
         )
         front = f"http://{links.front.address}"
         config.env |= {
@@ -175,7 +177,7 @@ class ChaosSystem:
             await client.close()
 
     async def start(self) -> None:
-        self.clock_file("any").parent.mkdir(parents=True, exist_ok=True)
+        self.clock_file("any").parent.mkdir(parents=True, exist_ok=True)  # and the home, for the links' files
         await self.links.start()
         await self.stack.start()
         for service in self.replica_ports:

@@ -18,7 +18,7 @@ import pytest
 
 from paylinks_devstack.stack import free_port
 
-from .proxy import FaultProxy, Impairment
+from .proxy import FaultProxy, Impairment, ProxyProcess
 from .system import SERVICE_PYTHONPATH
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
@@ -50,7 +50,11 @@ async def proxy_to(*ports: int) -> AsyncIterator[FaultProxy]:
 
 
 async def roundtrip(proxy: FaultProxy, messages: list[bytes]) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    return await roundtrip_to(proxy.port, messages)
+
+
+async def roundtrip_to(port: int, messages: list[bytes]) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         for message in messages:
             writer.write(message)
@@ -61,6 +65,8 @@ async def roundtrip(proxy: FaultProxy, messages: list[bytes]) -> bytes:
             while len(received) < expected and (chunk := await reader.read(4096)):
                 received += chunk
         return received
+    except ConnectionResetError:  # cut: the proxy aborts (a reset) as a broken network would
+        return b""
     finally:
         writer.close()
 
@@ -144,3 +150,21 @@ async def test_the_clock_hook_jumps_the_wall_clock_of_one_service_and_not_its_mo
     finally:
         probe.stdin.close()
         await probe.wait()
+
+
+async def test_a_proxy_process_follows_its_control_file(tmp_path: Path) -> None:
+    async with echo_server() as port:
+        proxy = ProxyProcess([("127.0.0.1", port)], tmp_path / "link.json")
+        await proxy.start()
+        try:
+            assert await roundtrip_to(proxy.port, [b"through"]) == b"through"
+            proxy.impair(Impairment(cut=1.0))
+            async with asyncio.timeout(20):
+                while await roundtrip_to(proxy.port, [b"cut?"]) != b"":
+                    await asyncio.sleep(0.05)
+            proxy.heal()
+            async with asyncio.timeout(20):
+                while await roundtrip_to(proxy.port, [b"healed"]) != b"healed":
+                    await asyncio.sleep(0.05)
+        finally:
+            await proxy.stop()
