@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -78,6 +79,15 @@ class FaultInjector:
         # One fault at a time per service: a kill and a pause of the same process, or two restarts of one
         # service, would trip over each other (the overlap that matters is across services and infra).
         self._busy: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._started = time.monotonic()
+
+    def _injected(self, fault: str, detail: str = "") -> None:
+        self._report.add("faults", fault)
+        self._report.timeline.append(f"{self._clock():7.1f}  {fault} {detail}".rstrip())
+
+    def _clock(self) -> float:
+        """Seconds since the injector was made (at the start of the load): the fault timeline's clock."""
+        return time.monotonic() - self._started
 
     def rounds(self, count: int) -> list[tuple[str, Fault]]:
         """Each round every fault once, in a random order."""
@@ -119,9 +129,12 @@ class FaultInjector:
         return schedule
 
     async def run(self, schedule: list[tuple[str, Fault]], pause: tuple[float, float]) -> None:
-        for _, fault in schedule:
+        for name, fault in schedule:
             await asyncio.sleep(self._rng.uniform(*pause))  # a random moment of the load
-            await fault()
+            try:
+                await fault()
+            finally:
+                self._report.timeline.append(f"{self._clock():7.1f}  over: {name}")
 
     async def run_overlapping(self, count: int, pause: tuple[float, float]) -> None:
         """Both streams at once: the overlapping faults happen during the others."""
@@ -136,7 +149,7 @@ class FaultInjector:
     async def _kill_and_restart(self, service: str, name: str, down: tuple[float, float]) -> None:
         stack = self._system.stack
         await stack.kill(service)
-        self._report.add("faults", f"{name} {service}")
+        self._injected(f"{name} {service}")
         await asyncio.sleep(self._rng.uniform(*down))  # down for a while: requests and events pile up
         await stack.start_service(service)
         await stack.wait_ready(service)
@@ -162,7 +175,7 @@ class FaultInjector:
         must lose leadership and, awake, publish nothing before it holds the lease again."""
         name = "relay_leader_pause" if seconds == RELAY_LEADER_PAUSE else "process_pause"
         process.send_signal(signal.SIGSTOP)
-        self._report.add("faults", f"{name} {service}")
+        self._injected(f"{name} {service}")
         try:
             await asyncio.sleep(self._rng.uniform(*seconds))
         finally:
@@ -174,7 +187,7 @@ class FaultInjector:
         answers 503, the consumers wait and retry; nothing is dead-lettered."""
         infra = self._system.infra
         await infra.set_read_only(True)
-        self._report.add("faults", "postgres_read_only")
+        self._injected("postgres_read_only")
         try:
             await asyncio.sleep(self._rng.uniform(*READ_ONLY))
         finally:
@@ -183,7 +196,7 @@ class FaultInjector:
     async def kill_kafka(self) -> None:
         infra = self._system.infra
         await infra.kill_kafka()
-        self._report.add("faults", "SIGKILL kafka broker")
+        self._injected("SIGKILL kafka broker")
         try:
             await self._watch("kafka down", 503, KAFKA_GATED)
             await self._watch("kafka down, payment intake still ready", 200, ("link-service",))
@@ -200,12 +213,12 @@ class FaultInjector:
         infra = self._system.infra
         leader = await infra.leader_of(PAYMENT_EVENTS)
         await infra.kill_broker(leader)
-        self._report.add("faults", "kafka_leader_kill")
+        self._injected("kafka_leader_kill")
         try:
             await asyncio.sleep(self._rng.uniform(2.0, 6.0))  # payments go on through the new leader
             second = self._rng.choice([n for n in infra.nodes if n != leader])
             await infra.kill_broker(second)
-            self._report.add("faults", "kafka_second_broker_kill")
+            self._injected("kafka_second_broker_kill")
             await self._stay_down()
         finally:
             await infra.start_kafka()
@@ -222,7 +235,10 @@ class FaultInjector:
             cut=self._rng.uniform(0.0, 0.05),
         )
         proxy.impair(impairment)
-        self._report.add("faults", f"network_delay {name}")
+        self._injected(
+            f"network_delay {name}",
+            f"({impairment.delay:.3f} s + up to {impairment.jitter:.3f}, {impairment.cut:.1%} cut)",
+        )
         try:
             await asyncio.sleep(self._rng.uniform(*NETWORK_IMPAIRED))
         finally:
@@ -234,7 +250,7 @@ class FaultInjector:
         jump = self._rng.choice((-1, 1)) * self._rng.uniform(*CLOCK_JUMP)
         clock = self._system.clock_file(service)
         clock.write_text(f"{jump:.1f}\n")
-        self._report.add("faults", f"clock_skew {service}")
+        self._injected(f"clock_skew {service}", f"({jump:+.0f} s)")
         try:
             await asyncio.sleep(self._rng.uniform(*CLOCK_SKEWED))
         finally:
@@ -250,14 +266,14 @@ class FaultInjector:
                 await self._kill_and_restart(service, "replica_kill", REPLICA_DOWN)
                 return
             await self._system.kill_replica(service)
-            self._report.add("faults", f"replica_kill {service}")
+            self._injected(f"replica_kill {service}")
             await asyncio.sleep(self._rng.uniform(*REPLICA_DOWN))
             await self._system.start_replica(service)
 
     async def restart_postgres(self) -> None:
         infra = self._system.infra
         await infra.stop_postgres_immediately()
-        self._report.add("faults", "restart postgres (immediate)")
+        self._injected("restart postgres (immediate)")
         try:
             await self._watch("postgres down", 503)
             await self._stay_down()
