@@ -159,6 +159,9 @@ class LocalInfra:
             "KAFKA_PORTS": ",".join(map(str, self.kafka_ports)),
             "KAFKA_CONTROLLER_PORTS": ",".join(map(str, self.controller_ports)),
             "PGPORT_LOCAL": str(self.pg_port),
+            # Two SIGKILLed nodes of three (the controller quorum too) came back in more than kafka.sh's
+            # default 180 s on this shared 2-core machine at a load average of 37.
+            "KAFKA_READY_TIMEOUT": "600",
         }
         await _run(["bash", str(SCRIPTS / name), *args], env)
 
