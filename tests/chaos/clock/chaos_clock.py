@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _datetime
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -74,6 +75,8 @@ def _follow(path: Path) -> None:
 def install(path: Path) -> None:
     global _offset
     _offset = _read_offset(path)
+    if "pydantic" in sys.modules:  # its models would meet a datetime type it does not know
+        raise RuntimeError("chaos_clock must be installed before pydantic is imported")
     time.time = _skewed_time
     time.time_ns = _skewed_time_ns
     _datetime.datetime = _SkewedDatetime  # type: ignore[misc]

@@ -56,10 +56,11 @@ def _crash_after_charge() -> None:
     HttpProcessor.charge = charge_then_die  # type: ignore[method-assign]
 
 
+# The clock_skew fault's hook (tests/chaos/clock), not a mutation: first, before a mutation imports pydantic.
+if os.environ.get("CHAOS_CLOCK_DIR"):
+    import chaos_clock  # noqa: F401
 MUTATIONS = {"inbox": _no_inbox, "idempotency": _no_idempotency_key, "dlq": _no_dead_letters}
 if os.environ.get("CHAOS_MUTATE") in MUTATIONS:
     MUTATIONS[os.environ["CHAOS_MUTATE"]]()
 if os.environ.get("CHAOS_CRASH_AFTER_CHARGE") == "1":
     _crash_after_charge()
-if os.environ.get("CHAOS_CLOCK_DIR"):  # the clock_skew fault's hook (tests/chaos/clock), not a mutation
-    import chaos_clock  # noqa: F401
