@@ -11,6 +11,7 @@ import random
 import shutil
 import time
 from collections.abc import AsyncIterator, Generator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="chaos suite: also run every mutation against the test guarding it (test_mutations.py)",
+    )
+    parser.addoption(
+        "--chaos-rounds",
+        type=int,
+        default=None,
+        help="chaos suite: this many rounds of faults instead of the profile's (a short trial run)",
+    )
+    parser.addoption(
+        "--chaos-payments",
+        type=int,
+        default=None,
+        help="chaos suite: at least this many payments instead of the profile's",
     )
 
 
@@ -78,7 +91,14 @@ def _in_chaos(item: pytest.Item) -> bool:
 
 @pytest.fixture(scope="session")
 def profile(pytestconfig: pytest.Config) -> Profile:
-    return FULL if pytestconfig.getoption("chaos_full", default=False) else QUICK
+    chosen = FULL if pytestconfig.getoption("chaos_full", default=False) else QUICK
+    rounds = pytestconfig.getoption("chaos_rounds", default=None)
+    payments = pytestconfig.getoption("chaos_payments", default=None)
+    return replace(
+        chosen,
+        fault_rounds=rounds if rounds is not None else chosen.fault_rounds,
+        min_payments=payments if payments is not None else chosen.min_payments,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -92,19 +112,19 @@ def rng(chaos_report: ChaosReport) -> random.Random:
 
 
 @pytest.fixture(scope="session")
-async def chaos_system() -> AsyncIterator[ChaosSystem]:
-    """Own Kafka + Postgres, then the services on them; torn down (data purged, logs kept) at the end."""
+async def chaos_system(profile: Profile) -> AsyncIterator[ChaosSystem]:
+    """Own Kafka (the full profile: 3 brokers) + Postgres, then the services on them (the full profile: two
+    processes of each); torn down (data purged, logs kept) at the end."""
     _prune_old_runs()
     home = CHAOS_HOME / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    infra = LocalInfra(home)
-    system = ChaosSystem.create(infra, home / "stack")
+    infra = LocalInfra(home, brokers=profile.brokers)
+    system = ChaosSystem.create(infra, home / "stack", replicated=profile.replicated)
     try:
         await infra.up()
-        await system.stack.start()
+        await system.start()
         yield system
     finally:
-        await system.close_clients()
-        await system.stack.stop()
+        await system.stop()
         await infra.down()
         shutil.rmtree(system.config.maildir, ignore_errors=True)
 

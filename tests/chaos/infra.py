@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from paylinks_devstack.stack import free_port
 
@@ -50,6 +51,10 @@ class LocalInfra:
     @property
     def kafka_port(self) -> int:
         return self.kafka_ports[0]
+
+    @property
+    def nodes(self) -> list[int]:
+        return list(range(1, self.brokers + 1))
 
     @property
     def bootstrap(self) -> str:
@@ -101,6 +106,21 @@ class LocalInfra:
         os.kill(pid, signal.SIGKILL)
         await _gone(pid)
 
+    async def leader_of(self, topic: str, partition: int = 0) -> int:
+        """The node (kafka.sh's node number = broker id) that leads the partition now."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
+        await producer.start()
+        try:
+            async with asyncio.timeout(60):
+                while True:
+                    await producer.client.force_metadata_update()
+                    leader = producer.client.cluster.leader_for_partition(TopicPartition(topic, partition))
+                    if leader is not None and leader >= 0:
+                        return int(leader)
+                    await asyncio.sleep(0.5)
+        finally:
+            await producer.stop()
+
     def _node_dir(self, node: int) -> Path:
         return self.home / "kafka" if self.brokers == 1 else self.home / "kafka" / f"node-{node}"
 
@@ -139,6 +159,9 @@ class LocalInfra:
             "KAFKA_PORTS": ",".join(map(str, self.kafka_ports)),
             "KAFKA_CONTROLLER_PORTS": ",".join(map(str, self.controller_ports)),
             "PGPORT_LOCAL": str(self.pg_port),
+            # Two SIGKILLed nodes of three (the controller quorum too) came back in more than kafka.sh's
+            # default 180 s on this shared 2-core machine at a load average of 37.
+            "KAFKA_READY_TIMEOUT": "600",
         }
         await _run(["bash", str(SCRIPTS / name), *args], env)
 

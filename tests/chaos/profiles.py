@@ -17,6 +17,8 @@ class Profile:
     bill_amount: int
     converge_seconds: float  # after the load: how long the system may take to settle everything
     test_timeout: int
+    brokers: int = 1  # 3: a replicated Kafka (replication factor 3, min.insync.replicas 2) under the payments
+    replicated: bool = False  # two processes of every service (the replica_kill fault)
 
 
 QUICK = Profile(
@@ -43,4 +45,6 @@ FULL = Profile(
     bill_amount=150_000,
     converge_seconds=300.0,
     test_timeout=1200,
+    brokers=3,
+    replicated=True,
 )

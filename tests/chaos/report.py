@@ -27,6 +27,7 @@ class ChaosReport:
     seed: int = 0
     counts: dict[str, Counter[str]] = field(default_factory=lambda: {s: Counter() for s in SECTIONS})
     readiness: list[str] = field(default_factory=list)
+    timeline: list[str] = field(default_factory=list)  # when each fault began and ended (they overlap)
     outcomes: dict[str, str] = field(default_factory=dict)  # test -> passed / failed / xfailed
     timings: dict[str, float] = field(default_factory=dict)
     mutations: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> caught, by, removes
@@ -60,6 +61,9 @@ class ChaosReport:
                 f"      {name:<16} {'caught' if m['caught'] else 'NOT CAUGHT':<10} by {m['by'] or '-'}"
                 for name, m in self.mutations.items()
             ]
+        if self.timeline:
+            lines.append("  fault timeline (seconds into the load)")
+            lines += [f"      {line}" for line in self.timeline]
         lines.append("  tests")
         lines += [
             f"      {result:<8} {self.timings.get(name, 0):5.0f} s  {name}"
@@ -76,6 +80,7 @@ class ChaosReport:
             **{s: {"total": self.total(s), **dict(self.counts[s])} for s in SECTIONS},
             "readiness": self.readiness,
             "mutations caught": self.mutations,
+            "timeline": self.timeline,
             "tests": {
                 name: {"outcome": r, "seconds": round(self.timings.get(name, 0), 1)}
                 for name, r in self.outcomes.items()

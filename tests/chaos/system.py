@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from billing_service.reactions import REACTIONS as BILLING_REACTIONS
@@ -25,6 +26,7 @@ from paylinks_runtime.testing import JWT_SECRET, eventually
 from reconciliation_service.projection import PLANNERS as RECONCILIATION_PLANNERS
 
 from .infra import LocalInfra
+from .proxy import ProxyProcess
 
 # Which consumer group reads which topics (the ConsumerSpecs of the four services; group = prefix + name).
 # What each service's consumer reads: its reaction registry says so (one place per service).
@@ -37,18 +39,26 @@ CONSUMED: dict[str, tuple[str, ...]] = {
 
 
 MUTATIONS = Path(__file__).parent / "mutations"
+CLOCK = Path(__file__).parent / "clock"
+# mutations/sitecustomize.py loads the clock_skew hook (clock/chaos_clock.py): both on every service's path.
+SERVICE_PYTHONPATH = f"{MUTATIONS}{os.pathsep}{CLOCK}"
+# The services that run twice when the system has replicas (the sandbox stands in for the outside processor).
+REPLICATED = ("link-service", "billing-service", "reconciliation-service", "notifier")
 
 
 def crash_after_charge_env() -> dict[str, str]:
     """A link-service process that dies right after the processor answers a charge (mutations/)."""
-    return {"CHAOS_CRASH_AFTER_CHARGE": "1", "PYTHONPATH": str(MUTATIONS)}
+    return {"CHAOS_CRASH_AFTER_CHARGE": "1", "PYTHONPATH": SERVICE_PYTHONPATH}
 
 
 def service_env(infra: LocalInfra) -> dict[str, str]:
     """Fast settlement and email timings, and pay-endpoint rate limits out of the load's way."""
     return mutation_env() | {
         "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap,
+        # Topics on every broker of a replicated cluster (kafka.sh: min.insync.replicas 2 there).
+        "KAFKA_REPLICATION_FACTOR": str(min(3, infra.brokers)),
         "DATABASE_URL": infra.database_url,
+        "PYTHONPATH": SERVICE_PYTHONPATH,
         "SANDBOX_CARD_SETTLE_SECONDS": "0.2",
         "SANDBOX_ECHECK_SETTLE_SECONDS": "0.3",
         "SANDBOX_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
@@ -71,7 +81,30 @@ def service_env(infra: LocalInfra) -> dict[str, str]:
 def mutation_env() -> dict[str, str]:
     """CHAOS_MUTATE=<protection>: the services run without it (mutations/sitecustomize.py)."""
     mutation = os.environ.get("CHAOS_MUTATE")
-    return {"CHAOS_MUTATE": mutation, "PYTHONPATH": str(MUTATIONS)} if mutation else {}
+    return {"CHAOS_MUTATE": mutation} if mutation else {}
+
+
+@dataclass
+class NetworkLinks:
+    """The connections the network_delay fault impairs: every service to PostgreSQL, link-service to the
+    payment processor; and the front of link-service (its processes, balanced) that payers and webhooks
+    use. The checker reads the database directly, never through these."""
+
+    postgres: ProxyProcess
+    processor: ProxyProcess
+    front: ProxyProcess
+
+    @property
+    def impairable(self) -> dict[str, ProxyProcess]:
+        return {"postgres": self.postgres, "processor": self.processor}
+
+    async def start(self) -> None:
+        for proxy in (self.postgres, self.processor, self.front):
+            await proxy.start()
+
+    async def stop(self) -> None:
+        for proxy in (self.postgres, self.processor, self.front):
+            await proxy.stop()
 
 
 @dataclass
@@ -79,16 +112,46 @@ class ChaosSystem:
     infra: LocalInfra
     stack: Stack
     run_id: str
+    links: NetworkLinks
+    # A second process of each REPLICATED service (full profile): same schema and groups, its own port.
+    replica_ports: dict[str, int] = field(default_factory=dict)
+    replicas: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     clients: list[PaylinksClient] = field(default_factory=list)
 
     @classmethod
-    def create(cls, infra: LocalInfra, home: Path) -> ChaosSystem:
+    def create(cls, infra: LocalInfra, home: Path, *, replicated: bool = False) -> ChaosSystem:
         run_id = f"chaos{uuid.uuid4().hex[:6]}"
-        return cls(infra, Stack(StackConfig.isolated(home, run_id, service_env(infra))), run_id)
+        config = StackConfig.isolated(home, run_id, service_env(infra))
+        replica_ports = {service: free_port() for service in REPLICATED} if replicated else {}
+        link_service = [config.ports["link-service"], *replica_ports.values()][:1] + (
+            [replica_ports["link-service"]] if replicated else []
+        )
+        links = NetworkLinks(
+            postgres=ProxyProcess([("127.0.0.1", infra.pg_port)], home / "network-postgres.json"),
+            processor=ProxyProcess(
+                [("127.0.0.1", config.ports["processor-sandbox"])], home / "network-processor.json"
+            ),
+            front=ProxyProcess([("127.0.0.1", port) for port in link_service], home / "network-front.json"),
+        )
+        front = f"http://{links.front.address}"
+        config.env |= {
+            "DATABASE_URL": infra.database_url.replace(f":{infra.pg_port}/", f":{links.postgres.port}/"),
+            "PROCESSOR_URL": f"http://{links.processor.address}",
+            "PUBLIC_BASE_URL": front,
+            "LINK_SERVICE_URL": front,
+            "PROCESSOR_WEBHOOK_URL": front + "/v1/processor/webhooks",
+            "CHAOS_CLOCK_DIR": str(home / "clock"),
+        }
+        return cls(infra, Stack(config), run_id, links, replica_ports)
 
     @property
     def config(self) -> StackConfig:
         return self.stack.config
+
+    @property
+    def front_url(self) -> str:
+        """Where payers reach link-service: any of its processes that answers."""
+        return f"http://{self.links.front.address}"
 
     def group(self, service: str) -> str:
         return f"{self.run_id}-{service}"
@@ -98,6 +161,10 @@ class ChaosSystem:
 
     def url(self, service: str) -> str:
         return self.config.url(service)
+
+    def clock_file(self, service: str) -> Path:
+        """The clock_skew hook of the service's processes reads its offset (seconds) from here."""
+        return self.config.home / "clock" / service
 
     def client(self, firm_id: str) -> PaylinksClient:
         """A firm's staff (and paying client) HTTP client, closed with the system."""
@@ -109,20 +176,58 @@ class ChaosSystem:
         for client in self.clients:
             await client.close()
 
+    async def start(self) -> None:
+        self.clock_file("any").parent.mkdir(parents=True, exist_ok=True)  # and the home, for the links' files
+        await self.links.start()
+        await self.stack.start()
+        for service in self.replica_ports:
+            await self.start_replica(service)
+
+    async def stop(self) -> None:
+        await self.close_clients()
+        for process in self.replicas.values():
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                await process.wait()
+        await self.stack.stop()
+        await self.links.stop()
+
+    async def start_replica(self, service: str) -> None:
+        """(Re)start the standing second process of the service and wait until it is ready."""
+        url = f"http://127.0.0.1:{self.replica_ports[service]}"
+        self.replicas[service] = await self._spawn(service, {"HTTP_PORT": str(self.replica_ports[service])})
+        await eventually(partial(_ready, url), timeout=120)
+
+    async def kill_replica(self, service: str) -> None:
+        process = self.replicas[service]
+        if process.returncode is None:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+
+    def processes_of(self, service: str) -> list[asyncio.subprocess.Process]:
+        """The service's processes: the stack's and, with replicas, the second one."""
+        replica = [self.replicas[service]] if service in self.replicas else []
+        return [self.stack.processes[service], *replica]
+
+    async def relay_leader(self, service: str) -> asyncio.subprocess.Process:
+        """The service's process that holds its outbox relay lease now (the lease names the holder's pid);
+        the stack's process if none does."""
+        conn = await asyncpg.connect(self.infra.database_url)
+        try:
+            holder = await conn.fetchval(
+                f'SELECT holder FROM "{self.schema(service)}".outbox_relay_lease WHERE expires_at > now()'  # noqa: S608 - our schema name
+            )
+        finally:
+            await conn.close()
+        processes = self.processes_of(service)
+        pid = int(holder.split(":")[1]) if holder else None
+        return next((p for p in processes if p.pid == pid), processes[0])
+
     @asynccontextmanager
     async def replica(self, service: str, env: dict[str, str] | None = None) -> AsyncIterator[str]:
         """Another process of the service (same schema and consumer groups, own port); yields its URL."""
         port = free_port()
-        env = self.config.service_env(service) | (env or {}) | {"HTTP_PORT": str(port)}
-        log = self.replica_log(service).open("ab")
-        process = await asyncio.create_subprocess_exec(
-            executable(EXECUTABLES.get(service, service)),
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        log.close()
+        process = await self._spawn(service, (env or {}) | {"HTTP_PORT": str(port)})
         try:
             url = f"http://127.0.0.1:{port}"
             await eventually(partial(_ready, url), timeout=120)
@@ -131,6 +236,19 @@ class ChaosSystem:
             if process.returncode is None:  # a replica may have died of the fault it was started with
                 process.send_signal(signal.SIGTERM)
             await process.wait()
+
+    async def _spawn(self, service: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+        log = self.replica_log(service).open("ab")
+        try:
+            return await asyncio.create_subprocess_exec(
+                executable(EXECUTABLES.get(service, service)),
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                env=self.config.service_env(service) | env,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
 
     async def restart(self, service: str) -> None:
         await self.stack.kill(service, signal.SIGTERM)
@@ -145,6 +263,9 @@ class ChaosSystem:
         for service in SERVICES:
             if self.stack.processes[service].returncode is not None:
                 await self.stack.start_service(service)
+        for service, process in self.replicas.items():
+            if process.returncode is not None:
+                await self.start_replica(service)
         for service in SERVICES:
             await self.stack.wait_ready(service)
 

@@ -200,6 +200,9 @@ def _crash_after_charge() -> None:
     HttpProcessor.charge = charge_then_die  # type: ignore[method-assign]
 
 
+# The clock_skew fault's hook (tests/chaos/clock), not a mutation: first, before a mutation imports pydantic.
+if os.environ.get("CHAOS_CLOCK_DIR"):
+    import chaos_clock  # noqa: F401
 MUTATIONS = {
     "inbox": _no_inbox,
     "idempotency": _no_idempotency_key,
