@@ -4,8 +4,6 @@ ledger movements they make, each in tables keyed by its own id, so sums over the
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
 
 from paylinks_events import (
     BillIssued,
@@ -37,15 +35,6 @@ from .projection_rows import (
 )
 
 
-def _history(
-    writes: ProjectionWrites, envelope: Envelope, at: datetime, *, actor: str | None = None, **details: Any
-) -> None:
-    """A money event's row in the history of the payment it concerns, at its own time, by the service that
-    published it unless a person is named (`actor`)."""
-    payment_id: str = envelope.event.payment_id  # type: ignore[attr-defined]  # every money event names one
-    writes.add_history(envelope, payment_id, at, actor or envelope.source, **details)
-
-
 def _bill(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, BillIssued)
@@ -59,7 +48,9 @@ def _returned(writes: ProjectionWrites, envelope: Envelope) -> None:
         e.firm_id, e.payment_id, e.amount, e.reason, e.returned_at
     )
     writes.add_movement(e.firm_id, e.payment_id, "return", e.payment_id, -e.amount, e.returned_at)
-    _history(writes, envelope, e.returned_at, amount=e.amount, reason=e.reason)
+    writes.add_history(
+        envelope, e.payment_id, e.returned_at, envelope.source, amount=e.amount, reason=e.reason
+    )
 
 
 def _refund_requested(writes: ProjectionWrites, envelope: Envelope) -> None:
@@ -68,11 +59,11 @@ def _refund_requested(writes: ProjectionWrites, envelope: Envelope) -> None:
     writes.refund_requests[(e.firm_id, e.refund_id)] = RefundRequestRow(
         e.firm_id, e.refund_id, e.payment_id, e.amount, e.currency, e.reason, e.requested_by, e.requested_at
     )
-    _history(
-        writes,
+    writes.add_history(
         envelope,
+        e.payment_id,
         e.requested_at,
-        actor=e.requested_by,
+        e.requested_by,
         refund_id=e.refund_id,
         amount=e.amount,
         reason=e.reason,
@@ -86,7 +77,9 @@ def _refund_succeeded(writes: ProjectionWrites, envelope: Envelope) -> None:
         e.firm_id, e.refund_id, e.payment_id, e.amount, e.currency, e.succeeded_at
     )
     writes.add_movement(e.firm_id, e.payment_id, "refund", e.refund_id, -e.amount, e.succeeded_at)
-    _history(writes, envelope, e.succeeded_at, refund_id=e.refund_id, amount=e.amount)
+    writes.add_history(
+        envelope, e.payment_id, e.succeeded_at, envelope.source, refund_id=e.refund_id, amount=e.amount
+    )
 
 
 def _refund_failed(writes: ProjectionWrites, envelope: Envelope) -> None:
@@ -95,7 +88,9 @@ def _refund_failed(writes: ProjectionWrites, envelope: Envelope) -> None:
     writes.refund_failures[(e.firm_id, e.refund_id)] = RefundFailureRow(
         e.firm_id, e.refund_id, e.payment_id, e.failed_at, e.reason
     )
-    _history(writes, envelope, e.failed_at, refund_id=e.refund_id, reason=e.reason)
+    writes.add_history(
+        envelope, e.payment_id, e.failed_at, envelope.source, refund_id=e.refund_id, reason=e.reason
+    )
 
 
 def _disputed(writes: ProjectionWrites, envelope: Envelope) -> None:
@@ -111,10 +106,11 @@ def _disputed(writes: ProjectionWrites, envelope: Envelope) -> None:
         e.evidence_due_by,
         e.disputed_at,
     )
-    _history(
-        writes,
+    writes.add_history(
         envelope,
+        e.payment_id,
         e.disputed_at,
+        envelope.source,
         dispute_id=e.dispute_id,
         amount=e.amount,
         reason=e.reason,
@@ -130,7 +126,15 @@ def _dispute_closed(writes: ProjectionWrites, envelope: Envelope) -> None:
     )
     if e.outcome == "lost":  # an open or won dispute is not a loss: the money is still the client's
         writes.add_movement(e.firm_id, e.payment_id, "dispute_lost", e.dispute_id, -e.amount, e.closed_at)
-    _history(writes, envelope, e.closed_at, dispute_id=e.dispute_id, outcome=e.outcome, amount=e.amount)
+    writes.add_history(
+        envelope,
+        e.payment_id,
+        e.closed_at,
+        envelope.source,
+        dispute_id=e.dispute_id,
+        outcome=e.outcome,
+        amount=e.amount,
+    )
 
 
 def _fee(writes: ProjectionWrites, envelope: Envelope) -> None:

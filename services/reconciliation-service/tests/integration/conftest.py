@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
 from paylinks_events import (
@@ -37,7 +37,6 @@ from paylinks_events import (
     RefundFailed,
     RefundRequested,
     RefundSucceeded,
-    Topic,
     to_record,
 )
 from paylinks_runtime.metrics import CONSUMER_LAG
@@ -83,39 +82,6 @@ async def caught_up(consumer: str) -> bool:
     return len(lag) >= await _partition_count(PROJECTION_TOPICS) and not any(lag.values())
 
 
-async def own_events_applied(pool: asyncpg.Pool, timeout: float = 30.0) -> None:
-    """Wait until every event the service published itself has come back through its projection consumer:
-    once its outbox is empty they are all below the topic's end offsets of that moment, and the offsets
-    stored with the projection reach those (a fixed mark: other runs may keep publishing meanwhile)."""
-    await eventually(lambda: _outbox_empty(pool), timeout=timeout)
-    ends = await _end_offsets(str(Topic.RECONCILIATION))
-    await eventually(lambda: _stored_offsets_reach(pool, ends), timeout=timeout)
-
-
-async def _outbox_empty(pool: asyncpg.Pool) -> bool:
-    return not await pool.fetchval("SELECT count(*) FROM outbox")
-
-
-async def _stored_offsets_reach(pool: asyncpg.Pool, ends: dict[TopicPartition, int]) -> bool:
-    rows = await pool.fetch(
-        "SELECT partition, next_offset FROM consumer_offsets WHERE topic = $1", str(Topic.RECONCILIATION)
-    )
-    stored = {row["partition"]: row["next_offset"] for row in rows}
-    return all(stored.get(tp.partition, 0) >= end for tp, end in ends.items() if end)
-
-
-async def _end_offsets(topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        return ends
-    finally:
-        await consumer.stop()
-
-
 async def _partition_count(topics: tuple[str, ...]) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP)
     await consumer.start()
@@ -128,7 +94,7 @@ async def _partition_count(topics: tuple[str, ...]) -> int:
 
 @pytest.fixture(scope="session")
 def pool(app: FastAPI, client: httpx.AsyncClient) -> asyncpg.Pool:
-    """The service's own pool (search_path = its schema): for looking at the read model and its offsets."""
+    """The service's own pool (search_path = its schema): for looking at the read model and the inbox."""
     return app.state.runtime.pool
 
 
