@@ -136,6 +136,49 @@ async def test_the_payments_export_totals_what_the_api_says(firm) -> None:  # ty
     assert parsed(await firm.get("/v1/payments.csv", **{"from": tomorrow})) == []
 
 
+async def test_a_zero_decimal_currency_is_exported_in_its_own_units(firm) -> None:  # type: ignore[no-untyped-def]
+    """5,000 JPY is "50000" in both CSV files, never "500.00": the ISO 4217 exponent, not a fixed 100."""
+    trust = firm.bank_account("Trust JPY", kind="trust").model_copy(update={"currency": "JPY"})
+    operating = firm.bank_account().model_copy(update={"currency": "JPY"})
+    paid = firm.received(trust.bank_account_id, amount=50000, currency="JPY")
+    refund = firm.refund_requested(paid, 1234)
+    fee = firm.fee(paid, operating.bank_account_id, 1480)
+    payout = firm.payout(
+        trust.bank_account_id,
+        PayoutLine(type="payment", payment_id=paid.payment_id, amount=50000),
+        PayoutLine(type="refund", payment_id=paid.payment_id, refund_id=refund.refund_id, amount=-1234),
+    ).model_copy(update={"currency": "JPY"})
+    await firm.publish(
+        trust,
+        operating,
+        paid,
+        firm.processed(paid, fee=1480, currency="JPY"),
+        fee,
+        refund,
+        firm.refund_succeeded(refund),
+        payout,
+    )
+    await eventually(lambda: _payment_has(firm, paid.payment_id, "payout_id", payout.payout_id))
+    await eventually(lambda: _payment_has(firm, paid.payment_id, "refunded_amount", 1234))
+
+    [row] = parsed(await firm.get("/v1/payments.csv"))
+    assert (row["currency"], row["amount"], row["fee"], row["refunded"], row["net"]) == (
+        "JPY",
+        "50000",
+        "1480",
+        "1234",
+        "48766",
+    )
+    lines = parsed(await firm.get("/v1/deposits.csv"))
+    assert [(r["currency"], r["payout_amount"], r["line_type"], r["amount"]) for r in lines] == [
+        ("JPY", "48766", "payment", "50000"),
+        ("JPY", "48766", "refund", "-1234"),
+    ]
+    [deposit] = await deposits(firm)
+    assert (deposit["currency"], deposit["amount"]) == ("JPY", 48766)
+    assert sum(Decimal(r["amount"]) for r in lines) == deposit["amount"]  # minor units are the units
+
+
 async def _has_deposits(firm, count: int) -> bool:  # type: ignore[no-untyped-def]
     return len(await deposits(firm)) == count
 
