@@ -129,7 +129,8 @@ async def payments_export(
     conn: asyncpg.Connection, firm_id: str, since: date | None, until: date | None
 ) -> list[asyncpg.Record]:
     """The firm's received or processed payments by day (UTC) between `since` and `until` inclusive, with what
-    went back (refunds succeeded, disputes lost, returns) and whose they are."""
+    went back (refunds succeeded, disputes lost, returns) and whose they are: the matter or contact staff
+    linked, else the client of the bill it paid (as the trust reconciliation's client ledgers count it)."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT p.payment_id, p.status, p.received_at, p.processed_at, p.bank_account_id,
@@ -138,12 +139,18 @@ async def payments_export(
                coalesce(r.refunded, 0)::bigint AS refunded,
                coalesce(d.lost, 0)::bigint AS disputes_lost,
                coalesce(p.returned_amount, 0)::bigint AS returned, p.returned_reason,
-               d.latest_status AS dispute_status, p.matter_id, m.number AS matter_number,
-               m.name AS matter_name, p.contact_id, c.name AS contact_name, p.payout_id
+               d.latest_status AS dispute_status, owner.matter_id, m.number AS matter_number,
+               m.name AS matter_name, owner.contact_id, c.name AS contact_name, p.payout_id
           FROM payments p
           LEFT JOIN bank_accounts b ON b.firm_id = p.firm_id AND b.bank_account_id = p.bank_account_id
-          LEFT JOIN matters m ON m.firm_id = p.firm_id AND m.matter_id = p.matter_id
-          LEFT JOIN contacts c ON c.firm_id = p.firm_id AND c.contact_id = p.contact_id
+          LEFT JOIN bills bl ON bl.firm_id = p.firm_id AND bl.bill_id = p.bill_id
+          CROSS JOIN LATERAL (
+              SELECT CASE WHEN p.matter_id IS NOT NULL OR p.contact_id IS NOT NULL THEN p.matter_id
+                          ELSE bl.matter_id END AS matter_id,
+                     CASE WHEN p.matter_id IS NOT NULL OR p.contact_id IS NOT NULL THEN p.contact_id
+                          ELSE bl.contact_id END AS contact_id) owner
+          LEFT JOIN matters m ON m.firm_id = p.firm_id AND m.matter_id = owner.matter_id
+          LEFT JOIN contacts c ON c.firm_id = p.firm_id AND c.contact_id = owner.contact_id
           LEFT JOIN LATERAL (
               SELECT sum(amount) FILTER (WHERE status = 'succeeded') AS refunded FROM refunds
                WHERE firm_id = p.firm_id AND payment_id = p.payment_id) r ON true

@@ -179,6 +179,65 @@ async def test_a_zero_decimal_currency_is_exported_in_its_own_units(firm) -> Non
     assert sum(Decimal(r["amount"]) for r in lines) == deposit["amount"]  # minor units are the units
 
 
+async def test_the_payments_export_totals_the_trust_reconciliation_client_by_client(firm) -> None:  # type: ignore[no-untyped-def]
+    """Summed per matter or contact, the export's trust rows are the client ledgers and the unidentified money
+    of GET /v1/trust-reconciliation: a bill payment is its bill's client's money in both."""
+    trust, operating = firm.bank_account(kind="trust"), firm.bank_account()
+    contact, matter = await firm.practice()
+    other = firm.contact("Lee Other")
+    bill = firm.bill(matter)
+    await firm.publish(trust, operating, other, bill)
+    await eventually(lambda: _knows(firm, "contacts", "contact_id", other.contact_id))
+    t = trust.bank_account_id
+    billed = firm.received(t, amount=7000, bill_id=bill.bill_id, source="bill_link")
+    for_matter, for_contact = firm.received(t, amount=10000), firm.received(t, amount=3000)
+    unknown, elsewhere = firm.received(t, amount=4000), firm.received(operating.bank_account_id, amount=900)
+    refund = firm.refund_requested(unknown, 1000)
+    await firm.publish(
+        *(e for r in (billed, for_matter, for_contact, unknown, elsewhere) for e in (r, firm.processed(r))),
+        refund,
+        firm.refund_succeeded(refund),
+    )
+    for payment, target in (
+        (for_matter, {"matter_id": matter.matter_id}),
+        (for_contact, {"contact_id": other.contact_id}),
+    ):
+        await firm.wait_for_status(payment.payment_id, "ready")
+        linked = await firm.client.post(
+            f"/v1/payments/{payment.payment_id}/link", json=target, headers=firm.headers
+        )
+        assert linked.status_code == 200, linked.text
+
+    async def settled() -> dict[str, Any] | None:
+        response = await firm.get("/v1/trust-reconciliation", bank_account_id=t)
+        body: dict[str, Any] = response.json()
+        return body if (body["ledger"], body["unidentified"]) == (23000, 3000) else None
+
+    reconciliation = await eventually(settled)
+    assert reconciliation["balanced"]
+
+    rows = parsed(await firm.get("/v1/payments.csv"))
+    by_client: dict[tuple[str | None, str | None], Decimal] = {}
+    for row in (r for r in rows if r["bank_account_kind"] == "trust"):
+        client = (row["matter_id"] or None, row["contact_id"] or None)
+        by_client[client] = by_client.get(client, Decimal(0)) + Decimal(row["net"]) * 100
+    expected = {(c["matter_id"], c["contact_id"]): c["balance"] for c in reconciliation["client_ledgers"]}
+    assert by_client.pop((None, None)) == reconciliation["unidentified"]
+    assert by_client == expected
+    assert expected == {(matter.matter_id, contact.contact_id): 17000, (None, other.contact_id): 3000}
+    [bill_row] = [r for r in rows if r["payment_id"] == billed.payment_id]
+    assert (bill_row["bill_id"], bill_row["matter_number"], bill_row["contact_name"]) == (
+        bill.bill_id,
+        matter.number,
+        contact.name,
+    )
+
+
+async def _knows(firm, table: str, column: str, value: str) -> bool:  # type: ignore[no-untyped-def]
+    query = f"SELECT true FROM {table} WHERE firm_id = $1 AND {column} = $2"  # noqa: S608
+    return bool(await firm.pool.fetchval(query, firm.id, value))
+
+
 async def _has_deposits(firm, count: int) -> bool:  # type: ignore[no-untyped-def]
     return len(await deposits(firm)) == count
 
