@@ -47,6 +47,25 @@ async def test_the_fee_account_is_the_firms_operating_account_even_for_a_trust_p
     assert (charge.bank_account_id, charge.fee_bank_account_id) == (trust, operating["bank_account_id"])
 
 
+async def test_without_a_chosen_fee_account_the_first_operating_account_registered_takes_the_fees(
+    desk: Desk,
+) -> None:
+    [first] = await desk.pool.fetch(
+        "SELECT bank_account_id FROM bank_accounts WHERE firm_id = $1 AND kind = 'operating'", desk.firm_id
+    )
+    second = await desk.account("operating")
+    link = await desk.link(await desk.account("trust"))
+    [charge] = desk.processor.charged(await desk.pay(link, card(desk.processor.card())))
+    assert charge.fee_bank_account_id == first["bank_account_id"] != second
+    await desk.pool.execute(
+        "INSERT INTO firms (firm_id, display_name, fee_bank_account_id) VALUES ($1, 'Firm', $2)",
+        desk.firm_id,
+        second,
+    )  # PUT /v1/firm chose the second
+    [chosen] = desk.processor.charged(await desk.pay(link, card(desk.processor.card())))
+    assert chosen.fee_bank_account_id == second
+
+
 async def test_a_firm_without_an_operating_account_is_refused_before_any_charge(desk: Desk) -> None:
     desk.firm_id += "-trust-only"
     link = await desk.link(await desk.account("trust"))
