@@ -3,11 +3,14 @@ trust-safe money (fees from operating, payouts tied to deposits, the three-way t
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
+from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from paylinks_events.money import format_money
+from paylinks_events.money import format_money, plain_amount
 from paylinks_runtime.settings import DEV_PROCESSOR_API_KEY
 
 from .client import ECHECK_LATE_RETURN, TEST_CARD, token_of
@@ -85,7 +88,9 @@ class MoneyAfterPayment:
         paid = await self.api.public.post(
             f"{processor}/v1/sandbox/payouts", json={"firm_id": self.story.firm}, headers=headers
         )
-        self.say(f"the processor pays out what has settled -> {paid.status_code}")
+        made = {p["payout_id"] for p in paid.json()["payouts"]}
+        self.say(f"the processor pays out what has settled -> {paid.status_code} ({len(made)} payouts)")
+        await self.api.when(partial(self._arrived, made), "arrived", True, timeout=60)
         trust, operating = self.story.ids["trust"], self.story.ids["operating"]
         for account, name in ((trust, "trust"), (operating, "operating")):
             deposits = await self.api.when(partial(self._deposits, account), "count", 1, timeout=60)
@@ -95,10 +100,34 @@ class MoneyAfterPayment:
                     self.say(
                         f"    {line['type']:<12} {money(line['amount']):>12}  payment {line['payment_id']}"
                     )
+        await self._deposits_csv()
         reconciliation = await self.api.call(
             "GET", "reconciliation-service", "/v1/trust-reconciliation", params={"bank_account_id": trust}
         )
         self._print_reconciliation(reconciliation)
+        if not reconciliation["balanced"]:
+            raise RuntimeError(f"the trust account does not reconcile three ways: {reconciliation}")
+
+    async def _deposits_csv(self) -> None:
+        """The bookkeeper's file: one row per deposit line, parsed back and totalled against the JSON."""
+        listed = await self.api.call("GET", "reconciliation-service", "/v1/deposits")
+        # read after the list, the file holds every deposit listed (a later payout only adds rows)
+        document = await self.api.call("GET", "reconciliation-service", "/v1/deposits.csv")
+        rows = list(csv.DictReader(io.StringIO(document.decode(), newline="")))
+        for deposit in listed["items"]:
+            lines = [r for r in rows if r["payout_id"] == deposit["payout_id"]]
+            total = sum(Decimal(r["amount"]) for r in lines)
+            if total != Decimal(plain_amount(deposit["amount"], deposit["currency"])):
+                raise RuntimeError(f"deposits.csv: payout {deposit['payout_id']} lines sum to {total}")
+        self.say(
+            f"GET /v1/deposits.csv -> {len(rows)} lines of {len(listed['items'])} deposits;"
+            " each deposit's lines sum to its amount"
+        )
+
+    async def _arrived(self, payout_ids: set[str]) -> dict[str, Any]:
+        """Whether reconciliation lists every payout the processor just made as a deposit."""
+        found = await self.api.call("GET", "reconciliation-service", "/v1/deposits")
+        return {"arrived": payout_ids <= {d["payout_id"] for d in found["items"]}}
 
     async def _deposits(self, account: str) -> dict[str, Any]:
         found = await self.api.call(
@@ -110,8 +139,15 @@ class MoneyAfterPayment:
         self.say(f"trust ledger     {money(r['ledger']):>12}   (payments - refunds - lost - returns)")
         self.say(f"deposited        {money(r['deposited']):>12}   (the bank statement: payouts)")
         self.say(f"in transit       {money(r['in_transit']):>12}")
+        names = {
+            self.story.ids["estate"]: "matter 2026-0042",
+            self.story.ids["lawsuit"]: "matter 2026-0057",
+            self.story.ids["dana"]: "Dana Whitfield",
+            self.story.ids["marcus"]: "Marcus Lee",
+        }
         for client in r["client_ledgers"]:
             who = client.get("matter_id") or client.get("contact_id")
+            who = names.get(who, who)
             at_risk = money(client["at_risk"])
             self.say(f"client ledger    {money(client['balance']):>12}   {who} (at risk: {at_risk})")
         self.say(f"unidentified     {money(r['unidentified']):>12}   (not linked to a client yet)")
