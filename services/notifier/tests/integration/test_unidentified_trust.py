@@ -86,6 +86,23 @@ async def test_one_reminder_for_trust_money_nobody_identified(firm, pool) -> Non
     assert len([m for m in firm.mail() if "Unidentified trust money" in firm.subject(m)]) == 2
 
 
+async def test_the_reminder_goes_to_the_trust_accounts_own_recipients(firm) -> None:  # type: ignore[no-untyped-def]
+    trust = await firm.bank_account("IOLTA Trust")
+    await firm.set_recipients("office")  # the firm's group
+    await firm.set_recipients("trustdesk", bank_account_id=trust)  # the account's own, which wins
+    unidentified = firm.received(trust)
+    await firm.publish(unidentified, processed_days_ago(firm, unidentified, 10))
+
+    def reminders(who: str) -> list:  # type: ignore[type-arg]
+        return [m for m in firm.mail(who) if firm.subject(m).startswith("Unidentified trust money:")]
+
+    [reminder] = await eventually(lambda: reminders("trustdesk"), timeout=40)
+    assert unidentified.payment_id in firm.text(reminder)
+    [row] = await firm.emails(unidentified.payment_id, notice="unidentified_trust_reminder")
+    assert row["status"] == "sent"
+    assert reminders("office") == []
+
+
 async def test_a_firm_sets_its_own_number_of_business_days(firm, firm_factory, pool) -> None:
     trust = await firm.bank_account("IOLTA Trust")
     await firm.set_recipients()
