@@ -1,5 +1,6 @@
-"""The three-way trust reconciliation (CONTRACT.md §2, MONEY.md), pure: from each payment's position in a
-trust account as of a time, and the account's deposits, to the ledger, the client ledgers and `balanced`.
+"""The three-way trust reconciliation (CONTRACT.md §2; the service README, "The ledger"), pure: from each
+payment's position in a trust account as of a time, and the account's deposits, to the ledger, the client
+ledgers and `balanced`.
 
 bank (deposited + in transit) = trust ledger = sum of client ledgers + unidentified.
 """
