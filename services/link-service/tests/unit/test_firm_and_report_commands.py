@@ -91,6 +91,7 @@ class FakeReportTables:
     fee_accounts: dict[str, str] = field(default_factory=dict)  # payment -> the charge's fee account
     settled: list[str] = field(default_factory=list)
     account_firms: dict[str, str] = field(default_factory=dict)
+    account_kinds: dict[tuple[str, str], str] = field(default_factory=dict)  # (account, firm) -> kind
 
     async def first_delivery(self, webhook_id: str) -> bool:
         first = webhook_id not in self.delivered
@@ -111,6 +112,9 @@ class FakeReportTables:
 
     async def account_firm(self, bank_account_id: str) -> str | None:
         return self.account_firms.get(bank_account_id)
+
+    async def account_kind(self, bank_account_id: str, firm_id: str) -> str | None:
+        return self.account_kinds.get((bank_account_id, firm_id))
 
 
 @dataclass
@@ -152,6 +156,29 @@ async def test_a_success_is_recorded_once_with_its_fee_on_the_charges_fee_accoun
     assert processed.fee == 320  # type: ignore[attr-defined]
     [fee] = r.published(FeeCharged)
     assert (fee.amount, fee.bank_account_id) == (320, "operating-1")  # type: ignore[attr-defined]
+
+
+async def test_without_the_charges_fee_account_only_an_operating_one_the_processor_names_takes_the_fee() -> (
+    None
+):
+    r = reports()
+    r.tables.account_kinds |= {("trust-1", FIRM): "trust", ("operating-1", FIRM): "operating"}
+    payment_id = await r.payment()
+    del r.tables.fee_accounts[payment_id]  # a payment whose charge named no fee account
+    for account in ("trust-1", "operating-elsewhere", None):
+        with pytest.raises(OutOfOrder):
+            await r.report(
+                f"wh-{account}",
+                "payment.succeeded",
+                payment_id=payment_id,
+                fee=320,
+                fee_bank_account_id=account,
+            )
+    assert r.published(PaymentProcessed) == r.published(FeeCharged) == []  # no fee ever on trust
+    reported = {"payment_id": payment_id, "fee": 320, "fee_bank_account_id": "operating-1"}
+    assert await r.report("wh-ok", "payment.succeeded", **reported) == "applied"
+    [fee] = r.published(FeeCharged)
+    assert fee.bank_account_id == "operating-1"  # type: ignore[attr-defined]
 
 
 async def test_a_failure_stops_counting_against_the_bill() -> None:

@@ -75,13 +75,19 @@ def _apply(payment: Payment, kind: str, data: wh.PaymentData, fee_account: str, 
 
 
 async def _fee_account(uow: UnitOfWork, payment: Payment, data: wh.PaymentData) -> str:
-    """The operating account the charge named for its fees; else the one the processor says it used."""
+    """The operating account the charge named for its fees; else the one the processor says it used, if it is
+    one of the firm's operating accounts. A fee is never recorded on a trust account: a report naming one
+    counts as naming none (recorded nothing, 409), which never happens for a payment taken here."""
     named = await uow.tables.charge_fee_account(payment.id)
+    if named is not None:
+        return named
     reported = getattr(data, "fee_bank_account_id", None)
-    account = named or reported
-    if account is None:
-        raise OutOfOrder("no fee account is known for this payment")  # never for a payment taken here
-    return str(account)
+    firm_id = payment.received.firm_id if payment.received else None
+    if reported is None or firm_id is None:
+        raise OutOfOrder("no fee account is known for this payment")
+    if await uow.tables.account_kind(str(reported), firm_id) == "operating":
+        return str(reported)
+    raise OutOfOrder("no operating fee account is known for this payment")
 
 
 async def _payment(uow: UnitOfWork, data: wh.PaymentData) -> Payment | None:

@@ -96,6 +96,10 @@ class ReportTables(Protocol):
 
     async def account_firm(self, bank_account_id: str) -> str | None: ...
 
+    async def account_kind(self, bank_account_id: str, firm_id: str) -> str | None:
+        """'trust' or 'operating', or None when the firm has no such account."""
+        ...
+
 
 class PostgresReportTables:
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -118,6 +122,9 @@ class PostgresReportTables:
 
     async def account_firm(self, bank_account_id: str) -> str | None:
         return await accounts.firm_of(self._conn, bank_account_id)
+
+    async def account_kind(self, bank_account_id: str, firm_id: str) -> str | None:
+        return await accounts.kind_for_firm(self._conn, bank_account_id, firm_id)
 
 
 def link_writer(writer: Writer) -> Writer[LinkTables]:
