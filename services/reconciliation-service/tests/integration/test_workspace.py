@@ -149,6 +149,41 @@ async def test_another_firms_payment_is_404(firm, other_firm, client) -> None:  
     assert (await client.get(page, headers=auth_header(firm.id, roles=("viewer",)))).status_code == 403
 
 
+async def test_other_firms_staff_change_and_export_nothing(firm, other_firm, browser, link_service) -> None:  # type: ignore[no-untyped-def]
+    """Signed in to their own firm with a valid CSRF token, staff (admins even) of another firm post every
+    form against this firm's payment: not found, nothing changes, link-service is never asked; their
+    deposits CSV holds none of this firm's lines."""
+    account = firm.bank_account()
+    await firm.publish(account)
+    _, matter = await firm.practice()
+    payment = await firm.ready_payment(account.bank_account_id)
+    await firm.publish(
+        firm.payout(
+            account.bank_account_id, PayoutLine(type="payment", payment_id=payment.payment_id, amount=12500)
+        )
+    )
+    await eventually(lambda: _paid_out(firm, payment.payment_id))
+    await sign_in(browser, other_firm.id, role="admin")
+    token = csrf_of(await browser.get("/payments"))
+    base = f"/payments/{payment.payment_id}/actions"
+    for action, data in (
+        ("link", {"matter_id": matter.matter_id}),
+        ("unlink", {"reason": "not ours"}),
+        ("relink", {"target": f"matter:{matter.matter_id}", "reason": "not ours"}),
+        ("refund", {"amount": "1.00", "reason": "not ours", "idempotency_key": "k1"}),
+    ):
+        refused = await browser.post(f"{base}/{action}", data=data | {"csrf_token": token}, headers=ORIGIN)
+        assert refused.status_code == 404, action
+        assert "Payment not found" in refused.text
+    after = await firm.payment(payment.payment_id)
+    assert (after["status"], after["matter_id"], after["refunded_amount"]) == ("ready", None, 0)
+    assert link_service == []
+    theirs = await browser.get("/deposits.csv")
+    assert theirs.status_code == 200
+    assert payment.payment_id not in theirs.text
+    assert payment.payment_id not in (await browser.get("/payments.csv")).text
+
+
 async def test_filters_tags_amount_search_and_keyset_paging(firm, browser, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     card, echeck = firm.bank_account(name="Operating"), firm.bank_account(name="Trust", kind="trust")
     await firm.publish(card, echeck)
