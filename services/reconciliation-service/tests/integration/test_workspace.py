@@ -8,6 +8,7 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -217,6 +218,79 @@ async def test_filters_tags_amount_search_and_keyset_paging(firm, browser, monke
     second = await browser.get(older.group(1).replace("&amp;", "&"))
     assert refunded.payment_id in second.text
     assert bank.payment_id not in second.text
+
+
+async def test_every_status_filter_the_date_range_search_and_the_default_queue(firm, browser) -> None:  # type: ignore[no-untyped-def]
+    """One payment in each state; each status filter lists exactly its own, on the database's conditions."""
+    account = firm.bank_account()
+    await firm.publish(account)
+    _, matter = await firm.practice()
+    acct = account.bank_account_id
+    pending = firm.received(acct, payer=Payer(name="Quinn Pending", email="q@example.com"))
+    failed = firm.received(acct)
+    await firm.publish(pending, failed, firm.failed(failed))
+    ready = await firm.ready_payment(acct, reference="INV-7731")
+    linked = await firm.ready_payment(acct)
+    refunded = await firm.ready_payment(acct)
+    disputed = await firm.ready_payment(acct)
+    charged_back = await firm.ready_payment(acct)
+    returned = await firm.ready_payment(acct, method="echeck", card_brand=None, last4=None)
+    old = await firm.ready_payment(acct, received_at=datetime.now(UTC) - timedelta(days=10))
+    refund = firm.refund_requested(refunded, refunded.amount)
+    lost = firm.disputed(charged_back)
+    await firm.publish(
+        refund, firm.refund_succeeded(refund), firm.disputed(disputed),
+        lost, firm.dispute_closed(lost, "lost"), firm.returned(returned),
+    )  # fmt: skip
+    response = await firm.client.post(
+        f"/v1/payments/{linked.payment_id}/link", json={"matter_id": matter.matter_id}, headers=firm.headers
+    )
+    assert response.status_code == 200
+    await firm.wait_for_status(failed.payment_id, "failed")
+    for done, field, value in (
+        (refunded, "refunded_amount", refunded.amount), (disputed, "dispute", "open"),
+        (charged_back, "dispute", "lost"), (returned, "returned", returned.amount),
+    ):  # fmt: skip
+        await eventually(
+            lambda done=done, field=field, value=value: _shows(firm, done.payment_id, field, value)
+        )
+    await sign_in(browser, firm.id)
+
+    async def listed(**params: str) -> set[str]:
+        page = await browser.get("/payments", params=params)
+        assert page.status_code == 200
+        return set(re.findall(r'href="/payments/([0-9a-f-]{36})"', page.text))
+
+    everyone = {p.payment_id for p in (pending, failed, ready, linked, refunded, disputed, charged_back)}
+    everyone |= {returned.payment_id, old.payment_id}
+    assert await listed(status="all") == everyone
+    assert linked.payment_id not in await listed()  # the default: the unlinked queue
+    assert {pending.payment_id, ready.payment_id, old.payment_id} <= await listed()
+    assert await listed(status="pending") == {pending.payment_id}
+    assert await listed(status="linked") == {linked.payment_id}
+    assert await listed(status="failed") == {failed.payment_id}
+    assert await listed(status="refunded") == {refunded.payment_id}
+    assert await listed(status="disputed") == {disputed.payment_id}
+    assert await listed(status="chargeback") == {charged_back.payment_id}
+    assert await listed(status="returned") == {returned.payment_id}
+    assert ready.payment_id in await listed(status="ready")
+    assert linked.payment_id not in await listed(status="ready")
+
+    ten_days_ago = (datetime.now(UTC) - timedelta(days=10)).date()
+    around = {"from": str(ten_days_ago - timedelta(days=1)), "to": str(ten_days_ago + timedelta(days=1))}
+    assert await listed(status="all", **around) == {old.payment_id}
+    assert old.payment_id not in await listed(status="all", **{"from": str(datetime.now(UTC).date())})
+    assert await listed(status="all", q="quinn pend") == {pending.payment_id}  # payer name
+    assert await listed(status="all", q="inv-7731") == {ready.payment_id}  # reference
+    assert await listed(status="all", q=disputed.payment_id) == {disputed.payment_id}  # payment id
+
+
+async def _shows(firm, payment_id: str, field: str, value: object) -> bool:  # type: ignore[no-untyped-def]
+    """The read model shows the refund, the dispute's status or the return (by its amount)."""
+    shown = (await firm.payment(payment_id) or {}).get(field)
+    if isinstance(shown, dict):
+        shown = shown.get("status") if field == "dispute" else shown.get("amount")
+    return bool(shown == value)
 
 
 async def _has_refund(firm, payment_id: str) -> bool:  # type: ignore[no-untyped-def]
