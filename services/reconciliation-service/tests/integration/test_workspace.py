@@ -285,6 +285,41 @@ async def test_every_status_filter_the_date_range_search_and_the_default_queue(f
     assert await listed(status="all", q=disputed.payment_id) == {disputed.payment_id}  # payment id
 
 
+async def test_how_long_unlinked_payments_waited_and_the_totals_per_account(firm, browser) -> None:  # type: ignore[no-untyped-def]
+    trust, operating = (
+        firm.bank_account(name="Client trust", kind="trust"),
+        firm.bank_account(name="Operating"),
+    )
+    await firm.publish(trust, operating)
+    _, matter = await firm.practice()
+    days_ago = datetime.now(UTC) - timedelta(days=3, hours=2)
+    waited = await firm.ready_payment(trust.bank_account_id, received_at=days_ago, amount=40000)
+    await firm.ready_payment(operating.bank_account_id, received_at=days_ago + timedelta(days=1), amount=1500)
+    await firm.ready_payment(operating.bank_account_id, amount=2500)
+    linked = await firm.ready_payment(trust.bank_account_id, amount=99900)
+    response = await firm.client.post(
+        f"/v1/payments/{linked.payment_id}/link", json={"matter_id": matter.matter_id}, headers=firm.headers
+    )
+    assert response.status_code == 200
+    await sign_in(browser, firm.id)
+    page = (await browser.get("/payments")).text
+
+    row = re.search(
+        rf'<tr>\s*<td data-label="Received"><a href="/payments/{waited.payment_id}".*?</tr>', page, re.S
+    )
+    assert row
+    assert '<td data-label="Waiting">3 days</td>' in row.group(0)
+    totals = page[page.index('id="totals-heading"') :]
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", totals, re.S)]
+    assert cells == [
+        *("Client trust (trust)", "ready", "1", "$400.00", "3 days"),  # the linked one is not waiting
+        *("Operating (operating)", "ready", "2", "$40.00", "2 days"),
+    ] or cells == [
+        *("Operating (operating)", "ready", "2", "$40.00", "2 days"),
+        *("Client trust (trust)", "ready", "1", "$400.00", "3 days"),
+    ]
+
+
 async def _shows(firm, payment_id: str, field: str, value: object) -> bool:  # type: ignore[no-untyped-def]
     """The read model shows the refund, the dispute's status or the return (by its amount)."""
     shown = (await firm.payment(payment_id) or {}).get(field)
