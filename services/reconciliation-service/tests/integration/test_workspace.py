@@ -423,8 +423,12 @@ async def test_the_deposit_csv_downloads_with_the_session(firm, browser) -> None
     await firm.publish(payout)
     await eventually(lambda: _paid_out(firm, payment.payment_id))
     await sign_in(browser, firm.id)
+    arrival = f"{payout.arrival_date:%a} {payout.arrival_date.day} {payout.arrival_date:%b %Y}"
+    shown = await browser.get(f"/payments/{payment.payment_id}")  # the payment names its deposit, in words
+    assert f'<a href="/deposits#payout-{payout.payout_id}">$125.00 arriving {arrival}</a>' in shown.text
     page = await browser.get("/deposits")
-    assert "$125.00 into Client trust" in page.text
+    assert f"$125.00 into Client trust on {arrival}" in page.text
+    assert f'id="payout-{payout.payout_id}"' in page.text
     assert 'href="/deposits.csv"' in page.text
     download = await browser.get("/deposits.csv")
     assert download.headers["content-disposition"] == 'attachment; filename="deposits.csv"'
@@ -438,6 +442,14 @@ async def test_the_deposit_csv_downloads_with_the_session(firm, browser) -> None
     trust = await browser.get("/trust-reconciliation")
     assert trust.status_code == 200
     assert "Trust ledger" in trust.text
+    assert "<dt>Fees charged to trust</dt><dd>none</dd>" in trust.text
+    download = f'href="/deposits.csv?bank_account_id={account.bank_account_id}"'
+    assert download in trust.text
+    mine = await browser.get("/deposits.csv", params={"bank_account_id": account.bank_account_id})
+    assert [r["payout_id"] for r in csv.DictReader(io.StringIO(mine.text))] == [payout.payout_id]
+    payments = await browser.get("/payments.csv")
+    assert payments.headers["content-disposition"] == 'attachment; filename="payments.csv"'
+    assert [r["payment_id"] for r in csv.DictReader(io.StringIO(payments.text))] == [payment.payment_id]
     assert f"<td>Estate of Smith · {matter.number}</td><td>Dana Client</td>" in trust.text  # names, not ids
 
 
