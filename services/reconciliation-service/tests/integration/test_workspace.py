@@ -129,10 +129,30 @@ async def test_a_post_without_the_right_csrf_token_or_origin_is_refused_and_chan
         refused = await browser.post(action, data=data, headers=headers)
         assert refused.status_code == 403, (data, headers)
     assert (await firm.payment(payment.payment_id))["status"] == "ready"
+    # every other form of the payment's page too, without its token or with another session's
+    for other_action, fields in (
+        ("unlink", {"reason": "x"}),
+        ("relink", {"target": f"matter:{matter.matter_id}", "reason": "x"}),
+        ("refund", {"amount": "1", "reason": "x", "idempotency_key": "k"}),
+    ):
+        for token_sent in ({}, {"csrf_token": someone_elses}):
+            url = f"/payments/{payment.payment_id}/actions/{other_action}"
+            refused = await browser.post(url, data=fields | token_sent, headers=ORIGIN)
+            assert refused.status_code == 403, (other_action, token_sent)
     # the Bearer token of the SSO proxy needs the token bound to it just the same
     bearer = await browser.post(action, data={"matter_id": matter.matter_id}, headers=firm.headers | ORIGIN)
     assert bearer.status_code == 403
     assert (await firm.payment(payment.payment_id))["status"] == "ready"
+    # and with the token of a page rendered for that Bearer token, the form works (the SSO path)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as sso:
+        page = await sso.get(f"/payments/{payment.payment_id}", headers=firm.headers)
+        done = await sso.post(
+            action,
+            data={"matter_id": matter.matter_id, "csrf_token": csrf_of(page)},
+            headers=firm.headers | ORIGIN,
+        )
+    assert done.status_code == 303
+    assert (await firm.payment(payment.payment_id))["status"] == "linked"
 
 
 async def test_another_firms_payment_is_404(firm, other_firm, client) -> None:  # type: ignore[no-untyped-def]
