@@ -19,6 +19,7 @@ from .client import ECHECK_RETURNED, TEST_CARD, PaylinksClient, token_of
 from .demo_money import MoneyAfterPayment
 from .mailbox import Mailbox
 from .stack import Stack, StackConfig
+from .up import workspace_addresses
 
 
 def money(minor: int) -> str:
@@ -270,9 +271,9 @@ class Story:
         mails = self.mail.all()
         print(f"\n   {len(mails)} emails in {self.mail.maildir}")
         print(f"   service logs in {self.stack.config.home / 'logs'}; QR codes in {self.output}")
-        workspace = self.stack.config.url("reconciliation-service")
-        print(f"\n   staff workspace: {workspace}/payments")
-        print(f"   development sign-in for this firm: {workspace}/dev/sign-in?firm_id={self.firm}")
+        print()
+        for line in workspace_addresses(self.stack.config, self.firm):
+            print(f"   {line}")
 
 
 def _history_line(item: dict[str, Any]) -> str:

@@ -7,8 +7,19 @@ import contextlib
 import os
 import signal
 from pathlib import Path
+from urllib.parse import quote
 
 from .stack import SERVICES, Stack, StackConfig
+
+
+def workspace_addresses(config: StackConfig, firm_id: str | None = None) -> list[str]:
+    """Where staff work (the workspace's payments list) and the development sign-in, for one firm if named."""
+    workspace = config.url("reconciliation-service")
+    sign_in = f"{workspace}/dev/sign-in" + (f"?firm_id={quote(firm_id, safe='')}" if firm_id else "")
+    return [
+        f"staff workspace: {workspace}/payments",
+        f"development sign-in{' for this firm' if firm_id else ''}: {sign_in}",
+    ]
 
 
 def banner(config: StackConfig) -> str:
@@ -22,7 +33,8 @@ def banner(config: StackConfig) -> str:
         f"  {'smtp sink':<24} 127.0.0.1:{config.smtp_port}   (mail lands in {config.maildir})",
         "",
         f"  pay pages:   {config.url('link-service')}/pay/<token>",
-        f"  staff page:  {config.url('reconciliation-service')}/payments/<payment_id>/link",
+        *(f"  {line}" for line in workspace_addresses(config)),
+        f"  emailed page: {config.url('reconciliation-service')}/payments/<payment_id>/link?grant=...",
         "",
         "Ctrl-C stops everything.",
     ]

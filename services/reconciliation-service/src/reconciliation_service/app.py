@@ -10,11 +10,12 @@ from paylinks_runtime.http import create_service_app, serve
 from paylinks_runtime.openapi import declare_bearer_auth
 from paylinks_runtime.service import ServiceRuntime
 
-from . import api, money_api, page, workspace
+from . import api, money_api, page
 from .config import MIGRATIONS, Settings
 from .consumer import projection_consumer
 from .errors import REFUSALS
 from .projection import PROJECTION_TOPICS
+from .workspace import routes as workspace
 
 
 def create_runtime(settings: Settings, topics: Sequence[str] = PROJECTION_TOPICS) -> ServiceRuntime:

@@ -41,10 +41,12 @@ from . import commands, grants, queries, views
 from .dependencies import runtime_of, settings_of, writer_of
 from .domain import PaymentRef, TargetRequest
 from .errors import REFUSALS
+from .workspace import present
+from .workspace.session import SESSION_COOKIE
 
 GRANT_COOKIE = "payment_link_grant"
 _SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self';"
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self';"
     " frame-ancestors 'none'; base-uri 'none'",
     # same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on the page's own form posts
     "Referrer-Policy": "same-origin",
@@ -67,6 +69,8 @@ def _money(amount: int | None, currency: str) -> str:
 
 
 _templates.filters["money"] = _money
+_templates.filters["local_time"] = present.local_time
+ZONE_COOKIE = "workspace_tz"  # the time zone staff chose in the workspace (its cookie's path is /)
 
 
 router = APIRouter(tags=["staff page"])
@@ -94,6 +98,8 @@ class Visitor:
 async def show(payment_id: str, request: Request, grant: str | None = None, q: str = "") -> Response:
     if grant is not None:
         return await _exchange_grant(request, payment_id, grant)
+    if _signed_in_to_the_workspace(request):
+        return RedirectResponse(f"/payments/{payment_id}", status_code=303, headers=_SECURITY_HEADERS)
     try:
         visitor = await _authenticate(request, payment_id)
     except ApiError as exc:
@@ -170,6 +176,12 @@ async def _authenticate(request: Request, payment_id: str) -> Visitor:
     return Visitor(grant.user, grant, spent)
 
 
+def _signed_in_to_the_workspace(request: Request) -> bool:
+    """Staff with the workspace's session (and no Bearer token or grant here) get the payment's full page."""
+    cookies = request.cookies
+    return SESSION_COOKIE in cookies and GRANT_COOKIE not in cookies and bearer_token(request) is None
+
+
 def _same_origin(request: Request) -> bool:
     """The Origin (or else the Referer) names this server; requests with neither do not come from a form."""
     claimed = request.headers.get("origin") or _origin_of(request.headers.get("referer"))
@@ -198,7 +210,11 @@ async def _render(
             return _error_page(404, "Payment not found", "There is no such payment in your firm.")
         results = await queries.search_targets(conn, ref.firm_id, query, scope)
     payment = views.payment_detail(row, datetime.now(UTC))
-    return _html("link_payment.html", status, payment=payment, query=query, results=results, error=error)
+    zone = present.zone(request.cookies.get(ZONE_COOKIE))
+    return _html(
+        "link_payment.html", status, payment=payment, query=query, results=results, error=error,
+        zone=zone, zone_name=present.zone_name(zone),
+    )  # fmt: skip
 
 
 def _error_page(status: int, heading: str, message: str) -> Response:

@@ -4,10 +4,12 @@ broker and database, and a `firm` helper that publishes the other services' even
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -39,7 +41,16 @@ from paylinks_events import (
     RefundSucceeded,
     to_record,
 )
-from paylinks_runtime.testing import BOOTSTRAP, auth_header, drop_schema, eventually, running_app, unique
+from paylinks_runtime.testing import (
+    BOOTSTRAP,
+    auth_header,
+    drop_schema,
+    eventually,
+    free_socket,
+    running_app,
+    serving,
+    unique,
+)
 from reconciliation_service.app import create_app
 from reconciliation_service.config import Settings
 from reconciliation_service.projection import PROJECTION_TOPICS
@@ -343,3 +354,49 @@ def firm(producer: AIOKafkaProducer, client: httpx.AsyncClient, pool: asyncpg.Po
 @pytest.fixture
 def other_firm(producer: AIOKafkaProducer, client: httpx.AsyncClient, pool: asyncpg.Pool) -> Firm:
     return Firm(producer, client, pool)
+
+
+# --- the browser tests' shared pieces (the workspace and the emailed page) --------------------------------
+
+AXE = Path(__file__).resolve().parents[4] / ".local" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+WIDTHS = (1280, 400)
+Photograph = Callable[[Any, str], Awaitable[None]]
+
+
+@pytest.fixture
+async def served(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[str]:
+    """The running app on a real port (its lifespan is already running: uvicorn only serves HTTP)."""
+    async with serving(app, free_socket(), lifespan="off") as url:
+        yield url
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Screenshots go to a temporary folder, or to $PAYLINKS_SCREENSHOTS (docs/screenshots for the README)."""
+    folder = Path(os.environ.get("PAYLINKS_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def check_and_photograph(shots: Path) -> Photograph:
+    """axe-core finds no serious or critical violation on the page (its context needs `bypass_csp` for the
+    injection); then the page, whole, at each width, as `workspace-<name>-<width>.png`."""
+
+    async def check(page: Any, name: str) -> None:
+        if AXE.exists():
+            await page.add_script_tag(path=str(AXE))
+            violations = await page.evaluate(
+                "async () => (await axe.run()).violations"
+                ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target)}))"
+            )
+            serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+            assert serious == [], f"{name}: {serious}"
+        elif os.environ.get("CI"):
+            raise AssertionError(f"axe-core is missing at {AXE}: run make setup")
+        for width in WIDTHS:
+            await page.set_viewport_size({"width": width, "height": 900})
+            await page.screenshot(path=str(shots / f"workspace-{name}-{width}.png"), full_page=True)
+        await page.set_viewport_size({"width": 1280, "height": 900})
+
+    return check

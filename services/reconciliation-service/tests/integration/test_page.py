@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from fastapi import FastAPI
 
 from paylinks_events import Payer
 from paylinks_runtime.auth import issue_payment_grant
-from paylinks_runtime.testing import GRANT_KEYS, auth_header, chromium, free_socket, serving
+from paylinks_runtime.testing import GRANT_KEYS, auth_header, chromium
 
 HOSTILE = '<script>alert("pwned")</script>'
 
@@ -60,6 +61,44 @@ async def test_the_grant_becomes_a_strict_http_only_cookie_for_this_page_only(fi
     assert "$125.00" in shown.text
     assert "frame-ancestors 'none'" in shown.headers["content-security-policy"]
     assert shown.headers["cache-control"] == "no-store"
+
+
+async def test_the_emailed_page_looks_like_the_workspace_and_says_when_in_words(firm, browser_client) -> None:  # type: ignore[no-untyped-def]
+    """The page the email button lands on: the workspace's stylesheet under a strict CSP (no inline style),
+    times in words in the zone the staff member chose in the workspace, never raw ISO timestamps."""
+    account = firm.bank_account()
+    await firm.publish(account)
+    payment = await firm.ready_payment(account.bank_account_id)
+    browser_client.cookies.set("workspace_tz", "Asia/Tokyo")
+    shown = await open_with_grant(browser_client, firm, payment.payment_id)
+    assert shown.status_code == 200
+    policy = shown.headers["content-security-policy"]
+    assert "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert '<link rel="stylesheet" href="/workspace.css">' in shown.text
+    assert "<style" not in shown.text
+    local = payment.received_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert f"{local:%a} {local.day} {local:%b %Y, %H:%M}" in shown.text
+    assert "Asia/Tokyo" in shown.text
+    assert payment.received_at.isoformat() not in shown.text
+    assert str(payment.received_at) not in shown.text
+
+
+async def test_staff_signed_in_to_the_workspace_go_to_the_payments_page(firm, browser_client) -> None:  # type: ignore[no-untyped-def]
+    account = firm.bank_account()
+    await firm.publish(account)
+    payment = await firm.ready_payment(account.bank_account_id)
+    signed_in = await browser_client.post(
+        "/dev/sign-in", data={"firm_id": firm.id, "user_id": "sam"}, headers={"origin": "http://testserver"}
+    )
+    assert signed_in.status_code == 303
+    opened = await browser_client.get(f"/payments/{payment.payment_id}/link")
+    assert (opened.status_code, opened.headers["location"]) == (303, f"/payments/{payment.payment_id}")
+    # the email button's grant still lands on its own page, signed in or not
+    granted = await browser_client.get(
+        f"/payments/{payment.payment_id}/link", params={"grant": grant(firm, payment.payment_id)}
+    )
+    assert granted.headers["location"] == f"/payments/{payment.payment_id}/link"
 
 
 async def test_a_bad_missing_or_foreign_grant_is_401(firm, browser_client) -> None:  # type: ignore[no-untyped-def]
@@ -172,29 +211,24 @@ async def test_forms_from_another_origin_or_with_bad_input_are_refused(firm, bro
 # --- a real browser ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def served(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[str]:
-    """The running app on a real port (its lifespan is already running: uvicorn only serves HTTP)."""
-    async with serving(app, free_socket(), lifespan="off") as url:
-        yield url
-
-
-async def test_staff_link_a_payment_in_a_headless_browser(firm, served) -> None:  # type: ignore[no-untyped-def]
+async def test_staff_link_a_payment_in_a_headless_browser(firm, served, check_and_photograph) -> None:  # type: ignore[no-untyped-def]
     account = firm.bank_account(name="Client trust", kind="trust")
     contact = firm.contact(name="Robin Smith")
     matter = firm.matter(contact.contact_id, name="Smith adoption", number="2026-0042")
     await firm.publish(account, contact, matter)
     payment = await firm.ready_payment(
-        account.bank_account_id, payer=Payer(name=HOSTILE, email="x@example.com")
+        account.bank_account_id, payer=Payer(name="Robin Smith", email="x@example.com"), reference=HOSTILE
     )
     page_url = f"{served}/payments/{payment.payment_id}/link"
 
     async with chromium() as browser:
-        page = await browser.new_page()
+        context = await browser.new_context(bypass_csp=True)  # bypass: axe's injection
+        page = await context.new_page()
         dialogs: list[str] = []
         page.on("dialog", lambda d: dialogs.append(d.message))
         await page.goto(f"{page_url}?grant={grant(firm, payment.payment_id)}")
         assert page.url == page_url  # the grant left the address bar
+        await check_and_photograph(page, "emailed-page")
         assert await page.locator("#status").inner_text() == "ready"
         assert HOSTILE in await page.locator("main").inner_text()  # shown as text, never run
 

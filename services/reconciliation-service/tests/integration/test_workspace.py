@@ -8,6 +8,7 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -128,10 +129,30 @@ async def test_a_post_without_the_right_csrf_token_or_origin_is_refused_and_chan
         refused = await browser.post(action, data=data, headers=headers)
         assert refused.status_code == 403, (data, headers)
     assert (await firm.payment(payment.payment_id))["status"] == "ready"
+    # every other form of the payment's page too, without its token or with another session's
+    for other_action, fields in (
+        ("unlink", {"reason": "x"}),
+        ("relink", {"target": f"matter:{matter.matter_id}", "reason": "x"}),
+        ("refund", {"amount": "1", "reason": "x", "idempotency_key": "k"}),
+    ):
+        for token_sent in ({}, {"csrf_token": someone_elses}):
+            url = f"/payments/{payment.payment_id}/actions/{other_action}"
+            refused = await browser.post(url, data=fields | token_sent, headers=ORIGIN)
+            assert refused.status_code == 403, (other_action, token_sent)
     # the Bearer token of the SSO proxy needs the token bound to it just the same
     bearer = await browser.post(action, data={"matter_id": matter.matter_id}, headers=firm.headers | ORIGIN)
     assert bearer.status_code == 403
     assert (await firm.payment(payment.payment_id))["status"] == "ready"
+    # and with the token of a page rendered for that Bearer token, the form works (the SSO path)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as sso:
+        page = await sso.get(f"/payments/{payment.payment_id}", headers=firm.headers)
+        done = await sso.post(
+            action,
+            data={"matter_id": matter.matter_id, "csrf_token": csrf_of(page)},
+            headers=firm.headers | ORIGIN,
+        )
+    assert done.status_code == 303
+    assert (await firm.payment(payment.payment_id))["status"] == "linked"
 
 
 async def test_another_firms_payment_is_404(firm, other_firm, client) -> None:  # type: ignore[no-untyped-def]
@@ -147,6 +168,41 @@ async def test_another_firms_payment_is_404(firm, other_firm, client) -> None:  
     assert f"/payments/{payment.payment_id}" not in theirs.text
     assert "No payment matches" in theirs.text
     assert (await client.get(page, headers=auth_header(firm.id, roles=("viewer",)))).status_code == 403
+
+
+async def test_other_firms_staff_change_and_export_nothing(firm, other_firm, browser, link_service) -> None:  # type: ignore[no-untyped-def]
+    """Signed in to their own firm with a valid CSRF token, staff (admins even) of another firm post every
+    form against this firm's payment: not found, nothing changes, link-service is never asked; their
+    deposits CSV holds none of this firm's lines."""
+    account = firm.bank_account()
+    await firm.publish(account)
+    _, matter = await firm.practice()
+    payment = await firm.ready_payment(account.bank_account_id)
+    await firm.publish(
+        firm.payout(
+            account.bank_account_id, PayoutLine(type="payment", payment_id=payment.payment_id, amount=12500)
+        )
+    )
+    await eventually(lambda: _paid_out(firm, payment.payment_id))
+    await sign_in(browser, other_firm.id, role="admin")
+    token = csrf_of(await browser.get("/payments"))
+    base = f"/payments/{payment.payment_id}/actions"
+    for action, data in (
+        ("link", {"matter_id": matter.matter_id}),
+        ("unlink", {"reason": "not ours"}),
+        ("relink", {"target": f"matter:{matter.matter_id}", "reason": "not ours"}),
+        ("refund", {"amount": "1.00", "reason": "not ours", "idempotency_key": "k1"}),
+    ):
+        refused = await browser.post(f"{base}/{action}", data=data | {"csrf_token": token}, headers=ORIGIN)
+        assert refused.status_code == 404, action
+        assert "Payment not found" in refused.text
+    after = await firm.payment(payment.payment_id)
+    assert (after["status"], after["matter_id"], after["refunded_amount"]) == ("ready", None, 0)
+    assert link_service == []
+    theirs = await browser.get("/deposits.csv")
+    assert theirs.status_code == 200
+    assert payment.payment_id not in theirs.text
+    assert payment.payment_id not in (await browser.get("/payments.csv")).text
 
 
 async def test_filters_tags_amount_search_and_keyset_paging(firm, browser, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -182,6 +238,114 @@ async def test_filters_tags_amount_search_and_keyset_paging(firm, browser, monke
     second = await browser.get(older.group(1).replace("&amp;", "&"))
     assert refunded.payment_id in second.text
     assert bank.payment_id not in second.text
+
+
+async def test_every_status_filter_the_date_range_search_and_the_default_queue(firm, browser) -> None:  # type: ignore[no-untyped-def]
+    """One payment in each state; each status filter lists exactly its own, on the database's conditions."""
+    account = firm.bank_account()
+    await firm.publish(account)
+    _, matter = await firm.practice()
+    acct = account.bank_account_id
+    pending = firm.received(acct, payer=Payer(name="Quinn Pending", email="q@example.com"))
+    failed = firm.received(acct)
+    await firm.publish(pending, failed, firm.failed(failed))
+    ready = await firm.ready_payment(acct, reference="INV-7731")
+    linked = await firm.ready_payment(acct)
+    refunded = await firm.ready_payment(acct)
+    disputed = await firm.ready_payment(acct)
+    charged_back = await firm.ready_payment(acct)
+    returned = await firm.ready_payment(acct, method="echeck", card_brand=None, last4=None)
+    old = await firm.ready_payment(acct, received_at=datetime.now(UTC) - timedelta(days=10))
+    refund = firm.refund_requested(refunded, refunded.amount)
+    lost = firm.disputed(charged_back)
+    await firm.publish(
+        refund, firm.refund_succeeded(refund), firm.disputed(disputed),
+        lost, firm.dispute_closed(lost, "lost"), firm.returned(returned),
+    )  # fmt: skip
+    response = await firm.client.post(
+        f"/v1/payments/{linked.payment_id}/link", json={"matter_id": matter.matter_id}, headers=firm.headers
+    )
+    assert response.status_code == 200
+    await firm.wait_for_status(failed.payment_id, "failed")
+    for done, field, value in (
+        (refunded, "refunded_amount", refunded.amount), (disputed, "dispute", "open"),
+        (charged_back, "dispute", "lost"), (returned, "returned", returned.amount),
+    ):  # fmt: skip
+        await eventually(
+            lambda done=done, field=field, value=value: _shows(firm, done.payment_id, field, value)
+        )
+    await sign_in(browser, firm.id)
+
+    async def listed(**params: str) -> set[str]:
+        page = await browser.get("/payments", params=params)
+        assert page.status_code == 200
+        return set(re.findall(r'href="/payments/([0-9a-f-]{36})"', page.text))
+
+    everyone = {p.payment_id for p in (pending, failed, ready, linked, refunded, disputed, charged_back)}
+    everyone |= {returned.payment_id, old.payment_id}
+    assert await listed(status="all") == everyone
+    assert linked.payment_id not in await listed()  # the default: the unlinked queue
+    assert {pending.payment_id, ready.payment_id, old.payment_id} <= await listed()
+    assert await listed(status="pending") == {pending.payment_id}
+    assert await listed(status="linked") == {linked.payment_id}
+    assert await listed(status="failed") == {failed.payment_id}
+    assert await listed(status="refunded") == {refunded.payment_id}
+    assert await listed(status="disputed") == {disputed.payment_id}
+    assert await listed(status="chargeback") == {charged_back.payment_id}
+    assert await listed(status="returned") == {returned.payment_id}
+    assert ready.payment_id in await listed(status="ready")
+    assert linked.payment_id not in await listed(status="ready")
+
+    ten_days_ago = (datetime.now(UTC) - timedelta(days=10)).date()
+    around = {"from": str(ten_days_ago - timedelta(days=1)), "to": str(ten_days_ago + timedelta(days=1))}
+    assert await listed(status="all", **around) == {old.payment_id}
+    assert old.payment_id not in await listed(status="all", **{"from": str(datetime.now(UTC).date())})
+    assert await listed(status="all", q="quinn pend") == {pending.payment_id}  # payer name
+    assert await listed(status="all", q="inv-7731") == {ready.payment_id}  # reference
+    assert await listed(status="all", q=disputed.payment_id) == {disputed.payment_id}  # payment id
+
+
+async def test_how_long_unlinked_payments_waited_and_the_totals_per_account(firm, browser) -> None:  # type: ignore[no-untyped-def]
+    trust, operating = (
+        firm.bank_account(name="Client trust", kind="trust"),
+        firm.bank_account(name="Operating"),
+    )
+    await firm.publish(trust, operating)
+    _, matter = await firm.practice()
+    days_ago = datetime.now(UTC) - timedelta(days=3, hours=2)
+    waited = await firm.ready_payment(trust.bank_account_id, received_at=days_ago, amount=40000)
+    await firm.ready_payment(operating.bank_account_id, received_at=days_ago + timedelta(days=1), amount=1500)
+    await firm.ready_payment(operating.bank_account_id, amount=2500)
+    linked = await firm.ready_payment(trust.bank_account_id, amount=99900)
+    response = await firm.client.post(
+        f"/v1/payments/{linked.payment_id}/link", json={"matter_id": matter.matter_id}, headers=firm.headers
+    )
+    assert response.status_code == 200
+    await sign_in(browser, firm.id)
+    page = (await browser.get("/payments")).text
+
+    row = re.search(
+        rf'<tr>\s*<td data-label="Received"><a href="/payments/{waited.payment_id}".*?</tr>', page, re.S
+    )
+    assert row
+    assert '<td data-label="Waiting">3 days</td>' in row.group(0)
+    totals = page[page.index('id="totals-heading"') :]
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", totals, re.S)]
+    assert cells == [
+        *("Client trust (trust)", "ready", "1", "$400.00", "3 days"),  # the linked one is not waiting
+        *("Operating (operating)", "ready", "2", "$40.00", "2 days"),
+    ] or cells == [
+        *("Operating (operating)", "ready", "2", "$40.00", "2 days"),
+        *("Client trust (trust)", "ready", "1", "$400.00", "3 days"),
+    ]
+
+
+async def _shows(firm, payment_id: str, field: str, value: object) -> bool:  # type: ignore[no-untyped-def]
+    """The read model shows the refund, the dispute's status or the return (by its amount)."""
+    shown = (await firm.payment(payment_id) or {}).get(field)
+    if isinstance(shown, dict):
+        shown = shown.get("status") if field == "dispute" else shown.get("amount")
+    return bool(shown == value)
 
 
 async def _has_refund(firm, payment_id: str) -> bool:  # type: ignore[no-untyped-def]
@@ -279,8 +443,12 @@ async def test_the_deposit_csv_downloads_with_the_session(firm, browser) -> None
     await firm.publish(payout)
     await eventually(lambda: _paid_out(firm, payment.payment_id))
     await sign_in(browser, firm.id)
+    arrival = f"{payout.arrival_date:%a} {payout.arrival_date.day} {payout.arrival_date:%b %Y}"
+    shown = await browser.get(f"/payments/{payment.payment_id}")  # the payment names its deposit, in words
+    assert f'<a href="/deposits#payout-{payout.payout_id}">$125.00 arriving {arrival}</a>' in shown.text
     page = await browser.get("/deposits")
-    assert "$125.00 into Client trust" in page.text
+    assert f"$125.00 into Client trust on {arrival}" in page.text
+    assert f'id="payout-{payout.payout_id}"' in page.text
     assert 'href="/deposits.csv"' in page.text
     download = await browser.get("/deposits.csv")
     assert download.headers["content-disposition"] == 'attachment; filename="deposits.csv"'
@@ -294,6 +462,14 @@ async def test_the_deposit_csv_downloads_with_the_session(firm, browser) -> None
     trust = await browser.get("/trust-reconciliation")
     assert trust.status_code == 200
     assert "Trust ledger" in trust.text
+    assert "<dt>Fees charged to trust</dt><dd>none</dd>" in trust.text
+    download = f'href="/deposits.csv?bank_account_id={account.bank_account_id}"'
+    assert download in trust.text
+    mine = await browser.get("/deposits.csv", params={"bank_account_id": account.bank_account_id})
+    assert [r["payout_id"] for r in csv.DictReader(io.StringIO(mine.text))] == [payout.payout_id]
+    payments = await browser.get("/payments.csv")
+    assert payments.headers["content-disposition"] == 'attachment; filename="payments.csv"'
+    assert [r["payment_id"] for r in csv.DictReader(io.StringIO(payments.text))] == [payment.payment_id]
     assert f"<td>Estate of Smith · {matter.number}</td><td>Dana Client</td>" in trust.text  # names, not ids
 
 

@@ -13,36 +13,17 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from paylinks_events import Payer, PayoutLine, RefundRequested, RefundSucceeded
 from paylinks_runtime.testing import chromium, eventually, free_socket, serving
 from reconciliation_service.config import Settings
-
-AXE = Path(__file__).resolve().parents[4] / ".local" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-WIDTHS = (1280, 400)
-
-
-@pytest.fixture
-async def served(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[str]:
-    async with serving(app, free_socket(), lifespan="off") as url:
-        yield url
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("PAYLINKS_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
@@ -75,25 +56,7 @@ async def link_service(firm, settings: Settings, monkeypatch) -> AsyncIterator[l
         yield calls
 
 
-async def check_and_photograph(page: Any, shots: Path, name: str) -> None:
-    """axe-core finds no serious or critical violation; then the page at each width, whole."""
-    if AXE.exists():
-        await page.add_script_tag(path=str(AXE))
-        violations = await page.evaluate(
-            "async () => (await axe.run()).violations"
-            ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target)}))"
-        )
-        serious = [v for v in violations if v["impact"] in ("serious", "critical")]
-        assert serious == [], f"{name}: {serious}"
-    elif os.environ.get("CI"):
-        raise AssertionError(f"axe-core is missing at {AXE}: run make setup")
-    for width in WIDTHS:
-        await page.set_viewport_size({"width": width, "height": 900})
-        await page.screenshot(path=str(shots / f"workspace-{name}-{width}.png"), full_page=True)
-    await page.set_viewport_size({"width": 1280, "height": 900})
-
-
-async def test_a_bookkeepers_day_in_the_workspace(firm, served, link_service, shots) -> None:  # type: ignore[no-untyped-def]
+async def test_a_bookkeepers_day_in_the_workspace(firm, served, link_service, check_and_photograph) -> None:  # type: ignore[no-untyped-def]
     trust = firm.bank_account(name="Client trust", kind="trust")
     operating = firm.bank_account(name="Operating")
     contact = firm.contact(name="Robin Smith", email="robin@smith.example")
@@ -120,12 +83,12 @@ async def test_a_bookkeepers_day_in_the_workspace(firm, served, link_service, sh
         page = await context.new_page()
         await page.goto(f"{served}/payments")
         assert page.url.startswith(f"{served}/dev/sign-in")
-        await check_and_photograph(page, shots, "sign-in")
+        await check_and_photograph(page, "sign-in")
         await page.get_by_label("Firm id").fill(firm.id)
         await page.get_by_label("Admin (may refund)").check()
         await page.get_by_role("button", name="Sign in").click()
         await page.wait_for_url(f"{served}/payments")
-        await check_and_photograph(page, shots, "payments")
+        await check_and_photograph(page, "payments")
 
         await page.get_by_label("Search").fill("robin@smith.example")
         await page.get_by_role("button", name="Show payments").click()
@@ -133,7 +96,7 @@ async def test_a_bookkeepers_day_in_the_workspace(firm, served, link_service, sh
         assert await results.locator("tbody tr").count() == 1
         await results.get_by_role("link").click()
         await page.wait_for_url(f"{served}/payments/{payment.payment_id}")
-        await check_and_photograph(page, shots, "payment")
+        await check_and_photograph(page, "payment")
 
         # the suggestion (the payer's email is the contact's), but a search for the matter to link
         await page.get_by_label("Find a matter or contact").fill("2026-0042")
@@ -142,7 +105,7 @@ async def test_a_bookkeepers_day_in_the_workspace(firm, served, link_service, sh
         await page.locator("#found").get_by_role("button", name="Link to matter Smith adoption").click()
         assert await page.locator("#notice").inner_text() == "Linked."
         assert "Smith adoption" in await page.locator("#linked-to").inner_text()
-        await check_and_photograph(page, shots, "payment-linked")
+        await check_and_photograph(page, "payment-linked")
 
         await page.get_by_label("Reason to unlink").fill("paid for the Smith estate, not the adoption")
         await page.get_by_role("button", name="Unlink").click()
@@ -163,7 +126,7 @@ async def test_a_bookkeepers_day_in_the_workspace(firm, served, link_service, sh
         assert "$105.00" in await page.locator("#refundable").inner_text()
 
         await page.get_by_role("link", name="Deposits").click()
-        await check_and_photograph(page, shots, "deposits")
+        await check_and_photograph(page, "deposits")
         async with page.expect_download() as download_info:
             await page.get_by_role("link", name="Download deposits (CSV)").click()
         download = await download_info.value
@@ -173,5 +136,108 @@ async def test_a_bookkeepers_day_in_the_workspace(firm, served, link_service, sh
 
         await page.get_by_role("link", name="Trust reconciliation").click()
         assert "Trust ledger" in await page.locator("main").inner_text()
-        await check_and_photograph(page, shots, "trust-reconciliation")
+        await check_and_photograph(page, "trust-reconciliation")
         await context.close()
+
+
+async def tab_to(page: Any, selector: str, presses: int = 60) -> None:
+    """Press Tab until the element the selector names has the focus (as someone without a mouse would)."""
+    target = page.locator(selector)
+    for _ in range(presses):
+        await page.keyboard.press("Tab")
+        if await target.evaluate("e => e === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+async def test_keyboard_only_the_focus_shows_and_the_skip_link_leads_to_the_content(firm, served) -> None:  # type: ignore[no-untyped-def]
+    account = firm.bank_account(name="Client trust", kind="trust")
+    contact = firm.contact(name="Kim Park", email="kim@park.example")
+    await firm.publish(account, contact)
+    payment = await firm.ready_payment(
+        account.bank_account_id, payer=Payer(name="Kim Park", email="kim@park.example")
+    )
+    focus_ring = "e => { const s = getComputedStyle(e); return [s.outlineStyle, s.outlineWidth]; }"
+
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(f"{served}/payments")
+        await page.keyboard.press("Tab")  # the first stop is the skip link, visible once focused
+        skip = page.get_by_role("link", name="Skip to content")
+        assert await skip.evaluate("e => e === document.activeElement")
+        assert await skip.evaluate(focus_ring) == ["solid", "3px"]
+        assert (await skip.bounding_box() or {"x": -1})["x"] >= 0
+        await tab_to(page, "#firm_id")
+        await page.keyboard.type(firm.id)
+        await page.keyboard.press("Enter")  # submits the sign-in form
+        await page.wait_for_url(f"{served}/payments")
+
+        await page.keyboard.press("Tab")
+        await page.keyboard.press("Enter")  # skip to content: the next Tab stop is inside main
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("() => document.querySelector('main').contains(document.activeElement)")
+        await tab_to(page, "#q")
+        await page.keyboard.type("kim@park.example")
+        await page.keyboard.press("Enter")
+        row_link = page.locator(f'a[href="/payments/{payment.payment_id}"]')
+        await row_link.wait_for()
+        await tab_to(page, f'a[href="/payments/{payment.payment_id}"]')
+        assert await row_link.evaluate(focus_ring) == ["solid", "3px"]
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(f"{served}/payments/{payment.payment_id}")
+
+        suggested = page.locator("#suggested").get_by_role("button", name="Link to contact Kim Park")
+        await tab_to(page, "#suggested button")
+        assert await suggested.evaluate(focus_ring) == ["solid", "3px"]
+        await page.keyboard.press("Enter")
+        await page.locator("#notice").wait_for()
+        assert await page.locator("#notice").inner_text() == "Linked."
+    assert (await firm.payment(payment.payment_id))["contact_id"] == contact.contact_id
+
+
+async def test_a_foreign_site_and_another_firm_change_nothing_in_chromium(firm, other_firm, served) -> None:  # type: ignore[no-untyped-def]
+    """A page on another origin of the same site (so the SameSite=Strict cookie IS sent) posts the link form
+    with a made-up token: refused by the Origin check and the token. Then staff of another firm, signed in,
+    cannot open or find this firm's payment."""
+    account = firm.bank_account()
+    await firm.publish(account)
+    _, matter = await firm.practice()
+    payment = await firm.ready_payment(account.bank_account_id)
+    action = f"{served}/payments/{payment.payment_id}/actions/link"
+    evil = FastAPI()
+
+    @evil.get("/")
+    async def lure() -> HTMLResponse:
+        return HTMLResponse(
+            f'<!doctype html><form method="post" action="{action}">'
+            f'<input type="hidden" name="matter_id" value="{matter.matter_id}">'
+            '<input type="hidden" name="csrf_token" value="0000">'
+            "<button>Win a prize</button></form>"
+        )
+
+    async with serving(evil, free_socket()) as evil_url, chromium() as browser:
+        assert evil_url.split(":")[1] == served.split(":")[1]  # same host, another port: same site
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(f"{served}/dev/sign-in?firm_id={firm.id}")
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url(f"{served}/payments")
+        await page.goto(evil_url)
+        async with page.expect_response(action) as posted:
+            await page.get_by_role("button", name="Win a prize").click()
+        assert (await posted.value).status == 403
+        assert "Forbidden" in await page.locator("h1").inner_text()
+        assert (await firm.payment(payment.payment_id))["status"] == "ready"
+
+        theirs = await browser.new_context()
+        page = await theirs.new_page()
+        await page.goto(f"{served}/dev/sign-in?firm_id={other_firm.id}")
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url(f"{served}/payments")
+        opened = await page.goto(f"{served}/payments/{payment.payment_id}")
+        assert opened is not None
+        assert opened.status == 404
+        assert "Payment not found" in await page.locator("h1").inner_text()
+        await page.goto(f"{served}/payments?status=all&q={payment.payment_id}")
+        assert "No payment matches" in await page.locator("main").inner_text()
+        assert await page.locator(f'a[href="/payments/{payment.payment_id}"]').count() == 0

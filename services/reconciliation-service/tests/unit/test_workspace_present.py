@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -63,3 +63,8 @@ def test_times_in_the_staff_members_zone_unknown_zones_are_utc() -> None:
     assert present.zone("../../etc/passwd") is UTC
     assert present.zone_name(present.zone(None)) == "UTC"
     assert present.local_time(None, UTC) == "not yet"
+
+
+def test_days_in_words() -> None:
+    assert present.day(date(2026, 12, 2)) == "Wed 2 Dec 2026"
+    assert present.day(None) == "not yet"

@@ -3,7 +3,7 @@ member's zone, waiting times in words, and the status tags of a payment."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -70,6 +70,13 @@ def local_time(at: datetime | None, tz: tzinfo) -> str:
         return "not yet"
     local = at.astimezone(tz)
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
+
+
+def day(on: date | None) -> str:
+    """ "Wed 2 Dec 2026": a calendar day (a deposit's arrival) in words."""
+    if on is None:
+        return "not yet"
+    return f"{on:%a} {on.day} {on:%b %Y}"
 
 
 def waiting(seconds: int | None) -> str:

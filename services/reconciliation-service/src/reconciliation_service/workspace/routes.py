@@ -50,6 +50,7 @@ _templates = jinja2.Environment(
 )
 _templates.filters["money"] = present.money
 _templates.filters["waiting"] = present.waiting
+_templates.filters["day"] = present.day
 _templates.globals["TAGS"] = present.TAGS
 _templates.globals["EVENTS"] = present.EVENTS
 
