@@ -284,7 +284,9 @@ async def test_every_status_filter_the_date_range_search_and_the_default_queue(f
     everyone = {p.payment_id for p in (pending, failed, ready, linked, refunded, disputed, charged_back)}
     everyone |= {returned.payment_id, old.payment_id}
     assert await listed(status="all") == everyone
-    assert linked.payment_id not in await listed()  # the default: the unlinked queue
+    queue = await listed()  # the default: the unlinked queue, money staff must still link
+    assert linked.payment_id not in queue
+    assert failed.payment_id not in queue  # it moved no money: nothing to link
     assert {pending.payment_id, ready.payment_id, old.payment_id} <= await listed()
     assert await listed(status="pending") == {pending.payment_id}
     assert await listed(status="linked") == {linked.payment_id}
@@ -317,6 +319,9 @@ async def test_how_long_unlinked_payments_waited_and_the_totals_per_account(firm
     await firm.ready_payment(operating.bank_account_id, received_at=days_ago + timedelta(days=1), amount=1500)
     await firm.ready_payment(operating.bank_account_id, amount=2500)
     linked = await firm.ready_payment(trust.bank_account_id, amount=99900)
+    failed = firm.received(operating.bank_account_id)
+    await firm.publish(failed, firm.failed(failed))
+    await firm.wait_for_status(failed.payment_id, "failed")
     response = await firm.client.post(
         f"/v1/payments/{linked.payment_id}/link", json={"matter_id": matter.matter_id}, headers=firm.headers
     )
@@ -332,7 +337,7 @@ async def test_how_long_unlinked_payments_waited_and_the_totals_per_account(firm
     totals = page[page.index('id="totals-heading"') :]
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", totals, re.S)]
     assert cells == [
-        *("Client trust (trust)", "ready", "1", "$400.00", "3 days"),  # the linked one is not waiting
+        *("Client trust (trust)", "ready", "1", "$400.00", "3 days"),  # linked, failed: not waiting
         *("Operating (operating)", "ready", "2", "$40.00", "2 days"),
     ] or cells == [
         *("Operating (operating)", "ready", "2", "$40.00", "2 days"),

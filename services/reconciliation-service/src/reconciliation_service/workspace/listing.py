@@ -24,7 +24,8 @@ _DISPUTE_STATUS = """(SELECT d.status FROM disputes d
 
 # The `status` filter: each value a condition on the payment row `p` (the same words as present.TAGS).
 STATUS_CONDITIONS = {
-    "unlinked": "p.listed",
+    # the to-do queue: money staff must still link (a failed payment moved none; its own filter finds it)
+    "unlinked": "p.listed AND p.status IN ('pending', 'ready')",
     "all": "true",
     "pending": "p.status = 'pending'",
     "ready": "p.status = 'ready'",

@@ -161,11 +161,15 @@ async def payments(
     }  # fmt: skip
     return _html(
         request, "payments.html", 200, who, zone=zone, items=items, accounts=accounts, filters=query,
-        totals=[views.total_item(t, now) for t in totals],
+        totals=[views.total_item(t, now) for t in totals if t["status"] in WAITING],
         older_url="/payments?" + urlencode(query | {"before": older}) if older else None,
         newest_url="/payments?" + urlencode(query) if before else None,
         statuses={"unlinked": "unlinked (to do)", "all": "all"} | present.TAGS,
     )  # fmt: skip
+
+
+# the statuses of money that waits for staff to link it (the queue and its totals)
+WAITING = ("pending", "ready")
 
 
 def _listed(row: Any, now: datetime, zone: tzinfo) -> dict[str, Any]:
