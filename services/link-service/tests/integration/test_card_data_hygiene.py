@@ -4,11 +4,13 @@ no Kafka record holds a card number, CVC or bank account/routing number, and not
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Any
 
 import asyncpg
 
+from link_service.tokens import LinkTokens
 from paylinks_events import Topic
 from paylinks_runtime.testing import CARD_EXPIRY_YEAR, DATABASE_URL, TopicWatcher, header
 
@@ -76,3 +78,30 @@ async def test_no_card_or_bank_number_anywhere_after_a_scripted_run(service, cap
     assert token not in captured.out + captured.err
     assert token not in dump
     assert token not in kafka
+    # Nor what rebuilds it: the link's seed (token = HMAC(key, seed)) stays in its row, unpublished, unlogged.
+    seed = await link_seed(service.settings.db_schema, token)
+    for form in seed_forms(seed):
+        assert form not in kafka, form
+        assert form not in logs, form
+
+
+async def link_seed(schema: str, token: str) -> bytes:
+    conn = await asyncpg.connect(DATABASE_URL, server_settings={"search_path": schema})
+    try:
+        seed: bytes = await conn.fetchval(
+            "SELECT token_seed FROM links WHERE token_hash = $1", LinkTokens.lookup_hash(token)
+        )
+    finally:
+        await conn.close()
+    assert seed, "the link's seed was not found"
+    return seed
+
+
+def seed_forms(seed: bytes) -> list[str]:
+    """The ways a seed would be written into a record or a log line."""
+    return [
+        seed.hex(),
+        base64.b64encode(seed).decode().rstrip("="),
+        base64.urlsafe_b64encode(seed).decode().rstrip("="),
+        repr(seed)[2:-1],
+    ]
