@@ -1,6 +1,7 @@
 """After a scripted run with the test cards and accounts (tokenized at the sandbox processor, paid through the
-JSON API, and raw card bodies refused), no table of the service, no captured log line and
-no Kafka record holds a card number, CVC or bank account/routing number, and nothing holds a link token."""
+JSON API, and raw card bodies refused), no table of the service or of the sandbox processor, no captured log
+line, no line of the processor process's own log and no Kafka record holds a card number, CVC or bank
+account/routing number, and nothing holds a link token or what rebuilds one."""
 
 from __future__ import annotations
 
@@ -83,6 +84,15 @@ async def test_no_card_or_bank_number_anywhere_after_a_scripted_run(service, cap
     for form in seed_forms(seed):
         assert form not in kafka, form
         assert form not in logs, form
+    # The processor's side, the one the numbers are sent to: its tables and its own log lines keep none.
+    assert service.sandbox.log_path is not None
+    processor_logs = service.sandbox.log_path.read_text()
+    processor_dump = await schema_dump(service.sandbox.settings.db_schema)
+    assert '"charge taken"' in processor_logs  # the process's lines were read
+    assert "4242" in processor_dump  # the last four, and nothing more of the number
+    for secret in SECRETS:
+        assert secret not in processor_logs, secret
+        assert secret not in processor_dump, secret
 
 
 async def link_seed(schema: str, token: str) -> bytes:
