@@ -81,6 +81,11 @@ MUTATIONS = (
             "tests/chaos/test_emails_once.py::test_an_email_accepted_just_before_postgres_went_down_is_not_sent_again",
         ),
     ),
+    Mutation(
+        "charge_key",
+        "the processor Idempotency-Key derived from the payment: each send of a charge has a new one",
+        ("tests/chaos/test_charge_once.py::test_a_crash_between_the_charge_and_its_record_charges_once",),
+    ),
 )
 
 

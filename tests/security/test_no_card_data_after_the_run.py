@@ -1,9 +1,9 @@
 """After the whole run (marked `after_the_run`: the folder's conftest puts it after every other test of the
-folder, whatever the file order): no card number, CVC, bank account
-or routing number in any table of the four services, any log line, any Kafka record of the run's firms
-(dead letters included) or any email. This module adds the payments that carry such data through every
-path: JSON API and HTML form, card and eCheck, accepted, declined and invalid, with and without an
-Idempotency-Key, for a bank-account link and a bill."""
+folder, whatever the file order): no card number, CVC, bank account or routing number in any table of the
+four services or the sandbox processor, any log line (the processor's own included), any Kafka record of
+the run's firms (dead letters included) or any email. This module adds the payments that carry such data
+through every path: JSON API and HTML form, card and eCheck, accepted, declined and invalid, with and
+without an Idempotency-Key, for a bank-account link and a bill."""
 
 from __future__ import annotations
 
@@ -107,6 +107,8 @@ async def test_no_card_or_bank_number_in_any_log_line(run_over: System) -> None:
     # Protection: SecretStr / repr=False on every instrument field; no request body is ever logged.
     logs = run_over.logs.text
     assert '"service": "paylinks"' in logs  # the recorder did see the services' lines
+    # ...and the processor's own: the one place card and bank numbers are sent to (tokenization, charges).
+    assert '"logger": "processor_sandbox.charges"' in logs
     leaking = [line for line in logs.splitlines() if LEAK.search(line)]
     assert leaking == [], "\n".join(LEAK.sub("<SECRET>", line)[:2000] for line in leaking)
 

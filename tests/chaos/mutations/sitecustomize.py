@@ -12,6 +12,8 @@ mutations/catalogue.py); by hand:
                                                                                # the batch is applied
     CHAOS_MUTATE=concurrency  pytest tests/chaos/test_races.py -k "fifty or billing"  # no version check
     CHAOS_MUTATE=email_marking pytest tests/chaos/test_emails_once.py  # a sent email is never marked sent
+    CHAOS_MUTATE=charge_key   pytest tests/chaos/test_charge_once.py  # a charge sent again after a crash
+                                                                    # gets a new processor Idempotency-Key
 
 One fault is injected the same way: CHAOS_CRASH_AFTER_CHARGE=1 makes a link-service process die (os._exit, as
 abruptly as SIGKILL: nothing committed, nothing cleaned up) right after the processor answered a charge, the
@@ -188,6 +190,18 @@ def _emails_never_marked_sent() -> None:
     email_outbox.mark_sent = forget  # type: ignore[assignment]
 
 
+def _a_new_charge_key_each_send() -> None:
+    """The charge's Idempotency-Key no longer derived from the payment: each send (a retry of the adapter, the
+    recovery after a crash) is a new charge to the processor."""
+    import uuid
+
+    from link_service.processor.base import ChargeRequest
+
+    ChargeRequest.idempotency_key = property(  # type: ignore[method-assign, assignment]
+        lambda self: f"payment:{self.payment_id}:{uuid.uuid4().hex}"
+    )
+
+
 def _crash_after_charge() -> None:
     from link_service.processor.http import HttpProcessor
 
@@ -211,6 +225,7 @@ MUTATIONS = {
     "offset_order": _commit_offsets_before_the_effect,
     "concurrency": _no_version_check,
     "email_marking": _emails_never_marked_sent,
+    "charge_key": _a_new_charge_key_each_send,
 }
 if os.environ.get("CHAOS_MUTATE") in MUTATIONS:
     MUTATIONS[os.environ["CHAOS_MUTATE"]]()

@@ -261,3 +261,23 @@ async def test_an_expired_key_is_a_new_request(desk: Desk) -> None:
     second = await desk.pay(link, card(desk.processor.card(), 20_000), "key-old")
     assert second != first
     assert await desk.received_in_firm() == 2
+
+
+async def test_keys_older_than_24_hours_are_forgotten_and_younger_ones_kept(desk: Desk) -> None:
+    """The upkeep's pruning: a fingerprint is not kept past the 24 hours a key answers for."""
+    link = await desk.link(await desk.account())
+    await desk.pay(link, card(desk.processor.card()), "key-stale")
+    await desk.pay(link, card(desk.processor.card(), 20_000), "key-fresh")
+    await desk.pool.execute(
+        "UPDATE idempotency_keys SET created_at = now() - interval '24 hours 1 minute'"
+        " WHERE link_id = $1 AND key = 'key-stale'",
+        link,
+    )
+    await desk.pool.execute(
+        "UPDATE idempotency_keys SET created_at = now() - interval '23 hours 59 minutes'"
+        " WHERE link_id = $1 AND key = 'key-fresh'",
+        link,
+    )
+    assert await desk.intake.forget_expired_keys() >= 1
+    kept = await desk.pool.fetch("SELECT key FROM idempotency_keys WHERE link_id = $1", link)
+    assert [row["key"] for row in kept] == ["key-fresh"]

@@ -76,7 +76,7 @@ async def sandbox_process(link_service_url: str, **overrides: Any) -> AsyncItera
     process.start()
     try:
         async with httpx.AsyncClient(base_url=process.base_url, timeout=30) as http:
-            yield Sandbox(process.base_url, settings, http)
+            yield Sandbox(process.base_url, settings, http, process.log_path)
     finally:
         process.stop()
         await drop_schema(settings.db_schema)

@@ -1,14 +1,17 @@
 """After a scripted run with the test cards and accounts (tokenized at the sandbox processor, paid through the
-JSON API, and raw card bodies refused), no table of the service, no captured log line and
-no Kafka record holds a card number, CVC or bank account/routing number, and nothing holds a link token."""
+JSON API, and raw card bodies refused), no table of the service or of the sandbox processor, no captured log
+line, no line of the processor process's own log and no Kafka record holds a card number, CVC or bank
+account/routing number, and nothing holds a link token or what rebuilds one."""
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Any
 
 import asyncpg
 
+from link_service.tokens import LinkTokens
 from paylinks_events import Topic
 from paylinks_runtime.testing import CARD_EXPIRY_YEAR, DATABASE_URL, TopicWatcher, header
 
@@ -76,3 +79,39 @@ async def test_no_card_or_bank_number_anywhere_after_a_scripted_run(service, cap
     assert token not in captured.out + captured.err
     assert token not in dump
     assert token not in kafka
+    # Nor what rebuilds it: the link's seed (token = HMAC(key, seed)) stays in its row, unpublished, unlogged.
+    seed = await link_seed(service.settings.db_schema, token)
+    for form in seed_forms(seed):
+        assert form not in kafka, form
+        assert form not in logs, form
+    # The processor's side, the one the numbers are sent to: its tables and its own log lines keep none.
+    assert service.sandbox.log_path is not None
+    processor_logs = service.sandbox.log_path.read_text()
+    processor_dump = await schema_dump(service.sandbox.settings.db_schema)
+    assert '"charge taken"' in processor_logs  # the process's lines were read
+    assert "4242" in processor_dump  # the last four, and nothing more of the number
+    for secret in SECRETS:
+        assert secret not in processor_logs, secret
+        assert secret not in processor_dump, secret
+
+
+async def link_seed(schema: str, token: str) -> bytes:
+    conn = await asyncpg.connect(DATABASE_URL, server_settings={"search_path": schema})
+    try:
+        seed: bytes = await conn.fetchval(
+            "SELECT token_seed FROM links WHERE token_hash = $1", LinkTokens.lookup_hash(token)
+        )
+    finally:
+        await conn.close()
+    assert seed, "the link's seed was not found"
+    return seed
+
+
+def seed_forms(seed: bytes) -> list[str]:
+    """The ways a seed would be written into a record or a log line."""
+    return [
+        seed.hex(),
+        base64.b64encode(seed).decode().rstrip("="),
+        base64.urlsafe_b64encode(seed).decode().rstrip("="),
+        repr(seed)[2:-1],
+    ]

@@ -71,6 +71,7 @@ class Sandbox:
     base_url: str
     settings: Settings
     http: httpx.AsyncClient
+    log_path: Path | None = None  # a process's log file (SandboxProcess); None when it runs in this process
 
     @property
     def secret(self) -> dict[str, str]:
