@@ -107,7 +107,7 @@ async def test_a_replayed_webhook_id_is_acknowledged_and_has_no_second_effect(
     ]
     for replay_body, headers in replays:
         again = await firm.link.post(PATH, content=replay_body, headers=headers)
-        assert (again.status_code, again.json()) == (200, {"result": "duplicate"})
+        assert (again.status_code, again.json()) == (200, {"result": "ignored"})
     assert await system.link.events_of(firm.id) == events_after_first
     assert await settled_on_kafka(system, firm, payment_id) == ["PaymentProcessed"]
     assert (await firm.payment_in(payment_id, "ready", "failed"))["status"] == "ready"

@@ -88,7 +88,7 @@ async def test_a_valid_webhook_processes_the_payment_once(service) -> None:
             lambda r: header(r, "ce_firmid") == firm and header(r, "ce_type") == "PaymentProcessed"
         )
     assert (first.status_code, first.json()) == (200, {"result": "applied"})
-    assert (again.status_code, again.json()) == (200, {"result": "duplicate"})
+    assert (again.status_code, again.json()) == (200, {"result": "ignored"})
     assert await payment_events(service, payment_id) == ["PaymentReceived", "PaymentProcessed", "FeeCharged"]
 
 

@@ -150,7 +150,7 @@ async def test_a_success_is_recorded_once_with_its_fee_on_the_charges_fee_accoun
     r = reports()
     payment_id = await r.payment()
     assert await r.report("wh-1", "payment.succeeded", payment_id=payment_id, fee=320) == "applied"
-    assert await r.report("wh-1", "payment.succeeded", payment_id=payment_id, fee=320) == "duplicate"
+    assert await r.report("wh-1", "payment.succeeded", payment_id=payment_id, fee=320) == "ignored"
     assert await r.report("wh-2", "payment.succeeded", payment_id=payment_id, fee=320) == "ignored"
     [processed] = r.published(PaymentProcessed)
     assert processed.fee == 320  # type: ignore[attr-defined]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
 
 import structlog
 from fastapi import APIRouter, Request
@@ -13,7 +12,7 @@ from paylinks_runtime import webhook_signature
 from paylinks_runtime.errors import ApiError
 from paylinks_runtime.security_log import client_address, refused
 
-from ..commands.processor_reports import record_report
+from ..commands.processor_reports import Result, record_report
 from ..config import WEBHOOK_PATH
 from ..processor.webhook_events import Webhook, parse_data
 from ..store.tables import report_writer
@@ -24,7 +23,7 @@ log = structlog.get_logger(__name__)
 
 
 class WebhookAck(BaseModel):
-    result: Literal["applied", "ignored", "duplicate"]
+    result: Result
 
 
 @router.post(WEBHOOK_PATH, response_model=WebhookAck)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+import structlog
+
 from paylinks_events import utcnow
 from paylinks_events.models import PayoutLine
 from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
@@ -22,13 +24,17 @@ from ..store.tables import ReportTables
 
 UnitOfWork = AbstractUnitOfWork[ReportTables]
 Writer = AbstractWriter[ReportTables]
-Result = Literal["applied", "ignored", "duplicate"]
+log = structlog.get_logger(__name__)
+# The contract's two answers: a repeat of a delivered id changes nothing, so it is "ignored" like any other
+# report that changes nothing (the log line says which).
+Result = Literal["applied", "ignored"]
 
 
 async def record_report(writer: Writer, webhook: wh.Webhook, data: wh.ReportData | None) -> Result:
     async def command(uow: UnitOfWork) -> Result:
         if not await uow.tables.first_delivery(webhook.id):
-            return "duplicate"
+            log.info("processor webhook already recorded", webhook_id=webhook.id, webhook_type=webhook.type)
+            return "ignored"
         if isinstance(data, wh.PayoutData):
             return "applied" if await _payout(uow, data) else "ignored"
         if isinstance(data, wh.PaymentData):
