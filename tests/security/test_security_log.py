@@ -99,3 +99,32 @@ async def test_a_declined_card_and_a_forged_webhook_are_logged_with_the_client(
     assert not any(token in line or DECLINED_CARD in line for line in system.logs.lines)
     assert await refusal_count(system, "payment_declined") >= declined_before + 1
     assert await refusal_count(system, "bad_webhook_signature") >= 1
+
+
+async def test_every_refused_payment_attempt_is_one_line_with_its_link_and_code(
+    system: System, firm: Firm
+) -> None:
+    # Protection: the pay API's payments route marks itself an attempt (security_log.concerning), so each
+    # of its 4xx answers is a line with the link it resolved to and the error code: card testing by
+    # one-cent payments (amount_below_minimum), malformed bodies, declines; never the token or the card.
+    account_id = await firm.register_account()
+    issued = await firm.link.post(f"/v1/bank-accounts/{account_id}/payment-link", headers=firm.staff)
+    link_id, token = issued.json()["link_id"], issued.json()["url"].rsplit("/pay/", 1)[1]
+    address = client_address()
+    before = await refusal_count(system, "attempt_refused")
+    one_cent = await firm.tokenized(payment_body(1))
+    declined = await firm.tokenized(payment_body(1_000, card=card(DECLINED_CARD)))
+    async with http_client(system.link.url, address) as client:
+        answers = [
+            await client.post(f"/v1/pay/{token}/payments", json=body) for body in (one_cent, {}, declined)
+        ]
+    assert [a.status_code for a in answers] == [422, 422, 402]
+    lines = refusals(system, address)
+    assert [(line["reason"], line["code"], line["link_id"]) for line in lines] == [
+        ("attempt_refused", "amount_below_minimum", link_id),
+        ("attempt_refused", "validation_error", link_id),
+        ("payment_declined", "payment_declined", link_id),
+    ]
+    assert {line["route"] for line in lines} == {"/v1/pay/{token}/payments"}
+    assert not any(token in line or DECLINED_CARD in line for line in system.logs.lines)
+    assert await refusal_count(system, "attempt_refused") >= before + 2

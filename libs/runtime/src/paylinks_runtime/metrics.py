@@ -84,6 +84,6 @@ HTTP_LATENCY = Histogram(
 SECURITY_REFUSALS = Counter(
     "paylinks_security_refusals_total",
     "Refused attempts (bad or missing credentials, missing role, oversized body, rate limit, bad webhook "
-    "signature, declined payment), by reason: security_log.refused",
+    "signature, declined payment, any other refused payment attempt), by reason: security_log.refused",
     ["reason"],
 )

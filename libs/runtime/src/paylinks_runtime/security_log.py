@@ -3,6 +3,11 @@
 `refused(reason, **fields)` is the one way in, for the runtime's own refusals (401, 403, 413, 429 of every
 service, written by `RefusalLog`) and for a service's (a bad webhook signature, a declined payment). Fields
 say who and where (client address, route, link_id); never a token, a secret, a card or account number.
+
+A route says what it refuses about with `concerning(request, link_id=...)` (its refusal lines carry those
+fields), and a route whose every refusal is a refused attempt (the pay API's payments) with `attempt=True`:
+each of its 4xx answers is then a line too (reason `attempt_refused`, the error code as `code`), e.g. the
+one-cent card tests refused as `amount_below_minimum`.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import json
 
 import structlog
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .metrics import SECURITY_REFUSALS
@@ -24,13 +30,22 @@ REFUSAL_STATUSES = {
     413: "body_too_large",
     429: "rate_limited",
 }
+ATTEMPT_REFUSED = "attempt_refused"  # any other 4xx of a route marked attempt=True
 _DETAIL_LIMIT = 2048  # bytes of an error body read for its message
+_FIELDS = "paylinks_security_fields"  # in the request's state: what its refusal lines also say
 
 
 def refused(reason: str, **fields: object) -> None:
     """Log and count one refused attempt."""
     SECURITY_REFUSALS.labels(reason).inc()
     log.warning("refused", reason=reason, **fields)
+
+
+def concerning(connection: HTTPConnection, **fields: str | bool) -> None:
+    """Fields of this request's refusal line, if it is refused (e.g. the link a pay token resolved to);
+    `attempt=True`: any 4xx answer of it is a refused attempt. Never a token or card data."""
+    state = connection.scope.setdefault("state", {})
+    state.setdefault(_FIELDS, {}).update(fields)
 
 
 def client_address(scope: Scope) -> str | None:
@@ -57,26 +72,38 @@ class RefusalLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif status in REFUSAL_STATUSES and len(body) < _DETAIL_LIMIT:
+            elif 400 <= status < 500 and len(body) < _DETAIL_LIMIT:
                 body.extend(message.get("body", b"")[:_DETAIL_LIMIT])
             await send(message)
 
         await self.app(scope, receive, watched_send)
+        fields = dict(scope.get("state", {}).get(_FIELDS, {}))
+        attempt = fields.pop("attempt", False)
         if status in REFUSAL_STATUSES:
-            refused(
-                REFUSAL_STATUSES[status],
-                status=status,
-                detail=_error_message(bytes(body)),
-                method=scope["method"],
-                route=getattr(scope.get("route"), "path", "unmatched"),
-                client=client_address(scope),
-            )
+            reason = REFUSAL_STATUSES[status]
+        elif attempt and 400 <= status < 500:
+            reason = ATTEMPT_REFUSED
+        else:
+            return
+        error = _error(bytes(body))
+        refused(
+            reason,
+            status=status,
+            code=error.get("code"),
+            detail=error.get("message"),
+            method=scope["method"],
+            route=getattr(scope.get("route"), "path", "unmatched"),
+            client=client_address(scope),
+            **fields,
+        )
 
 
-def _error_message(body: bytes) -> str | None:
-    """The contract error's message, if the body is one (HTML pages say less)."""
+def _error(body: bytes) -> dict[str, str]:
+    """The contract error's code and message, if the body is one (HTML pages say less)."""
     try:
-        message = json.loads(body)["error"]["message"]
+        error = json.loads(body)["error"]
     except (ValueError, KeyError, TypeError):
-        return None
-    return message if isinstance(message, str) else None
+        return {}
+    if not isinstance(error, dict):
+        return {}
+    return {key: error[key] for key in ("code", "message") if isinstance(error.get(key), str)}

@@ -5,6 +5,7 @@
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
+import structlog
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
@@ -13,9 +14,12 @@ from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import RefusalStatuses, not_found
 from paylinks_runtime.service import ServiceRuntime
 
-from . import commands, read_model
+from . import bill_links, commands, read_model
+from .config import Settings
 from .domain import BillState, BillTerms
 from .tables import billing_writer
+
+log = structlog.get_logger(__name__)
 
 MAX_BILL_AMOUNT = 10**12  # minor units; far above any bill, well inside bigint
 REFUSALS = RefusalStatuses(
@@ -82,9 +86,13 @@ class BillList(BaseModel):
 class VoidResult(BaseModel):
     bill_id: str
     state: Literal["void"]
+    links_closed: bool = Field(
+        description="true once link-service refuses payment on every pay link of the bill; false when it "
+        "had not within VOID_LINKS_TIMEOUT_SECONDS (it will, once it reads the void)"
+    )
 
 
-def bills_router(runtime: ServiceRuntime) -> APIRouter:
+def bills_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
     router = APIRouter(prefix="/v1/bills", tags=["bills"])
     staff = Annotated[StaffUser, Depends(require_role("staff", runtime.settings.staff_keys))]
 
@@ -105,12 +113,17 @@ def bills_router(runtime: ServiceRuntime) -> APIRouter:
             return {"items": await read_model.list_bills(conn, user.firm_id, state, limit)}
 
     @router.post("/{bill_id}/void", response_model=VoidResult)
-    async def void_bill(bill_id: str, user: staff) -> dict[str, str]:
+    async def void_bill(bill_id: str, user: staff) -> dict[str, Any]:
         try:
             await commands.void_bill(billing_writer(runtime.writer), user.firm_id, bill_id)
         except commands.BillNotFound as exc:
             raise not_found("bill") from exc
-        return {"bill_id": bill_id, "state": "void"}
+        closed = await bill_links.wait_until_closed(
+            runtime.pool, user.firm_id, bill_id, settings.void_links_timeout_seconds
+        )
+        if not closed:
+            log.warning("bill voided, its pay links not yet closed", bill_id=bill_id, firm_id=user.firm_id)
+        return {"bill_id": bill_id, "state": "void", "links_closed": closed}
 
     return router
 

@@ -18,7 +18,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    runtime = ServiceRuntime(settings or Settings(), migrations=MIGRATIONS, consumers=[CONSUMER])
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, consumers=[CONSUMER])
     app = create_service_app(
         runtime,
         title="billing-service",
@@ -26,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         refusals=REFUSALS,
     )
     declare_bearer_auth(app)
-    app.include_router(bills_router(runtime))
+    app.include_router(bills_router(runtime, settings))
     return app
 
 

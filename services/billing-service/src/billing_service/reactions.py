@@ -9,6 +9,8 @@ from paylinks_events import (
     ContactCreated,
     DisputeClosed,
     Envelope,
+    LinkIssued,
+    LinkRevoked,
     MatterOpened,
     PaymentDisputed,
     PaymentProcessed,
@@ -19,6 +21,7 @@ from paylinks_runtime.reactions import Reactions
 from paylinks_runtime.service import ConsumerSpec
 from paylinks_runtime.unit_of_work import UnitOfWork
 
+from . import bill_links
 from .commands import RETURN_KEY, apply_bill_payment, close_dispute, dispute_key, refund_key, reverse_payment
 from .directory import record_contact, record_matter
 from .domain import Reversal
@@ -36,6 +39,17 @@ async def _contact_created(uow: UnitOfWork, event: ContactCreated) -> None:
 @REACTIONS.on(MatterOpened)
 async def _matter_opened(uow: UnitOfWork, event: MatterOpened) -> None:
     await record_matter(uow.conn, event)
+
+
+# A bill's pay links: its void is answered once link-service has revoked them (bill_links.py).
+@REACTIONS.on(LinkIssued)
+async def _link_issued(uow: UnitOfWork, event: LinkIssued) -> None:
+    await bill_links.record_issued(uow.conn, event)
+
+
+@REACTIONS.on(LinkRevoked)
+async def _link_revoked(uow: UnitOfWork, event: LinkRevoked) -> None:
+    await bill_links.record_revoked(uow.conn, event)
 
 
 @REACTIONS.on(PaymentProcessed)

@@ -8,6 +8,8 @@ from billing_service.reactions import CONSUMER, REACTIONS
 from paylinks_events import (
     ContactCreated,
     DisputeClosed,
+    LinkIssued,
+    LinkRevoked,
     MatterOpened,
     PaymentDisputed,
     PaymentProcessed,
@@ -21,5 +23,9 @@ pytestmark = pytest.mark.unit
 def test_billing_reacts_to_parties_and_processed_payments_on_their_topics() -> None:
     parties = {ContactCreated, MatterOpened}
     money_back = {RefundSucceeded, PaymentDisputed, DisputeClosed, PaymentReturned}
-    assert set(REACTIONS.event_types) == parties | {PaymentProcessed} | money_back
-    assert (CONSUMER.name, set(CONSUMER.topics)) == ("billing-service", {"practice.events", "payment.events"})
+    pay_links = {LinkIssued, LinkRevoked}  # a void answers once its bill's links are revoked
+    assert set(REACTIONS.event_types) == parties | {PaymentProcessed} | money_back | pay_links
+    assert (CONSUMER.name, set(CONSUMER.topics)) == (
+        "billing-service",
+        {"practice.events", "payment.events", "link.events"},
+    )

@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 
 from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import ApiError, RefusalStatuses
-from paylinks_runtime.security_log import refused
+from paylinks_runtime.security_log import concerning, refused
 from paylinks_runtime.service import ServiceRuntime
 from paylinks_runtime.unit_of_work import Writer
 
@@ -191,7 +191,15 @@ AdminOnly = Annotated[StaffUser, Depends(_role("admin"))]
 async def _opened_link(token: str, request: Request, parts: Parts) -> PayTarget:
     """Runs before the body is parsed: an unknown token is 404, and every request counts for the limits."""
     parts.limit_client(request)
-    return await parts.resolve(token)
+    target = await parts.resolve(token)
+    concerning(request, link_id=target.link_id, firm_id=target.firm_id)  # on its refusal lines, if any
+    return target
 
 
 OpenedLink = Annotated[PayTarget, Depends(_opened_link)]
+
+
+async def payment_attempt(request: Request) -> None:
+    """Every refusal of this route is a refused payment attempt: one security log line each (card testing
+    shows as a burst of them), whatever refused it (validation, the intake, the processor, a limit)."""
+    concerning(request, attempt=True)

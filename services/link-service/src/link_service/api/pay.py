@@ -11,7 +11,7 @@ from ..commands.errors import PaymentDeclined
 from ..config import Settings
 from ..domain.pay_target import PayTarget
 from ..token_redaction import redact_token_from_trace
-from .context import OpenedLink, Parts
+from .context import OpenedLink, Parts, payment_attempt
 from .payment_input import PaymentInput, refuse_raw_payment_details
 
 router = APIRouter(prefix="/v1/pay", tags=["pay"], dependencies=[Depends(redact_token_from_trace)])
@@ -64,7 +64,7 @@ async def show_link(target: OpenedLink, parts: Parts) -> PayLinkView:
     "/{token}/payments",
     status_code=202,
     response_model=PaymentAccepted,
-    dependencies=[Depends(refuse_raw_payment_details)],
+    dependencies=[Depends(payment_attempt), Depends(refuse_raw_payment_details)],
 )
 async def pay(
     target: OpenedLink,
