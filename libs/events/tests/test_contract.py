@@ -33,6 +33,7 @@ CONTRACT_TOPICS = {
     "FirmProfileUpdated": "link.events",
     "LinkIssued": "link.events",
     "LinkRevoked": "link.events",
+    "LinkPaused": "link.events",  # extension of v2 (issue 18)
     "PaymentReceived": "payment.events",
     "PaymentProcessed": "payment.events",
     "PaymentFailed": "payment.events",

@@ -82,6 +82,22 @@ class LinkRevoked(Event):
     revoked_at: AwareDatetime
 
 
+class LinkPaused(Event):
+    """Extension of contract v2 (a new type on link.events; tolerant readers skip it): a burst of declined
+    cards on one link (card testing) paused it. Payments on it are refused until `paused_until`. Once per
+    pause, never per refused request. No card data: only how many were declined and when."""
+
+    topic = Topic.LINK
+    key_field = "link_id"
+    link_id: str
+    bank_account_id: str
+    bill_id: str | None = None  # the bill of a bill link
+    declines: int = Field(gt=0)  # declined payments on the link within the window that paused it
+    window_seconds: int = Field(gt=0)
+    paused_at: AwareDatetime
+    paused_until: AwareDatetime
+
+
 # --- payment.events ----------------------------------------------------------------------------------------
 
 
