@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import uuid
+from datetime import datetime
 
 import httpx
 
@@ -14,7 +15,7 @@ from paylinks_events import Topic
 from paylinks_runtime.metrics import SECURITY_REFUSALS
 from paylinks_runtime.testing import CARD_EXPIRY_YEAR, TopicWatcher, header
 
-from .conftest import DECLINED_CARD, OK_CARD, R01_ACCOUNT, card_payment, service_pool
+from .conftest import DECLINED_CARD, OK_CARD, R01_ACCOUNT, card_payment, service_pool, service_target
 
 
 def of_firm(firm: str, event_type: str):  # type: ignore[no-untyped-def]
@@ -265,19 +266,58 @@ async def test_malformed_bodies_cost_nothing_and_one_client_cannot_lock_a_link(s
 
 async def test_a_burst_of_declines_pauses_the_link_and_is_logged(service) -> None:
     # Card testing: a tester tries card after card on one link. After the burst the link refuses even a good
-    # card for a while; other links go on; the security log counts the pause (its alert tells staff).
+    # card for a while; other links go on; the security log counts the pause (its alert tells operators), and
+    # one LinkPaused on link.events tells the firm's staff (the notifier emails them): once per pause, not
+    # once per refused request.
     paused_before = _refusals("link_paused")
-    _, _, token = await service.new_account_token()
+    firm, account_id, token = await service.new_account_token()
     _, _, other_token = await service.new_account_token()
     burst = service.settings.link_declines_before_pause + 1
-    for _ in range(burst):
-        declined = await service.pay(token, await service.card_payment(100, number=DECLINED_CARD))
-        assert declined.status_code == 402
-    paused = await service.pay(token, await service.card_payment(100))
-    assert paused.status_code == 429
-    assert paused.json()["error"]["code"] == "link_paused"
-    assert (await service.pay(other_token, await service.card_payment(100))).status_code == 202
+    async with TopicWatcher(Topic.LINK) as watcher:
+        for _ in range(burst):
+            declined = await service.pay(token, await service.card_payment(100, number=DECLINED_CARD))
+            assert declined.status_code == 402
+        for _ in range(2):  # refused while paused: no new pause, no new event
+            paused = await service.pay(token, await service.card_payment(100))
+            assert paused.status_code == 429
+            assert paused.json()["error"]["code"] == "link_paused"
+        assert (await service.pay(other_token, await service.card_payment(100))).status_code == 202
+        [record] = await watcher.wait_for(of_firm(firm, "LinkPaused"))
     assert _refusals("link_paused") == paused_before + 1
+    target = await service_target(service, token)
+    data = json.loads(record.value)
+    assert record.key.decode() == data["link_id"] == target.link_id
+    assert (data["firm_id"], data["bank_account_id"], data["bill_id"]) == (firm, account_id, None)
+    assert (data["declines"], data["window_seconds"]) == (
+        burst,
+        int(service.settings.link_decline_window_seconds),
+    )
+    pause = datetime.fromisoformat(data["paused_until"]) - datetime.fromisoformat(data["paused_at"])
+    assert pause.total_seconds() == service.settings.link_pause_seconds
+    assert not {"card", "number", "payment_method", "token"} & set(data)
+    assert await _link_paused_events(service, firm) == 1  # every event recorded is published: one
+
+
+async def test_declines_in_flight_when_the_link_pauses_make_one_pause(service) -> None:
+    # Card testers fire in parallel: declines that were already at the processor when the link paused do
+    # not pause it again (nor tell the firm again).
+    firm, _, token = await service.new_account_token()
+    attempts = service.settings.pay_attempts_per_link_and_client  # all of them within the client's budget
+    bodies = [await service.card_payment(100, number=DECLINED_CARD) for _ in range(attempts)]
+    async with TopicWatcher(Topic.LINK) as watcher:
+        responses = await asyncio.gather(*(service.pay(token, body) for body in bodies))
+        assert {r.status_code for r in responses} <= {402, 429}
+        assert [r.status_code for r in responses].count(402) > service.settings.link_declines_before_pause
+        await watcher.wait_for(of_firm(firm, "LinkPaused"))
+    assert await _link_paused_events(service, firm) == 1
+
+
+async def _link_paused_events(service, firm: str) -> int:  # type: ignore[no-untyped-def]
+    async with service_pool(service) as conn:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM events WHERE firm_id = $1 AND event_type = 'LinkPaused'", firm
+        )
+    return count
 
 
 def _refusals(reason: str) -> float:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Request
 
+from paylinks_events import utcnow
 from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import ApiError, RefusalStatuses
 from paylinks_runtime.security_log import concerning, refused
@@ -17,7 +20,7 @@ from paylinks_runtime.service import ServiceRuntime
 from paylinks_runtime.unit_of_work import Writer
 
 from ..commands.intake import PaymentIntake
-from ..commands.links import PayLinks
+from ..commands.links import PayLinks, pause_link
 from ..commands.refunds import RefundCommands
 from ..config import Settings
 from ..domain.pay_target import PayTarget
@@ -28,6 +31,8 @@ from ..store.intake_tables import PostgresAttemptLedger, intake_writer
 from ..store.refunds import PostgresRefundTables
 from ..store.tables import LinkTables, link_writer
 from ..tokens import LinkTokens
+
+log = structlog.get_logger(__name__)
 
 # By code, not by exception class: a refusal replayed from the idempotency table is a plain DomainError.
 REFUSALS = RefusalStatuses(
@@ -128,18 +133,36 @@ class LinkServiceParts:
                 headers={"Retry-After": str(int(self.settings.link_pause_seconds))},
             )
 
-    def count_decline(self, target: PayTarget, request: Request) -> None:
-        """A burst of declines on one link (card testing) pauses it; the security log's alert tells staff."""
+    async def count_decline(self, target: PayTarget, request: Request) -> None:
+        """A burst of declines on one link (card testing) pauses it: the security log's alert tells the
+        operators, LinkPaused on link.events the firm's staff (the notifier emails them). Once per pause: a
+        decline that was in flight when the link paused neither extends the pause nor tells anyone again."""
         if self.declines_per_link.allow(target.link_id):
             return
-        self.paused_until[target.link_id] = time.monotonic() + self.settings.link_pause_seconds
+        now = time.monotonic()
+        if self.paused_until.get(target.link_id, 0.0) > now:
+            return
+        self.paused_until[target.link_id] = now + self.settings.link_pause_seconds
+        s = self.settings
         refused(
             "link_paused",
             link_id=target.link_id,
             firm_id=target.firm_id,
-            detail=f"{self.settings.link_declines_before_pause} declines within the window",
+            detail=f"{s.link_declines_before_pause} declines within the window",
             client=_client(request),
         )
+        paused_at = utcnow()
+        try:
+            await pause_link(
+                self.link_writer,
+                target.link_id,
+                declines=s.link_declines_before_pause + 1,  # the ones the window allowed, and this one
+                window=timedelta(seconds=s.link_decline_window_seconds),
+                now=paused_at,
+                until=paused_at + timedelta(seconds=s.link_pause_seconds),
+            )
+        except Exception:  # the pause holds and the payer still gets the decline; operators see this line
+            log.exception("the link's pause could not be recorded", link_id=target.link_id)
 
     async def resolve(self, token: str) -> PayTarget:
         """The link behind a token. Unknown and tampered tokens look alike: the same 404."""

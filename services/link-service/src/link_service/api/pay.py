@@ -79,6 +79,6 @@ async def pay(
     try:
         payment_id = await parts.intake.pay(target, body.to_request(via_qr=via == "qr"), idempotency_key)
     except PaymentDeclined:
-        parts.count_decline(target, request)
+        await parts.count_decline(target, request)
         raise
     return PaymentAccepted(payment_id=payment_id)

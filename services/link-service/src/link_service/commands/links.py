@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from paylinks_events import utcnow
 from paylinks_events.models import BankAccountKind
@@ -112,3 +113,18 @@ async def _issue(
         token_hash = LinkTokens.lookup_hash(pay_links.tokens.token(seed))
         await uow.tables.insert_link(link, token_hash=token_hash, token_seed=seed)
     return pay_links.url(seed)
+
+
+async def pause_link(
+    writer: Writer, link_id: str, *, declines: int, window: timedelta, now: datetime, until: datetime
+) -> None:
+    """Record that a burst of declines paused the link (LinkPaused on link.events, through the outbox)."""
+
+    async def command(uow: UnitOfWork) -> None:
+        link = await uow.load(Link, link_id)
+        if not link.exists:
+            raise NotFound("link")
+        link.pause(declines=declines, window=window, now=now, until=until)
+        await uow.save(link)
+
+    await writer.execute(command)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
-from paylinks_events import LinkIssued, LinkRevoked
+from paylinks_events import LinkIssued, LinkPaused, LinkRevoked
 from paylinks_runtime.aggregate import Aggregate, DomainError
 
 LinkKind = Literal["bank_account", "bill"]
@@ -63,6 +63,25 @@ class Link(Aggregate):
             raise DomainError("not_revocable", "a bank-account link is permanent")
         if self.revoked_reason is None:
             self.record(LinkRevoked(link_id=self.id, firm_id=self.firm_id, reason=reason, revoked_at=now))
+
+    def pause(self, *, declines: int, window: timedelta, now: datetime, until: datetime) -> None:
+        """A burst of declined cards paused the link (card testing): said once per pause, for staff.
+
+        The pause itself lives in link-service's memory (it refuses payments until `until`); the event is what
+        the firm is told. Nothing of the cards is in it.
+        """
+        self.record(
+            LinkPaused(
+                link_id=self.id,
+                firm_id=self.firm_id,
+                bank_account_id=self.bank_account_id,
+                bill_id=self.bill_id,
+                declines=declines,
+                window_seconds=max(int(window.total_seconds()), 1),
+                paused_at=now,
+                paused_until=until,
+            )
+        )
 
     def reopen(self) -> None:
         """The bill's balance was raised again (BillPaymentReversed) after it was paid: a link revoked as
