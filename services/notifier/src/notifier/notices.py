@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from paylinks_events import Event, PaymentFailed, PaymentProcessed, PaymentReceived
+from paylinks_events import Event, LinkPaused, PaymentFailed, PaymentProcessed, PaymentReceived
 from paylinks_events.money import format_money
 
 from .wording import (
@@ -90,7 +90,7 @@ class Notice:
 
 def referenced_ids(event: object, payment: PaymentFacts | None) -> tuple[str | None, str | None]:
     """(bank_account_id, bill_id) the email of this event (or reminder) talks about."""
-    if isinstance(event, PaymentReceived | PaymentProcessed):
+    if isinstance(event, PaymentReceived | PaymentProcessed | LinkPaused):
         return event.bank_account_id, event.bill_id
     bank_account_id = getattr(event, "bank_account_id", None)  # the later money events name it too
     if payment is None:

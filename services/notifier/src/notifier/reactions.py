@@ -20,6 +20,7 @@ from paylinks_events import (
     Envelope,
     Event,
     FirmProfileUpdated,
+    LinkPaused,
     PaymentDisputed,
     PaymentFailed,
     PaymentLinked,
@@ -110,6 +111,14 @@ REACTIONS.register(PaymentDisputed, emailed())
 REACTIONS.register(DisputeClosed, emailed())
 
 
+async def _link_paused(delivered: Delivered, event: LinkPaused) -> None:
+    await PaymentEmails(delivered.settings).enqueue_link_paused(delivered.conn, delivered.envelope, event)
+
+
+# Not a payment, but the firm's staff are told the same way: a burst of declines paused a pay link.
+REACTIONS.register(LinkPaused, _link_paused)
+
+
 async def _link_changed(delivered: Delivered, event: PaymentLinked | PaymentUnlinked) -> None:
     await store.set_linked(delivered.conn, event)
 
@@ -127,7 +136,8 @@ def consumer(settings: Settings) -> ConsumerSpec:
 
 
 class PaymentEmails:
-    """Puts a payment's emails in the email outbox, one per recipient group (or records why none)."""
+    """Puts a payment's emails (and a paused link's) in the email outbox, one per recipient group (or records
+    why none)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -144,6 +154,16 @@ class PaymentEmails:
             address = payer_address(payment)
             payer = [RecipientGroup(PAYER_GROUP, (address,))] if address else []
             await self._enqueue(conn, envelope, event.payment_id, payer, NO_PAYER_EMAIL, email_outbox.PAYER)
+
+    async def enqueue_link_paused(
+        self, conn: asyncpg.Connection, envelope: Envelope, event: LinkPaused
+    ) -> None:
+        """The staff email of a paused link, to its bank account's recipients like a payment's. The outbox
+        row's payment_id holds the link id, what the email is about (`GET /v1/emails?payment_id=`)."""
+        groups = route(await store.recipient_groups(conn, event.firm_id), event.bank_account_id)
+        await self._enqueue(
+            conn, envelope, event.link_id, groups, NO_RECIPIENTS_CONFIGURED, email_outbox.STAFF
+        )
 
     async def _enqueue(
         self,
