@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from link_service.domain import echeck_authorization
@@ -11,6 +13,7 @@ from link_service.domain.payment import Destination, DisputeReport, OutOfOrder, 
 from paylinks_events import (
     FeeCharged,
     LinkIssued,
+    LinkPaused,
     LinkRevoked,
     Payer,
     PaymentFailed,
@@ -53,6 +56,21 @@ def test_a_bill_link_is_revoked_once_and_an_account_link_never() -> None:
     account_link.issue(firm_id="f", kind="bank_account", bank_account_id="a", bill_id=None, now=NOW)
     with pytest.raises(DomainError):
         account_link.revoke("bill_voided", NOW)
+
+
+def test_a_paused_bill_link_says_which_link_bill_and_account_and_for_how_long() -> None:
+    link = bill_link()
+    link.pause(declines=6, window=timedelta(minutes=10), now=NOW, until=NOW + timedelta(minutes=15))
+    [paused] = link.pending[1:]
+    assert isinstance(paused, LinkPaused)
+    assert (paused.link_id, paused.firm_id, paused.bank_account_id, paused.bill_id) == (
+        link.id,
+        "f",
+        "acct-1",
+        "bill-1",
+    )
+    assert (paused.declines, paused.window_seconds, paused.paused_at) == (6, 600, NOW)
+    assert paused.paused_until - paused.paused_at == timedelta(minutes=15)
 
 
 def test_a_link_revoked_as_paid_reopens_and_is_revoked_again_but_a_voided_one_stays_dead() -> None:
