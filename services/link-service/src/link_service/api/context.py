@@ -144,11 +144,12 @@ class LinkServiceParts:
             return
         self.paused_until[target.link_id] = now + self.settings.link_pause_seconds
         s = self.settings
+        declines = s.link_declines_before_pause + 1  # the ones the window allowed, and this one
         refused(
             "link_paused",
             link_id=target.link_id,
             firm_id=target.firm_id,
-            detail=f"{s.link_declines_before_pause} declines within the window",
+            detail=f"{declines} declines within the window",
             client=_client(request),
         )
         paused_at = utcnow()
@@ -156,7 +157,7 @@ class LinkServiceParts:
             await pause_link(
                 self.link_writer,
                 target.link_id,
-                declines=s.link_declines_before_pause + 1,  # the ones the window allowed, and this one
+                declines=declines,
                 window=timedelta(seconds=s.link_decline_window_seconds),
                 now=paused_at,
                 until=paused_at + timedelta(seconds=s.link_pause_seconds),
