@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.trace import Link, SpanKind
@@ -128,6 +129,12 @@ class InboxConsumer:
         self._bootstrap = bootstrap_servers
         self._batch_size = batch_size
         self._consumer: AIOKafkaConsumer | None = None
+        # The lag is asked on connections of its own: a broker answers a connection's requests one at a
+        # time, and the consumer's fetches (long polls of up to fetch.max.wait.ms) would hold each offsets
+        # request back, one after another, exactly while the consumer is far behind.
+        self._offsets: AIOKafkaConsumer | None = None  # no group: end and beginning offsets only
+        self._admin: AIOKafkaAdminClient | None = None  # the group's committed offsets
+        self._coordinator: int | None = None  # the group coordinator's node, found once
         self._lag_every = lag_every_seconds
         self._committed: dict[TopicPartition, int] = {}  # what this consumer committed, as it committed it
         self._lag_series: set[TopicPartition] = set()
@@ -145,11 +152,23 @@ class InboxConsumer:
             max_poll_records=self._batch_size,
         )
         await self._consumer.start()
+        self._offsets = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, client_id=f"{self.name}-lag", enable_auto_commit=False
+        )
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=f"{self.name}-lag")
+        await self._offsets.start()
+        await self._admin.start()
 
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+        if self._offsets is not None:
+            await self._offsets.stop()
+            self._offsets = None
+        if self._admin is not None:
+            await self._admin.close()
+            self._admin = None
 
     async def run(self) -> None:
         """Consume until cancelled, and report the lag on a timer meanwhile."""
@@ -385,10 +404,9 @@ class InboxConsumer:
         if not assigned:
             self._report_progress({}, caught_up=True)  # nothing to read here (more members than partitions)
             return
-        ends = await self._consumer.end_offsets(list(assigned))
-        done: dict[TopicPartition, int] = {}
+        # One request of each kind for all the partitions, the end offsets and what is applied at once.
+        ends, done = await asyncio.gather(self._end_offsets(assigned), self._done_offsets(assigned))
         for tp, end in ends.items():
-            done[tp] = await self._done_offset(tp)
             CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - done[tp]))
             self._lag_series.add(tp)
         self._report_progress(done, caught_up=all(done[tp] >= end for tp, end in ends.items()))
@@ -402,17 +420,40 @@ class InboxConsumer:
             CONSUMER_PROGRESS_AT.labels(self.name).set(time.time())
         self._last_done = done
 
-    async def _done_offset(self, tp: TopicPartition) -> int:
-        """The offset up to which the partition is applied: what this process committed, else the group's
-        committed offset, else (nothing committed yet) the partition's beginning."""
-        assert self._consumer is not None
-        if tp in self._committed:
-            return self._committed[tp]
-        committed: int | None = await self._consumer.committed(tp)
-        if committed is not None:
-            return committed
-        beginning: int = (await self._consumer.beginning_offsets([tp]))[tp]
-        return beginning
+    async def _end_offsets(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        assert self._offsets is not None
+        ends: dict[TopicPartition, int] = await self._offsets.end_offsets(sorted(partitions))
+        return ends
+
+    async def _done_offsets(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """The offset up to which each partition is applied: what this process committed, else the group's
+        committed offset (one request for all of them), else (nothing committed yet) the partition's
+        beginning (one request for all of those)."""
+        assert self._offsets is not None
+        done = {tp: self._committed[tp] for tp in partitions if tp in self._committed}
+        asked = sorted(partitions - done.keys())
+        if not asked:
+            return done
+        committed = await self._group_offsets(asked)
+        done |= {tp: committed[tp] for tp in asked if committed.get(tp, -1) >= 0}
+        unknown = [tp for tp in asked if tp not in done]
+        if unknown:
+            done |= await self._offsets.beginning_offsets(unknown)
+        return done
+
+    async def _group_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """The group's committed offsets (-1: none), asked of its coordinator in one request."""
+        assert self._admin is not None
+        if self._coordinator is None:
+            self._coordinator = await self._admin.find_coordinator(self.name)
+        try:
+            offsets = await self._admin.list_consumer_group_offsets(
+                self.name, group_coordinator_id=self._coordinator, partitions=partitions
+            )
+        except Exception:
+            self._coordinator = None  # it may have moved (a broker gone): found again next time
+            raise
+        return {tp: meta.offset for tp, meta in offsets.items()}
 
 
 def _key_attribute(record: ConsumerRecord) -> dict[str, str]:
