@@ -198,11 +198,26 @@ class ChaosSystem:
         self.replicas[service] = await self._spawn(service, {"HTTP_PORT": str(self.replica_ports[service])})
         await eventually(partial(_ready, url), timeout=120)
 
-    async def kill_replica(self, service: str) -> None:
+    async def kill_replica(self, service: str, sig: int = signal.SIGKILL) -> None:
         process = self.replicas[service]
         if process.returncode is None:
-            process.send_signal(signal.SIGKILL)
+            process.send_signal(sig)
             await process.wait()
+
+    @asynccontextmanager
+    async def sole(self, service: str) -> AsyncIterator[None]:
+        """Every standing process of the service stopped (SIGTERM: no work cut off) for the block, which
+        starts one of its own (`replica`); started again and ready afterwards."""
+        await self.stack.kill(service, signal.SIGTERM)
+        if service in self.replicas:
+            await self.kill_replica(service, signal.SIGTERM)
+        try:
+            yield
+        finally:
+            await self.stack.start_service(service)
+            await self.stack.wait_ready(service)
+            if service in self.replicas:
+                await self.start_replica(service)
 
     def processes_of(self, service: str) -> list[asyncio.subprocess.Process]:
         """The service's processes: the stack's and, with replicas, the second one."""
