@@ -162,6 +162,12 @@ class ChaosSystem:
     def url(self, service: str) -> str:
         return self.config.url(service)
 
+    def urls(self, service: str) -> list[str]:
+        """Every standing process of the service: the stack's and, with replicas, the second one. A
+        consumer group's members split its partitions: a per-process metric is the sum over both."""
+        replica = [f"http://127.0.0.1:{self.replica_ports[service]}"] if service in self.replica_ports else []
+        return [self.url(service), *replica]
+
     def clock_file(self, service: str) -> Path:
         """The clock_skew hook of the service's processes reads its offset (seconds) from here."""
         return self.config.home / "clock" / service
