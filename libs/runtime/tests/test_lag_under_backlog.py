@@ -14,6 +14,8 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import NodeNotReadyError
+from aiokafka.structs import OffsetAndMetadata
 
 from paylinks_events import ContactCreated, Envelope, to_record
 from paylinks_runtime.dead_letters import DeadLetters
@@ -164,3 +166,50 @@ async def test_the_lag_gauge_reports_the_true_lag_while_a_far_behind_consumer_ca
     assert len(measurements) >= 3, measurements
     assert gauge("paylinks_consumer_lag", consumer=group) == 0
     assert await effects.fetchval("SELECT count(*) FROM effects") == RECORDS
+
+
+class DeadBrokerFirst:
+    """An admin client whose first coordinator lookups land on a dead broker (NodeNotReadyError, as
+    aiokafka's admin raises when the random broker it picked is down), then answer."""
+
+    def __init__(self, dead_lookups: int, offsets: dict[TopicPartition, int]) -> None:
+        self.dead_lookups = dead_lookups
+        self.lookups = 0
+        self.offsets = offsets
+
+    async def find_coordinator(self, group_id: str) -> int:
+        self.lookups += 1
+        if self.lookups <= self.dead_lookups:
+            raise NodeNotReadyError(f"node {self.lookups} is down")
+        return 1
+
+    async def list_consumer_group_offsets(
+        self, group_id: str, group_coordinator_id: int, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        return {tp: OffsetAndMetadata(self.offsets[tp], "") for tp in partitions}
+
+
+def _measuring(admin: DeadBrokerFirst) -> InboxConsumer:
+    consumer = InboxConsumer(
+        name="unit",
+        topics=["t"],
+        writer=None,  # type: ignore[arg-type]
+        handler=record_effects,  # type: ignore[arg-type]
+        dead_letters=None,  # type: ignore[arg-type]
+        bootstrap_servers="unused:9092",
+    )
+    consumer._admin = admin  # type: ignore[assignment]
+    return consumer
+
+
+async def test_a_coordinator_lookup_on_a_dead_broker_is_asked_again_within_the_measurement() -> None:
+    tp = TopicPartition("t", 0)
+    admin = DeadBrokerFirst(dead_lookups=2, offsets={tp: 41})
+    assert await _measuring(admin)._group_offsets([tp]) == {tp: 41}
+    assert admin.lookups == 3
+
+
+async def test_a_cluster_that_keeps_failing_fails_the_measurement() -> None:
+    tp = TopicPartition("t", 0)
+    with pytest.raises(NodeNotReadyError):
+        await _measuring(DeadBrokerFirst(dead_lookups=100, offsets={tp: 41}))._group_offsets([tp])

@@ -26,6 +26,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.trace import Link, SpanKind
@@ -78,6 +79,8 @@ _CONFLICTS: tuple[type[BaseException], ...] = (
 )
 # While the database cannot take the batch: short waits at first, never longer than 5 s between tries.
 BATCH_BACKOFF = Backoff(0.05, cap=5.0)
+# Lookups of the group coordinator within one lag measurement (each asks a random known broker).
+_COORDINATOR_TRIES = 4
 # Between restarts of a consumer that failed (a dead-letter topic that cannot be written, an offset commit).
 RESTART_BACKOFF = Backoff(0.1, cap=5.0)
 
@@ -438,18 +441,24 @@ class InboxConsumer:
         return done
 
     async def _group_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-        """The group's committed offsets (-1: none), asked of its coordinator in one request."""
+        """The group's committed offsets (-1: none), asked of its coordinator in one request. The admin
+        client asks a random known broker for the coordinator and fails at once on a dead one (a broker
+        down: the full chaos run's gauges missed most measurements of that outage): the coordinator is
+        looked up again, a few times, within the measurement."""
         assert self._admin is not None
-        if self._coordinator is None:
-            self._coordinator = await self._admin.find_coordinator(self.name)
-        try:
-            offsets = await self._admin.list_consumer_group_offsets(
-                self.name, group_coordinator_id=self._coordinator, partitions=partitions
-            )
-        except Exception:
-            self._coordinator = None  # it may have moved (a broker gone): found again next time
-            raise
-        return {tp: meta.offset for tp, meta in offsets.items()}
+        for attempt in itertools.count(1):
+            try:
+                if self._coordinator is None:
+                    self._coordinator = await self._admin.find_coordinator(self.name)
+                offsets = await self._admin.list_consumer_group_offsets(
+                    self.name, group_coordinator_id=self._coordinator, partitions=partitions
+                )
+                return {tp: meta.offset for tp, meta in offsets.items()}
+            except KafkaError as exc:
+                self._coordinator = None  # it may have moved, or the broker asked is down: ask again
+                if not exc.retriable or attempt >= _COORDINATOR_TRIES:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def _key_attribute(record: ConsumerRecord) -> dict[str, str]:
