@@ -162,6 +162,12 @@ class ChaosSystem:
     def url(self, service: str) -> str:
         return self.config.url(service)
 
+    def urls(self, service: str) -> list[str]:
+        """Every standing process of the service: the stack's and, with replicas, the second one. A
+        consumer group's members split its partitions: a per-process metric is the sum over both."""
+        replica = [f"http://127.0.0.1:{self.replica_ports[service]}"] if service in self.replica_ports else []
+        return [self.url(service), *replica]
+
     def clock_file(self, service: str) -> Path:
         """The clock_skew hook of the service's processes reads its offset (seconds) from here."""
         return self.config.home / "clock" / service
@@ -198,11 +204,26 @@ class ChaosSystem:
         self.replicas[service] = await self._spawn(service, {"HTTP_PORT": str(self.replica_ports[service])})
         await eventually(partial(_ready, url), timeout=120)
 
-    async def kill_replica(self, service: str) -> None:
+    async def kill_replica(self, service: str, sig: int = signal.SIGKILL) -> None:
         process = self.replicas[service]
         if process.returncode is None:
-            process.send_signal(signal.SIGKILL)
+            process.send_signal(sig)
             await process.wait()
+
+    @asynccontextmanager
+    async def sole(self, service: str) -> AsyncIterator[None]:
+        """Every standing process of the service stopped (SIGTERM: no work cut off) for the block, which
+        starts one of its own (`replica`); started again and ready afterwards."""
+        await self.stack.kill(service, signal.SIGTERM)
+        if service in self.replicas:
+            await self.kill_replica(service, signal.SIGTERM)
+        try:
+            yield
+        finally:
+            await self.stack.start_service(service)
+            await self.stack.wait_ready(service)
+            if service in self.replicas:
+                await self.start_replica(service)
 
     def processes_of(self, service: str) -> list[asyncio.subprocess.Process]:
         """The service's processes: the stack's and, with replicas, the second one."""

@@ -85,9 +85,10 @@ async def _caught_up(system: ChaosSystem) -> bool:
         return False
     async with httpx.AsyncClient(timeout=5.0) as http:
         for service in CONSUMED:
-            metrics = (await http.get(f"{system.url(service)}/metrics")).text
-            if any(v != 0 for v in _lag_gauges(metrics, system.group(service))):
-                return False
+            for url in system.urls(service):  # every member of the group: each has its partitions
+                metrics = (await http.get(f"{url}/metrics")).text
+                if any(v != 0 for v in _lag_gauges(metrics, system.group(service))):
+                    return False
     return True
 
 

@@ -138,14 +138,17 @@ async def _publish_copies(system: ChaosSystem, firm_id: str) -> tuple[int, int]:
 
 
 async def _duplicates_recognised(system: ChaosSystem) -> Counter[str]:
-    """Per service: redelivered events its inbox recognised and skipped (paylinks_events_duplicate_total)."""
+    """Per service: redelivered events its inbox recognised and skipped (paylinks_events_duplicate_total),
+    summed over its processes (the full profile runs two: each recognises the copies on its partitions;
+    counting the first alone missed the second's and the wait timed out)."""
     counted: Counter[str] = Counter()
     async with httpx.AsyncClient(timeout=5.0) as http:
         for service in CONSUMED:
-            metrics = (await http.get(f"{system.url(service)}/metrics")).text
-            for line in metrics.splitlines():
-                if line.startswith("paylinks_events_duplicate_total{"):
-                    counted[service] += int(float(line.rsplit(" ", 1)[1]))
+            for url in system.urls(service):
+                metrics = (await http.get(f"{url}/metrics")).text
+                for line in metrics.splitlines():
+                    if line.startswith("paylinks_events_duplicate_total{"):
+                        counted[service] += int(float(line.rsplit(" ", 1)[1]))
     return counted
 
 

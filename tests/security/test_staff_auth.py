@@ -14,7 +14,7 @@ import httpx
 import jwt
 import pytest
 
-from paylinks_runtime.auth import issue_payment_grant
+from paylinks_runtime.auth import CLOCK_LEEWAY, issue_payment_grant
 from paylinks_runtime.testing import GRANT_KEYS, JWT_SECRET, auth_header, staff_token
 
 from .firm import Firm, History
@@ -59,7 +59,8 @@ def bad_authorizations(firm_id: str) -> dict[str, str | None]:
         "basic scheme": "Basic " + base64.b64encode(b"admin:admin").decode(),
         "bearer without a token": "Bearer",
         "garbage": "Bearer not-a-jwt",
-        "expired": "Bearer " + staff_token(firm_id, roles=("staff", "admin"), ttl=timedelta(minutes=-1)),
+        "expired": "Bearer "
+        + staff_token(firm_id, roles=("staff", "admin"), ttl=-(CLOCK_LEEWAY + timedelta(minutes=1))),
         "wrong secret": "Bearer "
         + staff_token(firm_id, roles=("staff", "admin"), secret="guessed-secret" * 3),
         "alg none": f"Bearer {_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims(firm_id))}.",
@@ -138,7 +139,7 @@ async def test_bad_tokens_and_grants_do_not_open_the_staff_page(victim: tuple[Fi
     grant_of = {"firm_id": firm.id, "recipient": f"office@{firm.id}.example"}
     other_payment = issue_payment_grant(GRANT_KEYS, payment_id=str(uuid.uuid4()), **grant_of)
     expired = issue_payment_grant(
-        GRANT_KEYS, payment_id=history.payment_id, ttl=timedelta(minutes=-1), **grant_of
+        GRANT_KEYS, payment_id=history.payment_id, ttl=-(CLOCK_LEEWAY + timedelta(minutes=1)), **grant_of
     )
     too_long = issue_payment_grant(
         GRANT_KEYS, payment_id=history.payment_id, ttl=timedelta(hours=73), **grant_of

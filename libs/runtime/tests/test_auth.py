@@ -11,6 +11,7 @@ import jwt
 import pytest
 
 from paylinks_runtime.auth import (
+    CLOCK_LEEWAY,
     JwtKeys,
     decode_payment_grant,
     decode_token,
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.unit
 SECRET = "s" * 40
 KEYS = JwtKeys(SECRET)
 GRANT_KEYS = JwtKeys("g" * 40, max_lifetime=timedelta(hours=72))
+# Expired for longer than the clocks' leeway: refused.
+PAST_LEEWAY = CLOCK_LEEWAY + timedelta(seconds=5)
 
 
 def test_a_valid_token_gives_the_user_with_firm_and_roles() -> None:
@@ -45,7 +48,7 @@ def _unsigned(claims: dict[str, object]) -> str:
     ("token", "message"),
     [
         (
-            issue_token(SECRET, user_id="u", firm_id="f", roles=["staff"], ttl=timedelta(seconds=-5)),
+            issue_token(SECRET, user_id="u", firm_id="f", roles=["staff"], ttl=-PAST_LEEWAY),
             "expired",
         ),
         (
@@ -115,3 +118,30 @@ def test_a_token_within_the_maximum_lifetime_and_one_without_exp() -> None:
     assert decode_token(KEYS, fine).firm_id == "f"
     with pytest.raises(ApiError, match="invalid"):
         decode_token(KEYS, jwt.encode(_claims(iat=time.time()), SECRET))
+
+
+def _token_from_a_clock(offset: timedelta, ttl: timedelta = timedelta(minutes=5)) -> str:
+    """A staff token issued by a clock `offset` away from this one (ahead: positive)."""
+    now = time.time() + offset.total_seconds()
+    return jwt.encode(_claims(iat=now, exp=now + ttl.total_seconds()), SECRET, algorithm="HS256")
+
+
+@pytest.mark.parametrize("offset_seconds", [1, 10, 25])
+def test_a_fresh_token_from_an_issuer_whose_clock_is_ahead_within_the_leeway_is_accepted(
+    offset_seconds: int,
+) -> None:
+    """This service's clock is behind the issuer's: the token's iat is in its future, by less than the
+    leeway; without one, PyJWT refuses it ("not yet valid (iat)")."""
+    assert timedelta(seconds=offset_seconds) < CLOCK_LEEWAY
+    assert decode_token(KEYS, _token_from_a_clock(timedelta(seconds=offset_seconds))).user_id == "u"
+
+
+def test_the_leeway_is_bounded_a_clock_minutes_apart_still_refuses() -> None:
+    assert timedelta(seconds=60) >= CLOCK_LEEWAY
+    with pytest.raises(ApiError, match="invalid"):  # iat minutes in the future
+        decode_token(KEYS, _token_from_a_clock(CLOCK_LEEWAY + timedelta(seconds=30)))
+    expired_within = _token_from_a_clock(-timedelta(minutes=5), ttl=timedelta(minutes=5) - CLOCK_LEEWAY / 2)
+    assert decode_token(KEYS, expired_within).user_id == "u"  # expired by half the leeway: clocks differ
+    expired_beyond = _token_from_a_clock(-timedelta(minutes=5), ttl=timedelta(minutes=5) - PAST_LEEWAY)
+    with pytest.raises(ApiError, match="expired"):
+        decode_token(KEYS, expired_beyond)

@@ -62,6 +62,7 @@ async def consuming(
     topics: list[str],
     group: str | None = None,
     handler: Callable = record_effect,  # type: ignore[type-arg]
+    lag_every_seconds: float = 2.0,
 ) -> AsyncIterator[InboxConsumer]:
     name = group or unique("test-consumer")
     consumer = InboxConsumer(
@@ -72,6 +73,7 @@ async def consuming(
         dead_letters=DeadLetters(producer, name),
         bootstrap_servers=BOOTSTRAP,
         batch_size=100,
+        lag_every_seconds=lag_every_seconds,
     )
     await consumer.start()
     task = asyncio.create_task(consumer.run())

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from functools import partial
 from typing import Any
 
 import asyncpg
 from prometheus_client import REGISTRY
 
 from paylinks_runtime.outbox_relay import OutboxRelay
-from paylinks_runtime.testing import eventually
+from paylinks_runtime.testing import consumed_everything, eventually, unique
 from paylinks_runtime.unit_of_work import OutboxSignal
 
 from .test_database_outage_consumer import ReadOnlySwitch, switch, switchable_pool  # noqa: F401
@@ -144,3 +145,30 @@ async def test_partitions_a_consumer_lost_in_a_rebalance_leave_no_lag_series(
                     and len(first._lag_series) < 3
                 )
             )
+
+
+async def test_a_partition_back_after_a_rebalance_shows_the_lag_its_group_committed_meanwhile(
+    pool: asyncpg.Pool,
+    producer,  # type: ignore[no-untyped-def]
+    topic: str,
+) -> None:
+    """The first member applies some events, a second joins and applies more on the partitions it got,
+    leaves, and the first has every partition back: its lag is what the group committed (0), not what it
+    committed itself before the rebalance (the full chaos run: a notifier reported 2140 on a group at 0)."""
+    await pool.execute("CREATE TABLE effects (event_id text, contact_id text, name text)")
+    group = unique("test-consumer")
+    # No timer: the only measurement is the test's own, once the partitions are back.
+    async with consuming(pool, producer, [topic], group=group, lag_every_seconds=3600) as first:
+        for i in range(6):
+            await send(producer, topic, contact("f", f"before-{i}"))
+        await eventually(partial(consumed_everything, first))
+        async with consuming(pool, producer, [topic], group=group, lag_every_seconds=3600) as second:
+            await eventually(lambda: second._consumer and second._consumer.assignment())
+            for i in range(30):
+                await send(producer, topic, contact("f", f"meanwhile-{i}"))
+            await eventually(partial(consumed_everything, second))
+            await eventually(partial(consumed_everything, first))
+        await eventually(lambda: len(first._consumer.assignment()) == 3)  # type: ignore[union-attr]
+        await eventually(partial(consumed_everything, first))
+        await first.measure_lag()
+        assert gauge("paylinks_consumer_lag", consumer=group, topic=topic) == 0

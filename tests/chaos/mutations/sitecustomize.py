@@ -143,7 +143,6 @@ def _commit_offsets_before_the_effect() -> None:
         while True:
             if current.offsets:
                 await self._consumer.commit(current.offsets)
-                self._committed.update(current.offsets)
             if current.deliveries:
                 await self._apply_until_done(current.deliveries)
             current = await self._fetch()

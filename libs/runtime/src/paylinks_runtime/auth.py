@@ -4,6 +4,11 @@ one-payment grants of staff emails, signed with a key of their own.
 Keys rotate: a token verifies under the current key or any previous one (`JwtKeys`), and only the current key
 signs. A token is refused when it has no `exp`, or when its lifetime (exp - iat, or exp - now without iat)
 exceeds the configured maximum: a leaked token signed for a year must not work for a year.
+
+Clocks differ a little between the issuer and each service: every time claim (exp, iat, nbf) is checked with a
+leeway of `CLOCK_LEEWAY` (30 s). Without it a service whose clock is a second behind the issuer's refuses a
+token just issued ("not yet valid (iat)"). The leeway is bounded: a token is accepted at most 30 s past its
+exp, and a clock off by more than that (a jump of minutes) still refuses; fix the clock, not the leeway.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from fastapi import Request
 from .errors import ApiError
 
 ALGORITHM = "HS256"
+# How far apart the issuer's and a verifying service's clocks may be (see the module's docstring).
+CLOCK_LEEWAY = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -73,10 +80,10 @@ def _signed_by_one_of(secrets: tuple[str, ...], token: str) -> dict[str, Any]:
     options: jwt.types.Options = {"require": ["exp", "sub"]}
     for secret in secrets[:-1]:
         try:
-            return jwt.decode(token, secret, algorithms=[ALGORITHM], options=options)
+            return jwt.decode(token, secret, algorithms=[ALGORITHM], options=options, leeway=CLOCK_LEEWAY)
         except jwt.InvalidSignatureError:
             continue  # maybe signed by a key being rotated out
-    return jwt.decode(token, secrets[-1], algorithms=[ALGORITHM], options=options)
+    return jwt.decode(token, secrets[-1], algorithms=[ALGORITHM], options=options, leeway=CLOCK_LEEWAY)
 
 
 def bearer_token(request: Request) -> str | None:

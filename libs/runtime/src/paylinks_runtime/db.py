@@ -8,6 +8,8 @@ from pathlib import Path
 import asyncpg
 import structlog
 
+from .retry import Backoff, retry
+
 log = structlog.get_logger(__name__)
 
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
@@ -82,6 +84,39 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+# Between tries of a start-up that finds the database unavailable (see open_database).
+STARTUP_BACKOFF = Backoff(0.2, cap=5.0)
+
+
+async def open_database(
+    database_url: str,
+    schema: str,
+    *,
+    max_size: int = 10,
+    reset_sessions: bool = True,
+    migrations: Path | None = None,
+    runtime_tables: bool = True,
+) -> asyncpg.Pool:
+    """A process's pool, migrated (`create_pool`, then `migrate`). A database that is unavailable at that
+    moment (down, restarting, read-only in a failover, out of connections) is waited for, trying again:
+    a process started then used to fail its start-up and exit (uvicorn's exit code 3), as a fault's
+    restart met in the chaos runs. Any other error fails at once."""
+
+    async def attempt() -> asyncpg.Pool:
+        pool = await create_pool(database_url, schema, max_size=max_size, reset_sessions=reset_sessions)
+        try:
+            await migrate(pool, migrations, runtime_tables=runtime_tables)
+        except BaseException:
+            pool.terminate()  # its server may be gone: no graceful close to wait for
+            raise
+        return pool
+
+    def unavailable(exc: Exception, wait: float) -> None:
+        log.warning("database unavailable at start-up; retrying", error=repr(exc), retry_in_seconds=wait)
+
+    return await retry(attempt, backoff=STARTUP_BACKOFF, retry_if=database_unavailable, on_retry=unavailable)
 
 
 async def postgres_reachable(pool: asyncpg.Pool) -> bool:

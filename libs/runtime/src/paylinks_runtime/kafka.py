@@ -7,13 +7,17 @@ import asyncio
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from paylinks_events import ALL_TOPICS, dlq_topic
+
+from .retry import Backoff, retry
 
 log = structlog.get_logger(__name__)
 
 EVENT_TOPIC_CONFIG = {"retention.ms": "-1"}  # projections must be rebuildable by replay
+# Between tries of the topic set-up while the cluster cannot answer (see ensure_topics).
+TOPIC_SETUP_BACKOFF = Backoff(0.2, cap=5.0)
 
 
 def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
@@ -36,10 +40,33 @@ def contract_topics(topics: tuple[str, ...] = ALL_TOPICS) -> list[str]:
 async def ensure_topics(
     bootstrap_servers: str, topics: list[str], *, partitions: int = 6, replication_factor: int = 1
 ) -> list[str]:
-    """Create the topics that are missing; return the ones created."""
+    """Create the topics that are missing; return the ones created.
+
+    A cluster that cannot answer yet (a broker down: the admin client sends to a random known broker and
+    fails at once on a dead one; the whole cluster restarting) is waited for, trying again, never fatal:
+    a service started during a Kafka outage used to exit at start-up (uvicorn's exit code 3)."""
+
+    def not_ready(exc: Exception, wait: float) -> None:
+        log.warning("kafka not ready for the topic set-up; retrying", error=repr(exc), retry_in_seconds=wait)
+
+    return await retry(
+        lambda: _ensure_topics(bootstrap_servers, topics, partitions, replication_factor),
+        backoff=TOPIC_SETUP_BACKOFF,
+        retry_if=_retriable,
+        on_retry=not_ready,
+    )
+
+
+def _retriable(exc: Exception) -> bool:
+    return isinstance(exc, KafkaError) and bool(exc.retriable)
+
+
+async def _ensure_topics(
+    bootstrap_servers: str, topics: list[str], partitions: int, replication_factor: int
+) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="paylinks-admin")
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
         if missing:

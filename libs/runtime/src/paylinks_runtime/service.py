@@ -15,7 +15,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from .db import create_pool, migrate, postgres_reachable
+from .db import open_database, postgres_reachable
 from .dead_letters import DeadLetters
 from .inbox_consumer import BatchHandler, Handler, InboxConsumer
 from .inbox_retention import keep_inbox_trimmed
@@ -65,10 +65,13 @@ class ServiceRuntime:
     async def start(self) -> None:
         s = self.settings
         # The runtime and its services leave no session state (the migration lock is unlocked explicitly).
-        self.pool = await create_pool(
-            s.database_url, s.db_schema, max_size=s.db_pool_max_size, reset_sessions=False
+        self.pool = await open_database(
+            s.database_url,
+            s.db_schema,
+            max_size=s.db_pool_max_size,
+            reset_sessions=False,
+            migrations=self._migrations,
         )
-        await migrate(self.pool, self._migrations)
         await ensure_topics(
             s.kafka_bootstrap_servers,
             contract_topics(),

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from paylinks_events import Topic
+from paylinks_runtime.auth import CLOCK_LEEWAY
 from paylinks_runtime.testing import TopicWatcher, auth_header, header, unique
 
 ENDPOINTS = [
@@ -35,7 +36,7 @@ def error_code(response: httpx.Response) -> str:
         {},
         {"Authorization": "Bearer not-a-jwt"},
         auth_header("firm-x", secret="another-secret-entirely-0123456789"),
-        auth_header("firm-x", ttl=timedelta(seconds=-10)),
+        auth_header("firm-x", ttl=-(CLOCK_LEEWAY + timedelta(seconds=10))),
     ],
     ids=["no-token", "garbage", "wrong-secret", "expired"],
 )

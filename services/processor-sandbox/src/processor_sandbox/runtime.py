@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import structlog
 
-from paylinks_runtime.db import create_pool, migrate, postgres_reachable
+from paylinks_runtime.db import open_database, postgres_reachable
 
 from . import idempotency, payouts, scheduler
 from .config import Settings
@@ -37,8 +37,13 @@ class SandboxRuntime:
 
     async def start(self) -> None:
         s = self.settings
-        self.pool = await create_pool(s.database_url, s.db_schema, max_size=s.db_pool_max_size)
-        await migrate(self.pool, MIGRATIONS, runtime_tables=False)
+        self.pool = await open_database(
+            s.database_url,
+            s.db_schema,
+            max_size=s.db_pool_max_size,
+            migrations=MIGRATIONS,
+            runtime_tables=False,
+        )
         self._client = httpx.AsyncClient(timeout=s.sandbox_webhook_timeout_seconds)
         delivery = WebhookDelivery(self.pool, self._client, s)
         self._spawn("timers", self._every(s.sandbox_poll_seconds, self._apply_timers, self.timers_changed))

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from paylinks_events import Payer
-from paylinks_runtime.auth import issue_payment_grant
+from paylinks_runtime.auth import CLOCK_LEEWAY, issue_payment_grant
 from paylinks_runtime.testing import GRANT_KEYS, auth_header, chromium
 
 HOSTILE = '<script>alert("pwned")</script>'
@@ -110,7 +110,7 @@ async def test_a_bad_missing_or_foreign_grant_is_401(firm, browser_client) -> No
     for params in (
         {"grant": "tampered"},
         {"grant": grant(firm, other.payment_id)},
-        {"grant": grant(firm, payment.payment_id, ttl=timedelta(seconds=-1))},
+        {"grant": grant(firm, payment.payment_id, ttl=-(CLOCK_LEEWAY + timedelta(seconds=1)))},
     ):
         response = await browser_client.get(page, params=params)
         assert response.status_code == 401
