@@ -36,9 +36,9 @@ SECRETS = (
     *(OK_ACCOUNT, R01_ACCOUNT, R10_ACCOUNT, ROUTING),
 )
 # A number standing alone (not part of a longer number, a UUID or a hex digest): what a leak looks like. The
-# CVC not after a point either: "0.073" is a duration, not a card code.
+# CVC not after a point or a comma either: "0.073" is a duration, "$2,073.61" an amount, not a card code.
 LEAK = re.compile(
-    "|".join(rf"(?<![\w{'.' if number == CVC else ''}-]){number}(?![\w-])" for number in SECRETS)
+    "|".join(rf"(?<![\w{'.,' if number == CVC else ''}-]){number}(?![\w-])" for number in SECRETS)
 )
 # A field named for the card code (JSON, repr or form): not the letters inside a random link token
 CVC_FIELD = re.compile(r"""["'](card_)?cvc["']|(?<![\w-])(card_)?cvc=""", re.IGNORECASE)
