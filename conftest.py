@@ -20,6 +20,23 @@ _PROVIDER.add_span_processor(SimpleSpanProcessor(_EXPORTER))
 trace.set_tracer_provider(_PROVIDER)
 
 
+@pytest.hookimpl(trylast=True)  # after any plugin that reorders (pytest-randomly)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `after_the_run` scan what their whole folder (tests/security, tests/e2e) left behind: each
+    runs after every other test of its folder, and still inside it, so the folder's running system (a
+    package- or session-scoped fixture) is the one it scans."""
+    for folder in dict.fromkeys(item.path.parent for item in items if _after_the_run(item)):
+        last = [item for item in items if _after_the_run(item) and item.path.parent == folder]
+        rest = [item for item in items if item not in last]
+        ours = [k for k, item in enumerate(rest) if folder in item.path.parents]
+        at = ours[-1] + 1 if ours else len(rest)
+        items[:] = [*rest[:at], *last, *rest[at:]]
+
+
+def _after_the_run(item: pytest.Item) -> bool:
+    return item.get_closest_marker("after_the_run") is not None
+
+
 @pytest.fixture(scope="session")
 async def producer() -> AsyncIterator[AIOKafkaProducer]:
     """One Kafka producer for the whole run, configured as the services' own (idempotent, acks from all

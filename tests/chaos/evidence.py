@@ -16,6 +16,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from paylinks_events import ALL_TOPICS, Topic, dlq_topic
+from paylinks_runtime.card_data import CardDataScan
+from paylinks_runtime.kafka import contract_topics
 
 from .system import CONSUMED, ChaosSystem
 from .trust import TrustEvidence, trust_balances
@@ -296,6 +298,7 @@ class Evidence:
     refunds: list[ProjectedReversal] = field(default_factory=list)  # reconciliation's
     disputes: list[ProjectedReversal] = field(default_factory=list)  # reconciliation's
     processor_refunds: list[ProcessorRefund] = field(default_factory=list)
+    card_data: CardDataScan | None = None  # the card-data scan, once the system is quiet (settle)
 
 
 def of_firms(records: list[ConsumerRecord], firm_ids: set[str]) -> list[ConsumerRecord]:
@@ -323,6 +326,19 @@ async def gather(system: ChaosSystem, firm_ids: set[str], recipients: set[str]) 
         disputes=disputes,
         processor_refunds=await processor_refunds(system, [p.payment_id for p in projection]),
     )
+
+
+async def card_data(system: ChaosSystem) -> CardDataScan:
+    """Everything the run left behind, scanned for the test card and bank numbers the payers' browsers sent
+    to the processor (paylinks_runtime.card_data): every process's log file (the sandbox processor's and the
+    replicas' included), every table of the five schemas, every record on the contract and dead-letter
+    topics from offset 0 (the suite's own broker), every email in the sink's maildir."""
+    scan = CardDataScan()
+    scan.logs((system.config.home / "logs").glob("*.log"))
+    await scan.tables(system.infra.database_url, system.config.schemas.values())
+    scan.records(await read_topics(system.infra.bootstrap, contract_topics()))
+    scan.emails(system.config.maildir)
+    return scan
 
 
 async def trust_evidence(system: ChaosSystem, firm_ids: set[str]) -> TrustEvidence:

@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("faults", "inputs", "checked", "lost", "duplicated", "notes")
+SECTIONS = ("faults", "inputs", "checked", "lost", "duplicated", "card_data", "notes")
 TITLES = {
     "faults": "faults injected",
     "inputs": "inputs tried",
     "checked": "records checked",
     "lost": "lost",
     "duplicated": "duplicated",
+    "card_data": "card data found (card, CVC, bank account or routing number)",
     "notes": "tolerated (at-least-once, same id)",
 }
 
@@ -69,7 +70,8 @@ class ChaosReport:
             f"      {result:<8} {self.timings.get(name, 0):5.0f} s  {name}"
             for name, result in self.outcomes.items()
         ]
-        lines.append(f"  LOST = {self.total('lost')}, DUPLICATED = {self.total('duplicated')}")
+        lost, duplicated, card_data = (self.total(s) for s in ("lost", "duplicated", "card_data"))
+        lines.append(f"  LOST = {lost}, DUPLICATED = {duplicated}, CARD DATA FOUND = {card_data}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """Waits for the system to settle, then judges it: the verdict once the system is quiet (every consumer group
 at the end of its topics, every outbox empty: nothing more can arrive) and nothing is missing, or whatever it
-is at the deadline, where a system still not quiet counts as lost work."""
+is at the deadline, where a system still not quiet counts as lost work. The final verdict includes the
+card-data scan of everything the run left behind (logs, tables, topics, emails)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
-from .evidence import Evidence, gather
+from .evidence import Evidence, card_data, gather
 from .load import Ledger
 from .system import ChaosSystem
 from .verdict import Verdict, verify
@@ -26,6 +28,8 @@ async def settle(
         verdict = verify(ledger, evidence)
         busy = still_busy(evidence)
         if (busy is None and not verdict.lost) or time.monotonic() > deadline:
+            evidence = replace(evidence, card_data=await card_data(system))  # once: it reads everything
+            verdict = verify(ledger, evidence)
             if busy is not None:
                 verdict.lose("system not quiet at the verdict", busy)
             return verdict, evidence

@@ -7,9 +7,12 @@ import json
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from aiokafka.structs import ConsumerRecord
+
+from paylinks_runtime.card_data import CVC, OK_ACCOUNT, OK_CARD, ROUTING, CardDataScan
 
 from .evidence import (
     AppliedRow,
@@ -99,6 +102,37 @@ def test_a_clean_run_has_nothing_lost_or_duplicated(run: tuple[Ledger, Evidence]
     verdict = verify(*run)
     assert verdict.clean, verdict.summary()
     assert verdict.checked["emails"] == 8
+
+
+def test_card_data_anywhere_or_an_unread_processor_log_makes_the_run_unclean(
+    run: tuple[Ledger, Evidence], tmp_path: Path
+) -> None:
+    ledger, evidence = run
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "processor-sandbox.log").write_text('{"event": "charge taken", "last4": "4242"}\n')
+    (logs / "link-service.log").write_text('{"event": "payment accepted", "amount": 739}\n')
+    scan = CardDataScan()
+    scan.logs(logs.glob("*.log"))
+    assert verify(ledger, replace(evidence, card_data=scan)).clean
+    assert verify(ledger, replace(evidence, card_data=scan)).checked["log lines scanned for card data"] == 2
+
+    (logs / "notifier.log").write_text(f'{{"event": "sent", "body": "card {OK_CARD} cvc {CVC}"}}\n')
+    leaky = CardDataScan()
+    leaky.logs(logs.glob("*.log"))
+    leaky.look("emails", "x.eml", f"Routing {ROUTING}, account {OK_ACCOUNT}")
+    verdict = verify(ledger, replace(evidence, card_data=leaky))
+    assert verdict.card_data == {"in log lines": 1, "in emails": 1}
+    assert not verdict.clean
+    assert "notifier.log:1: " in verdict.summary()  # where, which test number, the line masked
+    assert "x.eml: " in verdict.summary()
+
+    (logs / "processor-sandbox.log").write_text("")
+    empty = CardDataScan()
+    empty.logs(logs.glob("processor*.log"))
+    assert verify(ledger, replace(evidence, card_data=empty)).card_data == {
+        "scan incomplete: no line of the processor's log read": 1
+    }
 
 
 def test_a_payers_receipt_missing_or_sent_twice_is_caught(run: tuple[Ledger, Evidence]) -> None:

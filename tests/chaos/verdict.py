@@ -19,6 +19,8 @@ from datetime import date, datetime
 
 from aiokafka.structs import ConsumerRecord
 
+from paylinks_runtime.card_data import CardDataScan
+
 from .evidence import AppliedRow, Evidence, Mail, header
 from .load import Ledger
 from .report import ChaosReport
@@ -39,6 +41,7 @@ from .workload import (
 
 EXAMPLES = 20  # problems listed in a failure message, at most
 BILL_EVENTS = ("BillPaymentApplied", "PaymentUnallocated")
+PROCESSOR_LOG = "processor-sandbox.log"
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Verdict:
     duplicated: Counter[str] = field(default_factory=Counter)
     checked: Counter[str] = field(default_factory=Counter)
     notes: Counter[str] = field(default_factory=Counter)  # tolerated: the same id delivered again
+    card_data: Counter[str] = field(default_factory=Counter)  # places holding a card or bank number, by kind
     problems: list[str] = field(default_factory=list)
 
     def lose(self, what: str, detail: str) -> None:
@@ -63,14 +67,17 @@ class Verdict:
 
     @property
     def clean(self) -> bool:
-        return not self.lost and not self.duplicated
+        return not self.lost and not self.duplicated and not self.card_data
 
     def record(self, report: ChaosReport) -> None:
-        for section in ("checked", "lost", "duplicated", "notes"):
+        for section in ("checked", "lost", "duplicated", "notes", "card_data"):
             report.merge(section, getattr(self, section))
 
     def summary(self) -> str:
-        return "\n".join([f"lost {dict(self.lost)}, duplicated {dict(self.duplicated)}", *self.problems])
+        counts = (
+            f"lost {dict(self.lost)}, duplicated {dict(self.duplicated)}, card data {dict(self.card_data)}"
+        )
+        return "\n".join([counts, *self.problems])
 
 
 class EventIndex:
@@ -132,9 +139,22 @@ def verify(ledger: Ledger, evidence: Evidence) -> Verdict:
     _check_attribution(accepted, evidence, index, verdict)
     for record in evidence.dead_letters:
         verdict.lose("event dead-lettered", f"{header(record, 'ce_type')} {header(record, 'dlq_reason')}")
+    if evidence.card_data is not None:
+        _check_card_data(evidence.card_data, verdict)
     verdict.checked["events on payment.events and billing.events"] += len(evidence.events)
     verdict.checked["dead-letter records of the firms"] += len(evidence.dead_letters)
     return verdict
+
+
+def _check_card_data(scan: CardDataScan, verdict: Verdict) -> None:
+    """No card number, CVC, bank account or routing number anywhere; and the processor's log was read."""
+    for found in scan.found:
+        verdict._example(f"CARD DATA {found}")
+    verdict.card_data.update({f"in {kind}": n for kind, n in scan.found_in.items()})
+    if not scan.log_lines[PROCESSOR_LOG]:
+        verdict.card_data["scan incomplete: no line of the processor's log read"] += 1
+    for kind, n in scan.read.items():
+        verdict.checked[f"{kind} scanned for card data"] += n
 
 
 def _check_events(accepted: dict[str, PlannedPayment], index: EventIndex, verdict: Verdict) -> None:

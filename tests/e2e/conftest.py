@@ -30,7 +30,27 @@ def otlp() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture(scope="session")
-async def stack(otlp: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+async def kafka_before_the_run() -> dict[TopicPartition, int]:
+    """The end offsets of the contract topics and their dead-letter topics before the stack starts: what the
+    run produced comes after them (test_no_card_data_after_the_run reads it)."""
+    await ensure_topics(BOOTSTRAP, contract_topics())
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        topics = contract_topics()
+        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    otlp: OtlpReceiver,
+    tmp_path_factory: pytest.TempPathFactory,
+    kafka_before_the_run: dict[TopicPartition, int],
+) -> AsyncIterator[Stack]:
     run_id = f"e2e{uuid.uuid4().hex[:8]}"
     env = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
@@ -53,9 +73,14 @@ async def stack(otlp: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture
 async def firm(stack: Stack) -> AsyncIterator[PaylinksClient]:
-    client = PaylinksClient(stack.config, f"firm-e2e-{uuid.uuid4().hex[:8]}", JWT_SECRET)
+    client = PaylinksClient(stack.config, f"{firm_prefix(stack)}{uuid.uuid4().hex[:8]}", JWT_SECRET)
     yield client
     await client.close()
+
+
+def firm_prefix(stack: Stack) -> str:
+    """Every firm of this run has an id starting with it (its records on the shared topics are told apart)."""
+    return f"firm-{stack.config.env['CONSUMER_GROUP_PREFIX']}"
 
 
 @pytest.fixture

@@ -14,18 +14,10 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from paylinks_events import ContactCreated, Envelope, Event, MatterOpened, to_record
+from paylinks_runtime.card_data import CVC, OK_ACCOUNT, OK_CARD, ROUTING
 from paylinks_runtime.testing import CARD_EXPIRY_YEAR, auth_header, eventually, unique
 
 from .system import System, http_client
-
-OK_CARD = "4242424242424242"
-DECLINED_CARD = "4000000000000002"
-OK_ACCOUNT = "000123456789"
-R01_ACCOUNT = "000111111113"
-ROUTING = "110000000"
-
-
-CVC = "739"  # a Visa CVC is three digits; not a substring of any test card
 
 
 def card(number: str = OK_CARD, cvc: str = CVC) -> dict[str, Any]:

@@ -4,13 +4,12 @@ every log line the four services write, and every Kafka record produced on the c
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from paylinks_runtime import card_data
 from paylinks_runtime.kafka import contract_topics
 from paylinks_runtime.logs import setup_logging
 from paylinks_runtime.testing import BOOTSTRAP, DATABASE_URL, header
@@ -95,26 +94,5 @@ class KafkaTape:
 
 
 async def schema_text(schema: str) -> str:
-    """Every row of every table of a schema as text (bytes both decoded and in hex)."""
-    conn = await asyncpg.connect(DATABASE_URL, server_settings={"search_path": schema})
-    try:
-        tables = await conn.fetch(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema
-        )
-        lines = [f"-- {schema}: {', '.join(t['table_name'] for t in tables)}"]
-        for table in tables:
-            rows = await conn.fetch(f'SELECT * FROM "{table["table_name"]}"')  # noqa: S608 - catalog names
-            lines += [" | ".join(_text(value) for value in row.values()) for row in rows]
-        return "\n".join(lines)
-    finally:
-        await conn.close()
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace") + " " + value.hex()
-    return str(value)
-
-
-def record_text(record: ConsumerRecord) -> str:
-    return f"{record.topic} {record.key!r} {record.value!r} {record.headers!r}"
+    """Every row of every table of a schema on the shared database, as text (card_data.schema_text)."""
+    return await card_data.schema_text(DATABASE_URL, schema)

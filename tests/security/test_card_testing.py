@@ -4,7 +4,9 @@ link after a burst of declines (counted in the security log, which an alert watc
 
 from __future__ import annotations
 
-from .firm import DECLINED_CARD, Firm, card, payment_body
+from paylinks_runtime.card_data import DECLINED_CARD
+
+from .firm import Firm, card, payment_body
 from .system import System, http_client
 from .test_security_log import refusal_count
 

@@ -7,38 +7,31 @@ without an Idempotency-Key, for a bank-account link and a bill."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from paylinks_runtime.testing import CARD_EXPIRY
-
-from .firm import (
+from paylinks_runtime.card_data import (
     CVC,
+    CVC_FIELD,
     DECLINED_CARD,
+    INVALID_CARD,
+    LEAK,
     OK_ACCOUNT,
     OK_CARD,
     R01_ACCOUNT,
-    ROUTING,
-    Firm,
-    card,
-    echeck,
-    payment_body,
+    record_text,
 )
-from .recorders import record_text, schema_text
+from paylinks_runtime.testing import CARD_EXPIRY
+
+from .firm import Firm, card, echeck, payment_body
+from .recorders import schema_text
 from .system import System
 
 pytestmark = pytest.mark.after_the_run
 
-INVALID_CARD = "4242424242424241"  # fails the Luhn check: refused before the processor
 EXPIRED = {"number": OK_CARD, "exp_month": 1, "exp_year": 2001, "cvc": CVC}
-SECRETS = (OK_CARD, DECLINED_CARD, INVALID_CARD, CVC, OK_ACCOUNT, R01_ACCOUNT, ROUTING)
-# A number standing alone (not part of a longer number, a UUID or a hex digest): what a leak looks like.
-LEAK = re.compile("|".join(rf"(?<![\w-]){number}(?![\w-])" for number in SECRETS))
-# A field named for the card code (JSON, repr or form): not the letters inside a random link token
-CVC_FIELD = re.compile(r"""["'](card_)?cvc["']|(?<![\w-])(card_)?cvc=""", re.IGNORECASE)
 
 
 async def pay_with_everything(firm: Firm) -> list[str]:

@@ -7,7 +7,9 @@ import json
 import secrets
 from typing import Any
 
-from .firm import DECLINED_CARD, Firm, card, payment_body
+from paylinks_runtime.card_data import DECLINED_CARD
+
+from .firm import Firm, card, payment_body
 from .system import LINK, System, client_address, http_client
 from .test_staff_auth import STAFF_READS, bad_authorizations
 

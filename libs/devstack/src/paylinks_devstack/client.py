@@ -11,14 +11,16 @@ from typing import Any
 import httpx
 
 from paylinks_runtime.auth import issue_token
+from paylinks_runtime.card_data import CVC, OK_ACCOUNT, OK_CARD, R01_ACCOUNT, R10_ACCOUNT, ROUTING
 
 from .stack import StackConfig
 
-# The sandbox processor's test card and accounts (CONTRACT.md section 3). They go to the processor only.
-TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": date.today().year + 3, "cvc": "123"}
-ECHECK_OK = {"routing_number": "110000000", "account_number": "000123456789"}
-ECHECK_RETURNED = {"routing_number": "110000000", "account_number": "000111111113"}
-ECHECK_LATE_RETURN = {"routing_number": "110000000", "account_number": "000222222227"}  # processed, then R10
+# The sandbox processor's test card and accounts (CONTRACT.md section 3). They go to the processor only; the
+# suites' card-data scans look for these very numbers (paylinks_runtime.card_data) everywhere else.
+TEST_CARD = {"number": OK_CARD, "exp_month": 12, "exp_year": date.today().year + 3, "cvc": CVC}
+ECHECK_OK = {"routing_number": ROUTING, "account_number": OK_ACCOUNT}
+ECHECK_RETURNED = {"routing_number": ROUTING, "account_number": R01_ACCOUNT}
+ECHECK_LATE_RETURN = {"routing_number": ROUTING, "account_number": R10_ACCOUNT}  # processed, then R10
 
 
 class ApiError(Exception):

@@ -11,6 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from paylinks_events.money import format_money, plain_amount
+from paylinks_runtime import card_data
 from paylinks_runtime.settings import DEV_PROCESSOR_API_KEY
 
 from .client import ECHECK_LATE_RETURN, TEST_CARD, token_of
@@ -18,7 +19,7 @@ from .client import ECHECK_LATE_RETURN, TEST_CARD, token_of
 if TYPE_CHECKING:
     from .demo import Story
 
-DISPUTED_CARD = {**TEST_CARD, "number": "4000000000000259"}  # the sandbox disputes it, then loses
+DISPUTED_CARD = {**TEST_CARD, "number": card_data.DISPUTED_CARD}  # the sandbox disputes it, then loses
 
 
 def money(minor: int) -> str:
