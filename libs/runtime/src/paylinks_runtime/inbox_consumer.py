@@ -26,7 +26,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, NotCoordinatorForGroupError
 from aiokafka.structs import ConsumerRecord
 from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.trace import Link, SpanKind
@@ -453,6 +453,13 @@ class InboxConsumer:
                 offsets = await self._admin.list_consumer_group_offsets(
                     self.name, group_coordinator_id=self._coordinator, partitions=partitions
                 )
+                if not offsets.keys() >= set(partitions):
+                    # The coordinator answers every partition asked (-1 where none is committed). A broker
+                    # that is not (or no longer) the coordinator puts NOT_COORDINATOR at the top of its
+                    # answer, which aiokafka does not raise, and no partitions: read as "nothing committed",
+                    # the gauges showed each partition's whole length (the full chaos run after a broker
+                    # restart moved the coordinator: lag 3007 on a group at the end).
+                    raise NotCoordinatorForGroupError(f"node {self._coordinator} is not the coordinator")
                 return {tp: meta.offset for tp, meta in offsets.items()}
             except KafkaError as exc:
                 self._coordinator = None  # it may have moved, or the broker asked is down: ask again
