@@ -21,6 +21,8 @@ from .workload import BANK_RETURN, REFUND_FULL, RETURN_REASON, PlannedPayment
 
 GIVE_UP_AFTER = 300.0
 NOT_YET = "payment_not_refundable"  # a refund asked before link-service recorded the payment processed
+# Answers about the request, not the refund: signed out (401), busy (409, 429).
+_NOT_AN_ANSWER = (401, 409, 429)
 
 
 @dataclass(frozen=True)
@@ -78,18 +80,20 @@ class Reverser:
     async def _refund(
         self, http: httpx.AsyncClient, plan: PlannedPayment, payment_id: str, key: str, amount: int
     ) -> None:
-        headers = {"Idempotency-Key": key, "Authorization": f"Bearer {_admin_token(plan.firm_id)}"}
         url = f"{self._link_service}/v1/payments/{payment_id}/refunds"
         body = {"amount": amount, "reason": f"chaos {plan.reversal}"}
 
         async def attempt() -> str | None:
+            # Signed anew each time: a 401 (a service whose clock jumped minutes refuses a token "not yet
+            # valid") says nothing of the refund; the admin signs in again and sends the same key again.
+            headers = {"Idempotency-Key": key, "Authorization": f"Bearer {_admin_token(plan.firm_id)}"}
             response = await http.post(url, json=body, headers=headers)
             if response.status_code == 202:
                 answer = response.json()
                 self.ledger.refunds.append(AcceptedRefund(payment_id, key, answer["refund_id"], amount))
                 return None
             code = _error_code(response)
-            if response.status_code >= 500 or response.status_code in (409, 429) or code == NOT_YET:
+            if response.status_code in _NOT_AN_ANSWER or response.status_code >= 500 or code == NOT_YET:
                 return f"{response.status_code} {code}"
             self.ledger.refused.append((payment_id, response.status_code, code))
             return None

@@ -347,7 +347,10 @@ def _check_refund_answers(
             verdict.duplicate("refunds accepted beyond the payment", f"{payment_id}: {len(refunds)} refunds")
         expected = _REFUNDS_ACCEPTED.get(plan.reversal or "", 0)
         if len(refunds) < expected and not any(plan.key in what for what in back.unanswered):
-            verdict.lose("refund refused though the money was there", f"{payment_id} ({plan.reversal})")
+            answers = ", ".join(f"{status} {code}" for p, status, code in back.refused if p == payment_id)
+            verdict.lose(
+                "refund refused though the money was there", f"{payment_id} ({plan.reversal}: {answers})"
+            )
 
 
 def _check_refund_events(
