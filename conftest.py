@@ -4,8 +4,10 @@ broker and database are up (make test starts them; running pytest alone needs `m
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -48,6 +50,18 @@ async def producer() -> AsyncIterator[AIOKafkaProducer]:
     await producer.start()
     yield producer
     await producer.stop()
+
+
+@pytest.fixture(scope="session")
+def axe_core() -> Path:
+    """axe-core, where `make setup` installs it, for `testing.serious_accessibility_violations`. Missing: the
+    test skips, except in CI (`make test` installs it), where that is a failure, never a quiet pass."""
+    script = Path(__file__).resolve().parent / ".local" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        if os.environ.get("CI"):
+            raise AssertionError(f"axe-core is missing at {script}: run make setup")
+        pytest.skip(f"axe-core is missing at {script}: run make setup")
+    return script
 
 
 @pytest.fixture

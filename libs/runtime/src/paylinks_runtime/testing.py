@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import asyncpg
@@ -227,6 +228,19 @@ async def serving(
     finally:
         server.should_exit = True
         await task
+
+
+async def serious_accessibility_violations(page: Any, axe_core: Path) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now (injected once per document; the
+    page's context needs `bypass_csp=True`, axe being an inline script). `axe_core`: the root conftest's
+    fixture of that name (where `make setup` installed it)."""
+    if not await page.evaluate("() => typeof axe !== 'undefined'"):
+        await page.add_script_tag(path=str(axe_core))
+    violations = await page.evaluate(
+        "async () => (await axe.run()).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target)}))"
+    )
+    return [v for v in violations if v["impact"] in ("serious", "critical")]
 
 
 @asynccontextmanager

@@ -9,7 +9,6 @@ and retries, and whole yen for a zero-decimal currency.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,14 @@ from typing import Any
 
 import pytest
 
-from paylinks_runtime.testing import CARD_EXPIRY, CARD_EXPIRY_YEAR, auth_header, chromium, eventually
+from paylinks_runtime.testing import (
+    CARD_EXPIRY,
+    CARD_EXPIRY_YEAR,
+    auth_header,
+    chromium,
+    eventually,
+    serious_accessibility_violations,
+)
 from processor_sandbox.testing import Sandbox
 
 from .conftest import DECLINED_CARD, OK_ACCOUNT, OK_CARD, ROUTING, LinkService, token_of
@@ -27,7 +33,6 @@ CVC = "739"
 # A CVC is short: it is looked for as a JSON or form value, where it would be sent, not as any three digits.
 CARD_SECRETS = (OK_CARD, "4242 4242 4242 4242", f'"{CVC}"', f"={CVC}", '"cvc"')
 BANK_SECRETS = (OK_ACCOUNT, '"account_number"')
-AXE = Path(__file__).resolve().parents[4] / ".local" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @dataclass
@@ -401,32 +406,21 @@ async def test_a_bill_voided_while_its_page_is_open_refuses_the_payment_in_the_s
     assert await tab.errors() == ["This bill was cancelled, so it can no longer be paid."]
 
 
-async def test_the_page_has_no_serious_accessibility_violation_in_any_of_its_states(service, browser) -> None:
+async def test_the_page_has_no_serious_accessibility_violation_in_any_of_its_states(
+    service, browser, axe_core: Path
+) -> None:
     """axe-core over the card form, the eCheck form with its authorization, and the error summary shown."""
-    if not AXE.exists():
-        if os.environ.get("CI"):
-            raise AssertionError(f"axe-core is missing at {AXE}: run make setup")
-        pytest.skip(f"axe-core is missing at {AXE}: run make setup")
     _, _, token = await service.new_account_token()
     context = await browser.new_context(bypass_csp=True)  # axe is injected as an inline script
     try:
         page = await context.new_page()
         await page.goto(f"{service.settings.public_base_url}/pay/{token}")
-        await page.add_script_tag(path=str(AXE))
-        found = {"card": await _serious_violations(page)}
+        found = {"card": await serious_accessibility_violations(page, axe_core)}
         await page.check("#method-echeck")
-        found["echeck"] = await _serious_violations(page)
+        found["echeck"] = await serious_accessibility_violations(page, axe_core)
         await page.click("#pay")
         await page.locator("#error-summary").wait_for(state="visible")
-        found["errors"] = await _serious_violations(page)
+        found["errors"] = await serious_accessibility_violations(page, axe_core)
     finally:
         await context.close()
     assert found == {"card": [], "echeck": [], "errors": []}
-
-
-async def _serious_violations(page: Any) -> list[dict[str, Any]]:
-    violations = await page.evaluate(
-        "async () => (await axe.run()).violations"
-        ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target)}))"
-    )
-    return [v for v in violations if v["impact"] in ("serious", "critical")]

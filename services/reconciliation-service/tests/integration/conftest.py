@@ -48,6 +48,7 @@ from paylinks_runtime.testing import (
     eventually,
     free_socket,
     running_app,
+    serious_accessibility_violations,
     serving,
     unique,
 )
@@ -358,7 +359,6 @@ def other_firm(producer: AIOKafkaProducer, client: httpx.AsyncClient, pool: asyn
 
 # --- the browser tests' shared pieces (the workspace and the emailed page) --------------------------------
 
-AXE = Path(__file__).resolve().parents[4] / ".local" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = (1280, 400)
 Photograph = Callable[[Any, str], Awaitable[None]]
 
@@ -379,21 +379,13 @@ def shots(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def check_and_photograph(shots: Path) -> Photograph:
+def check_and_photograph(shots: Path, axe_core: Path) -> Photograph:
     """axe-core finds no serious or critical violation on the page (its context needs `bypass_csp` for the
     injection); then the page, whole, at each width, as `workspace-<name>-<width>.png`."""
 
     async def check(page: Any, name: str) -> None:
-        if AXE.exists():
-            await page.add_script_tag(path=str(AXE))
-            violations = await page.evaluate(
-                "async () => (await axe.run()).violations"
-                ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target)}))"
-            )
-            serious = [v for v in violations if v["impact"] in ("serious", "critical")]
-            assert serious == [], f"{name}: {serious}"
-        elif os.environ.get("CI"):
-            raise AssertionError(f"axe-core is missing at {AXE}: run make setup")
+        serious = await serious_accessibility_violations(page, axe_core)
+        assert serious == [], f"{name}: {serious}"
         for width in WIDTHS:
             await page.set_viewport_size({"width": width, "height": 900})
             await page.screenshot(path=str(shots / f"workspace-{name}-{width}.png"), full_page=True)
