@@ -16,6 +16,7 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from aiokafka.structs import ConsumerRecord
 
@@ -495,6 +496,7 @@ def _check_trust(evidence: Evidence, verdict: Verdict) -> None:
     """Per trust account: deposited + in transit = ledger = client ledgers + unidentified; the ledger and the
     deposits are the events' (less: lost, more: counted twice); and no fee, charged or paid out, in trust."""
     trust = evidence.trust
+    events = [(header(r, "ce_type") or "", json.loads(r.value)) for r in evidence.events]  # decoded once
     for balance in trust.balances:
         what = f"{balance.firm_id}/{balance.bank_account_id}"
         clients = sum(balance.client_balances)
@@ -504,7 +506,7 @@ def _check_trust(evidence: Evidence, verdict: Verdict) -> None:
                 f"{what}: deposited {balance.deposited} + in transit {balance.in_transit}, ledger"
                 f" {balance.ledger}, clients {clients} + unidentified {balance.unidentified}",
             )
-        _compare(verdict, "trust ledger", what, balance.ledger, _ledger_of_events(evidence.events, balance))
+        _compare(verdict, "trust ledger", what, balance.ledger, _ledger_of_events(events, balance))
         _compare(verdict, "trust deposits", what, balance.deposited, _deposits_of(trust.payouts, balance))
     trust_accounts = {a for a, kind in trust.account_kinds.items() if kind == "trust"}
     for fee in _fees_in(evidence.events, trust.payouts, trust_accounts):
@@ -519,8 +521,7 @@ def _compare(verdict: Verdict, what: str, account: str, reported: int, from_even
         verdict.duplicate(f"{what} counts money twice", f"{account}: {reported} > {from_events}")
 
 
-def _ledger_of_events(records: list[ConsumerRecord], balance: TrustBalance) -> int:
-    events = [(header(r, "ce_type") or "", json.loads(r.value)) for r in records]
+def _ledger_of_events(events: list[tuple[str, dict[str, Any]]], balance: TrustBalance) -> int:
     # a payment's account, from any of its events that names it (DisputeClosed does not; FeeCharged names the
     # operating account the fee came from, not the payment's)
     account_of = {
