@@ -601,6 +601,7 @@ def test_refunds_the_system_made_that_nobody_asked_for_are_duplicated(
 ) -> None:
     ledger, evidence = money_run
     ledger.reversals.refunds = [r for r in ledger.reversals.refunds if r.refund_id != "r2"]
+    ledger.reversals.refused.append(("p4", 422, "amount_exceeds_refundable"))  # what the client was told
     verdict = verify(ledger, evidence)
     assert verdict.duplicated == {
         "refund nobody asked for": 2,  # requested and succeeded
@@ -608,6 +609,11 @@ def test_refunds_the_system_made_that_nobody_asked_for_are_duplicated(
         "refund in reconciliation nobody asked for": 1,
     }
     assert verdict.lost == {"refund refused though the money was there": 1}
+    refused = [line for line in verdict.problems if "refused though" in line]
+    assert refused == [
+        "LOST refund refused though the money was there:"
+        " p4 (two partial refunds at once: 422 amount_exceeds_refundable)"
+    ]
 
 
 def test_a_dispute_or_return_nobody_opened_is_duplicated(money_run: tuple[Ledger, Evidence]) -> None:
