@@ -110,18 +110,23 @@ async def read_rate(
         await consumer.stop()
 
 
-async def wait_until_committed(
-    ctx: BenchContext, group: str, count: int, timeout: float = READ_TIMEOUT
-) -> None:
-    """Until the group's committed offsets add up to `count` records (from offset 0 of a fresh topic)."""
+async def committed_progress(
+    ctx: BenchContext, group: str, count: int, start_share: float, timeout: float = READ_TIMEOUT
+) -> tuple[float, float]:
+    """When (perf_counter) the group's committed offsets first reached `start_share` of `count` records,
+    and when all of them: the steady rate between the two leaves out start-up and the group's first join."""
     admin = AIOKafkaAdminClient(bootstrap_servers=ctx.bootstrap_servers, client_id="bench-offsets")
     await admin.start()
+    started_at: float | None = None
     try:
         async with asyncio.timeout(timeout):
-            while (
-                sum(max(0, o.offset) for o in (await admin.list_consumer_group_offsets(group)).values())
-                < count
-            ):
+            while True:
+                offsets = await admin.list_consumer_group_offsets(group)
+                done, now = sum(max(0, o.offset) for o in offsets.values()), time.perf_counter()
+                if started_at is None and done >= start_share * count:
+                    started_at = now
+                if done >= count:
+                    return started_at or now, now
                 await asyncio.sleep(0.02)
     finally:
         await admin.close()

@@ -167,8 +167,16 @@ class ReadyList:
 
 
 @contextlib.asynccontextmanager
-async def service_process(ctx: BenchContext, schema: str, topic: str) -> AsyncIterator[str]:
-    """reconciliation-service as its own process on a free port; yields its base URL once it is ready."""
+async def service_process(
+    ctx: BenchContext,
+    schema: str,
+    topic: str,
+    *,
+    group_prefix: str | None = None,
+    log_path: Path = SERVICE_LOG,
+) -> AsyncIterator[str]:
+    """reconciliation-service as its own process on a free port; yields its base URL once it is ready.
+    Processes given one `group_prefix` (and schema) share the consumer group, as a scaled-out service."""
     port = free_port()
     env = {
         **os.environ,
@@ -176,10 +184,10 @@ async def service_process(ctx: BenchContext, schema: str, topic: str) -> AsyncIt
         "DATABASE_URL": ctx.database_url,
         "DB_SCHEMA": schema,
         "HTTP_PORT": str(port),
-        "CONSUMER_GROUP_PREFIX": f"bench-{uuid.uuid4().hex[:8]}-",
+        "CONSUMER_GROUP_PREFIX": group_prefix or f"bench-{uuid.uuid4().hex[:8]}-",
         "LOG_LEVEL": "WARNING",
     }
-    with SERVICE_LOG.open("wb") as log:
+    with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             *(sys.executable, "-m", "bench.figures._reconciliation_server", topic),
             cwd=REPO,
@@ -189,7 +197,7 @@ async def service_process(ctx: BenchContext, schema: str, topic: str) -> AsyncIt
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            await wait_ready(url, process, SERVICE_LOG)
+            await wait_ready(url, process, log_path)
             yield url
         finally:
             process.terminate()  # uvicorn shuts down gracefully: the consumer and pool are stopped

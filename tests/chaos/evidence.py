@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, RecordMetadata
 
 from paylinks_events import ALL_TOPICS, Topic, dlq_topic
 from paylinks_runtime.card_data import CardDataScan
@@ -221,14 +221,20 @@ async def bills(system: ChaosSystem, firm_ids: Iterable[str]) -> tuple[list[Bill
     return [BillRow(**dict(r)) for r in rows], [AppliedRow(**dict(r)) for r in applied]
 
 
-async def applied(system: ChaosSystem, service: str, event_id: str) -> bool:
-    """The service's consumer recorded the event in its inbox: it was applied, in the batch transaction."""
+async def applied(system: ChaosSystem, service: str, event_id: str, at: RecordMetadata) -> bool:
+    """The service's consumer applied the event (the record `at`), as its batch transaction recorded it:
+    the event id in its inbox, or (reconciliation) its stored offset of the partition past the record."""
     rows = await _fetch(
         system,
         service,
-        "SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2",
+        "SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2"
+        " UNION ALL SELECT 1 FROM consumer_offsets"
+        "  WHERE consumer = $1 AND topic = $3 AND partition = $4 AND next_offset > $5",
         system.group(service),
         event_id,
+        at.topic,
+        at.partition,
+        at.offset,
     )
     return bool(rows)
 

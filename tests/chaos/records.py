@@ -57,10 +57,17 @@ async def send(
 
 async def send_event(kafka: AIOKafkaProducer, event: Event, event_id: str | None = None) -> Envelope:
     """A valid CloudEvents record of `event` (a fresh ce_id unless given)."""
+    envelope, _ = await send_event_at(kafka, event, event_id)
+    return envelope
+
+
+async def send_event_at(
+    kafka: AIOKafkaProducer, event: Event, event_id: str | None = None
+) -> tuple[Envelope, RecordMetadata]:
+    """send_event, and where the record landed (its partition and offset)."""
     envelope = Envelope(event=event, source=SOURCE, id=event_id or str(uuid.uuid4()))
     record = to_record(envelope)
-    await send(kafka, record.topic, record.key.decode(), record.value, record.headers)
-    return envelope
+    return envelope, await send(kafka, record.topic, record.key.decode(), record.value, record.headers)
 
 
 def ce_headers(event_type: str, firm_id: str, subject: str) -> Headers:

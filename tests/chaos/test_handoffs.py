@@ -19,7 +19,7 @@ from paylinks_events import Topic
 from paylinks_runtime.testing import eventually
 
 from .evidence import applied, header, read_topics
-from .records import marker, producer, send_event
+from .records import marker, producer, send_event_at
 from .report import ChaosReport
 from .system import ChaosSystem
 from .workload import ACCOUNT_CARD, PlannedPayment, open_firm, pay_body
@@ -70,7 +70,7 @@ async def test_a_batch_its_consumer_died_on_is_applied_after_the_restart(
     await system.infra.stop_postgres_immediately()
     try:
         async with producer(system.infra.bootstrap) as kafka:
-            event = await send_event(kafka, marker(Topic.PAYMENT, "firm-handoff", str(uuid.uuid4())))
+            event, at = await send_event_at(kafka, marker(Topic.PAYMENT, "firm-handoff", str(uuid.uuid4())))
         # the consumer holds the batch, waiting for Postgres: the moment it dies in
         await eventually(partial(_logged_since, log, seen, RETRYING), timeout=60)
         await system.stack.kill(CONSUMER)
@@ -80,7 +80,7 @@ async def test_a_batch_its_consumer_died_on_is_applied_after_the_restart(
     await system.stack.start_service(CONSUMER)
     await system.stack.wait_ready(CONSUMER)
 
-    await eventually(partial(applied, system, CONSUMER, event.id), timeout=60)
+    await eventually(partial(applied, system, CONSUMER, event.id, at), timeout=60)
     chaos_report.add("checked", "batches applied after their consumer died")
 
 

@@ -23,7 +23,7 @@ from paylinks_runtime.kafka import ensure_topics
 from paylinks_runtime.testing import eventually
 
 from .evidence import applied, consumer_lag, delete_topic, header, read_topics
-from .records import POISONS, marker, producer, send, send_event
+from .records import POISONS, marker, producer, send, send_event_at
 from .report import ChaosReport
 from .system import CONSUMED, ChaosSystem
 
@@ -42,12 +42,14 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_consumers_keep_goi
         for poison in POISONS:
             value, headers = poison.build(topic, firm_id, key)
             sent[(await send(kafka, topic, key, value, headers)).offset] = (poison.name, value)
-        after = await send_event(kafka, marker(topic, firm_id, key))  # same key: same partition, after them
+        after, after_at = await send_event_at(
+            kafka, marker(topic, firm_id, key)
+        )  # same key: same partition, after them
     chaos_report.add("inputs", f"poison records on {topic}", len(POISONS))
     poisoned = {offset for offset, (name, _) in sent.items() if _is_poison(name)}
 
     for service in [s for s, topics in CONSUMED.items() if topic in topics]:
-        await eventually(partial(applied, system, service, after.id), timeout=60)
+        await eventually(partial(applied, system, service, after.id, after_at), timeout=60)
         found = await eventually(
             partial(_dead_letters, system, service, topic, key, len(poisoned)), timeout=30
         )
@@ -114,7 +116,7 @@ async def test_a_consumer_outlives_a_dead_letter_topic_it_cannot_write_to_for_a_
         async with producer(system.infra.bootstrap) as kafka:
             value, headers = POISONS[0].build(topic, firm_id, key)
             await send(kafka, topic, key, value, headers)
-            after = await send_event(kafka, marker(topic, firm_id, key))
+            after, after_at = await send_event_at(kafka, marker(topic, firm_id, key))
         await asyncio.sleep(DLQ_OUTAGE_SECONDS)  # the outage itself: the fault, not a wait for a result
     finally:
         await ensure_topics(system.infra.bootstrap, [dlq_topic(topic)])
@@ -122,7 +124,7 @@ async def test_a_consumer_outlives_a_dead_letter_topic_it_cannot_write_to_for_a_
 
     try:
         for service in readers:
-            await eventually(partial(applied, system, service, after.id), timeout=20)
+            await eventually(partial(applied, system, service, after.id, after_at), timeout=20)
             await eventually(partial(_dead_letters, system, service, topic, key, 1), timeout=30)
         await eventually(lambda: _caught_up(system), timeout=60)
     finally:

@@ -1,6 +1,12 @@
 """Idempotent batch consumer: per batch, ONE transaction records each event id in the inbox and applies
 the handler; offsets are committed only after that transaction. Redelivery therefore has no second effect.
 
+A handler whose writes are idempotent (a projection of upserts) can instead keep the consumer's offsets in
+that same transaction (`offsets_in_transaction`): the transaction locks the partitions' stored offsets,
+skips the records below them (a redelivery) and stores the offsets after the batch. No inbox row per
+event; an event published twice at two offsets (an at-least-once producer) is applied twice, which such a
+handler absorbs.
+
 The handler is either per event (`Handler`: one CONSUMER span per event, a child of its producer span)
 or per batch (`BatchHandler`: one CONSUMER span linked to every event's producer span, as the messaging
 conventions say; a projection uses it to write a batch with one statement per table).
@@ -21,12 +27,13 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError, NotCoordinatorForGroupError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, NotCoordinatorForGroupError
 from aiokafka.structs import ConsumerRecord
 from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.trace import Link, SpanKind
@@ -119,6 +126,7 @@ class InboxConsumer:
         batch_size: int = 500,
         start_from: str = "earliest",
         lag_every_seconds: float = 2.0,
+        offsets_in_transaction: bool = False,
     ) -> None:
         self.name = name
         self._start_from = start_from
@@ -131,6 +139,7 @@ class InboxConsumer:
         self._dead_letters = dead_letters
         self._bootstrap = bootstrap_servers
         self._batch_size = batch_size
+        self._offsets_in_transaction = offsets_in_transaction
         self._consumer: AIOKafkaConsumer | None = None
         # The lag is asked on connections of its own: a broker answers a connection's requests one at a
         # time, and the consumer's fetches (long polls of up to fetch.max.wait.ms) would hold each offsets
@@ -217,12 +226,30 @@ class InboxConsumer:
                 if current.deliveries:
                     await self._apply_until_done(current.deliveries)
                 if current.offsets:
-                    await self._consumer.commit(current.offsets)
+                    await self._commit(current.offsets)
             except BaseException:
                 following.cancel()  # whatever it fetched is delivered again after the rewind
                 await asyncio.gather(following, return_exceptions=True)
                 raise
             current = await following
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit the offsets of the partitions still assigned. A partition that a rebalance gave to another
+        member while its batch was applied is no longer ours to commit: its new owner starts from the last
+        committed offset, and what it reads again has no second effect (the inbox, or the stored offsets).
+        So a rebalance is no failure: no rewind, no error."""
+        assert self._consumer is not None
+        assigned = self._consumer.assignment()
+        ours = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if len(ours) < len(offsets):
+            log.info("offsets of revoked partitions left to their new owner", consumer=self.name)
+        if not ours:
+            return
+        try:
+            await self._consumer.commit(ours)
+        except (CommitFailedError, IllegalStateError) as exc:  # the group rebalanced during the commit
+            log.info("offsets not committed: the group is rebalancing", consumer=self.name, error=repr(exc))
+            return
 
     async def _fetch(self) -> Fetched:
         """The next batch (empty after a quiet poll), decoded; poison records go to the DLQ here."""
@@ -284,9 +311,7 @@ class InboxConsumer:
 
     async def _apply_batch(self, deliveries: list[Delivery]) -> None:
         async with self._writer.unit_of_work() as uow:
-            fresh = _first_of_each(
-                deliveries, await self._claim(uow.conn, [d.envelope.id for d in deliveries])
-            )
+            fresh = await self._fresh(uow.conn, deliveries)
             if self._batch_handler is not None:
                 if not fresh:
                     return  # every event was a redelivery: the inbox claim commits, nothing to apply
@@ -306,6 +331,29 @@ class InboxConsumer:
             except Exception as exc:
                 await self._dead_letters.send(delivery.record, f"handler failed: {exc!r}")
 
+    async def _fresh(self, conn: asyncpg.Connection, deliveries: list[Delivery]) -> list[Delivery]:
+        """The deliveries not applied before, claimed in the caller's transaction."""
+        if self._offsets_in_transaction:
+            fresh = await self._claim_offsets(conn, deliveries)
+        else:
+            fresh = _first_of_each(deliveries, await self._claim(conn, [d.envelope.id for d in deliveries]))
+        if len(fresh) < len(deliveries):
+            EVENTS_DUPLICATE.labels(self.name).inc(len(deliveries) - len(fresh))
+        return fresh
+
+    async def _claim_offsets(self, conn: asyncpg.Connection, deliveries: list[Delivery]) -> list[Delivery]:
+        """Lock the stored offsets of the batch's partitions (in one order, so two members meeting in a
+        rebalance wait for each other instead of deadlocking), keep the deliveries at or past them, and store
+        the offsets after the batch: they commit, or roll back, with what the handler writes."""
+        after = _offsets_after(deliveries)
+        keys = sorted(after)
+        topics, partitions = [topic for topic, _ in keys], [partition for _, partition in keys]
+        await conn.execute(_ADD_OFFSET_ROWS, self.name, topics, partitions)
+        locked = await conn.fetch(_LOCK_OFFSETS, self.name, topics, partitions)
+        stored = {(row["topic"], row["partition"]): row["next_offset"] for row in locked}
+        await conn.execute(_STORE_OFFSETS, self.name, topics, partitions, [after[key] for key in keys])
+        return [d for d in deliveries if d.record.offset >= stored[(d.record.topic, d.record.partition)]]
+
     async def _claim(self, conn: asyncpg.Connection, event_ids: list[str]) -> set[str]:
         """Record the ids in the inbox; return those not seen before."""
         rows = await conn.fetch(
@@ -314,10 +362,7 @@ class InboxConsumer:
             self.name,
             list(dict.fromkeys(event_ids)),
         )
-        fresh = {r["event_id"] for r in rows}
-        if len(fresh) < len(event_ids):
-            EVENTS_DUPLICATE.labels(self.name).inc(len(event_ids) - len(fresh))
-        return fresh
+        return {r["event_id"] for r in rows}
 
     @contextmanager
     def _span(self, delivery: Delivery) -> Iterator[None]:
@@ -374,11 +419,17 @@ class InboxConsumer:
         PROJECTION_LAG.labels(self.name).set(max(0.0, (datetime.now(UTC) - newest).total_seconds()))
 
     def _observe_visibility(self, fresh: list[Delivery]) -> None:
-        """How long each event took to take effect here (redeliveries excluded: they changed nothing)."""
+        """How long each event took to take effect here (redeliveries excluded: they changed nothing). The
+        series of each type is looked up once per batch, not once per event."""
         now = datetime.now(UTC)
+        series: dict[str, Any] = {}
         for delivery in fresh:
-            age = max(0.0, (now - delivery.envelope.time).total_seconds())
-            EVENT_VISIBILITY.labels(self.name, delivery.envelope.type).observe(age)
+            envelope = delivery.envelope
+            event_type = envelope.type
+            observe = series.get(event_type)
+            if observe is None:
+                observe = series[event_type] = EVENT_VISIBILITY.labels(self.name, event_type).observe
+            observe(max(0.0, (now - envelope.time).total_seconds()))
 
     async def watch_lag(self) -> None:
         """Report the lag on a timer, apart from consuming: a consumer paused by an unavailable database
@@ -479,6 +530,38 @@ def _links(deliveries: list[Delivery]) -> Iterator[Link]:
     for delivery in deliveries:
         if link := link_to(delivery.envelope.traceparent, delivery.envelope.tracestate):
             yield link
+
+
+def _offsets_after(deliveries: list[Delivery]) -> dict[tuple[str, int], int]:
+    """Per (topic, partition) of the deliveries, the offset after the last of them."""
+    after: dict[tuple[str, int], int] = {}
+    for delivery in deliveries:
+        record = delivery.record
+        key = (record.topic, record.partition)
+        after[key] = max(after.get(key, 0), record.offset + 1)
+    return after
+
+
+# The stored offsets of the batch's partitions: rows made if missing (a new partition starts at 0), then
+# locked; `partition` is an int4, as ConsumerRecord's. The stored offset only ever moves forward.
+_ADD_OFFSET_ROWS = """
+INSERT INTO consumer_offsets (consumer, topic, partition, next_offset)
+SELECT $1, topic, partition, 0 FROM unnest($2::text[], $3::int[]) AS batch(topic, partition)
+ON CONFLICT DO NOTHING
+"""
+_LOCK_OFFSETS = """
+SELECT o.topic, o.partition, o.next_offset
+  FROM consumer_offsets o
+  JOIN unnest($2::text[], $3::int[]) AS batch(topic, partition) USING (topic, partition)
+ WHERE o.consumer = $1
+ ORDER BY o.topic, o.partition
+   FOR UPDATE OF o
+"""
+_STORE_OFFSETS = """
+UPDATE consumer_offsets o SET next_offset = greatest(o.next_offset, batch.next_offset)
+  FROM unnest($2::text[], $3::int[], $4::bigint[]) AS batch(topic, partition, next_offset)
+ WHERE o.consumer = $1 AND o.topic = batch.topic AND o.partition = batch.partition
+"""
 
 
 def _first_of_each(deliveries: list[Delivery], fresh_ids: set[str]) -> list[Delivery]:

@@ -35,6 +35,8 @@ class ConsumerSpec:
     topics: Sequence[str]
     handler: Handler | None = None  # per event, or
     batch_handler: BatchHandler | None = None  # per batch (see inbox_consumer)
+    # For an idempotent batch handler: offsets stored in its transaction instead of an inbox row per event.
+    offsets_in_transaction: bool = False
 
 
 class ServiceRuntime:
@@ -116,6 +118,7 @@ class ServiceRuntime:
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             batch_size=self.settings.consumer_batch_size,
             start_from=self.settings.consumer_start,
+            offsets_in_transaction=spec.offsets_in_transaction,
         )
         await consumer.start()
         self._consumers.append(consumer)

@@ -4,6 +4,8 @@ ledger movements they make, each in tables keyed by its own id, so sums over the
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from paylinks_events import (
     BillIssued,
@@ -35,6 +37,15 @@ from .projection_rows import (
 )
 
 
+def _history(
+    writes: ProjectionWrites, envelope: Envelope, at: datetime, *, actor: str | None = None, **details: Any
+) -> None:
+    """A money event's row in the history of the payment it concerns, at its own time, by the service that
+    published it unless a person is named (`actor`)."""
+    payment_id: str = envelope.event.payment_id  # type: ignore[attr-defined]  # every money event names one
+    writes.add_history(envelope, payment_id, at, actor or envelope.source, **details)
+
+
 def _bill(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, BillIssued)
@@ -48,9 +59,7 @@ def _returned(writes: ProjectionWrites, envelope: Envelope) -> None:
         e.firm_id, e.payment_id, e.amount, e.reason, e.returned_at
     )
     writes.add_movement(e.firm_id, e.payment_id, "return", e.payment_id, -e.amount, e.returned_at)
-    writes.add_history(
-        envelope, e.payment_id, e.returned_at, envelope.source, amount=e.amount, reason=e.reason
-    )
+    _history(writes, envelope, e.returned_at, amount=e.amount, reason=e.reason)
 
 
 def _refund_requested(writes: ProjectionWrites, envelope: Envelope) -> None:
@@ -59,11 +68,11 @@ def _refund_requested(writes: ProjectionWrites, envelope: Envelope) -> None:
     writes.refund_requests[(e.firm_id, e.refund_id)] = RefundRequestRow(
         e.firm_id, e.refund_id, e.payment_id, e.amount, e.currency, e.reason, e.requested_by, e.requested_at
     )
-    writes.add_history(
+    _history(
+        writes,
         envelope,
-        e.payment_id,
         e.requested_at,
-        e.requested_by,
+        actor=e.requested_by,
         refund_id=e.refund_id,
         amount=e.amount,
         reason=e.reason,
@@ -77,9 +86,7 @@ def _refund_succeeded(writes: ProjectionWrites, envelope: Envelope) -> None:
         e.firm_id, e.refund_id, e.payment_id, e.amount, e.currency, e.succeeded_at
     )
     writes.add_movement(e.firm_id, e.payment_id, "refund", e.refund_id, -e.amount, e.succeeded_at)
-    writes.add_history(
-        envelope, e.payment_id, e.succeeded_at, envelope.source, refund_id=e.refund_id, amount=e.amount
-    )
+    _history(writes, envelope, e.succeeded_at, refund_id=e.refund_id, amount=e.amount)
 
 
 def _refund_failed(writes: ProjectionWrites, envelope: Envelope) -> None:
@@ -88,9 +95,7 @@ def _refund_failed(writes: ProjectionWrites, envelope: Envelope) -> None:
     writes.refund_failures[(e.firm_id, e.refund_id)] = RefundFailureRow(
         e.firm_id, e.refund_id, e.payment_id, e.failed_at, e.reason
     )
-    writes.add_history(
-        envelope, e.payment_id, e.failed_at, envelope.source, refund_id=e.refund_id, reason=e.reason
-    )
+    _history(writes, envelope, e.failed_at, refund_id=e.refund_id, reason=e.reason)
 
 
 def _disputed(writes: ProjectionWrites, envelope: Envelope) -> None:
@@ -106,11 +111,10 @@ def _disputed(writes: ProjectionWrites, envelope: Envelope) -> None:
         e.evidence_due_by,
         e.disputed_at,
     )
-    writes.add_history(
+    _history(
+        writes,
         envelope,
-        e.payment_id,
         e.disputed_at,
-        envelope.source,
         dispute_id=e.dispute_id,
         amount=e.amount,
         reason=e.reason,
@@ -126,15 +130,7 @@ def _dispute_closed(writes: ProjectionWrites, envelope: Envelope) -> None:
     )
     if e.outcome == "lost":  # an open or won dispute is not a loss: the money is still the client's
         writes.add_movement(e.firm_id, e.payment_id, "dispute_lost", e.dispute_id, -e.amount, e.closed_at)
-    writes.add_history(
-        envelope,
-        e.payment_id,
-        e.closed_at,
-        envelope.source,
-        dispute_id=e.dispute_id,
-        outcome=e.outcome,
-        amount=e.amount,
-    )
+    _history(writes, envelope, e.closed_at, dispute_id=e.dispute_id, outcome=e.outcome, amount=e.amount)
 
 
 def _fee(writes: ProjectionWrites, envelope: Envelope) -> None:

@@ -7,6 +7,7 @@ The statements use unqualified table names: the connection's search_path chooses
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -37,54 +38,62 @@ async def apply(conn: asyncpg.Connection, envelopes: Iterable[Envelope]) -> None
 
 
 async def write(conn: asyncpg.Connection, writes: ProjectionWrites) -> None:
-    tables: tuple[tuple[str, Mapping[Any, tuple[Any, ...]]], ...] = (
-        (_UPSERT_BANK_ACCOUNTS, writes.bank_accounts),
-        (_UPSERT_CONTACTS, writes.contacts),
-        (_UPSERT_MATTERS, writes.matters),
-        (_UPSERT_RECEIVED, writes.received),
-        (_UPSERT_PROCESSED, writes.processed),
-        (_UPSERT_FAILED, writes.failed),
-        (_UPSERT_UNALLOCATED, writes.unallocated),
-        (_UPSERT_LINK_CHANGES, writes.link_changes),
-        (_INSERT_HISTORY, writes.history),
-        (_UPSERT_BILLS, writes.bills),
-        (_UPSERT_RETURNED, writes.returned),
-        (_UPSERT_PAID_OUT, writes.paid_out),
-        (_UPSERT_REFUND_REQUESTS, writes.refund_requests),
-        (_UPSERT_REFUND_SUCCESSES, writes.refund_successes),
-        (_UPSERT_REFUND_FAILURES, writes.refund_failures),
-        (_UPSERT_DISPUTES_OPENED, writes.disputes_opened),
-        (_UPSERT_DISPUTES_CLOSED, writes.disputes_closed),
-        (_UPSERT_FEES, writes.fees),
-        (_UPSERT_PAYOUTS, writes.payouts),
-        (_UPSERT_MOVEMENTS, writes.movements),
-    )
-    for statement, rows in tables:
+    for table in _TABLE_WRITES:
+        rows: Mapping[Any, tuple[Any, ...]] = getattr(writes, table.rows)
         if rows:
-            await conn.execute(statement, _in_key_order(rows))
+            await table.write(conn, _in_key_order(rows))
 
 
 def _in_key_order(rows: Mapping[Any, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The rows, for `unnest` of an array of rows, in key order: concurrent writers lock rows in one order."""
+    """The rows in key order: concurrent writers lock rows in one order."""
     return [rows[key] for key in sorted(rows)]
+
+
+# From this many rows on, a table's rows are copied into a staging table and merged from there: COPY's
+# binary rows cost the client a fraction of encoding an array of composite values (asyncpg checks every
+# element of it), and the server the same merge. A command's one or two rows go as an array: one round trip.
+COPY_FROM_ROWS = 64
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    """One set-based statement of the projection: `rows` names the ProjectionWrites field, `row_type` the
+    composite type of its rows (migrations/), and `statement` reads them from `{rows}`."""
+
+    rows: str
+    row_type: str
+    statement: str
+
+    async def write(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+        if len(rows) < COPY_FROM_ROWS:
+            await conn.execute(self.statement.format(rows=f"unnest($1::{self.row_type}[])"), rows)
+            return
+        # A temporary table of the row type, per session, emptied by every commit; copied into in key order,
+        # which a scan of it then keeps.
+        staged = f"staged_{self.row_type}"
+        await conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {staged} OF {self.row_type} ON COMMIT DELETE ROWS"
+        )
+        await conn.copy_records_to_table(staged, records=rows)
+        await conn.execute(self.statement.format(rows=staged))
 
 
 _UPSERT_BANK_ACCOUNTS = """
 INSERT INTO bank_accounts (firm_id, bank_account_id, name, kind, currency)
-SELECT * FROM unnest($1::bank_account_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, bank_account_id) DO UPDATE
 SET name = EXCLUDED.name, kind = EXCLUDED.kind, currency = EXCLUDED.currency
 """
 
 _UPSERT_CONTACTS = """
 INSERT INTO contacts (firm_id, contact_id, name, email)
-SELECT * FROM unnest($1::contact_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, contact_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email
 """
 
 _UPSERT_MATTERS = """
 INSERT INTO matters (firm_id, matter_id, contact_id, name, number)
-SELECT * FROM unnest($1::matter_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, matter_id) DO UPDATE
 SET contact_id = EXCLUDED.contact_id, name = EXCLUDED.name, number = EXCLUDED.number
 """
@@ -93,7 +102,7 @@ SET contact_id = EXCLUDED.contact_id, name = EXCLUDED.name, number = EXCLUDED.nu
 _UPSERT_RECEIVED = """
 INSERT INTO payments (firm_id, payment_id, bank_account_id, bill_id, link_id, source, amount, currency,
                       method, payer_name, payer_email, reference, card_brand, last4, received_at)
-SELECT * FROM unnest($1::received_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, payment_id) DO UPDATE
 SET bank_account_id = EXCLUDED.bank_account_id, bill_id = COALESCE(EXCLUDED.bill_id, payments.bill_id),
     link_id = EXCLUDED.link_id, source = EXCLUDED.source, amount = EXCLUDED.amount,
@@ -105,7 +114,7 @@ SET bank_account_id = EXCLUDED.bank_account_id, bill_id = COALESCE(EXCLUDED.bill
 _UPSERT_PROCESSED = """
 INSERT INTO payments (firm_id, payment_id, bank_account_id, bill_id, amount, currency, method, processed_at,
                       fee)
-SELECT * FROM unnest($1::processed_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, payment_id) DO UPDATE
 SET processed_at = EXCLUDED.processed_at, fee = EXCLUDED.fee,
     bank_account_id = COALESCE(payments.bank_account_id, EXCLUDED.bank_account_id),
@@ -117,14 +126,14 @@ SET processed_at = EXCLUDED.processed_at, fee = EXCLUDED.fee,
 
 _UPSERT_FAILED = """
 INSERT INTO payments (firm_id, payment_id, failed_at, failure_reason)
-SELECT * FROM unnest($1::failed_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, payment_id) DO UPDATE
 SET failed_at = EXCLUDED.failed_at, failure_reason = EXCLUDED.failure_reason
 """
 
 _UPSERT_UNALLOCATED = """
 INSERT INTO payments (firm_id, payment_id, bill_id, currency, unallocated_amount, unallocated_at)
-SELECT * FROM unnest($1::unallocated_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, payment_id) DO UPDATE
 SET unallocated_amount = EXCLUDED.unallocated_amount, unallocated_at = EXCLUDED.unallocated_at,
     bill_id = COALESCE(payments.bill_id, EXCLUDED.bill_id),
@@ -135,7 +144,7 @@ SET unallocated_amount = EXCLUDED.unallocated_amount, unallocated_at = EXCLUDED.
 _UPSERT_LINK_CHANGES = """
 INSERT INTO payments (firm_id, payment_id, link_state, contact_id, matter_id, linked_by, linked_at,
                       link_changed_at, link_event_id)
-SELECT * FROM unnest($1::link_change_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, payment_id) DO UPDATE
 SET link_state = EXCLUDED.link_state, contact_id = EXCLUDED.contact_id, matter_id = EXCLUDED.matter_id,
     linked_by = EXCLUDED.linked_by, linked_at = EXCLUDED.linked_at,
@@ -146,19 +155,19 @@ WHERE payments.link_changed_at IS NULL
 
 _INSERT_HISTORY = """
 INSERT INTO payment_history (event_id, firm_id, payment_id, type, at, actor, details)
-SELECT * FROM unnest($1::history_row[])
+SELECT * FROM {rows}
 ON CONFLICT (event_id) DO NOTHING
 """
 
 _UPSERT_BILLS = """
 INSERT INTO bills (firm_id, bill_id, matter_id, contact_id)
-SELECT * FROM unnest($1::bill_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, bill_id) DO UPDATE SET matter_id = EXCLUDED.matter_id, contact_id = EXCLUDED.contact_id
 """
 
 _UPSERT_RETURNED = """
 INSERT INTO payments (firm_id, payment_id, returned_amount, returned_reason, returned_at)
-SELECT * FROM unnest($1::returned_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, payment_id) DO UPDATE
 SET returned_amount = EXCLUDED.returned_amount, returned_reason = EXCLUDED.returned_reason,
     returned_at = EXCLUDED.returned_at
@@ -167,14 +176,14 @@ SET returned_amount = EXCLUDED.returned_amount, returned_reason = EXCLUDED.retur
 # A payment is paid out once; should two payouts ever name it, the same one wins in any order.
 _UPSERT_PAID_OUT = """
 INSERT INTO payments (firm_id, payment_id, payout_id)
-SELECT * FROM unnest($1::paid_out_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, payment_id) DO UPDATE
 SET payout_id = LEAST(coalesce(payments.payout_id, EXCLUDED.payout_id), EXCLUDED.payout_id)
 """
 
 _UPSERT_REFUND_REQUESTS = """
 INSERT INTO refunds (firm_id, refund_id, payment_id, amount, currency, reason, requested_by, requested_at)
-SELECT * FROM unnest($1::refund_request_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, refund_id) DO UPDATE
 SET amount = EXCLUDED.amount, currency = EXCLUDED.currency, reason = EXCLUDED.reason,
     requested_by = EXCLUDED.requested_by, requested_at = EXCLUDED.requested_at
@@ -182,7 +191,7 @@ SET amount = EXCLUDED.amount, currency = EXCLUDED.currency, reason = EXCLUDED.re
 
 _UPSERT_REFUND_SUCCESSES = """
 INSERT INTO refunds (firm_id, refund_id, payment_id, amount, currency, succeeded_at)
-SELECT * FROM unnest($1::refund_success_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, refund_id) DO UPDATE
 SET amount = EXCLUDED.amount, currency = EXCLUDED.currency, succeeded_at = EXCLUDED.succeeded_at
 """
@@ -191,14 +200,14 @@ SET amount = EXCLUDED.amount, currency = EXCLUDED.currency, succeeded_at = EXCLU
 _UPSERT_REFUND_FAILURES = """
 INSERT INTO refunds (firm_id, refund_id, payment_id, amount, currency, failed_at, failure_reason)
 SELECT r.firm_id, r.refund_id, r.payment_id, 0, '', r.failed_at, r.failure_reason
-  FROM unnest($1::refund_failure_row[]) r
+  FROM {rows} r
 ON CONFLICT (firm_id, refund_id) DO UPDATE
 SET failed_at = EXCLUDED.failed_at, failure_reason = EXCLUDED.failure_reason
 """
 
 _UPSERT_DISPUTES_OPENED = """
 INSERT INTO disputes (firm_id, dispute_id, payment_id, amount, currency, reason, evidence_due_by, disputed_at)
-SELECT * FROM unnest($1::dispute_opened_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, dispute_id) DO UPDATE
 SET amount = EXCLUDED.amount, currency = EXCLUDED.currency, reason = EXCLUDED.reason,
     evidence_due_by = EXCLUDED.evidence_due_by, disputed_at = EXCLUDED.disputed_at
@@ -206,7 +215,7 @@ SET amount = EXCLUDED.amount, currency = EXCLUDED.currency, reason = EXCLUDED.re
 
 _UPSERT_DISPUTES_CLOSED = """
 INSERT INTO disputes (firm_id, dispute_id, payment_id, amount, currency, outcome, closed_at)
-SELECT * FROM unnest($1::dispute_closed_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, dispute_id) DO UPDATE
 SET outcome = EXCLUDED.outcome, closed_at = EXCLUDED.closed_at
 """
@@ -214,18 +223,43 @@ SET outcome = EXCLUDED.outcome, closed_at = EXCLUDED.closed_at
 _UPSERT_FEES = """
 INSERT INTO fees (firm_id, fee_id, given_back, payment_id, kind, amount, currency, bank_account_id,
                   charged_at)
-SELECT * FROM unnest($1::fee_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, fee_id, given_back) DO NOTHING
 """
 
 _UPSERT_PAYOUTS = """
 INSERT INTO payouts (firm_id, payout_id, bank_account_id, amount, currency, arrival_date, lines)
-SELECT * FROM unnest($1::payout_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, payout_id) DO NOTHING
 """
 
 _UPSERT_MOVEMENTS = """
 INSERT INTO ledger_movements (firm_id, movement_id, payment_id, kind, amount, at)
-SELECT * FROM unnest($1::movement_row[])
+SELECT * FROM {rows}
 ON CONFLICT (firm_id, movement_id) DO NOTHING
 """
+
+
+# Every table write of a batch, in this order (the payment's description before what fills its gaps).
+_TABLE_WRITES: tuple[TableWrite, ...] = (
+    TableWrite("bank_accounts", "bank_account_row", _UPSERT_BANK_ACCOUNTS),
+    TableWrite("contacts", "contact_row", _UPSERT_CONTACTS),
+    TableWrite("matters", "matter_row", _UPSERT_MATTERS),
+    TableWrite("received", "received_row", _UPSERT_RECEIVED),
+    TableWrite("processed", "processed_row", _UPSERT_PROCESSED),
+    TableWrite("failed", "failed_row", _UPSERT_FAILED),
+    TableWrite("unallocated", "unallocated_row", _UPSERT_UNALLOCATED),
+    TableWrite("link_changes", "link_change_row", _UPSERT_LINK_CHANGES),
+    TableWrite("history", "history_row", _INSERT_HISTORY),
+    TableWrite("bills", "bill_row", _UPSERT_BILLS),
+    TableWrite("returned", "returned_row", _UPSERT_RETURNED),
+    TableWrite("paid_out", "paid_out_row", _UPSERT_PAID_OUT),
+    TableWrite("refund_requests", "refund_request_row", _UPSERT_REFUND_REQUESTS),
+    TableWrite("refund_successes", "refund_success_row", _UPSERT_REFUND_SUCCESSES),
+    TableWrite("refund_failures", "refund_failure_row", _UPSERT_REFUND_FAILURES),
+    TableWrite("disputes_opened", "dispute_opened_row", _UPSERT_DISPUTES_OPENED),
+    TableWrite("disputes_closed", "dispute_closed_row", _UPSERT_DISPUTES_CLOSED),
+    TableWrite("fees", "fee_row", _UPSERT_FEES),
+    TableWrite("payouts", "payout_row", _UPSERT_PAYOUTS),
+    TableWrite("movements", "movement_row", _UPSERT_MOVEMENTS),
+)

@@ -1,7 +1,9 @@
 """`reconciliation-rebuild`: rebuild the read model by replaying its topics from the beginning.
 
-1. prepare: create the read-model tables, empty, in a staging schema `<schema>_rebuild`;
-2. replay: apply every event of the projection's topics into them (the API keeps serving the live tables);
+1. prepare: create the read-model tables, empty, in a staging schema `<schema>_rebuild`, without their
+   secondary indexes (the keys stay: the upserts need them);
+2. replay: apply every event of the projection's topics into them (the API keeps serving the live tables),
+   then build the secondary indexes once, over the whole of it, instead of growing them row by row;
 3. switch: take the read-model lock exclusively (live writers wait; readers go on), let this service's
    outbox drain, replay what arrived meanwhile, then in the same transaction drop the live tables and move
    the staging ones into the service schema. Events the live consumer sees again afterwards are applied
@@ -53,6 +55,7 @@ class Rebuild:
         self._staging_pool: asyncpg.Pool
         self._replayer: Replayer
         self._guard: asyncpg.Connection
+        self._deferred_indexes: list[str] = []
 
     @property
     def events_applied(self) -> int:
@@ -68,6 +71,7 @@ class Rebuild:
         ):
             raise RuntimeError(f"another rebuild of {self.schema} is running")
         await self._create_staging_tables()
+        self._deferred_indexes = await self._drop_secondary_indexes()
         self._staging_pool = await create_pool(s.database_url, self.staging)
         self._replayer = Replayer(s.kafka_bootstrap_servers, self.topics, self._staging_pool)
         await self._replayer.start()
@@ -75,6 +79,10 @@ class Rebuild:
     async def replay(self) -> None:
         await self._replayer.catch_up()
         log.info("rebuild replayed the topics", events=self._replayer.applied)
+        async with self._pool.acquire() as conn:
+            for definition in self._deferred_indexes:
+                await conn.execute(definition)
+        log.info("rebuild indexed the read model", indexes=len(self._deferred_indexes))
 
     async def switch(self) -> list[str]:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -104,6 +112,19 @@ class Rebuild:
             await conn.execute(f"SET LOCAL search_path TO {quote(self.staging)}")
             for path in sorted(MIGRATIONS.glob("*_read_model*.sql")):
                 await conn.execute(path.read_text())
+
+    async def _drop_secondary_indexes(self) -> list[str]:
+        """Drop the staging tables' indexes that back no constraint; return how to create them again."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = $1 AND NOT EXISTS"
+                " (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname"
+                "  AND c.connamespace = $1::regnamespace) ORDER BY i.indexname",
+                self.staging,
+            )
+            for row in rows:
+                await conn.execute(f"DROP INDEX {quote(self.staging)}.{quote(row['indexname'])}")
+        return [row["indexdef"] for row in rows]
 
     async def _staging_tables(self, conn: asyncpg.Connection) -> list[str]:
         rows = await conn.fetch(

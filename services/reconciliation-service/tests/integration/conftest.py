@@ -39,6 +39,7 @@ from paylinks_events import (
     RefundFailed,
     RefundRequested,
     RefundSucceeded,
+    Topic,
     to_record,
 )
 from paylinks_runtime.testing import (
@@ -103,9 +104,42 @@ async def caught_up(consumer: str) -> bool:
         await kafka.stop()
 
 
+async def own_events_applied(pool: asyncpg.Pool, timeout: float = 30.0) -> None:
+    """Wait until every event the service published itself has come back through its projection consumer:
+    once its outbox is empty they are all below the topic's end offsets of that moment, and the offsets
+    stored with the projection reach those (a fixed mark: other runs may keep publishing meanwhile)."""
+    await eventually(lambda: _outbox_empty(pool), timeout=timeout)
+    ends = await _end_offsets(str(Topic.RECONCILIATION))
+    await eventually(lambda: _stored_offsets_reach(pool, ends), timeout=timeout)
+
+
+async def _outbox_empty(pool: asyncpg.Pool) -> bool:
+    return not await pool.fetchval("SELECT count(*) FROM outbox")
+
+
+async def _stored_offsets_reach(pool: asyncpg.Pool, ends: dict[TopicPartition, int]) -> bool:
+    rows = await pool.fetch(
+        "SELECT partition, next_offset FROM consumer_offsets WHERE topic = $1", str(Topic.RECONCILIATION)
+    )
+    stored = {row["partition"]: row["next_offset"] for row in rows}
+    return all(stored.get(tp.partition, 0) >= end for tp, end in ends.items() if end)
+
+
+async def _end_offsets(topic: str) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()
+
+
 @pytest.fixture(scope="session")
 def pool(app: FastAPI, client: httpx.AsyncClient) -> asyncpg.Pool:
-    """The service's own pool (search_path = its schema): for looking at the read model and the inbox."""
+    """The service's own pool (search_path = its schema): for looking at the read model and its offsets."""
     return app.state.runtime.pool
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from paylinks_events import Topic
-from paylinks_runtime.testing import TopicWatcher, auth_header, eventually, header
+from paylinks_runtime.testing import TopicWatcher, auth_header, header
+
+from .conftest import own_events_applied
 
 
 def for_payment(firm, payment_id: str, event_type: str):  # type: ignore[no-untyped-def]
@@ -152,12 +154,9 @@ async def test_own_events_seen_again_from_the_topic_change_nothing(firm, pool) -
     history = (await firm.get(f"/v1/payments/{payment.payment_id}/history")).json()["items"]
     own_ids = [h["event_id"] for h in history if h["type"] in ("PaymentLinked", "PaymentUnlinked")]
 
-    async def consumer_saw_them() -> bool:
-        return (
-            await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = ANY($1::text[])", own_ids) == 2
-        )
-
-    await eventually(consumer_saw_them)  # the linked event came back after the unlink: it must not win
+    assert len(own_ids) == 2
+    # the linked event came back through the consumer after the unlink: it must not win
+    await own_events_applied(pool)
     after = await firm.payment(payment.payment_id)
     assert (after["status"], after["matter_id"]) == ("ready", None)
     assert (await firm.get(f"/v1/payments/{payment.payment_id}/history")).json()["items"] == history

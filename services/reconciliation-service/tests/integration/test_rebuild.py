@@ -10,6 +10,8 @@ from paylinks_events import Envelope, PayoutLine
 from paylinks_runtime.testing import eventually
 from reconciliation_service.rebuild import Rebuild
 
+from .conftest import own_events_applied
+
 TABLES = {
     "bank_accounts": "bank_account_id",
     "contacts": "contact_id",
@@ -163,16 +165,7 @@ async def _staff_link_some(firm, pool) -> None:  # type: ignore[no-untyped-def]
             )
             assert response.status_code == 200
     # the consumer has seen them back from reconciliation.events before we compare
-    own = await pool.fetchval("SELECT count(*) FROM events WHERE firm_id = $1", firm.id)
-    await eventually(lambda: _inbox_has(pool, firm.id, own), timeout=30)
-
-
-async def _inbox_has(pool, firm_id: str, expected: int) -> bool:  # type: ignore[no-untyped-def]
-    seen = await pool.fetchval(
-        "SELECT count(*) FROM events e JOIN inbox i ON i.event_id = e.event_id::text WHERE e.firm_id = $1",
-        firm_id,
-    )
-    return seen == expected
+    await own_events_applied(pool)
 
 
 async def _service_goes_on_after_the_switch(firm) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,176 @@
+"""A consumer keeping its offsets in its handler's transaction (offsets_in_transaction), and the offsets
+commit across a rebalance, on the real broker and database."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+
+from paylinks_events import ContactCreated, Envelope, to_record
+from paylinks_runtime.dead_letters import DeadLetters
+from paylinks_runtime.inbox_consumer import InboxConsumer
+from paylinks_runtime.metrics import EVENTS_DUPLICATE
+from paylinks_runtime.testing import BOOTSTRAP, TopicWatcher, eventually, header, unique
+from paylinks_runtime.unit_of_work import UnitOfWork, Writer
+
+CONTACTS = 30
+
+
+@pytest.fixture
+async def effects(pool: asyncpg.Pool) -> asyncpg.Pool:
+    await pool.execute("CREATE TABLE effects (event_id text, contact_id text)")
+    return pool
+
+
+async def count_effects(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
+    """Not idempotent on purpose: a record applied twice shows as a second row."""
+    await uow.conn.executemany(
+        "INSERT INTO effects VALUES ($1, $2)", [(e.id, e.event.aggregate_id) for e in envelopes]
+    )
+
+
+def consumer(pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, group: str) -> InboxConsumer:
+    return InboxConsumer(
+        name=group,
+        topics=[topic],
+        writer=Writer(pool, "/t"),
+        batch_handler=count_effects,
+        dead_letters=DeadLetters(producer, group),
+        bootstrap_servers=BOOTSTRAP,
+        batch_size=7,
+        offsets_in_transaction=True,
+    )
+
+
+async def publish_contacts(producer: AIOKafkaProducer, topic: str, count: int) -> None:
+    for i in range(count):
+        envelope = Envelope(ContactCreated(firm_id="f", contact_id=str(uuid.uuid4()), name=f"n{i}"), "/t")
+        record = to_record(envelope)
+        await producer.send_and_wait(topic, value=record.value, key=record.key, headers=record.headers)
+
+
+async def apply_everything_without_committing(member: InboxConsumer, count: int) -> None:
+    """Apply `count` records in the database, never committing Kafka offsets (a process that then dies)."""
+    applied = 0
+    while applied < count:
+        batch = await member._consumer.getmany(timeout_ms=1000)  # type: ignore[union-attr]
+        await member.process(batch)
+        applied += sum(len(r) for r in batch.values())
+
+
+async def test_records_redelivered_below_the_stored_offsets_are_skipped(effects, producer, topic) -> None:  # type: ignore[no-untyped-def]
+    await publish_contacts(producer, topic, CONTACTS)
+    group = unique("test-offsets")
+    first = consumer(effects, producer, topic, group)
+    await first.start()
+    try:
+        await apply_everything_without_committing(first, CONTACTS)
+    finally:
+        await first.stop()
+    assert await effects.fetchval("SELECT count(*) FROM effects") == CONTACTS
+    stored = "SELECT sum(next_offset) FROM consumer_offsets WHERE consumer = $1"
+    assert await effects.fetchval(stored, group) == CONTACTS
+
+    again = consumer(effects, producer, topic, group)  # Kafka has no offsets: everything comes again
+    await again.start()
+    try:
+        await apply_everything_without_committing(again, CONTACTS)
+    finally:
+        await again.stop()
+    assert await effects.fetchval("SELECT count(*) FROM effects") == CONTACTS
+    assert EVENTS_DUPLICATE.labels(group)._value.get() == CONTACTS
+
+
+async def test_a_handler_failure_stores_no_offset(effects, producer, topic) -> None:  # type: ignore[no-untyped-def]
+    await publish_contacts(producer, topic, 3)
+    group = unique("test-offsets-fail")
+    member = consumer(effects, producer, topic, group)
+
+    async def fail(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
+        raise asyncpg.DataError("the handler's own fault")
+
+    member._batch_handler = fail
+    await member.start()
+    try:
+        batch = await member._consumer.getmany(timeout_ms=5000)  # type: ignore[union-attr]
+        deliveries = await member._decode(batch)
+        with pytest.raises(asyncpg.DataError):
+            await member._apply_batch(deliveries)
+    finally:
+        await member.stop()
+    assert await effects.fetchval("SELECT count(*) FROM consumer_offsets WHERE consumer = $1", group) == 0
+
+
+async def test_offsets_of_partitions_a_rebalance_took_are_left_to_their_new_owner(  # type: ignore[no-untyped-def]
+    effects, producer, topic
+) -> None:
+    """Two members of one group: the first applied a batch of every partition, then the second joined and
+    took some of them. Committing that batch commits only the partitions still the first's, and raises
+    nothing (aiokafka refuses a commit naming a partition not assigned: IllegalStateError)."""
+    await publish_contacts(producer, topic, CONTACTS)
+    group = unique("test-rebalance")
+    first, second = (consumer(effects, producer, topic, group) for _ in range(2))
+    await first.start()
+    try:
+        await eventually(lambda: len(first._consumer.assignment()) == 3)  # type: ignore[union-attr]
+        everything = {TopicPartition(topic, p): 1 for p in range(3)}
+        await second.start()
+        try:
+            await eventually(lambda: rebalanced(first, second), timeout=60)
+            await first._commit(everything)
+            kept = first._consumer.assignment()  # type: ignore[union-attr]
+            committed = {tp: await first._consumer.committed(tp) for tp in everything}  # type: ignore[union-attr]
+        finally:
+            await second.stop()
+    finally:
+        await first.stop()
+    assert {tp for tp, offset in committed.items() if offset == 1} == kept
+    assert all(offset is None for tp, offset in committed.items() if tp not in kept)
+
+
+async def rebalanced(first: InboxConsumer, second: InboxConsumer) -> bool:
+    """The second member has partitions, and the first gave them up (a member only learns its assignment
+    while it polls, as a running consumer does)."""
+    for member in (first, second):
+        await member._consumer.getmany(timeout_ms=100)  # type: ignore[union-attr]
+    mine, theirs = first._consumer.assignment(), second._consumer.assignment()  # type: ignore[union-attr]
+    return bool(theirs) and bool(mine) and not (mine & theirs)
+
+
+async def test_a_record_the_handler_cannot_apply_is_dead_lettered_and_its_batch_applied(  # type: ignore[no-untyped-def]
+    effects, producer, topic
+) -> None:
+    """One batch of one partition with a record in the middle that the handler refuses: the batch is
+    isolated record by record, the bad one goes to the DLQ, the good ones are applied once each, and the
+    stored offset passes all of them (so a redelivery applies nothing again)."""
+    envelopes = [
+        Envelope(ContactCreated(firm_id="f", contact_id=f"c{i}", name=name), "/t")
+        for i, name in enumerate(["a", "b", "explode", "c", "d"])
+    ]
+    for envelope in envelopes:
+        record = to_record(envelope)
+        await producer.send_and_wait(topic, value=record.value, key=b"one-partition", headers=record.headers)
+    group = unique("test-offsets-poison")
+    member = consumer(effects, producer, topic, group)
+
+    async def refuse_explode(uow: UnitOfWork, batch: list[Envelope]) -> None:
+        if any(getattr(e.event, "name", "") == "explode" for e in batch):
+            raise asyncpg.DataError("the handler cannot apply that event")
+        await count_effects(uow, batch)
+
+    member._batch_handler = refuse_explode
+    async with TopicWatcher(f"{topic}.dlq") as dlq:
+        await member.start()
+        try:
+            await apply_everything_without_committing(member, len(envelopes))
+            (dead,) = await dlq.wait_for(lambda r: header(r, "ce_id") == envelopes[2].id)
+        finally:
+            await member.stop()
+    assert "cannot apply" in header(dead, "dlq_reason")  # type: ignore[operator]
+    applied = await effects.fetch("SELECT event_id FROM effects")
+    assert sorted(r["event_id"] for r in applied) == sorted(e.id for e in envelopes if e != envelopes[2])
+    stored = "SELECT sum(next_offset) FROM consumer_offsets WHERE consumer = $1"
+    assert await effects.fetchval(stored, group) == len(envelopes)
