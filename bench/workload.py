@@ -24,7 +24,8 @@ def routed(cls: type[E], topic: str) -> type[E]:
     Same type name, fields and encoding, so the runtime writes byte-for-byte the rows and records it
     writes in production, and a consumer decodes them as the contract's type; only the topic differs.
     """
-    return type(cls.__name__, (cls,), {"topic": topic, "__module__": __name__})
+    # Unregistered: the registry keeps the contract's type for the name (two would be refused).
+    return type(cls.__name__, (cls,), {"topic": topic, "__module__": __name__}, register=False)
 
 
 def routed_to(topic: str) -> type[PaymentReceived]:

@@ -174,7 +174,10 @@ async def warm_up(stores: dict[str, Store]) -> None:
 
 @contextlib.asynccontextmanager
 async def all_stores(ctx: BenchContext) -> AsyncIterator[dict[str, Store]]:
-    async with ctx.runtime_pool("bench_append", max_size=WRITERS) as pool, ctx.schema("bench_es") as schema:
+    async with (
+        ctx.runtime_pool("bench_append", max_size=WRITERS, reset_sessions=False) as pool,
+        ctx.schema("bench_es") as schema,
+    ):
         with eventsourcing_datastore(ctx.database_url, schema) as datastore:
             yield {
                 OURS: RuntimeStore(pool),
