@@ -195,6 +195,17 @@ class OutboxRelay:
         while not await self._lease.try_acquire(conn):
             await asyncio.sleep(self._standby_poll)
 
+    async def _delete_on_the_way_out(self, conn: asyncpg.Connection, acked: list[int]) -> None:
+        """Stopping: delete the rows already acknowledged, so the next leader does not send them again.
+        Best effort: rows left behind are only a redelivery the inboxes recognise."""
+        if not acked:
+            return
+        try:
+            async with asyncio.timeout(2.0):
+                await self._delete_ids(conn, acked, self._lease)
+        except Exception as exc:
+            log.warning("outbox relay left published rows behind", rows=len(acked), error=repr(exc))
+
     async def _give_up_lease(self, conn: asyncpg.Connection) -> None:
         try:
             async with asyncio.timeout(2.0):
@@ -214,24 +225,35 @@ class OutboxRelay:
         """
         # The leader's own connection: the relay never queues for the pool behind command handlers.
         lease, acked = self._lease, list[int]()
+        try:
+            await self._publish_while_leader(conn, lease, acked)
+        except asyncio.CancelledError:
+            await self._delete_on_the_way_out(conn, acked)
+            raise
+
+    async def _publish_while_leader(
+        self, conn: asyncpg.Connection, lease: RelayLease, acked: list[int]
+    ) -> None:
+        """The loop of `_relay_while_leader`; `acked` holds the rows acknowledged and not deleted yet."""
         while True:
             await lease.keep(conn)
             rows = await self._oldest_rows(conn, lease, pending=acked)
             if not rows:
                 if acked:
                     await self._delete_ids(conn, acked, lease)
-                    acked = []
+                    acked.clear()
                 await self._signal.wait(self._idle_poll)
                 continue
             lease.check()  # the process may have been frozen since the rows were read
-            rejected = await self._send_all(rows, meanwhile=partial(self._delete_ids, conn, acked, lease))
+            previous = list(acked)
+            rejected = await self._send_all(rows, meanwhile=partial(self._delete_ids, conn, previous, lease))
+            acked.clear()
             if rejected:
                 async with conn.transaction():
                     await self._quarantine(conn, rejected)
                     await self._delete_ids(conn, [r["id"] for r in rows], lease)
-                acked = []
             else:
-                acked = [r["id"] for r in rows]
+                acked.extend(r["id"] for r in rows)
             if len(rows) < self._batch_size:
                 await self._signal.wait(self._idle_poll)
 
