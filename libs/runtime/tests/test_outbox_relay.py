@@ -166,3 +166,22 @@ async def _read_on(watcher: TopicWatcher, seconds: float) -> None:
     """Keep reading the topic into `watcher.records` for `seconds`."""
     with contextlib.suppress(AssertionError):
         await watcher.wait_for(lambda _: False, timeout=seconds)
+
+
+async def test_a_relay_stopped_while_leader_deletes_what_it_had_published(
+    pool: asyncpg.Pool, producer
+) -> None:  # type: ignore[no-untyped-def]
+    """Its last batch's rows wait for the next cycle to be deleted; stopping must not leave them to be sent
+    again by the next leader."""
+    firm = f"firm-{uuid.uuid4()}"
+    appended = await append_matters(pool, firm, aggregates=3, per_aggregate=1)
+    relay = OutboxRelay(pool, producer, service="test", signal=OutboxSignal(), idle_poll_seconds=60)
+    async with TopicWatcher(Topic.PRACTICE) as watcher:
+        running = asyncio.create_task(relay.run())
+        try:
+            await watcher.wait_for(lambda r: header(r, "ce_firmid") == firm, count=len(appended))
+            await asyncio.sleep(0.2)  # acknowledged: the relay now waits (up to 60 s) for more work
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
