@@ -51,10 +51,15 @@ class BenchContext:
             await self._execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
     @contextlib.asynccontextmanager
-    async def runtime_pool(self, prefix: str = "bench", *, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
-        """A pool on a fresh schema holding the runtime's tables (events, outbox, inbox), as a service has."""
+    async def runtime_pool(
+        self, prefix: str = "bench", *, max_size: int = 10, reset_sessions: bool = True
+    ) -> AsyncIterator[asyncpg.Pool]:
+        """A pool on a fresh schema holding the runtime's tables (events, outbox, inbox), as a service has.
+        `reset_sessions=False`: released connections skip asyncpg's reset query, as ServiceRuntime's pool."""
         async with self.schema(prefix) as name:
-            pool = await create_pool(self.database_url, name, max_size=max_size)
+            pool = await create_pool(
+                self.database_url, name, max_size=max_size, reset_sessions=reset_sessions
+            )
             try:
                 await migrate(pool)
                 yield pool

@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.context import BenchContext
 from paylinks_events import KafkaRecord
+from paylinks_runtime.inbox_consumer import FETCH_MAX_WAIT_MS
 from reconciliation_service.config import Settings
 
 PUBLISH_CHUNK = 10_000  # records in flight while publishing a workload
@@ -71,6 +72,7 @@ def group_consumer(ctx: BenchContext, topic: str, batch_size: int) -> AIOKafkaCo
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=batch_size,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )
 
 

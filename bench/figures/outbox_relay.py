@@ -115,7 +115,7 @@ async def relay_latency(ctx: BenchContext, topic: str, seconds: int) -> tuple[La
     """Commit -> ack of every event written at RATE for `seconds` (after a warm-up); and the writers' lag."""
     signal, committed_at = OutboxSignal(), dict[str, float]()
     async with (
-        ctx.runtime_pool("bench_relay", max_size=POOL_SIZE) as pool,
+        ctx.runtime_pool("bench_relay", max_size=POOL_SIZE, reset_sessions=False) as pool,
         started(make_producer(ctx.bootstrap_servers, "bench-relay")) as producer,
     ):
         clock = AckClock(producer)
@@ -146,7 +146,7 @@ async def relay_drain_rate(ctx: BenchContext, topic: str, count: int) -> float:
     """Events/s from starting the relay on `count` committed outbox rows until the outbox is empty."""
     signal = OutboxSignal()
     async with (
-        ctx.runtime_pool("bench_drain", max_size=POOL_SIZE) as pool,
+        ctx.runtime_pool("bench_drain", max_size=POOL_SIZE, reset_sessions=False) as pool,
         started(make_producer(ctx.bootstrap_servers, "bench-drain")) as producer,
     ):
         await prefill_outbox(pool, topic, count)
@@ -217,7 +217,7 @@ def latency_rows(got: Latencies, bare: Latencies) -> list[Measurement]:
     return [
         Measurement(f"commit->ack p50 {at}", got.p(50), "ms", bare.p(50)),
         Measurement(f"commit->ack p95 {at}", got.p(95), "ms", bare.p(95)),
-        Measurement(f"commit->ack p99 {at}", got.p(99), "ms", bare.p(99), (Goal("<", 50),)),
+        Measurement(f"commit->ack p99 {at}", got.p(99), "ms", bare.p(99), (Goal("<", 25),)),  # issue #21
     ]
 
 

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from paylinks_events import Envelope, Event, ce_headers, decode_event, encode_data
+from paylinks_events import Envelope, Event, ce_headers_json, decode_event, encode_data
 
 from .aggregate import Aggregate
 
@@ -73,25 +73,10 @@ async def append(
     """
     if not envelopes:
         return expected_version
-    kept = list(stored) if stored is not None else [e.event for e in envelopes]
+    kept = stored if stored is not None else [e.event for e in envelopes]
     versions = list(range(expected_version + 1, expected_version + 1 + len(envelopes)))
     try:
-        await conn.execute(
-            _APPEND,
-            stream_id,
-            stream_type,
-            versions,
-            [e.id for e in envelopes],
-            [e.type for e in envelopes],
-            [event.schema_version for event in kept],
-            [event.firm_id for event in kept],
-            [encode_data(e.event) for e in envelopes],
-            [
-                None if event is e.event else encode_data(event)
-                for e, event in zip(envelopes, kept, strict=True)
-            ],
-            *_outbox_columns(envelopes),
-        )
+        await conn.execute(_APPEND, stream_id, stream_type, versions, *_columns(envelopes, kept))
     except asyncpg.UniqueViolationError as exc:
         raise ConcurrencyError(f"stream {stream_id} is past version {expected_version}") from exc
     return versions[-1]
@@ -99,22 +84,50 @@ async def append(
 
 async def enqueue(conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
     """Put events in the outbox (in the caller's transaction): the relay publishes them after commit."""
+    ids, topics, keys, headers, values = [], [], [], [], []
+    for e in envelopes:
+        event = e.event
+        ids.append(e.id)
+        topics.append(event.topic)
+        keys.append(event.aggregate_id)
+        headers.append(ce_headers_json(e))
+        values.append(encode_data(event))
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, headers, value)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bytea[])",
-        [e.id for e in envelopes],
-        *_outbox_columns(envelopes),
-        [encode_data(e.event) for e in envelopes],
+        ids,
+        topics,
+        keys,
+        headers,
+        values,
     )
 
 
-def _outbox_columns(envelopes: Sequence[Envelope]) -> tuple[list[str], list[str], list[str]]:
-    """Topic, key and CloudEvents headers (as JSON) of each envelope's outbox row."""
-    return (
-        [e.topic for e in envelopes],
-        [e.subject for e in envelopes],
-        [json.dumps([(k, v.decode()) for k, v in ce_headers(e)]) for e in envelopes],
-    )
+def _columns(envelopes: Sequence[Envelope], kept: Sequence[Event]) -> tuple[list[object], ...]:
+    """The columns of `_APPEND` from $4 on, in one pass: each event encoded once, its headers as JSON."""
+    if len(kept) != len(envelopes):
+        raise ValueError(f"{len(kept)} stored forms for {len(envelopes)} events")
+    ids: list[object] = []
+    types: list[object] = []
+    schema_versions: list[object] = []
+    firms: list[object] = []
+    values: list[object] = []
+    stored_values: list[object] = []
+    topics: list[object] = []
+    keys: list[object] = []
+    headers: list[object] = []
+    for e, stored in zip(envelopes, kept, strict=True):
+        event = e.event
+        ids.append(e.id)
+        types.append(event.type_name())
+        schema_versions.append(stored.schema_version)
+        firms.append(stored.firm_id)
+        values.append(encode_data(event))
+        stored_values.append(None if stored is event else encode_data(stored))
+        topics.append(event.topic)
+        keys.append(event.aggregate_id)
+        headers.append(ce_headers_json(e))
+    return ids, types, schema_versions, firms, values, stored_values, topics, keys, headers
 
 
 async def load_aggregate(conn: asyncpg.Connection, cls: type[A], aggregate_id: str) -> A:

@@ -19,8 +19,10 @@ import contextlib
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import asyncpg
 import structlog
@@ -58,10 +60,13 @@ RELAY_BACKOFF = Backoff(0.1, cap=5.0)
 # The oldest rows, and their deletion once acknowledged. A leader's statements are fenced by its lease
 # ($2 holder, $3 epoch): they touch nothing once another relay holds it.
 _OLDEST = "SELECT id, topic, key, headers, value, created_at FROM outbox ORDER BY id LIMIT $1"
+# $4: rows already acknowledged whose deletion is still to come (the leader deletes a batch while the next
+# one is in flight): not read again. Every other row is, whatever its id: a lower id committed late is
+# still picked up (ids are taken at insert, not at commit), so no high-water mark may skip it.
 _OLDEST_WHILE_LEADER = (
     "SELECT id, topic, key, headers, value, created_at FROM outbox WHERE EXISTS ("
     " SELECT 1 FROM outbox_relay_lease WHERE holder = $2 AND epoch = $3 AND expires_at > now())"
-    " ORDER BY id LIMIT $1"
+    " AND id <> ALL($4::bigint[]) ORDER BY id LIMIT $1"
 )
 _DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 _DELETE_WHILE_LEADER = (
@@ -190,6 +195,17 @@ class OutboxRelay:
         while not await self._lease.try_acquire(conn):
             await asyncio.sleep(self._standby_poll)
 
+    async def _delete_on_the_way_out(self, conn: asyncpg.Connection, acked: list[int]) -> None:
+        """Stopping: delete the rows already acknowledged, so the next leader does not send them again.
+        Best effort: rows left behind are only a redelivery the inboxes recognise."""
+        if not acked:
+            return
+        try:
+            async with asyncio.timeout(2.0):
+                await self._delete_ids(conn, acked, self._lease)
+        except Exception as exc:
+            log.warning("outbox relay left published rows behind", rows=len(acked), error=repr(exc))
+
     async def _give_up_lease(self, conn: asyncpg.Connection) -> None:
         try:
             async with asyncio.timeout(2.0):
@@ -198,11 +214,47 @@ class OutboxRelay:
             log.warning("outbox relay could not release its lease", error=repr(exc))
 
     async def _relay_while_leader(self, conn: asyncpg.Connection) -> None:
+        """Publish batch after batch; a batch's rows are deleted while the next batch is in flight.
+
+        A batch is sent only once the one before it was acknowledged in full (per-key order as before);
+        only the deletion of the acknowledged rows, a round trip and a commit, is taken off the path from
+        a commit to its record's ack: it runs while Kafka acknowledges the next batch, or before the relay
+        goes idle. Rows acknowledged but not deleted yet are not read again; if the relay stops or fails
+        before deleting them, they are sent again later (a redelivery the inboxes recognise), as a batch
+        whose deletion failed always was.
+        """
         # The leader's own connection: the relay never queues for the pool behind command handlers.
+        lease, acked = self._lease, list[int]()
+        try:
+            await self._publish_while_leader(conn, lease, acked)
+        except asyncio.CancelledError:
+            await self._delete_on_the_way_out(conn, acked)
+            raise
+
+    async def _publish_while_leader(
+        self, conn: asyncpg.Connection, lease: RelayLease, acked: list[int]
+    ) -> None:
+        """The loop of `_relay_while_leader`; `acked` holds the rows acknowledged and not deleted yet."""
         while True:
-            await self._lease.keep(conn)
-            published = await self.publish_batch(conn, self._lease)
-            if published < self._batch_size:
+            await lease.keep(conn)
+            rows = await self._oldest_rows(conn, lease, pending=acked)
+            if not rows:
+                if acked:
+                    await self._delete_ids(conn, acked, lease)
+                    acked.clear()
+                await self._signal.wait(self._idle_poll)
+                continue
+            lease.check()  # the process may have been frozen since the rows were read
+            previous = list(acked)
+            rejected = await self._send_all(rows, meanwhile=partial(self._delete_ids, conn, previous, lease))
+            acked.clear()
+            if rejected:
+                async with conn.transaction():
+                    await self._quarantine(conn, rejected)
+                    await self._delete_ids(conn, [r["id"] for r in rows], lease)
+            else:
+                acked.extend(r["id"] for r in rows)
+            if len(rows) < self._batch_size:
                 await self._signal.wait(self._idle_poll)
 
     async def publish_batch(
@@ -224,18 +276,27 @@ class OutboxRelay:
                 await self._delete(conn, rows, lease)
         return len(rows)
 
-    async def _oldest_rows(self, conn: asyncpg.Connection, lease: RelayLease | None) -> list[asyncpg.Record]:
+    async def _oldest_rows(
+        self, conn: asyncpg.Connection, lease: RelayLease | None, pending: list[int] | None = None
+    ) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record]
         if lease is None:
             rows = await conn.fetch(_OLDEST, self._batch_size)
         else:
-            rows = await conn.fetch(_OLDEST_WHILE_LEADER, self._batch_size, lease.holder, lease.epoch)
+            rows = await conn.fetch(
+                _OLDEST_WHILE_LEADER, self._batch_size, lease.holder, lease.epoch, pending or []
+            )
         return rows
 
     async def _delete(
         self, conn: asyncpg.Connection, rows: list[asyncpg.Record], lease: RelayLease | None
     ) -> None:
-        ids = [r["id"] for r in rows]
+        await self._delete_ids(conn, [r["id"] for r in rows], lease)
+
+    async def _delete_ids(self, conn: asyncpg.Connection, ids: list[int], lease: RelayLease | None) -> None:
+        """Delete published rows: one statement (atomic on its own, so no BEGIN/COMMIT round trips)."""
+        if not ids:
+            return
         if lease is None:
             await conn.execute(_DELETE, ids)
             return
@@ -243,10 +304,13 @@ class OutboxRelay:
         if deleted < len(ids):  # the new leader publishes them again: a redelivery the inboxes recognise
             raise LeaseLost("the outbox rows were published after another relay took the lease")
 
-    async def _send_all(self, rows: list[asyncpg.Record]) -> list[Rejected]:
+    async def _send_all(
+        self, rows: list[asyncpg.Record], meanwhile: Callable[[], Awaitable[None]] | None = None
+    ) -> list[Rejected]:
         """Send the rows and wait for every acknowledgement; return those Kafka will never accept. Any
         other failure raises: the batch is sent again later (a redelivery the inboxes recognise). Each row's
-        send span ends with its acknowledgement, or in error with the failure."""
+        send span ends with its acknowledgement, or in error with the failure. `meanwhile` runs once the
+        records are handed to the producer, before their acknowledgements are awaited."""
         sending: list[Sending] = []
         rejected: list[Rejected] = []
         try:
@@ -261,6 +325,8 @@ class OutboxRelay:
                 except BaseException as exc:
                     kafka_spans.failed(span, exc)
                     raise
+            if meanwhile is not None:
+                await meanwhile()
             rejected += self._settle(sending, await self._acknowledgements(sending))
         except BaseException as exc:
             for s in sending:  # those still open never had an answer
