@@ -9,7 +9,8 @@ from typing import TypeVar
 
 import asyncpg
 
-from paylinks_events import Envelope, Event, ce_headers, decode_event, encode_data
+from paylinks_events import Envelope, Event, decode_event, encode_data
+from paylinks_events.cloudevents import ce_attributes
 
 from .aggregate import Aggregate
 
@@ -113,7 +114,7 @@ def _outbox_columns(envelopes: Sequence[Envelope]) -> tuple[list[str], list[str]
     return (
         [e.topic for e in envelopes],
         [e.subject for e in envelopes],
-        [json.dumps([(k, v.decode()) for k, v in ce_headers(e)]) for e in envelopes],
+        [json.dumps(ce_attributes(e)) for e in envelopes],
     )
 
 
