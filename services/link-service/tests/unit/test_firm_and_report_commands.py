@@ -104,6 +104,9 @@ class FakeReportTables:
     async def attempt(self, payment_id: str) -> Attempt | None:
         return self.attempts.get(payment_id)
 
+    async def attempt_and_stream_type(self, payment_id: str) -> tuple[Attempt | None, str | None]:
+        return await self.attempt(payment_id), await self.stream_type(payment_id)
+
     async def charge_fee_account(self, payment_id: str) -> str | None:
         return self.fee_accounts.get(payment_id)
 

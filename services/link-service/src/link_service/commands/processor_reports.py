@@ -107,14 +107,14 @@ async def _payment(uow: UnitOfWork, data: wh.PaymentData) -> tuple[Attempt | Non
     """The payment's attempt (None for a payment not taken by intake), and the payment the report is about:
     None when this service has no such payment (or not this firm's).
 
-    The attempt is read before the stream: intake records the payment's stream and the attempt's end in one
-    transaction, which may commit between two statements here. Read the other way round, a report arriving
-    at that moment saw no stream, then an attempt no longer charging, and was ignored: the payment was never
-    processed (the chaos suite lost a few in a thousand that way)."""
-    attempt = await uow.tables.attempt(data.payment_id)
+    The attempt and the stream's type are read together (one statement, one snapshot): intake records the
+    payment's stream and the attempt's end in one transaction, which used to commit between two statements
+    here; a report that then saw no stream, then an attempt no longer charging, was ignored and the payment
+    never processed (the chaos suite lost a few in a thousand that way). An attempt still charging is
+    out of order whatever the stream says."""
+    attempt, kind = await uow.tables.attempt_and_stream_type(data.payment_id)
     if attempt is not None and attempt.state == "charging":
         raise OutOfOrder("the payment's charge is still being recorded")
-    kind = await uow.tables.stream_type(data.payment_id)
     if kind is None:
         return attempt, None
     if kind != Payment.stream_type:
