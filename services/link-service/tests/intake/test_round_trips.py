@@ -11,10 +11,11 @@ from types import SimpleNamespace
 from typing import cast
 
 import asyncpg
+import httpx
 import pytest
 
 from link_service.api.context import LinkServiceParts
-from link_service.app import MIGRATIONS
+from link_service.app import MIGRATIONS, create_app
 from link_service.config import Settings
 from link_service.processor.fake import FakeProcessor
 from link_service.tokens import LinkTokens
@@ -111,3 +112,39 @@ async def test_a_payment_takes_six_round_trips_and_two_write_transactions(
     assert cost.statements == ["BEGIN;", "COMMIT;"], (
         cost
     )  # no reset query on release, one explicit transaction
+
+
+async def one_post(
+    client: httpx.AsyncClient, proxy: CountingProxy, token: str, pm: str, key: str
+) -> WireCount:
+    """One POST /v1/pay/{token}/payments through the service's whole ASGI app, as a payer sends it."""
+    body = {
+        "amount": 1_000,
+        "method": "card",
+        "payer": {"name": "Ada Client", "email": "ada@example.com"},
+        "payment_method": pm,
+    }
+    before = proxy.count.snapshot()
+    response = await client.post(f"/v1/pay/{token}/payments", json=body, headers={"Idempotency-Key": key})
+    assert response.status_code == 202, response.text
+    return proxy.count - before
+
+
+async def test_a_post_through_the_route_takes_six_round_trips(
+    parts: LinkServiceParts, proxy: CountingProxy
+) -> None:
+    """The whole route (its dependencies, middleware, the intake), not only the intake: anything the route
+    adds on Postgres shows here. The app's runtime is not started (no relay or consumer on the wire): its
+    parts are the test's, on the counting pool."""
+    app = create_app(parts.settings, parts.processor)
+    app.state.parts = parts
+    processor = cast(FakeProcessor, parts.processor)
+    token = await bill_link(parts.runtime.pool, parts.tokens)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://link-service") as client:
+        for _ in range(2):  # warm: the pool's connection and its prepared statements
+            await one_post(client, proxy, token, processor.card(), str(uuid.uuid4()))
+        cost = await one_post(client, proxy, token, processor.card(), str(uuid.uuid4()))
+    assert cost.round_trips <= 6, cost
+    assert cost.transactions <= 3, cost  # the lookup (a read), the attempt, the answer
+    assert cost.statements == ["BEGIN;", "COMMIT;"], cost
