@@ -4,20 +4,24 @@ trips; the two writes are one transaction each, the lookup a read on its own."""
 
 from __future__ import annotations
 
+import json
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import cast
 
 import asyncpg
+import httpx
 import pytest
 
 from link_service.api.context import LinkServiceParts
-from link_service.app import MIGRATIONS
+from link_service.app import MIGRATIONS, create_app
 from link_service.config import Settings
 from link_service.processor.fake import FakeProcessor
 from link_service.tokens import LinkTokens
+from paylinks_runtime import webhook_signature
 from paylinks_runtime.db import create_pool, migrate
 from paylinks_runtime.postgres_wire import CountingProxy, WireCount, counting_proxy
 from paylinks_runtime.service import ServiceRuntime
@@ -111,3 +115,87 @@ async def test_a_payment_takes_six_round_trips_and_two_write_transactions(
     assert cost.statements == ["BEGIN;", "COMMIT;"], (
         cost
     )  # no reset query on release, one explicit transaction
+
+
+async def one_post(
+    client: httpx.AsyncClient, proxy: CountingProxy, token: str, pm: str, key: str
+) -> WireCount:
+    """One POST /v1/pay/{token}/payments through the service's whole ASGI app, as a payer sends it."""
+    body = {
+        "amount": 1_000,
+        "method": "card",
+        "payer": {"name": "Ada Client", "email": "ada@example.com"},
+        "payment_method": pm,
+    }
+    before = proxy.count.snapshot()
+    response = await client.post(f"/v1/pay/{token}/payments", json=body, headers={"Idempotency-Key": key})
+    assert response.status_code == 202, response.text
+    return proxy.count - before
+
+
+async def test_a_post_through_the_route_takes_six_round_trips(
+    parts: LinkServiceParts, proxy: CountingProxy
+) -> None:
+    """The whole route (its dependencies, middleware, the intake), not only the intake: anything the route
+    adds on Postgres shows here. The app's runtime is not started (no relay or consumer on the wire): its
+    parts are the test's, on the counting pool."""
+    app = create_app(parts.settings, parts.processor)
+    app.state.parts = parts
+    processor = cast(FakeProcessor, parts.processor)
+    token = await bill_link(parts.runtime.pool, parts.tokens)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://link-service") as client:
+        for _ in range(2):  # warm: the pool's connection and its prepared statements
+            await one_post(client, proxy, token, processor.card(), str(uuid.uuid4()))
+        cost = await one_post(client, proxy, token, processor.card(), str(uuid.uuid4()))
+    assert cost.round_trips <= 6, cost
+    assert cost.transactions <= 3, cost  # the lookup (a read), the attempt, the answer
+    assert cost.statements == ["BEGIN;", "COMMIT;"], cost
+
+
+async def test_a_settlement_webhook_takes_six_round_trips_in_one_transaction(
+    parts: LinkServiceParts, proxy: CountingProxy
+) -> None:
+    """payment.succeeded through the whole app: BEGIN, the webhook id, the attempt with its stream's type,
+    the stream, the events with their outbox rows, COMMIT (the fee account comes from the attempt)."""
+    app = create_app(parts.settings, parts.processor)
+    app.state.parts = parts
+    processor = cast(FakeProcessor, parts.processor)
+    token = await bill_link(parts.runtime.pool, parts.tokens)
+
+    async def settle(client: httpx.AsyncClient, payment_id: str) -> WireCount:
+        body = json.dumps(
+            {
+                "id": f"evt_{uuid.uuid4().hex}",
+                "type": "payment.succeeded",
+                "data": {"payment_id": payment_id, "fee": 59},
+            }
+        ).encode()
+        now = int(time.time())
+        signature = webhook_signature.sign(parts.settings.webhook_secret, now, body)
+        before = proxy.count.snapshot()
+        response = await client.post(
+            "/v1/processor/webhooks",
+            content=body,
+            headers={webhook_signature.HEADER: signature, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["result"] == "applied"
+        return proxy.count - before
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://link-service") as client:
+        paid = []
+        for _ in range(3):
+            await one_post(client, proxy, token, processor.card(), str(uuid.uuid4()))
+            paid.append(
+                await parts.runtime.pool.fetchval(
+                    "SELECT payment_id FROM payment_attempts ORDER BY created_at DESC LIMIT 1"
+                )
+            )
+        for payment_id in paid[:2]:  # warm
+            await settle(client, payment_id)
+        cost = await settle(client, paid[2])
+    assert cost.round_trips <= 6, cost
+    assert cost.transactions == 1, cost
+    assert cost.statements == ["BEGIN;", "COMMIT;"], cost

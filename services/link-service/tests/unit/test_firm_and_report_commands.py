@@ -104,6 +104,9 @@ class FakeReportTables:
     async def attempt(self, payment_id: str) -> Attempt | None:
         return self.attempts.get(payment_id)
 
+    async def attempt_and_stream_type(self, payment_id: str) -> tuple[Attempt | None, str | None]:
+        return await self.attempt(payment_id), await self.stream_type(payment_id)
+
     async def charge_fee_account(self, payment_id: str) -> str | None:
         return self.fee_accounts.get(payment_id)
 
@@ -179,6 +182,22 @@ async def test_without_the_charges_fee_account_only_an_operating_one_the_process
     assert await r.report("wh-ok", "payment.succeeded", **reported) == "applied"
     [fee] = r.published(FeeCharged)
     assert fee.bank_account_id == "operating-1"  # type: ignore[attr-defined]
+
+
+class NoSecondReadOfTheCharge(FakeReportTables):
+    async def charge_fee_account(self, payment_id: str) -> str | None:
+        raise AssertionError("the charge's fee account read again: the attempt read holds it")
+
+
+async def test_a_payment_taken_here_takes_its_fee_account_from_the_attempt_already_read() -> None:
+    tables = NoSecondReadOfTheCharge()
+    r = Reports(FakeWriter(FakeUnitOfWork(tables)), tables)
+    payment_id = await r.payment()
+    charge = ChargeRequest(payment_id, "pm_x", "card", 10_000, "USD", FIRM, "trust-1", "operating-2")
+    tables.attempts[payment_id] = Attempt(payment_id, "received", None, charge, None)
+    assert await r.report("wh-1", "payment.succeeded", payment_id=payment_id, fee=320) == "applied"
+    [fee] = r.published(FeeCharged)
+    assert (fee.amount, fee.bank_account_id) == (320, "operating-2")  # type: ignore[attr-defined]
 
 
 async def test_a_failure_stops_counting_against_the_bill() -> None:

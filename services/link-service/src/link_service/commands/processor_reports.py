@@ -20,6 +20,7 @@ from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 from ..domain.payment import DisputeReport, OutOfOrder, Payment
 from ..domain.payout import Payout
 from ..processor import webhook_events as wh
+from ..store.attempts import Attempt
 from ..store.tables import ReportTables
 
 UnitOfWork = AbstractUnitOfWork[ReportTables]
@@ -45,11 +46,11 @@ async def record_report(writer: Writer, webhook: wh.Webhook, data: wh.ReportData
 
 
 async def _payment_report(uow: UnitOfWork, kind: str, data: wh.PaymentData) -> bool:
-    payment = await _payment(uow, data)
+    attempt, payment = await _payment(uow, data)
     if payment is None:
         return False
     now = utcnow()
-    changed = _apply(payment, kind, data, await _fee_account(uow, payment, data), now)
+    changed = _apply(payment, kind, data, await _fee_account(uow, payment, attempt, data), now)
     if changed:
         await uow.save(payment)
         if kind == "payment.failed":
@@ -80,11 +81,17 @@ def _apply(payment: Payment, kind: str, data: wh.PaymentData, fee_account: str, 
     return False
 
 
-async def _fee_account(uow: UnitOfWork, payment: Payment, data: wh.PaymentData) -> str:
+async def _fee_account(
+    uow: UnitOfWork, payment: Payment, attempt: Attempt | None, data: wh.PaymentData
+) -> str:
     """The operating account the charge named for its fees; else the one the processor says it used, if it is
     one of the firm's operating accounts. A fee is never recorded on a trust account: a report naming one
-    counts as naming none (recorded nothing, 409), which never happens for a payment taken here."""
-    named = await uow.tables.charge_fee_account(payment.id)
+    counts as naming none (recorded nothing, 409), which never happens for a payment taken here.
+    The charge is the attempt's, read in this transaction already (no second read of the same row)."""
+    if attempt is not None and attempt.charge is not None:
+        named: str | None = attempt.charge.fee_bank_account_id
+    else:
+        named = await uow.tables.charge_fee_account(payment.id)
     if named is not None:
         return named
     reported = getattr(data, "fee_bank_account_id", None)
@@ -96,25 +103,26 @@ async def _fee_account(uow: UnitOfWork, payment: Payment, data: wh.PaymentData) 
     raise OutOfOrder("no operating fee account is known for this payment")
 
 
-async def _payment(uow: UnitOfWork, data: wh.PaymentData) -> Payment | None:
-    """The payment the report is about; None when this service has no such payment (or not this firm's).
+async def _payment(uow: UnitOfWork, data: wh.PaymentData) -> tuple[Attempt | None, Payment | None]:
+    """The payment's attempt (None for a payment not taken by intake), and the payment the report is about:
+    None when this service has no such payment (or not this firm's).
 
-    The attempt is read before the stream: intake records the payment's stream and the attempt's end in one
-    transaction, which may commit between two statements here. Read the other way round, a report arriving
-    at that moment saw no stream, then an attempt no longer charging, and was ignored: the payment was never
-    processed (the chaos suite lost a few in a thousand that way)."""
-    attempt = await uow.tables.attempt(data.payment_id)
+    The attempt and the stream's type are read together (one statement, one snapshot): intake records the
+    payment's stream and the attempt's end in one transaction, which used to commit between two statements
+    here; a report that then saw no stream, then an attempt no longer charging, was ignored and the payment
+    never processed (the chaos suite lost a few in a thousand that way). An attempt still charging is
+    out of order whatever the stream says."""
+    attempt, kind = await uow.tables.attempt_and_stream_type(data.payment_id)
     if attempt is not None and attempt.state == "charging":
         raise OutOfOrder("the payment's charge is still being recorded")
-    kind = await uow.tables.stream_type(data.payment_id)
     if kind is None:
-        return None
+        return attempt, None
     if kind != Payment.stream_type:
-        return None
+        return attempt, None
     payment = await uow.load(Payment, data.payment_id)
     if payment.received is None or (data.firm_id and data.firm_id != payment.received.firm_id):
-        return None
-    return payment
+        return attempt, None
+    return attempt, payment
 
 
 async def _payout(uow: UnitOfWork, data: wh.PayoutData) -> bool:

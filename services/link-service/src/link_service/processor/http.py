@@ -7,8 +7,9 @@ processor answers every retry with the first charge instead of making another.
 
 from __future__ import annotations
 
+import json
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import structlog
@@ -28,6 +29,7 @@ from .base import (
     RefundRequest,
     Rejected,
 )
+from .keep_alive import Answer, KeepAliveClient, TransportError
 
 log = structlog.get_logger(__name__)
 
@@ -49,12 +51,24 @@ class HttpProcessor:
         backoff_seconds: float = 0.2,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 3.0)),
-            transport=transport,
-        )
+        """`transport`: an httpx transport to send through instead (the unit tests' scripted processor);
+        without it, the lean keep-alive client (keep_alive.py), a fraction of httpx's CPU per call."""
+        headers = {"Authorization": f"Bearer {api_key}"}
+        connect = min(timeout_seconds, 3.0)
+        self._client: _Sender
+        if transport is None:
+            self._client = KeepAliveClient(
+                base_url, headers, timeout_seconds=timeout_seconds, connect_timeout_seconds=connect
+            )
+        else:
+            self._client = _HttpxSender(
+                httpx.AsyncClient(
+                    base_url=base_url,
+                    headers=headers,
+                    timeout=httpx.Timeout(timeout_seconds, connect=connect),
+                    transport=transport,
+                )
+            )
         self._attempts = attempts
         self._backoff = Backoff(backoff_seconds)
 
@@ -64,44 +78,43 @@ class HttpProcessor:
     async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         response = await self._post("/v1/payments", request.as_json(), request.idempotency_key)
         body = _json(response)
-        if response.status_code in (200, 201):
+        if response.status in (200, 201):
             card = body.get("payment_method") or {}
             return Charged(method=body["method"], last4=card.get("last4"), brand=card.get("brand"))
         error = body.get("error") or {}
-        if response.status_code == 402:
+        if response.status == 402:
             return Declined(str(error.get("code") or "declined"))
-        if response.status_code == 422:
+        if response.status == 422:
             return Rejected(str(error.get("code") or "invalid"), str(error.get("message") or ""))
-        log.error("processor refused the charge request", status=response.status_code, code=error.get("code"))
-        raise ProcessorUnavailable(f"processor answered {response.status_code}")
+        log.error("processor refused the charge request", status=response.status, code=error.get("code"))
+        raise ProcessorUnavailable(f"processor answered {response.status}")
 
     async def refund(self, request: RefundRequest) -> RefundOutcome:
         response = await self._post("/v1/refunds", request.as_json(), request.idempotency_key)
-        if response.status_code in (200, 201):
+        if response.status in (200, 201):
             return RefundAccepted()
         error = _json(response).get("error") or {}
-        if response.status_code in (404, 422):  # 404: the processor has no such payment to refund
+        if response.status in (404, 422):  # 404: the processor has no such payment to refund
             return Rejected(str(error.get("code") or "refund_rejected"), str(error.get("message") or ""))
-        log.error("processor refused the refund request", status=response.status_code, code=error.get("code"))
-        raise ProcessorUnavailable(f"processor answered {response.status_code}")
+        log.error("processor refused the refund request", status=response.status, code=error.get("code"))
+        raise ProcessorUnavailable(f"processor answered {response.status}")
 
-    async def _post(self, path: str, body: dict[str, Any], idempotency_key: str) -> httpx.Response:
+    async def _post(self, path: str, body: dict[str, Any], idempotency_key: str) -> Answer:
         started = time.perf_counter()
         try:
             return await self._post_until_answered(path, body, idempotency_key)
         finally:
             PROCESSOR_CALLS.labels(path).observe(time.perf_counter() - started)
 
-    async def _post_until_answered(
-        self, path: str, body: dict[str, Any], idempotency_key: str
-    ) -> httpx.Response:
+    async def _post_until_answered(self, path: str, body: dict[str, Any], idempotency_key: str) -> Answer:
         # The trace context goes along, so a processor can continue the pay request's trace in its webhooks.
         headers = {"Idempotency-Key": idempotency_key, **current_trace_headers()}
+        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
-        async def send() -> httpx.Response:
-            response = await self._client.post(path, json=body, headers=headers)
-            if response.status_code in _RETRIED_STATUSES:
-                raise _Busy(response.status_code)
+        async def send() -> Answer:
+            response = await self._client.post_json(path, content, headers)
+            if response.status in _RETRIED_STATUSES:
+                raise _Busy(response.status)
             return response
 
         try:
@@ -112,11 +125,38 @@ class HttpProcessor:
                 retry_if=_unanswered,
                 on_retry=lambda exc, _: _log_unanswered(path, exc),
             )
-        except (httpx.TransportError, _Busy) as exc:
+        except (TransportError, _Busy) as exc:
             _log_unanswered(path, exc)
             raise ProcessorUnavailable(
                 f"no answer from the processor after {self._attempts} attempts"
             ) from exc
+
+
+class _Sender(Protocol):
+    async def post_json(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        """The processor's answer; TransportError when there is none."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class _HttpxSender:
+    """Through an httpx client (a scripted transport in the unit tests)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def post_json(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        try:
+            response = await self._client.post(
+                path, content=body, headers={**headers, "Content-Type": "application/json"}
+            )
+        except httpx.TransportError as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+        return Answer(response.status_code, response.content, dict(response.headers))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 class _Busy(Exception):
@@ -128,7 +168,7 @@ class _Busy(Exception):
 
 
 def _unanswered(error: Exception) -> bool:
-    return isinstance(error, httpx.TransportError | _Busy)
+    return isinstance(error, TransportError | _Busy)
 
 
 def _log_unanswered(path: str, error: Exception) -> None:
@@ -138,9 +178,9 @@ def _log_unanswered(path: str, error: Exception) -> None:
         log.warning("processor unreachable", path=path, error=type(error).__name__)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: Answer) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = json.loads(response.body)
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}

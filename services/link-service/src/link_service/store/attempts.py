@@ -114,6 +114,21 @@ async def find(conn: asyncpg.Connection, payment_id: str) -> Attempt | None:
     return _attempt(row) if row else None
 
 
+async def find_with_stream_type(
+    conn: asyncpg.Connection, payment_id: str
+) -> tuple[Attempt | None, str | None]:
+    """The payment's attempt and the type of the stream its id names, in one statement: one snapshot, so
+    the intake's second transaction (the stream and the attempt's end together) is seen whole or not at
+    all."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT stream_type FROM events WHERE stream_id = $1 AND version = 1) AS stream_type, a.*"
+        " FROM (SELECT) AS one LEFT JOIN payment_attempts a ON a.payment_id = $1",
+        payment_id,
+    )
+    assert row is not None
+    return (_attempt(row) if row["payment_id"] is not None else None), row["stream_type"]
+
+
 async def finish_received(conn: asyncpg.Connection, payment_id: str) -> Attempt | None:
     """The attempt, now received; None when it was no longer charging (the request and the recovery both
     sent it: the first to record the answer wins). Its row stays locked until the transaction ends."""

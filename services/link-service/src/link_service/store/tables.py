@@ -86,6 +86,10 @@ class ReportTables(Protocol):
 
     async def attempt(self, payment_id: str) -> Attempt | None: ...
 
+    async def attempt_and_stream_type(self, payment_id: str) -> tuple[Attempt | None, str | None]:
+        """The payment's attempt and its stream's type, read together (one statement in Postgres)."""
+        ...
+
     async def charge_fee_account(self, payment_id: str) -> str | None:
         """The operating account the payment's charge named for its fees."""
         ...
@@ -113,6 +117,9 @@ class PostgresReportTables:
 
     async def attempt(self, payment_id: str) -> Attempt | None:
         return await attempts.find(self._conn, payment_id)
+
+    async def attempt_and_stream_type(self, payment_id: str) -> tuple[Attempt | None, str | None]:
+        return await attempts.find_with_stream_type(self._conn, payment_id)
 
     async def charge_fee_account(self, payment_id: str) -> str | None:
         return await attempts.fee_account(self._conn, payment_id)
