@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from .reversals import ReversalLedger, Reverser
-from .workload import PlannedPayment, tokenize
+from .workload import PlannedPayment, TokenizationRefused, tokenize
 
 RETRIED_CODES = {"idempotency_key_in_flight", "too_many_requests"}
 # An attempt cut off by a crash stays "in flight" until link-service's recovery sends it again (its
@@ -99,8 +99,10 @@ class LoadDriver:
         """The pay body once its details are tokenized (then kept for every retry), or why not yet."""
         try:
             return plan.body(await tokenize(http, self._processor_url, plan)), None
-        except (httpx.TransportError, AssertionError) as exc:
+        except httpx.TransportError as exc:
             return None, f"tokenization failed ({type(exc).__name__})"
+        except TokenizationRefused as exc:
+            return None, f"tokenization answered {exc.status_code}"
 
     async def _attempt(
         self, http: httpx.AsyncClient, plan: PlannedPayment, body: dict[str, Any]

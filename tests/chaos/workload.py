@@ -124,6 +124,14 @@ class PlannedPayment:
         return {DISPUTE_WON: "won", DISPUTE_LOST: "lost"}.get(self.reversal or "")
 
 
+class TokenizationRefused(Exception):
+    """The processor answered the tokenization with something else than 201 (its own database down, say)."""
+
+    def __init__(self, status_code: int, text: str) -> None:
+        super().__init__(f"HTTP {status_code}: {text}")
+        self.status_code = status_code
+
+
 async def tokenize(http: httpx.AsyncClient, processor_url: str, plan: PlannedPayment) -> str:
     """Tokenize the plan's card or bank account at the processor, as the pay page does in a browser."""
     response = await http.post(
@@ -131,7 +139,8 @@ async def tokenize(http: httpx.AsyncClient, processor_url: str, plan: PlannedPay
         json=plan.payment_method(),
         headers={"Authorization": f"Bearer {DEV_PROCESSOR_PUBLISHABLE_KEY}"},
     )
-    assert response.status_code == 201, response.text
+    if response.status_code != 201:
+        raise TokenizationRefused(response.status_code, response.text)
     return str(response.json()["id"])
 
 
