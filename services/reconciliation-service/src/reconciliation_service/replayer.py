@@ -1,13 +1,15 @@
 """Reads topics from the beginning, with no consumer group, and applies them in batches to a read model.
 
 Used by the rebuild: no inbox is needed because applying an event twice has no second effect. Records
-that cannot be decoded were already dead-lettered by the live consumer: here they are skipped and logged.
+that cannot be decoded were already dead-lettered by the live consumer: here they are skipped and logged,
+whether the events are applied one batch at a time (`catch_up`) or loaded raw for a set-based build
+(`load`, bulk.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 import structlog
@@ -17,7 +19,7 @@ from aiokafka.structs import ConsumerRecord
 from paylinks_events import Envelope, PoisonRecord, from_record
 from paylinks_runtime.inbox_consumer import DECODE_SLICE
 
-from . import projection_store
+from . import bulk, projection_store
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +58,40 @@ class Replayer:
     async def stop(self) -> None:
         await self._consumer.stop()
 
+    async def rewind(self) -> None:
+        """Read the topics from the beginning again."""
+        await self._consumer.seek_to_beginning(*self._partitions)
+
+    def use_pool(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def load(self, loading: bulk.BulkLoad) -> None:
+        """Read everything up to the topics' end offsets as they are now into the raw tables of a bulk load
+        (one connection, one COPY per raw table and batch; the next batch is decoded meanwhile). Events the
+        bulk load leaves to the per-event path stay in `loading.per_event`: apply them with `apply`."""
+        targets = await self._consumer.end_offsets(self._partitions)
+        async with self._pool.acquire() as conn:
+            await conn.execute("SET synchronous_commit = off")  # undone by the pool's reset
+            writing: asyncio.Task[None] | None = None
+            try:
+                while await self._behind(targets):
+                    envelopes = await self._fetch(loading.add)
+                    self.applied += len(envelopes)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.create_task(bulk.copy_rows(conn, loading.take()))
+                if writing is not None:
+                    await writing
+            finally:
+                if writing is not None and not writing.done():
+                    writing.cancel()
+                    await asyncio.gather(writing, return_exceptions=True)
+
+    async def apply(self, envelopes: list[Envelope]) -> None:
+        """Apply events through the per-event projection, a batch at a time (not counted again)."""
+        for start in range(0, len(envelopes), self._batch_size):
+            await self._apply(envelopes[start : start + self._batch_size], count=False)
+
     async def catch_up(self) -> None:
         """Apply everything up to the topics' end offsets as they are now. The next batch is fetched and
         decoded while the current one is written (one write at a time: order does not matter, but two
@@ -75,7 +111,8 @@ class Replayer:
                 writing.cancel()
                 await asyncio.gather(writing, return_exceptions=True)
 
-    async def _fetch(self) -> list[Envelope]:
+    async def _fetch(self, sink: Callable[[Envelope], None] | None = None) -> list[Envelope]:
+        """The next batch's events, each also given to `sink` as it is decoded."""
         batch = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_size)
         envelopes = []
         for records in batch.values():
@@ -84,6 +121,8 @@ class Replayer:
                     await asyncio.sleep(0)  # the write of the batch before goes on meanwhile
                 if (envelope := _decode(record)) is not None:
                     envelopes.append(envelope)
+                    if sink is not None:
+                        sink(envelope)
         return envelopes
 
     async def _behind(self, targets: dict[TopicPartition, int]) -> bool:
@@ -92,7 +131,7 @@ class Replayer:
                 return True
         return False
 
-    async def _apply(self, envelopes: list[Envelope]) -> None:
+    async def _apply(self, envelopes: list[Envelope], *, count: bool = True) -> None:
         if not envelopes:
             return
         try:
@@ -101,7 +140,8 @@ class Replayer:
             log.exception("rebuild batch failed; applying its events one by one")
             for envelope in envelopes:
                 await self._write_or_skip(envelope)
-        self.applied += len(envelopes)
+        if count:
+            self.applied += len(envelopes)
 
     async def _write(self, envelopes: list[Envelope]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
