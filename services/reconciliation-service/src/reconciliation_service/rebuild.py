@@ -88,18 +88,30 @@ class Rebuild:
             await self._replay_per_event()
 
     async def _bulk_replay(self) -> None:
+        began = time.monotonic()
         async with self._staging_pool.acquire() as conn:
             await bulk.create_raw_tables(conn)
         loading = bulk.BulkLoad()
         await self._replayer.load(loading)
-        log.info("rebuild loaded the topics", events=loading.loaded, per_event=len(loading.per_event))
+        loaded = time.monotonic()
+        log.info(
+            "rebuild loaded the topics",
+            events=loading.events,
+            per_event=len(loading.per_event),
+            seconds=round(loaded - began, 3),
+        )
         await bulk.build(self._staging_pool, self._deferred)
         async with self._staging_pool.acquire() as conn:
             await bulk.drop_raw_tables(conn)
-        log.info("rebuild built and indexed the read model")
+        built = time.monotonic()
+        log.info("rebuild built and indexed the read model", seconds=round(built - loaded, 3))
         await self._replayer.apply(loading.per_event)
         await self._replayer.catch_up()  # what arrived during the bulk load
-        log.info("rebuild replayed the topics", events=self._replayer.applied)
+        log.info(
+            "rebuild replayed the topics",
+            events=self._replayer.applied,
+            seconds=round(time.monotonic() - built, 3),
+        )
 
     async def _replay_per_event(self) -> None:
         """The staging tables anew, with their keys, and every event through the per-event projection."""

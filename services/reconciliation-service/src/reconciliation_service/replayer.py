@@ -9,14 +9,13 @@ whether the events are applied one batch at a time (`catch_up`) or loaded raw fo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.structs import ConsumerRecord
 
-from paylinks_events import Envelope, PoisonRecord, from_record
+from paylinks_events import Envelope
 from paylinks_runtime.inbox_consumer import DECODE_SLICE
 
 from . import bulk, projection_store
@@ -66,26 +65,35 @@ class Replayer:
         self._pool = pool
 
     async def load(self, loading: bulk.BulkLoad) -> None:
-        """Read everything up to the topics' end offsets as they are now into the raw tables of a bulk load
-        (one connection, one COPY per raw table and batch; the next batch is decoded meanwhile). Events the
-        bulk load leaves to the per-event path stay in `loading.per_event`: apply them with `apply`."""
+        """Read everything up to the topics' end offsets as they are now into the raw tables of a bulk load,
+        on one connection, a batch per transaction (the next batch is read meanwhile). Events the bulk load
+        leaves to the per-event path stay in `loading.per_event`: apply them with `apply`."""
         targets = await self._consumer.end_offsets(self._partitions)
         async with self._pool.acquire() as conn:
             await conn.execute("SET synchronous_commit = off")  # undone by the pool's reset
+            await bulk.create_batch_tables(conn)
             writing: asyncio.Task[None] | None = None
             try:
                 while await self._behind(targets):
-                    envelopes = await self._fetch(loading.add)
-                    self.applied += len(envelopes)
+                    await self._read_into(loading)
                     if writing is not None:
                         await writing
-                    writing = asyncio.create_task(bulk.copy_rows(conn, loading.take()))
+                    writing = asyncio.create_task(bulk.copy(conn, loading, loading.take()))
                 if writing is not None:
                     await writing
             finally:
                 if writing is not None and not writing.done():
                     writing.cancel()
                     await asyncio.gather(writing, return_exceptions=True)
+        self.applied += loading.events
+
+    async def _read_into(self, loading: bulk.BulkLoad) -> None:
+        batch = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+        for records in batch.values():
+            for i, record in enumerate(records):
+                if i % DECODE_SLICE == 0:
+                    await asyncio.sleep(0)  # the copy of the batch before goes on meanwhile
+                loading.add_record(record)
 
     async def apply(self, envelopes: list[Envelope]) -> None:
         """Apply events through the per-event projection, a batch at a time (not counted again)."""
@@ -111,8 +119,7 @@ class Replayer:
                 writing.cancel()
                 await asyncio.gather(writing, return_exceptions=True)
 
-    async def _fetch(self, sink: Callable[[Envelope], None] | None = None) -> list[Envelope]:
-        """The next batch's events, each also given to `sink` as it is decoded."""
+    async def _fetch(self) -> list[Envelope]:
         batch = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_size)
         envelopes = []
         for records in batch.values():
@@ -121,8 +128,6 @@ class Replayer:
                     await asyncio.sleep(0)  # the write of the batch before goes on meanwhile
                 if (envelope := _decode(record)) is not None:
                     envelopes.append(envelope)
-                    if sink is not None:
-                        sink(envelope)
         return envelopes
 
     async def _behind(self, targets: dict[TopicPartition, int]) -> bool:
@@ -159,15 +164,4 @@ class Replayer:
             )
 
 
-def _decode(record: ConsumerRecord) -> Envelope | None:
-    try:
-        return from_record(record.value, record.headers)
-    except PoisonRecord as exc:
-        log.warning(
-            "rebuild skipped an undecodable record",
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=str(exc),
-        )
-        return None
+_decode = bulk.decode

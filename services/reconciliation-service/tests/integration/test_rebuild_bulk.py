@@ -4,11 +4,13 @@ make the same rows in every read-model table, and the same keys and indexes."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
+from aiokafka.structs import ConsumerRecord
 
 from paylinks_events import (
     BankAccountRegistered,
@@ -33,6 +35,7 @@ from paylinks_events import (
     RefundFailed,
     RefundRequested,
     RefundSucceeded,
+    to_record,
 )
 from paylinks_runtime.testing import DATABASE_URL, drop_schema, unique
 from reconciliation_service import bulk, projection_store
@@ -234,12 +237,20 @@ def _payout(payout_id: str, lines: list[tuple[str, str, int]]) -> PayoutPaid:
     )
 
 
-def delivered(rng: random.Random) -> list[Envelope]:
+def delivered(rng: random.Random, extra: list[ConsumerRecord] | None = None) -> list[ConsumerRecord]:  # type: ignore[type-arg]
     """The events as the topics deliver them: each once, some twice (same event id), shuffled."""
-    envelopes = [Envelope(e, source="/tests") for e in events()]
-    envelopes += rng.sample(envelopes, 40)
-    rng.shuffle(envelopes)
-    return envelopes
+    records = [kafka_record(Envelope(e, source="/tests")) for e in events()] + (extra or [])
+    records += rng.sample(records, 40)
+    rng.shuffle(records)
+    return records
+
+
+def kafka_record(envelope: Envelope, value: bytes | None = None) -> ConsumerRecord:  # type: ignore[type-arg]
+    record = to_record(envelope)
+    return ConsumerRecord(
+        record.topic, 0, 0, 0, 0, record.key, record.value if value is None else value, None, 0, 0,
+        record.headers,
+    )  # fmt: skip
 
 
 async def connect(schema: str) -> asyncpg.Connection:
@@ -252,33 +263,48 @@ async def connect(schema: str) -> asyncpg.Connection:
     return conn
 
 
-async def per_event(schema: str, envelopes: list[Envelope], seed: int) -> None:
-    """As the live consumer applies them: in batches of any size, one transaction each."""
+async def per_event(schema: str, records: list[ConsumerRecord], seed: int) -> None:  # type: ignore[type-arg]
+    """As the live consumer applies them: poison skipped, in batches of any size, one transaction each."""
+    envelopes = [e for r in records if (e := bulk.decode(r)) is not None]
     conn = await connect(schema)
     try:
         rng = random.Random(seed)
         start = 0
         while start < len(envelopes):
             size = rng.choice([1, 3, 17, 64, 200])
-            async with conn.transaction():
-                await projection_store.apply(conn, envelopes[start : start + size])
+            await apply_skipping(conn, envelopes[start : start + size])
             start += size
     finally:
         await conn.close()
 
 
-async def bulk_built(schema: str, envelopes: list[Envelope]) -> bulk.BulkLoad:
-    """As the rebuild does: raw rows copied a batch at a time, the set-based build, then the events left to
-    the per-event path."""
+async def apply_skipping(conn: asyncpg.Connection, envelopes: list[Envelope]) -> None:
+    """A batch in one transaction; if Postgres refuses it, event by event, skipping what it refuses (as
+    the replayer does)."""
+    try:
+        async with conn.transaction():
+            await projection_store.apply(conn, envelopes)
+    except asyncpg.PostgresError:
+        for envelope in envelopes:
+            try:
+                async with conn.transaction():
+                    await projection_store.apply(conn, [envelope])
+            except asyncpg.PostgresError:
+                pass
+
+
+async def bulk_built(schema: str, records: list[ConsumerRecord]) -> bulk.BulkLoad:  # type: ignore[type-arg]
+    """As the rebuild does: the records copied a batch at a time, the set-based build, then the events left
+    to the per-event path."""
     conn = await connect(schema)
     try:
         deferred = await bulk.drop_keys_and_indexes(conn, schema)
         await bulk.create_raw_tables(conn)
         loading = bulk.BulkLoad()
-        for start in range(0, len(envelopes), 50):
-            for envelope in envelopes[start : start + 50]:
-                loading.add(envelope)
-            await bulk.copy_rows(conn, loading.take())
+        for start in range(0, len(records), 50):
+            for record in records[start : start + 50]:
+                loading.add_record(record)
+            await bulk.copy(conn, loading, loading.take())
         pool = await asyncpg.create_pool(
             DATABASE_URL, min_size=1, max_size=2, server_settings={"search_path": schema}
         )
@@ -287,8 +313,8 @@ async def bulk_built(schema: str, envelopes: list[Envelope]) -> bulk.BulkLoad:
         finally:
             await pool.close()
         await bulk.drop_raw_tables(conn)
-        async with conn.transaction():
-            await projection_store.apply(conn, loading.per_event)
+        for start in range(0, len(loading.per_event), 200):
+            await apply_skipping(conn, loading.per_event[start : start + 200])
         return loading
     finally:
         await conn.close()
@@ -316,46 +342,110 @@ async def snapshot(schema: str) -> dict[str, Any]:
 
 
 async def test_the_set_based_build_equals_the_per_event_projection() -> None:
-    envelopes = delivered(random.Random(11))
-    assert {e.type for e in envelopes} >= bulk.PROJECTED, "every event type the projection uses"
+    records = delivered(random.Random(11))
+    assert {header(r, "ce_type") for r in records} >= bulk.PROJECTED, "every event type the projection uses"
     live, other, built = unique("t_live"), unique("t_live"), unique("t_bulk")
     try:
-        await per_event(live, envelopes, seed=1)
+        await per_event(live, records, seed=1)
         # the per-event projection is order-free on these events: another order gives the same rows
-        await per_event(other, list(reversed(envelopes)), seed=2)
+        await per_event(other, list(reversed(records)), seed=2)
         expected = await snapshot(live)
         assert expected["tables"] == (await snapshot(other))["tables"]
         assert all(expected["tables"][table] for table in TABLES), "every table has rows to compare"
 
-        loading = await bulk_built(built, envelopes)
+        loading = await bulk_built(built, records)
 
         assert loading.per_event == [], "every event type is built set-based"
+        assert loading.events == len(records)
         assert await snapshot(built) == expected
     finally:
         for schema in (live, other, built):
             await drop_schema(schema)
 
 
-async def test_events_postgres_would_refuse_in_bulk_go_the_per_event_way() -> None:
-    """A control character (JSON escape) in a name, and an amount of 19 digits, are applied per event."""
-    odd = [
-        Envelope(ContactCreated(firm_id=FIRM, contact_id="c-x", name="Bell\x07", email=None), source="/t"),
-        Envelope(
-            PaymentReceived(
-                firm_id=FIRM, payment_id="p-big", bank_account_id="acc-1", source="qr_code",
-                amount=10**18, method="card", payer=Payer(name="Rich", email="r@example.com"),
-                received_at=T0,
-            ),
-            source="/t",
-        ),
+def variants() -> list[ConsumerRecord]:  # type: ignore[type-arg]
+    """PaymentReceived and PaymentProcessed records that pydantic takes in other forms than it writes, and
+    poison that it refuses: the set-based checks must refuse at least all it refuses, and take what they
+    take with the same values."""
+    base_received = PaymentReceived(
+        firm_id=FIRM, payment_id="v", bank_account_id="acc-1", link_id="l", bill_id=None, source="qr_code",
+        amount=1234, method="card", payer=Payer(name="Vee", email="v@example.com"), reference="R",
+        received_at=T0, card_brand="visa", last4="4242",
+    )  # fmt: skip
+    base_processed = PaymentProcessed(
+        firm_id=FIRM, payment_id="v", bank_account_id="acc-1", amount=1234, method="card", processed_at=T0,
+        fee=12,
+    )  # fmt: skip
+    received_cases: list[tuple[str, Any]] = [
+        ("defaults", lambda d: {k: v for k, v in d.items() if k not in {"currency", "link_id", "bill_id",
+         "reference", "card_brand", "last4", "authorization"}}),
+        ("extra fields", lambda d: d | {"extra": {"x": [1, 2]}, "payer": d["payer"] | {"phone": "1"}}),
+        ("offset and fraction", lambda d: d | {"received_at": "2026-11-24T17:30:00.5+05:30"}),
+        ("negative offset", lambda d: d | {"received_at": "2026-11-24T07:00:00-05:00"}),
+        ("minus zero offset", lambda d: d | {"received_at": "2026-11-24T12:00:00-00:00"}),
+        ("leap day", lambda d: d | {"received_at": "2024-02-29T12:00:00Z"}),
+        ("non-ASCII text", lambda d: d | {"payer": {"name": "Zo\u00eb \u2603", "email": "z@example.com"},
+         "reference": "line\nbreak \"quoted\" back\\slash"}),
+        ("unicode digits", lambda d: d | {"last4": "\u0661\u0662\u0663\u0664"}),
+        ("authorization", lambda d: d | {"authorization": {"text_version": "v1", "name": "Vee",
+         "accepted_at": "2026-11-24T12:00:00Z"}}),
+        ("long name", lambda d: d | {"payer": {"name": "n" * 200, "email": "v@example.com"}}),
+        ("poison: amount as text", lambda d: d | {"amount": "1234"}),
+        ("poison: amount with a fraction", lambda d: d | {"amount": 1234.0}),
+        ("poison: amount zero", lambda d: d | {"amount": 0}),
+        ("poison: lower-case currency", lambda d: d | {"currency": "usd"}),
+        ("poison: null currency", lambda d: d | {"currency": None}),
+        ("poison: no such day", lambda d: d | {"received_at": "2026-02-29T12:00:00Z"}),
+        ("poison: no offset", lambda d: d | {"received_at": "2026-11-24T12:00:00"}),
+        ("poison: leap second", lambda d: d | {"received_at": "2026-12-31T23:59:60Z"}),
+        ("poison: empty name", lambda d: d | {"payer": {"name": "", "email": "v@example.com"}}),
+        ("poison: long name", lambda d: d | {"payer": {"name": "n" * 201, "email": "v@example.com"}}),
+        ("poison: empty firm", lambda d: d | {"firm_id": ""}),
+        ("poison: unknown source", lambda d: d | {"source": "web"}),
+        ("poison: bad last4", lambda d: d | {"last4": "42a2"}),
+        ("poison: no payment id", lambda d: {k: v for k, v in d.items() if k != "payment_id"}),
+        ("poison: payer as text", lambda d: d | {"payer": "Vee"}),
+        ("poison: bad authorization", lambda d: d | {"authorization": {"text_version": "", "name": "V",
+         "accepted_at": "2026-11-24T12:00:00Z"}}),
     ]  # fmt: skip
-    envelopes = delivered(random.Random(5)) + odd
+    processed_cases: list[tuple[str, Any]] = [
+        ("defaults", lambda d: {k: v for k, v in d.items() if k not in {"currency", "bill_id", "fee"}}),
+        ("poison: negative fee", lambda d: d | {"fee": -1}),
+        ("poison: fee with a fraction", lambda d: d | {"fee": 1.5}),
+        ("poison: method", lambda d: d | {"method": "cash"}),
+    ]
+    records = []
+    for i, (name, change) in enumerate(received_cases + processed_cases):
+        base = base_received if i < len(received_cases) else base_processed
+        event = base.model_copy(update={"payment_id": f"v-{i}"})
+        data = change(json.loads(event.model_dump_json()))
+        text = json.dumps(data, ensure_ascii=False, indent=1 if i % 2 else None)
+        records.append(kafka_record(Envelope(event, source=f"/variant/{name}"), value=text.encode()))
+
+    def broken(payment_id: str, value: bytes | None = None, **fields: str) -> ConsumerRecord:  # type: ignore[type-arg]
+        event = base_received.model_copy(update={"payment_id": payment_id, **fields})
+        return kafka_record(Envelope(event, source="/broken"), value)
+
+    records += [broken("v-json", b"{no"), broken("v-array", b"[1]"), broken("v-nul", reference="a\x00b")]
+    return records
+
+
+async def test_forms_and_poison_the_per_event_projection_meets_give_the_same_read_model() -> None:
+    records = delivered(random.Random(5), variants())
     live, built = unique("t_live"), unique("t_bulk")
     try:
-        await per_event(live, envelopes, seed=3)
-        loading = await bulk_built(built, envelopes)
-        assert [e.id for e in loading.per_event] == [e.id for e in odd]
-        assert await snapshot(built) == await snapshot(live)
+        await per_event(live, records, seed=3)
+        loading = await bulk_built(built, records)
+        expected = await snapshot(live)
+        assert await snapshot(built) == expected
+        assert loading.events == len([r for r in records if bulk.decode(r) is not None])
+        paid = {row[1][1] for row in expected["tables"]["payments"]}
+        assert {"v-0", "v-2", "v-9", "v-26"} <= paid, "valid variants were applied"
+        assert not {"v-10", "v-20", "v-json"} & paid, "poison was not"
     finally:
         for schema in (live, built):
             await drop_schema(schema)
+
+
+def header(record: ConsumerRecord, name: str) -> str:  # type: ignore[type-arg]
+    return dict(record.headers)[name].decode()
