@@ -118,14 +118,10 @@ class BulkLoad:
     def __init__(self) -> None:
         self.per_event: list[Envelope] = []
         self.events = 0
+        self.loaded = 0  # rows given to the raw tables' batches (checked or still to check)
         self._batch = Batch()
         self._seen: set[str] = set()
         self._seq = 0
-
-    @property
-    def loaded(self) -> int:
-        """Events in the raw tables' batches so far (checked or still to check)."""
-        return self._seq
 
     def add_record(self, record: ConsumerRecord) -> None:
         """A record as read: checked in SQL if its type allows (see CHECKS), else decoded here."""
@@ -137,6 +133,7 @@ class BulkLoad:
         table, event_id, source, text = row
         self.events += 1
         self._seq += 1
+        self.loaded += 1
         self._batch.unchecked[self._seq] = record
         first = event_id not in self._seen
         self._seen.add(event_id)
@@ -169,6 +166,7 @@ class BulkLoad:
         ):
             self.per_event.append(envelope)
             return
+        self.loaded += 1
         batch.decoded.append(envelope)
         batch.rows.setdefault(RAW_TABLES[envelope.type], []).append(
             (seq, envelope.id, envelope.source, first, True, data)
@@ -181,7 +179,7 @@ class BulkLoad:
 
     def decoded_again(self, batch: Batch) -> Batch:
         """The batch with every record it left to Postgres's checks decoded here instead (poison skipped and
-        logged): for a batch whose statement failed (a value that is not JSON fails the cast of them all)."""
+        logged): for a batch whose COPY or statement failed (a value not JSON fails the COPY)."""
         retry = Batch(decoded=list(batch.decoded))
         for table, rows in batch.rows.items():
             for row in rows:
@@ -419,14 +417,15 @@ _IN_HISTORY: frozenset[str] = frozenset(_HISTORY)
 
 
 def _batch_statement(name: str) -> str:
-    """One batch of a type: its JSON cast once, checked (unless decoded in Python), the good rows into the
-    raw table and their history rows into payment_history; returns the seq of the rows refused."""
+    """One batch of a type (its JSON made jsonb by the COPY, once): checked (unless decoded in Python), the
+    good rows into the raw table and their history rows into payment_history; returns the seq of the rows
+    refused."""
     table = RAW_TABLES[name]
     check = CHECKS.get(name, "false")
     history = f", history AS ({_HISTORY[name]})" if name in _HISTORY else ""
     return (
         f"WITH b AS MATERIALIZED (SELECT seq, id, source, first_seen, d, checked OR coalesce({check}, false)"
-        f" AS good FROM (SELECT seq, id, source, first_seen, checked, v::jsonb AS d FROM batch_{table}) x),"
+        f" AS good FROM batch_{table}),"
         f" raw AS (INSERT INTO {table} (seq, id, source, d) SELECT seq, id, source, d FROM b WHERE good)"
         f"{history} SELECT seq FROM b WHERE NOT good"
     )
@@ -479,7 +478,7 @@ async def create_batch_tables(conn: asyncpg.Connection) -> None:
     for table in RAW_TABLES.values():
         await conn.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS batch_{table} (seq bigint, id text, source text,"
-            " first_seen boolean, checked boolean, v text) ON COMMIT DELETE ROWS"
+            " first_seen boolean, checked boolean, d jsonb) ON COMMIT DELETE ROWS"
         )
 
 
