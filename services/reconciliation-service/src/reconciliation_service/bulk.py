@@ -247,7 +247,9 @@ def _aware(raw: str | None) -> bool:
 
 
 def _text(j: str) -> str:
-    return f"({j} #>> '{{}}')"
+    """The text of the jsonb scalar at `j` (`d->'a'->'b'`): the last step as `->>`."""
+    head, _, key = j.rpartition("->")
+    return f"({head}->>{key})" if head else f"({j} #>> '{{}}')"
 
 
 def _string(
@@ -307,7 +309,8 @@ def _timestamp(j: str) -> str:
         f" WHEN '04' THEN 30 WHEN '06' THEN 30 WHEN '09' THEN 30 WHEN '11' THEN 30 ELSE 31 END"
     )
     return (
-        f"(jsonb_typeof({j}) = 'string' AND CASE WHEN {t} ~ '{_RFC3339}' THEN {day} <= {days} ELSE false END)"
+        f"(jsonb_typeof({j}) = 'string' AND CASE WHEN {t} ~ '{_RFC3339}'"
+        f" THEN substr({t}, 9, 2) <= '28' OR {day} <= {days} ELSE false END)"
     )
 
 

@@ -23,6 +23,7 @@ from . import bulk, projection_store
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 2000  # records per poll and per transaction
+LOAD_WRITERS = 2  # connections a bulk load copies batches on, in turn
 
 
 class Replayer:
@@ -64,27 +65,34 @@ class Replayer:
     def use_pool(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def load(self, loading: bulk.BulkLoad) -> None:
+    async def load(self, loading: bulk.BulkLoad, writers: int = LOAD_WRITERS) -> None:
         """Read everything up to the topics' end offsets as they are now into the raw tables of a bulk load,
-        on one connection, a batch per transaction (the next batch is read meanwhile). Events the bulk load
-        leaves to the per-event path stay in `loading.per_event`: apply them with `apply`."""
+        a batch per transaction, on `writers` connections in turn (Postgres checks and copies batches on
+        another core while this process reads the next). Events the bulk load leaves to the per-event path
+        stay in `loading.per_event`: apply them with `apply`."""
         targets = await self._consumer.end_offsets(self._partitions)
-        async with self._pool.acquire() as conn:
-            await conn.execute("SET synchronous_commit = off")  # undone by the pool's reset
-            await bulk.create_batch_tables(conn)
-            writing: asyncio.Task[None] | None = None
-            try:
-                while await self._behind(targets):
-                    await self._read_into(loading)
-                    if writing is not None:
-                        await writing
-                    writing = asyncio.create_task(bulk.copy(conn, loading, loading.take()))
-                if writing is not None:
-                    await writing
-            finally:
-                if writing is not None and not writing.done():
-                    writing.cancel()
-                    await asyncio.gather(writing, return_exceptions=True)
+        conns: list[asyncpg.Connection] = []
+        writing: list[asyncio.Task[None]] = []
+        try:
+            for _ in range(writers):
+                conns.append(conn := await self._pool.acquire())
+                await conn.execute("SET synchronous_commit = off")  # undone by the pool's reset
+                await bulk.create_batch_tables(conn)
+            turn = 0
+            while await self._behind(targets):
+                await self._read_into(loading)
+                if len(writing) == writers:
+                    await writing.pop(0)
+                writing.append(asyncio.create_task(bulk.copy(conns[turn], loading, loading.take())))
+                turn = (turn + 1) % writers
+            while writing:
+                await writing.pop(0)
+        finally:
+            for task in writing:
+                task.cancel()
+            await asyncio.gather(*writing, return_exceptions=True)
+            for conn in conns:
+                await self._pool.release(conn)
         self.applied += loading.events
 
     async def _read_into(self, loading: bulk.BulkLoad) -> None:
