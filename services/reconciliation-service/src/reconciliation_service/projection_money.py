@@ -159,9 +159,12 @@ def _payout(writes: ProjectionWrites, envelope: Envelope) -> None:
     )
     for line in e.lines:
         if line.type == "payment":
-            writes.paid_out[(e.firm_id, line.payment_id)] = PaidOutRow(
-                e.firm_id, line.payment_id, e.payout_id
-            )
+            # the least payout id, as the upsert keeps across batches: two payouts naming one payment in
+            # one batch must not leave the later one
+            key = (e.firm_id, line.payment_id)
+            current = writes.paid_out.get(key)
+            if current is None or e.payout_id < current.payout_id:
+                writes.paid_out[key] = PaidOutRow(e.firm_id, line.payment_id, e.payout_id)
 
 
 MONEY_PLANNERS: tuple[tuple[type[Event], Callable[[ProjectionWrites, Envelope], None]], ...] = (

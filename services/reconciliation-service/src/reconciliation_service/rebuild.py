@@ -1,9 +1,13 @@
 """`reconciliation-rebuild`: rebuild the read model by replaying its topics from the beginning.
 
-1. prepare: create the read-model tables, empty, in a staging schema `<schema>_rebuild`, without their
-   secondary indexes (the keys stay: the upserts need them);
-2. replay: apply every event of the projection's topics into them (the API keeps serving the live tables),
-   then build the secondary indexes once, over the whole of it, instead of growing them row by row;
+1. prepare: create the read-model tables, empty, in a staging schema `<schema>_rebuild`, without their keys
+   and indexes;
+2. replay, as a bulk load (bulk.py; the API keeps serving the live tables): read every event of the
+   projection's topics up to their end offsets of that moment into unindexed raw tables (COPY), build every
+   read-model table from them with one set-based statement, then its keys and indexes over the whole of it;
+   then apply through the per-event projection what the bulk load left to it and what arrived meanwhile.
+   Should the bulk load fail, the staging tables are made anew and every event is replayed through the
+   per-event projection instead (with the keys, the secondary indexes built at the end);
 3. switch: take the read-model lock exclusively (live writers wait; readers go on), let this service's
    outbox drain, replay what arrived meanwhile, then in the same transaction drop the live tables and move
    the staging ones into the service schema. Events the live consumer sees again afterwards are applied
@@ -24,7 +28,7 @@ import structlog
 from paylinks_runtime.db import create_pool, migrate
 from paylinks_runtime.logs import setup_logging
 
-from . import projection_store
+from . import bulk, projection_store
 from .config import MIGRATIONS, Settings
 from .projection import PROJECTION_TOPICS
 from .replayer import Replayer
@@ -55,7 +59,7 @@ class Rebuild:
         self._staging_pool: asyncpg.Pool
         self._replayer: Replayer
         self._guard: asyncpg.Connection
-        self._deferred_indexes: list[str] = []
+        self._deferred: dict[str, list[str]] = {}
 
     @property
     def events_applied(self) -> int:
@@ -71,18 +75,59 @@ class Rebuild:
         ):
             raise RuntimeError(f"another rebuild of {self.schema} is running")
         await self._create_staging_tables()
-        self._deferred_indexes = await self._drop_secondary_indexes()
+        self._deferred = await self._drop_keys_and_indexes()
         self._staging_pool = await create_pool(s.database_url, self.staging)
         self._replayer = Replayer(s.kafka_bootstrap_servers, self.topics, self._staging_pool)
         await self._replayer.start()
 
     async def replay(self) -> None:
+        try:
+            await self._bulk_replay()
+        except (asyncpg.PostgresError, asyncpg.DataError):
+            log.exception("the rebuild's bulk load failed; replaying every event through the projection")
+            await self._replay_per_event()
+
+    async def _bulk_replay(self) -> None:
+        began = time.monotonic()
+        async with self._staging_pool.acquire() as conn:
+            await bulk.create_raw_tables(conn)
+        loading = bulk.BulkLoad()
+        await self._replayer.load(loading)
+        loaded = time.monotonic()
+        log.info(
+            "rebuild loaded the topics",
+            events=loading.events,
+            per_event=len(loading.per_event),
+            seconds=round(loaded - began, 3),
+        )
+        await bulk.build(self._staging_pool, self._deferred)
+        async with self._staging_pool.acquire() as conn:
+            await bulk.drop_raw_tables(conn)
+        built = time.monotonic()
+        log.info("rebuild built and indexed the read model", seconds=round(built - loaded, 3))
+        await self._replayer.apply(loading.per_event)
+        await self._replayer.catch_up()  # what arrived during the bulk load
+        log.info(
+            "rebuild replayed the topics",
+            events=self._replayer.applied,
+            seconds=round(time.monotonic() - built, 3),
+        )
+
+    async def _replay_per_event(self) -> None:
+        """The staging tables anew, with their keys, and every event through the per-event projection."""
+        await self._staging_pool.close()
+        await self._create_staging_tables()
+        deferred_indexes = await self._drop_secondary_indexes()
+        self._staging_pool = await create_pool(self.settings.database_url, self.staging)
+        self._replayer.use_pool(self._staging_pool)
+        self._replayer.applied = 0
+        await self._replayer.rewind()
         await self._replayer.catch_up()
         log.info("rebuild replayed the topics", events=self._replayer.applied)
         async with self._pool.acquire() as conn:
-            for definition in self._deferred_indexes:
+            for definition in deferred_indexes:
                 await conn.execute(definition)
-        log.info("rebuild indexed the read model", indexes=len(self._deferred_indexes))
+        log.info("rebuild indexed the read model", indexes=len(deferred_indexes))
 
     async def switch(self) -> list[str]:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -112,6 +157,10 @@ class Rebuild:
             await conn.execute(f"SET LOCAL search_path TO {quote(self.staging)}")
             for path in sorted(MIGRATIONS.glob("*_read_model*.sql")):
                 await conn.execute(path.read_text())
+
+    async def _drop_keys_and_indexes(self) -> dict[str, list[str]]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await bulk.drop_keys_and_indexes(conn, self.staging)
 
     async def _drop_secondary_indexes(self) -> list[str]:
         """Drop the staging tables' indexes that back no constraint; return how to create them again."""

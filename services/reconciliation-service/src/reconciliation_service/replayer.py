@@ -1,7 +1,9 @@
 """Reads topics from the beginning, with no consumer group, and applies them in batches to a read model.
 
 Used by the rebuild: no inbox is needed because applying an event twice has no second effect. Records
-that cannot be decoded were already dead-lettered by the live consumer: here they are skipped and logged.
+that cannot be decoded were already dead-lettered by the live consumer: here they are skipped and logged,
+whether the events are applied one batch at a time (`catch_up`) or loaded raw for a set-based build
+(`load`, bulk.py).
 """
 
 from __future__ import annotations
@@ -12,16 +14,16 @@ from collections.abc import Sequence
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.structs import ConsumerRecord
 
-from paylinks_events import Envelope, PoisonRecord, from_record
+from paylinks_events import Envelope
 from paylinks_runtime.inbox_consumer import DECODE_SLICE
 
-from . import projection_store
+from . import bulk, projection_store
 
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 2000  # records per poll and per transaction
+LOAD_WRITERS = 2  # connections a bulk load copies batches on, in turn
 
 
 class Replayer:
@@ -55,6 +57,56 @@ class Replayer:
 
     async def stop(self) -> None:
         await self._consumer.stop()
+
+    async def rewind(self) -> None:
+        """Read the topics from the beginning again."""
+        await self._consumer.seek_to_beginning(*self._partitions)
+
+    def use_pool(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def load(self, loading: bulk.BulkLoad, writers: int = LOAD_WRITERS) -> None:
+        """Read everything up to the topics' end offsets as they are now into the raw tables of a bulk load,
+        a batch per transaction, on `writers` connections in turn (Postgres checks and copies batches on
+        another core while this process reads the next). Events the bulk load leaves to the per-event path
+        stay in `loading.per_event`: apply them with `apply`."""
+        targets = await self._consumer.end_offsets(self._partitions)
+        conns: list[asyncpg.Connection] = []
+        writing: list[asyncio.Task[None]] = []
+        try:
+            for _ in range(writers):
+                conns.append(conn := await self._pool.acquire())
+                await conn.execute("SET synchronous_commit = off")  # undone by the pool's reset
+                await bulk.create_batch_tables(conn)
+            turn = 0
+            while await self._behind(targets):
+                await self._read_into(loading)
+                if len(writing) == writers:
+                    await writing.pop(0)
+                writing.append(asyncio.create_task(bulk.copy(conns[turn], loading, loading.take())))
+                turn = (turn + 1) % writers
+            while writing:
+                await writing.pop(0)
+        finally:
+            for task in writing:
+                task.cancel()
+            await asyncio.gather(*writing, return_exceptions=True)
+            for conn in conns:
+                await self._pool.release(conn)
+        self.applied += loading.events
+
+    async def _read_into(self, loading: bulk.BulkLoad) -> None:
+        batch = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+        for records in batch.values():
+            for i, record in enumerate(records):
+                if i % DECODE_SLICE == 0:
+                    await asyncio.sleep(0)  # the copy of the batch before goes on meanwhile
+                loading.add_record(record)
+
+    async def apply(self, envelopes: list[Envelope]) -> None:
+        """Apply events through the per-event projection, a batch at a time (not counted again)."""
+        for start in range(0, len(envelopes), self._batch_size):
+            await self._apply(envelopes[start : start + self._batch_size], count=False)
 
     async def catch_up(self) -> None:
         """Apply everything up to the topics' end offsets as they are now. The next batch is fetched and
@@ -92,7 +144,7 @@ class Replayer:
                 return True
         return False
 
-    async def _apply(self, envelopes: list[Envelope]) -> None:
+    async def _apply(self, envelopes: list[Envelope], *, count: bool = True) -> None:
         if not envelopes:
             return
         try:
@@ -101,7 +153,8 @@ class Replayer:
             log.exception("rebuild batch failed; applying its events one by one")
             for envelope in envelopes:
                 await self._write_or_skip(envelope)
-        self.applied += len(envelopes)
+        if count:
+            self.applied += len(envelopes)
 
     async def _write(self, envelopes: list[Envelope]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -119,15 +172,4 @@ class Replayer:
             )
 
 
-def _decode(record: ConsumerRecord) -> Envelope | None:
-    try:
-        return from_record(record.value, record.headers)
-    except PoisonRecord as exc:
-        log.warning(
-            "rebuild skipped an undecodable record",
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=str(exc),
-        )
-        return None
+_decode = bulk.decode

@@ -4,10 +4,15 @@ made by staff), then a rebuild into new tables while the API keeps serving, then
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
-from paylinks_events import Envelope, PayoutLine
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from paylinks_events import Envelope, PayoutLine, to_record
 from paylinks_runtime.testing import eventually
+from reconciliation_service import bulk
 from reconciliation_service.rebuild import Rebuild
 
 from .conftest import own_events_applied
@@ -123,6 +128,50 @@ async def test_the_rebuilt_projection_equals_the_live_one(firm, pool, settings) 
     assert await pool.fetchval("SELECT count(*) FROM events WHERE firm_id = $1", firm.id) == events_before
     assert not await pool.fetchval("SELECT true FROM pg_namespace WHERE nspname = $1", job.staging)
     await _service_goes_on_after_the_switch(firm)
+
+
+@pytest.mark.parametrize("build_fails", [False, True], ids=["bulk", "bulk load fails"])
+async def test_a_rebuild_over_poison_records_equals_the_live_projection(  # type: ignore[no-untyped-def]
+    firm, pool, settings, producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch, build_fails: bool
+) -> None:
+    """Records the live consumer dead-letters (not JSON, refused by the model, a header missing) among a
+    firm's events: the rebuild skips them, bulk or not. Should the set-based build fail, the rebuild
+    replays every event through the projection instead, to the same read model."""
+    envelopes = mixed_events(firm, payments=60)
+    await firm.publish(*envelopes)
+    sample = next(e for e in envelopes if e.type == "PaymentReceived")
+    good = to_record(sample)
+    headers = [(name, value) for name, value in good.headers if name != "ce_id"]
+    for value, record_headers in [
+        (b"{not json", good.headers),
+        (re.sub(rb'"amount":([0-9]+)', rb'"amount":"\1"', good.value), good.headers),  # text, not a number
+        (good.value.replace(b'"currency":"USD"', b'"currency":"usd"'), good.headers),
+        (good.value, headers),
+    ]:
+        await producer.send_and_wait(good.topic, value=value, key=good.key, headers=record_headers)
+    received = len({e.event.payment_id for e in envelopes if e.type == "PaymentReceived"})  # type: ignore[attr-defined]
+    await eventually(lambda: _count(pool, "payments", firm.id, received), timeout=60)
+    history_rows = len(
+        {e.id for e in envelopes if hasattr(e.event, "payment_id") and e.type not in _NOT_IN_HISTORY}
+    )
+    await eventually(lambda: _count(pool, "payment_history", firm.id, history_rows), timeout=60)
+    await eventually(
+        lambda: _count(pool, "fees", firm.id, len({e.id for e in envelopes if e.type == "FeeCharged"})),
+        timeout=60,
+    )
+    live = await snapshot(pool, firm.id)
+    if build_fails:
+        monkeypatch.setitem(bulk.BUILDS, "payments", "SELECT no_such_column FROM payments")
+
+    job = Rebuild(settings)
+    await job.prepare()
+    try:
+        await job.replay()
+        await job.switch()
+    finally:
+        await job.close()
+
+    assert await snapshot(pool, firm.id) == live
 
 
 def _money_after(firm, rng: random.Random, received, fee_account_id: str) -> list[Any]:  # type: ignore[no-untyped-def]

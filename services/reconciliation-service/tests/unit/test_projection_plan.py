@@ -15,6 +15,8 @@ from paylinks_events import (
     PaymentProcessed,
     PaymentReceived,
     PaymentUnlinked,
+    PayoutLine,
+    PayoutPaid,
 )
 from reconciliation_service.projection import plan
 
@@ -92,3 +94,17 @@ def test_the_latest_link_change_wins_in_whatever_order(reverse: bool) -> None:
     row = writes.link_changes[("f", "p")]
     assert (row.link_state, row.matter_id, row.changed_at) == ("unlinked", None, T0 + timedelta(seconds=1))
     assert len(writes.history) == 2
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_payment_in_two_payouts_of_one_batch_keeps_the_least_payout_id(reverse: bool) -> None:
+    """As the upsert does across batches (LEAST): the order within a batch must not decide it either."""
+    payouts = [
+        PayoutPaid(
+            firm_id="f", payout_id=payout_id, bank_account_id="b", amount=100, arrival_date=T0.date(),
+            lines=(PayoutLine(type="payment", payment_id="p", amount=100),),
+        )
+        for payout_id in ("po-a", "po-b")
+    ]  # fmt: skip
+    writes = plan(envelope(p) for p in (reversed(payouts) if reverse else payouts))
+    assert writes.paid_out[("f", "p")].payout_id == "po-a"

@@ -1,0 +1,857 @@
+"""The rebuild's bulk load: the read model built set-based from raw events instead of event by event.
+
+1. While the topics are read, every event of a type the projection uses is COPYed a batch at a time into a
+   temporary table and from there, in the same transaction, into an unindexed, unlogged table of its type
+   (`raw_<type>`, the event's JSON as jsonb, with its read order `seq`); the first delivery of each event id
+   also makes its `payment_history` row there. No planner, no upsert per event.
+   - The two types that make nearly all of the volume (PaymentReceived, PaymentProcessed) are not decoded
+     by pydantic in Python: their CloudEvents headers are checked as `from_record` checks them, and their
+     JSON is checked in the same statement, set-based, by a predicate that accepts only what the contract's
+     model accepts, with the same values (`CHECKS`: types, lengths, literals, patterns, strict integers,
+     RFC 3339 timestamps with an offset and a real date). A record the predicate refuses is decoded by
+     `from_record` like every other: poison is skipped and logged as the replay always did, a valid event
+     the predicate was too strict for goes the per-event way.
+   - Every other type is decoded by `from_record` and copied as pydantic writes it back (canonical).
+2. Then each read-model table is built by ONE `INSERT ... SELECT` over the raw tables, with the same rules as
+   the per-event projection (projection.py, projection_money.py, projection_store.py): a column owned by one
+   event type takes that type's last event of the key (`DISTINCT ON ... ORDER BY seq DESC`), what an upsert
+   only fills when missing (`COALESCE(payments.x, EXCLUDED.x)`) comes after the owner's value, the link
+   change with the greatest (time, event id) wins, a payment paid out twice keeps the least payout id, and
+   what the projection inserts `ON CONFLICT DO NOTHING` (history, fees, payouts, ledger movements) keeps the
+   first. The primary keys and indexes are created afterwards, over the whole table (the keys also check
+   that the build made one row per key).
+3. What the bulk path does not take is applied after it by the per-event projection (the projection is
+   order-free, so applying it later gives the same rows): an event type the projection uses but that has no
+   set-based build here, an event whose JSON Postgres would refuse or could not cast (a `\\u` escape such as
+   NUL, an integer of 19 digits or more, a NUL in its id or source), and the events of a batch whose
+   statement failed (its JSON not JSON): there the per-event path's own handling applies (a batch that fails
+   is applied event by event, an event that fails is skipped and logged).
+"""
+
+# Every statement here is made of this module's constant fragments (table and column names): no input.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+import structlog
+from aiokafka.structs import ConsumerRecord
+
+from paylinks_events import EVENT_TYPES, Envelope, PoisonRecord, from_record, header_map
+
+from .projection import PLANNERS
+
+log = structlog.get_logger(__name__)
+
+# The events the bulk load takes, by type name, and the raw table each goes to.
+RAW_TABLES: dict[str, str] = {
+    "BankAccountRegistered": "raw_bank_account_registered",
+    "ContactCreated": "raw_contact_created",
+    "MatterOpened": "raw_matter_opened",
+    "BillIssued": "raw_bill_issued",
+    "PaymentReceived": "raw_payment_received",
+    "PaymentProcessed": "raw_payment_processed",
+    "PaymentFailed": "raw_payment_failed",
+    "PaymentUnallocated": "raw_payment_unallocated",
+    "PaymentLinked": "raw_payment_linked",
+    "PaymentUnlinked": "raw_payment_unlinked",
+    "PaymentReturned": "raw_payment_returned",
+    "RefundRequested": "raw_refund_requested",
+    "RefundSucceeded": "raw_refund_succeeded",
+    "RefundFailed": "raw_refund_failed",
+    "PaymentDisputed": "raw_payment_disputed",
+    "DisputeClosed": "raw_dispute_closed",
+    "FeeCharged": "raw_fee_charged",
+    "PayoutPaid": "raw_payout_paid",
+}
+PROJECTED: frozenset[str] = frozenset(t.type_name() for t in PLANNERS.event_types)
+
+# Postgres refuses NUL in text and jsonb, a lone surrogate in jsonb, and a bigint past 19 digits: such an
+# event goes the per-event way, whose failure handling then applies to it alone.
+_ESCAPE = "\\u"
+_LONG_NUMBER = re.compile(r"\d{19}")
+# An offset of 15 hours or more: Python has them, Postgres refuses to read them.
+_FAR_OFFSET = re.compile(r'[-+](1[5-9]|2[0-9]):[0-9]{2}"')
+# A number with an exponent: jsonb keeps its value, not its form (1e2 is 100 there; pydantic refuses 1e2 as
+# an integer), so such JSON is left to pydantic (also when a string looks so: only slower).
+_EXPONENT = re.compile(r"[:,\[]\s*-?[0-9]+(?:[.][0-9]+)?[eE]")
+
+Row = tuple[int, str, str, bool, bool, str]  # seq, event id, source, first delivery of its id, checked, JSON
+
+
+def decode(record: ConsumerRecord) -> Envelope | None:
+    """The record's event, or None for a type no reader knows or a record that cannot be decoded (skipped
+    and logged: the live consumer dead-lettered it)."""
+    try:
+        return from_record(record.value, record.headers)
+    except PoisonRecord as exc:
+        log.warning(
+            "rebuild skipped an undecodable record",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=str(exc),
+        )
+        return None
+
+
+@dataclass
+class Batch:
+    """The rows of one batch by raw table, the records whose JSON the statement checks (by seq), and the
+    events decoded in Python (for a batch whose statement fails: they are then applied per event)."""
+
+    rows: dict[str, list[Row]] = field(default_factory=dict)
+    unchecked: dict[int, ConsumerRecord] = field(default_factory=dict)
+    decoded: list[Envelope] = field(default_factory=list)
+
+
+class BulkLoad:
+    """The raw rows of the events read, a batch at a time; the events left for the per-event path; how many
+    events were read (every decoded one, as the per-event replay counts them)."""
+
+    def __init__(self) -> None:
+        self.per_event: list[Envelope] = []
+        self.events = 0
+        self.loaded = 0  # rows given to the raw tables' batches (checked or still to check)
+        self._batch = Batch()
+        self._seen: set[str] = set()
+        self._seq = 0
+
+    def add_record(self, record: ConsumerRecord) -> None:
+        """A record as read: checked in SQL if its type allows (see CHECKS), else decoded here."""
+        row = self._unchecked_row(record)
+        if row is None:
+            if (envelope := decode(record)) is not None:
+                self.add(envelope)
+            return
+        table, event_id, source, text = row
+        self.events += 1
+        self._seq += 1
+        self.loaded += 1
+        self._batch.unchecked[self._seq] = record
+        first = event_id not in self._seen
+        self._seen.add(event_id)
+        self._batch.rows.setdefault(table, []).append((self._seq, event_id, source, first, False, text))
+
+    def add(self, envelope: Envelope) -> None:
+        """A decoded event."""
+        self.events += 1
+        name = envelope.type
+        if name not in RAW_TABLES:
+            if name in PROJECTED:
+                self.per_event.append(envelope)
+            return  # a type the projection ignores: so does the rebuild
+        first = True  # the first delivery of its event id, for the history (which keeps the first)
+        if name in _IN_HISTORY:
+            first = envelope.id not in self._seen
+            self._seen.add(envelope.id)
+        self._seq += 1
+        self._add_decoded(self._batch, envelope, self._seq, first)
+
+    def _add_decoded(self, batch: Batch, envelope: Envelope, seq: int, first: bool) -> None:
+        """The event as pydantic writes it back, into the batch; or to the per-event path when Postgres
+        could refuse it."""
+        data = envelope.event.model_dump_json()
+        if (
+            _ESCAPE in data
+            or _LONG_NUMBER.search(data)
+            or _FAR_OFFSET.search(data)
+            or "\x00" in envelope.id + envelope.source
+        ):
+            self.per_event.append(envelope)
+            return
+        self.loaded += 1
+        batch.decoded.append(envelope)
+        batch.rows.setdefault(RAW_TABLES[envelope.type], []).append(
+            (seq, envelope.id, envelope.source, first, True, data)
+        )
+
+    def take(self) -> Batch:
+        """The batch added since the last call."""
+        batch, self._batch = self._batch, Batch()
+        return batch
+
+    def decoded_again(self, batch: Batch) -> Batch:
+        """The batch with every record it left to Postgres's checks decoded here instead (poison skipped and
+        logged): for a batch whose COPY or statement failed (a value not JSON fails the COPY)."""
+        retry = Batch(decoded=list(batch.decoded))
+        for table, rows in batch.rows.items():
+            for row in rows:
+                if row[4]:  # decoded already
+                    retry.rows.setdefault(table, []).append(row)
+                elif (envelope := decode(batch.unchecked[row[0]])) is None:
+                    self.events -= 1
+                else:
+                    self._add_decoded(retry, envelope, row[0], row[3])
+        return retry
+
+    def settle(self, batch: Batch, refused: list[int] | None) -> None:
+        """After a batch's statement: decode what its checks refused (`refused`, by seq), or, when the
+        statement failed (None), leave every event of the batch to the per-event path."""
+        if refused is None:
+            log.warning("a batch of the rebuild's bulk load was refused whole; applying it per event")
+            self.per_event += batch.decoded
+            refused = list(batch.unchecked)
+        for seq in refused:
+            self.events -= 1
+            if (envelope := decode(batch.unchecked[seq])) is not None:
+                self.events += 1
+                self.per_event.append(envelope)
+
+    @staticmethod
+    def _unchecked_row(record: ConsumerRecord) -> tuple[str, str, str, str] | None:
+        """(raw table, event id, source, JSON) of a record whose headers pass every check `from_record`
+        makes and whose JSON the statement can check; None for any other."""
+        try:
+            attrs = header_map(record.headers)
+        except PoisonRecord:
+            return None
+        name = attrs.get("ce_type", "")
+        if name not in CHECKS:
+            return None
+        event_id, source = attrs.get("ce_id"), attrs.get("ce_source")
+        if not event_id or not source or attrs.get("ce_specversion") != "1.0":
+            return None
+        if attrs.get("ce_schemaversion", "1") != str(EVENT_TYPES[name].schema_version):
+            return None
+        if "\x00" in event_id or "\x00" in source or not _aware(attrs.get("ce_time")):
+            return None
+        if record.value is None:
+            return None
+        try:
+            text: str = record.value.decode()
+        except UnicodeDecodeError:
+            return None
+        if _ESCAPE in text or _EXPONENT.search(text):
+            return None
+        return RAW_TABLES[name], event_id, source, text
+
+
+def _aware(raw: str | None) -> bool:
+    """`ce_time` as `from_record` takes it: absent, or RFC 3339 with an offset."""
+    if not raw:
+        return True
+    try:
+        return datetime.fromisoformat(raw).tzinfo is not None
+    except ValueError:
+        return False
+
+
+# --- what Postgres checks of a record pydantic did not decode ---------------------------------------------
+
+
+def _text(j: str) -> str:
+    """The text of the jsonb scalar at `j` (`d->'a'->'b'`): the last step as `->>`."""
+    head, _, key = j.rpartition("->")
+    return f"({head}->>{key})" if head else f"({j} #>> '{{}}')"
+
+
+def _string(
+    j: str,
+    *,
+    min_length: int = 0,
+    max_length: int | None = None,
+    values: Sequence[str] = (),
+    pattern: str | None = None,
+    absent: bool = False,
+    null: bool = False,
+) -> str:
+    """`j` (a jsonb path) is a JSON string as the model's field takes it (`absent`: it has a default;
+    `null`: it may be None)."""
+    t = _text(j)
+    conditions = [f"jsonb_typeof({j}) = 'string'"]
+    if min_length:
+        conditions.append(f"length({t}) >= {min_length}")
+    if max_length is not None:
+        conditions.append(f"length({t}) <= {max_length}")
+    if values:
+        conditions.append(f"{t} IN ({', '.join(repr(v) for v in values)})")
+    if pattern:
+        conditions.append(f"{t} ~ '{pattern}'")
+    return _maybe(j, " AND ".join(conditions), absent=absent, null=null)
+
+
+def _maybe(j: str, condition: str, *, absent: bool, null: bool) -> str:
+    alternatives = [*([f"{j} IS NULL"] if absent else []), *([f"jsonb_typeof({j}) = 'null'"] if null else [])]
+    return f"({' OR '.join([*alternatives, f'({condition})'])})"
+
+
+def _integer(j: str, minimum: int, *, absent: bool = False) -> str:
+    """A strict JSON integer (no fraction; the exponent forms never get here) of at most 18 digits."""
+    t = _text(j)
+    condition = (
+        f"jsonb_typeof({j}) = 'number' AND"
+        f" CASE WHEN {t} ~ '^-?[0-9]{{1,18}}$' THEN {t}::bigint >= {minimum} ELSE false END"
+    )
+    return _maybe(j, condition, absent=absent, null=False)
+
+
+# RFC 3339 with an offset (Z or +-HH:MM), at most microseconds: what pydantic and Postgres read alike; then
+# the day must exist in its month.
+_RFC3339 = (
+    "^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    "([.][0-9]{1,6})?(Z|[-+](0[0-9]|1[0-4]):[0-5][0-9])$"
+)
+
+
+def _timestamp(j: str) -> str:
+    t = _text(j)
+    year, month, day = f"substr({t}, 1, 4)::int", f"substr({t}, 6, 2)", f"substr({t}, 9, 2)::int"
+    leap = f"({year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0))"
+    days = (
+        f"CASE {month} WHEN '02' THEN CASE WHEN {leap} THEN 29 ELSE 28 END"
+        f" WHEN '04' THEN 30 WHEN '06' THEN 30 WHEN '09' THEN 30 WHEN '11' THEN 30 ELSE 31 END"
+    )
+    return (
+        f"(jsonb_typeof({j}) = 'string' AND CASE WHEN {t} ~ '{_RFC3339}'"
+        f" THEN substr({t}, 9, 2) <= '28' OR {day} <= {days} ELSE false END)"
+    )
+
+
+def _object(j: str) -> str:
+    return f"jsonb_typeof({j}) = 'object'"
+
+
+_CURRENCY = _string("d->'currency'", pattern="^[A-Z]{3}$", absent=True)
+_METHOD = _string("d->'method'", values=("card", "echeck"))
+
+# By raw table: the predicate a record's JSON (`d`) must meet to be taken without pydantic; it accepts only
+# what the model accepts, and only in forms Postgres reads as pydantic does. Test: test_rebuild_bulk.py.
+CHECKS: dict[str, str] = {
+    "PaymentReceived": " AND ".join(
+        [
+            _object("d"),
+            _string("d->'firm_id'", min_length=1),
+            _string("d->'payment_id'"),
+            _string("d->'bank_account_id'"),
+            _string("d->'link_id'", absent=True, null=True),
+            _string("d->'bill_id'", absent=True, null=True),
+            _string("d->'source'", values=("bank_account_link", "bill_link", "qr_code", "other")),
+            _integer("d->'amount'", 1),
+            _CURRENCY,
+            _METHOD,
+            _object("d->'payer'"),
+            _string("d->'payer'->'name'", min_length=1, max_length=200),
+            _string("d->'payer'->'email'", max_length=320),
+            _string("d->'reference'", absent=True, null=True),
+            _timestamp("d->'received_at'"),
+            _string("d->'card_brand'", absent=True, null=True),
+            _string("d->'last4'", pattern="^[0-9]{4}$", absent=True, null=True),
+            _maybe(
+                "d->'authorization'",
+                " AND ".join(
+                    [
+                        _object("d->'authorization'"),
+                        _string("d->'authorization'->'text_version'", min_length=1, max_length=100),
+                        _timestamp("d->'authorization'->'accepted_at'"),
+                        _string("d->'authorization'->'name'", min_length=1, max_length=200),
+                    ]
+                ),
+                absent=True,
+                null=True,
+            ),
+        ]
+    ),
+    "PaymentProcessed": " AND ".join(
+        [
+            _object("d"),
+            _string("d->'firm_id'", min_length=1),
+            _string("d->'payment_id'"),
+            _string("d->'bank_account_id'"),
+            _string("d->'bill_id'", absent=True, null=True),
+            _integer("d->'amount'", 1),
+            _CURRENCY,
+            _METHOD,
+            _timestamp("d->'processed_at'"),
+            _integer("d->'fee'", 0, absent=True),
+        ]
+    ),
+}
+
+
+# --- the history rows a batch makes ------------------------------------------------------------------------
+
+
+def _history(type_name: str, at: str, actor: str, *details: str) -> str:
+    """A history row per event id (its first delivery), as projection.py's `add_history` writes it; a
+    detail the JSON may lack takes the model's default."""
+    defaults = {"currency": "'\"USD\"'::jsonb", "fee": "'0'::jsonb"}
+    pairs = ", ".join(
+        f"'{name}', coalesce(d->'{name}', {defaults[name]})" if name in defaults else f"'{name}', d->'{name}'"
+        for name in details
+    )
+    return (
+        "INSERT INTO payment_history (event_id, firm_id, payment_id, type, at, actor, details)"
+        f" SELECT id, d->>'firm_id', d->>'payment_id', '{type_name}', (d->>'{at}')::timestamptz, {actor},"
+        f" jsonb_build_object({pairs}) FROM b WHERE good AND first_seen"
+    )
+
+
+_HISTORY: dict[str, str] = {
+    "PaymentReceived": _history(
+        "PaymentReceived", "received_at", "source", "amount", "currency", "source", "bill_id"
+    ),
+    "PaymentProcessed": _history("PaymentProcessed", "processed_at", "source", "fee"),
+    "PaymentFailed": _history("PaymentFailed", "failed_at", "source", "reason"),
+    "PaymentUnallocated": _history(
+        "PaymentUnallocated", "unallocated_at", "source", "amount", "bill_id", "reason"
+    ),
+    "PaymentLinked": _history("PaymentLinked", "linked_at", "d->>'linked_by'", "contact_id", "matter_id"),
+    "PaymentUnlinked": _history("PaymentUnlinked", "unlinked_at", "d->>'unlinked_by'", "reason"),
+    "PaymentReturned": _history("PaymentReturned", "returned_at", "source", "amount", "reason"),
+    "RefundRequested": _history(
+        "RefundRequested", "requested_at", "d->>'requested_by'", "refund_id", "amount", "reason"
+    ),
+    "RefundSucceeded": _history("RefundSucceeded", "succeeded_at", "source", "refund_id", "amount"),
+    "RefundFailed": _history("RefundFailed", "failed_at", "source", "refund_id", "reason"),
+    "PaymentDisputed": _history(
+        "PaymentDisputed", "disputed_at", "source", "dispute_id", "amount", "reason", "evidence_due_by"
+    ),
+    "DisputeClosed": _history("DisputeClosed", "closed_at", "source", "dispute_id", "outcome", "amount"),
+}
+# The types that write a payment_history row (keyed by event id: the first delivery of an id writes it).
+_IN_HISTORY: frozenset[str] = frozenset(_HISTORY)
+
+
+def _batch_statement(name: str) -> str:
+    """One batch of a type (its JSON made jsonb by the COPY, once): checked (unless decoded in Python), the
+    good rows into the raw table and their history rows into payment_history; returns the seq of the rows
+    refused."""
+    table = RAW_TABLES[name]
+    check = CHECKS.get(name, "false")
+    history = f", history AS ({_HISTORY[name]})" if name in _HISTORY else ""
+    return (
+        f"WITH b AS MATERIALIZED (SELECT seq, id, source, first_seen, d, checked OR coalesce({check}, false)"
+        f" AS good FROM batch_{table}),"
+        f" raw AS (INSERT INTO {table} (seq, id, source, d) SELECT seq, id, source, d FROM b WHERE good)"
+        f"{history} SELECT seq FROM b WHERE NOT good"
+    )
+
+
+_BATCH_STATEMENTS: dict[str, str] = {RAW_TABLES[name]: _batch_statement(name) for name in RAW_TABLES}
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+async def drop_keys_and_indexes(conn: asyncpg.Connection, schema: str) -> dict[str, list[str]]:
+    """Drop the keys and indexes of the tables of `schema`; return the statements that make them again, by
+    table, the keys first."""
+    deferred: dict[str, list[str]] = {}
+    keys = await conn.fetch(
+        "SELECT t.relname AS table, c.conname, pg_get_constraintdef(c.oid) AS definition"
+        " FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid"
+        " WHERE c.connamespace = $1::regnamespace AND c.contype IN ('p', 'u') ORDER BY 1, 2",
+        schema,
+    )
+    for key in keys:
+        table = f"{_quote(schema)}.{_quote(key['table'])}"
+        await conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {_quote(key['conname'])}")
+        deferred.setdefault(key["table"], []).append(
+            f"ALTER TABLE {table} ADD CONSTRAINT {_quote(key['conname'])} {key['definition']}"
+        )
+    indexes = await conn.fetch(
+        "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY 1, 2", schema
+    )
+    for index in indexes:
+        await conn.execute(f"DROP INDEX {_quote(schema)}.{_quote(index['indexname'])}")
+        deferred.setdefault(index["tablename"], []).append(index["indexdef"])
+    return deferred
+
+
+async def create_raw_tables(conn: asyncpg.Connection) -> None:
+    """The raw tables, in the connection's schema (the staging one): unlogged, no index; and the
+    connection's own temporary tables a batch is copied into (emptied by every commit)."""
+    for table in RAW_TABLES.values():
+        await conn.execute(
+            f"CREATE UNLOGGED TABLE {table} (seq bigint NOT NULL, id text NOT NULL, source text NOT NULL,"
+            " d jsonb NOT NULL)"
+        )
+    await create_batch_tables(conn)
+
+
+async def create_batch_tables(conn: asyncpg.Connection) -> None:
+    for table in RAW_TABLES.values():
+        await conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS batch_{table} (seq bigint, id text, source text,"
+            " first_seen boolean, checked boolean, d jsonb) ON COMMIT DELETE ROWS"
+        )
+
+
+async def drop_raw_tables(conn: asyncpg.Connection) -> None:
+    for table in RAW_TABLES.values():
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+async def copy_batch(conn: asyncpg.Connection, batch: Batch) -> list[int] | None:
+    """Copy a batch into its raw tables (and its history rows), in one transaction on `conn` (which made
+    the temporary tables: `create_batch_tables`); the seq of the rows whose JSON the checks refused, or
+    None when the statement failed (nothing of the batch is kept then)."""
+    if not batch.rows:
+        return []
+    refused: list[int] = []
+    try:
+        async with conn.transaction():
+            for table, rows in batch.rows.items():
+                await conn.copy_records_to_table(f"batch_{table}", records=rows)
+                refused += [row["seq"] for row in await conn.fetch(_BATCH_STATEMENTS[table])]
+    except asyncpg.PostgresError as exc:
+        log.warning("a batch of the rebuild's bulk load failed", error=str(exc))
+        return None
+    return refused
+
+
+async def copy(conn: asyncpg.Connection, loading: BulkLoad, batch: Batch) -> None:
+    """Copy a batch and settle what its checks refused; a batch whose statement fails (a value that is not
+    JSON, say) is decoded here and copied again, or else left to the per-event path."""
+    refused = await copy_batch(conn, batch)
+    if refused is None:
+        batch = loading.decoded_again(batch)
+        refused = await copy_batch(conn, batch)
+    loading.settle(batch, refused)
+
+
+async def build(pool: asyncpg.Pool, deferred: Mapping[str, Sequence[str]], concurrency: int = 2) -> None:
+    """Fill every read-model table from the raw tables, then give it its keys and indexes (`deferred`: the
+    statements that create them, by table). Tables are built `concurrency` at a time, each in its own
+    transaction, the largest first; any failure is raised."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def build_table(table: str, statement: str) -> None:
+        async with gate, pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '256MB';"
+                " SET LOCAL maintenance_work_mem = '256MB'"
+            )
+            began = time.monotonic()
+            if statement:
+                await conn.execute(statement)
+            filled = time.monotonic()
+            for ddl in deferred.get(table, ()):
+                await conn.execute(ddl)
+            log.info(
+                "rebuild built a table",
+                table=table,
+                seconds=round(filled - began, 3),
+                keys_and_indexes_seconds=round(time.monotonic() - filled, 3),
+            )
+
+    missing = set(deferred) - set(BUILDS)
+    if missing:
+        raise RuntimeError(f"no set-based build for read-model table(s) {sorted(missing)}")
+    tasks = [asyncio.create_task(build_table(table, sql)) for table, sql in BUILDS.items()]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _last(table: str, key: str, columns: str, where: str = "") -> str:
+    """The last event (read order) of each key in a raw table, as columns extracted from its JSON."""
+    return (
+        f"SELECT DISTINCT ON ({key}) * FROM (SELECT seq, {columns} FROM {table} {where}) x"
+        f" ORDER BY {key}, seq DESC"
+    )
+
+
+# --- one statement per read-model table ---------------------------------------------------------------------
+
+_BANK_ACCOUNTS = f"""
+INSERT INTO bank_accounts (firm_id, bank_account_id, name, kind, currency)
+SELECT firm_id, bank_account_id, name, kind, currency FROM ({
+    _last(
+        "raw_bank_account_registered",
+        "firm_id, bank_account_id",
+        "d->>'firm_id' firm_id, d->>'bank_account_id' bank_account_id, d->>'name' name, d->>'kind' kind,"
+        " d->>'currency' currency",
+    )
+}) b
+"""
+
+_CONTACTS = f"""
+INSERT INTO contacts (firm_id, contact_id, name, email)
+SELECT firm_id, contact_id, name, email FROM ({
+    _last(
+        "raw_contact_created",
+        "firm_id, contact_id",
+        "d->>'firm_id' firm_id, d->>'contact_id' contact_id, d->>'name' name, d->>'email' email",
+    )
+}) c
+"""
+
+_MATTERS = f"""
+INSERT INTO matters (firm_id, matter_id, contact_id, name, number)
+SELECT firm_id, matter_id, contact_id, name, number FROM ({
+    _last(
+        "raw_matter_opened",
+        "firm_id, matter_id",
+        "d->>'firm_id' firm_id, d->>'matter_id' matter_id, d->>'contact_id' contact_id, d->>'name' name,"
+        " d->>'number' number",
+    )
+}) m
+"""
+
+_BILLS = f"""
+INSERT INTO bills (firm_id, bill_id, matter_id, contact_id)
+SELECT firm_id, bill_id, matter_id, contact_id FROM ({
+    _last(
+        "raw_bill_issued",
+        "firm_id, bill_id",
+        "d->>'firm_id' firm_id, d->>'bill_id' bill_id, d->>'matter_id' matter_id,"
+        " d->>'contact_id' contact_id",
+    )
+}) b
+"""
+
+_PAYMENT_KEY = "d->>'firm_id' firm_id, d->>'payment_id' payment_id"
+
+# PaymentReceived owns the description (its bill only when it names one); PaymentProcessed and
+# PaymentUnallocated fill what is still unknown; every other column group has one owner.
+_PAYMENTS = f"""
+WITH r AS ({
+    _last(
+        "raw_payment_received",
+        "firm_id, payment_id",
+        f"{_PAYMENT_KEY}, d->>'bank_account_id' bank_account_id, d->>'bill_id' bill_id,"
+        " d->>'link_id' link_id, d->>'source' source, (d->>'amount')::bigint amount,"
+        " coalesce(d->>'currency', 'USD') currency, d->>'method' method,"
+        " d->'payer'->>'name' payer_name, d->'payer'->>'email' payer_email,"
+        " d->>'reference' reference, d->>'card_brand' card_brand, d->>'last4' last4,"
+        " (d->>'received_at')::timestamptz received_at",
+    )
+}),
+p AS ({
+    _last(
+        "raw_payment_processed",
+        "firm_id, payment_id",
+        f"{_PAYMENT_KEY}, d->>'bank_account_id' bank_account_id, d->>'bill_id' bill_id,"
+        " (d->>'amount')::bigint amount, coalesce(d->>'currency', 'USD') currency, d->>'method' method,"
+        " (d->>'processed_at')::timestamptz processed_at, coalesce((d->>'fee')::bigint, 0) fee",
+    )
+}),
+f AS ({
+    _last(
+        "raw_payment_failed",
+        "firm_id, payment_id",
+        f"{_PAYMENT_KEY}, (d->>'failed_at')::timestamptz failed_at, d->>'reason' reason",
+    )
+}),
+u AS ({
+    _last(
+        "raw_payment_unallocated",
+        "firm_id, payment_id",
+        f"{_PAYMENT_KEY}, d->>'bill_id' bill_id, d->>'currency' currency, (d->>'amount')::bigint amount,"
+        " (d->>'unallocated_at')::timestamptz unallocated_at",
+    )
+}),
+l AS (
+    SELECT DISTINCT ON (firm_id, payment_id) * FROM (
+        SELECT {_PAYMENT_KEY}, 'linked' link_state, d->>'contact_id' contact_id, d->>'matter_id' matter_id,
+               d->>'linked_by' linked_by, (d->>'linked_at')::timestamptz linked_at,
+               (d->>'linked_at')::timestamptz changed_at, id event_id
+          FROM raw_payment_linked
+        UNION ALL
+        SELECT {_PAYMENT_KEY}, 'unlinked', NULL, NULL, NULL, NULL, (d->>'unlinked_at')::timestamptz, id
+          FROM raw_payment_unlinked
+    ) x
+    ORDER BY firm_id, payment_id, changed_at DESC, event_id DESC
+),
+rt AS ({
+    _last(
+        "raw_payment_returned",
+        "firm_id, payment_id",
+        f"{_PAYMENT_KEY}, (d->>'amount')::bigint amount, d->>'reason' reason,"
+        " (d->>'returned_at')::timestamptz returned_at",
+    )
+}),
+po AS (
+    SELECT d->>'firm_id' firm_id, line->>'payment_id' payment_id, min(d->>'payout_id') payout_id
+      FROM raw_payout_paid, jsonb_array_elements(d->'lines') line
+     WHERE line->>'type' = 'payment'
+     GROUP BY 1, 2
+)
+INSERT INTO payments (firm_id, payment_id, bank_account_id, bill_id, link_id, source, amount, currency,
+                      method, payer_name, payer_email, reference, card_brand, last4, received_at,
+                      processed_at, fee, failed_at, failure_reason, unallocated_amount, unallocated_at,
+                      link_state, contact_id, matter_id, linked_by, linked_at, link_changed_at, link_event_id,
+                      returned_amount, returned_reason, returned_at, payout_id)
+SELECT firm_id, payment_id, coalesce(r.bank_account_id, p.bank_account_id),
+       coalesce(r.bill_id, p.bill_id, u.bill_id), r.link_id, r.source, coalesce(r.amount, p.amount),
+       coalesce(r.currency, p.currency, u.currency), coalesce(r.method, p.method), r.payer_name,
+       r.payer_email, r.reference, r.card_brand, r.last4, r.received_at,
+       p.processed_at, p.fee, f.failed_at, f.reason, u.amount, u.unallocated_at,
+       l.link_state, l.contact_id, l.matter_id, l.linked_by, l.linked_at, l.changed_at, l.event_id,
+       rt.amount, rt.reason, rt.returned_at, po.payout_id
+  FROM r
+  FULL JOIN p USING (firm_id, payment_id)
+  FULL JOIN f USING (firm_id, payment_id)
+  FULL JOIN u USING (firm_id, payment_id)
+  FULL JOIN l USING (firm_id, payment_id)
+  FULL JOIN rt USING (firm_id, payment_id)
+  FULL JOIN po USING (firm_id, payment_id)
+"""
+
+
+# RefundRequested owns the request, RefundSucceeded / RefundFailed the outcome; amount and currency are the
+# later of the request's and the success's (0 and '' while only a failure is known); the payment is the one
+# the first event of the refund named (an upsert never changes it).
+_REFUNDS = f"""
+WITH rq AS ({
+    _last(
+        "raw_refund_requested",
+        "firm_id, refund_id",
+        "d->>'firm_id' firm_id, d->>'refund_id' refund_id, (d->>'amount')::bigint amount,"
+        " d->>'currency' currency, d->>'reason' reason, d->>'requested_by' requested_by,"
+        " (d->>'requested_at')::timestamptz requested_at",
+    )
+}),
+rs AS ({
+    _last(
+        "raw_refund_succeeded",
+        "firm_id, refund_id",
+        "d->>'firm_id' firm_id, d->>'refund_id' refund_id, (d->>'amount')::bigint amount,"
+        " d->>'currency' currency, (d->>'succeeded_at')::timestamptz succeeded_at",
+    )
+}),
+rf AS ({
+    _last(
+        "raw_refund_failed",
+        "firm_id, refund_id",
+        "d->>'firm_id' firm_id, d->>'refund_id' refund_id, (d->>'failed_at')::timestamptz failed_at,"
+        " d->>'reason' reason",
+    )
+}),
+fst AS (
+    SELECT DISTINCT ON (firm_id, refund_id) firm_id, refund_id, payment_id FROM (
+        SELECT seq, d->>'firm_id' firm_id, d->>'refund_id' refund_id, d->>'payment_id' payment_id
+          FROM raw_refund_requested
+        UNION ALL
+        SELECT seq, d->>'firm_id', d->>'refund_id', d->>'payment_id' FROM raw_refund_succeeded
+        UNION ALL
+        SELECT seq, d->>'firm_id', d->>'refund_id', d->>'payment_id' FROM raw_refund_failed
+    ) x
+    ORDER BY firm_id, refund_id, seq
+)
+INSERT INTO refunds (firm_id, refund_id, payment_id, amount, currency, reason, requested_by, requested_at,
+                     succeeded_at, failed_at, failure_reason)
+SELECT fst.firm_id, fst.refund_id, fst.payment_id,
+       CASE WHEN rs.seq > coalesce(rq.seq, 0) THEN rs.amount ELSE coalesce(rq.amount, 0) END,
+       CASE WHEN rs.seq > coalesce(rq.seq, 0) THEN rs.currency ELSE coalesce(rq.currency, '') END,
+       rq.reason, rq.requested_by, rq.requested_at, rs.succeeded_at, rf.failed_at, rf.reason
+  FROM fst
+  LEFT JOIN rq USING (firm_id, refund_id)
+  LEFT JOIN rs USING (firm_id, refund_id)
+  LEFT JOIN rf USING (firm_id, refund_id)
+"""
+
+# PaymentDisputed owns the opening (and overwrites amount and currency); DisputeClosed owns the outcome and
+# gives amount and currency only to a dispute it creates; the payment is the first event's.
+_DISPUTES = f"""
+WITH o AS ({
+    _last(
+        "raw_payment_disputed",
+        "firm_id, dispute_id",
+        "d->>'firm_id' firm_id, d->>'dispute_id' dispute_id, (d->>'amount')::bigint amount,"
+        " d->>'currency' currency, d->>'reason' reason,"
+        " (d->>'evidence_due_by')::timestamptz evidence_due_by, (d->>'disputed_at')::timestamptz disputed_at",
+    )
+}),
+c AS ({
+    _last(
+        "raw_dispute_closed",
+        "firm_id, dispute_id",
+        "d->>'firm_id' firm_id, d->>'dispute_id' dispute_id, d->>'outcome' outcome,"
+        " (d->>'closed_at')::timestamptz closed_at",
+    )
+}),
+fst AS (
+    SELECT DISTINCT ON (firm_id, dispute_id) firm_id, dispute_id, payment_id, amount, currency FROM (
+        SELECT seq, d->>'firm_id' firm_id, d->>'dispute_id' dispute_id, d->>'payment_id' payment_id,
+               (d->>'amount')::bigint amount, d->>'currency' currency
+          FROM raw_payment_disputed
+        UNION ALL
+        SELECT seq, d->>'firm_id', d->>'dispute_id', d->>'payment_id', (d->>'amount')::bigint, d->>'currency'
+          FROM raw_dispute_closed
+    ) x
+    ORDER BY firm_id, dispute_id, seq
+)
+INSERT INTO disputes (firm_id, dispute_id, payment_id, amount, currency, reason, evidence_due_by,
+                      disputed_at, outcome, closed_at)
+SELECT fst.firm_id, fst.dispute_id, fst.payment_id, coalesce(o.amount, fst.amount),
+       coalesce(o.currency, fst.currency), o.reason, o.evidence_due_by, o.disputed_at, c.outcome,
+       c.closed_at
+  FROM fst
+  LEFT JOIN o USING (firm_id, dispute_id)
+  LEFT JOIN c USING (firm_id, dispute_id)
+"""
+
+_FEES = """
+INSERT INTO fees (firm_id, fee_id, given_back, payment_id, kind, amount, currency, bank_account_id,
+                  charged_at)
+SELECT DISTINCT ON (firm_id, fee_id, given_back)
+       firm_id, fee_id, given_back, payment_id, kind, amount, currency, bank_account_id, charged_at
+  FROM (SELECT seq, d->>'firm_id' firm_id, d->>'fee_id' fee_id, (d->>'amount')::bigint < 0 given_back,
+               d->>'payment_id' payment_id, d->>'kind' kind, (d->>'amount')::bigint amount,
+               d->>'currency' currency, d->>'bank_account_id' bank_account_id,
+               (d->>'charged_at')::timestamptz charged_at
+          FROM raw_fee_charged) x
+ ORDER BY firm_id, fee_id, given_back, seq
+"""
+
+_PAYOUTS = """
+INSERT INTO payouts (firm_id, payout_id, bank_account_id, amount, currency, arrival_date, lines)
+SELECT DISTINCT ON (d->>'firm_id', d->>'payout_id')
+       d->>'firm_id', d->>'payout_id', d->>'bank_account_id', (d->>'amount')::bigint, d->>'currency',
+       (d->>'arrival_date')::date, d->'lines'
+  FROM raw_payout_paid
+ ORDER BY d->>'firm_id', d->>'payout_id', seq
+"""
+
+# + processed, - returned, - refund succeeded, - dispute lost; the first of each movement id is kept.
+_LEDGER_MOVEMENTS = """
+INSERT INTO ledger_movements (firm_id, movement_id, payment_id, kind, amount, at)
+SELECT DISTINCT ON (firm_id, movement_id) firm_id, movement_id, payment_id, kind, amount, at FROM (
+    SELECT seq, d->>'firm_id' firm_id, 'payment:' || (d->>'payment_id') movement_id,
+           d->>'payment_id' payment_id, 'payment' kind, (d->>'amount')::bigint amount,
+           (d->>'processed_at')::timestamptz at
+      FROM raw_payment_processed
+    UNION ALL
+    SELECT seq, d->>'firm_id', 'return:' || (d->>'payment_id'), d->>'payment_id', 'return',
+           -(d->>'amount')::bigint, (d->>'returned_at')::timestamptz
+      FROM raw_payment_returned
+    UNION ALL
+    SELECT seq, d->>'firm_id', 'refund:' || (d->>'refund_id'), d->>'payment_id', 'refund',
+           -(d->>'amount')::bigint, (d->>'succeeded_at')::timestamptz
+      FROM raw_refund_succeeded
+    UNION ALL
+    SELECT seq, d->>'firm_id', 'dispute_lost:' || (d->>'dispute_id'), d->>'payment_id', 'dispute_lost',
+           -(d->>'amount')::bigint, (d->>'closed_at')::timestamptz
+      FROM raw_dispute_closed WHERE d->>'outcome' = 'lost'
+) x
+ORDER BY firm_id, movement_id, seq
+"""
+
+# Every read-model table and its statement, the largest first (they are built two at a time).
+BUILDS: dict[str, str] = {
+    "payment_history": "",  # made a batch at a time while loading: only its keys and indexes here
+    "payments": _PAYMENTS,
+    "ledger_movements": _LEDGER_MOVEMENTS,
+    "refunds": _REFUNDS,
+    "disputes": _DISPUTES,
+    "fees": _FEES,
+    "payouts": _PAYOUTS,
+    "bank_accounts": _BANK_ACCOUNTS,
+    "contacts": _CONTACTS,
+    "matters": _MATTERS,
+    "bills": _BILLS,
+}
