@@ -1,6 +1,6 @@
-"""The processor adapter's lean HTTP/1.1 client against a real socket server on 127.0.0.1 (scripted raw
-answers): bodies by length, chunked and close-delimited, connections reused, a connection the server closed
-while idle replaced at once, an answer cut short or missing a transport error, and the adapter over it."""
+"""The processor adapter's HTTP client against a real socket server on 127.0.0.1 (scripted raw answers):
+bodies by length, chunked and close-delimited, connections reused, a connection the server closed while
+idle replaced at once, an answer cut short or missing a transport error, and the adapter over it."""
 
 from __future__ import annotations
 
