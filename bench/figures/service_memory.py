@@ -28,7 +28,7 @@ from bench.figures.pay_load import PayLink, closed_loop
 from bench.model import Figure, FigureResult, Goal, Measurement
 from bench.workload import SOURCE, payment_processed, payment_received
 from paylinks_devstack.client import PaylinksClient
-from paylinks_devstack.stack import SERVICES, Stack
+from paylinks_devstack.stack import EXECUTABLES, SERVICES, Stack
 from paylinks_events import Envelope, Topic, to_record
 from paylinks_runtime.kafka import make_producer
 
@@ -92,7 +92,7 @@ async def sampling(pids: dict[str, int]) -> AsyncIterator[Sampler]:
 
 def service_module(service: str) -> str:
     """The module of a service's console script (e.g. link_service.app)."""
-    (script,) = entry_points(group="console_scripts", name=service)
+    (script,) = entry_points(group="console_scripts", name=EXECUTABLES.get(service, service))
     return script.module
 
 
