@@ -153,7 +153,7 @@ class _HttpxSender:
             )
         except httpx.TransportError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return Answer(response.status_code, response.content, dict(response.headers))
+        return Answer(response.status_code, response.content)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -14,7 +14,7 @@ processor answers with the first charge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -31,9 +31,10 @@ class TransportError(Exception):
 
 @dataclass(frozen=True)
 class Answer:
+    """What the adapter reads of a response: its status and JSON body (no header of it is used)."""
+
     status: int
     body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class KeepAliveClient:
@@ -62,8 +63,7 @@ class KeepAliveClient:
                 data=body,
                 headers={**headers, "Content-Type": "application/json"},
             ) as response:
-                content = await response.read()
-                return Answer(response.status, content, {k.lower(): v for k, v in response.headers.items()})
+                return Answer(response.status, await response.read())
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
 
