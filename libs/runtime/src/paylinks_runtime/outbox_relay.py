@@ -218,10 +218,10 @@ class OutboxRelay:
 
         A batch is sent only once the one before it was acknowledged in full (per-key order as before);
         only the deletion of the acknowledged rows, a round trip and a commit, is taken off the path from
-        a commit to its record's ack: it runs while Kafka acknowledges the next batch, or before the relay
-        goes idle. Rows acknowledged but not deleted yet are not read again; if the relay stops or fails
-        before deleting them, they are sent again later (a redelivery the inboxes recognise), as a batch
-        whose deletion failed always was.
+        a commit to its record's ack: it runs while Kafka acknowledges the next batch, or, when no batch
+        follows, once the next read finds nothing (after at most one idle poll). Rows acknowledged but not
+        deleted yet are not read again; if the relay stops or fails before deleting them, they are sent
+        again later (a redelivery the inboxes recognise), as a batch whose deletion failed always was.
         """
         # The leader's own connection: the relay never queues for the pool behind command handlers.
         lease, acked = self._lease, list[int]()
