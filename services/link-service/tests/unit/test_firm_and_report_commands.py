@@ -101,11 +101,8 @@ class FakeReportTables:
     async def stream_type(self, stream_id: str) -> str | None:
         return self.stream_types.get(stream_id)
 
-    async def attempt(self, payment_id: str) -> Attempt | None:
-        return self.attempts.get(payment_id)
-
     async def attempt_and_stream_type(self, payment_id: str) -> tuple[Attempt | None, str | None]:
-        return await self.attempt(payment_id), await self.stream_type(payment_id)
+        return self.attempts.get(payment_id), self.stream_types.get(payment_id)
 
     async def charge_fee_account(self, payment_id: str) -> str | None:
         return self.fee_accounts.get(payment_id)

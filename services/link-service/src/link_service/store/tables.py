@@ -84,8 +84,6 @@ class ReportTables(Protocol):
 
     async def stream_type(self, stream_id: str) -> str | None: ...
 
-    async def attempt(self, payment_id: str) -> Attempt | None: ...
-
     async def attempt_and_stream_type(self, payment_id: str) -> tuple[Attempt | None, str | None]:
         """The payment's attempt and its stream's type, read together (one statement in Postgres)."""
         ...
@@ -114,9 +112,6 @@ class PostgresReportTables:
 
     async def stream_type(self, stream_id: str) -> str | None:
         return await streams.stream_type(self._conn, stream_id)
-
-    async def attempt(self, payment_id: str) -> Attempt | None:
-        return await attempts.find(self._conn, payment_id)
 
     async def attempt_and_stream_type(self, payment_id: str) -> tuple[Attempt | None, str | None]:
         return await attempts.find_with_stream_type(self._conn, payment_id)
