@@ -33,6 +33,10 @@ RECORDS = 30_000
 MEASURE_BUDGET = 5.0  # what watch_lag gives one measurement (max(lag_every_seconds, 5 s))
 BATCH = 500
 MEASURE_EVERY = 0.5  # between measurements (watch_lag: every 2 s)
+# A batch takes at least this long to apply (a projection's statements under load): the catch-up lasts
+# seconds however fast the machine, so there are measurements while far behind. Unpaced, the consumer
+# applied more than half the backlog before the first measurement (CI, 2026-12-03: [11500, 0]).
+APPLY_SECONDS = 0.05
 
 
 class BrokerTruth:
@@ -97,7 +101,8 @@ async def produce_backlog(topic: str, count: int) -> None:
 
 
 async def record_effects(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
-    """One statement per batch, as the projections write."""
+    """One statement per batch, as the projections write, at a projection's pace (APPLY_SECONDS)."""
+    await asyncio.sleep(APPLY_SECONDS)
     await uow.conn.execute(
         "INSERT INTO effects SELECT unnest($1::text[]), unnest($2::text[]), NULL",
         [e.id for e in envelopes],
@@ -133,13 +138,15 @@ async def test_the_lag_gauge_reports_the_true_lag_while_a_far_behind_consumer_ca
         batch_size=BATCH,
     )
     await consumer.start()
-    # Consuming only: the test takes every measurement itself, in watch_lag's budget, between two readings
-    # of the broker's truth (the timer's own measurements would land at moments the test does not know).
-    consuming = asyncio.create_task(consumer._consume_forever())
+    consuming: asyncio.Task[None] | None = None
     measurements: list[int] = []
     try:
         async with BrokerTruth(group, partitions) as truth:
             assert sum(truth.ends.values()) == RECORDS
+            # Consuming only, from now: the test takes every measurement itself, in watch_lag's budget,
+            # between two readings of the broker's truth (the timer's own measurements would land at
+            # moments the test does not know).
+            consuming = asyncio.create_task(consumer._consume_forever())
             while True:
                 before = await truth.lag()
                 async with asyncio.timeout(MEASURE_BUDGET):
@@ -158,8 +165,9 @@ async def test_the_lag_gauge_reports_the_true_lag_while_a_far_behind_consumer_ca
                 if not any(after.values()):
                     break
     finally:
-        consuming.cancel()
-        await asyncio.gather(consuming, return_exceptions=True)
+        if consuming is not None:
+            consuming.cancel()
+            await asyncio.gather(consuming, return_exceptions=True)
         await consumer.stop()
     # Measured while far behind (most of the backlog still to apply) and all the way down to 0.
     assert measurements[0] > RECORDS // 2, measurements
