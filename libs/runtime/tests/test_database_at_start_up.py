@@ -4,6 +4,8 @@ fault's restart landed in a database outage. An error that is not an outage stil
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncpg
 import pytest
 
@@ -78,4 +80,39 @@ async def test_an_error_that_is_not_an_outage_fails_the_start_up_at_once(
             await open_database(DATABASE_URL, schema)
         assert tries == [1]
     finally:
+        await drop_schema(schema)
+
+
+async def test_a_session_lost_during_a_migration_is_retried_as_an_outage(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The server ends the migrating session (as a restart does) in the middle of a migration: the unlock
+    in migrate's `finally` then meets a dead connection. Start-up must see the lost session, an outage,
+    and try again, not the unlock's own error on that dead connection (the chaos suite's notifier exited
+    when Postgres restarted during its migrations). A sequence counts the tries: it is not transactional,
+    so the rolled-back first try still counts."""
+    schema = unique("test_start_up")
+    await db.ensure_schema(DATABASE_URL, schema)
+    admin = await asyncpg.connect(DATABASE_URL)
+    try:
+        await admin.execute(f'CREATE SEQUENCE "{schema}".migration_tries')
+    finally:
+        await admin.close()
+    (tmp_path / "0001_lost_once.sql").write_text(
+        "SELECT CASE WHEN nextval('migration_tries') = 1 THEN pg_terminate_backend(pg_backend_pid()) END;\n"
+        "CREATE TABLE made_on_the_second_try (id int);\n"
+    )
+    monkeypatch.setattr(db, "STARTUP_BACKOFF", db.Backoff(0.01))
+    pool = await open_database(DATABASE_URL, schema, migrations=tmp_path)
+    try:
+        assert await pool.fetchval("SELECT last_value FROM migration_tries") == 2
+        assert await pool.fetchval("SELECT to_regclass('made_on_the_second_try')") is not None
+        assert (
+            await pool.fetchval(
+                "SELECT count(*) FROM schema_migrations WHERE name = 'service/0001_lost_once.sql'"
+            )
+            == 1
+        )
+    finally:
+        await pool.close()
         await drop_schema(schema)
