@@ -65,26 +65,37 @@ async def _published(system: ChaosSystem, payment_id: str) -> bool:
 async def test_a_batch_its_consumer_died_on_is_applied_after_the_restart(
     system: ChaosSystem, chaos_report: ChaosReport
 ) -> None:
-    log = system.stack.log_path(CONSUMER)
-    seen = log.stat().st_size
+    # With replicas the group's two members split the partitions: either may hold the batch.
+    logs = [system.stack.log_path(CONSUMER)]
+    if CONSUMER in system.replica_ports:
+        logs.append(system.replica_log(CONSUMER))
+    seen = {log: log.stat().st_size for log in logs}
     await system.infra.stop_postgres_immediately()
     try:
         async with producer(system.infra.bootstrap) as kafka:
             event, at = await send_event_at(kafka, marker(Topic.PAYMENT, "firm-handoff", str(uuid.uuid4())))
-        # the consumer holds the batch, waiting for Postgres: the moment it dies in
-        await eventually(partial(_logged_since, log, seen, RETRYING), timeout=60)
+        # a consumer holds the batch, waiting for Postgres: the moment every member dies in
+        await eventually(partial(_logged_since, seen, RETRYING), timeout=60)
         await system.stack.kill(CONSUMER)
+        if CONSUMER in system.replicas:
+            await system.kill_replica(CONSUMER)
     finally:
         await system.infra.start_postgres()
     chaos_report.add("faults", "consumer SIGKILLed while its batch waited for postgres")
     await system.stack.start_service(CONSUMER)
     await system.stack.wait_ready(CONSUMER)
+    if CONSUMER in system.replicas:
+        await system.start_replica(CONSUMER)
 
     await eventually(partial(applied, system, CONSUMER, event.id, at), timeout=60)
     chaos_report.add("checked", "batches applied after their consumer died")
 
 
-def _logged_since(log: Path, offset: int, text: str) -> bool:
-    with log.open("rb") as file:
-        file.seek(offset)
-        return text.encode() in file.read()
+def _logged_since(offsets: dict[Path, int], text: str) -> bool:
+    """Whether any of the logs has the text past its offset."""
+    for log, offset in offsets.items():
+        with log.open("rb") as file:
+            file.seek(offset)
+            if text.encode() in file.read():
+                return True
+    return False
