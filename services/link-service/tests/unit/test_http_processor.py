@@ -1,12 +1,14 @@
-"""The processor's HTTP adapter against a scripted processor (httpx.MockTransport): answers mapped to
-outcomes, and bounded retries that always re-send the same Idempotency-Key."""
+"""The processor's HTTP adapter against a scripted processor (a Sender answering from a script): answers
+mapped to outcomes, and bounded retries that always re-send the same Idempotency-Key. The real sender over
+a socket is in test_keep_alive_client.py."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-import httpx
 import pytest
 
 from link_service.processor import (
@@ -19,6 +21,7 @@ from link_service.processor import (
     Rejected,
 )
 from link_service.processor.http import HttpProcessor
+from link_service.processor.keep_alive import Answer, TransportError
 
 pytestmark = pytest.mark.unit
 
@@ -34,31 +37,49 @@ REQUEST = ChargeRequest(
 )
 
 
-def scripted(*answers: httpx.Response | Exception) -> tuple[HttpProcessor, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-    queue = list(answers)
+@dataclass(frozen=True)
+class Sent:
+    path: str
+    body: bytes
+    headers: dict[str, str]
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        reply = queue.pop(0)
+
+@dataclass
+class ScriptedProcessor:
+    """Answers each request with the next of its script (an exception is raised instead)."""
+
+    script: list[Answer | Exception]
+    seen: list[Sent] = field(default_factory=list)
+
+    async def post_json(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        self.seen.append(Sent(path, body, headers))
+        reply = self.script.pop(0)
         if isinstance(reply, Exception):
             raise reply
         return reply
 
-    processor = HttpProcessor(
-        "http://processor", "sk_test", attempts=3, backoff_seconds=0, transport=httpx.MockTransport(answer)
+    async def aclose(self) -> None:
+        pass
+
+
+def scripted(*answers: Answer | Exception) -> tuple[HttpProcessor, list[Sent]]:
+    sender = ScriptedProcessor(list(answers))
+    processor = HttpProcessor("http://processor", "sk_test", attempts=3, backoff_seconds=0, sender=sender)
+    return processor, sender.seen
+
+
+def answer(status: int, body: dict[str, Any]) -> Answer:
+    return Answer(status, json.dumps(body).encode())
+
+
+def created(**payment_method: str) -> Answer:
+    return answer(
+        201, {"id": "py_1", "status": "pending", "method": "card", "payment_method": payment_method}
     )
-    return processor, seen
 
 
-def created(**payment_method: str) -> httpx.Response:
-    return httpx.Response(
-        201, json={"id": "py_1", "status": "pending", "method": "card", "payment_method": payment_method}
-    )
-
-
-def error(status: int, code: str) -> httpx.Response:
-    return httpx.Response(status, json={"error": {"code": code, "message": code}})
+def error(status: int, code: str) -> Answer:
+    return answer(status, {"error": {"code": code, "message": code}})
 
 
 async def test_a_charge_sends_the_key_the_secret_and_the_fee_account() -> None:
@@ -67,34 +88,34 @@ async def test_a_charge_sends_the_key_the_secret_and_the_fee_account() -> None:
     [sent] = seen
     assert sent.headers["Idempotency-Key"] == "payment:p-1"
     assert sent.headers["Authorization"] == "Bearer sk_test"
-    assert json.loads(sent.content)["fee_bank_account_id"] == "ba-operating"
+    assert json.loads(sent.body)["fee_bank_account_id"] == "ba-operating"
 
 
 @pytest.mark.parametrize(
-    ("answer", "outcome"),
+    ("reply", "outcome"),
     [
         (error(402, "card_declined"), Declined("card_declined")),
         (error(422, "payment_method_used"), Rejected("payment_method_used", "payment_method_used")),
     ],
 )
-async def test_refusals_are_outcomes_not_errors(answer: httpx.Response, outcome: object) -> None:
-    processor, _ = scripted(answer)
+async def test_refusals_are_outcomes_not_errors(reply: Answer, outcome: object) -> None:
+    processor, _ = scripted(reply)
     assert await processor.charge(REQUEST) == outcome
 
 
 async def test_transport_errors_and_5xx_are_retried_with_the_same_key() -> None:
     processor, seen = scripted(
-        httpx.ConnectError("refused"), error(503, "unavailable"), created(type="card", last4="4242")
+        TransportError("refused"), error(503, "unavailable"), created(type="card", last4="4242")
     )
     assert await processor.charge(REQUEST) == Charged("card", "4242", None)
     assert [r.headers["Idempotency-Key"] for r in seen] == ["payment:p-1"] * 3
-    assert len({r.content for r in seen}) == 1
+    assert len({r.body for r in seen}) == 1
 
 
 @pytest.mark.parametrize(
     "answers",
     [
-        lambda: [httpx.ReadTimeout("slow")] * 3,
+        lambda: [TransportError("slow")] * 3,
         lambda: [error(409, "idempotency_key_in_flight")] * 3,
         lambda: [error(401, "unauthorized")],
     ],
@@ -110,13 +131,11 @@ REFUND = RefundRequest(refund_id="r-1", payment_id="p-1", amount=4_000)
 
 
 async def test_a_refund_sends_its_own_key_and_is_accepted() -> None:
-    processor, seen = scripted(
-        httpx.Response(201, json={"id": "re_1", "refund_id": "r-1", "status": "pending"})
-    )
+    processor, seen = scripted(answer(201, {"id": "re_1", "refund_id": "r-1", "status": "pending"}))
     assert await processor.refund(REFUND) == RefundAccepted()
     [sent] = seen
-    assert (sent.url.path, sent.headers["Idempotency-Key"]) == ("/v1/refunds", "refund:r-1")
-    assert json.loads(sent.content) == {"refund_id": "r-1", "payment_id": "p-1", "amount": 4_000}
+    assert (sent.path, sent.headers["Idempotency-Key"]) == ("/v1/refunds", "refund:r-1")
+    assert json.loads(sent.body) == {"refund_id": "r-1", "payment_id": "p-1", "amount": 4_000}
 
 
 async def test_a_refund_the_processor_refuses_is_rejected_with_its_code() -> None:
@@ -127,7 +146,7 @@ async def test_a_refund_the_processor_refuses_is_rejected_with_its_code() -> Non
 
 
 async def test_a_refund_without_an_answer_is_retried_with_the_same_key_then_unavailable() -> None:
-    processor, seen = scripted(error(503, "busy"), httpx.ConnectError("down"), error(500, "boom"))
+    processor, seen = scripted(error(503, "busy"), TransportError("down"), error(500, "boom"))
     with pytest.raises(ProcessorUnavailable):
         await processor.refund(REFUND)
     assert [r.headers["Idempotency-Key"] for r in seen] == ["refund:r-1"] * 3

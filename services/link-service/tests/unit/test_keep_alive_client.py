@@ -78,16 +78,16 @@ def json_answer(status: int, body: object) -> Reply:
 
 
 def client(url: str, timeout: float = 2.0) -> KeepAliveClient:
-    return KeepAliveClient(
-        url, {"Authorization": "Bearer sk"}, timeout_seconds=timeout, connect_timeout_seconds=1
-    )
+    return KeepAliveClient(url, timeout_seconds=timeout, connect_timeout_seconds=1)
 
 
 async def test_answers_by_length_are_read_and_the_connection_reused() -> None:
     server = Server([json_answer(201, {"a": 1}), json_answer(402, {"b": 2})])
     async with serving(server) as url:
         c = client(url)
-        first = await c.post_json("/v1/payments", b'{"x":1}', {"Idempotency-Key": "payment:1"})
+        first = await c.post_json(
+            "/v1/payments", b'{"x":1}', {"Authorization": "Bearer sk", "Idempotency-Key": "payment:1"}
+        )
         second = await c.post_json("/v1/payments", b'{"x":2}', {"Idempotency-Key": "payment:2"})
         await c.aclose()
     assert (first.status, json.loads(first.body)) == (201, {"a": 1})
@@ -164,6 +164,7 @@ async def test_the_adapter_charges_through_it_and_sends_the_same_key_again_after
     assert outcome == Charged(method="card", last4="4242", brand=None)
     keys = [r.split(b"Idempotency-Key: ")[1].split(b"\r\n")[0] for r in server.requests]
     assert keys == [b"payment:p-1", b"payment:p-1"]
+    assert all(b"\r\nAuthorization: Bearer sk\r\n" in r for r in server.requests)
     assert json.loads(server.requests[0].split(b"\r\n\r\n", 1)[1]) == request.as_json()
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Protocol
+from typing import Any
 
-import httpx
 import structlog
 from prometheus_client import Histogram
 
@@ -29,7 +28,7 @@ from .base import (
     RefundRequest,
     Rejected,
 )
-from .keep_alive import Answer, KeepAliveClient, TransportError
+from .keep_alive import Answer, KeepAliveClient, Sender, TransportError
 
 log = structlog.get_logger(__name__)
 
@@ -49,26 +48,14 @@ class HttpProcessor:
         timeout_seconds: float = 10.0,
         attempts: int = 3,
         backoff_seconds: float = 0.2,
-        transport: httpx.AsyncBaseTransport | None = None,
+        sender: Sender | None = None,
     ) -> None:
-        """`transport`: an httpx transport to send through instead (the unit tests' scripted processor);
-        without it, aiohttp over kept-alive connections (keep_alive.py), a quarter of httpx's CPU a call."""
-        headers = {"Authorization": f"Bearer {api_key}"}
-        connect = min(timeout_seconds, 3.0)
-        self._client: _Sender
-        if transport is None:
-            self._client = KeepAliveClient(
-                base_url, headers, timeout_seconds=timeout_seconds, connect_timeout_seconds=connect
-            )
-        else:
-            self._client = _HttpxSender(
-                httpx.AsyncClient(
-                    base_url=base_url,
-                    headers=headers,
-                    timeout=httpx.Timeout(timeout_seconds, connect=connect),
-                    transport=transport,
-                )
-            )
+        """`sender`: what sends each request (the unit tests' scripted processor); by default aiohttp over
+        kept-alive connections (keep_alive.py)."""
+        self._secret_headers = {"Authorization": f"Bearer {api_key}"}
+        self._client = sender or KeepAliveClient(
+            base_url, timeout_seconds=timeout_seconds, connect_timeout_seconds=min(timeout_seconds, 3.0)
+        )
         self._attempts = attempts
         self._backoff = Backoff(backoff_seconds)
 
@@ -108,7 +95,7 @@ class HttpProcessor:
 
     async def _post_until_answered(self, path: str, body: dict[str, Any], idempotency_key: str) -> Answer:
         # The trace context goes along, so a processor can continue the pay request's trace in its webhooks.
-        headers = {"Idempotency-Key": idempotency_key, **current_trace_headers()}
+        headers = {**self._secret_headers, "Idempotency-Key": idempotency_key, **current_trace_headers()}
         content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
         async def send() -> Answer:
@@ -130,33 +117,6 @@ class HttpProcessor:
             raise ProcessorUnavailable(
                 f"no answer from the processor after {self._attempts} attempts"
             ) from exc
-
-
-class _Sender(Protocol):
-    async def post_json(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
-        """The processor's answer; TransportError when there is none."""
-        ...
-
-    async def aclose(self) -> None: ...
-
-
-class _HttpxSender:
-    """Through an httpx client (a scripted transport in the unit tests)."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self._client = client
-
-    async def post_json(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
-        try:
-            response = await self._client.post(
-                path, content=body, headers={**headers, "Content-Type": "application/json"}
-            )
-        except httpx.TransportError as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return Answer(response.status_code, response.content)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 class _Busy(Exception):

@@ -15,6 +15,7 @@ processor answers with the first charge.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -37,11 +38,20 @@ class Answer:
     body: bytes
 
 
+class Sender(Protocol):
+    """What the adapter sends its requests through."""
+
+    async def post_json(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        """The processor's answer; TransportError when there is none."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
 class KeepAliveClient:
     def __init__(
         self,
         base_url: str,
-        headers: dict[str, str],
         *,
         timeout_seconds: float,
         connect_timeout_seconds: float,
@@ -50,7 +60,7 @@ class KeepAliveClient:
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self._base = base_url.rstrip("/")
-        self._headers = {"Accept": "application/json", **headers}
+        self._headers = {"Accept": "application/json"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds, sock_connect=connect_timeout_seconds)
         # Made at the first call: aiohttp wants its session created inside the running event loop.
         self._session: aiohttp.ClientSession | None = None
