@@ -1,6 +1,6 @@
 """The processor's HTTP adapter against a scripted processor (a Sender answering from a script): answers
 mapped to outcomes, and bounded retries that always re-send the same Idempotency-Key. The real sender over
-a socket is in test_keep_alive_client.py."""
+a socket is in test_sender.py."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from link_service.processor import (
     Rejected,
 )
 from link_service.processor.http import HttpProcessor
-from link_service.processor.keep_alive import Answer, TransportError
+from link_service.processor.sender import Answer, TransportError
 
 pytestmark = pytest.mark.unit
 

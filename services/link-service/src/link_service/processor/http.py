@@ -28,7 +28,7 @@ from .base import (
     RefundRequest,
     Rejected,
 )
-from .keep_alive import Answer, KeepAliveClient, Sender, TransportError
+from .sender import AiohttpSender, Answer, Sender, TransportError
 
 log = structlog.get_logger(__name__)
 
@@ -51,9 +51,9 @@ class HttpProcessor:
         sender: Sender | None = None,
     ) -> None:
         """`sender`: what sends each request (the unit tests' scripted processor); by default aiohttp over
-        kept-alive connections (keep_alive.py)."""
+        kept-alive connections (sender.py)."""
         self._secret_headers = {"Authorization": f"Bearer {api_key}"}
-        self._client = sender or KeepAliveClient(
+        self._client = sender or AiohttpSender(
             base_url, timeout_seconds=timeout_seconds, connect_timeout_seconds=min(timeout_seconds, 3.0)
         )
         self._attempts = attempts

@@ -48,7 +48,7 @@ class Sender(Protocol):
     async def aclose(self) -> None: ...
 
 
-class KeepAliveClient:
+class AiohttpSender:
     def __init__(
         self,
         base_url: str,

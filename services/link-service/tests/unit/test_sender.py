@@ -13,7 +13,7 @@ import pytest
 
 from link_service.processor import Charged, ChargeRequest, ProcessorUnavailable
 from link_service.processor.http import HttpProcessor
-from link_service.processor.keep_alive import KeepAliveClient, TransportError
+from link_service.processor.sender import AiohttpSender, TransportError
 
 pytestmark = pytest.mark.unit
 
@@ -77,8 +77,8 @@ def json_answer(status: int, body: object) -> Reply:
     )
 
 
-def client(url: str, timeout: float = 2.0) -> KeepAliveClient:
-    return KeepAliveClient(url, timeout_seconds=timeout, connect_timeout_seconds=1)
+def client(url: str, timeout: float = 2.0) -> AiohttpSender:
+    return AiohttpSender(url, timeout_seconds=timeout, connect_timeout_seconds=1)
 
 
 async def test_answers_by_length_are_read_and_the_connection_reused() -> None:
