@@ -37,8 +37,12 @@ SECRETS = (
 )
 # A number standing alone (not part of a longer number, a UUID or a hex digest): what a leak looks like. The
 # CVC not after a point or a comma either: "0.073" is a duration, "$2,073.61" an amount, not a card code.
+# One lookbehind before the alternation, not one per number: the scan of a long chaos run reads millions of
+# lines, and ten leading lookbehinds made it ~9x slower (85 against 9.6 us for a 236-character log line).
 LEAK = re.compile(
-    "|".join(rf"(?<![\w{'.,' if number == CVC else ''}-]){number}(?![\w-])" for number in SECRETS)
+    r"(?<![\w-])(?:"
+    + "|".join(rf"(?<![.,]){number}" if number == CVC else number for number in SECRETS)
+    + r")(?![\w-])"
 )
 # A field named for the card code (JSON, repr or form): not the letters inside a random link token
 CVC_FIELD = re.compile(r"""["'](card_)?cvc["']|(?<![\w-])(card_)?cvc=""", re.IGNORECASE)
@@ -46,7 +50,8 @@ CVC_FIELD = re.compile(r"""["'](card_)?cvc["']|(?<![\w-])(card_)?cvc=""", re.IGN
 
 def card_data_in(text: str) -> list[str]:
     """The distinct secrets and CVC field names found in the text (empty: none)."""
-    return sorted({*LEAK.findall(text), *(m.group(0) for m in CVC_FIELD.finditer(text))})
+    fields = CVC_FIELD.finditer(text) if "cvc" in text.lower() else ()  # the regex costs more than this
+    return sorted({*LEAK.findall(text), *(m.group(0) for m in fields)})
 
 
 def masked(line: str, limit: int = 500) -> str:
