@@ -3,8 +3,15 @@
 set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 
-was_running=0
-"$SCRIPT_DIR/infra.sh" status >/dev/null 2>&1 && was_running=1
+# A part is ours to stop only if its status said "stopped" (exit 3) before we started it. Any other
+# failure (1: running but not ready, say a status probe timing out on a loaded machine) means it runs for
+# someone else's command: stopping it afterwards would pull it from under them.
+ours=()
+for part in kafka postgres; do
+  rc=0
+  "$SCRIPT_DIR/$part.sh" status >/dev/null 2>&1 || rc=$?
+  ((rc == 3)) && ours+=("$part")
+done
 "$SCRIPT_DIR/infra.sh" up
 
 # What the scripts started (or were pointed at) is what the command talks to.
@@ -14,7 +21,7 @@ export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:${PGPORT_LOC
 rc=0
 "$@" || rc=$?
 
-if ((was_running == 0)); then
-  "$SCRIPT_DIR/infra.sh" down || true
-fi
+for part in "${ours[@]}"; do
+  "$SCRIPT_DIR/$part.sh" down || true
+done
 exit "$rc"
