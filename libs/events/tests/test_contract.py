@@ -34,6 +34,7 @@ CONTRACT_TOPICS = {
     "LinkIssued": "link.events",
     "LinkRevoked": "link.events",
     "LinkPaused": "link.events",  # extension of v2 (issue 18)
+    "BillLinksClosed": "link.events",  # extension of v2: link-service applied a bill's void
     "PaymentReceived": "payment.events",
     "PaymentProcessed": "payment.events",
     "PaymentFailed": "payment.events",

@@ -17,6 +17,7 @@ from .cloudevents import (
 from .models import (
     BankAccountRegistered,
     BillIssued,
+    BillLinksClosed,
     BillPaid,
     BillPaymentApplied,
     BillPaymentReversed,
@@ -53,6 +54,7 @@ __all__ = [
     "EVENT_TYPES",
     "BankAccountRegistered",
     "BillIssued",
+    "BillLinksClosed",
     "BillPaid",
     "BillPaymentApplied",
     "BillPaymentReversed",

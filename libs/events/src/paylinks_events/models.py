@@ -82,6 +82,19 @@ class LinkRevoked(Event):
     revoked_at: AwareDatetime
 
 
+class BillLinksClosed(Event):
+    """Extension of contract v2 (a new type on link.events; tolerant readers skip it): link-service applied a
+    bill's void. Every pay link of the bill it had is revoked (`links_revoked` of them, possibly none) and it
+    refuses any payment toward the bill from now on. A void is answered once this arrives: billing knows only
+    the links it has read of, and one issued just before the void may not have reached it yet."""
+
+    topic = Topic.LINK
+    key_field = "bill_id"
+    bill_id: str
+    links_revoked: int = Field(ge=0)
+    closed_at: AwareDatetime
+
+
 class LinkPaused(Event):
     """Extension of contract v2 (a new type on link.events; tolerant readers skip it): a burst of declined
     cards on one link (card testing) paused it. Payments on it are refused until `paused_until`. Once per

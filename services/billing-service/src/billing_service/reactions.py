@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 from paylinks_events import (
+    BillLinksClosed,
     ContactCreated,
     DisputeClosed,
     Envelope,
-    LinkIssued,
-    LinkRevoked,
     MatterOpened,
     PaymentDisputed,
     PaymentProcessed,
@@ -41,15 +40,10 @@ async def _matter_opened(uow: UnitOfWork, event: MatterOpened) -> None:
     await record_matter(uow.conn, event)
 
 
-# A bill's pay links: its void is answered once link-service has revoked them (bill_links.py).
-@REACTIONS.on(LinkIssued)
-async def _link_issued(uow: UnitOfWork, event: LinkIssued) -> None:
-    await bill_links.record_issued(uow.conn, event)
-
-
-@REACTIONS.on(LinkRevoked)
-async def _link_revoked(uow: UnitOfWork, event: LinkRevoked) -> None:
-    await bill_links.record_revoked(uow.conn, event)
+# A void is answered once link-service has applied it (bill_links.py).
+@REACTIONS.on(BillLinksClosed)
+async def _bill_links_closed(uow: UnitOfWork, event: BillLinksClosed) -> None:
+    await bill_links.record_closed(uow.conn, event)
 
 
 @REACTIONS.on(PaymentProcessed)

@@ -10,6 +10,7 @@ from collections.abc import Awaitable
 
 from paylinks_events import (
     BillIssued,
+    BillLinksClosed,
     BillPaid,
     BillPaymentApplied,
     BillPaymentReversed,
@@ -56,8 +57,14 @@ async def _payment_unallocated(uow: UnitOfWork, event: PaymentUnallocated) -> No
 
 @REACTIONS.on(BillVoided)
 async def _bill_voided(uow: UnitOfWork, event: BillVoided) -> None:
+    """The bill closed and its links revoked, then said in the same transaction (BillLinksClosed, even of no
+    link): billing answers the void on that, so no payment is accepted after the void's answer."""
     await bills.close(uow.conn, event.bill_id, "void")
-    await _revoke_links(uow, event.bill_id, "bill_voided")
+    revoked = await _revoke_links(uow, event.bill_id, "bill_voided")
+    closed = BillLinksClosed(
+        firm_id=event.firm_id, bill_id=event.bill_id, links_revoked=revoked, closed_at=utcnow()
+    )
+    await uow.publish(closed)
 
 
 @REACTIONS.on(BillPaid)
@@ -66,13 +73,16 @@ async def _bill_paid(uow: UnitOfWork, event: BillPaid) -> None:
     await _revoke_links(uow, event.bill_id, "bill_paid")
 
 
-async def _revoke_links(uow: UnitOfWork, bill_id: str, reason: RevokeReason) -> None:
-    for link_id in await links.open_links_of_bill(uow.conn, bill_id):
+async def _revoke_links(uow: UnitOfWork, bill_id: str, reason: RevokeReason) -> int:
+    """Revoke the bill's open links; returns how many."""
+    link_ids = await links.open_links_of_bill(uow.conn, bill_id)
+    for link_id in link_ids:
         link = await uow.load(Link, link_id)
         link.reopen()  # the table shows it open: a `bill_paid` revocation on its stream was lifted since
         link.revoke(reason, utcnow())
         await uow.save(link)
         await links.revoked(uow.conn, link_id, reason)
+    return len(link_ids)
 
 
 async def handle(uow: UnitOfWork, envelope: Envelope) -> None:

@@ -127,7 +127,10 @@ async def test_voiding_the_bill_revokes_its_link(service) -> None:
     async with TopicWatcher(Topic.LINK) as watcher:
         await service.void_bill(firm, bill_id)
         [revoked] = await watcher.wait_for(of_firm(firm, "LinkRevoked"))
+        [closed] = await watcher.wait_for(of_firm(firm, "BillLinksClosed"))
     assert json.loads(revoked.value)["reason"] == "bill_voided"
+    # what billing answers the void on: said in the transaction that revoked the link
+    assert (header(closed, "ce_subject"), json.loads(closed.value)["links_revoked"]) == (bill_id, 1)
     assert (await service.link_status(token))["status"] == "void"
     attempt = await service.pay(token, await service.card_payment(100))
     assert attempt.status_code == 410
@@ -135,6 +138,16 @@ async def test_voiding_the_bill_revokes_its_link(service) -> None:
     again = await service.bill_link(firm, bill_id, account_id)
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "bill_closed"
+
+
+async def test_voiding_a_bill_without_links_is_said_too(service) -> None:
+    # billing cannot tell "no links" from "link-service has not applied the void yet": it is told both
+    firm = service.new_firm()
+    bill_id = await service.issue_bill(firm)
+    async with TopicWatcher(Topic.LINK) as watcher:
+        await service.void_bill(firm, bill_id)
+        [closed] = await watcher.wait_for(of_firm(firm, "BillLinksClosed"))
+    assert (header(closed, "ce_subject"), json.loads(closed.value)["links_revoked"]) == (bill_id, 0)
 
 
 async def test_a_paid_bill_takes_no_more_payments(service) -> None:
