@@ -31,7 +31,11 @@ async def isolated_settings(schema: str) -> Settings:
     """Settings of an app instance in `schema` with consumer groups (hence an inbox) of its own, which start
     at the end of the topics: the shared topics keep every earlier run's events forever, and replaying them
     in each fresh schema would re-emit a PaymentUnallocated for every old payment of a dropped test bill."""
-    settings = Settings(db_schema=schema, consumer_group_prefix=unique("t") + "-")
+    # No link-service runs here to say a void was applied (BillLinksClosed): a void waits this long, not 10 s,
+    # unless the test publishes that event itself (test_void_links.py).
+    settings = Settings(
+        db_schema=schema, consumer_group_prefix=unique("t") + "-", void_links_timeout_seconds=3.0
+    )
     await start_at_the_end(settings.consumer_group_prefix + CONSUMER.name, CONSUMER.topics)
     return settings
 
