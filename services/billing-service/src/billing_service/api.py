@@ -14,7 +14,7 @@ from paylinks_runtime.auth import StaffUser, require_role
 from paylinks_runtime.errors import RefusalStatuses, not_found
 from paylinks_runtime.service import ServiceRuntime
 
-from . import bill_links, commands, read_model
+from . import commands, read_model, voids_applied
 from .config import Settings
 from .domain import BillState, BillTerms
 from .tables import billing_writer
@@ -118,7 +118,7 @@ def bills_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
             await commands.void_bill(billing_writer(runtime.writer), user.firm_id, bill_id)
         except commands.BillNotFound as exc:
             raise not_found("bill") from exc
-        closed = await bill_links.wait_until_closed(
+        closed = await voids_applied.wait_until_closed(
             runtime.pool, user.firm_id, bill_id, settings.void_links_timeout_seconds
         )
         if not closed:

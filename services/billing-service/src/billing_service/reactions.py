@@ -20,7 +20,7 @@ from paylinks_runtime.reactions import Reactions
 from paylinks_runtime.service import ConsumerSpec
 from paylinks_runtime.unit_of_work import UnitOfWork
 
-from . import bill_links
+from . import voids_applied
 from .commands import RETURN_KEY, apply_bill_payment, close_dispute, dispute_key, refund_key, reverse_payment
 from .directory import record_contact, record_matter
 from .domain import Reversal
@@ -40,10 +40,10 @@ async def _matter_opened(uow: UnitOfWork, event: MatterOpened) -> None:
     await record_matter(uow.conn, event)
 
 
-# A void is answered once link-service has applied it (bill_links.py).
+# A void is answered once link-service has applied it (voids_applied.py).
 @REACTIONS.on(BillLinksClosed)
 async def _bill_links_closed(uow: UnitOfWork, event: BillLinksClosed) -> None:
-    await bill_links.record_closed(uow.conn, event)
+    await voids_applied.record_closed(uow.conn, event)
 
 
 @REACTIONS.on(PaymentProcessed)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from billing_service import bill_links
+from billing_service import voids_applied
 from paylinks_events import BillLinksClosed, Topic, utcnow
 from paylinks_runtime.testing import TopicWatcher, auth_header, header
 
@@ -40,8 +40,8 @@ async def test_only_the_bills_own_closing_ends_the_wait(world, firm) -> None:  #
     pool = world.runtime.pool
 
     async def closed(firm_id: str, bill_id: str) -> bool:
-        return await bill_links.wait_until_closed(pool, firm_id, bill_id, timeout=5)
+        return await voids_applied.wait_until_closed(pool, firm_id, bill_id, timeout=5)
 
     assert await closed(firm, other["bill_id"])  # both published events were consumed by now
     assert await closed("another-firm", bill["bill_id"])
-    assert not await bill_links.wait_until_closed(pool, firm, bill["bill_id"], timeout=0.3)
+    assert not await voids_applied.wait_until_closed(pool, firm, bill["bill_id"], timeout=0.3)
