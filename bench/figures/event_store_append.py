@@ -230,11 +230,11 @@ def notes(workloads: list[Workload], count: int) -> list[str]:
         f"Work: {sizes}; every transaction starts a new stream (versions 1..batch); {WRITERS} concurrent"
         f" writers for every store; median of {count} round(s); each round runs every store once, in a"
         " rotating order, on emptied tables, after a warm-up of all of them.",
-        "Payload: a PaymentReceived of ~450 bytes of JSON. Ours stores it as jsonb in `events` and again as"
-        " the Kafka record (bytea value + CloudEvents headers) in `outbox`: two rows per event, written by"
-        " one statement (a data-modifying CTE; the JSON sent once, `events.data` cast from it), so a"
-        " transaction is BEGIN, one statement, COMMIT. eventsourcing stores the same bytes once, as `state`"
-        " (bytea).",
+        "Payload: a PaymentReceived of ~450 bytes of JSON. Ours stores it as json (checked, kept as"
+        " sent) in `events` and again as the Kafka record (bytea value + CloudEvents headers) in"
+        " `outbox`: two rows per event, written by one statement (a data-modifying CTE; the JSON sent"
+        " once, `events.data` cast from it), so a transaction is BEGIN, one statement, COMMIT."
+        " eventsourcing stores the same bytes once, as `state` (bytea).",
         "All are timed from already built events (our Envelopes, its StoredEvents): its mapper/transcoder"
         " is not timed, while our append's encoding of each event (once, pydantic's JSON encoder) and of its"
         " headers is.",

@@ -69,6 +69,19 @@ async def test_append_stores_the_stored_form_and_enqueues_the_published_record(p
     ]
 
 
+async def test_the_store_keeps_each_event_as_the_json_it_published(pool: asyncpg.Pool) -> None:
+    # `events.data` is json, not jsonb: the published bytes are kept as they are (jsonb would re-order the
+    # keys and re-space them), which is also what makes the append cheap (no binary form to build).
+    published = [matter_envelope("m-text", "Zoë"), matter_envelope("m-text", "b")]
+    async with pool.acquire() as conn, conn.transaction():
+        await event_store.append(conn, "m-text", "matter", 0, published)
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT data::text FROM events WHERE stream_id = 'm-text' ORDER BY version")
+        outbox = await conn.fetch("SELECT value FROM outbox ORDER BY id")
+    assert [r["data"].encode() for r in rows] == [r["value"] for r in outbox]
+    assert [r["value"] for r in outbox] == [encode_data(e.event) for e in published]
+
+
 async def test_concurrent_appends_at_the_same_version_one_wins_and_the_loser_leaves_nothing(
     pool: asyncpg.Pool,
 ) -> None:

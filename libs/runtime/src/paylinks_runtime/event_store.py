@@ -48,12 +48,12 @@ async def load_stream(conn: asyncpg.Connection, stream_id: str) -> list[StoredEv
 _APPEND = """
 WITH appended AS (
     INSERT INTO events (stream_id, version, stream_type, event_id, event_type, schema_version, firm_id, data)
-    SELECT $1, v, $2, id::uuid, t, sv, f, convert_from(coalesce(s, d), 'UTF8')::jsonb
+    SELECT $1, v, $2, id::uuid, t, sv, f, convert_from(coalesce(s, d), 'UTF8')::json
     FROM unnest($3::int[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bytea[], $9::bytea[])
         AS u(v, id, t, sv, f, d, s)
 )
 INSERT INTO outbox (event_id, topic, key, headers, value)
-SELECT * FROM unnest($4::text[], $10::text[], $11::text[], $12::jsonb[], $8::bytea[])
+SELECT * FROM unnest($4::text[], $10::text[], $11::text[], $12::json[], $8::bytea[])
 """
 
 
@@ -94,7 +94,7 @@ async def enqueue(conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> No
         values.append(encode_data(event))
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, headers, value)"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bytea[])",
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::json[], $5::bytea[])",
         ids,
         topics,
         keys,
