@@ -11,6 +11,7 @@ writes to Postgres; the outbox waits): it stays 200."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 import time
@@ -159,6 +160,18 @@ class FaultInjector:
         async with self._busy[service]:
             yield
 
+    @asynccontextmanager
+    async def _every_service_running(self) -> AsyncIterator[None]:
+        """For an infrastructure outage whose readiness watch needs an answer from every service: no service
+        is mid-way through a fault of its own (the overlapping stream's replica kill). A service restarted
+        into a Postgres outage cannot answer /readyz until Postgres is back, so the outage's watch waited for
+        it with Postgres held down, and its restart's wait for readiness ran out meanwhile (a full chaos
+        run, seed 472870). The locks are taken in one order, and no holder of one waits for another."""
+        async with contextlib.AsyncExitStack() as held:
+            for service in sorted(ALL_SERVICES):
+                await held.enter_async_context(self._alone(service))
+            yield
+
     async def pause_relay_leader(self) -> None:
         """link-service's process that holds the outbox relay lease (with replicas, either one), frozen past
         the lease."""
@@ -194,16 +207,17 @@ class FaultInjector:
             await infra.set_read_only(False)
 
     async def kill_kafka(self) -> None:
-        infra = self._system.infra
-        await infra.kill_kafka()
-        self._injected("SIGKILL kafka broker")
-        try:
-            await self._watch("kafka down", 503, KAFKA_GATED)
-            await self._watch("kafka down, payment intake still ready", 200, ("link-service",))
-            await self._stay_down()
-        finally:
-            await infra.start_kafka()
-        await self._watch("kafka back", 200)
+        async with self._every_service_running():
+            infra = self._system.infra
+            await infra.kill_kafka()
+            self._injected("SIGKILL kafka broker")
+            try:
+                await self._watch("kafka down", 503, KAFKA_GATED)
+                await self._watch("kafka down, payment intake still ready", 200, ("link-service",))
+                await self._stay_down()
+            finally:
+                await infra.start_kafka()
+            await self._watch("kafka back", 200)
 
     async def kill_kafka_leaders(self) -> None:
         """On a 3-broker cluster (replication factor 3, min.insync.replicas 2): SIGKILL the leader of
@@ -271,15 +285,16 @@ class FaultInjector:
             await self._system.start_replica(service)
 
     async def restart_postgres(self) -> None:
-        infra = self._system.infra
-        await infra.stop_postgres_immediately()
-        self._injected("restart postgres (immediate)")
-        try:
-            await self._watch("postgres down", 503)
-            await self._stay_down()
-        finally:
-            await infra.start_postgres()
-        await self._watch("postgres back", 200)
+        async with self._every_service_running():
+            infra = self._system.infra
+            await infra.stop_postgres_immediately()
+            self._injected("restart postgres (immediate)")
+            try:
+                await self._watch("postgres down", 503)
+                await self._stay_down()
+            finally:
+                await infra.start_postgres()
+            await self._watch("postgres back", 200)
 
     async def _stay_down(self) -> None:
         """A while longer: payments keep coming, outboxes and retries pile up."""
