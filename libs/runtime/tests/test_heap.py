@@ -1,0 +1,49 @@
+"""The collector's hand-off at start-up: live objects set aside, start-up's garbage not kept forever."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from paylinks_runtime.heap import freeze_start_up_objects
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+@pytest.fixture
+def thawed() -> Iterator[None]:
+    yield
+    gc.unfreeze()  # the test process goes on collecting as before
+
+
+def test_objects_alive_at_start_up_are_no_longer_walked(thawed: None) -> None:
+    kept = [Node()]
+    freeze_start_up_objects()
+    assert not any(o is kept for o in gc.get_objects())
+    assert gc.get_freeze_count() > 0
+    later = [Node()]
+    assert any(o is later for o in gc.get_objects())  # what comes after is collected as before
+
+
+def test_garbage_cycles_of_start_up_are_collected_not_frozen(thawed: None) -> None:
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    del a, b  # a cycle: only the collector frees it
+    freeze_start_up_objects()
+    assert gone() is None
+
+
+def test_only_the_first_start_of_a_process_freezes(thawed: None) -> None:
+    freeze_start_up_objects()
+    frozen = gc.get_freeze_count()
+    later = [Node() for _ in range(100)]
+    freeze_start_up_objects()
+    assert gc.get_freeze_count() == frozen
+    assert any(o is later for o in gc.get_objects())
