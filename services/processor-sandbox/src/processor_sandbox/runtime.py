@@ -106,8 +106,9 @@ class SandboxRuntime:
             if wake is None:
                 await asyncio.sleep(seconds)
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=seconds)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: see webhook_delivery.run_worker
+                async with asyncio.timeout(seconds):
+                    await wake.wait()
             wake.clear()
 
     def _spawn(self, name: str, coro: Awaitable[None]) -> None:

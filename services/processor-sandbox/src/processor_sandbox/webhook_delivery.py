@@ -134,8 +134,11 @@ async def run_worker(delivery: WebhookDelivery, wake: asyncio.Event, poll_second
                 continue
         except Exception as exc:  # the worker must outlive any one failure (the database restarting, a bug)
             log_failure(log, "webhook delivery failed; retrying", exc)
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that arrives as the
+        # event is set (gh-86296), and the worker then outlived the stop that cancelled it.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=poll_seconds)
+            async with asyncio.timeout(poll_seconds):
+                await wake.wait()
         wake.clear()
 
 
