@@ -9,6 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from paylinks_runtime.heap import freeze_start_up_objects
+from paylinks_runtime.service import ServiceRuntime
+from paylinks_runtime.settings import ServiceSettings
+from paylinks_runtime.testing import BOOTSTRAP, DATABASE_URL, drop_schema, unique
 
 
 class Node:
@@ -18,6 +21,7 @@ class Node:
 
 @pytest.fixture
 def thawed() -> Iterator[None]:
+    gc.unfreeze()  # as a fresh process: a runtime started by an earlier test froze this one's heap
     yield
     gc.unfreeze()  # the test process goes on collecting as before
 
@@ -47,3 +51,15 @@ def test_only_the_first_start_of_a_process_freezes(thawed: None) -> None:
     freeze_start_up_objects()
     assert gc.get_freeze_count() == frozen
     assert any(o is later for o in gc.get_objects())
+
+
+async def test_a_service_that_has_started_has_frozen_its_start_up_objects(thawed: None) -> None:
+    schema = unique("test_heap")
+    settings = ServiceSettings(kafka_bootstrap_servers=BOOTSTRAP, database_url=DATABASE_URL, db_schema=schema)
+    runtime = ServiceRuntime(settings)
+    await runtime.start()
+    try:
+        assert gc.get_freeze_count() > 0
+    finally:
+        await runtime.stop()
+        await drop_schema(schema)
