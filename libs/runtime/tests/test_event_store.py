@@ -12,7 +12,7 @@ from paylinks_events import ContactCreated, Envelope, MatterOpened, ce_headers, 
 from paylinks_runtime import event_store
 from paylinks_runtime.aggregate import Aggregate, DomainError
 from paylinks_runtime.event_store import ConcurrencyError
-from paylinks_runtime.unit_of_work import Writer
+from paylinks_runtime.unit_of_work import OutboxSignal, Writer
 
 
 class Matter(Aggregate):
@@ -159,3 +159,59 @@ async def test_publish_without_a_stream_goes_through_the_outbox_only(pool: async
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM events") == 0
         assert await conn.fetchval("SELECT event_id FROM outbox") == envelope.id
+
+
+# A write of the caller's that guards an append (Writer.save_when): a row that can be closed once.
+_CLOSE = (
+    "UPDATE doors SET open = false"  # noqa: S608 (a number, no input)
+    f" WHERE door_id = ${event_store.GUARD_FIRST_PARAMETER} AND open RETURNING true"
+)
+
+
+async def doors(pool: asyncpg.Pool) -> None:
+    await pool.execute("CREATE TABLE doors (door_id text PRIMARY KEY, open bool NOT NULL)")
+    await pool.execute("INSERT INTO doors VALUES ('d1', true)")
+
+
+async def test_save_when_the_guard_writes_saves_the_events_with_it_in_one_statement(
+    pool: asyncpg.Pool,
+) -> None:
+    await doors(pool)
+    signal = OutboxSignal()
+    matter = Matter("m-guarded")
+    matter.open("guarded")
+    assert await Writer(pool, "/test", signal).save_when(matter, _CLOSE, "d1")
+    assert (matter.version, matter.pending) == (1, [])
+    async with asyncio.timeout(5):  # woken at once, as after a unit of work that wrote the outbox
+        await signal.wait(60)
+    async with pool.acquire() as conn:
+        assert [s.event.name for s in await event_store.load_stream(conn, "m-guarded")] == ["guarded"]  # type: ignore[attr-defined]
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+        assert await conn.fetchval("SELECT open FROM doors") is False
+
+
+async def test_save_when_the_guard_writes_nothing_saves_nothing(pool: asyncpg.Pool) -> None:
+    await doors(pool)
+    first, second = Matter("m-first"), Matter("m-second")
+    first.open("first")
+    second.open("second")
+    writer = Writer(pool, "/test")
+    assert await writer.save_when(first, _CLOSE, "d1")
+    assert not await writer.save_when(second, _CLOSE, "d1")  # closed already: the second does not append
+    assert (second.version, len(second.pending)) == (0, 1)
+    async with pool.acquire() as conn:
+        assert await event_store.load_stream(conn, "m-second") == []
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def test_save_when_the_stream_moved_keeps_not_even_the_guards_write(pool: asyncpg.Pool) -> None:
+    await doors(pool)
+    async with pool.acquire() as conn, conn.transaction():
+        await event_store.append(conn, "m-taken", "matter", 0, [matter_envelope("m-taken", "other")])
+    late = Matter("m-taken")
+    late.open("late")  # decided on version 0: the stream is at 1 now
+    with pytest.raises(ConcurrencyError):
+        await Writer(pool, "/test").save_when(late, _CLOSE, "d1")
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT open FROM doors") is True  # one statement: all or nothing
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1

@@ -45,16 +45,28 @@ async def load_stream(conn: asyncpg.Connection, stream_id: str) -> list[StoredEv
 # Events and their outbox rows in ONE statement (a data-modifying CTE always runs to completion): a
 # 1-event transaction is BEGIN, this, COMMIT, and each event's JSON crosses the wire once, as the outbox
 # value, `events.data` being cast from it. `s` is the stored form where it differs from the published one.
-_APPEND = """
-WITH appended AS (
+_INSERT_EVENTS = """
     INSERT INTO events (stream_id, version, stream_type, event_id, event_type, schema_version, firm_id, data)
     SELECT $1, v, $2, id::uuid, t, sv, f, convert_from(coalesce(s, d), 'UTF8')::json
     FROM unnest($3::int[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bytea[], $9::bytea[])
-        AS u(v, id, t, sv, f, d, s)
-)
-INSERT INTO outbox (event_id, topic, key, headers, value)
-SELECT * FROM unnest($4::text[], $10::text[], $11::text[], $12::json[], $8::bytea[])
-"""
+        AS u(v, id, t, sv, f, d, s)"""
+_INSERT_OUTBOX = """
+    INSERT INTO outbox (event_id, topic, key, headers, value)
+    SELECT * FROM unnest($4::text[], $10::text[], $11::text[], $12::json[], $8::bytea[])"""
+_APPEND = f"WITH appended AS ({_INSERT_EVENTS}\n){_INSERT_OUTBOX}"
+
+# `append_when`'s guard takes its parameters from here on (the append's own are $1 to $12).
+GUARD_FIRST_PARAMETER = 13
+
+
+def _append_when(guard: str) -> str:
+    """The append, run only when `guard` (a data-modifying statement with RETURNING) returns a row."""
+    return (
+        f"WITH guard AS ({guard}),"  # noqa: S608 (the guard is a constant of the caller's code, not input)
+        f" appended AS ({_INSERT_EVENTS} WHERE EXISTS (SELECT FROM guard)),"
+        f" queued AS ({_INSERT_OUTBOX} WHERE EXISTS (SELECT FROM guard))"
+        " SELECT EXISTS (SELECT FROM guard)"
+    )
 
 
 async def append(
@@ -80,6 +92,34 @@ async def append(
     except asyncpg.UniqueViolationError as exc:
         raise ConcurrencyError(f"stream {stream_id} is past version {expected_version}") from exc
     return versions[-1]
+
+
+async def append_when(
+    conn: asyncpg.Connection,
+    guard: str,
+    guard_args: Sequence[object],
+    stream_id: str,
+    stream_type: str,
+    expected_version: int,
+    envelopes: Sequence[Envelope],
+    stored: Sequence[Event],
+) -> int | None:
+    """`append`, in ONE statement with the caller's `guard` and only if the guard returns a row: a write
+    and the events it causes in a single round trip, atomic without BEGIN and COMMIT. The guard's
+    parameters are numbered from GUARD_FIRST_PARAMETER. Returns the stream's new version, or None when the
+    guard returned nothing (then nothing of the statement is kept, nor appended). Raises ConcurrencyError
+    as `append` does."""
+    if not envelopes:
+        raise ValueError("append_when needs events to append")
+    versions = list(range(expected_version + 1, expected_version + 1 + len(envelopes)))
+    columns = _columns(envelopes, stored)
+    try:
+        guarded = await conn.fetchval(
+            _append_when(guard), stream_id, stream_type, versions, *columns, *guard_args
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise ConcurrencyError(f"stream {stream_id} is past version {expected_version}") from exc
+    return versions[-1] if guarded else None
 
 
 async def enqueue(conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:

@@ -83,6 +83,14 @@ def _connection(conn: asyncpg.Connection) -> asyncpg.Connection:
     return conn
 
 
+def envelope_of(event: Event, source: str) -> Envelope:
+    """Wrap an event with the service as source and the trace context of the current operation."""
+    trace = current_trace_headers()
+    return Envelope(
+        event=event, source=source, traceparent=trace.get("traceparent"), tracestate=trace.get("tracestate")
+    )
+
+
 class OutboxSignal:
     """Wakes the relay of this process right after a commit that wrote outbox rows (no NOTIFY needed)."""
 
@@ -157,14 +165,7 @@ class UnitOfWork(Generic[Tables]):
             self._signal.notify()
 
     def envelope(self, event: Event) -> Envelope:
-        """Wrap an event with this service as source and the trace context of the current operation."""
-        trace = current_trace_headers()
-        return Envelope(
-            event=event,
-            source=self._source,
-            traceparent=trace.get("traceparent"),
-            tracestate=trace.get("tracestate"),
-        )
+        return envelope_of(event, self._source)
 
     async def load(self, cls: type[A], aggregate_id: str) -> A:
         return await event_store.load_aggregate(self.conn, cls, aggregate_id)
@@ -208,6 +209,33 @@ class Writer(Generic[Tables]):
 
     def unit_of_work(self) -> UnitOfWork[Tables]:
         return UnitOfWork(self.pool, self.source, self.signal, self._tables)
+
+    async def save_when(self, aggregate: Aggregate, guard: str, *guard_args: object) -> bool:
+        """Save the aggregate's new events only if `guard`, a write of the caller's, returns a row: both in
+        ONE statement (event_store.append_when), so a unit of work of one write and its events costs one
+        round trip instead of BEGIN, the write, the append and COMMIT. False: the guard wrote nothing, and
+        the aggregate is left unsaved."""
+        pending = list(aggregate.pending)
+        envelopes = [envelope_of(event, self.source) for event in pending]
+        stored = [aggregate.stored_form(event) for event in pending]
+        async with self.pool.acquire() as conn:
+            version = await event_store.append_when(
+                conn,
+                guard,
+                guard_args,
+                aggregate.id,
+                aggregate.stream_type,
+                aggregate.version,
+                envelopes,
+                stored,
+            )
+        if version is None:
+            return False
+        aggregate.version = version
+        aggregate.pending.clear()
+        if self.signal is not None:
+            self.signal.notify()
+        return True
 
     async def execute(
         self, command: Callable[[UnitOfWork[Tables]], Awaitable[T]], *, attempts: int = COMMAND_ATTEMPTS

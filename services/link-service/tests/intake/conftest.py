@@ -114,7 +114,7 @@ class Desk:
 @pytest.fixture
 async def desk(pool: asyncpg.Pool) -> Desk:
     processor, writer = FakeProcessor(), Writer(pool, "/link-service-test")
-    intake = PaymentIntake(intake_writer(writer), PostgresAttemptLedger(pool), processor, limit=2_500_000)
+    intake = PaymentIntake(intake_writer(writer), PostgresAttemptLedger(writer), processor, limit=2_500_000)
     desk = Desk(pool, processor, writer, intake, unique("firm-intake"))
     await desk.account("operating")  # the fee account
     return desk

@@ -10,7 +10,7 @@ import pytest
 
 from link_service.commands.intake import PaymentIntake, PaymentRequest
 from link_service.domain.pay_target import Bill, PayTarget
-from link_service.domain.payment import Receipt
+from link_service.domain.payment import Payment, Receipt
 from link_service.processor import ChargeRequest
 from link_service.processor.fake import FakeProcessor
 from link_service.store.attempts import Attempt, KeyClaim, StartResult
@@ -33,6 +33,7 @@ class FakeIntakeTables:
     pending: dict[str, int] = field(default_factory=dict)  # bill id -> amount held
     attempts: dict[str, Attempt] = field(default_factory=dict)
     keys: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # -> (fingerprint, payment)
+    uow: FakeUnitOfWork[FakeIntakeTables] | None = None  # where the ledger's one statement saves events
 
     def target(self, link_id: str) -> PayTarget | None:
         found = self.targets.get(link_id)
@@ -58,6 +59,13 @@ class FakeIntakeTables:
             self.keys[claim.link_id, claim.key] = (claim.fingerprint, charge.payment_id)
         self.attempts[charge.payment_id] = Attempt(charge.payment_id, "charging", None, charge, receipt)
         return "started"
+
+    async def receive(self, payment: Payment) -> bool:
+        assert self.uow is not None
+        if self._move(payment.id, "received", None) is None:
+            return False
+        await self.uow.save(payment)
+        return True
 
     async def find(self, payment_id: str) -> Attempt | None:
         return self.attempts.get(payment_id)
@@ -129,7 +137,7 @@ class Desk:
 
 def desk() -> Desk:
     tables, processor = FakeIntakeTables(), FakeProcessor()
-    uow = FakeUnitOfWork(tables)
+    uow = tables.uow = FakeUnitOfWork(tables)
     return Desk(PaymentIntake(FakeWriter(uow), tables, processor, limit=LIMIT), processor, tables, uow)
 
 

@@ -102,7 +102,7 @@ class LinkServiceParts:
     def intake(self) -> PaymentIntake:
         return PaymentIntake(
             intake_writer(self.runtime.writer),
-            PostgresAttemptLedger(self.runtime.pool),
+            PostgresAttemptLedger(self.runtime.writer),
             self.processor,
             limit=self.settings.max_payment_amount,
         )

@@ -8,7 +8,8 @@
    again in a unit of work holding the bill's row lock, and the refusal is recorded.
 2. The processor is called OUTSIDE any transaction, with `Idempotency-Key: payment:<payment_id>`: every send
    of this payment (a retry of the adapter, the recovery after a crash) is the same charge to it.
-3. A second transaction records what it answered: PaymentReceived, or the refusal.
+3. A second transaction records what it answered: PaymentReceived in one statement with the attempt's end
+   (AttemptLedger.receive), or the refusal (a unit of work).
 
 An attempt left between 2 and 3 (a crash, no answer) is sent again by `recover_stranded`, with the same key.
 The Writer may retry 1 or 3 on a conflict; neither calls the processor.
@@ -213,6 +214,8 @@ class PaymentIntake:
         """Charge (outside any transaction), then record the answer. Raises ProcessorUnavailable."""
         assert attempt.charge is not None
         outcome = await self._processor.charge(attempt.charge)
+        if isinstance(outcome, Charged) and await self._ledger.receive(_received(attempt, outcome)):
+            return replace(attempt, state="received")  # the common answer, in one statement
 
         async def finish(uow: UnitOfWork) -> Attempt:
             return await _finish(uow, attempt.payment_id, outcome)
@@ -220,21 +223,25 @@ class PaymentIntake:
         return await self._writer.execute(finish)
 
 
+def _received(attempt: Attempt, outcome: Charged) -> Payment:
+    assert attempt.receipt is not None
+    return Payment.receive(
+        attempt.payment_id,
+        attempt.receipt,
+        method=outcome.method,
+        brand=outcome.brand,
+        last4=outcome.last4,
+        now=utcnow(),
+    )
+
+
 async def _finish(uow: UnitOfWork, payment_id: str, outcome: ChargeOutcome) -> Attempt:
+    """The answer recorded in a unit of work: a refusal, or a charge the one statement did not record."""
     if isinstance(outcome, Charged):
         received = await uow.tables.finish_received(payment_id)
         if received is None:
             return await _recorded(uow, payment_id)
-        assert received.receipt is not None
-        payment = Payment.receive(
-            payment_id,
-            received.receipt,
-            method=outcome.method,
-            brand=outcome.brand,
-            last4=outcome.last4,
-            now=utcnow(),
-        )
-        await uow.save(payment)
+        await uow.save(_received(received, outcome))
         return received
     refusal = PaymentDeclined() if isinstance(outcome, Declined) else rejection(outcome)
     refused = await uow.tables.finish_refused(payment_id, refusal)

@@ -10,6 +10,7 @@ import asyncpg
 
 from paylinks_events import DebitAuthorization, Payer
 from paylinks_runtime.aggregate import DomainError
+from paylinks_runtime.event_store import GUARD_FIRST_PARAMETER
 
 from ..domain.payment import Destination, Receipt
 from ..processor import ChargeRequest
@@ -138,6 +139,14 @@ async def finish_received(conn: asyncpg.Connection, payment_id: str) -> Attempt 
         payment_id,
     )
     return _attempt(row) if row else None
+
+
+# The guard of the payment's first events (Writer.save_when): the attempt moves from charging to received,
+# or, already answered (the request and the recovery both sent it), nothing is written.
+RECEIVED = (
+    "UPDATE payment_attempts SET state = 'received', updated_at = now()"  # noqa: S608 (a number, no input)
+    f" WHERE payment_id = ${GUARD_FIRST_PARAMETER} AND state = 'charging' RETURNING true"
+)
 
 
 # Moving an attempt out of charging or received gives its amount back to its bill's pending sum.

@@ -3,7 +3,7 @@ unit tests of the intake.
 
 - `IntakeTables`: inside a unit of work (the decision under the bill's lock, the processor's answer).
 - `AttemptLedger`: outside any transaction, each call one atomic statement. The common payment is recorded
-  by one call of it, a single round trip (see attempts.start).
+  by one call of it, a single round trip (see attempts.start), and its answer by another (`receive`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from paylinks_runtime.aggregate import DomainError
 from paylinks_runtime.unit_of_work import Writer
 
 from ..domain.pay_target import PayTarget
-from ..domain.payment import Receipt
+from ..domain.payment import Payment, Receipt
 from ..processor import ChargeRequest
 from . import attempts, idempotency, links
 from .attempts import Attempt, KeyClaim, StartResult
@@ -25,6 +25,11 @@ from .attempts import Attempt, KeyClaim, StartResult
 class AttemptLedger(Protocol):
     async def start(self, charge: ChargeRequest, receipt: Receipt, claim: KeyClaim | None) -> StartResult:
         """Claim the key, reserve the amount on the bill and record the attempt, all or nothing."""
+        ...
+
+    async def receive(self, payment: Payment) -> bool:
+        """The charge taken: the attempt received and the payment's events saved, all or nothing; False
+        (nothing saved) when the attempt no longer was charging."""
         ...
 
     async def find(self, payment_id: str) -> Attempt | None: ...
@@ -88,12 +93,16 @@ class PostgresIntakeTables:
 class PostgresAttemptLedger:
     """Each call on a pooled connection of its own, in no transaction but its statement's."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+        self._pool = writer.pool
 
     async def start(self, charge: ChargeRequest, receipt: Receipt, claim: KeyClaim | None) -> StartResult:
         async with self._pool.acquire() as conn:
             return await attempts.start(conn, charge, receipt, claim)
+
+    async def receive(self, payment: Payment) -> bool:
+        return await self._writer.save_when(payment, attempts.RECEIVED, payment.id)
 
     async def find(self, payment_id: str) -> Attempt | None:
         async with self._pool.acquire() as conn:
