@@ -10,7 +10,6 @@ service whose commands are unit-tested gives a factory that wraps the connection
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Generic, Protocol, cast
@@ -25,6 +24,7 @@ from .aggregate import Aggregate
 from .event_store import ConcurrencyError
 from .retry import Backoff, retry
 from .tracing import current_trace_headers
+from .wakeup import woken_or_polled
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -101,12 +101,7 @@ class OutboxSignal:
         self._event.set()
 
     async def wait(self, timeout: float) -> None:
-        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives just
-        # as the wait completes, and a relay woken by every commit then cannot be stopped.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._event.wait()
-        self._event.clear()
+        await woken_or_polled(self._event, timeout)
 
 
 class _OutboxWrites:

@@ -14,6 +14,7 @@ import httpx
 import structlog
 
 from paylinks_runtime.db import open_database, postgres_reachable
+from paylinks_runtime.wakeup import woken_or_polled
 
 from . import idempotency, payouts, scheduler
 from .config import Settings
@@ -106,10 +107,7 @@ class SandboxRuntime:
             if wake is None:
                 await asyncio.sleep(seconds)
                 continue
-            with contextlib.suppress(TimeoutError):  # asyncio.timeout: see webhook_delivery.run_worker
-                async with asyncio.timeout(seconds):
-                    await wake.wait()
-            wake.clear()
+            await woken_or_polled(wake, seconds)
 
     def _spawn(self, name: str, coro: Awaitable[None]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))

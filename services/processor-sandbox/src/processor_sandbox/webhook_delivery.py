@@ -11,7 +11,6 @@ is dropped after `sandbox_webhook_max_client_errors` tries, and logged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ from paylinks_runtime import webhook_signature
 from paylinks_runtime.db import database_unavailable
 from paylinks_runtime.retry import Backoff
 from paylinks_runtime.tracing import context_from, current_trace_headers, tracer
+from paylinks_runtime.wakeup import woken_or_polled
 
 from .config import Settings
 from .metrics import WEBHOOK_FAILURES, WEBHOOKS_DELIVERED
@@ -134,12 +134,7 @@ async def run_worker(delivery: WebhookDelivery, wake: asyncio.Event, poll_second
                 continue
         except Exception as exc:  # the worker must outlive any one failure (the database restarting, a bug)
             log_failure(log, "webhook delivery failed; retrying", exc)
-        # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that arrives as the
-        # event is set (gh-86296), and the worker then outlived the stop that cancelled it.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(poll_seconds):
-                await wake.wait()
-        wake.clear()
+        await woken_or_polled(wake, poll_seconds)
 
 
 def log_failure(logger: structlog.stdlib.BoundLogger, message: str, exc: Exception) -> None:
