@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import httpx
@@ -157,6 +157,16 @@ class Firm:
         response = await self.client.get("/v1/emails", params={"payment_id": payment_id}, headers=self.staff)
         assert response.status_code == 200, response.text
         return [e for e in response.json()["items"] if notice in (None, e["notice"])]
+
+    async def sent_emails(self, payment_id: str, notice: str | None = "staff") -> list[dict[str, Any]]:
+        """The payment's emails once each is marked sent: the SMTP server may have a message a moment before
+        the sender marks its row, so a test that saw the mail waits for the mark too."""
+
+        async def all_marked_sent() -> list[dict[str, Any]]:
+            rows = await self.emails(payment_id, notice)
+            return rows if rows and all(r["status"] == "sent" for r in rows) else []
+
+        return cast(list[dict[str, Any]], await eventually(all_marked_sent))
 
     @property
     def admin(self) -> dict[str, str]:

@@ -41,7 +41,7 @@ async def test_a_paused_link_is_emailed_once_to_its_accounts_recipients(firm) ->
     assert firm.display_name in text
     assert "were paused for 15 minutes after 6 declined cards within 10 minutes" in text
     assert "likely card testing" in text
-    rows = await firm.emails(link_id)
+    rows = await firm.sent_emails(link_id)
     assert sorted(r["event_id"] for r in rows) == sorted([first.id, later.id])
     assert {(r["status"], r["recipient_group"]) for r in rows} == {("sent", f"bank_account:{account}")}
     assert len(firm.mail("trust-desk")) == 2

@@ -98,7 +98,7 @@ async def test_the_reminder_goes_to_the_trust_accounts_own_recipients(firm) -> N
 
     [reminder] = await eventually(lambda: reminders("trustdesk"), timeout=40)
     assert unidentified.payment_id in firm.text(reminder)
-    [row] = await firm.emails(unidentified.payment_id, notice="unidentified_trust_reminder")
+    [row] = await firm.sent_emails(unidentified.payment_id, notice="unidentified_trust_reminder")
     assert row["status"] == "sent"
     assert reminders("office") == []
 
