@@ -70,4 +70,4 @@ bench: setup ## benchmarks, each figure beside a baseline measured in the same r
 	$(UV) sync --locked --python python3 --group bench
 	@$(WITH_INFRA) $(PY) -m bench.run $(BENCH_ARGS)
 chaos: setup ## fault injection and hostile-input suites, with a report (faults, inputs, records checked, lost, duplicated)
-	@$(WITH_INFRA) $(VENV)/bin/pytest tests/chaos tests/security -p no:randomly --chaos-full --chaos-mutations
+	@FUZZ_EXAMPLES=100 $(WITH_INFRA) $(VENV)/bin/pytest tests/chaos tests/security -p no:randomly --chaos-full --chaos-mutations

@@ -18,7 +18,8 @@ from schemathesis.core.failures import FailureGroup
 
 from processor_sandbox.testing import Sandbox
 
-MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
+# Per operation, as in tests/security/fuzzing.py: within `make test`'s budget; FUZZ_EXAMPLES goes deeper.
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 
 
 def contract_error_shape(ctx: Any, response: Any, case: Any) -> None:
