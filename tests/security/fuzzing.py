@@ -24,7 +24,7 @@ from schemathesis.core.failures import FailureGroup
 from .hostile import FUZZ_DICTIONARY, leaked_internals
 
 # Per operation and auth mode. The default keeps the folder within `make test`'s budget (about 0.7 s per
-# operation, 66 of them); `make chaos` fuzzes deeper (FUZZ_EXAMPLES=100), FUZZ_EXAMPLES=500 deeper still.
+# case, 75 of them); `make chaos` fuzzes deeper (FUZZ_EXAMPLES=100), FUZZ_EXAMPLES=500 deeper still.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 
 
