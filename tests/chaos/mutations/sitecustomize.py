@@ -67,7 +67,7 @@ def _publish_outside_the_transaction() -> None:
     inside the transaction (a broker down at that moment: the event is never published)."""
     from paylinks_runtime import event_store
 
-    append, enqueue = event_store.append, event_store.enqueue
+    append, append_when, enqueue = event_store.append, event_store.append_when, event_store.enqueue
     publisher = _DirectPublisher()
 
     async def append_and_send(
@@ -88,7 +88,19 @@ def _publish_outside_the_transaction() -> None:
         await _drop_outbox_rows(conn, envelopes)
         await publisher.send(envelopes)
 
+    async def append_when_and_send(
+        conn: Any, guard: str, guard_args: Sequence[Any], *stream: Any
+    ) -> int | None:
+        envelopes = stream[3]  # after stream_id, stream_type and expected_version
+        async with conn.transaction():  # the guarded append (Writer.save_when) is a statement on its own
+            version = await append_when(conn, guard, guard_args, *stream)
+            if version is not None:
+                await _drop_outbox_rows(conn, envelopes)
+                await publisher.send(envelopes)
+        return version
+
     event_store.append = append_and_send  # type: ignore[assignment]
+    event_store.append_when = append_when_and_send  # type: ignore[assignment]
     event_store.enqueue = enqueue_and_send  # type: ignore[assignment]
 
 
