@@ -94,26 +94,25 @@ class PostgresAttemptLedger:
     """Each call on a pooled connection of its own, in no transaction but its statement's."""
 
     def __init__(self, writer: Writer) -> None:
-        self._writer = writer
-        self._pool = writer.pool
+        self._writer = writer  # its pool for the statements, and `save_when` for the answer
 
     async def start(self, charge: ChargeRequest, receipt: Receipt, claim: KeyClaim | None) -> StartResult:
-        async with self._pool.acquire() as conn:
+        async with self._writer.pool.acquire() as conn:
             return await attempts.start(conn, charge, receipt, claim)
 
     async def receive(self, payment: Payment) -> bool:
         return await self._writer.save_when(payment, attempts.RECEIVED, payment.id)
 
     async def find(self, payment_id: str) -> Attempt | None:
-        async with self._pool.acquire() as conn:
+        async with self._writer.pool.acquire() as conn:
             return await attempts.find(conn, payment_id)
 
     async def stranded(self, older_than_seconds: float) -> list[str]:
-        async with self._pool.acquire() as conn:
+        async with self._writer.pool.acquire() as conn:
             return await attempts.stranded(conn, older_than_seconds)
 
     async def forget_expired_keys(self) -> int:
-        async with self._pool.acquire() as conn:
+        async with self._writer.pool.acquire() as conn:
             return await idempotency.prune(conn)
 
 
