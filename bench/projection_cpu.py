@@ -1,7 +1,8 @@
 """CPU per projected event, less sensitive to a loaded machine than figure 1's wall time.
 
 reconciliation-service's projection consumer (create_runtime, as figure 1) catches up on N events of a
-private topic; printed per event: this process's CPU (the service, plus this script's polling every 0.5 s)
+private topic; printed per event: this process's CPU (the service, plus this script's polling every 0.05 s,
+so the wall time is known to 0.05 s)
 and the CPU of every process of the local Postgres instance ($PAYLINKS_HOME/pg/data: the deploy/local one,
 nothing else uses it). Not a figure: a tool to compare two versions of the code in one sitting, e.g.
 
@@ -69,7 +70,7 @@ async def one(ctx: BenchContext, topic: str, events: int) -> tuple[float, float,
                 sum(max(0, o.offset) for o in (await admin.list_consumer_group_offsets(group)).values())
                 < events
             ):
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.05)
             c1, p1, w1 = me_cpu(), pg_cpu(), time.perf_counter()
             await check_read_model(runtime.pool, events // 2)
         finally:
