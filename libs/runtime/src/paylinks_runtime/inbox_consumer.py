@@ -11,6 +11,12 @@ The handler is either per event (`Handler`: one CONSUMER span per event, a child
 or per batch (`BatchHandler`: one CONSUMER span linked to every event's producer span, as the messaging
 conventions say; a projection uses it to write a batch with one statement per table).
 
+The next batch is fetched and decoded while the current one is applied. By default its decoding starts at
+once, in slices between the current transaction's statements. A batch handler that ends in one long
+statement (a projection's merge) can instead have it start when that statement does
+(`decode_when_database_busy`, the handler calling `database_busy()`): Python's decoding then overlaps the
+database's merging instead of delaying the transaction's short statements while Postgres idles.
+
 Undecodable or invalid records go to `<topic>.dlq` and consumption continues. A record whose handler
 keeps failing for a reason of its own is isolated and dead-lettered too; while the database is unavailable
 (down, read-only in a failover, disk full, out of connections) the batch waits and is tried again, its
@@ -25,6 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +77,18 @@ _LOGGED_IDS = 20
 # Records decoded between two yields to the event loop: decoding is CPU work, and the batch before is
 # being written meanwhile; each yield lets its next statement go to Postgres instead of waiting.
 DECODE_SLICE = 50
+
+# Set while a batch is applied by a consumer that decodes its next batch when the database is busy.
+_DATABASE_BUSY: ContextVar[asyncio.Event | None] = ContextVar("database_busy", default=None)
+
+
+def database_busy() -> None:
+    """Said by a batch handler just before it awaits a statement the database takes long over: the consumer
+    (with `decode_when_database_busy`) decodes its next batch meanwhile. Anywhere else it does nothing."""
+    busy = _DATABASE_BUSY.get()
+    if busy is not None:
+        busy.set()
+
 
 Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 BatchHandler = Callable[[UnitOfWork, list[Envelope]], Awaitable[None]]
@@ -132,6 +151,7 @@ class InboxConsumer:
         start_from: str = "earliest",
         lag_every_seconds: float = 2.0,
         offsets_in_transaction: bool = False,
+        decode_when_database_busy: bool = False,
     ) -> None:
         self.name = name
         self._start_from = start_from
@@ -145,6 +165,7 @@ class InboxConsumer:
         self._bootstrap = bootstrap_servers
         self._batch_size = batch_size
         self._offsets_in_transaction = offsets_in_transaction
+        self._decode_when_database_busy = decode_when_database_busy
         self._consumer: AIOKafkaConsumer | None = None
         # The lag is asked on connections of its own: a broker answers a connection's requests one at a
         # time, and the consumer's fetches (long polls of up to fetch.max.wait.ms) would hold each offsets
@@ -225,9 +246,11 @@ class InboxConsumer:
         """Fetch and decode the next batch while the current one's transaction runs (Python's work and the
         database's overlap), commit the current batch's offsets as soon as its transaction committed."""
         assert self._consumer is not None, "start() first"
-        current = await self._fetch()
+        current = await self._fetch(None)
         while True:
-            following = asyncio.create_task(self._fetch())
+            busy = asyncio.Event() if self._decode_when_database_busy else None
+            following = asyncio.create_task(self._fetch(busy))
+            told = _DATABASE_BUSY.set(busy)
             try:
                 if current.deliveries:
                     await self._apply_until_done(current.deliveries)
@@ -237,6 +260,10 @@ class InboxConsumer:
                 following.cancel()  # whatever it fetched is delivered again after the rewind
                 await asyncio.gather(following, return_exceptions=True)
                 raise
+            finally:
+                _DATABASE_BUSY.reset(told)
+            if busy is not None:
+                busy.set()  # applied without saying so (a small batch, a redelivery): decode now
             current = await following
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
@@ -257,11 +284,14 @@ class InboxConsumer:
             log.info("offsets not committed: the group is rebalancing", consumer=self.name, error=repr(exc))
             return
 
-    async def _fetch(self) -> Fetched:
-        """The next batch (empty after a quiet poll), decoded; poison records go to the DLQ here."""
+    async def _fetch(self, busy: asyncio.Event | None) -> Fetched:
+        """The next batch (empty after a quiet poll), decoded once `busy` is set (at once without it); poison
+        records go to the DLQ here."""
         assert self._consumer is not None
         batch = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+        if busy is not None:
+            await busy.wait()
         return Fetched(await self._decode(batch), offsets)
 
     async def process(self, batch: Batch) -> None:

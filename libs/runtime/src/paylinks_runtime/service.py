@@ -38,6 +38,8 @@ class ConsumerSpec:
     batch_handler: BatchHandler | None = None  # per batch (see inbox_consumer)
     # For an idempotent batch handler: offsets stored in its transaction instead of an inbox row per event.
     offsets_in_transaction: bool = False
+    # For a batch handler that calls inbox_consumer.database_busy() before its long statement.
+    decode_when_database_busy: bool = False
 
 
 class ServiceRuntime:
@@ -121,6 +123,7 @@ class ServiceRuntime:
             batch_size=self.settings.consumer_batch_size,
             start_from=self.settings.consumer_start,
             offsets_in_transaction=spec.offsets_in_transaction,
+            decode_when_database_busy=spec.decode_when_database_busy,
         )
         await consumer.start()
         self._consumers.append(consumer)
