@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from paylinks_events import Envelope
+from paylinks_runtime.inbox_consumer import database_busy
 
 from .projection import plan
 from .projection_rows import ProjectionWrites
@@ -38,10 +39,28 @@ async def apply(conn: asyncpg.Connection, envelopes: Iterable[Envelope]) -> None
 
 
 async def write(conn: asyncpg.Connection, writes: ProjectionWrites) -> None:
+    """Each table's rows in turn: a few sent with their statement, many staged first and their statements
+    then sent together, in order, as one (the database merges a whole batch while the consumer decodes the
+    next one: see database_busy)."""
+    merges: list[str] = []
     for table in _TABLE_WRITES:
         rows: Mapping[Any, tuple[Any, ...]] = getattr(writes, table.rows)
-        if rows:
-            await table.write(conn, _in_key_order(rows))
+        if not rows:
+            continue
+        if len(rows) >= COPY_FROM_ROWS:
+            merges.append(await table.stage(conn, _in_key_order(rows)))
+            continue
+        await _merge(conn, merges)  # the tables before this one first: the order of _TABLE_WRITES holds
+        await table.write_few(conn, _in_key_order(rows))
+    await _merge(conn, merges)
+
+
+async def _merge(conn: asyncpg.Connection, merges: list[str]) -> None:
+    """The staged tables' statements, in one round trip (they take no parameters)."""
+    if merges:
+        database_busy()
+        await conn.execute(";\n".join(merges))
+        merges.clear()
 
 
 def _in_key_order(rows: Mapping[Any, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -64,10 +83,11 @@ class TableWrite:
     row_type: str
     statement: str
 
-    async def write(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
-        if len(rows) < COPY_FROM_ROWS:
-            await conn.execute(self.statement.format(rows=f"unnest($1::{self.row_type}[])"), rows)
-            return
+    async def write_few(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+        await conn.execute(self.statement.format(rows=f"unnest($1::{self.row_type}[])"), rows)
+
+    async def stage(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> str:
+        """Copy the rows into a staging table; the statement that merges them from there."""
         # A temporary table of the row type, per session, emptied by every commit; copied into in key order,
         # which a scan of it then keeps.
         staged = f"staged_{self.row_type}"
@@ -75,7 +95,7 @@ class TableWrite:
             f"CREATE TEMP TABLE IF NOT EXISTS {staged} OF {self.row_type} ON COMMIT DELETE ROWS"
         )
         await conn.copy_records_to_table(staged, records=rows)
-        await conn.execute(self.statement.format(rows=staged))
+        return self.statement.format(rows=staged)
 
 
 _UPSERT_BANK_ACCOUNTS = """

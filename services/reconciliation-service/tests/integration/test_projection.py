@@ -3,10 +3,17 @@ staff list, totals and payment view built from them."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
+import pytest
+
 from paylinks_events import Envelope, Payer
+from paylinks_runtime import inbox_consumer
 from paylinks_runtime.testing import auth_header, eventually
+from reconciliation_service import projection_store
+from reconciliation_service.projection_store import COPY_FROM_ROWS
 
 
 async def listed_ids(firm, **params) -> list[str]:  # type: ignore[no-untyped-def]
@@ -225,3 +232,31 @@ async def test_a_redelivered_event_has_one_effect(firm) -> None:  # type: ignore
     assert [h["type"] for h in history] == ["PaymentReceived", "PaymentProcessed"]
     assert history[0]["event_id"] == envelope.id
     assert history[0]["by"] == "/tests"
+
+
+@pytest.mark.parametrize(("payments", "says_busy"), [(COPY_FROM_ROWS, True), (COPY_FROM_ROWS - 1, False)])
+async def test_a_batch_staged_for_one_merge_says_the_database_is_busy_before_merging(  # type: ignore[no-untyped-def]
+    firm, pool: asyncpg.Pool, payments: int, says_busy: bool
+) -> None:
+    """The consumer decodes its next batch while the database merges this one (database_busy); a batch too
+    small to stage is written statement by statement, and says nothing."""
+    account = firm.bank_account()
+    envelopes = [Envelope(firm.received(account.bank_account_id), "/test") for _ in range(payments)]
+    busy = asyncio.Event()
+    told = inbox_consumer._DATABASE_BUSY.set(busy)  # as the consumer does while it applies a batch
+    try:
+        async with pool.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                await projection_store.apply(conn, envelopes)
+                ids = [e.event.payment_id for e in envelopes]
+                written = await conn.fetchval(
+                    "SELECT count(*) FROM payments WHERE payment_id = any($1::text[])", ids
+                )
+            finally:
+                await transaction.rollback()
+    finally:
+        inbox_consumer._DATABASE_BUSY.reset(told)
+    assert written == payments
+    assert busy.is_set() is says_busy
