@@ -10,7 +10,7 @@ from aiokafka.structs import ConsumerRecord
 
 from paylinks_events import ContactCreated, Envelope
 from paylinks_runtime import inbox_consumer
-from paylinks_runtime.inbox_consumer import Delivery, InboxConsumer
+from paylinks_runtime.inbox_consumer import Delivery, InboxConsumer, each_batch
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +29,7 @@ def _consumer() -> InboxConsumer:
         name="test-batch-span",
         topics=["practice.events"],
         writer=None,  # type: ignore[arg-type]  # a span needs neither the database nor Kafka
-        batch_handler=lambda uow, envelopes: None,  # type: ignore[arg-type,return-value]
+        batch_handler=each_batch(lambda uow, envelopes: None),  # type: ignore[arg-type,return-value]
         dead_letters=None,  # type: ignore[arg-type]
         bootstrap_servers="unused:9092",
     )

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from paylinks_events import ContactCreated, Envelope, to_record
 from paylinks_runtime.dead_letters import DeadLetters
-from paylinks_runtime.inbox_consumer import InboxConsumer
+from paylinks_runtime.inbox_consumer import InboxConsumer, each_batch
 from paylinks_runtime.metrics import EVENTS_DUPLICATE
 from paylinks_runtime.testing import BOOTSTRAP, TopicWatcher, eventually, header, unique
 from paylinks_runtime.unit_of_work import UnitOfWork, Writer
@@ -37,7 +37,7 @@ def consumer(pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, group: 
         name=group,
         topics=[topic],
         writer=Writer(pool, "/t"),
-        batch_handler=count_effects,
+        batch_handler=each_batch(count_effects),
         dead_letters=DeadLetters(producer, group),
         bootstrap_servers=BOOTSTRAP,
         batch_size=7,
@@ -92,7 +92,7 @@ async def test_a_handler_failure_stores_no_offset(effects, producer, topic) -> N
     async def fail(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
         raise asyncpg.DataError("the handler's own fault")
 
-    member._batch_handler = fail
+    member._batch_handler = each_batch(fail)
     await member.start()
     try:
         batch = await member._consumer.getmany(timeout_ms=5000)  # type: ignore[union-attr]
@@ -161,7 +161,7 @@ async def test_a_record_the_handler_cannot_apply_is_dead_lettered_and_its_batch_
             raise asyncpg.DataError("the handler cannot apply that event")
         await count_effects(uow, batch)
 
-    member._batch_handler = refuse_explode
+    member._batch_handler = each_batch(refuse_explode)
     async with TopicWatcher(f"{topic}.dlq") as dlq:
         await member.start()
         try:

@@ -11,17 +11,17 @@ from aiokafka import AIOKafkaProducer
 
 from paylinks_events import Envelope
 from paylinks_runtime.dead_letters import DeadLetters
-from paylinks_runtime.inbox_consumer import Batch, Delivery, InboxConsumer, database_busy
+from paylinks_runtime.inbox_consumer import Batch, Delivery, InboxConsumer, database_busy, each_batch
 from paylinks_runtime.testing import BOOTSTRAP, eventually, unique
 from paylinks_runtime.unit_of_work import UnitOfWork, Writer
 
 from .test_consumer_offsets import publish_contacts
 
-BatchHandler = Callable[[UnitOfWork, list[Envelope]], Awaitable[None]]
+Apply = Callable[[UnitOfWork, list[Envelope]], Awaitable[None]]
 
 
 def consumer(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, handler: BatchHandler, *, paced: bool
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, handler: Apply, *, paced: bool
 ) -> tuple[InboxConsumer, list[int]]:
     """The consumer, and the sizes of the batches it decoded so far, in order."""
     group = unique("test-paced")
@@ -29,7 +29,7 @@ def consumer(
         name=group,
         topics=[topic],
         writer=Writer(pool, "/t"),
-        batch_handler=handler,
+        batch_handler=each_batch(handler),
         dead_letters=DeadLetters(producer, group),
         bootstrap_servers=BOOTSTRAP,
         batch_size=5,

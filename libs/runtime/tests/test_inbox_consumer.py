@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from paylinks_events import ContactCreated, Envelope, Topic, to_record
 from paylinks_runtime.dead_letters import DeadLetters
-from paylinks_runtime.inbox_consumer import InboxConsumer
+from paylinks_runtime.inbox_consumer import InboxConsumer, each_batch
 from paylinks_runtime.outbox_relay import OutboxRelay
 from paylinks_runtime.testing import (
     BOOTSTRAP,
@@ -263,7 +263,7 @@ async def test_a_batch_handler_gets_each_fresh_event_once_in_one_call_and_a_link
         name=name,
         topics=[topic],
         writer=Writer(effects, "/t"),
-        batch_handler=apply_batch,
+        batch_handler=each_batch(apply_batch),
         dead_letters=DeadLetters(producer, name),
         bootstrap_servers=BOOTSTRAP,
     )

@@ -19,7 +19,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from paylinks_events import ContactCreated, Envelope, to_record
 from paylinks_runtime.dead_letters import DeadLetters
-from paylinks_runtime.inbox_consumer import InboxConsumer
+from paylinks_runtime.inbox_consumer import InboxConsumer, each_batch
 from paylinks_runtime.kafka import ensure_topics
 from paylinks_runtime.testing import BOOTSTRAP, unique
 from paylinks_runtime.unit_of_work import UnitOfWork, Writer
@@ -132,7 +132,7 @@ async def test_the_lag_gauge_reports_the_true_lag_while_a_far_behind_consumer_ca
         name=group,
         topics=topics,
         writer=Writer(effects, "/t"),
-        batch_handler=record_effects,
+        batch_handler=each_batch(record_effects),
         dead_letters=DeadLetters(producer, group),
         bootstrap_servers=BOOTSTRAP,
         batch_size=BATCH,

@@ -151,13 +151,13 @@ def _commit_offsets_before_the_effect() -> None:
     from paylinks_runtime.inbox_consumer import InboxConsumer
 
     async def commit_first(self: Any) -> None:
-        current = await self._fetch()
+        current = await self._fetch(None)
         while True:
             if current.offsets:
                 await self._consumer.commit(current.offsets)
             if current.deliveries:
                 await self._apply_until_done(current.deliveries)
-            current = await self._fetch()
+            current = await self._fetch(None)
 
     InboxConsumer._consume = commit_first  # type: ignore[method-assign]
 

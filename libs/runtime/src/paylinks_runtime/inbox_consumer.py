@@ -9,13 +9,15 @@ handler absorbs.
 
 The handler is either per event (`Handler`: one CONSUMER span per event, a child of its producer span)
 or per batch (`BatchHandler`: one CONSUMER span linked to every event's producer span, as the messaging
-conventions say; a projection uses it to write a batch with one statement per table).
+conventions say; a projection uses it to write a batch with one statement per table). A batch handler's
+pure part (`prepare`: a projection's planning) runs as the batch is decoded, ahead of its transaction.
 
 The next batch is fetched and decoded while the current one is applied. By default its decoding starts at
 once, in slices between the current transaction's statements. A batch handler that ends in one long
 statement (a projection's merge) can instead have it start when that statement does
 (`decode_when_database_busy`, the handler calling `database_busy()`): Python's decoding then overlaps the
-database's merging instead of delaying the transaction's short statements while Postgres idles.
+database's merging instead of delaying the transaction's short statements while Postgres idles. The
+handler's `prepare` of the next batch runs then too.
 
 Undecodable or invalid records go to `<topic>.dlq` and consumption continues. A record whose handler
 keeps failing for a reason of its own is isolated and dead-lettered too; while the database is unavailable
@@ -34,7 +36,7 @@ from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 import structlog
@@ -91,7 +93,32 @@ def database_busy() -> None:
 
 
 Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
-BatchHandler = Callable[[UnitOfWork, list[Envelope]], Awaitable[None]]
+Prepared = TypeVar("Prepared")
+
+
+@dataclass(frozen=True)
+class BatchHandler(Generic[Prepared]):
+    """Applies a batch of fresh events in two steps. `prepare` is pure (no I/O; `apply` never changes what
+    it returns, so a batch tried again is applied from the same): it turns the events into what `apply`
+    writes, and runs when the batch is decoded, while the batch before it is still being applied. `apply`
+    writes it in the consumer's transaction. A batch of which some records were applied already (a
+    redelivery) is prepared again, from its fresh events, in the transaction."""
+
+    apply: Callable[[UnitOfWork, Prepared], Awaitable[None]]
+    prepare: Callable[[list[Envelope]], Prepared]
+
+
+def each_batch(
+    apply: Callable[[UnitOfWork, list[Envelope]], Awaitable[None]],
+) -> BatchHandler[list[Envelope]]:
+    """A batch handler with nothing to prepare: `apply` takes the fresh events."""
+    return BatchHandler(apply, _as_they_are)
+
+
+def _as_they_are(envelopes: list[Envelope]) -> list[Envelope]:
+    return envelopes
+
+
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 
 # Conflicts another attempt resolves (another writer first, a deadlock victim), a slow answer, and a
@@ -134,6 +161,7 @@ class Fetched:
 
     deliveries: list[Delivery]
     offsets: dict[TopicPartition, int]
+    prepared: object = None  # the batch handler's prepare() of every delivery, if it has one
 
 
 class InboxConsumer:
@@ -144,7 +172,7 @@ class InboxConsumer:
         topics: Sequence[str],
         writer: Writer,
         handler: Handler | None = None,
-        batch_handler: BatchHandler | None = None,
+        batch_handler: BatchHandler[Any] | None = None,
         dead_letters: DeadLetters,
         bootstrap_servers: str,
         batch_size: int = 500,
@@ -253,7 +281,7 @@ class InboxConsumer:
             told = _DATABASE_BUSY.set(busy)
             try:
                 if current.deliveries:
-                    await self._apply_until_done(current.deliveries)
+                    await self._apply_until_done(current.deliveries, current.prepared)
                 if current.offsets:
                     await self._commit(current.offsets)
             except BaseException:
@@ -292,7 +320,18 @@ class InboxConsumer:
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
         if busy is not None:
             await busy.wait()
-        return Fetched(await self._decode(batch), offsets)
+        deliveries = await self._decode(batch)
+        return Fetched(deliveries, offsets, self._prepare_ahead(deliveries))
+
+    def _prepare_ahead(self, deliveries: list[Delivery]) -> object:
+        """The batch handler's prepare() of the deliveries; None if there is none, or if it failed: then the
+        batch is prepared again in its transaction, where a failure isolates the record that causes it."""
+        if self._batch_handler is None or not deliveries:
+            return None
+        try:
+            return self._batch_handler.prepare([d.envelope for d in deliveries])
+        except Exception:
+            return None
 
     async def process(self, batch: Batch) -> None:
         deliveries = await self._decode(batch)
@@ -314,11 +353,11 @@ class InboxConsumer:
                     deliveries.append(Delivery(record, envelope))
         return deliveries
 
-    async def _apply_until_done(self, deliveries: list[Delivery]) -> None:
+    async def _apply_until_done(self, deliveries: list[Delivery], prepared: object = None) -> None:
         """Apply the batch, waiting out an unavailable database for as long as it takes (the offsets wait
         too); only an error the records themselves cause sends the batch to be isolated record by record."""
         try:
-            await self._apply_while_retryable(deliveries)
+            await self._apply_while_retryable(deliveries, prepared)
         except Exception:
             log.exception(
                 "consumer batch failed; isolating its records",
@@ -328,7 +367,7 @@ class InboxConsumer:
             )
             await self._apply_one_by_one(deliveries)
 
-    async def _apply_while_retryable(self, deliveries: list[Delivery]) -> None:
+    async def _apply_while_retryable(self, deliveries: list[Delivery], prepared: object = None) -> None:
         def not_applied(exc: Exception, wait: float) -> None:
             CONSUMER_BATCH_RETRIES.labels(self.name, type(exc).__name__).inc()
             log.warning(
@@ -339,20 +378,22 @@ class InboxConsumer:
             )
 
         await retry(
-            lambda: self._apply_batch(deliveries),
+            lambda: self._apply_batch(deliveries, prepared),
             backoff=BATCH_BACKOFF,
             retry_if=worth_retrying,
             on_retry=not_applied,
         )
 
-    async def _apply_batch(self, deliveries: list[Delivery]) -> None:
+    async def _apply_batch(self, deliveries: list[Delivery], prepared: object = None) -> None:
         async with self._writer.unit_of_work() as uow:
             fresh = await self._fresh(uow.conn, deliveries)
             if self._batch_handler is not None:
                 if not fresh:
                     return  # every event was a redelivery: the inbox claim commits, nothing to apply
                 with self._batch_span(fresh):
-                    await self._batch_handler(uow, [d.envelope for d in fresh])
+                    if prepared is None or len(fresh) < len(deliveries):
+                        prepared = self._batch_handler.prepare([d.envelope for d in fresh])
+                    await self._batch_handler.apply(uow, prepared)
             else:
                 for delivery in fresh:
                     with self._span(delivery):

@@ -35,7 +35,7 @@ class ConsumerSpec:
     name: str  # the consumer group id, and the inbox's consumer name
     topics: Sequence[str]
     handler: Handler | None = None  # per event, or
-    batch_handler: BatchHandler | None = None  # per batch (see inbox_consumer)
+    batch_handler: BatchHandler[Any] | None = None  # per batch (see inbox_consumer)
     # For an idempotent batch handler: offsets stored in its transaction instead of an inbox row per event.
     offsets_in_transaction: bool = False
     # For a batch handler that calls inbox_consumer.database_busy() before its long statement.
