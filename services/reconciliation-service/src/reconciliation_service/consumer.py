@@ -5,17 +5,19 @@ same transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 import structlog
 from prometheus_client import Counter
 
 from paylinks_events import Envelope, FeeCharged
+from paylinks_runtime.inbox_consumer import BatchHandler
 from paylinks_runtime.service import ConsumerSpec
 from paylinks_runtime.unit_of_work import UnitOfWork
 
 from . import money_queries, projection_store
-from .projection import PROJECTION_TOPICS
+from .projection import PROJECTION_TOPICS, ProjectionWrites, plan
 
 CONSUMER_NAME = "reconciliation-service"
 log = structlog.get_logger(__name__)
@@ -26,18 +28,38 @@ FEES_ON_TRUST = Counter(
 )
 
 
-async def project(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
-    """Apply a batch of events to the live read model in the consumer's transaction."""
+@dataclass(frozen=True)
+class PlannedBatch:
+    """A batch's rows, and the fees among its events (to flag the ones charged to a trust account)."""
+
+    writes: ProjectionWrites
+    fees: list[tuple[str, str]]
+
+
+def plan_batch(envelopes: list[Envelope]) -> PlannedBatch:
+    """Pure: run by the consumer as the batch is decoded, while the batch before it is written."""
+    return PlannedBatch(plan(envelopes), fees_of(envelopes))
+
+
+async def write_batch(uow: UnitOfWork, planned: PlannedBatch) -> None:
+    """Write a planned batch into the live read model in the consumer's transaction."""
     await projection_store.hold_read_model_shared(uow.conn)  # a rebuild's switch-over waits for us
-    await projection_store.apply(uow.conn, envelopes)
-    await flag_fees_on_trust(uow.conn, envelopes)
+    await projection_store.write(uow.conn, planned.writes)
+    await flag_fees_on_trust(uow.conn, planned.fees)
 
 
-async def flag_fees_on_trust(conn: asyncpg.Connection, envelopes: list[Envelope]) -> list[asyncpg.Record]:
-    """Surface the fees of these events charged to a trust account, in the log and the metric (the trust
-    reconciliation counts them too, whatever order the account and the fee arrive in; this catches the ones
-    whose account is known by the time the fee is applied)."""
-    fees = [(e.event.firm_id, e.event.fee_id) for e in envelopes if isinstance(e.event, FeeCharged)]
+PROJECT = BatchHandler(write_batch, plan_batch)
+
+
+def fees_of(envelopes: list[Envelope]) -> list[tuple[str, str]]:
+    """(firm, fee) of the FeeCharged events among these."""
+    return [(e.event.firm_id, e.event.fee_id) for e in envelopes if isinstance(e.event, FeeCharged)]
+
+
+async def flag_fees_on_trust(conn: asyncpg.Connection, fees: list[tuple[str, str]]) -> list[asyncpg.Record]:
+    """Surface the fees of these (firm, fee) charged to a trust account, in the log and the metric (the
+    trust reconciliation counts them too, whatever order the account and the fee arrive in; this catches the
+    ones whose account is known by the time the fee is applied)."""
     flagged = await money_queries.fees_on_trust(conn, fees) if fees else []
     for fee in flagged:
         FEES_ON_TRUST.inc()
@@ -54,7 +76,7 @@ def projection_consumer(topics: Sequence[str] = PROJECTION_TOPICS) -> ConsumerSp
     return ConsumerSpec(
         name=CONSUMER_NAME,
         topics=tuple(topics),
-        batch_handler=project,
+        batch_handler=PROJECT,
         offsets_in_transaction=True,
         decode_when_database_busy=True,
     )

@@ -9,7 +9,7 @@ from typing import Any
 from paylinks_events import Envelope, PayoutLine
 from paylinks_runtime.testing import eventually
 from reconciliation_service import projection_store
-from reconciliation_service.consumer import FEES_ON_TRUST, flag_fees_on_trust
+from reconciliation_service.consumer import FEES_ON_TRUST, fees_of, flag_fees_on_trust
 
 
 async def reconciliation(firm, bank_account_id: str, as_of: datetime | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -117,7 +117,7 @@ async def test_the_consumer_flags_a_fee_charged_to_a_known_trust_account(firm, p
         try:  # straight into the read model, as the consumer's batch does: not through the shared topics
             await projection_store.apply(conn, envelopes)
             before = FEES_ON_TRUST._value.get()
-            flagged = await flag_fees_on_trust(conn, envelopes)
+            flagged = await flag_fees_on_trust(conn, fees_of(envelopes))
             assert FEES_ON_TRUST._value.get() >= before + 1
         finally:
             await transaction.rollback()
