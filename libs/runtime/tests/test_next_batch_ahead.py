@@ -38,7 +38,7 @@ def consumer(
     *,
     paced: bool = False,
 ) -> tuple[InboxConsumer, list[int]]:
-    """The consumer (batches of 4 or 5), and the sizes of the batches it decoded so far, in order."""
+    """The consumer (batches of 5), and the sizes of the batches it decoded so far, in order."""
     group = unique("test-ahead")
     member = InboxConsumer(
         name=group,
@@ -47,7 +47,7 @@ def consumer(
         batch_handler=handler,
         dead_letters=DeadLetters(producer, group),
         bootstrap_servers=BOOTSTRAP,
-        batch_size=5 if paced else 4,
+        batch_size=5,
         offsets_in_transaction=True,
         decode_when_database_busy=paced,
     )
