@@ -75,10 +75,17 @@ async def consuming(
         batch_size=100,
         lag_every_seconds=lag_every_seconds,
     )
+    async with running(consumer):
+        yield consumer
+
+
+@asynccontextmanager
+async def running(consumer: InboxConsumer) -> AsyncIterator[None]:
+    """The consumer started and consuming; cancelled and stopped on the way out."""
     await consumer.start()
     task = asyncio.create_task(consumer.run())
     try:
-        yield consumer
+        yield
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -5,8 +5,6 @@ real broker and database."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -26,6 +24,7 @@ from paylinks_runtime.testing import BOOTSTRAP, eventually, unique
 from paylinks_runtime.unit_of_work import UnitOfWork, Writer
 
 from .test_consumer_offsets import publish_contacts
+from .test_inbox_consumer import running
 
 Prepared = tuple[str, ...]  # the event ids prepared
 
@@ -60,18 +59,6 @@ def consumer(
 
     member._decode = counted  # type: ignore[method-assign]
     return member, decoded
-
-
-@asynccontextmanager
-async def running(member: InboxConsumer) -> AsyncIterator[None]:
-    await member.start()
-    task = asyncio.create_task(member.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await member.stop()
 
 
 def ids(envelopes: list[Envelope]) -> Prepared:
