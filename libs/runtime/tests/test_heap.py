@@ -1,4 +1,5 @@
-"""The collector's hand-off at start-up: live objects set aside, start-up's garbage not kept forever."""
+"""The collector's hand-off at start-up: live objects set aside, start-up's garbage not kept forever, and
+the young generation sized for a batch."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from paylinks_runtime.heap import freeze_start_up_objects
+from paylinks_runtime.heap import THRESHOLDS, freeze_start_up_objects, size_generations_for_batches
 from paylinks_runtime.service import ServiceRuntime
 from paylinks_runtime.settings import ServiceSettings
 from paylinks_runtime.testing import BOOTSTRAP, DATABASE_URL, drop_schema, unique
@@ -21,9 +22,12 @@ class Node:
 
 @pytest.fixture
 def thawed() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     gc.unfreeze()  # as a fresh process: a runtime started by an earlier test froze this one's heap
+    gc.set_threshold(700, 10, 10)  # CPython's defaults
     yield
     gc.unfreeze()  # the test process goes on collecting as before
+    gc.set_threshold(*thresholds)
 
 
 def test_objects_alive_at_start_up_are_no_longer_walked(thawed: None) -> None:
@@ -53,13 +57,35 @@ def test_only_the_first_start_of_a_process_freezes(thawed: None) -> None:
     assert any(o is later for o in gc.get_objects())
 
 
-async def test_a_service_that_has_started_has_frozen_its_start_up_objects(thawed: None) -> None:
+def test_a_batch_of_new_objects_sets_off_no_young_collection(thawed: None) -> None:
+    size_generations_for_batches()
+    gc.collect()
+    young = gc.get_stats()[0]["collections"]
+    batch = [Node() for _ in range(THRESHOLDS[0] // 2)]  # 2,000 events' worth and more
+    assert gc.get_stats()[0]["collections"] == young
+    assert gc.isenabled()
+    del batch
+
+
+def test_cycles_made_after_start_up_are_still_collected_by_the_collector(thawed: None) -> None:
+    size_generations_for_batches()
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    del a, b
+    kept = [Node() for _ in range(THRESHOLDS[0] + 1)]  # enough new objects to set off a young collection
+    assert gone() is None
+    del kept
+
+
+async def test_a_started_service_has_frozen_start_up_and_sized_its_young_generation(thawed: None) -> None:
     schema = unique("test_heap")
     settings = ServiceSettings(kafka_bootstrap_servers=BOOTSTRAP, database_url=DATABASE_URL, db_schema=schema)
     runtime = ServiceRuntime(settings)
     await runtime.start()
     try:
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == THRESHOLDS
     finally:
         await runtime.stop()
         await drop_schema(schema)

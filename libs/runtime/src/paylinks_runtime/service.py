@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from .db import open_database, postgres_reachable
 from .dead_letters import DeadLetters
-from .heap import freeze_start_up_objects
+from .heap import freeze_start_up_objects, size_generations_for_batches
 from .inbox_consumer import BatchHandler, Handler, InboxConsumer
 from .inbox_retention import keep_inbox_trimmed
 from .kafka import contract_topics, ensure_topics, kafka_reachable, make_producer
@@ -108,6 +108,7 @@ class ServiceRuntime:
         for task in self._background:
             self._spawn(task.__name__, task(self))
         freeze_start_up_objects()
+        size_generations_for_batches()
         log.info("service started", service=s.service_name)
 
     async def _start_consumer(self, spec: ConsumerSpec) -> None:
