@@ -9,10 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from paylinks_events import Envelope
 from paylinks_runtime.heap import THRESHOLDS, freeze_start_up_objects, size_generations_for_batches
-from paylinks_runtime.service import ServiceRuntime
+from paylinks_runtime.inbox_consumer import each_batch
+from paylinks_runtime.service import ConsumerSpec, ServiceRuntime
 from paylinks_runtime.settings import ServiceSettings
 from paylinks_runtime.testing import BOOTSTRAP, DATABASE_URL, drop_schema, unique
+from paylinks_runtime.unit_of_work import UnitOfWork
 
 
 class Node:
@@ -78,14 +81,33 @@ def test_cycles_made_after_start_up_are_still_collected_by_the_collector(thawed:
     del kept
 
 
-async def test_a_started_service_has_frozen_start_up_and_sized_its_young_generation(thawed: None) -> None:
+async def _start_and_stop(consumers: list[ConsumerSpec]) -> tuple[int, tuple[int, int, int]]:
+    """The freeze count and the collector's thresholds of a service once started."""
     schema = unique("test_heap")
     settings = ServiceSettings(kafka_bootstrap_servers=BOOTSTRAP, database_url=DATABASE_URL, db_schema=schema)
-    runtime = ServiceRuntime(settings)
+    runtime = ServiceRuntime(settings, consumers=consumers)
     await runtime.start()
     try:
-        assert gc.get_freeze_count() > 0
-        assert gc.get_threshold() == THRESHOLDS
+        return gc.get_freeze_count(), gc.get_threshold()
     finally:
         await runtime.stop()
         await drop_schema(schema)
+
+
+async def _nothing(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
+    pass
+
+
+async def test_a_started_service_has_frozen_start_up_and_kept_the_default_thresholds(thawed: None) -> None:
+    frozen, thresholds = await _start_and_stop([])
+    assert frozen > 0
+    assert thresholds == (700, 10, 10)
+
+
+async def test_a_service_that_consumes_in_batches_has_sized_its_young_generation(
+    thawed: None, topic: str
+) -> None:
+    batches = ConsumerSpec(name=unique("heap"), topics=(topic,), batch_handler=each_batch(_nothing))
+    frozen, thresholds = await _start_and_stop([batches])
+    assert frozen > 0
+    assert thresholds == THRESHOLDS

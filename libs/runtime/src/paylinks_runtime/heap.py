@@ -8,14 +8,16 @@ those collections walked all of them again while a consumer decoded a batch. Fro
 are never walked again; what the service allocates afterwards is collected as before. The cost measured
 on the projection's own decode and plan is in bench/README.md (issue 21, goal 1).
 
-The young generation is then sized for a consumer's batches. CPython collects it as soon as the process
-holds 700 more container objects than at the last collection; a batch of 2,000 events, decoded and planned,
-holds some 40,000 (the records, their headers, the events, the rows), alive until the batch is written,
-while the next batch is decoded beside it. So every batch set off dozens of collections that walked its
-live objects, promoted them, and walked them again in the older generations: 12-14 % of the projection
-benchmark's CPU, timed by the collector's own callbacks. Collected once per batch or two instead, most of a
-batch's objects are freed by their reference counts before any collection walks them. Cyclic garbage,
-rare in these services, waits that much longer (bench/README.md, "Session of 2026-12-03 (night)").
+In a process that consumes in batches, the young generation is then sized for its batches. CPython
+collects it as soon as the process holds 700 more container objects than at the last collection; a batch
+of 2,000 events, decoded and planned, holds some 40,000 (the records, their headers, the events, the
+rows), alive until the batch is written, while the next batch is decoded beside it. So every batch set off
+dozens of collections that walked its live objects, promoted them, and walked them again in the older
+generations: 12-14 % of the projection benchmark's CPU, timed by the collector's own callbacks. Collected
+once per batch or two instead, most of a batch's objects are freed by their reference counts before any
+collection walks them. Cyclic garbage waits that much longer, so a process without a batch consumer keeps
+CPython's thresholds: raised in every service, the notifier's peak RSS under load read 128 MiB against 85
+without (bench/README.md, "Session of 2026-12-03 (night)").
 """
 
 from __future__ import annotations

@@ -108,7 +108,8 @@ class ServiceRuntime:
         for task in self._background:
             self._spawn(task.__name__, task(self))
         freeze_start_up_objects()
-        size_generations_for_batches()
+        if any(spec.batch_handler is not None for spec in self._consumer_specs):
+            size_generations_for_batches()
         log.info("service started", service=s.service_name)
 
     async def _start_consumer(self, spec: ConsumerSpec) -> None:
