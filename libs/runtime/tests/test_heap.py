@@ -17,6 +17,8 @@ from paylinks_runtime.settings import ServiceSettings
 from paylinks_runtime.testing import BOOTSTRAP, DATABASE_URL, drop_schema, unique
 from paylinks_runtime.unit_of_work import UnitOfWork
 
+CPYTHON_THRESHOLDS = (700, 10, 10)
+
 
 class Node:
     def __init__(self) -> None:
@@ -27,7 +29,7 @@ class Node:
 def thawed() -> Iterator[None]:
     thresholds = gc.get_threshold()
     gc.unfreeze()  # as a fresh process: a runtime started by an earlier test froze this one's heap
-    gc.set_threshold(700, 10, 10)  # CPython's defaults
+    gc.set_threshold(*CPYTHON_THRESHOLDS)
     yield
     gc.unfreeze()  # the test process goes on collecting as before
     gc.set_threshold(*thresholds)
@@ -64,7 +66,7 @@ def test_a_batch_of_new_objects_sets_off_no_young_collection(thawed: None) -> No
     size_generations_for_batches()
     gc.collect()
     young = gc.get_stats()[0]["collections"]
-    batch = [Node() for _ in range(THRESHOLDS[0] // 2)]  # 2,000 events' worth and more
+    batch = [Node() for _ in range(THRESHOLDS[0] // 2)]  # a batch's worth (some 40,000) and more
     assert gc.get_stats()[0]["collections"] == young
     assert gc.isenabled()
     del batch
@@ -101,7 +103,7 @@ async def _nothing(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
 async def test_a_started_service_has_frozen_start_up_and_kept_the_default_thresholds(thawed: None) -> None:
     frozen, thresholds = await _start_and_stop([])
     assert frozen > 0
-    assert thresholds == (700, 10, 10)
+    assert thresholds == CPYTHON_THRESHOLDS
 
 
 async def test_a_service_that_consumes_in_batches_has_sized_its_young_generation(

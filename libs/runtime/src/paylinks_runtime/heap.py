@@ -1,5 +1,5 @@
-"""The garbage collector of a long-running service process: what start-up built is set aside, once, and the
-young generation is sized for a consumer's batches.
+"""The garbage collector of a long-running service process: what start-up built is set aside, once, and in
+a process that consumes in batches, the young generation is sized for them.
 
 CPython's cyclic collector walks every container object it tracks; its oldest generation is collected
 again and again as the process allocates. A service's start-up leaves a few hundred thousand objects that
