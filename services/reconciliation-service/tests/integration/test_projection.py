@@ -260,3 +260,31 @@ async def test_a_batch_staged_for_one_merge_says_the_database_is_busy_before_mer
         inbox_consumer._DATABASE_BUSY.reset(told)
     assert written == payments
     assert busy.is_set() is says_busy
+
+
+async def test_a_payment_processed_is_updated_in_place_without_writing_the_indexes(  # type: ignore[no-untyped-def]
+    firm, pool: asyncpg.Pool
+) -> None:
+    """PaymentProcessed changes no indexed column of a payment, and its page has room for the new version
+    (migration 0005): a heap-only update, which adds no entry to any of the table's five indexes. Counted
+    by Postgres in the transaction; "nearly all", as other tests' payments share the pages."""
+    account = firm.bank_account()
+    received = [firm.received(account.bank_account_id) for _ in range(4 * COPY_FROM_ROWS)]
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await projection_store.apply(conn, [Envelope(r, "/test") for r in received])
+        async with conn.transaction():  # the backend's counts since it last reported them, so a difference
+            updated_before, in_place_before = await _payments_updated(conn)
+            await projection_store.apply(conn, [Envelope(firm.processed(r), "/test") for r in received])
+            updated, in_place = await _payments_updated(conn)
+    assert updated - updated_before == len(received)
+    assert in_place - in_place_before >= 0.9 * len(received)
+
+
+async def _payments_updated(conn: asyncpg.Connection) -> tuple[int, int]:
+    """Rows of payments updated, and of those the heap-only ones."""
+    row = await conn.fetchrow(
+        "SELECT pg_stat_get_xact_tuples_updated('payments'::regclass) AS updated,"
+        " pg_stat_get_xact_tuples_hot_updated('payments'::regclass) AS in_place"
+    )
+    return row["updated"], row["in_place"]
