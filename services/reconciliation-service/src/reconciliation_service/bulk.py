@@ -442,10 +442,17 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-async def drop_keys_and_indexes(conn: asyncpg.Connection, schema: str) -> dict[str, list[str]]:
-    """Drop the keys and indexes of the tables of `schema`; return the statements that make them again, by
-    table, the keys first."""
+async def set_aside_for_the_load(conn: asyncpg.Connection, schema: str) -> dict[str, list[str]]:
+    """Drop the keys and indexes of the tables of `schema`, and let the load fill their pages; return the
+    statements that restore both, by table, the keys first."""
     deferred: dict[str, list[str]] = {}
+    await _drop_keys(conn, schema, deferred)
+    await _drop_indexes(conn, schema, deferred)
+    await _fill_pages(conn, schema, deferred)
+    return deferred
+
+
+async def _drop_keys(conn: asyncpg.Connection, schema: str, deferred: dict[str, list[str]]) -> None:
     keys = await conn.fetch(
         "SELECT t.relname AS table, c.conname, pg_get_constraintdef(c.oid) AS definition"
         " FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid"
@@ -458,13 +465,33 @@ async def drop_keys_and_indexes(conn: asyncpg.Connection, schema: str) -> dict[s
         deferred.setdefault(key["table"], []).append(
             f"ALTER TABLE {table} ADD CONSTRAINT {_quote(key['conname'])} {key['definition']}"
         )
+
+
+async def _drop_indexes(conn: asyncpg.Connection, schema: str, deferred: dict[str, list[str]]) -> None:
     indexes = await conn.fetch(
         "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY 1, 2", schema
     )
     for index in indexes:
         await conn.execute(f"DROP INDEX {_quote(schema)}.{_quote(index['indexname'])}")
         deferred.setdefault(index["tablename"], []).append(index["indexdef"])
-    return deferred
+
+
+async def _fill_pages(conn: asyncpg.Connection, schema: str, deferred: dict[str, list[str]]) -> None:
+    """A table's fillfactor leaves room on each page for the live projection's later updates of its rows
+    (migration 0005). A row the build writes has had those updates already: its pages are filled full, and
+    the fillfactor applies again to the pages written after the switch."""
+    fills = await conn.fetch(
+        "SELECT c.relname AS table, o.option_value AS fill"
+        " FROM pg_class c, pg_options_to_table(c.reloptions) o WHERE c.relnamespace = $1::regnamespace"
+        " AND c.relkind = 'r' AND o.option_name = 'fillfactor' ORDER BY 1",
+        schema,
+    )
+    for fill in fills:
+        table = f"{_quote(schema)}.{_quote(fill['table'])}"
+        await conn.execute(f"ALTER TABLE {table} RESET (fillfactor)")
+        deferred.setdefault(fill["table"], []).append(
+            f"ALTER TABLE {table} SET (fillfactor = {int(fill['fill'])})"
+        )
 
 
 async def create_raw_tables(conn: asyncpg.Connection) -> None:

@@ -75,7 +75,7 @@ class Rebuild:
         ):
             raise RuntimeError(f"another rebuild of {self.schema} is running")
         await self._create_staging_tables()
-        self._deferred = await self._drop_keys_and_indexes()
+        self._deferred = await self._set_aside_for_the_load()
         self._staging_pool = await create_pool(s.database_url, self.staging)
         self._replayer = Replayer(s.kafka_bootstrap_servers, self.topics, self._staging_pool)
         await self._replayer.start()
@@ -158,9 +158,9 @@ class Rebuild:
             for path in sorted(MIGRATIONS.glob("*_read_model*.sql")):
                 await conn.execute(path.read_text())
 
-    async def _drop_keys_and_indexes(self) -> dict[str, list[str]]:
+    async def _set_aside_for_the_load(self) -> dict[str, list[str]]:
         async with self._pool.acquire() as conn, conn.transaction():
-            return await bulk.drop_keys_and_indexes(conn, self.staging)
+            return await bulk.set_aside_for_the_load(conn, self.staging)
 
     async def _drop_secondary_indexes(self) -> list[str]:
         """Drop the staging tables' indexes that back no constraint; return how to create them again."""
