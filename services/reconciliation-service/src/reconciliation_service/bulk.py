@@ -446,37 +446,46 @@ async def set_aside_for_the_load(conn: asyncpg.Connection, schema: str) -> dict[
     """Drop the keys and indexes of the tables of `schema`, and let the load fill their pages; return the
     statements that restore both, by table, the keys first."""
     deferred: dict[str, list[str]] = {}
-    await _drop_keys(conn, schema, deferred)
-    await _drop_indexes(conn, schema, deferred)
-    await _fill_pages(conn, schema, deferred)
+    for find in (_keys, _indexes, _fills):  # in turn: the indexes left once the keys (and theirs) are gone
+        for table, undo, redo in await find(conn, schema):
+            await conn.execute(undo)
+            deferred.setdefault(table, []).append(redo)
     return deferred
 
 
-async def _drop_keys(conn: asyncpg.Connection, schema: str, deferred: dict[str, list[str]]) -> None:
+# (table, the statement that sets it aside for the load, the statement that restores it once built)
+SetAside = tuple[str, str, str]
+
+
+async def _keys(conn: asyncpg.Connection, schema: str) -> list[SetAside]:
     keys = await conn.fetch(
         "SELECT t.relname AS table, c.conname, pg_get_constraintdef(c.oid) AS definition"
         " FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid"
         " WHERE c.connamespace = $1::regnamespace AND c.contype IN ('p', 'u') ORDER BY 1, 2",
         schema,
     )
-    for key in keys:
-        table = f"{_quote(schema)}.{_quote(key['table'])}"
-        await conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {_quote(key['conname'])}")
-        deferred.setdefault(key["table"], []).append(
-            f"ALTER TABLE {table} ADD CONSTRAINT {_quote(key['conname'])} {key['definition']}"
+    return [
+        (
+            key["table"],
+            f"ALTER TABLE {_quote(schema)}.{_quote(key['table'])} DROP CONSTRAINT {_quote(key['conname'])}",
+            f"ALTER TABLE {_quote(schema)}.{_quote(key['table'])}"
+            f" ADD CONSTRAINT {_quote(key['conname'])} {key['definition']}",
         )
+        for key in keys
+    ]
 
 
-async def _drop_indexes(conn: asyncpg.Connection, schema: str, deferred: dict[str, list[str]]) -> None:
+async def _indexes(conn: asyncpg.Connection, schema: str) -> list[SetAside]:
     indexes = await conn.fetch(
         "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY 1, 2", schema
     )
-    for index in indexes:
-        await conn.execute(f"DROP INDEX {_quote(schema)}.{_quote(index['indexname'])}")
-        deferred.setdefault(index["tablename"], []).append(index["indexdef"])
+    return [
+        (index["tablename"], f"DROP INDEX {_quote(schema)}.{_quote(index['indexname'])}", index["indexdef"])
+        for index in indexes
+    ]
 
 
-async def _fill_pages(conn: asyncpg.Connection, schema: str, deferred: dict[str, list[str]]) -> None:
+async def _fills(conn: asyncpg.Connection, schema: str) -> list[SetAside]:
     """A table's fillfactor leaves room on each page for the live projection's later updates of its rows
     (migration 0005). A row the build writes has had those updates already: its pages are filled full, and
     the fillfactor applies again to the pages written after the switch."""
@@ -486,12 +495,14 @@ async def _fill_pages(conn: asyncpg.Connection, schema: str, deferred: dict[str,
         " AND c.relkind = 'r' AND o.option_name = 'fillfactor' ORDER BY 1",
         schema,
     )
-    for fill in fills:
-        table = f"{_quote(schema)}.{_quote(fill['table'])}"
-        await conn.execute(f"ALTER TABLE {table} RESET (fillfactor)")
-        deferred.setdefault(fill["table"], []).append(
-            f"ALTER TABLE {table} SET (fillfactor = {int(fill['fill'])})"
+    return [
+        (
+            fill["table"],
+            f"ALTER TABLE {_quote(schema)}.{_quote(fill['table'])} RESET (fillfactor)",
+            f"ALTER TABLE {_quote(schema)}.{_quote(fill['table'])} SET (fillfactor = {int(fill['fill'])})",
         )
+        for fill in fills
+    ]
 
 
 async def create_raw_tables(conn: asyncpg.Connection) -> None:
