@@ -438,8 +438,14 @@ def _batch_statement(name: str) -> str:
 _BATCH_STATEMENTS: dict[str, str] = {RAW_TABLES[name]: _batch_statement(name) for name in RAW_TABLES}
 
 
-def _quote(identifier: str) -> str:
+def quote(identifier: str) -> str:
+    """An SQL identifier, quoted (schema and table names are made at run time)."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def qualified(schema: str, name: str) -> str:
+    """A table or index of `schema`, by its quoted qualified name."""
+    return f"{quote(schema)}.{quote(name)}"
 
 
 async def set_aside_for_the_load(conn: asyncpg.Connection, schema: str) -> dict[str, list[str]]:
@@ -467,9 +473,9 @@ async def _keys(conn: asyncpg.Connection, schema: str) -> list[SetAside]:
     return [
         (
             key["table"],
-            f"ALTER TABLE {_quote(schema)}.{_quote(key['table'])} DROP CONSTRAINT {_quote(key['conname'])}",
-            f"ALTER TABLE {_quote(schema)}.{_quote(key['table'])}"
-            f" ADD CONSTRAINT {_quote(key['conname'])} {key['definition']}",
+            f"ALTER TABLE {qualified(schema, key['table'])} DROP CONSTRAINT {quote(key['conname'])}",
+            f"ALTER TABLE {qualified(schema, key['table'])}"
+            f" ADD CONSTRAINT {quote(key['conname'])} {key['definition']}",
         )
         for key in keys
     ]
@@ -480,7 +486,7 @@ async def _indexes(conn: asyncpg.Connection, schema: str) -> list[SetAside]:
         "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY 1, 2", schema
     )
     return [
-        (index["tablename"], f"DROP INDEX {_quote(schema)}.{_quote(index['indexname'])}", index["indexdef"])
+        (index["tablename"], f"DROP INDEX {qualified(schema, index['indexname'])}", index["indexdef"])
         for index in indexes
     ]
 
@@ -498,8 +504,8 @@ async def _fills(conn: asyncpg.Connection, schema: str) -> list[SetAside]:
     return [
         (
             fill["table"],
-            f"ALTER TABLE {_quote(schema)}.{_quote(fill['table'])} RESET (fillfactor)",
-            f"ALTER TABLE {_quote(schema)}.{_quote(fill['table'])} SET (fillfactor = {int(fill['fill'])})",
+            f"ALTER TABLE {qualified(schema, fill['table'])} RESET (fillfactor)",
+            f"ALTER TABLE {qualified(schema, fill['table'])} SET (fillfactor = {int(fill['fill'])})",
         )
         for fill in fills
     ]

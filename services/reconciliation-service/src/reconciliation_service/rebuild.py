@@ -29,6 +29,7 @@ from paylinks_runtime.db import create_pool, migrate
 from paylinks_runtime.logs import setup_logging
 
 from . import bulk, projection_store
+from .bulk import qualified, quote
 from .config import MIGRATIONS, Settings
 from .projection import PROJECTION_TOPICS
 from .replayer import Replayer
@@ -43,10 +44,6 @@ class RebuildReport:
     events_applied: int
     tables: list[str]
     seconds: float
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 class Rebuild:
@@ -136,9 +133,9 @@ class Rebuild:
             await self._replayer.catch_up()
             tables = await self._staging_tables(conn)
             for table in tables:
-                await conn.execute(f"DROP TABLE IF EXISTS {quote(self.schema)}.{quote(table)}")
+                await conn.execute(f"DROP TABLE IF EXISTS {qualified(self.schema, table)}")
                 await conn.execute(
-                    f"ALTER TABLE {quote(self.staging)}.{quote(table)} SET SCHEMA {quote(self.schema)}"
+                    f"ALTER TABLE {qualified(self.staging, table)} SET SCHEMA {quote(self.schema)}"
                 )
         log.info("rebuild switched the read model", tables=tables, events=self._replayer.applied)
         return tables
@@ -172,7 +169,7 @@ class Rebuild:
                 self.staging,
             )
             for row in rows:
-                await conn.execute(f"DROP INDEX {quote(self.staging)}.{quote(row['indexname'])}")
+                await conn.execute(f"DROP INDEX {qualified(self.staging, row['indexname'])}")
         return [row["indexdef"] for row in rows]
 
     async def _staging_tables(self, conn: asyncpg.Connection) -> list[str]:

@@ -337,15 +337,10 @@ async def snapshot(schema: str) -> dict[str, Any]:
             " ORDER BY 1, 2",
             schema,
         )
-        parameters = await conn.fetch(
-            "SELECT relname, reloptions FROM pg_class WHERE relnamespace = $1::regnamespace AND relkind = 'r'"
-            " AND reloptions IS NOT NULL ORDER BY 1",
-            schema,
-        )
         return {
             "tables": tables,
             "indexes": [tuple(r) for r in indexes],
-            "storage parameters": [tuple(r) for r in parameters],
+            "storage parameters": await storage_parameters(conn, schema),
         }
     finally:
         await conn.close()
@@ -457,28 +452,30 @@ async def test_forms_and_poison_the_per_event_projection_meets_give_the_same_rea
             await drop_schema(schema)
 
 
-async def test_the_load_fills_whole_pages_and_the_build_gives_the_fill_back() -> None:
+async def test_the_load_sets_the_fill_of_its_pages_aside_and_the_build_gives_it_back() -> None:
     """The live projection's tables leave room on their pages for later updates (migration 0005); rows the
-    bulk load writes have had theirs, so their pages are filled, and the fill is set again once built."""
+    bulk load writes have had theirs, so the load fills their pages, and the fill is set again once built."""
     schema = unique("t_fill")
     conn = await connect(schema)
     try:
-        live_fill = await _storage_parameters(conn)
+        live_fill = await storage_parameters(conn, schema)
         assert live_fill == {"payments": ["fillfactor=50"]}
         deferred = await bulk.set_aside_for_the_load(conn, schema)
-        assert await _storage_parameters(conn) == {}
+        assert await storage_parameters(conn, schema) == {}
         for ddl in deferred["payments"]:
             await conn.execute(ddl)
-        assert await _storage_parameters(conn) == live_fill
+        assert await storage_parameters(conn, schema) == live_fill
     finally:
         await conn.close()
         await drop_schema(schema)
 
 
-async def _storage_parameters(conn: asyncpg.Connection) -> dict[str, list[str]]:
+async def storage_parameters(conn: asyncpg.Connection, schema: str) -> dict[str, list[str]]:
+    """The storage parameters (the fill of their pages) of the tables of `schema` that set any."""
     rows = await conn.fetch(
-        "SELECT relname, reloptions FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
-        " AND relkind = 'r' AND reloptions IS NOT NULL"
+        "SELECT relname, reloptions FROM pg_class WHERE relnamespace = $1::regnamespace AND relkind = 'r'"
+        " AND reloptions IS NOT NULL",
+        schema,
     )
     return {row["relname"]: row["reloptions"] for row in rows}
 
