@@ -226,7 +226,7 @@ class ProjectionWrites:
     failed: dict[Key, FailedRow] = field(default_factory=dict)
     unallocated: dict[Key, UnallocatedRow] = field(default_factory=dict)
     link_changes: dict[Key, LinkChangeRow] = field(default_factory=dict)
-    history: dict[str, HistoryRow] = field(default_factory=dict)
+    history: dict[tuple[str, str, str], HistoryRow] = field(default_factory=dict)
     bills: dict[Key, BillRow] = field(default_factory=dict)
     returned: dict[Key, ReturnedRow] = field(default_factory=dict)
     paid_out: dict[Key, PaidOutRow] = field(default_factory=dict)
@@ -257,7 +257,7 @@ class ProjectionWrites:
     def add_history(
         self, envelope: Envelope, payment_id: str, at: datetime, actor: str, **details: Any
     ) -> None:
-        self.history[envelope.id] = HistoryRow(
+        self.history[(envelope.event.firm_id, payment_id, envelope.id)] = HistoryRow(
             envelope.id,
             envelope.event.firm_id,
             payment_id,

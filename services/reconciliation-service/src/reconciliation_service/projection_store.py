@@ -176,7 +176,7 @@ WHERE payments.link_changed_at IS NULL
 _INSERT_HISTORY = """
 INSERT INTO payment_history (event_id, firm_id, payment_id, type, at, actor, details)
 SELECT * FROM {rows}
-ON CONFLICT (event_id) DO NOTHING
+ON CONFLICT (firm_id, payment_id, event_id) DO NOTHING
 """
 
 _UPSERT_BILLS = """
