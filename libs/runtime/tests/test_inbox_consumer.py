@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 
 from paylinks_events import ContactCreated, Envelope, Topic, to_record
 from paylinks_runtime.dead_letters import DeadLetters
@@ -194,6 +195,26 @@ async def test_a_record_its_handler_cannot_apply_is_dead_lettered_and_the_rest_a
     assert "cannot apply" in header(dead, "dlq_reason")  # type: ignore[operator]
     assert await effect_count(effects, before.id) == 1
     assert await effect_count(effects, bad.id) == 0
+
+
+def applied_metrics(consumer: str) -> tuple[float | None, float | None]:
+    """(events applied, visibility observations) of ContactCreated, as /metrics shows them."""
+    labels = {"consumer": consumer, "type": "ContactCreated"}
+    return (
+        REGISTRY.get_sample_value("paylinks_events_applied_total", labels),
+        REGISTRY.get_sample_value("paylinks_event_visibility_seconds_count", labels),
+    )
+
+
+async def test_a_batch_s_metrics_are_reported_though_no_batch_follows_it(effects, producer, topic) -> None:  # type: ignore[no-untyped-def]
+    """A batch's metrics are taken as the next fetch goes on, not at its commit: an idle consumer's next
+    (empty) poll reports them too."""
+    only = contact("f", "only")
+    await send(producer, topic, only)
+    name = unique("metrics")
+    async with consuming(effects, producer, [topic], group=name):
+        await eventually(lambda: effect_count(effects, only.id))
+        await eventually(lambda: applied_metrics(name) == (1.0, 1.0))
 
 
 async def test_unknown_event_types_are_skipped_without_dead_lettering(effects, producer, topic) -> None:  # type: ignore[no-untyped-def]
