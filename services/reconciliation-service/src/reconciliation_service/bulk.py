@@ -416,7 +416,7 @@ _HISTORY: dict[str, str] = {
     ),
     "DisputeClosed": _history("DisputeClosed", "closed_at", "source", "dispute_id", "outcome", "amount"),
 }
-# The types that write a payment_history row (keyed by event id: the first delivery of an id writes it).
+# The types that write a payment_history row (one per event id: the first delivery of an id writes it).
 _IN_HISTORY: frozenset[str] = frozenset(_HISTORY)
 
 
