@@ -452,7 +452,7 @@ async def set_aside_for_the_load(conn: asyncpg.Connection, schema: str) -> dict[
     """Drop the keys and indexes of the tables of `schema`, and let the load fill their pages; return the
     statements that restore both, by table, the keys first."""
     deferred: dict[str, list[str]] = {}
-    for find in (_keys, _indexes, _fills):  # in turn: the indexes left once the keys (and theirs) are gone
+    for find in (_keys, secondary_indexes, _fills):
         for table, undo, redo in await find(conn, schema):
             await conn.execute(undo)
             deferred.setdefault(table, []).append(redo)
@@ -481,9 +481,13 @@ async def _keys(conn: asyncpg.Connection, schema: str) -> list[SetAside]:
     ]
 
 
-async def _indexes(conn: asyncpg.Connection, schema: str) -> list[SetAside]:
+async def secondary_indexes(conn: asyncpg.Connection, schema: str) -> list[SetAside]:
+    """The indexes of `schema`'s tables that back no key (a key's index goes and comes with its key)."""
     indexes = await conn.fetch(
-        "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY 1, 2", schema
+        "SELECT i.tablename, i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = $1 AND NOT EXISTS"
+        " (SELECT FROM pg_constraint c WHERE c.conname = i.indexname AND c.connamespace = $1::regnamespace)"
+        " ORDER BY 1, 2",
+        schema,
     )
     return [
         (index["tablename"], f"DROP INDEX {qualified(schema, index['indexname'])}", index["indexdef"])

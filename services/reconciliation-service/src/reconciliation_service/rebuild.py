@@ -162,15 +162,10 @@ class Rebuild:
     async def _drop_secondary_indexes(self) -> list[str]:
         """Drop the staging tables' indexes that back no constraint; return how to create them again."""
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = $1 AND NOT EXISTS"
-                " (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname"
-                "  AND c.connamespace = $1::regnamespace) ORDER BY i.indexname",
-                self.staging,
-            )
-            for row in rows:
-                await conn.execute(f"DROP INDEX {qualified(self.staging, row['indexname'])}")
-        return [row["indexdef"] for row in rows]
+            indexes = await bulk.secondary_indexes(conn, self.staging)
+            for _, drop, _ in indexes:
+                await conn.execute(drop)
+        return [create for _, _, create in indexes]
 
     async def _staging_tables(self, conn: asyncpg.Connection) -> list[str]:
         rows = await conn.fetch(

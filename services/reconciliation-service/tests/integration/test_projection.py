@@ -288,3 +288,20 @@ async def _payments_updated(conn: asyncpg.Connection) -> tuple[int, int]:
         " pg_stat_get_xact_tuples_hot_updated('payments'::regclass) AS in_place"
     )
     return row["updated"], row["in_place"]
+
+
+async def test_a_payment_s_history_is_written_to_one_index_which_its_read_uses(pool: asyncpg.Pool) -> None:
+    """Every applied event writes a history row: one index to write (migration 0006), its key, which is
+    also the way a payment's history is read (its firm and payment first)."""
+    async with pool.acquire() as conn, conn.transaction():
+        indexes = await conn.fetch(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1",
+            "payment_history",
+        )
+        await conn.execute("SET LOCAL enable_seqscan = off")  # the plan with an index, whatever the size
+        plan = await conn.fetchval(
+            "EXPLAIN (FORMAT JSON) SELECT event_id, type, at FROM payment_history"
+            " WHERE firm_id = 'f' AND payment_id = 'p' ORDER BY at, event_id"
+        )
+    assert [i["indexname"] for i in indexes] == ["payment_history_pkey"]
+    assert '"Index Name": "payment_history_pkey"' in plan
