@@ -1,0 +1,291 @@
+"""The pay POST's floor: the server CPU of the same work on the same stack with nothing of ours around it.
+
+Issue 21 goal 3 asks for <= 1.5 ms of link-service CPU per `POST /v1/pay/{token}/payments`. Before calling
+that out of reach because of the stack, this measures the stack alone doing a payment's work: FastAPI on
+uvicorn (uvloop, httptools, as the services run), the same JSON body validated by pydantic, the token looked
+up by its hash, the attempt recorded (one statement), the processor called over a kept-alive aiohttp
+connection with an Idempotency-Key, and the answer recorded (attempt, event and outbox row in one
+statement) on an asyncpg pool without the release's reset query: the three statements and one POST of
+link-service's happy path (bench/README.md, goal 3's round trips). Not included: the relay publishing the
+outbox row, the settlement webhook, rate limits, security log, request metrics and the middlewares.
+`--traced` adds what the services add for tracing (setup_tracing and FastAPI's instrumentation, as
+paylinks_runtime.http does it): the first of our layers, measured on its own.
+
+The processor is a stand-in process answering every charge at once (its CPU is not counted); the load is
+figure 6's client, 64 connections in a closed loop; printed per round: the server's CPU per request.
+
+    PYTHONPATH=. deploy/local/with-infra.sh .venv/bin/python -m bench.pay_floor [--traced] [SECONDS ROUNDS]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import socket
+import statistics
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Literal
+
+import aiohttp
+import asyncpg
+import uvicorn
+import uvloop
+from aiohttp import web
+from fastapi import FastAPI, Header, HTTPException
+from pydantic import BaseModel, EmailStr
+
+from bench.figures.pay_load import Request, closed_loop, cpu_seconds
+
+LINKS = 256
+CLIENTS = 64
+# the driver's schema; its server processes are told it on their command line
+SCHEMA = f"pay_floor_{os.getpid()}"
+TABLES = """
+CREATE TABLE links (token_hash bytea PRIMARY KEY, link_id text NOT NULL, firm_id text NOT NULL,
+                    bank_account_id text NOT NULL, fee_account text NOT NULL, currency text NOT NULL);
+CREATE TABLE attempts (payment_id text PRIMARY KEY, link_id text NOT NULL, amount bigint NOT NULL,
+                       state text NOT NULL, charge jsonb NOT NULL);
+CREATE TABLE events (stream_id text, version int, type text NOT NULL, data jsonb NOT NULL,
+                     PRIMARY KEY (stream_id, version));
+CREATE TABLE outbox (id bigserial PRIMARY KEY, stream_id text NOT NULL, headers jsonb NOT NULL,
+                     payload jsonb NOT NULL);
+"""
+ANSWER = """
+WITH received AS (
+    UPDATE attempts SET state = 'received' WHERE payment_id = $1 AND state = 'charging' RETURNING true
+), event AS (
+    INSERT INTO events (stream_id, version, type, data)
+    SELECT $1, 1, 'PaymentReceived', $2::jsonb WHERE EXISTS (SELECT FROM received) RETURNING stream_id
+)
+INSERT INTO outbox (stream_id, headers, payload) SELECT stream_id, $3::jsonb, $2::jsonb FROM event
+RETURNING true
+"""
+
+
+class Payer(BaseModel):
+    name: str
+    email: EmailStr
+
+
+class PaymentInput(BaseModel):
+    amount: int
+    method: Literal["card", "echeck"]
+    payment_method: str
+    payer: Payer
+    reference: str | None = None
+
+
+class PaymentAccepted(BaseModel):
+    payment_id: str
+    status: Literal["received"] = "received"
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def create_app(database_url: str, processor_url: str, schema: str) -> FastAPI:
+    parts: dict[str, object] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async def keep_session(_: asyncpg.Connection) -> None:
+            return None
+
+        pool = await asyncpg.create_pool(
+            database_url, server_settings={"search_path": schema}, reset=keep_session
+        )
+        parts.update(pool=pool, http=aiohttp.ClientSession())
+        yield
+        await parts["http"].close()  # type: ignore[attr-defined]
+        await pool.close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/v1/pay/{token}/payments", status_code=202, response_model=PaymentAccepted)
+    async def pay(
+        token: str, body: PaymentInput, idempotency_key: Annotated[str | None, Header()] = None
+    ) -> PaymentAccepted:
+        pool: asyncpg.Pool = parts["pool"]
+        http: aiohttp.ClientSession = parts["http"]  # type: ignore[assignment]
+        async with pool.acquire() as conn:
+            link = await conn.fetchrow("SELECT * FROM links WHERE token_hash = $1", token_hash(token))
+        if link is None:
+            raise HTTPException(404)
+        payment_id = str(uuid.uuid4())
+        charge = {
+            "payment_id": payment_id,
+            "payment_method": body.payment_method,
+            "amount": body.amount,
+            "currency": link["currency"],
+            "firm_id": link["firm_id"],
+            "bank_account_id": link["bank_account_id"],
+            "fee_bank_account_id": link["fee_account"],
+        }
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO attempts VALUES ($1, $2, $3, 'charging', $4::jsonb)",
+                payment_id,
+                link["link_id"],
+                body.amount,
+                json.dumps(charge),
+            )
+        async with http.post(
+            processor_url + "/v1/charges",
+            data=json.dumps(charge),
+            headers={"Idempotency-Key": f"payment:{payment_id}", "Content-Type": "application/json"},
+        ) as answer:
+            charged = json.loads(await answer.read())
+        event = {**charge, "charge_id": charged["id"], "payer": body.payer.model_dump()}
+        async with pool.acquire() as conn:
+            headers = {"ce_id": str(uuid.uuid4()), "ce_type": "PaymentReceived"}
+            await conn.fetchval(ANSWER, payment_id, json.dumps(event), json.dumps(headers))
+        return PaymentAccepted(payment_id=payment_id)
+
+    return app
+
+
+def processor_app() -> web.Application:
+    async def charge(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"id": f"ch_{uuid.uuid4().hex}", "status": "succeeded", **body})
+
+    app = web.Application()
+    app.router.add_post("/v1/charges", charge)
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def seed(database_url: str) -> list[str]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}")
+        await conn.execute(f"SET search_path = {SCHEMA}; {TABLES}")
+        tokens = [uuid.uuid4().hex + uuid.uuid4().hex for _ in range(LINKS)]
+        await conn.copy_records_to_table(
+            "links",
+            schema_name=SCHEMA,
+            records=[
+                (token_hash(t), f"link-{i}", "firm", "trust", "operating", "USD")
+                for i, t in enumerate(tokens)
+            ],
+        )
+        return tokens
+    finally:
+        await conn.close()
+
+
+async def drop(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+    finally:
+        await conn.close()
+
+
+def payment(tokens: list[str]) -> Request:
+    """figure 6's card payment (pay_load.card_payment), with a stand-in card token."""
+    body = {
+        "amount": random.randint(1_00, 5_000_00),
+        "method": "card",
+        "payer": {"name": "Jordan Example", "email": "jordan@example.com"},
+        "reference": "MAT-2026-0042 retainer",
+        "payment_method": f"tok_{uuid.uuid4().hex}",
+    }
+    headers = (("Content-Type", "application/json"), ("Idempotency-Key", str(uuid.uuid4())))
+    return Request("POST", f"/v1/pay/{random.choice(tokens)}/payments", json.dumps(body).encode(), headers)
+
+
+async def started(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+async def measure(traced: bool, seconds: float, rounds: int) -> None:
+    database_url = os.environ["DATABASE_URL"]
+    tokens = await seed(database_url)
+    ports = {"processor": free_port(), "server": free_port()}
+    mode = "server-traced" if traced else "server"
+    procs = {
+        role: await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.pay_floor",
+            arg,
+            *map(str, (ports["processor"], ports["server"])),
+            SCHEMA,
+        )
+        for role, arg in (("processor", "processor"), ("server", mode))
+    }
+    try:
+        for port in ports.values():
+            await started(port)
+        url = f"http://127.0.0.1:{ports['server']}"
+        await closed_loop(url, CLIENTS, 3, lambda: payment(tokens), 202)
+        cpus = []
+        for _ in range(rounds):
+            before = cpu_seconds(procs["server"].pid)
+            load = await closed_loop(url, CLIENTS, seconds, lambda: payment(tokens), 202)
+            cpu_ms = (cpu_seconds(procs["server"].pid) - before) * 1000 / len(load.latencies_ms)
+            cpus.append(cpu_ms)
+            print(
+                f"{mode}: {load.rate:,.0f} req/s, {cpu_ms:.2f} ms CPU/request, unexpected {load.unexpected}"
+            )
+        print(f"{mode}: median {statistics.median(cpus):.2f} ms CPU/request over {rounds} rounds")
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+            await proc.wait()
+        await drop(database_url)
+
+
+def serve(mode: str, processor_port: int, server_port: int, schema: str) -> None:
+    if mode == "processor":
+        web.run_app(
+            processor_app(), host="127.0.0.1", port=processor_port, print=None, loop=uvloop.new_event_loop()
+        )
+        return
+    app = create_app(os.environ["DATABASE_URL"], f"http://127.0.0.1:{processor_port}", schema)
+    if mode == "server-traced":
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        from paylinks_runtime.tracing import setup_tracing
+
+        setup_tracing("pay-floor")
+        FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=server_port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("processor", "server", "server-traced"):
+        serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    else:
+        args = [a for a in sys.argv[1:] if a != "--traced"]
+        seconds, rounds = (float(args[0]), int(args[1])) if args else (20.0, 3)
+        uvloop.run(measure("--traced" in sys.argv, seconds, rounds))
