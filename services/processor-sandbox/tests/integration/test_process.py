@@ -28,7 +28,16 @@ CVC = "987"
 
 @pytest.fixture
 def process(receiver: WebhookRecorder, tmp_path: Path) -> Iterator[SandboxProcess]:
-    settings = sandbox_settings(receiver.url, log_level="DEBUG", sandbox_card_settle_seconds=1.0)
+    # A kill can land between the receiver's answer and the sandbox's record of it: that delivery stays
+    # claimed until its lease ends. A short lease (beyond the local receiver's answer) keeps the restart
+    # tests at seconds, not the default 30 s, on either side of that moment.
+    settings = sandbox_settings(
+        receiver.url,
+        log_level="DEBUG",
+        sandbox_card_settle_seconds=1.0,
+        sandbox_webhook_timeout_seconds=2.0,
+        sandbox_webhook_lease_seconds=4.0,
+    )
     process = SandboxProcess(settings, log_path=tmp_path / "sandbox.log")
     try:
         yield process
