@@ -5,9 +5,10 @@ that out of reach because of the stack, this measures the stack alone doing a pa
 uvicorn (uvloop, httptools, as the services run), the same JSON body validated by pydantic, the token looked
 up by its hash, the attempt recorded (one statement), the processor called over a kept-alive aiohttp
 connection with an Idempotency-Key, and the answer recorded (attempt, event and outbox row in one
-statement) on an asyncpg pool without the release's reset query: the three statements and one POST of
-link-service's happy path (bench/README.md, goal 3's round trips). Not included: the relay publishing the
-outbox row, the settlement webhook, rate limits, security log, request metrics and the middlewares.
+statement) on link-service's own pool (`paylinks_runtime.db.create_pool`, no reset query on release): the
+three statements and one POST of link-service's happy path (bench/README.md, goal 3's round trips). Not
+included: the relay publishing the outbox row, the settlement webhook, rate limits, security log, request
+metrics and the middlewares.
 `--traced` adds what the services add for tracing (setup_tracing and FastAPI's instrumentation, as
 paylinks_runtime.http does it): the first of our layers, measured on its own.
 
@@ -23,13 +24,12 @@ import asyncio
 import hashlib
 import json
 import os
-import random
-import socket
 import statistics
 import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import aiohttp
@@ -40,7 +40,9 @@ from aiohttp import web
 from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel, EmailStr
 
-from bench.figures.pay_load import Request, closed_loop, cpu_seconds
+from bench.figures.pay_load import card_payment, closed_loop, cpu_seconds, drop_schemas
+from paylinks_devstack.stack import free_port
+from paylinks_runtime.db import create_pool
 
 LINKS = 256
 CLIENTS = 64
@@ -90,30 +92,36 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+@dataclass
+class Parts:
+    """What the lifespan opens for the route: the pool and the processor's client."""
+
+    pool: asyncpg.Pool | None = None
+    http: aiohttp.ClientSession | None = None
+
+
 def create_app(database_url: str, processor_url: str, schema: str) -> FastAPI:
-    parts: dict[str, object] = {}
+    parts = Parts()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async def keep_session(_: asyncpg.Connection) -> None:
-            return None
-
-        pool = await asyncpg.create_pool(
-            database_url, server_settings={"search_path": schema}, reset=keep_session
-        )
-        parts.update(pool=pool, http=aiohttp.ClientSession())
-        yield
-        await parts["http"].close()  # type: ignore[attr-defined]
-        await pool.close()
+        # link-service's own pool: its size and session settings, no reset query on release
+        parts.pool = await create_pool(database_url, schema, reset_sessions=False)
+        async with aiohttp.ClientSession() as parts.http, parts.pool:
+            yield
 
     app = FastAPI(lifespan=lifespan)
 
+    # The Idempotency-Key header is parsed as link-service's route parses it; the charge here is keyed by
+    # the payment id, as link-service keys it once the key has found or made the attempt.
     @app.post("/v1/pay/{token}/payments", status_code=202, response_model=PaymentAccepted)
     async def pay(
         token: str, body: PaymentInput, idempotency_key: Annotated[str | None, Header()] = None
     ) -> PaymentAccepted:
-        pool: asyncpg.Pool = parts["pool"]
-        http: aiohttp.ClientSession = parts["http"]  # type: ignore[assignment]
+        pool, http = parts.pool, parts.http
+        # opened by the lifespan before any request
+        assert pool is not None
+        assert http is not None
         async with pool.acquire() as conn:
             link = await conn.fetchrow("SELECT * FROM links WHERE token_hash = $1", token_hash(token))
         if link is None:
@@ -161,13 +169,6 @@ def processor_app() -> web.Application:
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def seed(database_url: str) -> list[str]:
     conn = await asyncpg.connect(database_url)
     try:
@@ -187,25 +188,11 @@ async def seed(database_url: str) -> list[str]:
         await conn.close()
 
 
-async def drop(database_url: str) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-    finally:
-        await conn.close()
+class StandInCards:
+    """Card tokens for the stand-in processor, which charges whatever it is given."""
 
-
-def payment(tokens: list[str]) -> Request:
-    """figure 6's card payment (pay_load.card_payment), with a stand-in card token."""
-    body = {
-        "amount": random.randint(1_00, 5_000_00),
-        "method": "card",
-        "payer": {"name": "Jordan Example", "email": "jordan@example.com"},
-        "reference": "MAT-2026-0042 retainer",
-        "payment_method": f"tok_{uuid.uuid4().hex}",
-    }
-    headers = (("Content-Type", "application/json"), ("Idempotency-Key", str(uuid.uuid4())))
-    return Request("POST", f"/v1/pay/{random.choice(tokens)}/payments", json.dumps(body).encode(), headers)
+    async def take(self) -> str:
+        return f"tok_{uuid.uuid4().hex}"
 
 
 async def started(port: int) -> None:
@@ -239,11 +226,12 @@ async def measure(traced: bool, seconds: float, rounds: int) -> None:
         for port in ports.values():
             await started(port)
         url = f"http://127.0.0.1:{ports['server']}"
-        await closed_loop(url, CLIENTS, 3, lambda: payment(tokens), 202)
+        make = card_payment(tokens, StandInCards())  # figure 6's payment
+        await closed_loop(url, CLIENTS, 3, make, 202)
         cpus = []
         for _ in range(rounds):
             before = cpu_seconds(procs["server"].pid)
-            load = await closed_loop(url, CLIENTS, seconds, lambda: payment(tokens), 202)
+            load = await closed_loop(url, CLIENTS, seconds, make, 202)
             cpu_ms = (cpu_seconds(procs["server"].pid) - before) * 1000 / len(load.latencies_ms)
             cpus.append(cpu_ms)
             print(
@@ -254,7 +242,7 @@ async def measure(traced: bool, seconds: float, rounds: int) -> None:
         for proc in procs.values():
             proc.terminate()
             await proc.wait()
-        await drop(database_url)
+        await drop_schemas(database_url, [SCHEMA])
 
 
 def serve(mode: str, processor_port: int, server_port: int, schema: str) -> None:

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -155,6 +156,13 @@ def show_link(tokens: list[str]) -> Callable[[], Request]:
     return lambda: Request("GET", f"/v1/pay/{random.choice(tokens)}")
 
 
+class CardSource(Protocol):
+    """Where a payment's card token comes from: the sandbox (CardTokens), or a stand-in where no processor
+    checks it (bench/pay_floor.py)."""
+
+    async def take(self) -> str: ...
+
+
 class CardTokens:
     """Single-use card tokens from the sandbox processor, made before the load as a payer's browser makes
     each one before it posts (link-service takes the token, never the card). Made ahead so the load's
@@ -214,9 +222,9 @@ class CardTokens:
         return str(json.loads(answer)["id"])
 
 
-def card_payment(tokens: list[str], cards: CardTokens) -> Callable[[], Awaitable[Request]]:
-    """A card payment with a card token from the sandbox (sandbox card 4242..., settles by webhook 2 s
-    later) and a fresh Idempotency-Key."""
+def card_payment(tokens: list[str], cards: CardSource) -> Callable[[], Awaitable[Request]]:
+    """A card payment with a card token from `cards` (from the sandbox: card 4242..., settles by webhook
+    2 s later) and a fresh Idempotency-Key."""
 
     async def make() -> Request:
         body = {
