@@ -23,7 +23,7 @@ from . import bulk, projection_store
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 2000  # records per poll and per transaction
-LOAD_WRITERS = 2  # connections a bulk load copies batches on, in turn
+LOAD_WRITERS = 3  # connections a bulk load copies batches on, in turn
 
 
 class Replayer:
