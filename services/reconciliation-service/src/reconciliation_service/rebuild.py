@@ -56,7 +56,7 @@ class Rebuild:
         self._staging_pool: asyncpg.Pool
         self._replayer: Replayer
         self._guard: asyncpg.Connection
-        self._deferred: dict[str, list[str]] = {}
+        self._deferred: dict[str, bulk.Restore] = {}
 
     @property
     def events_applied(self) -> int:
@@ -155,7 +155,7 @@ class Rebuild:
             for path in sorted(MIGRATIONS.glob("*_read_model*.sql")):
                 await conn.execute(path.read_text())
 
-    async def _set_aside_for_the_load(self) -> dict[str, list[str]]:
+    async def _set_aside_for_the_load(self) -> dict[str, bulk.Restore]:
         async with self._pool.acquire() as conn, conn.transaction():
             return await bulk.set_aside_for_the_load(conn, self.staging)
 

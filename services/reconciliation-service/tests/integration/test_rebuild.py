@@ -161,7 +161,7 @@ async def test_a_rebuild_over_poison_records_equals_the_live_projection(  # type
     )
     live = await snapshot(pool, firm.id)
     if build_fails:
-        monkeypatch.setitem(bulk.BUILDS, "payments", "SELECT no_such_column FROM payments")
+        monkeypatch.setitem(bulk.BUILDS, "payments", ("SELECT no_such_column FROM payments",))
 
     job = Rebuild(settings)
     await job.prepare()

@@ -462,7 +462,7 @@ async def test_the_load_sets_the_fill_of_its_pages_aside_and_the_build_gives_it_
         assert live_fill == {"payments": ["fillfactor=50"]}
         deferred = await bulk.set_aside_for_the_load(conn, schema)
         assert await storage_parameters(conn, schema) == {}
-        for ddl in deferred["payments"]:
+        for ddl in deferred["payments"].statements:
             await conn.execute(ddl)
         assert await storage_parameters(conn, schema) == live_fill
     finally:
