@@ -82,6 +82,17 @@ _FAR_OFFSET = re.compile(r'[-+](1[5-9]|2[0-9]):[0-9]{2}"')
 # A number with an exponent: jsonb keeps its value, not its form (1e2 is 100 there; pydantic refuses 1e2 as
 # an integer), so such JSON is left to pydantic (also when a string looks so: only slower).
 _EXPONENT = re.compile(r"[:,\[]\s*-?[0-9]+(?:[.][0-9]+)?[eE]")
+_DIGIT_E = re.compile(r"[0-9][eE]")
+
+
+def _has_exponent(text: str) -> bool:
+    """Whether a number of this JSON may have an exponent. Without a backslash no quote is escaped, so the
+    pieces outside its strings are every other piece between quotes: there a digit before an e is one.
+    On a PaymentReceived: the pattern over the whole text 2.7-3.5 us, this 1.6."""
+    if "\\" in text:
+        return _EXPONENT.search(text) is not None
+    return _DIGIT_E.search("".join(text.split('"')[::2])) is not None
+
 
 Row = tuple[int, str, str, bool, bool, str]  # seq, event id, source, first delivery of its id, checked, JSON
 
@@ -229,7 +240,7 @@ class BulkLoad:
             text: str = record.value.decode()
         except UnicodeDecodeError:
             return None
-        if _ESCAPE in text or _EXPONENT.search(text):
+        if _ESCAPE in text or _has_exponent(text):
             return None
         return RAW_TABLES[name], event_id, source, text
 

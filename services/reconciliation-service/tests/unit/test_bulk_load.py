@@ -111,6 +111,22 @@ def test_the_two_busiest_types_are_copied_undecoded_and_checked_in_postgres() ->
 
 
 @pytest.mark.parametrize(
+    ("text", "exponent"),
+    [
+        ('{"a":1e5}', True),
+        ('{"a":[2,-1.5E-3]}', True),
+        ('{"a":"1e5","b":12}', False),  # in a string: no exponent
+        ('{"id":"99e752fa","n":null,"t":true}', False),
+        ('{"a":"say \\"hi\\"","b":3e1}', True),  # an escaped quote: the whole text's pattern decides
+        ('{"a":"\\", 1e5","b":3}', True),  # ... and may take a look-alike in a string (only slower)
+        ('{"a":"\\"","b":3}', False),
+    ],
+)
+def test_an_exponent_is_found_in_numbers_only(text: str, exponent: bool) -> None:
+    assert bulk._has_exponent(text) is exponent
+
+
+@pytest.mark.parametrize(
     "headers",
     [
         {"ce_source": None},  # a header missing: poison
