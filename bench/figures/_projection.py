@@ -84,6 +84,7 @@ def replay_consumer(ctx: BenchContext, batch_size: int) -> AIOKafkaConsumer:
         group_id=None,
         enable_auto_commit=False,
         max_poll_records=batch_size,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )
 
 

@@ -16,7 +16,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from paylinks_events import Envelope
-from paylinks_runtime.inbox_consumer import DECODE_SLICE
+from paylinks_runtime.inbox_consumer import DECODE_SLICE, FETCH_MAX_WAIT_MS
 
 from . import bulk, projection_store
 
@@ -39,6 +39,9 @@ class Replayer:
             group_id=None,
             enable_auto_commit=False,
             max_poll_records=batch_size,
+            # The broker answers one request of a connection at a time: the end offsets asked after the
+            # load (twice) waited behind a fetch parked at the topics' end, 0.45 s each with the default.
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         self._partitions: list[TopicPartition] = []
         self.applied = 0
