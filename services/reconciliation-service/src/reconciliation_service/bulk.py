@@ -12,14 +12,15 @@
      `from_record` like every other: poison is skipped and logged as the replay always did, a valid event
      the predicate was too strict for goes the per-event way.
    - Every other type is decoded by `from_record` and copied as pydantic writes it back (canonical).
-2. Then each read-model table is built by ONE `INSERT ... SELECT` over the raw tables, with the same rules as
+2. Then each read-model table is built by one `INSERT ... SELECT` over the raw tables (payments by one per
+   part of its payment ids, PAYMENT_PARTS, side by side), with the same rules as
    the per-event projection (projection.py, projection_money.py, projection_store.py): a column owned by one
    event type takes that type's last event of the key (`DISTINCT ON ... ORDER BY seq DESC`), what an upsert
    only fills when missing (`COALESCE(payments.x, EXCLUDED.x)`) comes after the owner's value, the link
    change with the greatest (time, event id) wins, a payment paid out twice keeps the least payout id, and
    what the projection inserts `ON CONFLICT DO NOTHING` (history, fees, payouts, ledger movements) keeps the
    first. The primary keys and indexes are created afterwards, over the whole table (the keys also check
-   that the build made one row per key).
+   that the build made one row per key), each index in a step of its own.
 3. What the bulk path does not take is applied after it by the per-event projection (the projection is
    order-free, so applying it later gives the same rows): an event type the projection uses but that has no
    set-based build here, an event whose JSON Postgres would refuse or could not cast (a `\\u` escape such as
