@@ -88,8 +88,9 @@ def notes(events: int, rounds: int) -> list[str]:
         "System: reconciliation_service.rebuild.rebuild() with the service's settings on a fresh schema and"
         " the private topic as its only topic: prepare (migrations, staging schema without keys or indexes,"
         f" Replayer start), replay as a bulk load (batches of {BATCH_SIZE} COPYed raw into unindexed tables,"
-        " checked and given their history rows there; then every read-model table built by one set-based"
-        " statement, then its keys and indexes; then the per-event catch-up), switch (exclusive read-model"
+        " checked and given their history rows there; then every read-model table built set-based, payments"
+        " in two parts side by side, then its keys and indexes, two steps at a time; then the per-event"
+        " catch-up), switch (exclusive read-model"
         " lock, drain check, catch-up, tables moved into the service schema). Timed from the call to its"
         " return; then the read model is checked: every payment ready, two history rows each.",
         "Baseline: a bare AIOKafkaConsumer with the Replayer's settings (no group, no auto-commit,"
