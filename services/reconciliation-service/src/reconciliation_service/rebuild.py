@@ -5,8 +5,8 @@
 2. replay, as a bulk load (bulk.py; the API keeps serving the live tables): read every event of the
    projection's topics up to their end offsets of that moment into unindexed raw tables (COPY), build every
    read-model table from them set-based (payments in parts side by side), then its keys and indexes over the
-   whole of it;
-   then apply through the per-event projection what the bulk load left to it and what arrived meanwhile.
+   whole of it; then apply through the per-event projection what the bulk load left to it and what arrived
+   meanwhile.
    Should the bulk load fail, the staging tables are made anew and every event is replayed through the
    per-event projection instead (with the keys, the secondary indexes built at the end);
 3. switch: take the read-model lock exclusively (live writers wait; readers go on), let this service's
