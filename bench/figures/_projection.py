@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench.context import BenchContext
 from paylinks_events import KafkaRecord
 from paylinks_runtime.inbox_consumer import FETCH_MAX_WAIT_MS
+from reconciliation_service import replayer
 from reconciliation_service.config import Settings
 
 PUBLISH_CHUNK = 10_000  # records in flight while publishing a workload
@@ -77,15 +78,8 @@ def group_consumer(ctx: BenchContext, topic: str, batch_size: int) -> AIOKafkaCo
 
 
 def replay_consumer(ctx: BenchContext, batch_size: int) -> AIOKafkaConsumer:
-    """A consumer as reconciliation's Replayer makes it (no group; partitions assigned by hand)."""
-    return AIOKafkaConsumer(
-        bootstrap_servers=ctx.bootstrap_servers,
-        client_id="bench-bare-replay",
-        group_id=None,
-        enable_auto_commit=False,
-        max_poll_records=batch_size,
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-    )
+    """Reconciliation's Replayer's own consumer (no group; partitions assigned by hand)."""
+    return replayer.replay_consumer(ctx.bootstrap_servers, batch_size, client_id="bench-bare-replay")
 
 
 def partitions(topic: str, count: int = TOPIC_PARTITIONS) -> list[TopicPartition]:

@@ -12,8 +12,8 @@
      `from_record` like every other: poison is skipped and logged as the replay always did, a valid event
      the predicate was too strict for goes the per-event way.
    - Every other type is decoded by `from_record` and copied as pydantic writes it back (canonical).
-2. Then each read-model table is built by one `INSERT ... SELECT` over the raw tables (payments by one per
-   part of its payment ids, PAYMENT_PARTS, side by side), with the same rules as
+2. Then each read-model table is built by one `INSERT ... SELECT` over the raw tables (payments by one for
+   each of its PAYMENT_PARTS, side by side), with the same rules as
    the per-event projection (projection.py, projection_money.py, projection_store.py): a column owned by one
    event type takes that type's last event of the key (`DISTINCT ON ... ORDER BY seq DESC`), what an upsert
    only fills when missing (`COALESCE(payments.x, EXCLUDED.x)`) comes after the owner's value, the link
@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -477,13 +478,14 @@ class Restore:
 async def set_aside_for_the_load(conn: asyncpg.Connection, schema: str) -> dict[str, Restore]:
     """Drop the keys and indexes of the tables of `schema`, and let the load fill their pages; return the
     statements that restore both, by table."""
-    deferred: dict[str, Restore] = {}
-    for find in (_keys, _fills, secondary_indexes):
-        for table, undo, redo in await find(conn, schema):
-            await conn.execute(undo)
-            restore = deferred.setdefault(table, Restore())
-            (restore.indexes if find is secondary_indexes else restore.alters).append(redo)
-    return deferred
+    deferred: defaultdict[str, Restore] = defaultdict(Restore)
+    for table, undo, redo in [*await _keys(conn, schema), *await _fills(conn, schema)]:
+        await conn.execute(undo)
+        deferred[table].alters.append(redo)
+    for table, undo, redo in await secondary_indexes(conn, schema):
+        await conn.execute(undo)
+        deferred[table].indexes.append(redo)
+    return dict(deferred)
 
 
 # (table, the statement that sets it aside for the load, the statement that restores it once built)

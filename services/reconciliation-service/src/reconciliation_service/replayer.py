@@ -26,6 +26,23 @@ BATCH_SIZE = 2000  # records per poll and per transaction
 LOAD_WRITERS = 3  # connections a bulk load copies batches on, in turn
 
 
+def replay_consumer(
+    bootstrap_servers: str, batch_size: int = BATCH_SIZE, client_id: str = "reconciliation-rebuild"
+) -> AIOKafkaConsumer:
+    """The Replayer's consumer: no group (partitions are assigned by hand, read from the beginning), no
+    commits, `batch_size` records a poll. (Figure 5's bare baseline reads with the same one.)"""
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        group_id=None,
+        enable_auto_commit=False,
+        max_poll_records=batch_size,
+        # The broker answers one request of a connection at a time: the end offsets asked after the load
+        # (twice) waited behind a fetch parked at the topics' end, 0.45 s each with the default 500 ms.
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+    )
+
+
 class Replayer:
     def __init__(
         self, bootstrap_servers: str, topics: Sequence[str], pool: asyncpg.Pool, batch_size: int = BATCH_SIZE
@@ -33,16 +50,7 @@ class Replayer:
         self._topics = list(topics)
         self._pool = pool
         self._batch_size = batch_size
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            client_id="reconciliation-rebuild",
-            group_id=None,
-            enable_auto_commit=False,
-            max_poll_records=batch_size,
-            # The broker answers one request of a connection at a time: the end offsets asked after the
-            # load (twice) waited behind a fetch parked at the topics' end, 0.45 s each with the default.
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-        )
+        self._consumer = replay_consumer(bootstrap_servers, batch_size)
         self._partitions: list[TopicPartition] = []
         self.applied = 0
 
