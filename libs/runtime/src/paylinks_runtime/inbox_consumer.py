@@ -447,10 +447,8 @@ class InboxConsumer:
         after = _offsets_after(deliveries)
         keys = sorted(after)
         topics, partitions = [topic for topic, _ in keys], [partition for _, partition in keys]
-        await conn.execute(_ADD_OFFSET_ROWS, self.name, topics, partitions)
-        locked = await conn.fetch(_LOCK_OFFSETS, self.name, topics, partitions)
+        locked = await conn.fetch(_CLAIM_OFFSETS, self.name, topics, partitions, [after[key] for key in keys])
         stored = {(row["topic"], row["partition"]): row["next_offset"] for row in locked}
-        await conn.execute(_STORE_OFFSETS, self.name, topics, partitions, [after[key] for key in keys])
         return [d for d in deliveries if d.record.offset >= stored[(d.record.topic, d.record.partition)]]
 
     async def _claim(self, conn: asyncpg.Connection, event_ids: list[str]) -> set[str]:
@@ -641,26 +639,10 @@ def _offsets_after(deliveries: list[Delivery]) -> dict[tuple[str, int], int]:
     return after
 
 
-# The stored offsets of the batch's partitions: rows made if missing (a new partition starts at 0), then
-# locked; `partition` is an int4, as ConsumerRecord's. The stored offset only ever moves forward.
-_ADD_OFFSET_ROWS = """
-INSERT INTO consumer_offsets (consumer, topic, partition, next_offset)
-SELECT $1, topic, partition, 0 FROM unnest($2::text[], $3::int[]) AS batch(topic, partition)
-ON CONFLICT DO NOTHING
-"""
-_LOCK_OFFSETS = """
-SELECT o.topic, o.partition, o.next_offset
-  FROM consumer_offsets o
-  JOIN unnest($2::text[], $3::int[]) AS batch(topic, partition) USING (topic, partition)
- WHERE o.consumer = $1
- ORDER BY o.topic, o.partition
-   FOR UPDATE OF o
-"""
-_STORE_OFFSETS = """
-UPDATE consumer_offsets o SET next_offset = greatest(o.next_offset, batch.next_offset)
-  FROM unnest($2::text[], $3::int[], $4::bigint[]) AS batch(topic, partition, next_offset)
- WHERE o.consumer = $1 AND o.topic = batch.topic AND o.partition = batch.partition
-"""
+# The stored offsets of the batch's partitions in one round trip (migrations/0007_claim_consumer_offsets.sql):
+# rows made if missing (a new partition starts at 0), locked in one order, returned as they were before the
+# batch, then moved to the offsets after it (only ever forward). `partition` is an int4, as ConsumerRecord's.
+_CLAIM_OFFSETS = "SELECT topic, partition, next_offset FROM claim_consumer_offsets($1, $2, $3, $4)"
 
 
 def _first_of_each(deliveries: list[Delivery], fresh_ids: set[str]) -> list[Delivery]:
