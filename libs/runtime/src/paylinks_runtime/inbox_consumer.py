@@ -283,27 +283,43 @@ class InboxConsumer:
 
     async def _consume(self) -> None:
         """Fetch and decode the next batch while the current one's transaction runs (Python's work and the
-        database's overlap), commit the current batch's offsets as soon as its transaction committed."""
+        database's overlap). A batch's offsets go to Kafka once its transaction committed, while the next
+        batch is applied: one commit in flight at a time, awaited before the next one starts, so they land in
+        order and a failed one fails the loop (a Kafka round trip less in every batch's cycle)."""
         assert self._consumer is not None, "start() first"
         current = await self._fetch(None)
-        while True:
-            busy = asyncio.Event() if self._decode_when_database_busy else None
-            following = asyncio.create_task(self._fetch(busy))
-            told = _DATABASE_BUSY.set(busy)
-            try:
-                if current.deliveries:
-                    await self._apply_until_done(current.deliveries, current.prepared)
-                if current.offsets:
-                    await self._commit(current.offsets)
-            except BaseException:
-                following.cancel()  # whatever it fetched is delivered again after the rewind
-                await asyncio.gather(following, return_exceptions=True)
-                raise
-            finally:
-                _DATABASE_BUSY.reset(told)
-            if busy is not None:
-                busy.set()  # applied without saying so (a small batch, a redelivery): decode now
-            current = await following
+        following: asyncio.Task[Fetched] | None = None
+        committing: asyncio.Task[None] | None = None
+        try:
+            while True:
+                busy = asyncio.Event() if self._decode_when_database_busy else None
+                following = asyncio.create_task(self._fetch(busy))
+                told = _DATABASE_BUSY.set(busy)
+                try:
+                    if current.deliveries:
+                        await self._apply_until_done(current.deliveries, current.prepared)
+                    committing = await self._commit_after(committing, current.offsets)
+                finally:
+                    _DATABASE_BUSY.reset(told)
+                if busy is not None:
+                    busy.set()  # applied without saying so (a small batch, a redelivery): decode now
+                current = await following
+        except BaseException:
+            # What was fetched, and offsets not committed yet, are delivered again after the rewind (and
+            # skipped by the inbox or the stored offsets).
+            pending = [task for task in (following, committing) if task is not None]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            raise
+
+    async def _commit_after(
+        self, previous: asyncio.Task[None] | None, offsets: dict[TopicPartition, int]
+    ) -> asyncio.Task[None] | None:
+        """Start committing `offsets` once the commit before them landed (its failure raises here)."""
+        if previous is not None:
+            await previous
+        return asyncio.create_task(self._commit(offsets)) if offsets else None
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit the offsets of the partitions still assigned. A partition that a rebalance gave to another
