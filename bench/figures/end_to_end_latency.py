@@ -248,7 +248,7 @@ async def wait_consuming(ctx: BenchContext, url: str, topic: str) -> None:
 
 async def service_latency(
     ctx: BenchContext, topic: str, seconds: int, rate: int = RATE
-) -> tuple[Latencies, list[float], ReadyList]:
+) -> tuple[Latencies, list[float], ReadyList, datetime]:
     schedule = Schedule.make(topic, rate * (WARMUP_SECONDS + seconds), rate)
     async with ctx.schema("bench_e2e") as schema, service_process(ctx, schema, topic) as url:
         await wait_consuming(ctx, url, topic)
@@ -258,10 +258,12 @@ async def service_latency(
         ):
             ready, stop = ReadyList(client, schedule), asyncio.Event()
             watcher = asyncio.create_task(ready.watch(schedule.measured(), stop))
+            clock = (datetime.now(UTC), time.perf_counter())  # the wall clock beside the bench's own
             lags = await offer(producer, schedule)
             stop.set()
             await watcher
-    return latencies(schedule, ready.seen_at), lags, ready
+    first = schedule.published_at[schedule.measured()[0]]
+    return latencies(schedule, ready.seen_at), lags, ready, clock[0] + timedelta(seconds=first - clock[1])
 
 
 # --- baseline: the same schedule, read by a bare consumer ---------------------------------------------------
@@ -356,6 +358,13 @@ class AtRate:
     lags: list[float]
     poll_ms: list[float]
     png: Path
+    measured_from: datetime  # when the first measured payment's PaymentProcessed was published
+
+    def p99_each_second(self) -> list[float]:
+        """The p99 of each second of payments, in publishing order (a second is `rate` payments): to set
+        beside what else the machine did then (Postgres's checkpoints in its log, another process)."""
+        samples = self.system.samples_ms
+        return [percentile(samples[i : i + self.rate], 99) for i in range(0, len(samples), self.rate)]
 
     def rows(self) -> list[Measurement]:
         at = f"@ {self.rate:,} payments/s"
@@ -380,18 +389,20 @@ class AtRate:
             "poll_ms": Latencies(self.poll_ms).summary(),
             "tick_start_lag_ms": Latencies(self.lags).summary(),
             "plot": self.png.name,
+            "measured_from": self.measured_from.isoformat(),
+            "system_p99_each_second_ms": self.p99_each_second(),
         }
 
 
 async def at_rate(ctx: BenchContext, rate: int, seconds: int, png_name: str) -> AtRate:
     async with ctx.topics(2) as (topic, bare_topic):
         with ctx.step(f"service, {seconds} s at {rate:,} payments/s"):
-            system, lags, ready = await service_latency(ctx, topic, seconds, rate)
+            system, lags, ready, measured_from = await service_latency(ctx, topic, seconds, rate)
         with ctx.step(f"bare consumer, {seconds} s at {rate:,} payments/s"):
             bare = await bare_latency(ctx, bare_topic, seconds, rate)
     png = ctx.out_dir / png_name
     plot(png, system, bare, rate)
-    return AtRate(rate, seconds, system, bare, lags, ready.poll_ms, png)
+    return AtRate(rate, seconds, system, bare, lags, ready.poll_ms, png, measured_from)
 
 
 async def run(ctx: BenchContext) -> FigureResult:
