@@ -9,6 +9,7 @@ import pytest
 
 from paylinks_devstack.client import PaylinksClient, token_of
 from paylinks_devstack.stack import Stack
+from paylinks_runtime.testing import eventually
 
 from .otlp_receiver import OtlpReceiver, ReceivedSpan
 from .test_payment_stories import open_matter, register_accounts
@@ -124,7 +125,9 @@ async def test_a_bill_payment_reaches_billing_through_the_processors_webhook_in_
     assert webhook in rest
     assert webhook.parent_span_id == ""  # the root of its own trace, not a child of the caller's span
     linked = {span_id for trace_id, span_id in webhook.links if trace_id == pay_trace}
-    callers = [s for s in otlp.snapshot() if s.span_id in linked]
+    # The sandbox ends its span once link-service answered the webhook, and exports it in its own batch:
+    # it can arrive after the spans above.
+    callers = await eventually(lambda: [s for s in otlp.snapshot() if s.span_id in linked])
     assert [(s.service, s.name) for s in callers] == [("processor-sandbox", "sandbox webhook")]
 
 
