@@ -258,12 +258,12 @@ async def service_latency(
         ):
             ready, stop = ReadyList(client, schedule), asyncio.Event()
             watcher = asyncio.create_task(ready.watch(schedule.measured(), stop))
-            clock = (datetime.now(UTC), time.perf_counter())  # the wall clock beside the bench's own
+            wall, clock = datetime.now(UTC), time.perf_counter()  # the wall clock beside the bench's own
             lags = await offer(producer, schedule)
             stop.set()
             await watcher
     first = schedule.published_at[schedule.measured()[0]]
-    return latencies(schedule, ready.seen_at), lags, ready, clock[0] + timedelta(seconds=first - clock[1])
+    return latencies(schedule, ready.seen_at), lags, ready, wall + timedelta(seconds=first - clock)
 
 
 # --- baseline: the same schedule, read by a bare consumer ---------------------------------------------------

@@ -19,24 +19,31 @@ from .test_consumer_offsets import consumer, effects, publish_contacts  # noqa: 
 from .test_inbox_consumer import running
 
 RECORDS = 10
-Commit = Callable[[dict[TopicPartition, int]], Awaitable[None]]
 
 
-def wrap_commit(
-    member: InboxConsumer, wrapper: Callable[[Commit], Commit]
+def before_the_first_commit(
+    member: InboxConsumer, step: Callable[[], Awaitable[object]]
 ) -> list[dict[TopicPartition, int]]:
-    """Wrap the started consumer's Kafka commit; returns the offsets each call was given, in order."""
+    """Run `step` (wait, or raise) before the started consumer's first Kafka commit goes through; returns
+    the offsets each commit was given, in order."""
     kafka = member._consumer
     assert kafka is not None
-    calls: list[dict[TopicPartition, int]] = []
-    commit = wrapper(kafka.commit)  # type: ignore[arg-type]
+    commit, calls = kafka.commit, list[dict[TopicPartition, int]]()
 
     async def noted(offsets: dict[TopicPartition, int]) -> None:
         calls.append(offsets)
+        if len(calls) == 1:
+            await step()
         await commit(offsets)
 
     kafka.commit = noted  # type: ignore[assignment,method-assign]
     return calls
+
+
+async def published(pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, name: str) -> InboxConsumer:
+    """RECORDS contacts on the topic, and a consumer of a fresh group (batches of 7: at least two)."""
+    await publish_contacts(producer, topic, RECORDS)
+    return consumer(pool, producer, topic, unique(name))
 
 
 async def stored_offsets(pool: asyncpg.Pool, group: str) -> dict[TopicPartition, int]:
@@ -62,29 +69,18 @@ async def test_the_next_batch_is_applied_while_the_offsets_before_it_go_to_kafka
     producer: AIOKafkaProducer,
     topic: str,
 ) -> None:
-    await publish_contacts(producer, topic, RECORDS)
-    group = unique("test-commit-overlap")
-    member = consumer(effects, producer, topic, group)  # batches of 7: at least two
+    member = await published(effects, producer, topic, "test-commit-overlap")
     held = asyncio.Event()
-
-    def hold_the_first(commit: Commit) -> Commit:
-        async def held_commit(offsets: dict[TopicPartition, int]) -> None:
-            if len(calls) == 1:
-                await held.wait()
-            await commit(offsets)
-
-        return held_commit
-
     async with running(member):
-        calls = wrap_commit(member, hold_the_first)  # before the loop's first step
-        first = await eventually(lambda: calls[:1])
+        calls = before_the_first_commit(member, held.wait)  # before the loop's first step
+        await eventually(lambda: calls)
         # A batch after the first was applied while the first's offsets were still on their way ...
-        await eventually(lambda: _more_than(effects, sum(first[0].values())))
+        await eventually(lambda: _more_than(effects, sum(calls[0].values())))
         # ... and its own offsets wait for them: one commit in flight, in order.
         assert len(calls) == 1
         held.set()
         await eventually(lambda: _applied_all(effects))
-        everything = await stored_offsets(effects, group)
+        everything = await stored_offsets(effects, member.name)
         await eventually(lambda: _kafka_has(member, topic, everything))  # what the database holds, no more
 
 
@@ -93,27 +89,21 @@ async def test_a_failed_commit_rewinds_and_the_redelivered_records_change_nothin
     producer: AIOKafkaProducer,
     topic: str,
 ) -> None:
-    await publish_contacts(producer, topic, RECORDS)
-    group = unique("test-commit-fails")
-    member = consumer(effects, producer, topic, group)
+    member = await published(effects, producer, topic, "test-commit-fails")
 
-    def fail_the_first(commit: Commit) -> Commit:
-        async def failing_commit(offsets: dict[TopicPartition, int]) -> None:
-            if len(calls) == 1:
-                raise KafkaConnectionError("the coordinator went away")
-            await commit(offsets)
+    async def coordinator_gone() -> None:
+        raise KafkaConnectionError("the coordinator went away")
 
-        return failing_commit
-
-    duplicates_before = EVENTS_DUPLICATE.labels(group)._value.get()
+    duplicates_before = EVENTS_DUPLICATE.labels(member.name)._value.get()
     async with running(member):
-        calls = wrap_commit(member, fail_the_first)
+        calls = before_the_first_commit(member, coordinator_gone)
         await eventually(lambda: _applied_all(effects))
-        everything = await stored_offsets(effects, group)
+        everything = await stored_offsets(effects, member.name)
         await eventually(lambda: _kafka_has(member, topic, everything))
     assert await applied(effects) == RECORDS
     # What the failed commit carried came again after the rewind, and the stored offsets skipped it.
-    assert EVENTS_DUPLICATE.labels(group)._value.get() - duplicates_before >= sum(calls[0].values())
+    duplicates = EVENTS_DUPLICATE.labels(member.name)._value.get() - duplicates_before
+    assert duplicates >= sum(calls[0].values())
 
 
 async def _more_than(pool: asyncpg.Pool, count: int) -> bool:
