@@ -5,12 +5,12 @@
    (`raw_<type>`, the event's JSON as jsonb, with its read order `seq`); the first delivery of each event id
    also makes its `payment_history` row there. No planner, no upsert per event.
    - The two types that make nearly all of the volume (PaymentReceived, PaymentProcessed) are not decoded
-     by pydantic in Python: their CloudEvents headers are checked as `from_record` checks them, and their
-     JSON is checked in the same statement, set-based, by a predicate that accepts only what the contract's
-     model accepts, with the same values (`CHECKS`: types, lengths, literals, patterns, strict integers,
-     RFC 3339 timestamps with an offset and a real date). A record the predicate refuses is decoded by
+     by pydantic: their CloudEvents headers are checked as `from_record` checks them, and their JSON is
+     copied as read once it fits a msgspec Struct that accepts only what the contract's model accepts, in
+     forms Postgres reads as pydantic does (`SHAPES`: types, lengths, literals, patterns, strict integers,
+     RFC 3339 timestamps with an offset and a real date). A record that does not fit is decoded by
      `from_record` like every other: poison is skipped and logged as the replay always did, a valid event
-     the predicate was too strict for goes the per-event way.
+     in another form is copied as pydantic writes it back.
    - Every other type is decoded by `from_record` and copied as pydantic writes it back (canonical).
 2. Then each read-model table is built by one `INSERT ... SELECT` over the raw tables (payments by one for
    each of its PAYMENT_PARTS, side by side), with the same rules as
@@ -40,11 +40,14 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 import asyncpg
+import msgspec
 import structlog
 from aiokafka.structs import ConsumerRecord
+from msgspec import Meta, Struct
 
 from paylinks_events import EVENT_TYPES, Envelope, PoisonRecord, from_record, header_map
 
@@ -81,22 +84,7 @@ _ESCAPE = "\\u"
 _LONG_NUMBER = re.compile(r"\d{19}")
 # An offset of 15 hours or more: Python has them, Postgres refuses to read them.
 _FAR_OFFSET = re.compile(r'[-+](1[5-9]|2[0-9]):[0-9]{2}"')
-# A number with an exponent: jsonb keeps its value, not its form (1e2 is 100 there; pydantic refuses 1e2 as
-# an integer), so such JSON is left to pydantic (also when a string looks so: only slower).
-_EXPONENT = re.compile(r"[:,\[]\s*-?[0-9]+(?:[.][0-9]+)?[eE]")
-_DIGIT_E = re.compile(r"[0-9][eE]")
-
-
-def _has_exponent(text: str) -> bool:
-    """Whether a number of this JSON may have an exponent. Without a backslash no quote is escaped, so the
-    pieces outside its strings are every other piece between quotes: there a digit before an e is one.
-    On a PaymentReceived: the pattern over the whole text 2.7-3.5 us, this 1.6."""
-    if "\\" in text:
-        return _EXPONENT.search(text) is not None
-    return _DIGIT_E.search("".join(text.split('"')[::2])) is not None
-
-
-Row = tuple[int, str, str, bool, bool, str]  # seq, event id, source, first delivery of its id, checked, JSON
+Row = tuple[int, str, str, bool, str]  # seq, event id, source, first delivery of its id, JSON
 
 
 def decode(record: ConsumerRecord) -> Envelope | None:
@@ -117,11 +105,11 @@ def decode(record: ConsumerRecord) -> Envelope | None:
 
 @dataclass
 class Batch:
-    """The rows of one batch by raw table, the records whose JSON the statement checks (by seq), and the
-    events decoded in Python (for a batch whose statement fails: they are then applied per event)."""
+    """The rows of one batch by raw table, the records copied undecoded (by seq), and the events decoded
+    here (for a batch Postgres refuses: the records are then decoded, the events applied per event)."""
 
     rows: dict[str, list[Row]] = field(default_factory=dict)
-    unchecked: dict[int, ConsumerRecord] = field(default_factory=dict)
+    undecoded: dict[int, ConsumerRecord] = field(default_factory=dict)
     decoded: list[Envelope] = field(default_factory=list)
 
 
@@ -132,14 +120,15 @@ class BulkLoad:
     def __init__(self) -> None:
         self.per_event: list[Envelope] = []
         self.events = 0
-        self.loaded = 0  # rows given to the raw tables' batches (checked or still to check)
+        self.loaded = 0  # rows given to the raw tables' batches
         self._batch = Batch()
         self._seen: set[str] = set()
         self._seq = 0
 
     def add_record(self, record: ConsumerRecord) -> None:
-        """A record as read: checked in SQL if its type allows (see CHECKS), else decoded here."""
-        row = self._unchecked_row(record)
+        """A record as read: copied undecoded if its type has a shape and its JSON fits it (see SHAPES),
+        else decoded here."""
+        row = self._undecoded_row(record)
         if row is None:
             if (envelope := decode(record)) is not None:
                 self.add(envelope)
@@ -148,10 +137,10 @@ class BulkLoad:
         self.events += 1
         self._seq += 1
         self.loaded += 1
-        self._batch.unchecked[self._seq] = record
+        self._batch.undecoded[self._seq] = record
         first = event_id not in self._seen
         self._seen.add(event_id)
-        self._batch.rows.setdefault(table, []).append((self._seq, event_id, source, first, False, text))
+        self._batch.rows.setdefault(table, []).append((self._seq, event_id, source, first, text))
 
     def add(self, envelope: Envelope) -> None:
         """A decoded event."""
@@ -183,7 +172,7 @@ class BulkLoad:
         self.loaded += 1
         batch.decoded.append(envelope)
         batch.rows.setdefault(RAW_TABLES[envelope.type], []).append(
-            (seq, envelope.id, envelope.source, first, True, data)
+            (seq, envelope.id, envelope.source, first, data)
         )
 
     def take(self) -> Batch:
@@ -192,42 +181,41 @@ class BulkLoad:
         return batch
 
     def decoded_again(self, batch: Batch) -> Batch:
-        """The batch with every record it left to Postgres's checks decoded here instead (poison skipped and
-        logged): for a batch whose COPY or statement failed (a value not JSON fails the COPY)."""
+        """The batch with every record it copied undecoded decoded here instead (poison skipped and logged),
+        copied as pydantic writes it back: for a batch Postgres refused (a number its jsonb cannot hold in a
+        field the model ignores, say)."""
         retry = Batch(decoded=list(batch.decoded))
         for table, rows in batch.rows.items():
             for row in rows:
-                if row[4]:  # decoded already
+                if (record := batch.undecoded.get(row[0])) is None:  # decoded already
                     retry.rows.setdefault(table, []).append(row)
-                elif (envelope := decode(batch.unchecked[row[0]])) is None:
+                elif (envelope := decode(record)) is None:
                     self.events -= 1
                 else:
                     self._add_decoded(retry, envelope, row[0], row[3])
         return retry
 
-    def settle(self, batch: Batch, refused: list[int] | None) -> None:
-        """After a batch's statement: decode what its checks refused (`refused`, by seq), or, when the
-        statement failed (None), leave every event of the batch to the per-event path."""
-        if refused is None:
-            log.warning("a batch of the rebuild's bulk load was refused whole; applying it per event")
-            self.per_event += batch.decoded
-            refused = list(batch.unchecked)
-        for seq in refused:
-            self.events -= 1
-            if (envelope := decode(batch.unchecked[seq])) is not None:
-                self.events += 1
+    def refused_whole(self, batch: Batch) -> None:
+        """A batch Postgres refused: every event of it goes the per-event way (its undecoded records
+        decoded here, poison skipped and logged)."""
+        log.warning("a batch of the rebuild's bulk load was refused whole; applying it per event")
+        self.per_event += batch.decoded
+        for record in batch.undecoded.values():
+            if (envelope := decode(record)) is None:
+                self.events -= 1
+            else:
                 self.per_event.append(envelope)
 
     @staticmethod
-    def _unchecked_row(record: ConsumerRecord) -> tuple[str, str, str, str] | None:
+    def _undecoded_row(record: ConsumerRecord) -> tuple[str, str, str, str] | None:
         """(raw table, event id, source, JSON) of a record whose headers pass every check `from_record`
-        makes and whose JSON the statement can check; None for any other."""
+        makes and whose JSON fits its type's shape; None for any other."""
         try:
             attrs = header_map(record.headers)
         except PoisonRecord:
             return None
         name = attrs.get("ce_type", "")
-        if name not in CHECKS:
+        if name not in SHAPES:
             return None
         event_id, source = attrs.get("ce_id"), attrs.get("ce_source")
         if not event_id or not source or attrs.get("ce_specversion") != "1.0":
@@ -236,15 +224,13 @@ class BulkLoad:
             return None
         if "\x00" in event_id or "\x00" in source or not _aware(attrs.get("ce_time")):
             return None
-        if record.value is None:
+        value = record.value
+        if value is None or _ESCAPE.encode() in value or not _fits(name, value):
             return None
         try:
-            text: str = record.value.decode()
-        except UnicodeDecodeError:
+            return RAW_TABLES[name], event_id, source, value.decode()
+        except UnicodeDecodeError:  # in a field the shape skips
             return None
-        if _ESCAPE in text or _has_exponent(text):
-            return None
-        return RAW_TABLES[name], event_id, source, text
 
 
 def _aware(raw: str | None) -> bool:
@@ -257,136 +243,94 @@ def _aware(raw: str | None) -> bool:
         return False
 
 
-# --- what Postgres checks of a record pydantic did not decode ---------------------------------------------
+# --- the shapes a record's JSON must have to be copied undecoded ------------------------------------------
+# msgspec Structs that accept only what the contract's model accepts, in forms Postgres reads as pydantic
+# does (strict integers of at most 18 digits, RFC 3339 timestamps with an offset, at most microseconds and a
+# real day, `\Z` where pydantic's `$` is the end of the text); a field the build reads is never left out.
+# What they refuse goes to pydantic. Test: test_rebuild_bulk.py (variants), test_bulk_load.py (fields).
 
-
-def _text(j: str) -> str:
-    """The text of the jsonb scalar at `j` (`d->'a'->'b'`): the last step as `->>`."""
-    head, _, key = j.rpartition("->")
-    return f"({head}->>{key})" if head else f"({j} #>> '{{}}')"
-
-
-def _string(
-    j: str,
-    *,
-    min_length: int = 0,
-    max_length: int | None = None,
-    values: Sequence[str] = (),
-    pattern: str | None = None,
-    absent: bool = False,
-    null: bool = False,
-) -> str:
-    """`j` (a jsonb path) is a JSON string as the model's field takes it (`absent`: it has a default;
-    `null`: it may be None)."""
-    t = _text(j)
-    conditions = [f"jsonb_typeof({j}) = 'string'"]
-    if min_length:
-        conditions.append(f"length({t}) >= {min_length}")
-    if max_length is not None:
-        conditions.append(f"length({t}) <= {max_length}")
-    if values:
-        conditions.append(f"{t} IN ({', '.join(repr(v) for v in values)})")
-    if pattern:
-        conditions.append(f"{t} ~ '{pattern}'")
-    return _maybe(j, " AND ".join(conditions), absent=absent, null=null)
-
-
-def _maybe(j: str, condition: str, *, absent: bool, null: bool) -> str:
-    alternatives = [*([f"{j} IS NULL"] if absent else []), *([f"jsonb_typeof({j}) = 'null'"] if null else [])]
-    return f"({' OR '.join([*alternatives, f'({condition})'])})"
-
-
-def _integer(j: str, minimum: int, *, absent: bool = False) -> str:
-    """A strict JSON integer (no fraction; the exponent forms never get here) of at most 18 digits."""
-    t = _text(j)
-    condition = (
-        f"jsonb_typeof({j}) = 'number' AND"
-        f" CASE WHEN {t} ~ '^-?[0-9]{{1,18}}$' THEN {t}::bigint >= {minimum} ELSE false END"
-    )
-    return _maybe(j, condition, absent=absent, null=False)
-
-
-# RFC 3339 with an offset (Z or +-HH:MM), at most microseconds: what pydantic and Postgres read alike; then
-# the day must exist in its month.
 _RFC3339 = (
     "^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    "([.][0-9]{1,6})?(Z|[-+](0[0-9]|1[0-4]):[0-5][0-9])$"
+    "([.][0-9]{1,6})?(Z|[-+](0[0-9]|1[0-4]):[0-5][0-9])\\Z"
 )
+_Stamp = Annotated[str, Meta(pattern=_RFC3339)]
+_Amount = Annotated[int, Meta(ge=1, le=10**18 - 1)]
+_Fee = Annotated[int, Meta(ge=0, le=10**18 - 1)]
+_Currency = Annotated[str, Meta(pattern="^[A-Z]{3}\\Z")]
+_FirmId = Annotated[str, Meta(min_length=1)]
+_Name = Annotated[str, Meta(min_length=1, max_length=200)]
+_Method = Literal["card", "echeck"]
 
 
-def _timestamp(j: str) -> str:
-    t = _text(j)
-    year, month, day = f"substr({t}, 1, 4)::int", f"substr({t}, 6, 2)", f"substr({t}, 9, 2)::int"
-    leap = f"({year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0))"
-    days = (
-        f"CASE {month} WHEN '02' THEN CASE WHEN {leap} THEN 29 ELSE 28 END"
-        f" WHEN '04' THEN 30 WHEN '06' THEN 30 WHEN '09' THEN 30 WHEN '11' THEN 30 ELSE 31 END"
-    )
-    return (
-        f"(jsonb_typeof({j}) = 'string' AND CASE WHEN {t} ~ '{_RFC3339}'"
-        f" THEN substr({t}, 9, 2) <= '28' OR {day} <= {days} ELSE false END)"
-    )
+def _real_day(stamp: str) -> None:
+    """The pattern takes day 31 of any month: the day must exist in its month."""
+    if stamp[8:10] > "28":
+        date(int(stamp[:4]), int(stamp[5:7]), int(stamp[8:10]))  # ValueError: msgspec refuses the record
 
 
-def _object(j: str) -> str:
-    return f"jsonb_typeof({j}) = 'object'"
+class _Payer(Struct):
+    name: _Name
+    email: Annotated[str, Meta(max_length=320)]
 
 
-_CURRENCY = _string("d->'currency'", pattern="^[A-Z]{3}$", absent=True)
-_METHOD = _string("d->'method'", values=("card", "echeck"))
+class _Authorization(Struct):
+    text_version: Annotated[str, Meta(min_length=1, max_length=100)]
+    accepted_at: _Stamp
+    name: _Name
 
-# By raw table: the predicate a record's JSON (`d`) must meet to be taken without pydantic; it accepts only
-# what the model accepts, and only in forms Postgres reads as pydantic does. Test: test_rebuild_bulk.py.
-CHECKS: dict[str, str] = {
-    "PaymentReceived": " AND ".join(
-        [
-            _object("d"),
-            _string("d->'firm_id'", min_length=1),
-            _string("d->'payment_id'"),
-            _string("d->'bank_account_id'"),
-            _string("d->'link_id'", absent=True, null=True),
-            _string("d->'bill_id'", absent=True, null=True),
-            _string("d->'source'", values=("bank_account_link", "bill_link", "qr_code", "other")),
-            _integer("d->'amount'", 1),
-            _CURRENCY,
-            _METHOD,
-            _object("d->'payer'"),
-            _string("d->'payer'->'name'", min_length=1, max_length=200),
-            _string("d->'payer'->'email'", max_length=320),
-            _string("d->'reference'", absent=True, null=True),
-            _timestamp("d->'received_at'"),
-            _string("d->'card_brand'", absent=True, null=True),
-            _string("d->'last4'", pattern="^[0-9]{4}$", absent=True, null=True),
-            _maybe(
-                "d->'authorization'",
-                " AND ".join(
-                    [
-                        _object("d->'authorization'"),
-                        _string("d->'authorization'->'text_version'", min_length=1, max_length=100),
-                        _timestamp("d->'authorization'->'accepted_at'"),
-                        _string("d->'authorization'->'name'", min_length=1, max_length=200),
-                    ]
-                ),
-                absent=True,
-                null=True,
-            ),
-        ]
-    ),
-    "PaymentProcessed": " AND ".join(
-        [
-            _object("d"),
-            _string("d->'firm_id'", min_length=1),
-            _string("d->'payment_id'"),
-            _string("d->'bank_account_id'"),
-            _string("d->'bill_id'", absent=True, null=True),
-            _integer("d->'amount'", 1),
-            _CURRENCY,
-            _METHOD,
-            _timestamp("d->'processed_at'"),
-            _integer("d->'fee'", 0, absent=True),
-        ]
-    ),
+    def __post_init__(self) -> None:
+        _real_day(self.accepted_at)
+
+
+class _Received(Struct):
+    firm_id: _FirmId
+    payment_id: str
+    bank_account_id: str
+    source: Literal["bank_account_link", "bill_link", "qr_code", "other"]
+    amount: _Amount
+    method: _Method
+    payer: _Payer
+    received_at: _Stamp
+    link_id: str | None = None
+    bill_id: str | None = None
+    currency: _Currency = "USD"
+    reference: str | None = None
+    card_brand: str | None = None
+    last4: Annotated[str, Meta(pattern="^[0-9]{4}\\Z")] | None = None
+    authorization: _Authorization | None = None
+
+    def __post_init__(self) -> None:
+        _real_day(self.received_at)
+
+
+class _Processed(Struct):
+    firm_id: _FirmId
+    payment_id: str
+    bank_account_id: str
+    amount: _Amount
+    method: _Method
+    processed_at: _Stamp
+    bill_id: str | None = None
+    currency: _Currency = "USD"
+    fee: _Fee = 0
+
+    def __post_init__(self) -> None:
+        _real_day(self.processed_at)
+
+
+# By type name: the decoder whose Struct a record's JSON must fit to be copied undecoded.
+SHAPES: dict[str, msgspec.json.Decoder[Any]] = {
+    "PaymentReceived": msgspec.json.Decoder(_Received),
+    "PaymentProcessed": msgspec.json.Decoder(_Processed),
 }
+
+
+def _fits(name: str, value: bytes) -> bool:
+    try:
+        SHAPES[name].decode(value)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return False
+    return True
 
 
 # --- the history rows a batch makes ------------------------------------------------------------------------
@@ -403,7 +347,7 @@ def _history(type_name: str, at: str, actor: str, *details: str) -> str:
     return (
         "INSERT INTO payment_history (event_id, firm_id, payment_id, type, at, actor, details)"
         f" SELECT id, d->>'firm_id', d->>'payment_id', '{type_name}', (d->>'{at}')::timestamptz, {actor},"
-        f" jsonb_build_object({pairs}) FROM b WHERE good AND first_seen"
+        f" jsonb_build_object({pairs}) FROM b WHERE first_seen"
     )
 
 
@@ -434,18 +378,14 @@ _IN_HISTORY: frozenset[str] = frozenset(_HISTORY)
 
 
 def _batch_statement(name: str) -> str:
-    """One batch of a type (its JSON made jsonb by the COPY, once): checked (unless decoded in Python), the
-    good rows into the raw table and their history rows into payment_history; returns the seq of the rows
-    refused."""
+    """One batch of a type (its JSON made jsonb by the COPY, once) into the raw table, and its history rows
+    into payment_history."""
     table = RAW_TABLES[name]
-    check = CHECKS.get(name, "false")
-    history = f", history AS ({_HISTORY[name]})" if name in _HISTORY else ""
-    return (
-        f"WITH b AS MATERIALIZED (SELECT seq, id, source, first_seen, d, checked OR coalesce({check}, false)"
-        f" AS good FROM batch_{table}),"
-        f" raw AS (INSERT INTO {table} (seq, id, source, d) SELECT seq, id, source, d FROM b WHERE good)"
-        f"{history} SELECT seq FROM b WHERE NOT good"
-    )
+    into_raw = f"INSERT INTO {table} (seq, id, source, d) SELECT seq, id, source, d FROM b"
+    batch = f"WITH b AS NOT MATERIALIZED (SELECT seq, id, source, first_seen, d FROM batch_{table})"
+    if name in _HISTORY:
+        return f"{batch}, raw AS ({into_raw}) {_HISTORY[name]}"
+    return f"{batch} {into_raw}"
 
 
 _BATCH_STATEMENTS: dict[str, str] = {RAW_TABLES[name]: _batch_statement(name) for name in RAW_TABLES}
@@ -559,7 +499,7 @@ async def create_batch_tables(conn: asyncpg.Connection) -> None:
     for table in RAW_TABLES.values():
         await conn.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS batch_{table} (seq bigint, id text, source text,"
-            " first_seen boolean, checked boolean, d jsonb) ON COMMIT DELETE ROWS"
+            " first_seen boolean, d jsonb) ON COMMIT DELETE ROWS"
         )
 
 
@@ -568,32 +508,27 @@ async def drop_raw_tables(conn: asyncpg.Connection) -> None:
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-async def copy_batch(conn: asyncpg.Connection, batch: Batch) -> list[int] | None:
+async def copy_batch(conn: asyncpg.Connection, batch: Batch) -> bool:
     """Copy a batch into its raw tables (and its history rows), in one transaction on `conn` (which made
-    the temporary tables: `create_batch_tables`); the seq of the rows whose JSON the checks refused, or
-    None when the statement failed (nothing of the batch is kept then)."""
-    if not batch.rows:
-        return []
-    refused: list[int] = []
+    the temporary tables: `create_batch_tables`); False when Postgres refused it (nothing of it is kept)."""
     try:
         async with conn.transaction():
             for table, rows in batch.rows.items():
                 await conn.copy_records_to_table(f"batch_{table}", records=rows)
-                refused += [row["seq"] for row in await conn.fetch(_BATCH_STATEMENTS[table])]
+                await conn.execute(_BATCH_STATEMENTS[table])
     except asyncpg.PostgresError as exc:
         log.warning("a batch of the rebuild's bulk load failed", error=str(exc))
-        return None
-    return refused
+        return False
+    return True
 
 
 async def copy(conn: asyncpg.Connection, loading: BulkLoad, batch: Batch) -> None:
-    """Copy a batch and settle what its checks refused; a batch whose statement fails (a value that is not
-    JSON, say) is decoded here and copied again, or else left to the per-event path."""
-    refused = await copy_batch(conn, batch)
-    if refused is None:
+    """Copy a batch; one Postgres refuses is decoded here and copied again, or else left to the per-event
+    path."""
+    if batch.rows and not await copy_batch(conn, batch):
         batch = loading.decoded_again(batch)
-        refused = await copy_batch(conn, batch)
-    loading.settle(batch, refused)
+        if not await copy_batch(conn, batch):
+            loading.refused_whole(batch)
 
 
 # A build's transactions: nothing reads the staging tables before the switch (whose own commit waits for the

@@ -78,7 +78,7 @@ class Replayer:
 
     async def load(self, loading: bulk.BulkLoad, writers: int = LOAD_WRITERS) -> None:
         """Read everything up to the topics' end offsets as they are now into the raw tables of a bulk load,
-        a batch per transaction, on `writers` connections in turn (Postgres checks and copies batches on
+        a batch per transaction, on `writers` connections in turn (Postgres copies batches on
         another core while this process reads the next). Events the bulk load leaves to the per-event path
         stay in `loading.per_event`: apply them with `apply`."""
         targets = await self._consumer.end_offsets(self._partitions)

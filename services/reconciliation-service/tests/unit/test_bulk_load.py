@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 from aiokafka.structs import ConsumerRecord
+from pydantic import BaseModel
 
 from paylinks_events import (
     BillPaid,
     ContactCreated,
+    DebitAuthorization,
     Envelope,
     FeeCharged,
     Payer,
+    PaymentProcessed,
     PaymentReceived,
     to_record,
 )
@@ -60,7 +64,7 @@ def test_events_are_copied_raw_in_read_order_with_their_first_delivery_marked() 
         (3, payment.id, "/link", False),  # redelivered: no second history row
     ]
     assert [row[3] for row in rows["raw_fee_charged"]] == [True, True]  # fees keep no history
-    data = json.loads(rows["raw_payment_received"][0][5])
+    data = json.loads(rows["raw_payment_received"][0][4])
     assert (data["currency"], data["link_id"]) == ("USD", None), "canonical: defaults written out"
     assert data["payer"] == {"name": "Pat", "email": "pat@example.com"}
     assert (loading.loaded, loading.events, loading.per_event, loading.take().rows) == (4, 4, [], {})
@@ -93,37 +97,96 @@ def record(envelope: Envelope, value: bytes | None = None, **headers: str | None
     )  # fmt: skip
 
 
-def test_the_two_busiest_types_are_copied_undecoded_and_checked_in_postgres() -> None:
+def test_the_two_busiest_types_are_copied_undecoded_when_their_json_fits_its_shape() -> None:
     loading = bulk.BulkLoad()
     payment = Envelope(received(), source="/link")
+    text = to_record(payment).value
     loading.add_record(record(payment))
-    exponent = to_record(payment).value.replace(b'{"firm_id"', b'{"extra":1e5,"firm_id"')
-    loading.add_record(record(payment, value=exponent))  # a number with an exponent is left to pydantic
-    loading.add_record(record(payment, value=to_record(payment).value.replace(b"100", b"1e2")))
+    loading.add_record(record(payment, value=text.replace(b'{"firm_id"', b'{"extra":1e5,"firm_id"')))
+    loading.add_record(record(payment, value=text.replace(b"100", b"1e2")))  # no integer to pydantic
+    other_form = json.loads(text) | {"last4": "\u0661\u0662\u0663\u0664"}  # Arabic-Indic digits: valid
+    loading.add_record(record(payment, value=json.dumps(other_form, ensure_ascii=False).encode()))
     batch = loading.take()
-    (first, second) = batch.rows["raw_payment_received"]
-    assert first == (1, payment.id, "/link", True, False, to_record(payment).value.decode())
-    assert second[4] is True, "decoded by pydantic, copied as it writes it back"
-    assert list(batch.unchecked) == [1]
-    assert loading.events == 2, "1e2 is no integer to pydantic: skipped"
-    loading.add_record(record(Envelope(received(reference="7e7"), source="/link")))
-    assert list(loading.take().unchecked) == [3], "in a string it is no exponent: checked in Postgres"
+    (first, extra, decoded) = batch.rows["raw_payment_received"]
+    assert first == (1, payment.id, "/link", True, text.decode())
+    assert extra[4] == text.decode().replace('{"firm_id"', '{"extra":1e5,"firm_id"'), "a field it ignores"
+    assert json.loads(decoded[4])["last4"] == "\u0661\u0662\u0663\u0664", (
+        "decoded by pydantic, as it writes it"
+    )
+    assert list(batch.undecoded) == [1, 2]
+    assert (loading.events, loading.per_event) == (3, []), "1e2 skipped as poison"
+
+
+def _shape_fields(struct: type) -> dict[str, bool]:
+    return {f.name: f.required for f in msgspec.structs.fields(struct)}
 
 
 @pytest.mark.parametrize(
-    ("text", "exponent"),
+    ("shape", "model"),
     [
-        ('{"a":1e5}', True),
-        ('{"a":[2,-1.5E-3]}', True),
-        ('{"a":"1e5","b":12}', False),  # in a string: no exponent
-        ('{"id":"99e752fa","n":null,"t":true}', False),
-        ('{"a":"say \\"hi\\"","b":3e1}', True),  # an escaped quote: the whole text's pattern decides
-        ('{"a":"\\", 1e5","b":3}', True),  # ... and may take a look-alike in a string (only slower)
-        ('{"a":"\\"","b":3}', False),
+        (bulk.SHAPES["PaymentReceived"].type, PaymentReceived),
+        (bulk.SHAPES["PaymentProcessed"].type, PaymentProcessed),
+        (bulk._Payer, Payer),
+        (bulk._Authorization, DebitAuthorization),
     ],
 )
-def test_an_exponent_is_found_in_numbers_only(text: str, exponent: bool) -> None:
-    assert bulk._has_exponent(text) is exponent
+def test_a_shape_has_every_field_of_its_model_and_requires_what_it_requires(
+    shape: type, model: type[BaseModel]
+) -> None:
+    """The build reads the raw JSON's fields: a field the model gains must be in the shape too."""
+    assert _shape_fields(shape) == {n: f.is_required() for n, f in model.model_fields.items()}
+
+
+def test_every_shape_is_tested_against_its_model() -> None:
+    assert set(bulk.SHAPES) == {"PaymentReceived", "PaymentProcessed"}
+
+
+_AT = "2026-11-24T12:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("change", "fits"),
+    [
+        ({}, True),
+        ({"received_at": "2024-02-29T23:59:59.123456+14:00"}, True),
+        ({"received_at": "2026-11-24T12:00:00-00:00", "currency": "EUR", "last4": "0000"}, True),
+        ({"authorization": {"text_version": "v1", "name": "N", "accepted_at": _AT}, "bill_id": None}, True),
+        ({"received_at": "2026-02-29T12:00:00Z"}, False),  # no such day
+        ({"received_at": "2026-04-31T12:00:00Z"}, False),
+        ({"received_at": "2026-11-24T12:00:00"}, False),  # no offset
+        ({"received_at": "2026-11-24T12:00:00Z\n"}, False),  # \Z, not $: pydantic's end is the text's
+        ({"received_at": "2026-11-24T12:00:00.1234567Z"}, False),  # past microseconds
+        ({"received_at": "2026-11-24T12:00:00+15:00"}, False),  # an offset Postgres refuses
+        ({"received_at": "2026-11-24 12:00:00Z"}, False),  # another form pydantic may take: decoded
+        (
+            {"authorization": {"text_version": "v1", "name": "N", "accepted_at": "2026-09-31T00:00:00Z"}},
+            False,
+        ),
+        ({"last4": "4242\n"}, False),
+        ({"amount": 0}, False),
+        ({"amount": 10**18}, False),  # 19 digits: no bigint
+        ({"amount": 1234.0}, False),
+        ({"amount": True}, False),
+        ({"currency": None}, False),
+        ({"currency": "usd"}, False),
+        ({"source": "web"}, False),
+        ({"payer": {"name": "", "email": "e"}}, False),
+        ({"firm_id": ""}, False),
+    ],
+)
+def test_what_fits_a_shape_pydantic_takes_too(change: dict[str, object], fits: bool) -> None:
+    value = json.dumps(json.loads(to_record(Envelope(received(), source="/l")).value) | change).encode()
+    assert bulk._fits("PaymentReceived", value) is fits
+    if fits:
+        PaymentReceived.model_validate_json(value)
+
+
+def test_a_key_given_twice_fits_only_when_each_of_its_values_does() -> None:
+    """jsonb keeps the last of a key given twice: the shape must not take a bad one for a good one."""
+    text = to_record(Envelope(received(), source="/l")).value.decode()
+    assert not bulk._fits("PaymentReceived", (text[:-1] + ', "amount": "7"}').encode())
+    assert not bulk._fits("PaymentReceived", ('{"amount": "7", ' + text[1:]).encode())
+    assert bulk._fits("PaymentReceived", (text[:-1] + ', "amount": 7}').encode())
 
 
 @pytest.mark.parametrize(
@@ -142,26 +205,14 @@ def test_a_record_whose_headers_from_record_refuses_is_skipped(headers: dict[str
     assert (loading.events, loading.take().rows, loading.per_event) == (0, {}, [])
 
 
-def test_what_the_checks_refuse_is_decoded_poison_skipped_and_valid_events_applied_per_event() -> None:
-    loading = bulk.BulkLoad()
-    valid, poison = Envelope(received(), source="/link"), Envelope(received(), source="/link")
-    loading.add_record(record(valid))
-    loading.add_record(record(poison, value=b'{"firm_id": "f"}'))
-    batch = loading.take()
-    assert loading.events == 2
-    loading.settle(batch, [1, 2])
-    assert loading.events == 1
-    assert [e.id for e in loading.per_event] == [valid.id]
-
-
 def test_a_batch_refused_whole_goes_per_event() -> None:
     loading = bulk.BulkLoad()
     contact = Envelope(ContactCreated(firm_id="f", contact_id="c", name="Dana"), source="/p")
     payment = Envelope(received(), source="/link")
     loading.add(contact)
     loading.add_record(record(payment))
-    loading.add_record(record(payment, value=b"{not json"))
-    loading.settle(loading.take(), None)
+    loading.add_record(record(payment, value=b"{not json"))  # poison: skipped when read
+    loading.refused_whole(loading.take())
     assert [e.id for e in loading.per_event] == [contact.id, payment.id]
     assert loading.events == 2
 
@@ -171,9 +222,13 @@ def test_a_batch_whose_statement_failed_is_decoded_here_and_copied_again() -> No
     contact = Envelope(ContactCreated(firm_id="f", contact_id="c", name="Dana"), source="/p")
     payment = Envelope(received(), source="/link")
     loading.add(contact)
-    loading.add_record(record(payment))
-    loading.add_record(record(payment, value=b"{not json"))
-    retry = loading.decoded_again(loading.take())
-    assert [row[:5] for row in retry.rows["raw_payment_received"]] == [(2, payment.id, "/link", True, True)]
+    text = to_record(payment).value.replace(b'{"firm_id"', b'{"extra":1e999999,"firm_id"')  # jsonb: no
+    loading.add_record(record(payment, value=text))
+    batch = loading.take()
+    assert list(batch.undecoded) == [2]
+    retry = loading.decoded_again(batch)
+    (row,) = retry.rows["raw_payment_received"]
+    assert row[:4] == (2, payment.id, "/link", True)
+    assert "extra" not in json.loads(row[4]), "copied as pydantic writes it back"
     assert [row[0] for row in retry.rows["raw_contact_created"]] == [1]
-    assert (retry.unchecked, loading.events, loading.per_event) == ({}, 2, [])
+    assert (retry.undecoded, loading.events, loading.per_event) == ({}, 2, [])
