@@ -1,9 +1,9 @@
 """Figure 5. Rebuild: how many events/s `reconciliation-rebuild` replays into a fresh read model.
 
-System: reconciliation's `rebuild()` (staging schema, the Replayer reading every partition from the
-beginning without a consumer group into a bulk load: raw COPY, a set-based build of every read-model table,
-keys and indexes after; then the switch into the service schema) pointed at a private topic that holds the
-events; timed from its start to the switch's commit.
+System: reconciliation's `rebuild()` (staging schema, the Replayer and its helper process each reading half
+the partitions from the beginning without a consumer group into a bulk load: raw COPY, a set-based build of
+every read-model table, keys and indexes after; then the switch into the service schema) pointed at a
+private topic that holds the events; timed from its start to the switch's commit.
 Baseline: a bare AIOKafkaConsumer configured as the Replayer's (no group, same batch size, partitions
 assigned and read from the beginning), reading the same records and doing nothing with them.
 """

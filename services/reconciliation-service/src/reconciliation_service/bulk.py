@@ -115,15 +115,17 @@ class Batch:
 
 class BulkLoad:
     """The raw rows of the events read, a batch at a time; the events left for the per-event path; how many
-    events were read (every decoded one, as the per-event replay counts them)."""
+    events were read (every decoded one, as the per-event replay counts them). A load read by several
+    processes numbers the rows of process `part` of `parts` part + parts, part + 2 parts, ..."""
 
-    def __init__(self) -> None:
+    def __init__(self, part: int = 0, parts: int = 1) -> None:
         self.per_event: list[Envelope] = []
         self.events = 0
         self.loaded = 0  # rows given to the raw tables' batches
         self._batch = Batch()
         self._seen: set[str] = set()
-        self._seq = 0
+        self._seq = part
+        self._step = parts
 
     def add_record(self, record: ConsumerRecord) -> None:
         """A record as read: copied undecoded if its type has a shape and its JSON fits it (see SHAPES),
@@ -135,7 +137,7 @@ class BulkLoad:
             return
         table, event_id, source, text = row
         self.events += 1
-        self._seq += 1
+        self._seq += self._step
         self.loaded += 1
         self._batch.undecoded[self._seq] = record
         first = event_id not in self._seen
@@ -154,7 +156,7 @@ class BulkLoad:
         if name in _IN_HISTORY:
             first = envelope.id not in self._seen
             self._seen.add(envelope.id)
-        self._seq += 1
+        self._seq += self._step
         self._add_decoded(self._batch, envelope, self._seq, first)
 
     def _add_decoded(self, batch: Batch, envelope: Envelope, seq: int, first: bool) -> None:

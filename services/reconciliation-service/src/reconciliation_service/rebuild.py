@@ -3,7 +3,8 @@
 1. prepare: create the read-model tables, empty, in a staging schema `<schema>_rebuild`, without their keys
    and indexes;
 2. replay, as a bulk load (bulk.py; the API keeps serving the live tables): read every event of the
-   projection's topics up to their end offsets of that moment into unindexed raw tables (COPY), build every
+   projection's topics up to their end offsets of that moment into unindexed raw tables (COPY; the
+   partitions shared with a helper process, replayer.py), build every
    read-model table from them set-based (payments in parts side by side), then its keys and indexes over the
    whole of it; then apply through the per-event projection what the bulk load left to it and what arrived
    meanwhile.
@@ -33,7 +34,7 @@ from . import bulk, projection_store
 from .bulk import qualified, quote
 from .config import MIGRATIONS, Settings
 from .projection import PROJECTION_TOPICS
-from .replayer import Replayer
+from .replayer import Replayer, StagingTables
 
 log = structlog.get_logger(__name__)
 
@@ -89,8 +90,7 @@ class Rebuild:
         began = time.monotonic()
         async with self._staging_pool.acquire() as conn:
             await bulk.create_raw_tables(conn)
-        loading = bulk.BulkLoad()
-        await self._replayer.load(loading)
+        loading = await self._replayer.load(StagingTables(self.settings.database_url, self.staging))
         loaded = time.monotonic()
         log.info(
             "rebuild loaded the topics",

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from paylinks_events import Envelope
+from paylinks_runtime.db import create_pool
 from paylinks_runtime.inbox_consumer import DECODE_SLICE, FETCH_MAX_WAIT_MS
 
 from . import bulk, projection_store
@@ -23,7 +27,11 @@ from . import bulk, projection_store
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 2000  # records per poll and per transaction
-LOAD_WRITERS = 3  # connections a bulk load copies batches on, in turn
+LOAD_WRITERS = 3  # connections each reading process of a bulk load copies batches on, in turn
+# Processes that read a share of the partitions in a bulk load besides the rebuild's own: reading and
+# checking records is the load's critical path (with one process its CPU was the load's wall time while
+# the machine had a core's worth idle).
+LOAD_HELPERS = 1
 
 
 def replay_consumer(
@@ -50,6 +58,7 @@ class Replayer:
         self._topics = list(topics)
         self._pool = pool
         self._batch_size = batch_size
+        self._bootstrap_servers = bootstrap_servers
         self._consumer = replay_consumer(bootstrap_servers, batch_size)
         self._partitions: list[TopicPartition] = []
         self.applied = 0
@@ -76,43 +85,42 @@ class Replayer:
     def use_pool(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def load(self, loading: bulk.BulkLoad, writers: int = LOAD_WRITERS) -> None:
-        """Read everything up to the topics' end offsets as they are now into the raw tables of a bulk load,
-        a batch per transaction, on `writers` connections in turn (Postgres copies batches on
-        another core while this process reads the next). Events the bulk load leaves to the per-event path
-        stay in `loading.per_event`: apply them with `apply`."""
+    async def load(self, staging: StagingTables, helpers: int = LOAD_HELPERS) -> bulk.BulkLoad:
+        """Read everything up to the topics' end offsets as they are now into the raw tables of a bulk load
+        (`staging`, made already). This process reads a share of the partitions and `helpers` processes
+        the others (`LoadShare`), each copying its batches on connections of its own while it reads the
+        next. Events the bulk load leaves to the per-event path end in the load's `per_event`: apply them
+        with `apply`. Every event of a key is in one partition, so in one process: the order of its events
+        (seq) and the first delivery of an event id are kept."""
         targets = await self._consumer.end_offsets(self._partitions)
-        conns: list[asyncpg.Connection] = []
-        writing: list[asyncio.Task[None]] = []
+        shares = [self._partitions[i :: helpers + 1] for i in range(helpers + 1)]
+        loading = bulk.BulkLoad(part=0, parts=len(shares))
+        theirs = [tp for share in shares[1:] for tp in share]
+        self._consumer.pause(*theirs)
+        processes = ProcessPoolExecutor(max_workers=max(helpers, 1), mp_context=get_context("spawn"))
         try:
-            for _ in range(writers):
-                conns.append(conn := await self._pool.acquire())
-                await conn.execute("SET synchronous_commit = off")  # undone by the pool's reset
-                await bulk.create_batch_tables(conn)
-            turn = 0
-            while await self._behind(targets):
-                await self._read_into(loading)
-                if len(writing) == writers:
-                    await writing.pop(0)
-                writing.append(asyncio.create_task(bulk.copy(conns[turn], loading, loading.take())))
-                turn = (turn + 1) % writers
-            while writing:
-                await writing.pop(0)
+            loop = asyncio.get_running_loop()
+            helping = [
+                loop.run_in_executor(
+                    processes,
+                    load_share,
+                    LoadShare(self._bootstrap_servers, staging, _offsets(targets, share), part, len(shares)),
+                )
+                for part, share in enumerate(shares[1:], start=1)
+            ]
+            await _load(self._consumer, self._pool, loading, {tp: targets[tp] for tp in shares[0]})
+            loaded = await asyncio.gather(*helping)
         finally:
-            for task in writing:
-                task.cancel()
-            await asyncio.gather(*writing, return_exceptions=True)
-            for conn in conns:
-                await self._pool.release(conn)
+            # Not waited for: should this process fail, a helper still reading ends with its share.
+            processes.shutdown(wait=False, cancel_futures=True)
+        for tp in theirs:
+            self._consumer.seek(tp, targets[tp])
+        self._consumer.resume(*theirs)
+        for share in loaded:
+            loading.events += share.events
+            loading.per_event += share.per_event
         self.applied += loading.events
-
-    async def _read_into(self, loading: bulk.BulkLoad) -> None:
-        batch = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_size)
-        for records in batch.values():
-            for i, record in enumerate(records):
-                if i % DECODE_SLICE == 0:
-                    await asyncio.sleep(0)  # the copy of the batch before goes on meanwhile
-                loading.add_record(record)
+        return loading
 
     async def apply(self, envelopes: list[Envelope]) -> None:
         """Apply events through the per-event projection, a batch at a time (not counted again)."""
@@ -150,10 +158,7 @@ class Replayer:
         return envelopes
 
     async def _behind(self, targets: dict[TopicPartition, int]) -> bool:
-        for tp, end in targets.items():
-            if await self._consumer.position(tp) < end:
-                return True
-        return False
+        return await _behind(self._consumer, targets)
 
     async def _apply(self, envelopes: list[Envelope], *, count: bool = True) -> None:
         if not envelopes:
@@ -184,3 +189,103 @@ class Replayer:
 
 
 _decode = bulk.decode
+
+
+@dataclass(frozen=True)
+class StagingTables:
+    """Where a bulk load's raw tables are: a helper process connects there on its own."""
+
+    database_url: str
+    schema: str
+
+
+@dataclass(frozen=True)
+class LoadShare:
+    """A helper process's share of a bulk load: its partitions (topic, partition) up to their end offsets;
+    its rows numbered `part`, `part + parts`, ... (seq), so never as another process's."""
+
+    bootstrap_servers: str
+    staging: StagingTables
+    targets: dict[tuple[str, int], int]
+    part: int
+    parts: int
+
+
+@dataclass(frozen=True)
+class LoadedShare:
+    events: int
+    per_event: list[Envelope]
+
+
+def load_share(share: LoadShare) -> LoadedShare:
+    """A helper process's bulk load (run in a process of its own)."""
+    return asyncio.run(_load_share(share))
+
+
+async def _load_share(share: LoadShare) -> LoadedShare:
+    targets = {TopicPartition(topic, p): end for (topic, p), end in share.targets.items()}
+    loading = bulk.BulkLoad(part=share.part, parts=share.parts)
+    consumer = replay_consumer(share.bootstrap_servers, client_id="reconciliation-rebuild-helper")
+    await consumer.start()
+    try:
+        consumer.assign(list(targets))
+        await consumer.seek_to_beginning(*targets)
+        pool = await create_pool(share.staging.database_url, share.staging.schema, max_size=LOAD_WRITERS)
+        try:
+            await _load(consumer, pool, loading, targets)
+        finally:
+            await pool.close()
+    finally:
+        await consumer.stop()
+    return LoadedShare(loading.events, loading.per_event)
+
+
+async def _load(
+    consumer: AIOKafkaConsumer,
+    pool: asyncpg.Pool,
+    loading: bulk.BulkLoad,
+    targets: dict[TopicPartition, int],
+    writers: int = LOAD_WRITERS,
+) -> None:
+    """Read `targets`' partitions into `loading`, a batch per transaction, on `writers` connections in turn
+    (Postgres copies a batch on another core while this process reads the next)."""
+    conns: list[asyncpg.Connection] = []
+    writing: list[asyncio.Task[None]] = []
+    try:
+        for _ in range(writers):
+            conns.append(conn := await pool.acquire())
+            await conn.execute("SET synchronous_commit = off")  # undone by the pool's reset
+            await bulk.create_batch_tables(conn)
+        turn = 0
+        while await _behind(consumer, targets):
+            batch = await consumer.getmany(*targets, timeout_ms=500)
+            for records in batch.values():
+                for i, record in enumerate(records):
+                    if i % DECODE_SLICE == 0:
+                        await asyncio.sleep(0)  # the copy of the batch before goes on meanwhile
+                    loading.add_record(record)
+            if len(writing) == writers:
+                await writing.pop(0)
+            writing.append(asyncio.create_task(bulk.copy(conns[turn], loading, loading.take())))
+            turn = (turn + 1) % writers
+        while writing:
+            await writing.pop(0)
+    finally:
+        for task in writing:
+            task.cancel()
+        await asyncio.gather(*writing, return_exceptions=True)
+        for conn in conns:
+            await pool.release(conn)
+
+
+async def _behind(consumer: AIOKafkaConsumer, targets: dict[TopicPartition, int]) -> bool:
+    for tp, end in targets.items():
+        if await consumer.position(tp) < end:
+            return True
+    return False
+
+
+def _offsets(
+    targets: dict[TopicPartition, int], share: Sequence[TopicPartition]
+) -> dict[tuple[str, int], int]:
+    return {(tp.topic, tp.partition): targets[tp] for tp in share}

@@ -44,6 +44,7 @@ from paylinks_events import (
 )
 from paylinks_runtime.testing import (
     BOOTSTRAP,
+    DATABASE_URL,
     auth_header,
     drop_schema,
     eventually,
@@ -54,7 +55,7 @@ from paylinks_runtime.testing import (
     unique,
 )
 from reconciliation_service.app import create_app
-from reconciliation_service.config import Settings
+from reconciliation_service.config import MIGRATIONS, Settings
 from reconciliation_service.projection import PROJECTION_TOPICS
 
 
@@ -102,6 +103,16 @@ async def caught_up(consumer: str) -> bool:
         return True
     finally:
         await kafka.stop()
+
+
+async def connect(schema: str) -> asyncpg.Connection:
+    """A connection on a new schema holding the read model's tables (as the rebuild makes them)."""
+    conn = await asyncpg.connect(DATABASE_URL)
+    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"')
+    await conn.execute(f'SET search_path TO "{schema}"')
+    for path in sorted(MIGRATIONS.glob("*_read_model*.sql")):
+        await conn.execute(path.read_text())
+    return conn
 
 
 async def own_events_applied(pool: asyncpg.Pool, timeout: float = 30.0) -> None:

@@ -39,7 +39,8 @@ from paylinks_events import (
 )
 from paylinks_runtime.testing import DATABASE_URL, drop_schema, unique
 from reconciliation_service import bulk, projection_store
-from reconciliation_service.config import MIGRATIONS
+
+from .conftest import connect
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, 123456, tzinfo=UTC)
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -251,16 +252,6 @@ def kafka_record(envelope: Envelope, value: bytes | None = None) -> ConsumerReco
         record.topic, 0, 0, 0, 0, record.key, record.value if value is None else value, None, 0, 0,
         record.headers,
     )  # fmt: skip
-
-
-async def connect(schema: str) -> asyncpg.Connection:
-    """A connection on a new schema holding the read model's tables (as the rebuild makes them)."""
-    conn = await asyncpg.connect(DATABASE_URL)
-    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"')
-    await conn.execute(f'SET search_path TO "{schema}"')
-    for path in sorted(MIGRATIONS.glob("*_read_model*.sql")):
-        await conn.execute(path.read_text())
-    return conn
 
 
 async def per_event(schema: str, records: list[ConsumerRecord], seed: int) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,76 @@
+"""The rebuild's bulk load read by two processes: every record taken once, in its partition's order, and the
+Replayer's own consumer going on after it from where the helper stopped."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+
+from paylinks_events import Envelope, Payer, PaymentProcessed, PaymentReceived, to_record
+from paylinks_runtime.db import create_pool
+from paylinks_runtime.kafka import ensure_topics
+from paylinks_runtime.testing import BOOTSTRAP, DATABASE_URL, drop_schema, unique
+from reconciliation_service import bulk
+from reconciliation_service.replayer import Replayer, StagingTables
+
+from .conftest import connect
+
+T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+def payment(i: int) -> list[Envelope]:
+    received = PaymentReceived(
+        firm_id="firm-load", payment_id=f"p-{i}", bank_account_id="acc", source="qr_code", amount=100 + i,
+        method="card", payer=Payer(name="Pat", email="pat@example.com"), received_at=T0,
+    )  # fmt: skip
+    processed = PaymentProcessed(
+        firm_id="firm-load", payment_id=f"p-{i}", bank_account_id="acc", amount=100 + i, method="card",
+        processed_at=T0, fee=3,
+    )  # fmt: skip
+    return [Envelope(received, source="/t"), Envelope(processed, source="/t")]
+
+
+async def publish(producer: AIOKafkaProducer, topic: str, envelopes: list[Envelope]) -> None:
+    for envelope in envelopes:
+        record = to_record(envelope)
+        await producer.send(topic, value=record.value, key=record.key, headers=record.headers)
+    await producer.flush()
+
+
+async def test_a_load_shared_with_a_helper_takes_every_record_once(producer: AIOKafkaProducer) -> None:
+    topic, schema = unique("t-load"), unique("t_load")
+    await ensure_topics(BOOTSTRAP, [topic], partitions=4)
+    envelopes = [e for i in range(150) for e in payment(i)]
+    redelivered = random.Random(3).sample(envelopes, 20)  # the same event ids again, in their partitions
+    await publish(producer, topic, envelopes + redelivered)
+    conn = await connect(schema)
+    pool = await create_pool(DATABASE_URL, schema)
+    replayer = Replayer(BOOTSTRAP, [topic], pool)
+    try:
+        await bulk.create_raw_tables(conn)
+        await replayer.start()
+
+        loading = await replayer.load(StagingTables(DATABASE_URL, schema), helpers=1)
+
+        assert (loading.events, loading.per_event, replayer.applied) == (320, [], 320)
+        rows = await conn.fetch(
+            "SELECT seq, id FROM raw_payment_received UNION ALL SELECT seq, id FROM raw_payment_processed"
+        )
+        assert len(rows) == 320
+        assert len({r["seq"] for r in rows}) == 320, "no two processes number a row alike"
+        assert {r["seq"] % 2 for r in rows} == {0, 1}, "both processes read a share"
+        assert sorted(r["id"] for r in rows) == sorted(e.id for e in envelopes + redelivered)
+        history = await conn.fetchval("SELECT count(*) FROM payment_history")
+        assert history == 300, "a redelivered event id makes no second history row"
+
+        await publish(producer, topic, payment(999))
+        await replayer.catch_up()
+        assert replayer.applied == 322, "the helper's partitions go on from where it stopped"
+        assert await conn.fetchval("SELECT count(*) FROM payments WHERE payment_id = 'p-999'") == 1
+    finally:
+        await replayer.stop()
+        await pool.close()
+        await conn.close()
+        await drop_schema(schema)
