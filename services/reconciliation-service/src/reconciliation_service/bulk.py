@@ -81,6 +81,7 @@ PROJECTED: frozenset[str] = frozenset(t.type_name() for t in PLANNERS.event_type
 # Postgres refuses NUL in text and jsonb, a lone surrogate in jsonb, and a bigint past 19 digits: such an
 # event goes the per-event way, whose failure handling then applies to it alone.
 _ESCAPE = "\\u"
+_ESCAPE_BYTES = _ESCAPE.encode()
 _LONG_NUMBER = re.compile(r"\d{19}")
 # An offset of 15 hours or more: Python has them, Postgres refuses to read them.
 _FAR_OFFSET = re.compile(r'[-+](1[5-9]|2[0-9]):[0-9]{2}"')
@@ -227,7 +228,7 @@ class BulkLoad:
         if "\x00" in event_id or "\x00" in source or not _aware(attrs.get("ce_time")):
             return None
         value = record.value
-        if value is None or _ESCAPE.encode() in value or not _fits(name, value):
+        if value is None or _ESCAPE_BYTES in value or not _fits(name, value):
             return None
         try:
             return RAW_TABLES[name], event_id, source, value.decode()

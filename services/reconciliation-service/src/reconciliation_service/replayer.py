@@ -107,6 +107,7 @@ class Replayer:
                     LoadShare(self._bootstrap_servers, staging, _offsets(targets, share), part, len(shares)),
                 )
                 for part, share in enumerate(shares[1:], start=1)
+                if share  # more processes than partitions: nothing to read
             ]
             await _load(self._consumer, self._pool, loading, {tp: targets[tp] for tp in shares[0]})
             loaded = await asyncio.gather(*helping)

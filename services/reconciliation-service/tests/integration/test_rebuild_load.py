@@ -74,3 +74,24 @@ async def test_a_load_shared_with_a_helper_takes_every_record_once(producer: AIO
         await pool.close()
         await conn.close()
         await drop_schema(schema)
+
+
+async def test_a_partition_left_for_no_helper_is_read_all_the_same(producer: AIOKafkaProducer) -> None:
+    """One partition and a helper: the helper has nothing to read (none is started), the rebuild reads it."""
+    topic, schema = unique("t-load"), unique("t_load")
+    await ensure_topics(BOOTSTRAP, [topic], partitions=1)
+    await publish(producer, topic, payment(1) + payment(2))
+    conn = await connect(schema)
+    pool = await create_pool(DATABASE_URL, schema)
+    replayer = Replayer(BOOTSTRAP, [topic], pool)
+    try:
+        await bulk.create_raw_tables(conn)
+        await replayer.start()
+        loading = await replayer.load(StagingTables(DATABASE_URL, schema), helpers=1)
+        assert (loading.events, replayer.applied) == (4, 4)
+        assert await conn.fetchval("SELECT count(*) FROM raw_payment_received") == 2
+    finally:
+        await replayer.stop()
+        await pool.close()
+        await conn.close()
+        await drop_schema(schema)
