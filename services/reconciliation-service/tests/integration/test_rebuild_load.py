@@ -4,8 +4,11 @@ Replayer's own consumer going on after it from where the helper stopped."""
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from paylinks_events import Envelope, Payer, PaymentProcessed, PaymentReceived, to_record
@@ -39,20 +42,32 @@ async def publish(producer: AIOKafkaProducer, topic: str, envelopes: list[Envelo
     await producer.flush()
 
 
-async def test_a_load_shared_with_a_helper_takes_every_record_once(producer: AIOKafkaProducer) -> None:
-    topic, schema = unique("t-load"), unique("t_load")
-    await ensure_topics(BOOTSTRAP, [topic], partitions=4)
-    envelopes = [e for i in range(150) for e in payment(i)]
-    redelivered = random.Random(3).sample(envelopes, 20)  # the same event ids again, in their partitions
-    await publish(producer, topic, envelopes + redelivered)
+@asynccontextmanager
+async def replaying(topic: str) -> AsyncIterator[tuple[Replayer, asyncpg.Connection, StagingTables]]:
+    """A started Replayer of `topic` over a new schema holding the read model and the raw tables."""
+    schema = unique("t_load")
     conn = await connect(schema)
     pool = await create_pool(DATABASE_URL, schema)
     replayer = Replayer(BOOTSTRAP, [topic], pool)
     try:
         await bulk.create_raw_tables(conn)
         await replayer.start()
+        yield replayer, conn, StagingTables(DATABASE_URL, schema)
+    finally:
+        await replayer.stop()
+        await pool.close()
+        await conn.close()
+        await drop_schema(schema)
 
-        loading = await replayer.load(StagingTables(DATABASE_URL, schema), helpers=1)
+
+async def test_a_load_shared_with_a_helper_takes_every_record_once(producer: AIOKafkaProducer) -> None:
+    topic = unique("t-load")
+    await ensure_topics(BOOTSTRAP, [topic], partitions=4)
+    envelopes = [e for i in range(150) for e in payment(i)]
+    redelivered = random.Random(3).sample(envelopes, 20)  # the same event ids again, in their partitions
+    await publish(producer, topic, envelopes + redelivered)
+    async with replaying(topic) as (replayer, conn, staging):
+        loading = await replayer.load(staging, helpers=1)
 
         assert (loading.events, loading.per_event, replayer.applied) == (320, [], 320)
         rows = await conn.fetch(
@@ -69,29 +84,15 @@ async def test_a_load_shared_with_a_helper_takes_every_record_once(producer: AIO
         await replayer.catch_up()
         assert replayer.applied == 322, "the helper's partitions go on from where it stopped"
         assert await conn.fetchval("SELECT count(*) FROM payments WHERE payment_id = 'p-999'") == 1
-    finally:
-        await replayer.stop()
-        await pool.close()
-        await conn.close()
-        await drop_schema(schema)
 
 
 async def test_a_partition_left_for_no_helper_is_read_all_the_same(producer: AIOKafkaProducer) -> None:
     """One partition and a helper: the helper has nothing to read (none is started), the rebuild reads it."""
-    topic, schema = unique("t-load"), unique("t_load")
+    topic = unique("t-load")
     await ensure_topics(BOOTSTRAP, [topic], partitions=1)
     await publish(producer, topic, payment(1) + payment(2))
-    conn = await connect(schema)
-    pool = await create_pool(DATABASE_URL, schema)
-    replayer = Replayer(BOOTSTRAP, [topic], pool)
-    try:
-        await bulk.create_raw_tables(conn)
-        await replayer.start()
-        loading = await replayer.load(StagingTables(DATABASE_URL, schema), helpers=1)
+    async with replaying(topic) as (replayer, conn, staging):
+        loading = await replayer.load(staging, helpers=1)
+
         assert (loading.events, replayer.applied) == (4, 4)
         assert await conn.fetchval("SELECT count(*) FROM raw_payment_received") == 2
-    finally:
-        await replayer.stop()
-        await pool.close()
-        await conn.close()
-        await drop_schema(schema)
