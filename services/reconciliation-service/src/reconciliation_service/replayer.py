@@ -93,23 +93,21 @@ class Replayer:
         with `apply`. Every event of a key is in one partition, so in one process: the order of its events
         (seq) and the first delivery of an event id are kept."""
         targets = await self._consumer.end_offsets(self._partitions)
-        shares = [self._partitions[i :: helpers + 1] for i in range(helpers + 1)]
-        loading = bulk.BulkLoad(part=0, parts=len(shares))
+        parts = max(min(helpers + 1, len(self._partitions)), 1)  # no process without a partition to read
+        shares = [{tp: targets[tp] for tp in self._partitions[i::parts]} for i in range(parts)]
+        loading = bulk.BulkLoad(part=0, parts=parts)
         theirs = [tp for share in shares[1:] for tp in share]
         self._consumer.pause(*theirs)
-        processes = ProcessPoolExecutor(max_workers=max(helpers, 1), mp_context=get_context("spawn"))
+        processes = ProcessPoolExecutor(max_workers=max(parts - 1, 1), mp_context=get_context("spawn"))
         try:
             loop = asyncio.get_running_loop()
             helping = [
                 loop.run_in_executor(
-                    processes,
-                    load_share,
-                    LoadShare(self._bootstrap_servers, staging, _offsets(targets, share), part, len(shares)),
+                    processes, load_share, LoadShare(self._bootstrap_servers, staging, share, part, parts)
                 )
                 for part, share in enumerate(shares[1:], start=1)
-                if share  # more processes than partitions: nothing to read
             ]
-            await _load(self._consumer, self._pool, loading, {tp: targets[tp] for tp in shares[0]})
+            await _load(self._consumer, self._pool, loading, shares[0])
             loaded = await asyncio.gather(*helping)
         finally:
             # Not waited for: should this process fail, a helper still reading ends with its share.
@@ -202,12 +200,12 @@ class StagingTables:
 
 @dataclass(frozen=True)
 class LoadShare:
-    """A helper process's share of a bulk load: its partitions (topic, partition) up to their end offsets;
-    its rows numbered `part`, `part + parts`, ... (seq), so never as another process's."""
+    """A helper process's share of a bulk load: its partitions up to their end offsets;
+    its rows numbered part + parts, part + 2 parts, ... (seq), so never as another process's."""
 
     bootstrap_servers: str
     staging: StagingTables
-    targets: dict[tuple[str, int], int]
+    targets: dict[TopicPartition, int]
     part: int
     parts: int
 
@@ -224,7 +222,7 @@ def load_share(share: LoadShare) -> LoadedShare:
 
 
 async def _load_share(share: LoadShare) -> LoadedShare:
-    targets = {TopicPartition(topic, p): end for (topic, p), end in share.targets.items()}
+    targets = share.targets
     loading = bulk.BulkLoad(part=share.part, parts=share.parts)
     consumer = replay_consumer(share.bootstrap_servers, client_id="reconciliation-rebuild-helper")
     await consumer.start()
@@ -284,9 +282,3 @@ async def _behind(consumer: AIOKafkaConsumer, targets: dict[TopicPartition, int]
         if await consumer.position(tp) < end:
             return True
     return False
-
-
-def _offsets(
-    targets: dict[TopicPartition, int], share: Sequence[TopicPartition]
-) -> dict[tuple[str, int], int]:
-    return {(tp.topic, tp.partition): targets[tp] for tp in share}

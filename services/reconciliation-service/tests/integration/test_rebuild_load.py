@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from paylinks_events import Envelope, Payer, PaymentProcessed, PaymentReceived, to_record
+from paylinks_events import ContactCreated, Envelope, Payer, PaymentProcessed, PaymentReceived, to_record
 from paylinks_runtime.db import create_pool
 from paylinks_runtime.kafka import ensure_topics
 from paylinks_runtime.testing import BOOTSTRAP, DATABASE_URL, drop_schema, unique
@@ -66,10 +66,24 @@ async def test_a_load_shared_with_a_helper_takes_every_record_once(producer: AIO
     envelopes = [e for i in range(150) for e in payment(i)]
     redelivered = random.Random(3).sample(envelopes, 20)  # the same event ids again, in their partitions
     await publish(producer, topic, envelopes + redelivered)
+    # Left to the per-event path (Postgres refuses NUL in text), one in each partition: both processes' count
+    odd = [
+        Envelope(ContactCreated(firm_id="firm-load", contact_id=f"c-{p}", name="nul\x00"), source="/t")
+        for p in range(4)
+    ]
+    for partition, envelope in enumerate(odd):
+        record = to_record(envelope)
+        await producer.send(
+            topic, value=record.value, key=record.key, partition=partition, headers=record.headers
+        )
+    await producer.flush()
     async with replaying(topic) as (replayer, conn, staging):
         loading = await replayer.load(staging, helpers=1)
 
-        assert (loading.events, loading.per_event, replayer.applied) == (320, [], 320)
+        assert (loading.events, replayer.applied) == (324, 324)
+        assert sorted(e.id for e in loading.per_event) == sorted(e.id for e in odd), (
+            "the helper's are sent back"
+        )
         rows = await conn.fetch(
             "SELECT seq, id FROM raw_payment_received UNION ALL SELECT seq, id FROM raw_payment_processed"
         )
@@ -82,7 +96,7 @@ async def test_a_load_shared_with_a_helper_takes_every_record_once(producer: AIO
 
         await publish(producer, topic, payment(999))
         await replayer.catch_up()
-        assert replayer.applied == 322, "the helper's partitions go on from where it stopped"
+        assert replayer.applied == 326, "the helper's partitions go on from where it stopped"
         assert await conn.fetchval("SELECT count(*) FROM payments WHERE payment_id = 'p-999'") == 1
 
 
