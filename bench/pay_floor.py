@@ -11,16 +11,22 @@ included: the relay publishing the outbox row, the settlement webhook, rate limi
 metrics and the middlewares.
 `--traced` adds what the services add for tracing (setup_tracing and FastAPI's instrumentation, as
 paylinks_runtime.http does it): the first of our layers, measured on its own.
+`--published` adds the one part of a payment's work the three statements leave out: its event published to
+Kafka by a bare relay in the same process (woken by the commit, the oldest rows read, each sent by the
+services' idempotent producer with acks from all replicas, the acknowledged rows deleted in one statement;
+with `--traced`, a producer span per record, as the services' relay makes).
 
 The processor is a stand-in process answering every charge at once (its CPU is not counted); the load is
 figure 6's client, 64 connections in a closed loop; printed per round: the server's CPU per request.
 
-    PYTHONPATH=. deploy/local/with-infra.sh .venv/bin/python -m bench.pay_floor [--traced] [SECONDS ROUNDS]
+    PYTHONPATH=. deploy/local/with-infra.sh .venv/bin/python -m bench.pay_floor [--traced] [--published] \
+        [--answer-after=SECONDS] [SECONDS ROUNDS]
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -37,17 +43,28 @@ import asyncpg
 import uvicorn
 import uvloop
 from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel, EmailStr
 
 from bench.figures.pay_load import card_payment, closed_loop, cpu_seconds, drop_schemas
 from paylinks_devstack.stack import free_port
+from paylinks_runtime import kafka_spans
 from paylinks_runtime.db import create_pool
+from paylinks_runtime.kafka import ensure_topics, make_producer
 
 LINKS = 256
 CLIENTS = 64
-# the driver's schema; its server processes are told it on their command line
+# the driver's schema (and the topic named after it); its server processes are told it on their command line
 SCHEMA = f"pay_floor_{os.getpid()}"
+RELAY_BATCH = 500  # rows read at a time, as the services' relay reads them
+TRACED, PUBLISHED = "traced", "published"  # the layers a run adds to the bare work (command-line options)
+# `--answer-after=SECONDS`: the stand-in answers each charge that much later (no CPU spent waiting), so the
+# server runs at the rate the sandbox allows link-service (figure 6: 64 clients at ~200 req/s, a POST's
+# ~0.3 s almost all the sandbox's): its per-request share of the loop's wake-ups and of each relay batch is
+# then as figure 6's, not as at ~1,000 req/s.
+ANSWER_AFTER = "--answer-after="
 TABLES = """
 CREATE TABLE links (token_hash bytea PRIMARY KEY, link_id text NOT NULL, firm_id text NOT NULL,
                     bank_account_id text NOT NULL, fee_account text NOT NULL, currency text NOT NULL);
@@ -88,6 +105,10 @@ class PaymentAccepted(BaseModel):
     status: Literal["received"] = "received"
 
 
+def topic_of(schema: str) -> str:
+    return schema.replace("_", "-")
+
+
 def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -98,9 +119,59 @@ class Parts:
 
     pool: asyncpg.Pool | None = None
     http: aiohttp.ClientSession | None = None
+    committed: asyncio.Event | None = None  # set by each answer recorded: the relay's wake-up
 
 
-def create_app(database_url: str, processor_url: str, schema: str) -> FastAPI:
+async def relay(pool: asyncpg.Pool, committed: asyncio.Event, topic: str, traced: bool) -> None:
+    """The outbox published as the services' relay does it, without its lease, metrics and quarantine."""
+    producer = make_producer(os.environ["KAFKA_BOOTSTRAP_SERVERS"], "pay-floor")
+    await producer.start()
+    try:
+        while True:
+            async with pool.acquire() as conn:
+                rows = await conn.fetch(
+                    "SELECT id, stream_id, headers, payload::text FROM outbox ORDER BY id LIMIT $1",
+                    RELAY_BATCH,
+                )
+                if rows:
+                    await publish(producer, rows, topic, traced)
+                    await conn.execute(
+                        "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+                    )
+                    continue
+            committed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(committed.wait(), 0.5)
+    finally:
+        await producer.stop()
+
+
+async def publish(producer: AIOKafkaProducer, rows: list[asyncpg.Record], topic: str, traced: bool) -> None:
+    spans = []
+    deliveries = []
+    for row in rows:
+        headers = json.loads(row["headers"])
+        if traced:
+            span = kafka_spans.send_span(
+                topic, key=row["stream_id"], message_id=headers["ce_id"], parent=None
+            )
+            spans.append(span)
+        deliveries.append(
+            await producer.send(
+                topic,
+                value=row["payload"].encode(),
+                key=row["stream_id"].encode(),
+                headers=[(k, v.encode()) for k, v in headers.items()],
+            )
+        )
+    acknowledged = await asyncio.gather(*deliveries)
+    for span, metadata in zip(spans, acknowledged, strict=False):
+        kafka_spans.acknowledged(span, metadata)
+
+
+def create_app(
+    database_url: str, processor_url: str, schema: str, *, published: bool, traced: bool
+) -> FastAPI:
     parts = Parts()
 
     @asynccontextmanager
@@ -108,7 +179,17 @@ def create_app(database_url: str, processor_url: str, schema: str) -> FastAPI:
         # link-service's own pool: its size and session settings, no reset query on release
         parts.pool = await create_pool(database_url, schema, reset_sessions=False)
         async with aiohttp.ClientSession() as parts.http, parts.pool:
-            yield
+            if not published:
+                yield
+                return
+            parts.committed = asyncio.Event()
+            relaying = asyncio.create_task(relay(parts.pool, parts.committed, topic_of(schema), traced))
+            try:
+                yield
+            finally:
+                relaying.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relaying
 
     app = FastAPI(lifespan=lifespan)
 
@@ -154,14 +235,17 @@ def create_app(database_url: str, processor_url: str, schema: str) -> FastAPI:
         async with pool.acquire() as conn:
             headers = {"ce_id": str(uuid.uuid4()), "ce_type": "PaymentReceived"}
             await conn.fetchval(ANSWER, payment_id, json.dumps(event), json.dumps(headers))
+        if parts.committed is not None:
+            parts.committed.set()
         return PaymentAccepted(payment_id=payment_id)
 
     return app
 
 
-def processor_app() -> web.Application:
+def processor_app(answer_after: float) -> web.Application:
     async def charge(request: web.Request) -> web.Response:
         body = await request.json()
+        await asyncio.sleep(answer_after)
         return web.json_response({"id": f"ch_{uuid.uuid4().hex}", "status": "succeeded", **body})
 
     app = web.Application()
@@ -206,11 +290,21 @@ async def started(port: int) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-async def measure(traced: bool, seconds: float, rounds: int) -> None:
+@dataclass(frozen=True)
+class Floor:
+    """Each round's server CPU per request and requests/s."""
+
+    cpu_ms_per_request: list[float]
+    requests_per_s: list[float]
+
+
+async def measure(layers: set[str], seconds: float, rounds: int, answer_after: float = 0.0) -> Floor:
     database_url = os.environ["DATABASE_URL"]
     tokens = await seed(database_url)
+    if PUBLISHED in layers:
+        await ensure_topics(os.environ["KAFKA_BOOTSTRAP_SERVERS"], [topic_of(SCHEMA)])
     ports = {"processor": free_port(), "server": free_port()}
-    mode = "server-traced" if traced else "server"
+    mode = "+".join(["server", *sorted(layers)])
     procs = {
         role: await asyncio.create_subprocess_exec(
             sys.executable,
@@ -220,7 +314,10 @@ async def measure(traced: bool, seconds: float, rounds: int) -> None:
             *map(str, (ports["processor"], ports["server"])),
             SCHEMA,
         )
-        for role, arg in (("processor", "processor"), ("server", mode))
+        for role, arg in (
+            ("processor", f"processor+{answer_after}"),
+            ("server", mode),
+        )
     }
     try:
         for port in ports.values():
@@ -228,31 +325,70 @@ async def measure(traced: bool, seconds: float, rounds: int) -> None:
         url = f"http://127.0.0.1:{ports['server']}"
         make = card_payment(tokens, StandInCards())  # figure 6's payment
         await closed_loop(url, CLIENTS, 3, make, 202)
-        cpus = []
+        floor = Floor([], [])
         for _ in range(rounds):
             before = cpu_seconds(procs["server"].pid)
             load = await closed_loop(url, CLIENTS, seconds, make, 202)
             cpu_ms = (cpu_seconds(procs["server"].pid) - before) * 1000 / len(load.latencies_ms)
-            cpus.append(cpu_ms)
+            floor.cpu_ms_per_request.append(cpu_ms)
+            floor.requests_per_s.append(load.rate)
             print(
                 f"{mode}: {load.rate:,.0f} req/s, {cpu_ms:.2f} ms CPU/request, unexpected {load.unexpected}"
             )
-        print(f"{mode}: median {statistics.median(cpus):.2f} ms CPU/request over {rounds} rounds")
+        print(f"{mode}: median {statistics.median(floor.cpu_ms_per_request):.2f} ms CPU/request")
+        if PUBLISHED in layers:
+            print(f"{mode}: {await unpublished(database_url)}")
+        return floor
     finally:
         for proc in procs.values():
             proc.terminate()
             await proc.wait()
         await drop_schemas(database_url, [SCHEMA])
+        if PUBLISHED in layers:
+            await delete_topic(os.environ["KAFKA_BOOTSTRAP_SERVERS"], topic_of(SCHEMA))
+
+
+async def unpublished(database_url: str) -> str:
+    """Whether the relay kept up: the outbox rows still there against the payments recorded."""
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": SCHEMA})
+    try:
+        left = await conn.fetchval("SELECT count(*) FROM outbox")
+        payments = await conn.fetchval("SELECT count(*) FROM attempts")
+        return f"{left:,} of {payments:,} payments' events not yet published at the end"
+    finally:
+        await conn.close()
+
+
+async def delete_topic(bootstrap_servers: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+    finally:
+        await admin.close()
 
 
 def serve(mode: str, processor_port: int, server_port: int, schema: str) -> None:
-    if mode == "processor":
+    if mode.startswith("processor"):
+        answer_after = float(mode.removeprefix("processor+"))
         web.run_app(
-            processor_app(), host="127.0.0.1", port=processor_port, print=None, loop=uvloop.new_event_loop()
+            processor_app(answer_after),
+            host="127.0.0.1",
+            port=processor_port,
+            print=None,
+            loop=uvloop.new_event_loop(),
         )
         return
-    app = create_app(os.environ["DATABASE_URL"], f"http://127.0.0.1:{processor_port}", schema)
-    if mode == "server-traced":
+    layers = set(mode.split("+")[1:])
+    traced = TRACED in layers
+    app = create_app(
+        os.environ["DATABASE_URL"],
+        f"http://127.0.0.1:{processor_port}",
+        schema,
+        published=PUBLISHED in layers,
+        traced=traced,
+    )
+    if traced:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         from paylinks_runtime.tracing import setup_tracing
@@ -270,10 +406,19 @@ def serve(mode: str, processor_port: int, server_port: int, schema: str) -> None
     )
 
 
+def main(argv: list[str]) -> None:
+    """`[--traced] [--published] [--answer-after=SECONDS] [SECONDS ROUNDS]`"""
+    answer_after = [float(a.removeprefix(ANSWER_AFTER)) for a in argv if a.startswith(ANSWER_AFTER)]
+    layers = {a.removeprefix("--") for a in argv if a.startswith("--") and not a.startswith(ANSWER_AFTER)}
+    if unknown := layers - {TRACED, PUBLISHED}:
+        sys.exit(f"unknown options: {sorted(unknown)}")
+    args = [a for a in argv if not a.startswith("--")]
+    seconds, rounds = (float(args[0]), int(args[1])) if args else (20.0, 3)
+    uvloop.run(measure(layers, seconds, rounds, answer_after[-1] if answer_after else 0.0))
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("processor", "server", "server-traced"):
+    if len(sys.argv) > 1 and sys.argv[1].split("+")[0] in ("processor", "server"):
         serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     else:
-        args = [a for a in sys.argv[1:] if a != "--traced"]
-        seconds, rounds = (float(args[0]), int(args[1])) if args else (20.0, 3)
-        uvloop.run(measure("--traced" in sys.argv, seconds, rounds))
+        main(sys.argv[1:])
