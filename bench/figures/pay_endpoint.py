@@ -258,7 +258,7 @@ def notes(seconds: int, warmup: int, count: int, links: int) -> list[str]:
         " (the server process's user+system time over the requests it answered) are medians of the rounds,"
         " percentiles over every request of every round. On this shared machine the CPU per request is the"
         " steadier figure: requests/s also moves with what else takes the 2 cores.",
-        "Server: link-service's own console script (one uvicorn process, asyncio loop and h11 as installed,"
+        "Server: link-service's own console script (one uvicorn process on uvloop and httptools, as it runs,"
         " JSON logs at the default level, tracing set up without an exporter), on a free port, with its own"
         " schema and consumer groups; its consumers start at the end of the topics (CONSUMER_START=latest).",
         f"Rate limits lifted for the bench through link-service's settings (environment: {limits}): all"
