@@ -46,6 +46,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Header, HTTPException
+from opentelemetry.trace import Span
 from pydantic import BaseModel, EmailStr
 
 from bench.figures.pay_load import card_payment, closed_loop, cpu_seconds, drop_schemas
@@ -53,6 +54,7 @@ from paylinks_devstack.stack import free_port
 from paylinks_runtime import kafka_spans
 from paylinks_runtime.db import create_pool
 from paylinks_runtime.kafka import ensure_topics, make_producer
+from paylinks_runtime.tracing import trace_headers
 
 LINKS = 256
 CLIENTS = 64
@@ -128,6 +130,7 @@ async def relay(pool: asyncpg.Pool, committed: asyncio.Event, topic: str, traced
     await producer.start()
     try:
         while True:
+            committed.clear()  # before the read: a commit after it wakes the wait below
             async with pool.acquire() as conn:
                 rows = await conn.fetch(
                     "SELECT id, stream_id, headers, payload::text FROM outbox ORDER BY id LIMIT $1",
@@ -139,7 +142,6 @@ async def relay(pool: asyncpg.Pool, committed: asyncio.Event, topic: str, traced
                         "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
                     )
                     continue
-            committed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(committed.wait(), 0.5)
     finally:
@@ -147,15 +149,19 @@ async def relay(pool: asyncpg.Pool, committed: asyncio.Event, topic: str, traced
 
 
 async def publish(producer: AIOKafkaProducer, rows: list[asyncpg.Record], topic: str, traced: bool) -> None:
-    spans = []
+    """Every row handed to the producer, then every acknowledgement awaited; traced, each record has its
+    producer span (its context in the record's headers, ended with the broker's answer)."""
+    spans: list[Span | None] = []
     deliveries = []
     for row in rows:
         headers = json.loads(row["headers"])
+        span = None
         if traced:
             span = kafka_spans.send_span(
                 topic, key=row["stream_id"], message_id=headers["ce_id"], parent=None
             )
-            spans.append(span)
+            headers.update(trace_headers(span.get_span_context()))
+        spans.append(span)
         deliveries.append(
             await producer.send(
                 topic,
@@ -164,9 +170,9 @@ async def publish(producer: AIOKafkaProducer, rows: list[asyncpg.Record], topic:
                 headers=[(k, v.encode()) for k, v in headers.items()],
             )
         )
-    acknowledged = await asyncio.gather(*deliveries)
-    for span, metadata in zip(spans, acknowledged, strict=False):
-        kafka_spans.acknowledged(span, metadata)
+    for span, metadata in zip(spans, await asyncio.gather(*deliveries), strict=True):
+        if span is not None:
+            kafka_spans.acknowledged(span, metadata)
 
 
 def create_app(
