@@ -16,7 +16,8 @@ Kafka by a bare relay in the same process (woken by the commit, the oldest rows 
 services' idempotent producer with acks from all replicas, the acknowledged rows deleted in one statement;
 with `--traced`, a producer span per record, as the services' relay makes).
 
-The processor is a stand-in process answering every charge at once (its CPU is not counted); the load is
+The processor is a stand-in process answering every charge at once, or after `--answer-after` (its CPU is
+not counted); the load is
 figure 6's client, 64 connections in a closed loop; printed per round: the server's CPU per request.
 
     PYTHONPATH=. deploy/local/with-infra.sh .venv/bin/python -m bench.pay_floor [--traced] [--published] \
@@ -36,6 +37,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal
 
 import aiohttp
@@ -44,21 +46,21 @@ import uvicorn
 import uvloop
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Header, HTTPException
 from opentelemetry.trace import Span
 from pydantic import BaseModel, EmailStr
 
+from bench.context import BenchContext
 from bench.figures.pay_load import card_payment, closed_loop, cpu_seconds, drop_schemas
 from paylinks_devstack.stack import free_port
 from paylinks_runtime import kafka_spans
 from paylinks_runtime.db import create_pool
-from paylinks_runtime.kafka import ensure_topics, make_producer
+from paylinks_runtime.kafka import make_producer
 from paylinks_runtime.tracing import trace_headers
 
 LINKS = 256
 CLIENTS = 64
-# the driver's schema (and the topic named after it); its server processes are told it on their command line
+# the driver's schema; its server processes are told it (and the topic, if any) on their command line
 SCHEMA = f"pay_floor_{os.getpid()}"
 RELAY_BATCH = 500  # rows read at a time, as the services' relay reads them
 TRACED, PUBLISHED = "traced", "published"  # the layers a run adds to the bare work (command-line options)
@@ -67,6 +69,7 @@ TRACED, PUBLISHED = "traced", "published"  # the layers a run adds to the bare w
 # ~0.3 s almost all the sandbox's): its per-request share of the loop's wake-ups and of each relay batch is
 # then as figure 6's, not as at ~1,000 req/s.
 ANSWER_AFTER = "--answer-after="
+UNPUBLISHED = "-"  # the topic argument of a server that publishes nothing
 TABLES = """
 CREATE TABLE links (token_hash bytea PRIMARY KEY, link_id text NOT NULL, firm_id text NOT NULL,
                     bank_account_id text NOT NULL, fee_account text NOT NULL, currency text NOT NULL);
@@ -105,10 +108,6 @@ class PaymentInput(BaseModel):
 class PaymentAccepted(BaseModel):
     payment_id: str
     status: Literal["received"] = "received"
-
-
-def topic_of(schema: str) -> str:
-    return schema.replace("_", "-")
 
 
 def token_hash(token: str) -> bytes:
@@ -176,8 +175,9 @@ async def publish(producer: AIOKafkaProducer, rows: list[asyncpg.Record], topic:
 
 
 def create_app(
-    database_url: str, processor_url: str, schema: str, *, published: bool, traced: bool
+    database_url: str, processor_url: str, schema: str, *, topic: str | None, traced: bool
 ) -> FastAPI:
+    """The payment route; with a `topic`, its events published there by a relay beside it."""
     parts = Parts()
 
     @asynccontextmanager
@@ -185,11 +185,11 @@ def create_app(
         # link-service's own pool: its size and session settings, no reset query on release
         parts.pool = await create_pool(database_url, schema, reset_sessions=False)
         async with aiohttp.ClientSession() as parts.http, parts.pool:
-            if not published:
+            if topic is None:
                 yield
                 return
             parts.committed = asyncio.Event()
-            relaying = asyncio.create_task(relay(parts.pool, parts.committed, topic_of(schema), traced))
+            relaying = asyncio.create_task(relay(parts.pool, parts.committed, topic, traced))
             try:
                 yield
             finally:
@@ -304,11 +304,20 @@ class Floor:
     requests_per_s: list[float]
 
 
-async def measure(layers: set[str], seconds: float, rounds: int, answer_after: float = 0.0) -> Floor:
-    database_url = os.environ["DATABASE_URL"]
-    tokens = await seed(database_url)
-    if PUBLISHED in layers:
-        await ensure_topics(os.environ["KAFKA_BOOTSTRAP_SERVERS"], [topic_of(SCHEMA)])
+async def measure(
+    ctx: BenchContext, layers: set[str], seconds: float, rounds: int, answer_after: float = 0.0
+) -> Floor:
+    """The floor with `layers` (TRACED, PUBLISHED), its stand-in answering after `answer_after` seconds."""
+    if PUBLISHED not in layers:
+        return await _measure(ctx, layers, seconds, rounds, answer_after, UNPUBLISHED)
+    async with ctx.topics() as (topic,):
+        return await _measure(ctx, layers, seconds, rounds, answer_after, topic)
+
+
+async def _measure(
+    ctx: BenchContext, layers: set[str], seconds: float, rounds: int, answer_after: float, topic: str
+) -> Floor:
+    tokens = await seed(ctx.database_url)
     ports = {"processor": free_port(), "server": free_port()}
     mode = "+".join(["server", *sorted(layers)])
     procs = {
@@ -319,6 +328,7 @@ async def measure(layers: set[str], seconds: float, rounds: int, answer_after: f
             arg,
             *map(str, (ports["processor"], ports["server"])),
             SCHEMA,
+            topic,
         )
         for role, arg in (
             ("processor", f"processor+{answer_after}"),
@@ -343,15 +353,13 @@ async def measure(layers: set[str], seconds: float, rounds: int, answer_after: f
             )
         print(f"{mode}: median {statistics.median(floor.cpu_ms_per_request):.2f} ms CPU/request")
         if PUBLISHED in layers:
-            print(f"{mode}: {await unpublished(database_url)}")
+            print(f"{mode}: {await unpublished(ctx.database_url)}")
         return floor
     finally:
         for proc in procs.values():
             proc.terminate()
             await proc.wait()
-        await drop_schemas(database_url, [SCHEMA])
-        if PUBLISHED in layers:
-            await delete_topic(os.environ["KAFKA_BOOTSTRAP_SERVERS"], topic_of(SCHEMA))
+        await drop_schemas(ctx.database_url, [SCHEMA])
 
 
 async def unpublished(database_url: str) -> str:
@@ -365,16 +373,7 @@ async def unpublished(database_url: str) -> str:
         await conn.close()
 
 
-async def delete_topic(bootstrap_servers: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-    finally:
-        await admin.close()
-
-
-def serve(mode: str, processor_port: int, server_port: int, schema: str) -> None:
+def serve(mode: str, processor_port: int, server_port: int, schema: str, topic: str) -> None:
     if mode.startswith("processor"):
         answer_after = float(mode.removeprefix("processor+"))
         web.run_app(
@@ -391,7 +390,7 @@ def serve(mode: str, processor_port: int, server_port: int, schema: str) -> None
         os.environ["DATABASE_URL"],
         f"http://127.0.0.1:{processor_port}",
         schema,
-        published=PUBLISHED in layers,
+        topic=None if topic == UNPUBLISHED else topic,
         traced=traced,
     )
     if traced:
@@ -420,11 +419,12 @@ def main(argv: list[str]) -> None:
         sys.exit(f"unknown options: {sorted(unknown)}")
     args = [a for a in argv if not a.startswith("--")]
     seconds, rounds = (float(args[0]), int(args[1])) if args else (20.0, 3)
-    uvloop.run(measure(layers, seconds, rounds, answer_after[-1] if answer_after else 0.0))
+    ctx = BenchContext(quick=False, out_dir=Path.cwd())
+    uvloop.run(measure(ctx, layers, seconds, rounds, answer_after[-1] if answer_after else 0.0))
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1].split("+")[0] in ("processor", "server"):
-        serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+        serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5])
     else:
         main(sys.argv[1:])
