@@ -33,6 +33,7 @@ import json
 import os
 import statistics
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -69,6 +70,7 @@ TRACED, PUBLISHED = "traced", "published"  # the layers a run adds to the bare w
 # ~0.3 s almost all the sandbox's): its per-request share of the loop's wake-ups and of each relay batch is
 # then as figure 6's, not as at ~1,000 req/s.
 ANSWER_AFTER = "--answer-after="
+PUBLISH_WAIT_SECONDS = 10.0  # after the last round, for the relay's last batches
 UNPUBLISHED = "-"  # the topic argument of a server that publishes nothing
 TABLES = """
 CREATE TABLE links (token_hash bytea PRIMARY KEY, link_id text NOT NULL, firm_id text NOT NULL,
@@ -341,20 +343,20 @@ async def _measure(
         url = f"http://127.0.0.1:{ports['server']}"
         make = card_payment(tokens, StandInCards())  # figure 6's payment
         await closed_loop(url, CLIENTS, 3, make, 202)
-        floor = Floor([], [])
+        cpus: list[float] = []
+        rates: list[float] = []
         for _ in range(rounds):
             before = cpu_seconds(procs["server"].pid)
             load = await closed_loop(url, CLIENTS, seconds, make, 202)
-            cpu_ms = (cpu_seconds(procs["server"].pid) - before) * 1000 / len(load.latencies_ms)
-            floor.cpu_ms_per_request.append(cpu_ms)
-            floor.requests_per_s.append(load.rate)
-            print(
-                f"{mode}: {load.rate:,.0f} req/s, {cpu_ms:.2f} ms CPU/request, unexpected {load.unexpected}"
-            )
-        print(f"{mode}: median {statistics.median(floor.cpu_ms_per_request):.2f} ms CPU/request")
+            if load.unexpected:  # a request that did not do the whole work would lower the floor
+                raise RuntimeError(f"{mode}: {load.unexpected:,} answers other than 202: {load.statuses}")
+            cpus.append((cpu_seconds(procs["server"].pid) - before) * 1000 / len(load.latencies_ms))
+            rates.append(load.rate)
+            print(f"{mode}: {load.rate:,.0f} req/s, {cpus[-1]:.2f} ms CPU/request")
+        print(f"{mode}: median {statistics.median(cpus):.2f} ms CPU/request")
         if PUBLISHED in layers:
-            print(f"{mode}: {await unpublished(ctx.database_url)}")
-        return floor
+            print(f"{mode}: {await all_published(ctx.database_url)}")
+        return Floor(cpus, rates)
     finally:
         for proc in procs.values():
             proc.terminate()
@@ -362,15 +364,20 @@ async def _measure(
         await drop_schemas(ctx.database_url, [SCHEMA])
 
 
-async def unpublished(database_url: str) -> str:
-    """Whether the relay kept up: the outbox rows still there against the payments recorded."""
+async def all_published(database_url: str, wait_seconds: float = PUBLISH_WAIT_SECONDS) -> str:
+    """Every payment's event published, waited for a little: a relay that fell behind (or published
+    nothing) did less than the work it stands for, and the floor it gave would be too low."""
     conn = await asyncpg.connect(database_url, server_settings={"search_path": SCHEMA})
     try:
-        left = await conn.fetchval("SELECT count(*) FROM outbox")
         payments = await conn.fetchval("SELECT count(*) FROM attempts")
-        return f"{left:,} of {payments:,} payments' events not yet published at the end"
+        deadline = time.monotonic() + wait_seconds
+        while (left := await conn.fetchval("SELECT count(*) FROM outbox")) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
     finally:
         await conn.close()
+    if left:
+        raise RuntimeError(f"the relay left {left:,} of {payments:,} payments' events unpublished")
+    return f"every one of {payments:,} payments' events published"
 
 
 def serve(mode: str, processor_port: int, server_port: int, schema: str, topic: str) -> None:
