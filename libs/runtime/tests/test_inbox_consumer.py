@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from paylinks_events import ContactCreated, Envelope, Topic, to_record
 from paylinks_runtime.dead_letters import DeadLetters
-from paylinks_runtime.inbox_consumer import InboxConsumer, each_batch
+from paylinks_runtime.inbox_consumer import STALL_AFTER_SECONDS, InboxConsumer, each_batch
 from paylinks_runtime.outbox_relay import OutboxRelay
 from paylinks_runtime.testing import (
     BOOTSTRAP,
@@ -64,6 +64,7 @@ async def consuming(
     group: str | None = None,
     handler: Callable = record_effect,  # type: ignore[type-arg]
     lag_every_seconds: float = 2.0,
+    stall_after_seconds: float = STALL_AFTER_SECONDS,
 ) -> AsyncIterator[InboxConsumer]:
     name = group or unique("test-consumer")
     consumer = InboxConsumer(
@@ -75,6 +76,7 @@ async def consuming(
         bootstrap_servers=BOOTSTRAP,
         batch_size=100,
         lag_every_seconds=lag_every_seconds,
+        stall_after_seconds=stall_after_seconds,
     )
     async with running(consumer):
         yield consumer

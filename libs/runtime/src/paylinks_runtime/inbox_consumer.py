@@ -23,6 +23,12 @@ Undecodable or invalid records go to `<topic>.dlq` and consumption continues. A 
 keeps failing for a reason of its own is isolated and dead-lettered too; while the database is unavailable
 (down, read-only in a failover, disk full, out of connections) the batch waits and is tried again, its
 offsets uncommitted, so no valid record is dead-lettered and no offset passes a record not applied.
+
+A watchdog on the lag timer replaces the Kafka client when it receives nothing while its partitions (a member
+holding none: its group's) stand still behind their ends, with no batch being applied, for a while: aiokafka
+can be left outside its group, or holding partitions it no longer fetches, after its coordinator failed (a
+broker restart), and then waits without an error. A new client joins the group afresh at the committed
+offsets.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from .event_store import ConcurrencyError
 from .logs import event_log_context
 from .metrics import (
     CONSUMER_BATCH_RETRIES,
+    CONSUMER_CLIENT_RESTARTS,
     CONSUMER_LAG,
     CONSUMER_PROGRESS_AT,
     EVENT_VISIBILITY,
@@ -141,6 +148,15 @@ BATCH_BACKOFF = Backoff(0.05, cap=5.0)
 _COORDINATOR_TRIES = 4
 # Between restarts of a consumer that failed (a dead-letter topic that cannot be written, an offset commit).
 RESTART_BACKOFF = Backoff(0.1, cap=5.0)
+# How long a consumer may stand still behind, applying nothing, before its Kafka client is replaced: three
+# session timeouts (aiokafka's is 10 s), time for a client that lost its group to rejoin by itself.
+STALL_AFTER_SECONDS = 30.0
+# How long a replaced client may take to leave its group; one that cannot is dropped anyway.
+_CLIENT_STOP_SECONDS = 10.0
+
+
+class ConsumerStalled(Exception):
+    """The watchdog found the consumer behind and standing still, with no batch being applied."""
 
 
 def worth_retrying(exc: BaseException) -> bool:
@@ -189,6 +205,7 @@ class InboxConsumer:
         lag_every_seconds: float = 2.0,
         offsets_in_transaction: bool = False,
         decode_when_database_busy: bool = False,
+        stall_after_seconds: float = STALL_AFTER_SECONDS,
     ) -> None:
         self.name = name
         self._start_from = start_from
@@ -215,9 +232,15 @@ class InboxConsumer:
         self._lag_series: set[TopicPartition] = set()
         self._last_done: dict[TopicPartition, int] | None = None  # the offsets applied, as last measured
         self._span_attributes = kafka_spans.process_attributes(name)
+        # The watchdog's: set while a batch is applied (waiting out the database is no stall), and when the
+        # consumer was last seen moving (or could not be measured); set when it must replace its client.
+        self._stall_after = stall_after_seconds
+        self._applying = False
+        self._moved_at = time.monotonic()
+        self._stalled = asyncio.Event()
 
-    async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
+    def _new_client(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
             *self._topics,
             bootstrap_servers=self._bootstrap,
             group_id=self.name,
@@ -227,6 +250,9 @@ class InboxConsumer:
             max_poll_records=self._batch_size,
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
+
+    async def start(self) -> None:
+        self._consumer = self._new_client()
         await self._consumer.start()
         self._offsets = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap, client_id=f"{self.name}-lag", enable_auto_commit=False
@@ -258,18 +284,59 @@ class InboxConsumer:
 
     async def _consume_forever(self) -> None:
         """Whatever fails (a dead-letter topic that cannot be written, an offset commit), the consumer
-        rewinds to its committed offsets and goes on: it never dies quietly."""
+        rewinds to its committed offsets and goes on: it never dies quietly. Found stalled, it replaces its
+        Kafka client, which starts at the committed offsets too."""
         starts = itertools.count()
 
         async def consume() -> None:
-            if next(starts) > 0:  # never go on from a position past a batch that was not committed
+            restarted = next(starts) > 0
+            if self._stalled.is_set():
+                await self._replace_client()
+            elif restarted:  # never go on from a position past a batch that was not committed
                 await self._rewind()
-            await self._consume()
+            await self._consume_until_stalled()
 
-        def failed(_: Exception, wait: float) -> None:
-            log.exception("consumer failed; rewinding to the committed offsets", consumer=self.name)
+        def failed(exc: Exception, wait: float) -> None:
+            if isinstance(exc, ConsumerStalled):
+                log.error(
+                    "consumer stalled: behind, standing still, applying nothing; replacing its Kafka client",
+                    consumer=self.name,
+                    still_for_seconds=round(time.monotonic() - self._moved_at, 1),
+                )
+            else:
+                log.exception("consumer failed; rewinding to the committed offsets", consumer=self.name)
 
         await retry(consume, backoff=RESTART_BACKOFF, on_retry=failed)
+
+    async def _consume_until_stalled(self) -> None:
+        """Consume until the watchdog says the consumer stalled (ConsumerStalled), or consuming fails."""
+        consuming = asyncio.create_task(self._consume())
+        stalled = asyncio.create_task(self._stalled.wait())
+        try:
+            done, _ = await asyncio.wait({consuming, stalled}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (consuming, stalled):
+                task.cancel()
+            await asyncio.gather(consuming, stalled, return_exceptions=True)
+        if consuming in done:
+            return consuming.result()  # it only ends by failing: raised here
+        raise ConsumerStalled(self.name)
+
+    async def _replace_client(self) -> None:
+        """Stop the stalled client (it leaves the group, if it still is in it) and start a new one, which
+        joins the group and starts at the committed offsets. A start that fails (Kafka unreachable) leaves
+        the consumer stalled: the next restart tries again."""
+        assert self._consumer is not None
+        CONSUMER_CLIENT_RESTARTS.labels(self.name).inc()
+        try:
+            async with asyncio.timeout(_CLIENT_STOP_SECONDS):
+                await self._consumer.stop()
+        except Exception as exc:
+            log.warning("stalled Kafka client not stopped cleanly", consumer=self.name, error=repr(exc))
+        self._consumer = self._new_client()
+        await self._consumer.start()
+        self._stalled.clear()
+        self._moved_at = time.monotonic()
 
     async def _rewind(self) -> None:
         """Go back to the last committed offsets: the failed batch is delivered again (the inbox dedupes)."""
@@ -385,6 +452,14 @@ class InboxConsumer:
     async def _apply_until_done(self, deliveries: list[Delivery], prepared: object = None) -> None:
         """Apply the batch, waiting out an unavailable database for as long as it takes (the offsets wait
         too); only an error the records themselves cause sends the batch to be isolated record by record."""
+        self._applying = True
+        try:
+            await self._apply_isolating_failures(deliveries, prepared)
+        finally:
+            self._applying = False
+            self._moved_at = time.monotonic()
+
+    async def _apply_isolating_failures(self, deliveries: list[Delivery], prepared: object) -> None:
         try:
             await self._apply_while_retryable(deliveries, prepared)
         except Exception:
@@ -556,7 +631,20 @@ class InboxConsumer:
                 raise
             except Exception as exc:  # Kafka unreachable: the gauges keep their last value
                 log.warning("consumer lag not measured", consumer=self.name, error=repr(exc))
+                # Nothing can be judged meanwhile: a client back from an outage has the whole stall time
+                # to rejoin by itself.
+                self._moved_at = time.monotonic()
+            else:
+                self._judge_stall()
             await asyncio.sleep(self._lag_every)
+
+    def _judge_stall(self) -> None:
+        """Tell the consumer to replace its client once it stood still behind, applying nothing, for the
+        stall time (see the module's docstring)."""
+        if self._applying or self._stalled.is_set():
+            return
+        if time.monotonic() - self._moved_at > self._stall_after:
+            self._stalled.set()
 
     async def measure_lag(self) -> None:
         assert self._consumer is not None
@@ -565,15 +653,27 @@ class InboxConsumer:
         for gone in self._lag_series - assigned:
             CONSUMER_LAG.remove(self.name, gone.topic, str(gone.partition))
         self._lag_series &= assigned
-        if not assigned:
-            self._report_progress({}, caught_up=True)  # nothing to read here (more members than partitions)
+        # A member holding no partitions (more members than partitions, or a client left outside its group)
+        # is judged by its group's: the lag series stay its own partitions'.
+        watched = assigned or self._topic_partitions()
+        if not watched:
+            self._report_progress({}, caught_up=True)  # no partitions known yet
             return
         # One request of each kind for all the partitions, the end offsets and what is applied at once.
-        ends, done = await asyncio.gather(self._end_offsets(assigned), self._done_offsets(assigned))
-        for tp, end in ends.items():
-            CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - done[tp]))
+        ends, done = await asyncio.gather(self._end_offsets(watched), self._done_offsets(watched))
+        for tp in assigned:
+            CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, ends[tp] - done[tp]))
             self._lag_series.add(tp)
         self._report_progress(done, caught_up=all(done[tp] >= end for tp, end in ends.items()))
+
+    def _topic_partitions(self) -> set[TopicPartition]:
+        """Every partition of the consumer's topics, as its client's metadata knows them."""
+        assert self._consumer is not None
+        return {
+            TopicPartition(topic, partition)
+            for topic in self._topics
+            for partition in self._consumer.partitions_for_topic(topic) or ()
+        }
 
     def _report_progress(self, done: dict[TopicPartition, int], *, caught_up: bool) -> None:
         """Stamp the time when the consumer is at the end of its partitions or has moved forward since the
@@ -582,6 +682,7 @@ class InboxConsumer:
         calm or stay frozen at its last value."""
         if caught_up or done != self._last_done:
             CONSUMER_PROGRESS_AT.labels(self.name).set(time.time())
+            self._moved_at = time.monotonic()
         self._last_done = done
 
     async def _end_offsets(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:

@@ -45,6 +45,12 @@ CONSUMER_PROGRESS_AT = Gauge(
     " timer): it stops while the consumer is behind and stuck",
     ["consumer"],
 )
+CONSUMER_CLIENT_RESTARTS = Counter(
+    "paylinks_consumer_client_restarts_total",
+    "Kafka clients a consumer replaced because they received nothing while its partitions stood still"
+    " behind (a client that never rejoined its group after a coordinator failure)",
+    ["consumer"],
+)
 CONSUMER_BATCH_RETRIES = Counter(
     "paylinks_consumer_batch_retries_total",
     "Batches a consumer must try again (database unavailable, a conflict), by error",

@@ -1,0 +1,109 @@
+"""A consumer whose Kafka client receives nothing while its partitions stand still behind gets a new client,
+and the events waiting are applied: a client that stopped fetching its partitions, and one left outside its
+group, both without an error (what aiokafka can be left as after its coordinator failed in a broker
+restart; the CI run of 12-04 saw consumers go quiet that way). A consumer waiting out the database, or one
+with nothing to read, keeps its client."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from paylinks_runtime.inbox_consumer import InboxConsumer
+from paylinks_runtime.testing import eventually
+
+from .test_database_outage_consumer import ReadOnlySwitch, switch, switchable_pool  # noqa: F401
+from .test_inbox_consumer import consuming, contact, effect_count, send
+from .test_signals import gauge
+
+STALL_AFTER = 1.0  # seconds; measured every 0.2 s
+RESTARTS = "paylinks_consumer_client_restarts_total"
+
+
+def client(consumer: InboxConsumer) -> AIOKafkaConsumer:
+    assert consumer._consumer is not None
+    return consumer._consumer
+
+
+def restarts(consumer: InboxConsumer) -> float:
+    return gauge(RESTARTS, consumer=consumer.name) or 0.0
+
+
+async def assigned(consumer: InboxConsumer) -> bool:
+    return bool(client(consumer).assignment())
+
+
+async def test_a_client_that_stopped_fetching_its_partitions_is_replaced_and_the_event_applied(
+    switchable_pool: asyncpg.Pool,  # noqa: F811
+    producer: AIOKafkaProducer,
+    topic: str,
+) -> None:
+    async with consuming(
+        switchable_pool, producer, [topic], lag_every_seconds=0.2, stall_after_seconds=STALL_AFTER
+    ) as consumer:
+        await eventually(partial(assigned, consumer))
+        stuck = client(consumer)
+        stuck.pause(*stuck.assignment())  # holds its partitions, fetches nothing, raises nothing
+        event = contact("f", "waiting")
+        await send(producer, topic, event)
+        await eventually(lambda: effect_count(switchable_pool, event.id), timeout=30)
+        assert client(consumer) is not stuck
+        assert restarts(consumer) >= 1
+
+
+async def test_a_client_left_outside_its_group_is_replaced_and_the_event_applied(
+    switchable_pool: asyncpg.Pool,  # noqa: F811
+    producer: AIOKafkaProducer,
+    topic: str,
+) -> None:
+    async with consuming(
+        switchable_pool, producer, [topic], lag_every_seconds=0.2, stall_after_seconds=STALL_AFTER
+    ) as consumer:
+        await eventually(partial(assigned, consumer))
+        stuck = client(consumer)
+        stuck.unsubscribe()  # leaves the group: no partitions, nothing to fetch, no error
+        event = contact("f", "waiting")
+        await send(producer, topic, event)
+        await eventually(lambda: effect_count(switchable_pool, event.id), timeout=30)
+        assert client(consumer) is not stuck
+        assert restarts(consumer) >= 1
+
+
+async def test_a_consumer_waiting_out_the_database_keeps_its_client(
+    switchable_pool: asyncpg.Pool,  # noqa: F811
+    switch: ReadOnlySwitch,  # noqa: F811
+    producer: AIOKafkaProducer,
+    topic: str,
+) -> None:
+    switch.read_only = True
+    async with consuming(
+        switchable_pool, producer, [topic], lag_every_seconds=0.2, stall_after_seconds=STALL_AFTER
+    ) as consumer:
+        await eventually(partial(assigned, consumer))
+        waiting = client(consumer)
+        event = contact("f", "waiting")
+        await send(producer, topic, event)
+        await eventually(lambda: gauge("paylinks_consumer_lag", consumer=consumer.name, topic=topic) == 1)
+        await asyncio.sleep(STALL_AFTER * 4)  # behind and standing still, but applying a batch all along
+        assert client(consumer) is waiting
+        assert restarts(consumer) == 0
+        switch.read_only = False
+        await eventually(lambda: effect_count(switchable_pool, event.id))
+
+
+async def test_a_consumer_with_nothing_to_read_keeps_its_client(
+    switchable_pool: asyncpg.Pool,  # noqa: F811
+    producer: AIOKafkaProducer,
+    topic: str,
+) -> None:
+    async with consuming(
+        switchable_pool, producer, [topic], lag_every_seconds=0.2, stall_after_seconds=STALL_AFTER
+    ) as consumer:
+        await eventually(partial(assigned, consumer))
+        idle = client(consumer)
+        await asyncio.sleep(STALL_AFTER * 4)
+        assert client(consumer) is idle
+        assert restarts(consumer) == 0
