@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,7 +48,11 @@ def _claims(firm: str, **changes: Any) -> dict[str, Any]:
 
 
 def _signed(firm: str, algorithm: str = "HS256", **changes: Any) -> str:
-    return "Bearer " + jwt.encode(_claims(firm, **changes), JWT_SECRET, algorithm=algorithm)
+    with warnings.catch_warnings():
+        # PyJWT warns that the HS256 secret is short for HS512: the refused-algorithm case signs with the
+        # right secret on purpose (the services must refuse the algorithm, not the key).
+        warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+        return "Bearer " + jwt.encode(_claims(firm, **changes), JWT_SECRET, algorithm=algorithm)
 
 
 def bad_authorizations(firm_id: str) -> dict[str, str | None]:
