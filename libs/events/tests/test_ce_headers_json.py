@@ -16,6 +16,7 @@ pytestmark = pytest.mark.unit
     [
         ("firm-1", None, None),
         ('firm-ü "quoted" \\ \u2028', "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", None),
+        ("firm-\n\t\x01\x7f😀", None, None),  # control characters and a character outside the BMP
         ("firm-2", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "vendor=a,other=b"),
     ],
 )

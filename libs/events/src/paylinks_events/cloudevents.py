@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from pydantic import ValidationError
 
 from .base import EVENT_TYPES, Event, utcnow
 from .upcasting import upcast
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode_headers = msgspec.json.Encoder().encode
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 Headers = list[tuple[str, bytes]]
@@ -85,8 +86,10 @@ def ce_headers(envelope: Envelope) -> Headers:
 
 
 def ce_headers_json(envelope: Envelope) -> str:
-    """The headers as the outbox stores them: a JSON array of [name, text] pairs, in `ce_headers` order."""
-    return _dumps(ce_attributes(envelope))
+    """The headers as the outbox stores them: a JSON array of [name, text] pairs, in `ce_headers` order.
+    Written by msgspec's encoder: an event's append spent ~3 us in the standard library's here, a third of
+    its Python work (bench figure 4, 100 events a transaction); msgspec takes ~0.35 us."""
+    return _encode_headers(ce_attributes(envelope)).decode()
 
 
 def to_record(envelope: Envelope) -> KafkaRecord:
