@@ -7,9 +7,12 @@ with nothing to read, keeps its client."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from functools import partial
 
 import asyncpg
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from paylinks_runtime.inbox_consumer import InboxConsumer
@@ -36,35 +39,37 @@ async def assigned(consumer: InboxConsumer) -> bool:
     return bool(client(consumer).assignment())
 
 
-async def test_a_client_that_stopped_fetching_its_partitions_is_replaced_and_the_event_applied(
+@asynccontextmanager
+async def watched(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str
+) -> AsyncIterator[tuple[InboxConsumer, AIOKafkaConsumer]]:
+    """A consumer whose watchdog looks every 0.2 s, once it holds its partitions, and its first client."""
+    async with consuming(
+        pool, producer, [topic], lag_every_seconds=0.2, stall_after_seconds=STALL_AFTER
+    ) as consumer:
+        await eventually(partial(assigned, consumer))
+        yield consumer, client(consumer)
+
+
+def stop_fetching(stuck: AIOKafkaConsumer) -> None:
+    """Holds its partitions, fetches nothing, raises nothing."""
+    stuck.pause(*stuck.assignment())
+
+
+def leave_the_group(stuck: AIOKafkaConsumer) -> None:
+    """No partitions, nothing to fetch, no error."""
+    stuck.unsubscribe()
+
+
+@pytest.mark.parametrize("fault", [stop_fetching, leave_the_group])
+async def test_a_client_that_receives_nothing_while_behind_is_replaced_and_the_event_applied(
     switchable_pool: asyncpg.Pool,  # noqa: F811
     producer: AIOKafkaProducer,
     topic: str,
+    fault: Callable[[AIOKafkaConsumer], None],
 ) -> None:
-    async with consuming(
-        switchable_pool, producer, [topic], lag_every_seconds=0.2, stall_after_seconds=STALL_AFTER
-    ) as consumer:
-        await eventually(partial(assigned, consumer))
-        stuck = client(consumer)
-        stuck.pause(*stuck.assignment())  # holds its partitions, fetches nothing, raises nothing
-        event = contact("f", "waiting")
-        await send(producer, topic, event)
-        await eventually(lambda: effect_count(switchable_pool, event.id), timeout=30)
-        assert client(consumer) is not stuck
-        assert restarts(consumer) >= 1
-
-
-async def test_a_client_left_outside_its_group_is_replaced_and_the_event_applied(
-    switchable_pool: asyncpg.Pool,  # noqa: F811
-    producer: AIOKafkaProducer,
-    topic: str,
-) -> None:
-    async with consuming(
-        switchable_pool, producer, [topic], lag_every_seconds=0.2, stall_after_seconds=STALL_AFTER
-    ) as consumer:
-        await eventually(partial(assigned, consumer))
-        stuck = client(consumer)
-        stuck.unsubscribe()  # leaves the group: no partitions, nothing to fetch, no error
+    async with watched(switchable_pool, producer, topic) as (consumer, stuck):
+        fault(stuck)
         event = contact("f", "waiting")
         await send(producer, topic, event)
         await eventually(lambda: effect_count(switchable_pool, event.id), timeout=30)
@@ -79,11 +84,7 @@ async def test_a_consumer_waiting_out_the_database_keeps_its_client(
     topic: str,
 ) -> None:
     switch.read_only = True
-    async with consuming(
-        switchable_pool, producer, [topic], lag_every_seconds=0.2, stall_after_seconds=STALL_AFTER
-    ) as consumer:
-        await eventually(partial(assigned, consumer))
-        waiting = client(consumer)
+    async with watched(switchable_pool, producer, topic) as (consumer, waiting):
         event = contact("f", "waiting")
         await send(producer, topic, event)
         await eventually(lambda: gauge("paylinks_consumer_lag", consumer=consumer.name, topic=topic) == 1)
@@ -99,11 +100,7 @@ async def test_a_consumer_with_nothing_to_read_keeps_its_client(
     producer: AIOKafkaProducer,
     topic: str,
 ) -> None:
-    async with consuming(
-        switchable_pool, producer, [topic], lag_every_seconds=0.2, stall_after_seconds=STALL_AFTER
-    ) as consumer:
-        await eventually(partial(assigned, consumer))
-        idle = client(consumer)
+    async with watched(switchable_pool, producer, topic) as (consumer, idle):
         await asyncio.sleep(STALL_AFTER * 4)
         assert client(consumer) is idle
         assert restarts(consumer) == 0
