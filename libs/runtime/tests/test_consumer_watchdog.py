@@ -1,8 +1,8 @@
 """A consumer whose Kafka client receives nothing while its partitions stand still behind gets a new client,
 and the events waiting are applied: a client that stopped fetching its partitions, and one left outside its
 group, both without an error (what aiokafka can be left as after its coordinator failed in a broker
-restart; the CI run of 12-04 saw consumers go quiet that way). A consumer waiting out the database, or one
-with nothing to read, keeps its client."""
+restart; the CI run of 12-04 saw consumers go quiet that way). A consumer waiting out the database, one
+with nothing to read, and one started at the latest records with nothing new keep their client."""
 
 from __future__ import annotations
 
@@ -41,11 +41,16 @@ async def assigned(consumer: InboxConsumer) -> bool:
 
 @asynccontextmanager
 async def watched(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, start_from: str = "earliest"
 ) -> AsyncIterator[tuple[InboxConsumer, AIOKafkaConsumer]]:
     """A consumer whose watchdog looks every 0.2 s, once it holds its partitions, and its first client."""
     async with consuming(
-        pool, producer, [topic], lag_every_seconds=0.2, stall_after_seconds=STALL_AFTER
+        pool,
+        producer,
+        [topic],
+        lag_every_seconds=0.2,
+        stall_after_seconds=STALL_AFTER,
+        start_from=start_from,
     ) as consumer:
         await eventually(partial(assigned, consumer))
         yield consumer, client(consumer)
@@ -104,3 +109,23 @@ async def test_a_consumer_with_nothing_to_read_keeps_its_client(
         await asyncio.sleep(STALL_AFTER * 4)
         assert client(consumer) is idle
         assert restarts(consumer) == 0
+
+
+async def test_a_consumer_started_at_the_latest_records_with_nothing_new_keeps_its_client(
+    switchable_pool: asyncpg.Pool,  # noqa: F811
+    producer: AIOKafkaProducer,
+    topic: str,
+) -> None:
+    """Nothing committed yet, records before its start: it has nothing to do, so it is not behind (its
+    lag is 0, not the partitions' length) and not stalled."""
+    for i in range(3):
+        await send(producer, topic, contact("f", f"before-{i}"))
+    async with watched(switchable_pool, producer, topic, start_from="latest") as (consumer, idle):
+        await asyncio.sleep(STALL_AFTER * 4)
+        assert client(consumer) is idle
+        assert restarts(consumer) == 0
+        assert gauge("paylinks_consumer_lag", consumer=consumer.name, topic=topic) == 0
+        event = contact("f", "after")
+        await send(producer, topic, event)
+        await eventually(lambda: effect_count(switchable_pool, event.id))
+    assert await effect_count(switchable_pool) == 1  # the records before its start are not its to apply

@@ -65,6 +65,7 @@ async def consuming(
     handler: Callable = record_effect,  # type: ignore[type-arg]
     lag_every_seconds: float = 2.0,
     stall_after_seconds: float = STALL_AFTER_SECONDS,
+    start_from: str = "earliest",
 ) -> AsyncIterator[InboxConsumer]:
     name = group or unique("test-consumer")
     consumer = InboxConsumer(
@@ -77,6 +78,7 @@ async def consuming(
         batch_size=100,
         lag_every_seconds=lag_every_seconds,
         stall_after_seconds=stall_after_seconds,
+        start_from=start_from,
     )
     async with running(consumer):
         yield consumer

@@ -692,17 +692,22 @@ class InboxConsumer:
 
     async def _done_offsets(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
         """The offset up to which each partition is applied: the group's committed offset, as the broker
-        says (one request for all of them), else (nothing committed yet) the partition's beginning (one
-        request for all of those). Never a copy this process kept of its own commits: a partition that went
-        to another member in a rebalance and came back between two measurements was committed further by
-        that member, and the copy showed a lag that stayed (the full chaos run: 2140 on a group at 0)."""
+        says (one request for all of them), else (nothing committed yet) where the group starts reading: the
+        partition's beginning, or its end for a consumer started at the latest records, which has nothing
+        to do before new ones come (one request for all of those).
+
+        Never a copy this process kept of its own commits: a partition that went to another member in a
+        rebalance and came back between two measurements was committed further by that member, and the
+        copy showed a lag that stayed (the full chaos run: 2140 on a group at 0)."""
         assert self._offsets is not None
         asked = sorted(partitions)
         committed = await self._group_offsets(asked)
         done = {tp: committed[tp] for tp in asked if committed.get(tp, -1) >= 0}
         unknown = [tp for tp in asked if tp not in done]
         if unknown:
-            done |= await self._offsets.beginning_offsets(unknown)
+            latest = self._start_from == "latest"
+            starts = self._offsets.end_offsets if latest else self._offsets.beginning_offsets
+            done |= await starts(unknown)
         return done
 
     async def _group_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
