@@ -13,7 +13,8 @@ from functools import partial
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 
 from paylinks_runtime.inbox_consumer import InboxConsumer
 from paylinks_runtime.testing import eventually
@@ -41,7 +42,11 @@ async def assigned(consumer: InboxConsumer) -> bool:
 
 @asynccontextmanager
 async def watched(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, start_from: str = "earliest"
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    topic: str,
+    start_from: str = "earliest",
+    stall_after: float = STALL_AFTER,
 ) -> AsyncIterator[tuple[InboxConsumer, AIOKafkaConsumer]]:
     """A consumer whose watchdog looks every 0.2 s, once it holds its partitions, and its first client."""
     async with consuming(
@@ -49,7 +54,7 @@ async def watched(
         producer,
         [topic],
         lag_every_seconds=0.2,
-        stall_after_seconds=STALL_AFTER,
+        stall_after_seconds=stall_after,
         start_from=start_from,
     ) as consumer:
         await eventually(partial(assigned, consumer))
@@ -129,3 +134,36 @@ async def test_a_consumer_started_at_the_latest_records_with_nothing_new_keeps_i
         await send(producer, topic, event)
         await eventually(lambda: effect_count(switchable_pool, event.id))
     assert await effect_count(switchable_pool) == 1  # the records before its start are not its to apply
+
+
+async def test_a_consumer_whose_lag_cannot_be_measured_gets_the_whole_stall_time_once_it_can(
+    switchable_pool: asyncpg.Pool,  # noqa: F811
+    producer: AIOKafkaProducer,
+    topic: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Kafka out of reach of the lag's clients (an outage): nothing is judged meanwhile, and a client back
+    from it has the whole stall time to rejoin by itself before it is replaced."""
+    stall_after = 3.0
+    async with watched(switchable_pool, producer, topic, stall_after=stall_after) as (consumer, stuck):
+        # measured once with its partitions, at the end of them
+        await eventually(lambda: gauge("paylinks_consumer_lag", consumer=consumer.name, topic=topic) == 0)
+        reachable = asyncio.Event()
+        measure = consumer._end_offsets
+
+        async def end_offsets(partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+            if not reachable.is_set():
+                raise KafkaConnectionError("Kafka out of reach of the lag's clients")
+            return await measure(partitions)
+
+        monkeypatch.setattr(consumer, "_end_offsets", end_offsets)
+        stop_fetching(stuck)
+        event = contact("f", "waiting")
+        await send(producer, topic, event)
+        await asyncio.sleep(stall_after * 2)  # behind and stuck, but not measured: nothing judged
+        assert restarts(consumer) == 0
+        reachable.set()
+        await asyncio.sleep(stall_after / 2)  # measured again: its stall time starts now
+        assert restarts(consumer) == 0
+        await eventually(lambda: effect_count(switchable_pool, event.id), timeout=30)
+        assert client(consumer) is not stuck
