@@ -327,7 +327,6 @@ class InboxConsumer:
         joins the group and starts at the committed offsets. A start that fails (Kafka unreachable) leaves
         the consumer stalled: the next restart tries again."""
         assert self._consumer is not None
-        CONSUMER_CLIENT_RESTARTS.labels(self.name).inc()
         try:
             async with asyncio.timeout(_CLIENT_STOP_SECONDS):
                 await self._consumer.stop()
@@ -335,6 +334,7 @@ class InboxConsumer:
             log.warning("stalled Kafka client not stopped cleanly", consumer=self.name, error=repr(exc))
         self._consumer = self._new_client()
         await self._consumer.start()
+        CONSUMER_CLIENT_RESTARTS.labels(self.name).inc()  # replacements done, not attempts
         self._stalled.clear()
         self._moved_at = time.monotonic()
 
