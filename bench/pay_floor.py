@@ -26,6 +26,7 @@ figure 6's client, 64 connections in a closed loop; printed per round: the serve
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import hashlib
@@ -65,11 +66,6 @@ CLIENTS = 64
 SCHEMA = f"pay_floor_{os.getpid()}"
 RELAY_BATCH = 500  # rows read at a time, as the services' relay reads them
 TRACED, PUBLISHED = "traced", "published"  # the layers a run adds to the bare work (command-line options)
-# `--answer-after=SECONDS`: the stand-in answers each charge that much later (no CPU spent waiting), so the
-# server runs at the rate the sandbox allows link-service (figure 6: 64 clients at ~200 req/s, a POST's
-# ~0.3 s almost all the sandbox's): its per-request share of the loop's wake-ups and of each relay batch is
-# then as figure 6's, not as at ~1,000 req/s.
-ANSWER_AFTER = "--answer-after="
 PUBLISH_WAIT_SECONDS = 10.0  # after the last round, for the relay's last batches
 UNPUBLISHED = "-"  # the topic argument of a server that publishes nothing
 TABLES = """
@@ -251,6 +247,11 @@ def create_app(
 
 
 def processor_app(answer_after: float) -> web.Application:
+    """The stand-in processor. Answering each charge `answer_after` later (no CPU spent waiting), it lets the
+    server run at the rate the sandbox allows link-service (figure 6: 64 clients at ~200 req/s, a POST's
+    ~0.3 s almost all the sandbox's): the server's per-request share of the loop's wake-ups and of each
+    relay batch is then as figure 6's, not as at ~1,000 req/s."""
+
     async def charge(request: web.Request) -> web.Response:
         body = await request.json()
         await asyncio.sleep(answer_after)
@@ -419,15 +420,18 @@ def serve(mode: str, processor_port: int, server_port: int, schema: str, topic: 
 
 
 def main(argv: list[str]) -> None:
-    """`[--traced] [--published] [--answer-after=SECONDS] [SECONDS ROUNDS]`"""
-    answer_after = [float(a.removeprefix(ANSWER_AFTER)) for a in argv if a.startswith(ANSWER_AFTER)]
-    layers = {a.removeprefix("--") for a in argv if a.startswith("--") and not a.startswith(ANSWER_AFTER)}
-    if unknown := layers - {TRACED, PUBLISHED}:
-        sys.exit(f"unknown options: {sorted(unknown)}")
-    args = [a for a in argv if not a.startswith("--")]
-    seconds, rounds = (float(args[0]), int(args[1])) if args else (20.0, 3)
+    parser = argparse.ArgumentParser(prog="python -m bench.pay_floor", description=__doc__.split("\n\n")[0])
+    parser.add_argument(f"--{TRACED}", action="store_true", help="the services' tracing added")
+    parser.add_argument(f"--{PUBLISHED}", action="store_true", help="the event published by a bare relay")
+    parser.add_argument(
+        "--answer-after", type=float, default=0.0, metavar="SECONDS", help="the stand-in's delay per charge"
+    )
+    parser.add_argument("seconds", nargs="?", type=float, default=20.0, help="length of a round")
+    parser.add_argument("rounds", nargs="?", type=int, default=3)
+    args = parser.parse_args(argv)
+    layers = {layer for layer in (TRACED, PUBLISHED) if getattr(args, layer)}
     ctx = BenchContext(quick=False, out_dir=Path.cwd())
-    uvloop.run(measure(ctx, layers, seconds, rounds, answer_after[-1] if answer_after else 0.0))
+    uvloop.run(measure(ctx, layers, args.seconds, args.rounds, args.answer_after))
 
 
 if __name__ == "__main__":
