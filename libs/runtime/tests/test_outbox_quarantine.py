@@ -1,5 +1,6 @@
-"""A row Kafka will never accept (too large, a topic name it refuses) is quarantined with its error and
-counted; the rows behind it, on every topic and of the same key, are published in order."""
+"""A row Kafka will never accept (too large, a topic name it refuses) or that has nothing to send (its event
+not in `events`) is quarantined with its error and counted; the rows behind it, on every topic and of the
+same key, are published in order."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import uuid
 
 import asyncpg
+import pytest
 from prometheus_client import REGISTRY
 
 from paylinks_events import MatterOpened, Topic
@@ -27,7 +29,9 @@ async def open_matter(pool: asyncpg.Pool, firm: str, matter: str, version: int) 
 
 async def copy_last_row(pool: asyncpg.Pool, *, topic: str | None = None, size: int | None = None) -> str:
     """A row like the newest one of the outbox, with its own event id, on another topic or of `size` bytes."""
-    row = await pool.fetchrow("SELECT topic, key, headers, value FROM outbox ORDER BY id DESC LIMIT 1")
+    row = await pool.fetchrow(
+        "SELECT topic, key, headers, value FROM outbox_records ORDER BY id DESC LIMIT 1"
+    )
     event_id = str(uuid.uuid4())
     headers = [[k, event_id if k == "ce_id" else v] for k, v in json.loads(row["headers"])]
     await pool.execute(
@@ -77,3 +81,40 @@ async def test_rows_kafka_never_accepts_are_quarantined_and_the_rest_published_i
     assert "MessageSizeTooLarge" in quarantined[too_large]
     assert "InvalidTopic" in quarantined[bad_topic]
     assert quarantined_total(service) == 2
+
+
+async def drop_event(pool: asyncpg.Pool, event_id: str) -> None:
+    """What no code of ours does (events are never deleted): an outbox row left pointing at nothing."""
+    await pool.execute("DELETE FROM events WHERE event_id = $1::uuid", event_id)
+
+
+async def test_a_row_whose_event_is_gone_is_quarantined_and_the_rest_published(
+    pool: asyncpg.Pool,
+    producer,  # type: ignore[no-untyped-def]
+) -> None:
+    firm, matter = f"firm-{uuid.uuid4()}", str(uuid.uuid4())
+    service = f"quarantine-{uuid.uuid4().hex[:6]}"
+    first = await open_matter(pool, firm, matter, 1)
+    gone = await open_matter(pool, firm, f"{matter}-gone", 1)
+    await drop_event(pool, gone)
+    third = await open_matter(pool, firm, matter, 2)
+    relay = OutboxRelay(pool, producer, service=service, signal=OutboxSignal(), batch_size=10)
+
+    async with TopicWatcher(Topic.PRACTICE) as watcher:
+        assert await relay.publish_batch() == 3
+        records = await watcher.wait_for(lambda r: header(r, "ce_firmid") == firm, count=2)
+
+    assert [header(r, "ce_id") for r in records] == [first, third]
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    row = await pool.fetchrow("SELECT event_id, value, error FROM outbox_quarantine")
+    assert (row["event_id"], row["value"]) == (gone, None)
+    assert "EventNotFound" in row["error"]
+    assert quarantined_total(service) == 1
+
+
+async def test_a_row_without_a_value_must_name_its_event_by_uuid(pool: asyncpg.Pool) -> None:
+    # Else the relay's lookup of its event would fail on the cast, for this row and every one behind it.
+    with pytest.raises(asyncpg.InvalidTextRepresentationError):
+        await pool.execute(
+            "INSERT INTO outbox (event_id, topic, key, headers) VALUES ('not-a-uuid', 't', 'k', '[]')"
+        )
