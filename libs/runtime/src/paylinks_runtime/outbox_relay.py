@@ -411,7 +411,7 @@ class OutboxRelay:
             headers = _stored_headers(r.row)
             with event_log_context(headers.get("ce_id"), headers.get("ce_type")):
                 log.error(
-                    "outbox row quarantined: Kafka will never accept it",
+                    "outbox row quarantined: it can never be published",
                     service=self._service,
                     outbox_id=r.row["id"],
                     topic=r.row["topic"],
