@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import statistics
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -132,8 +131,7 @@ async def relay_latency(ctx: BenchContext, topic: str, seconds: int) -> tuple[La
 
 
 async def prefill_outbox(pool: asyncpg.Pool, topic: str, count: int) -> None:
-    """`count` outbox rows as a unit of work saving aggregates writes them (event_store.append: the row
-    points to its event, whose JSON the relay reads from `events`), many keys."""
+    """`count` outbox rows as the unit of work writes them (event_store.enqueue), many keys."""
     cls = routed_to(topic)
     for start in range(0, count, PREFILL_BATCH):
         envelopes = [
@@ -141,7 +139,7 @@ async def prefill_outbox(pool: asyncpg.Pool, topic: str, count: int) -> None:
             for _ in range(min(PREFILL_BATCH, count - start))
         ]
         async with pool.acquire() as conn, conn.transaction():
-            await event_store.append(conn, str(uuid.uuid4()), "payment", 0, envelopes)
+            await event_store.enqueue(conn, envelopes)
 
 
 async def relay_drain_rate(ctx: BenchContext, topic: str, count: int) -> float:
@@ -152,7 +150,7 @@ async def relay_drain_rate(ctx: BenchContext, topic: str, count: int) -> float:
         started(make_producer(ctx.bootstrap_servers, "bench-drain")) as producer,
     ):
         await prefill_outbox(pool, topic, count)
-        await pool.execute("VACUUM ANALYZE outbox, events")
+        await pool.execute("VACUUM ANALYZE outbox")
         clock = AckClock(producer)
         began = time.perf_counter()
         async with running_relay(pool, clock, signal):
@@ -258,8 +256,7 @@ def notes(seconds: int, drain: int, count: int, lags: list[float]) -> list[str]:
         " ce_id). Same clock, same process, as in a service: commands and relay share one event loop.",
         f"How well the writers kept the schedule (start lag): {kept}.",
         "Baseline latency: the same records at the same rate, send() call -> ack, bare producer.",
-        f"Throughput: {drain:,} rows pre-filled with event_store.append (committed; each row points to its"
-        " event, read from `events` by the relay), then the relay is"
+        f"Throughput: {drain:,} rows pre-filled with event_store.enqueue (committed), then the relay is"
         " started and timed until the outbox is empty; baseline sends the same number of records and"
         f" waits for the last ack. Median of {count} round(s), the two in a rotating order.",
         "Topic routing: the events are a PaymentReceived subclass with the same type name whose `topic` is a"

@@ -43,10 +43,8 @@ async def load_stream(conn: asyncpg.Connection, stream_id: str) -> list[StoredEv
 
 
 # Events and their outbox rows in ONE statement (a data-modifying CTE always runs to completion): a
-# 1-event transaction is BEGIN, this, COMMIT, and each event's JSON crosses the wire once. `d` is the
-# published form, `s` the stored form where it differs. An outbox row carries no value of its own when its
-# event is stored as published: the relay reads the event's JSON from `events` (the view outbox_records,
-# migration 0008), so the JSON is written once, not twice.
+# 1-event transaction is BEGIN, this, COMMIT, and each event's JSON crosses the wire once, as the outbox
+# value, `events.data` being cast from it. `s` is the stored form where it differs from the published one.
 _INSERT_EVENTS = """
     INSERT INTO events (stream_id, version, stream_type, event_id, event_type, schema_version, firm_id, data)
     SELECT $1, v, $2, id::uuid, t, sv, f, convert_from(coalesce(s, d), 'UTF8')::json
@@ -54,9 +52,7 @@ _INSERT_EVENTS = """
         AS u(v, id, t, sv, f, d, s)"""
 _INSERT_OUTBOX = """
     INSERT INTO outbox (event_id, topic, key, headers, value)
-    SELECT id, t, k, h, CASE WHEN s IS NULL THEN NULL ELSE d END
-    FROM unnest($4::text[], $10::text[], $11::text[], $12::json[], $8::bytea[], $9::bytea[])
-        AS u(id, t, k, h, d, s)"""
+    SELECT * FROM unnest($4::text[], $10::text[], $11::text[], $12::json[], $8::bytea[])"""
 _APPEND = f"WITH appended AS ({_INSERT_EVENTS}\n){_INSERT_OUTBOX}"
 
 # `append_when`'s guard takes its parameters from here on (the append's own are $1 to $12).

@@ -21,7 +21,7 @@ OUTBOX_PUBLISH_ERRORS = Counter(
 )
 OUTBOX_QUARANTINED = Counter(
     "paylinks_outbox_quarantined_total",
-    "Outbox rows that can never be published (Kafka refuses them, or their event is gone), by error",
+    "Outbox rows Kafka will never accept, moved to outbox_quarantine, by error",
     ["service", "error"],
 )
 OUTBOX_QUARANTINE_ROWS = Gauge(

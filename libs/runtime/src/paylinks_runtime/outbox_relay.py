@@ -5,8 +5,7 @@ a frozen or partitioned leader loses the role within seconds and, when it wakes,
 It wakes at once when its own process commits outbox rows and polls otherwise, so many writers cause no
 NOTIFY storm.
 
-A row Kafka will never accept (larger than it takes, a topic name it refuses, or a row whose event is not
-in `events`, so there is nothing to send) is moved to
+A row Kafka will never accept (larger than it takes, a topic name it refuses) is moved to
 `outbox_quarantine` with the error, counted and alerted on, and the rows behind it go on. Per-key order is
 kept for every row that can be published at all; the quarantined row is a gap in its key's stream, the
 operator's to repair. Holding its key's later rows back instead would stop that aggregate's events for
@@ -59,14 +58,13 @@ log = structlog.get_logger(__name__)
 RELAY_BACKOFF = Backoff(0.1, cap=5.0)
 
 # The oldest rows, and their deletion once acknowledged. A leader's statements are fenced by its lease
-# ($2 holder, $3 epoch): they touch nothing once another relay holds it. Rows are read through the view
-# outbox_records, which gives a row without a value of its own its event's JSON from `events`.
-_OLDEST = "SELECT id, topic, key, headers, value, created_at FROM outbox_records ORDER BY id LIMIT $1"
+# ($2 holder, $3 epoch): they touch nothing once another relay holds it.
+_OLDEST = "SELECT id, topic, key, headers, value, created_at FROM outbox ORDER BY id LIMIT $1"
 # $4: rows already acknowledged whose deletion is still to come (the leader deletes a batch while the next
 # one is in flight): not read again. Every other row is, whatever its id: a lower id committed late is
 # still picked up (ids are taken at insert, not at commit), so no high-water mark may skip it.
 _OLDEST_WHILE_LEADER = (
-    "SELECT id, topic, key, headers, value, created_at FROM outbox_records WHERE EXISTS ("
+    "SELECT id, topic, key, headers, value, created_at FROM outbox WHERE EXISTS ("
     " SELECT 1 FROM outbox_relay_lease WHERE holder = $2 AND epoch = $3 AND expires_at > now())"
     " AND id <> ALL($4::bigint[]) ORDER BY id LIMIT $1"
 )
@@ -80,23 +78,16 @@ _DELETE_WHILE_LEADER = (
 _QUARANTINE = (
     "INSERT INTO outbox_quarantine (id, event_id, topic, key, headers, value, created_at, error)"
     " SELECT o.id, o.event_id, o.topic, o.key, o.headers, o.value, o.created_at, r.error"
-    " FROM outbox_records o JOIN unnest($1::bigint[], $2::text[]) AS r (id, error) USING (id)"
+    " FROM outbox o JOIN unnest($1::bigint[], $2::text[]) AS r (id, error) USING (id)"
     " ON CONFLICT (id) DO NOTHING"
 )
 
-
-class EventNotFound(Exception):
-    """An outbox row without a value of its own whose event `events` does not hold: nothing to publish."""
-
-
-# What Kafka answers for a record it will never take, however often it is sent again; and a row that
-# cannot be made into a record at all.
+# What Kafka answers for a record it will never take, however often it is sent again.
 NEVER_ACCEPTED: tuple[type[Exception], ...] = (
     MessageSizeTooLargeError,
     RecordTooLargeError,
     RecordListTooLargeError,
     InvalidTopicError,
-    EventNotFound,
 )
 _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")  # Kafka's rule for topic names
 
@@ -411,12 +402,12 @@ class OutboxRelay:
             headers = _stored_headers(r.row)
             with event_log_context(headers.get("ce_id"), headers.get("ce_type")):
                 log.error(
-                    "outbox row quarantined: it can never be published",
+                    "outbox row quarantined: Kafka will never accept it",
                     service=self._service,
                     outbox_id=r.row["id"],
                     topic=r.row["topic"],
                     key=r.row["key"],
-                    value_bytes=len(r.row["value"] or b""),
+                    value_bytes=len(r.row["value"]),
                     error=repr(r.error),
                 )
 
@@ -435,8 +426,6 @@ class OutboxRelay:
         """Hand the record to the producer; the future resolves with the broker's acknowledgement."""
         if not _LEGAL_TOPIC.fullmatch(row["topic"]):
             raise InvalidTopicError(f"{row['topic']!r} is not a legal Kafka topic name")
-        if row["value"] is None:
-            raise EventNotFound(f"event {stored.get('ce_id')} of outbox row {row['id']} is not in events")
         stored.pop("tracestate", None)
         stored.update(trace_headers(span.get_span_context()))  # the consumer continues from the send span
         headers = [(k, v.encode()) for k, v in stored.items()]
