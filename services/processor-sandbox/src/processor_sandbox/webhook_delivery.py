@@ -32,6 +32,24 @@ log = structlog.get_logger(__name__)
 
 _RETRIED_CLIENT_ERRORS = {409, 429}
 
+# The oldest due webhook free to go: none of its ordering key's earlier open webhooks still awaits a first
+# attempt. Said as "it is the first of its key's open webhooks, leaving out those already attempted", a
+# lookup by key that stops at its first row, so the claim walks the open webhooks in order (index
+# webhooks_open) and stops at the first free one, whatever the planner believes about how many are open.
+NEXT_DUE = (
+    "SELECT w.seq FROM webhooks w"
+    " WHERE w.delivered_at IS NULL AND w.dropped_at IS NULL AND w.next_attempt_at <= now()"
+    " AND w.seq = (SELECT e.seq FROM webhooks e WHERE e.ordering_key = w.ordering_key"
+    "  AND e.delivered_at IS NULL AND e.dropped_at IS NULL AND (e.attempts = 0 OR e.seq = w.seq)"
+    "  ORDER BY e.seq LIMIT 1)"
+    " ORDER BY w.seq LIMIT 1 FOR UPDATE SKIP LOCKED"
+)
+# Leased, not attempted yet: the attempt counts once it is made (`_record`).
+_CLAIM = (
+    "UPDATE webhooks SET next_attempt_at = now() + make_interval(secs => $1)"  # noqa: S608 - constants only
+    f" WHERE seq = ({NEXT_DUE}) RETURNING seq, id, type, body, attempts, traceparent"
+)
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -65,16 +83,7 @@ class WebhookDelivery:
 
     async def _claim(self) -> asyncpg.Record | None:
         async with self._pool.acquire() as conn, conn.transaction():
-            return await conn.fetchrow(
-                "UPDATE webhooks SET next_attempt_at = now() + make_interval(secs => $1)"
-                " WHERE seq = (SELECT w.seq FROM webhooks w"
-                "  WHERE w.delivered_at IS NULL AND w.dropped_at IS NULL AND w.next_attempt_at <= now()"
-                "  AND NOT EXISTS (SELECT 1 FROM webhooks e WHERE e.ordering_key = w.ordering_key"
-                "   AND e.seq < w.seq AND e.delivered_at IS NULL AND e.dropped_at IS NULL AND e.attempts = 0)"
-                "  ORDER BY w.seq LIMIT 1 FOR UPDATE SKIP LOCKED)"
-                " RETURNING seq, id, type, body, attempts, traceparent",
-                self._settings.sandbox_webhook_lease_seconds,
-            )
+            return await conn.fetchrow(_CLAIM, self._settings.sandbox_webhook_lease_seconds)
 
     async def _post(self, body: bytes) -> Attempt:
         signature = webhook_signature.sign(self._settings.webhook_secret, int(time.time()), body)
