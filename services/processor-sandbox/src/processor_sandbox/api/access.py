@@ -25,7 +25,13 @@ _CORS_HEADERS = [
 ]
 
 
-def runtime(request: Request) -> SandboxRuntime:
+# Every dependency is `async def`, though none awaits: FastAPI runs a plain `def` one in a worker thread, a
+# hand-off to a thread and back on every request (figure 8: a tenth of the sandbox's samples in its threads).
+async def runtime(request: Request) -> SandboxRuntime:
+    return _runtime(request)
+
+
+def _runtime(request: Request) -> SandboxRuntime:
     sandbox: SandboxRuntime = request.app.state.runtime
     return sandbox
 
@@ -43,7 +49,7 @@ def _is(token: str, key: str) -> bool:
 
 
 def _settings(request: Request) -> Settings:
-    return runtime(request).settings
+    return _runtime(request).settings
 
 
 async def publishable_key(request: Request) -> None:
@@ -61,13 +67,13 @@ async def secret_key(request: Request) -> None:
         raise ApiError(401, "unauthorized", "the secret API key is not accepted from a browser")
 
 
-def idempotency_key(idempotency_key: Annotated[str | None, Header(max_length=255)] = None) -> str:
+async def idempotency_key(idempotency_key: Annotated[str | None, Header(max_length=255)] = None) -> str:
     if not idempotency_key or not idempotency_key.strip():
         raise ApiError(400, "idempotency_key_required", "this request needs an Idempotency-Key header")
     return idempotency_key
 
 
-def optional_idempotency_key(
+async def optional_idempotency_key(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> str | None:
     return idempotency_key or None
