@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from paylinks_runtime.db import open_database
-from paylinks_runtime.testing import DATABASE_URL, drop_schema
+from paylinks_runtime.testing import drop_schema
+from processor_sandbox.config import Settings
 from processor_sandbox.runtime import MIGRATIONS
 from processor_sandbox.testing import sandbox_settings
 from processor_sandbox.webhook_delivery import NEXT_DUE, WebhookDelivery
@@ -22,14 +23,27 @@ BACKLOG = 2_000
 
 
 @pytest.fixture
-async def pool() -> AsyncIterator[asyncpg.Pool]:
-    schema = f"test_claim_{uuid.uuid4().hex[:8]}"
-    pool = await open_database(DATABASE_URL, schema, migrations=MIGRATIONS, runtime_tables=False)
+def settings() -> Settings:
+    return sandbox_settings("http://127.0.0.1:9/webhooks")  # its own schema; nothing is delivered here
+
+
+@pytest.fixture
+async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await open_database(
+        settings.database_url, settings.db_schema, migrations=MIGRATIONS, runtime_tables=False
+    )
     try:
         yield pool
     finally:
         await pool.close()
-        await drop_schema(schema)
+        await drop_schema(settings.db_schema)
+
+
+@pytest.fixture
+async def delivery(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebhookDelivery]:
+    """The workers' delivery: only its claim is used."""
+    async with httpx.AsyncClient() as client:
+        yield WebhookDelivery(pool, client, settings)
 
 
 async def add(conn: asyncpg.Connection, key: str, *, attempts: int = 0, due: bool = True) -> int:
@@ -44,15 +58,13 @@ async def add(conn: asyncpg.Connection, key: str, *, attempts: int = 0, due: boo
     return seq
 
 
-async def claim(pool: asyncpg.Pool) -> int | None:
-    async with httpx.AsyncClient() as client:
-        delivery = WebhookDelivery(pool, client, sandbox_settings("http://127.0.0.1:9/webhooks"))
-        claimed = await delivery._claim()
+async def claim(delivery: WebhookDelivery) -> int | None:
+    claimed = await delivery._claim()
     return None if claimed is None else int(claimed["seq"])
 
 
 async def test_a_webhook_waits_for_its_key_s_first_delivery_but_not_for_its_retries(
-    pool: asyncpg.Pool,
+    delivery: WebhookDelivery, pool: asyncpg.Pool
 ) -> None:
     async with pool.acquire() as conn:
         await add(conn, "pay_a", due=False)  # claimed by a worker: its first attempt is under way
@@ -60,9 +72,9 @@ async def test_a_webhook_waits_for_its_key_s_first_delivery_but_not_for_its_retr
         await add(conn, "pay_b", attempts=2, due=False)  # attempted, failed, waiting for its retry
         free = await add(conn, "pay_b")
         after = await add(conn, "pay_c")
-    assert await claim(pool) == free
-    assert await claim(pool) == after  # the claimed one is leased, so the next claim skips it
-    assert await claim(pool) is None
+    assert await claim(delivery) == free
+    assert await claim(delivery) == after  # the claimed one is leased, so the next claim skips it
+    assert await claim(delivery) is None
     assert blocked < free
 
 

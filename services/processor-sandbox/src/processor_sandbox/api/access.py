@@ -11,7 +11,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paylinks_runtime.errors import ApiError, RefusalStatuses
 
-from ..config import Settings
 from ..runtime import SandboxRuntime
 
 # A processor's refusals are answered by the routes themselves (ApiError); a stray DomainError would be 409.
@@ -28,10 +27,6 @@ _CORS_HEADERS = [
 # Every dependency is `async def`, though none awaits: FastAPI runs a plain `def` one in a worker thread, a
 # hand-off to a thread and back on every request (figure 8: a tenth of the sandbox's samples in its threads).
 async def runtime(request: Request) -> SandboxRuntime:
-    return _runtime(request)
-
-
-def _runtime(request: Request) -> SandboxRuntime:
     sandbox: SandboxRuntime = request.app.state.runtime
     return sandbox
 
@@ -48,19 +43,15 @@ def _is(token: str, key: str) -> bool:
     return hmac.compare_digest(token.encode(), key.encode())
 
 
-def _settings(request: Request) -> Settings:
-    return _runtime(request).settings
-
-
-async def publishable_key(request: Request) -> None:
+async def publishable_key(request: Request, sandbox: Runtime) -> None:
     """Tokenization: the publishable key (the browser), or the secret key (a server-side test)."""
-    settings, token = _settings(request), _bearer(request)
+    settings, token = sandbox.settings, _bearer(request)
     if not (_is(token, settings.processor_publishable_key) or _is(token, settings.processor_api_key)):
         raise ApiError(401, "unauthorized", "a valid publishable key is required")
 
 
-async def secret_key(request: Request) -> None:
-    settings, token = _settings(request), _bearer(request)
+async def secret_key(request: Request, sandbox: Runtime) -> None:
+    settings, token = sandbox.settings, _bearer(request)
     if not _is(token, settings.processor_api_key):
         raise ApiError(401, "unauthorized", "a valid secret API key is required")
     if "origin" in request.headers:
