@@ -64,10 +64,17 @@ docs: $(VENV)/.synced ## regenerate docs/asyncapi.json (event contract, by FastS
 	$(PY) -m paylinks_devstack.asyncapi > docs/asyncapi.json
 	$(PY) -m paylinks_devstack.openapi docs/openapi
 
+# The benchmarks run on a Kafka broker and a Postgres server of their own (own home and ports), emptied
+# before each run: every run starts from the same state, and the payments the pay figures' services put on
+# the contract topics never reach the topics and schemas `make demo` and `make up` read.
+BENCH_INFRA := PAYLINKS_HOME=$(PAYLINKS_HOME)/bench-infra KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 PGPORT_LOCAL=15432
+
 clean: ## stop local infrastructure and remove its data (keeps the cached Kafka jars)
 	-@$(INFRA) down --purge
+	-@$(BENCH_INFRA) $(INFRA) down --purge
 bench: setup ## benchmarks, each figure beside a baseline measured in the same run (bench/results/)
 	$(UV) sync --locked --python python3 --group bench
-	@$(WITH_INFRA) $(PY) -m bench.run $(BENCH_ARGS)
+	@$(BENCH_INFRA) $(INFRA) down --purge
+	@$(BENCH_INFRA) $(WITH_INFRA) $(PY) -m bench.run $(BENCH_ARGS)
 chaos: setup ## fault injection and hostile-input suites, with a report (faults, inputs, records checked, lost, duplicated)
 	@FUZZ_EXAMPLES=100 $(WITH_INFRA) $(VENV)/bin/pytest tests/chaos tests/security -p no:randomly --chaos-full --chaos-mutations

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 REPO = Path(__file__).resolve().parent.parent
-LOCAL_KAFKA = "127.0.0.1:9092"  # what deploy/local/kafka.sh starts
+LOCAL_HOSTS = ("127.0.0.1", "localhost")  # where deploy/local/kafka.sh's brokers listen
 
 
 async def describe(database_url: str) -> dict[str, Any]:
@@ -46,8 +46,10 @@ def _mem_total_kib() -> int:
 
 
 def _kafka_version() -> str:
-    """The broker's version from the jars deploy/local/kafka.sh runs (an external cluster: unknown)."""
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA) != LOCAL_KAFKA:
+    """The broker's version from the jars deploy/local/kafka.sh runs in $PAYLINKS_HOME (a remote cluster:
+    unknown)."""
+    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092").split(",")
+    if any(server.rpartition(":")[0] not in LOCAL_HOSTS for server in servers):
         return "external cluster (version unknown)"
     home = Path(os.environ.get("PAYLINKS_HOME", REPO / ".local"))
     jars = sorted((home / "kafka" / "libs").glob("kafka-server-*.jar"))
