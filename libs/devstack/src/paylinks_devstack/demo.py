@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,6 +21,9 @@ from .demo_money import MoneyAfterPayment
 from .mailbox import Mailbox
 from .stack import Stack, StackConfig
 from .up import workspace_addresses
+
+CATCH_UP_STALL = 120.0  # seconds without a record applied before the demo gives up waiting
+CATCH_UP_REPORT_EVERY = 5.0
 
 
 def money(minor: int) -> str:
@@ -284,6 +288,30 @@ def _history_line(item: dict[str, Any]) -> str:
     )
 
 
+async def catch_up(stack: Stack) -> None:
+    """Let the services first apply what earlier runs (the tests', other demos') left on the topics: the
+    story's emails would otherwise queue behind it and seem lost. Gives up once nothing moved for a while."""
+    last: dict[str, int | None] = {}
+    moved_at, told_at = time.monotonic(), -CATCH_UP_REPORT_EVERY
+    while True:
+        backlog = await stack.backlog()
+        if all(lag == 0 for lag in backlog.values()):
+            return
+        now = time.monotonic()
+        if backlog != last:
+            last, moved_at = backlog, now
+        behind = sum(lag or 0 for lag in backlog.values())
+        if now - moved_at > CATCH_UP_STALL:
+            raise RuntimeError(
+                f"the services applied none of {behind:,} earlier records in {CATCH_UP_STALL:.0f} s;"
+                f" see {stack.config.home / 'logs'}"
+            )
+        if behind and now - told_at >= CATCH_UP_REPORT_EVERY:
+            told_at = now
+            say(f"catching up on {behind:,} records earlier runs left (`make clean` starts empty)")
+        await asyncio.sleep(1.0)
+
+
 async def run(home: Path, output: Path) -> None:
     stack = Stack(StackConfig(home=home))
     section(
@@ -294,6 +322,7 @@ async def run(home: Path, output: Path) -> None:
         if service != "smtp-sink":
             say(f"{service:<24} {stack.config.url(service)}  (ready; log {stack.log_path(service)})")
     try:
+        await catch_up(stack)
         await Story(stack, output).run()
     finally:
         await stack.stop()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 SERVICES: dict[str, int] = {
     "link-service": 8001,
@@ -27,6 +28,8 @@ SERVICES: dict[str, int] = {
 }
 # Console scripts whose name is not the service's.
 EXECUTABLES = {"processor-sandbox": "paylinks-processor-sandbox"}
+# The services that apply what is on the topics; the sandbox stands in for the processor and reads none.
+CONSUMING = tuple(service for service in SERVICES if service != "processor-sandbox")
 
 
 def free_port() -> int:
@@ -138,6 +141,18 @@ class Stack:
             tail = self.log_path(service).read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{service} exited with {process.returncode}:\n{tail}")
 
+    async def backlog(self) -> dict[str, int | None]:
+        """Records each consuming service has still to apply, as its consumer-lag gauges say; None while its
+        consumers hold no partitions yet (just started, or joining their groups)."""
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            answers = await asyncio.gather(
+                *(client.get(f"{self.config.url(service)}/metrics") for service in CONSUMING)
+            )
+        return {
+            service: consumer_lag(answer.raise_for_status().text)
+            for service, answer in zip(CONSUMING, answers, strict=True)
+        }
+
     def log_path(self, name: str) -> Path:
         return self.config.home / "logs" / f"{name}.log"
 
@@ -156,3 +171,14 @@ class Stack:
                 await asyncio.wait_for(self.processes[name].wait(), 20)
             except TimeoutError:
                 await self.kill(name)
+
+
+def consumer_lag(metrics: str) -> int | None:
+    """The sum of a service's `paylinks_consumer_lag` samples (Prometheus text), or None when it has none."""
+    samples = [
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        if family.name == "paylinks_consumer_lag"
+        for sample in family.samples
+    ]
+    return int(sum(samples)) if samples else None
