@@ -13,9 +13,11 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from paylinks_runtime.db import create_pool, migrate
 from paylinks_runtime.kafka import ensure_topics
+from paylinks_runtime.retry import Backoff, retry
 from paylinks_runtime.settings import ServiceSettings
 
 _DEFAULTS = ServiceSettings()
@@ -75,6 +77,22 @@ class BenchContext:
             yield names
         finally:
             await self._delete_topics(names)
+
+    async def groups_ready(self) -> None:
+        """Wait until the broker's group coordinator answers. A new broker (`make bench` empties its own
+        before each run) creates its offsets topic at the first group's request; without this the first
+        figure's consumers would wait for it inside their timing, logging GroupCoordinatorNotAvailable."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id="paylinks-bench")
+        await admin.start()
+        try:
+            await retry(
+                lambda: admin.find_coordinator("paylinks-bench"),
+                backoff=Backoff(0.2, cap=2.0),
+                attempts=60,
+                retry_if=lambda exc: isinstance(exc, KafkaError) and bool(exc.retriable),
+            )
+        finally:
+            await admin.close()
 
     async def _execute(self, sql: str) -> None:
         conn = await asyncpg.connect(self.database_url)

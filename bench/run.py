@@ -112,6 +112,7 @@ async def main(argv: list[str] | None = None) -> int:
     setup_logging("bench", "WARNING")
     setup_tracing("bench")  # as a service process has it: spans are made (not exported)
     ctx = BenchContext(quick=args.quick, out_dir=args.out or (RESULTS / "quick" if args.quick else RESULTS))
+    await ctx.groups_ready()
     run: dict[str, Any] = {"machine": await machine.describe(ctx.database_url), "figures": []}
     for figure in figures:
         run["figures"].append(await run_figure(figure, ctx, args.profile))

@@ -54,7 +54,9 @@ async def drop_schema(ctx: BenchContext, name: str) -> None:
 
 
 async def run(ctx: BenchContext) -> FigureResult:
-    pairs, rounds = ctx.size(500_000, 25_000), 1  # one rebuild of 1M events takes minutes here
+    # A rebuild of 1M events takes ~30 s here, and single rebuilds on the same code spread from 27,500 to
+    # 37,900 events/s within an hour (bench/README.md, 2026-12-05 evening): one alone says little.
+    pairs, rounds = ctx.size(500_000, 25_000), ctx.size(3, 1)
     events = 2 * pairs
     async with ctx.topics(1) as (topic,):
         with ctx.step(f"publish {events:,} events"):
