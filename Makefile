@@ -72,7 +72,7 @@ BENCH_INFRA := PAYLINKS_HOME=$(PAYLINKS_HOME)/bench-infra KAFKA_PORT=19092 KAFKA
 clean: ## stop local infrastructure and remove its data (keeps the cached Kafka jars)
 	-@$(INFRA) down --purge
 	-@$(BENCH_INFRA) $(INFRA) down --purge
-bench: setup ## benchmarks, each figure beside a baseline measured in the same run (bench/results/)
+bench: setup ## benchmarks on a Kafka and a Postgres of their own, each figure beside a baseline of the same run
 	$(UV) sync --locked --python python3 --group bench
 	@$(BENCH_INFRA) $(INFRA) down --purge
 	@$(BENCH_INFRA) $(WITH_INFRA) $(PY) -m bench.run $(BENCH_ARGS)
