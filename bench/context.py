@@ -13,10 +13,9 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
 from paylinks_runtime.db import create_pool, migrate
-from paylinks_runtime.kafka import ensure_topics
+from paylinks_runtime.kafka import ensure_topics, retriable_kafka_error
 from paylinks_runtime.retry import Backoff, retry
 from paylinks_runtime.settings import ServiceSettings
 
@@ -89,7 +88,7 @@ class BenchContext:
                 lambda: admin.find_coordinator("paylinks-bench"),
                 backoff=Backoff(0.2, cap=2.0),
                 attempts=60,
-                retry_if=lambda exc: isinstance(exc, KafkaError) and bool(exc.retriable),
+                retry_if=retriable_kafka_error,
             )
         finally:
             await admin.close()

@@ -52,12 +52,13 @@ async def ensure_topics(
     return await retry(
         lambda: _ensure_topics(bootstrap_servers, topics, partitions, replication_factor),
         backoff=TOPIC_SETUP_BACKOFF,
-        retry_if=_retriable,
+        retry_if=retriable_kafka_error,
         on_retry=not_ready,
     )
 
 
-def _retriable(exc: Exception) -> bool:
+def retriable_kafka_error(exc: Exception) -> bool:
+    """A Kafka error the client says may pass if asked again (no leader yet, a coordinator loading)."""
     return isinstance(exc, KafkaError) and bool(exc.retriable)
 
 
