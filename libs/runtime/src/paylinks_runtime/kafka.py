@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -18,6 +19,10 @@ log = structlog.get_logger(__name__)
 EVENT_TOPIC_CONFIG = {"retention.ms": "-1"}  # projections must be rebuildable by replay
 # Between tries of the topic set-up while the cluster cannot answer (see ensure_topics).
 TOPIC_SETUP_BACKOFF = Backoff(0.2, cap=5.0)
+# How long the set-up waits for the topics it created to be served with their leaders (see _until_served),
+# and how often it asks meanwhile.
+TOPIC_SERVED_TIMEOUT = 10.0
+TOPIC_SERVED_POLL = 0.05
 
 
 def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
@@ -84,7 +89,29 @@ async def _create(admin: AIOKafkaAdminClient, names: list[str], partitions: int,
         log.info("topics created", topics=names)
     except TopicAlreadyExistsError:
         pass  # another service created them between our list and create
-    await asyncio.sleep(0)  # creation is asynchronous on the broker; metadata catches up on first use
+    await _until_served(admin, names)
+
+
+async def _until_served(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    """Wait until the broker serves the topics' metadata with a leader for every partition.
+
+    The controller answers CreateTopics once it has committed them; a broker learns of them a moment later.
+    Meanwhile a producer's first send is told "unknown topic" and aiokafka logs an error before it asks
+    again (measured on a new KRaft broker right after it created its offsets topic: 0.2-0.3 s). Not fatal if
+    it takes longer: the clients ask again on first use, so after TOPIC_SERVED_TIMEOUT this only warns."""
+    pending = names
+    try:
+        async with asyncio.timeout(TOPIC_SERVED_TIMEOUT):
+            while pending := [t["topic"] for t in await admin.describe_topics(pending) if not _served(t)]:
+                await asyncio.sleep(TOPIC_SERVED_POLL)
+    except TimeoutError:
+        log.warning("created topics not served yet", topics=pending, waited_seconds=TOPIC_SERVED_TIMEOUT)
+
+
+def _served(topic: dict[str, Any]) -> bool:
+    """A topic of a metadata answer: known, with partitions, each with a leader."""
+    partitions = topic["partitions"]
+    return topic["error_code"] == 0 and bool(partitions) and all(p["leader"] >= 0 for p in partitions)
 
 
 async def kafka_reachable(producer: AIOKafkaProducer, timeout: float = 2.0) -> bool:
