@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Sequence
+import time
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -66,25 +67,30 @@ class ServiceRuntime:
         self.pool: asyncpg.Pool
         self.producer: AIOKafkaProducer
         self.writer: Writer
+        self.start_up_seconds: dict[str, float] = {}  # each part of start(), as its log line gives them
 
     async def start(self) -> None:
         s = self.settings
-        # The runtime and its services leave no session state (the migration lock is unlocked explicitly).
-        self.pool = await open_database(
-            s.database_url,
-            s.db_schema,
-            max_size=s.db_pool_max_size,
-            reset_sessions=False,
-            migrations=self._migrations,
-        )
-        await ensure_topics(
-            s.kafka_bootstrap_servers,
-            contract_topics(),
-            partitions=s.kafka_topic_partitions,
-            replication_factor=s.kafka_replication_factor,
-        )
-        self.producer = make_producer(s.kafka_bootstrap_servers, s.service_name)
-        await self.producer.start()
+        took = _Phases(self.start_up_seconds)  # in the start-up's log line: what a slow restart waited on
+        with took("database"):
+            # The runtime and its services leave no session state (the migration lock is unlocked explicitly).
+            self.pool = await open_database(
+                s.database_url,
+                s.db_schema,
+                max_size=s.db_pool_max_size,
+                reset_sessions=False,
+                migrations=self._migrations,
+            )
+        with took("topics"):
+            await ensure_topics(
+                s.kafka_bootstrap_servers,
+                contract_topics(),
+                partitions=s.kafka_topic_partitions,
+                replication_factor=s.kafka_replication_factor,
+            )
+        with took("producer"):
+            self.producer = make_producer(s.kafka_bootstrap_servers, s.service_name)
+            await self.producer.start()
         self.writer = Writer(self.pool, self.source, self.signal)
         relay = OutboxRelay(
             self.pool,
@@ -94,8 +100,9 @@ class ServiceRuntime:
             batch_size=s.outbox_batch_size,
         )
         self._spawn("outbox-relay", relay.run())
-        for spec in self._consumer_specs:
-            await self._start_consumer(spec)
+        with took("consumers"):
+            for spec in self._consumer_specs:
+                await self._start_consumer(spec)
         if self._consumer_specs:
             retention = timedelta(days=s.inbox_retention_days)
             trimming = keep_inbox_trimmed(
@@ -107,10 +114,11 @@ class ServiceRuntime:
             self._spawn("inbox-retention", trimming)
         for task in self._background:
             self._spawn(task.__name__, task(self))
-        freeze_start_up_objects()
-        if any(spec.batch_handler is not None for spec in self._consumer_specs):
-            size_generations_for_batches()
-        log.info("service started", service=s.service_name)
+        with took("heap"):
+            freeze_start_up_objects()
+            if any(spec.batch_handler is not None for spec in self._consumer_specs):
+                size_generations_for_batches()
+        log.info("service started", service=s.service_name, **took.fields())
 
     async def _start_consumer(self, spec: ConsumerSpec) -> None:
         name = f"{self.settings.consumer_group_prefix}{spec.name}"
@@ -159,3 +167,21 @@ class ServiceRuntime:
 def _log_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background task crashed", task=task.get_name(), error=repr(task.exception()))
+
+
+class _Phases:
+    """Wall-clock seconds of named parts of a start-up, into `seconds`: `with phases("database"): ...`."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self._seconds = seconds
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._seconds[name] = time.perf_counter() - began
+
+    def fields(self) -> dict[str, float]:
+        return {f"{name}_seconds": round(took, 3) for name, took in self._seconds.items()}
