@@ -34,6 +34,7 @@ from reconciliation_service.config import Settings
 from reconciliation_service.consumer import CONSUMER_NAME
 
 from ._projection import (
+    PROGRESS_POLL_SECONDS,
     check_read_model,
     committed_progress,
     group_consumer,
@@ -161,7 +162,8 @@ def notes(events: int, rounds: int, batch_size: int) -> list[str]:
         " and read-model migrations on a fresh schema, outbox relay, the read-model consumer with the"
         f" projection's batch handler and its offsets in the projection's transaction, batches of"
         f" {batch_size}), its consumer pointed at the private topic with a fresh group. Timed from its first"
-        " poll until the group's committed offsets reach the topic's end; then every payment is checked"
+        " poll until the group's committed offsets (asked for every"
+        f" {PROGRESS_POLL_SECONDS * 1000:.0f} ms) reach the topic's end; then every payment is checked"
         " ready with its two history rows.",
         f"{PROCESSES} processes: the service as its console script serves it (bench/figures/"
         "_reconciliation_server.py), started together on one fresh schema and one consumer group; the"
