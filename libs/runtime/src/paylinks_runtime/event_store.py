@@ -155,7 +155,6 @@ def _columns(envelopes: Sequence[Envelope], kept: Sequence[Event]) -> tuple[list
     firms: list[object] = []
     values: list[object] = []
     stored_values: list[object] = []
-    any_stored = False
     topics: list[object] = []
     keys: list[object] = []
     headers: list[object] = []
@@ -166,15 +165,11 @@ def _columns(envelopes: Sequence[Envelope], kept: Sequence[Event]) -> tuple[list
         schema_versions.append(stored.schema_version)
         firms.append(stored.firm_id)
         values.append(encode_data(event))
-        if stored is event:
-            stored_values.append(None)
-        else:
-            stored_values.append(encode_data(stored))
-            any_stored = True
+        stored_values.append(None if stored is event else encode_data(stored))
         topics.append(event.topic)
         keys.append(event.aggregate_id)
         headers.append(ce_headers_json(e))
-    stored_forms = stored_values if any_stored else None
+    stored_forms = stored_values if any(stored_values) else None  # an encoded event is never empty
     return ids, types, schema_versions, firms, values, stored_forms, topics, keys, headers
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
-        took = _Phases(self.start_up_seconds)  # in the start-up's log line: what a slow restart waited on
+        took = functools.partial(_timed, self.start_up_seconds)  # what a slow restart waited on
         with took("database"):
             # The runtime and its services leave no session state (the migration lock is unlocked explicitly).
             self.pool = await open_database(
@@ -118,7 +119,8 @@ class ServiceRuntime:
             freeze_start_up_objects()
             if any(spec.batch_handler is not None for spec in self._consumer_specs):
                 size_generations_for_batches()
-        log.info("service started", service=s.service_name, **took.fields())
+        parts = {f"{part}_seconds": round(seconds, 3) for part, seconds in self.start_up_seconds.items()}
+        log.info("service started", service=s.service_name, **parts)
 
     async def _start_consumer(self, spec: ConsumerSpec) -> None:
         name = f"{self.settings.consumer_group_prefix}{spec.name}"
@@ -169,19 +171,11 @@ def _log_crash(task: asyncio.Task[None]) -> None:
         log.error("background task crashed", task=task.get_name(), error=repr(task.exception()))
 
 
-class _Phases:
-    """Wall-clock seconds of named parts of a start-up, into `seconds`: `with phases("database"): ...`."""
-
-    def __init__(self, seconds: dict[str, float]) -> None:
-        self._seconds = seconds
-
-    @contextlib.contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        began = time.perf_counter()
-        try:
-            yield
-        finally:
-            self._seconds[name] = time.perf_counter() - began
-
-    def fields(self) -> dict[str, float]:
-        return {f"{name}_seconds": round(took, 3) for name, took in self._seconds.items()}
+@contextlib.contextmanager
+def _timed(seconds: dict[str, float], part: str) -> Iterator[None]:
+    """`seconds[part]`: the wall-clock seconds of the block."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[part] = time.perf_counter() - began
