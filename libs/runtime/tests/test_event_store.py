@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import asyncpg
 import pytest
@@ -37,7 +38,18 @@ def matter_envelope(matter_id: str, name: str) -> Envelope:
     )
 
 
-async def test_append_then_load_returns_the_events_in_version_order(pool: asyncpg.Pool) -> None:
+@pytest.fixture(params=["statement", "copy"])
+def append_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test of the append's rows runs on both of its ways in: the one statement, and the COPYs it takes
+    for large batches (here from the first event on)."""
+    if request.param == "copy":
+        monkeypatch.setattr(event_store, "COPY_FROM_EVENTS", 1)
+    return str(request.param)
+
+
+async def test_append_then_load_returns_the_events_in_version_order(
+    pool: asyncpg.Pool, append_path: str
+) -> None:
     async with pool.acquire() as conn, conn.transaction():
         version = await event_store.append(
             conn, "m-1", "matter", 0, [matter_envelope("m-1", "a"), matter_envelope("m-1", "b")]
@@ -51,7 +63,9 @@ async def test_append_then_load_returns_the_events_in_version_order(pool: asyncp
     assert [(r["key"], r["topic"]) for r in outbox] == [("m-1", "practice.events")] * 3
 
 
-async def test_append_stores_the_stored_form_and_enqueues_the_published_record(pool: asyncpg.Pool) -> None:
+async def test_append_stores_the_stored_form_and_enqueues_the_published_record(
+    pool: asyncpg.Pool, append_path: str
+) -> None:
     published = [matter_envelope("m-form", "Zoë on the wire"), matter_envelope("m-form", "kept as is")]
     kept = [published[0].event.model_copy(update={"name": "redacted"}), published[1].event]
     async with pool.acquire() as conn, conn.transaction():
@@ -69,7 +83,9 @@ async def test_append_stores_the_stored_form_and_enqueues_the_published_record(p
     ]
 
 
-async def test_the_store_keeps_each_event_as_the_json_it_published(pool: asyncpg.Pool) -> None:
+async def test_the_store_keeps_each_event_as_the_json_it_published(
+    pool: asyncpg.Pool, append_path: str
+) -> None:
     # `events.data` is json, not jsonb: the published bytes are kept as they are (jsonb would re-order the
     # keys and re-space them), which is also what makes the append cheap (no binary form to build).
     published = [matter_envelope("m-text", "Zoë"), matter_envelope("m-text", "b")]
@@ -83,7 +99,7 @@ async def test_the_store_keeps_each_event_as_the_json_it_published(pool: asyncpg
 
 
 async def test_concurrent_appends_at_the_same_version_one_wins_and_the_loser_leaves_nothing(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool, append_path: str
 ) -> None:
     start = asyncio.Event()
 
@@ -113,6 +129,42 @@ async def test_concurrent_appends_at_the_same_version_one_wins_and_the_loser_lea
         outbox = await conn.fetchval("SELECT count(*) FROM outbox WHERE key = 'm-race'")
     assert [r["n"] for r in names] == [winners[0]] * 2
     assert outbox == 2
+
+
+async def test_a_large_batch_goes_in_by_copy_only_inside_a_transaction(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copied: list[int] = []
+    copy_in = event_store._copy_in
+
+    async def counted(conn: asyncpg.Connection, *args: Any) -> None:
+        copied.append(len(args[3]))
+        await copy_in(conn, *args)
+
+    monkeypatch.setattr(event_store, "_copy_in", counted)
+    large = event_store.COPY_FROM_EVENTS
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            version = await event_store.append(conn, "m-big", "matter", 0, matters("m-big", large - 1))
+            version = await event_store.append(conn, "m-big", "matter", version, matters("m-big", large))
+        # Outside a transaction two COPYs would commit apart: the one statement keeps the append atomic.
+        version = await event_store.append(conn, "m-big", "matter", version, matters("m-big", large))
+        stored = await event_store.load_stream(conn, "m-big")
+        queued = await conn.fetchval("SELECT count(*) FROM outbox WHERE key = 'm-big'")
+    assert copied == [large]
+    assert [s.version for s in stored] == list(range(1, version + 1))
+    assert version == queued == 3 * large - 1
+
+
+async def test_a_stored_form_for_each_event_or_none_at_all(pool: asyncpg.Pool, append_path: str) -> None:
+    published = matters("m-forms", 2)
+    async with pool.acquire() as conn, conn.transaction():
+        with pytest.raises(ValueError, match="1 stored forms for 2 events"):
+            await event_store.append(conn, "m-forms", "matter", 0, published, [published[0].event])
+
+
+def matters(matter_id: str, count: int) -> list[Envelope]:
+    return [matter_envelope(matter_id, f"name {i}") for i in range(count)]
 
 
 async def test_writer_retries_a_command_that_lost_a_race(pool: asyncpg.Pool) -> None:

@@ -58,6 +58,23 @@ _INSERT_OUTBOX = """
     SELECT * FROM unnest($4::text[], $10::text[], $11::text[], $12::json[], $8::bytea[])"""
 _APPEND = f"WITH appended AS ({_INSERT_EVENTS}\n){_INSERT_OUTBOX}"
 
+# A batch of this many events or more is appended by binary COPY instead (`_copy_in`): four round trips
+# instead of one, but each event's fields skip asyncpg's array encoder (two ABC isinstance checks per
+# element). Measured beside the statement (bench/README.md, session of 2026-12-05 midday): -10 % events/s
+# at 10 events a transaction, even at 25, +3 % at 50, +5-8 % at 100.
+COPY_FROM_EVENTS = 50
+_EVENT_COLUMNS = (
+    "stream_id",
+    "version",
+    "stream_type",
+    "event_id",
+    "event_type",
+    "schema_version",
+    "firm_id",
+    "data",
+)
+_OUTBOX_COLUMNS = ("event_id", "topic", "key", "headers", "value")
+
 # `append_when`'s guard takes its parameters from here on (the append's own are $1 to $12).
 GUARD_FIRST_PARAMETER = 13
 
@@ -84,13 +101,18 @@ async def append(
 
     `stored`, when given, is what the store keeps of each envelope's event (same order); the outbox
     publishes the envelopes as they are. Raises ConcurrencyError when the stream moved on; the caller's
-    transaction is then unusable and nothing of this append is kept.
+    transaction is then unusable and nothing of this append is kept. A batch of COPY_FROM_EVENTS or more
+    goes in by COPY when the caller holds a transaction (two COPYs are atomic only inside one).
     """
     if not envelopes:
         return expected_version
     kept = stored if stored is not None else [e.event for e in envelopes]
+    _check_stored_forms(envelopes, kept)
     try:
-        await conn.execute(_APPEND, stream_id, stream_type, expected_version, *_columns(envelopes, kept))
+        if len(envelopes) >= COPY_FROM_EVENTS and conn.is_in_transaction():
+            await _copy_in(conn, stream_id, stream_type, expected_version, envelopes, kept)
+        else:
+            await conn.execute(_APPEND, stream_id, stream_type, expected_version, *_columns(envelopes, kept))
     except asyncpg.UniqueViolationError as exc:
         raise ConcurrencyError(f"stream {stream_id} is past version {expected_version}") from exc
     return expected_version + len(envelopes)
@@ -113,6 +135,7 @@ async def append_when(
     as `append` does."""
     if not envelopes:
         raise ValueError("append_when needs events to append")
+    _check_stored_forms(envelopes, stored)
     columns = _columns(envelopes, stored)
     try:
         guarded = await conn.fetchval(
@@ -144,11 +167,36 @@ async def enqueue(conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> No
     )
 
 
+def _check_stored_forms(envelopes: Sequence[Envelope], kept: Sequence[Event]) -> None:
+    if len(kept) != len(envelopes):
+        raise ValueError(f"{len(kept)} stored forms for {len(envelopes)} events")
+
+
+async def _copy_in(
+    conn: asyncpg.Connection,
+    stream_id: str,
+    stream_type: str,
+    expected_version: int,
+    envelopes: Sequence[Envelope],
+    kept: Sequence[Event],
+) -> None:
+    """The rows `_APPEND` writes, by two binary COPYs. An event's JSON crosses the wire twice here (the
+    events' text, the outbox's bytes), but no element goes through asyncpg's array encoder."""
+    events, outbox = [], []
+    for version, (e, stored) in enumerate(zip(envelopes, kept, strict=True), start=expected_version + 1):
+        event = e.event
+        value = encode_data(event)
+        data = value if stored is event else encode_data(stored)
+        type_name, schema_version, firm = event.type_name(), stored.schema_version, stored.firm_id
+        events.append((stream_id, version, stream_type, e.id, type_name, schema_version, firm, data.decode()))
+        outbox.append((e.id, event.topic, event.aggregate_id, ce_headers_json(e), value))
+    await conn.copy_records_to_table("events", records=events, columns=_EVENT_COLUMNS)
+    await conn.copy_records_to_table("outbox", records=outbox, columns=_OUTBOX_COLUMNS)
+
+
 def _columns(envelopes: Sequence[Envelope], kept: Sequence[Event]) -> tuple[list[object] | None, ...]:
     """The columns of `_APPEND` from $4 on, in one pass: each event encoded once, its headers as JSON; the
     stored forms None when every event is stored as published."""
-    if len(kept) != len(envelopes):
-        raise ValueError(f"{len(kept)} stored forms for {len(envelopes)} events")
     ids: list[object] = []
     types: list[object] = []
     schema_versions: list[object] = []
