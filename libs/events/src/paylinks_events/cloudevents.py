@@ -75,10 +75,10 @@ def ce_attributes(envelope: Envelope) -> list[tuple[str, str]]:
         ("ce_firmid", event.firm_id),
         ("ce_schemaversion", str(event.schema_version)),
         ("content-type", CONTENT_TYPE),
-        ("traceparent", envelope.traceparent),
-        ("tracestate", envelope.tracestate),
+        ("traceparent", envelope.traceparent or ""),
+        ("tracestate", envelope.tracestate or ""),
     )
-    return [(name, value) for name, value in attributes if value]
+    return [attribute for attribute in attributes if attribute[1]]  # the pairs kept, not built again
 
 
 def ce_headers(envelope: Envelope) -> Headers:
