@@ -1,12 +1,12 @@
 """Figure 4. Event store append throughput, batches of 1 and of 100 events per transaction.
 
 System: `paylinks_runtime.event_store.append` (asyncpg), which writes the events AND their outbox rows in
-the caller's transaction, with one statement. Baseline: the `eventsourcing` library's
-`PostgresApplicationRecorder.insert_events` (psycopg 3, C build), what an eventsourcing Application records
-with on PostgreSQL: its events table with a notification id (its feed for downstream readers, what our
-outbox is for), under a table lock. Shown too: its `PostgresAggregateRecorder` (events only, no feed, no
-lock). Same database, schemas side by side, same payloads, same durability, same number of concurrent
-writers; every round runs each store once, in a rotating order, on emptied tables.
+the caller's transaction: with one statement, or by two binary COPYs from 50 events on. Baseline: the
+`eventsourcing` library's `PostgresApplicationRecorder.insert_events` (psycopg 3, C build), what an
+eventsourcing Application records with on PostgreSQL: its events table with a notification id (its feed for
+downstream readers, what our outbox is for), under a table lock. Shown too: its `PostgresAggregateRecorder`
+(events only, no feed, no lock). Same database, schemas side by side, same payloads, same durability, same
+number of concurrent writers; every round runs each store once, in a rotating order, on emptied tables.
 """
 
 from __future__ import annotations
@@ -232,8 +232,10 @@ def notes(workloads: list[Workload], count: int) -> list[str]:
         " rotating order, on emptied tables, after a warm-up of all of them.",
         "Payload: a PaymentReceived of ~450 bytes of JSON. Ours stores it as json (checked, kept as"
         " sent) in `events` and again as the Kafka record (bytea value + CloudEvents headers) in"
-        " `outbox`: two rows per event, written by one statement (a data-modifying CTE; the JSON sent"
-        " once, `events.data` cast from it), so a transaction is BEGIN, one statement, COMMIT."
+        " `outbox`: two rows per event. A transaction of one event is BEGIN, one statement (a"
+        " data-modifying CTE; the JSON sent once, `events.data` cast from it), COMMIT; one of 100 is"
+        " BEGIN, a binary COPY into each table (the JSON sent twice), COMMIT"
+        " (`event_store.COPY_FROM_EVENTS`)."
         " eventsourcing stores the same bytes once, as `state` (bytea).",
         "All are timed from already built events (our Envelopes, its StoredEvents): its mapper/transcoder"
         " is not timed, while our append's encoding of each event (once, pydantic's JSON encoder) and of its"
