@@ -60,8 +60,8 @@ _APPEND = f"WITH appended AS ({_INSERT_EVENTS}\n){_INSERT_OUTBOX}"
 
 # A batch of this many events or more is appended by binary COPY instead (`_copy_in`): four round trips
 # instead of one, but each event's fields skip asyncpg's array encoder (two ABC isinstance checks per
-# element). Measured beside the statement (bench/README.md, session of 2026-12-05 midday): -10 % events/s
-# at 10 events a transaction, even at 25, +3 % at 50, +5-8 % at 100.
+# element). Events/s beside the statement, 8 writers (bench/README.md, session of 2026-12-05 midday): -15 %
+# at 1 event a transaction, -25 % at 4, even at 10 and 25, +3 % at 50, +5-8 % at 100.
 COPY_FROM_EVENTS = 50
 _EVENT_COLUMNS = (
     "stream_id",
