@@ -86,6 +86,13 @@ def test_record_value_is_compact_utf8_json_of_the_data(name: str) -> None:
 
 
 @pytest.mark.parametrize("event_type", sorted(CONTRACT_TOPICS))
+def test_record_value_is_what_pydantic_dumps_for_every_event_type(event_type: str) -> None:
+    event = decode_event(event_type, golden(event_type))
+    assert event is not None
+    assert encode_data(event) == event.model_dump_json().encode()
+
+
+@pytest.mark.parametrize("event_type", sorted(CONTRACT_TOPICS))
 def test_record_round_trip_keeps_key_value_and_every_header(event_type: str) -> None:
     event = decode_event(event_type, golden(event_type))
     assert event is not None
