@@ -26,7 +26,7 @@ from paylinks_devstack.stack import SERVICES
 
 from .proxy import Impairment
 from .report import ChaosReport
-from .system import ChaosSystem
+from .system import ChaosSystem, write_clock_offset
 
 Fault = Callable[[], Awaitable[None]]
 Process = asyncio.subprocess.Process
@@ -263,12 +263,12 @@ class FaultInjector:
         service = self._rng.choice(ALL_SERVICES)
         jump = self._rng.choice((-1, 1)) * self._rng.uniform(*CLOCK_JUMP)
         clock = self._system.clock_file(service)
-        clock.write_text(f"{jump:.1f}\n")
+        write_clock_offset(clock, jump)
         self._injected(f"clock_skew {service}", f"({jump:+.0f} s)")
         try:
             await asyncio.sleep(self._rng.uniform(*CLOCK_SKEWED))
         finally:
-            clock.write_text("0\n")
+            write_clock_offset(clock, 0)
 
     async def kill_replica(self) -> None:
         """One of a service's two processes SIGKILLed under load, down past a rebalance: payments go on

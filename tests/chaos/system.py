@@ -84,6 +84,14 @@ def mutation_env() -> dict[str, str]:
     return {"CHAOS_MUTATE": mutation} if mutation else {}
 
 
+def write_clock_offset(clock_file: Path, seconds: float) -> None:
+    """Set a service's wall-clock skew (tests/chaos/clock/chaos_clock.py reads it a few times a second). The
+    file is replaced whole by a rename: written in place, the hook could read it empty, half-way through."""
+    part = clock_file.with_name(f"{clock_file.name}.part")
+    part.write_text(f"{seconds:.1f}\n")
+    part.replace(clock_file)
+
+
 @dataclass
 class NetworkLinks:
     """The connections the network_delay fault impairs: every service to PostgreSQL, link-service to the

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import random
@@ -19,7 +20,7 @@ import pytest
 from paylinks_devstack.stack import free_port
 
 from .proxy import FaultProxy, Impairment, ProxyProcess
-from .system import SERVICE_PYTHONPATH
+from .system import CLOCK, SERVICE_PYTHONPATH, write_clock_offset
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 
@@ -112,7 +113,7 @@ for _ in sys.stdin:
 async def test_the_clock_hook_jumps_the_wall_clock_of_one_service_and_not_its_monotonic_clock(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "billing-service").write_text("3600\n")
+    write_clock_offset(tmp_path / "billing-service", 3600)
     env = os.environ | {
         "PYTHONPATH": SERVICE_PYTHONPATH,
         "CHAOS_CLOCK_DIR": str(tmp_path),
@@ -142,7 +143,7 @@ async def test_the_clock_hook_jumps_the_wall_clock_of_one_service_and_not_its_mo
         assert 3500 < now < 3700
         assert abs(monotonic) < 60  # the same monotonic clock as ours
 
-        (tmp_path / "billing-service").write_text("-600\n")  # a jump back, mid-run
+        write_clock_offset(tmp_path / "billing-service", -600)  # a jump back, mid-run
         async with asyncio.timeout(20):
             while (wall := (await skew())[0]) > 0:
                 await asyncio.sleep(0.1)
@@ -168,3 +169,21 @@ async def test_a_proxy_process_follows_its_control_file(tmp_path: Path) -> None:
                     await asyncio.sleep(0.05)
         finally:
             await proxy.stop()
+
+
+def test_the_clock_hook_never_reads_a_skew_being_written_as_the_true_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CHAOS_CLOCK_DIR", raising=False)  # loaded here, the hook installs nothing
+    spec = importlib.util.spec_from_file_location("chaos_clock_under_test", CLOCK / "chaos_clock.py")
+    assert spec is not None
+    assert spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    clock = tmp_path / "billing-service"
+    assert hook._read_offset(clock, 120.0) == 0.0  # no file: the true time
+    clock.write_text("")  # what a reader sees of a file written in place, between truncation and write
+    assert hook._read_offset(clock, 120.0) == 120.0
+    write_clock_offset(clock, -600)  # replaced whole: nothing half-written to see
+    assert hook._read_offset(clock, 120.0) == -600.0
+    assert [p.name for p in tmp_path.iterdir()] == ["billing-service"]

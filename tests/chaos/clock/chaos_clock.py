@@ -58,17 +58,21 @@ class _SkewedDate(_datetime.date):
         return cls.fromtimestamp(_skewed_time())
 
 
-def _read_offset(path: Path) -> float:
+def _read_offset(path: Path, last: float = 0.0) -> float:
+    """The file's offset; 0 (the true time) without a file. A file caught half-written (empty, or cut short)
+    keeps the `last` offset: reading it as 0 made the clock jump back to the true time for a poll."""
     try:
-        return float(path.read_text().strip() or 0)
+        return float(path.read_text())
+    except FileNotFoundError:
+        return 0.0
     except (OSError, ValueError):
-        return 0.0  # no file (yet), or caught half-written: the true time
+        return last
 
 
 def _follow(path: Path) -> None:
     global _offset
     while True:
-        _offset = _read_offset(path)
+        _offset = _read_offset(path, _offset)
         time.sleep(_POLL_SECONDS)
 
 
