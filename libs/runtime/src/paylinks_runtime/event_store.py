@@ -148,28 +148,42 @@ async def append_when(
 
 async def enqueue(conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
     """Put events in the outbox (in the caller's transaction): the relay publishes them after commit."""
-    ids, topics, keys, headers, values = [], [], [], [], []
-    for e in envelopes:
-        event = e.event
-        ids.append(e.id)
-        topics.append(event.topic)
-        keys.append(event.aggregate_id)
-        headers.append(ce_headers_json(e))
-        values.append(encode_data(event))
+    if not envelopes:
+        return
+    rows = [_fields(e, e.event) for e in envelopes]
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, headers, value)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::json[], $5::bytea[])",
-        ids,
-        topics,
-        keys,
-        headers,
-        values,
+        *([row[i] for row in rows] for i in _OUTBOX_FIELDS),
     )
 
 
 def _check_stored_forms(envelopes: Sequence[Envelope], kept: Sequence[Event]) -> None:
     if len(kept) != len(envelopes):
         raise ValueError(f"{len(kept)} stored forms for {len(envelopes)} events")
+
+
+# What the store writes of one event, in `_APPEND`'s order from $4 on: id, type, schema version, firm, value
+# (the published JSON), stored value (None when stored as published), topic, key, headers (JSON).
+_Fields = tuple[str, str, int, str, bytes, bytes | None, str, str, str]
+_OUTBOX_FIELDS = (0, 6, 7, 8, 4)  # an outbox row's: event_id, topic, key, headers, value
+
+
+def _fields(envelope: Envelope, stored: Event) -> _Fields:
+    """One event's fields, each encoded once. The type is the published event's; schema version and firm
+    are the stored form's, as its JSON is."""
+    event = envelope.event
+    return (
+        envelope.id,
+        event.type_name(),
+        stored.schema_version,
+        stored.firm_id,
+        encode_data(event),
+        None if stored is event else encode_data(stored),
+        event.topic,
+        event.aggregate_id,
+        ce_headers_json(envelope),
+    )
 
 
 async def _copy_in(
@@ -184,41 +198,24 @@ async def _copy_in(
     events' text, the outbox's bytes), but no element goes through asyncpg's array encoder."""
     events, outbox = [], []
     for version, (e, stored) in enumerate(zip(envelopes, kept, strict=True), start=expected_version + 1):
-        event = e.event
-        value = encode_data(event)
-        data = value if stored is event else encode_data(stored)
-        type_name, schema_version, firm = event.type_name(), stored.schema_version, stored.firm_id
-        events.append((stream_id, version, stream_type, e.id, type_name, schema_version, firm, data.decode()))
-        outbox.append((e.id, event.topic, event.aggregate_id, ce_headers_json(e), value))
+        event_id, type_name, schema_version, firm, value, stored_value, topic, key, headers = _fields(
+            e, stored
+        )
+        data = (stored_value or value).decode()
+        events.append((stream_id, version, stream_type, event_id, type_name, schema_version, firm, data))
+        outbox.append((event_id, topic, key, headers, value))
     await conn.copy_records_to_table("events", records=events, columns=_EVENT_COLUMNS)
     await conn.copy_records_to_table("outbox", records=outbox, columns=_OUTBOX_COLUMNS)
 
 
-def _columns(envelopes: Sequence[Envelope], kept: Sequence[Event]) -> tuple[list[object] | None, ...]:
-    """The columns of `_APPEND` from $4 on, in one pass: each event encoded once, its headers as JSON; the
-    stored forms None when every event is stored as published."""
-    ids: list[object] = []
-    types: list[object] = []
-    schema_versions: list[object] = []
-    firms: list[object] = []
-    values: list[object] = []
-    stored_values: list[object] = []
-    topics: list[object] = []
-    keys: list[object] = []
-    headers: list[object] = []
-    for e, stored in zip(envelopes, kept, strict=True):
-        event = e.event
-        ids.append(e.id)
-        types.append(event.type_name())
-        schema_versions.append(stored.schema_version)
-        firms.append(stored.firm_id)
-        values.append(encode_data(event))
-        stored_values.append(None if stored is event else encode_data(stored))
-        topics.append(event.topic)
-        keys.append(event.aggregate_id)
-        headers.append(ce_headers_json(e))
-    stored_forms = stored_values if any(stored_values) else None  # an encoded event is never empty
-    return ids, types, schema_versions, firms, values, stored_forms, topics, keys, headers
+def _columns(envelopes: Sequence[Envelope], kept: Sequence[Event]) -> list[list[object] | None]:
+    """The columns of `_APPEND` from $4 on: `_fields` of every event, column by column; the stored forms
+    None when every event is stored as published."""
+    rows = [_fields(e, stored) for e, stored in zip(envelopes, kept, strict=True)]
+    columns: list[list[object] | None] = [list(column) for column in zip(*rows, strict=True)]
+    if not any(row[5] for row in rows):  # an encoded event is never empty
+        columns[5] = None
+    return columns
 
 
 async def load_aggregate(conn: asyncpg.Connection, cls: type[A], aggregate_id: str) -> A:
