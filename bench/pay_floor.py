@@ -15,13 +15,19 @@ paylinks_runtime.http does it): the first of our layers, measured on its own.
 Kafka by a bare relay in the same process (woken by the commit, the oldest rows read, each sent by the
 services' idempotent producer with acks from all replicas, the acknowledged rows deleted in one statement;
 with `--traced`, a producer span per record, as the services' relay makes).
+`--settled` adds what the rest of a payment costs the server (figure 8's all in): the stand-in settles each
+charge `--settle-after` seconds after answering it by a signed `payment.succeeded` webhook, as the sandbox
+does (4 delivery workers), and the server records it: the signature checked on the raw body, the body
+validated by pydantic, the payment's received event read, then the webhook id, the PaymentProcessed event
+and its outbox row in one statement (published too, with `--published`). A round then lasts until every
+payment of it is settled (and published), and its CPU is per payment over that whole span.
 
 The processor is a stand-in process answering every charge at once, or after `--answer-after` (its CPU is
 not counted); the load is
 figure 6's client, 64 connections in a closed loop; printed per round: the server's CPU per request.
 
     PYTHONPATH=. deploy/local/with-infra.sh .venv/bin/python -m bench.pay_floor [--traced] [--published] \
-        [--answer-after=SECONDS] [SECONDS ROUNDS]
+        [--settled] [--answer-after=SECONDS] [--settle-after=SECONDS] [--clients=N] [SECONDS ROUNDS]
 """
 
 from __future__ import annotations
@@ -48,14 +54,14 @@ import uvicorn
 import uvloop
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI, Header, HTTPException
+from fastapi import FastAPI, Header, HTTPException, Request
 from opentelemetry.trace import Span
 from pydantic import BaseModel, EmailStr
 
 from bench.context import BenchContext
 from bench.figures.pay_load import card_payment, closed_loop, cpu_seconds, drop_schemas
 from paylinks_devstack.stack import free_port
-from paylinks_runtime import kafka_spans
+from paylinks_runtime import kafka_spans, webhook_signature
 from paylinks_runtime.db import create_pool
 from paylinks_runtime.kafka import make_producer
 from paylinks_runtime.tracing import trace_headers
@@ -65,9 +71,17 @@ CLIENTS = 64
 # the driver's schema; its server processes are told it (and the topic, if any) on their command line
 SCHEMA = f"pay_floor_{os.getpid()}"
 RELAY_BATCH = 500  # rows read at a time, as the services' relay reads them
-TRACED, PUBLISHED = "traced", "published"  # the layers a run adds to the bare work (command-line options)
+# the layers a run adds to the bare work (command-line options)
+TRACED, PUBLISHED, SETTLED = "traced", "published", "settled"
 PUBLISH_WAIT_SECONDS = 10.0  # after the last round, for the relay's last batches
+SETTLE_WAIT_SECONDS = 120.0  # after a round, for its settlements (a stand-in that stopped delivering fails)
+SETTLE_AFTER_SECONDS = 2.0  # the sandbox's card settlement delay (its SANDBOX_CARD_SETTLE_SECONDS)
+WEBHOOK_WORKERS = 4  # the sandbox's delivery workers (its SANDBOX_WEBHOOK_WORKERS)
+WEBHOOK_PATH = "/v1/processor/webhooks"
+WEBHOOK_SECRET = "pay-floor-webhook-secret"  # noqa: S105 - the bench's own, known to its two processes
+WEBHOOK_TOLERANCE_SECONDS = 300  # link-service's default
 UNPUBLISHED = "-"  # the topic argument of a server that publishes nothing
+UNSETTLED = "none"  # the settlement delay argument of a stand-in that settles nothing
 TABLES = """
 CREATE TABLE links (token_hash bytea PRIMARY KEY, link_id text NOT NULL, firm_id text NOT NULL,
                     bank_account_id text NOT NULL, fee_account text NOT NULL, currency text NOT NULL);
@@ -77,6 +91,7 @@ CREATE TABLE events (stream_id text, version int, type text NOT NULL, data jsonb
                      PRIMARY KEY (stream_id, version));
 CREATE TABLE outbox (id bigserial PRIMARY KEY, stream_id text NOT NULL, headers jsonb NOT NULL,
                      payload jsonb NOT NULL);
+CREATE TABLE webhooks (id text PRIMARY KEY);
 """
 ANSWER = """
 WITH received AS (
@@ -86,6 +101,17 @@ WITH received AS (
     SELECT $1, 1, 'PaymentReceived', $2::jsonb WHERE EXISTS (SELECT FROM received) RETURNING stream_id
 )
 INSERT INTO outbox (stream_id, headers, payload) SELECT stream_id, $3::jsonb, $2::jsonb FROM event
+RETURNING true
+"""
+# A webhook's id recorded once; the first delivery alone records the event and its outbox row.
+SETTLE = """
+WITH first AS (
+    INSERT INTO webhooks (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true
+), event AS (
+    INSERT INTO events (stream_id, version, type, data)
+    SELECT $2, 2, 'PaymentProcessed', $3::jsonb WHERE EXISTS (SELECT FROM first) RETURNING stream_id
+)
+INSERT INTO outbox (stream_id, headers, payload) SELECT stream_id, $4::jsonb, $3::jsonb FROM event
 RETURNING true
 """
 
@@ -106,6 +132,25 @@ class PaymentInput(BaseModel):
 class PaymentAccepted(BaseModel):
     payment_id: str
     status: Literal["received"] = "received"
+
+
+class Succeeded(BaseModel):
+    """What link-service reads of a `payment.succeeded` webhook's data."""
+
+    payment_id: str
+    fee: int
+    fee_id: str
+    fee_bank_account_id: str
+
+
+class Webhook(BaseModel):
+    id: str
+    type: Literal["payment.succeeded"]
+    data: Succeeded
+
+
+class WebhookAck(BaseModel):
+    result: Literal["applied", "ignored"]
 
 
 def token_hash(token: str) -> bytes:
@@ -243,22 +288,107 @@ def create_app(
             parts.committed.set()
         return PaymentAccepted(payment_id=payment_id)
 
+    @app.post(WEBHOOK_PATH, response_model=WebhookAck)
+    async def settle(request: Request) -> WebhookAck:
+        """The charge's settlement: signature, body, the payment's received event, then one statement."""
+        pool = parts.pool
+        assert pool is not None  # opened by the lifespan before any request
+        body = await request.body()
+        signature = request.headers.get(webhook_signature.HEADER)
+        if not webhook_signature.verify(
+            WEBHOOK_SECRET, signature, body, now=time.time(), tolerance=WEBHOOK_TOLERANCE_SECONDS
+        ):
+            raise HTTPException(400, "bad signature")
+        webhook = Webhook.model_validate_json(body)
+        payment_id = webhook.data.payment_id
+        async with pool.acquire() as conn:
+            received = await conn.fetchval(
+                "SELECT data::text FROM events WHERE stream_id = $1 AND version = 1", payment_id
+            )
+            if received is None:
+                raise HTTPException(409, "before its charge's answer")  # the stand-in delivers it again
+            event = {**json.loads(received), **webhook.data.model_dump()}
+            headers = {"ce_id": str(uuid.uuid4()), "ce_type": "PaymentProcessed"}
+            applied = await conn.fetchval(
+                SETTLE, webhook.id, payment_id, json.dumps(event), json.dumps(headers)
+            )
+        if applied and parts.committed is not None:
+            parts.committed.set()
+        return WebhookAck(result="applied" if applied else "ignored")
+
     return app
 
 
-def processor_app(answer_after: float) -> web.Application:
+class Settlements:
+    """The stand-in's settlement webhooks: each charge settled `after` seconds after its answer by a signed
+    `payment.succeeded`, delivered by WEBHOOK_WORKERS workers and sent again until answered 200."""
+
+    def __init__(self, url: str, after: float) -> None:
+        self.url = url
+        self.after = after
+        self.due: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def schedule(self, charge: dict[str, str | int]) -> None:
+        data = {  # the sandbox's payment.succeeded data for a card charge
+            "firm_id": charge["firm_id"],
+            "payment_id": charge["payment_id"],
+            "fee": int(charge["amount"]) * 29 // 1000 + 30,
+            "fee_id": f"fee_{uuid.uuid4().hex}",
+            "fee_bank_account_id": charge["fee_bank_account_id"],
+            "method": "card",
+            "last4": "4242",
+            "brand": "visa",
+        }
+        body = {"id": f"evt_{uuid.uuid4().hex}", "type": "payment.succeeded", "created": int(time.time())}
+        encoded = json.dumps({**body, "data": data}, separators=(",", ":")).encode()
+        asyncio.get_running_loop().call_later(self.after, self.due.put_nowait, encoded)
+
+    async def deliver(self, http: aiohttp.ClientSession) -> None:
+        while True:
+            body = await self.due.get()
+            while not await self._delivered(http, body):
+                await asyncio.sleep(0.5)
+
+    async def _delivered(self, http: aiohttp.ClientSession, body: bytes) -> bool:
+        headers = {
+            webhook_signature.HEADER: webhook_signature.sign(WEBHOOK_SECRET, int(time.time()), body),
+            "Content-Type": "application/json",
+        }
+        async with http.post(self.url, data=body, headers=headers) as answer:
+            await answer.read()
+        if answer.status != 200:
+            print(f"stand-in: webhook answered {answer.status}, sent again", file=sys.stderr)
+        return answer.status == 200
+
+
+def processor_app(answer_after: float, settlements: Settlements | None) -> web.Application:
     """The stand-in processor. Answering each charge `answer_after` later (no CPU spent waiting), it lets the
     server run at the rate the sandbox allows link-service (figure 6: 64 clients at ~200 req/s, a POST's
     ~0.3 s almost all the sandbox's): the server's per-request share of the loop's wake-ups and of each
-    relay batch is then as figure 6's, not as at ~1,000 req/s."""
+    relay batch is then as figure 6's, not as at ~1,000 req/s. With `settlements`, each charge answered is
+    settled later by a webhook."""
 
     async def charge(request: web.Request) -> web.Response:
         body = await request.json()
         await asyncio.sleep(answer_after)
+        if settlements is not None:
+            settlements.schedule(body)
         return web.json_response({"id": f"ch_{uuid.uuid4().hex}", "status": "succeeded", **body})
+
+    async def delivering(_: web.Application) -> AsyncIterator[None]:
+        if settlements is None:
+            yield
+            return
+        async with aiohttp.ClientSession() as http:
+            workers = [asyncio.create_task(settlements.deliver(http)) for _ in range(WEBHOOK_WORKERS)]
+            yield
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
 
     app = web.Application()
     app.router.add_post("/v1/charges", charge)
+    app.cleanup_ctx.append(delivering)
     return app
 
 
@@ -301,28 +431,38 @@ async def started(port: int) -> None:
 
 @dataclass(frozen=True)
 class Floor:
-    """Each round's server CPU per request and requests/s."""
+    """Each round's server CPU per request (per payment all in, when settled) and requests/s."""
 
     cpu_ms_per_request: list[float]
     requests_per_s: list[float]
 
 
+@dataclass(frozen=True)
+class Load:
+    """How the floor is driven: the stand-in's delays and the closed loop's clients."""
+
+    answer_after: float = 0.0
+    settle_after: float = SETTLE_AFTER_SECONDS
+    clients: int = CLIENTS
+
+
 async def measure(
-    ctx: BenchContext, layers: set[str], seconds: float, rounds: int, answer_after: float = 0.0
+    ctx: BenchContext, layers: set[str], seconds: float, rounds: int, load: Load = Load()
 ) -> Floor:
-    """The floor with `layers` (TRACED, PUBLISHED), its stand-in answering after `answer_after` seconds."""
+    """The floor with `layers` (TRACED, PUBLISHED, SETTLED), its stand-in and clients as `load` says."""
     if PUBLISHED not in layers:
-        return await _measure(ctx, layers, seconds, rounds, answer_after, UNPUBLISHED)
+        return await _measure(ctx, layers, seconds, rounds, load, UNPUBLISHED)
     async with ctx.topics() as (topic,):
-        return await _measure(ctx, layers, seconds, rounds, answer_after, topic)
+        return await _measure(ctx, layers, seconds, rounds, load, topic)
 
 
 async def _measure(
-    ctx: BenchContext, layers: set[str], seconds: float, rounds: int, answer_after: float, topic: str
+    ctx: BenchContext, layers: set[str], seconds: float, rounds: int, load: Load, topic: str
 ) -> Floor:
     tokens = await seed(ctx.database_url)
     ports = {"processor": free_port(), "server": free_port()}
     mode = "+".join(["server", *sorted(layers)])
+    settle = str(load.settle_after) if SETTLED in layers else UNSETTLED
     procs = {
         role: await asyncio.create_subprocess_exec(
             sys.executable,
@@ -334,7 +474,7 @@ async def _measure(
             topic,
         )
         for role, arg in (
-            ("processor", f"processor+{answer_after}"),
+            ("processor", f"processor+{load.answer_after}+{settle}"),
             ("server", mode),
         )
     }
@@ -343,18 +483,22 @@ async def _measure(
             await started(port)
         url = f"http://127.0.0.1:{ports['server']}"
         make = card_payment(tokens, StandInCards())  # figure 6's payment
-        await closed_loop(url, CLIENTS, 3, make, 202)
+        await closed_loop(url, load.clients, 3, make, 202)
+        if SETTLED in layers:  # the warm-up's settlements are not the first round's
+            await all_settled(ctx.database_url, PUBLISHED in layers)
         cpus: list[float] = []
         rates: list[float] = []
         for _ in range(rounds):
             before = cpu_seconds(procs["server"].pid)
-            load = await closed_loop(url, CLIENTS, seconds, make, 202)
-            if load.unexpected:  # a request that did not do the whole work would lower the floor
-                raise RuntimeError(f"{mode}: {load.unexpected:,} answers other than 202: {load.statuses}")
-            cpus.append((cpu_seconds(procs["server"].pid) - before) * 1000 / len(load.latencies_ms))
-            rates.append(load.rate)
-            print(f"{mode}: {load.rate:,.0f} req/s, {cpus[-1]:.2f} ms CPU/request")
-        print(f"{mode}: median {statistics.median(cpus):.2f} ms CPU/request")
+            paid = await closed_loop(url, load.clients, seconds, make, 202)
+            if paid.unexpected:  # a request that did not do the whole work would lower the floor
+                raise RuntimeError(f"{mode}: {paid.unexpected:,} answers other than 202: {paid.statuses}")
+            if SETTLED in layers:
+                await all_settled(ctx.database_url, PUBLISHED in layers)
+            cpus.append((cpu_seconds(procs["server"].pid) - before) * 1000 / len(paid.latencies_ms))
+            rates.append(paid.rate)
+            print(f"{mode}: {paid.rate:,.0f} req/s, {cpus[-1]:.2f} ms CPU/payment")
+        print(f"{mode}: median {statistics.median(cpus):.2f} ms CPU/payment")
         if PUBLISHED in layers:
             print(f"{mode}: {await all_published(ctx.database_url)}")
         return Floor(cpus, rates)
@@ -363,6 +507,29 @@ async def _measure(
             proc.terminate()
             await proc.wait()
         await drop_schemas(ctx.database_url, [SCHEMA])
+
+
+async def all_settled(database_url: str, published: bool, wait_seconds: float = SETTLE_WAIT_SECONDS) -> None:
+    """Every payment so far settled (its PaymentProcessed recorded) and, when `published`, every event
+    published: the round's CPU is counted until then, as figure 8 counts link-service's."""
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": SCHEMA})
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            payments, settled, unpublished = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM attempts), (SELECT count(*) FROM events WHERE version = 2),"
+                " (SELECT count(*) FROM outbox)"
+            )
+            if settled >= payments and not (published and unpublished):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{payments - settled:,} of {payments:,} payments not settled, {unpublished:,} events"
+                    f" unpublished after {wait_seconds:.0f} s"
+                )
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
 
 
 async def all_published(database_url: str, wait_seconds: float = PUBLISH_WAIT_SECONDS) -> str:
@@ -383,9 +550,11 @@ async def all_published(database_url: str, wait_seconds: float = PUBLISH_WAIT_SE
 
 def serve(mode: str, processor_port: int, server_port: int, schema: str, topic: str) -> None:
     if mode.startswith("processor"):
-        answer_after = float(mode.removeprefix("processor+"))
+        _, answer_after, settle_after = mode.split("+")
+        webhook_url = f"http://127.0.0.1:{server_port}{WEBHOOK_PATH}"
+        settlements = None if settle_after == UNSETTLED else Settlements(webhook_url, float(settle_after))
         web.run_app(
-            processor_app(answer_after),
+            processor_app(float(answer_after), settlements),
             host="127.0.0.1",
             port=processor_port,
             print=None,
@@ -423,15 +592,25 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.pay_floor", description=__doc__.split("\n\n")[0])
     parser.add_argument(f"--{TRACED}", action="store_true", help="the services' tracing added")
     parser.add_argument(f"--{PUBLISHED}", action="store_true", help="the event published by a bare relay")
+    parser.add_argument(f"--{SETTLED}", action="store_true", help="each charge settled by a webhook")
     parser.add_argument(
         "--answer-after", type=float, default=0.0, metavar="SECONDS", help="the stand-in's delay per charge"
     )
+    parser.add_argument(
+        "--settle-after",
+        type=float,
+        default=SETTLE_AFTER_SECONDS,
+        metavar="SECONDS",
+        help="the stand-in's settlement delay after its answer",
+    )
+    parser.add_argument("--clients", type=int, default=CLIENTS, help="closed-loop clients")
     parser.add_argument("seconds", nargs="?", type=float, default=20.0, help="length of a round")
     parser.add_argument("rounds", nargs="?", type=int, default=3)
     args = parser.parse_args(argv)
-    layers = {layer for layer in (TRACED, PUBLISHED) if getattr(args, layer)}
+    layers = {layer for layer in (TRACED, PUBLISHED, SETTLED) if getattr(args, layer)}
     ctx = BenchContext(quick=False, out_dir=Path.cwd())
-    uvloop.run(measure(ctx, layers, args.seconds, args.rounds, args.answer_after))
+    load = Load(args.answer_after, args.settle_after, args.clients)
+    uvloop.run(measure(ctx, layers, args.seconds, args.rounds, load))
 
 
 if __name__ == "__main__":

@@ -207,7 +207,7 @@ async def run(ctx: BenchContext) -> FigureResult:
     # so the floor runs at link-service's rate.
     answer_after = CLIENTS / rate(results[(AS_IS, PAY)])
     with ctx.step(f"the POST's floor, {count} round(s) of {seconds} s"):
-        floor = await pay_floor.measure(ctx, FLOOR_LAYERS, seconds, count, answer_after)
+        floor = await pay_floor.measure(ctx, FLOOR_LAYERS, seconds, count, pay_floor.Load(answer_after))
     return FigureResult(
         baseline=f"{HEALTHZ} of the same process, same {CLIENTS} clients ([vs {BARE}]: the framework alone)",
         rows=[*rows_of(AS_IS, results), floor_row(results[(AS_IS, PAY)], floor)],
