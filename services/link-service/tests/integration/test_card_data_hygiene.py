@@ -1,7 +1,7 @@
 """After a scripted run with the test cards and accounts (tokenized at the sandbox processor, paid through the
 JSON API, and raw card bodies refused), no table of the service or of the sandbox processor, no captured log
-line, no line of the processor process's own log and no Kafka record holds a card number, CVC or bank
-account/routing number, and nothing holds a link token or what rebuilds one."""
+line, no line of the processor process's own log, no span and no Kafka record holds a card number, CVC or
+bank account/routing number, and nothing holds a link token or what rebuilds one."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 import asyncpg
+from opentelemetry.sdk.trace import ReadableSpan
 
 from link_service.tokens import LinkTokens
 from paylinks_events import Topic
@@ -49,13 +50,19 @@ async def schema_dump(schema: str) -> str:
         await conn.close()
 
 
+def span_text(span: ReadableSpan) -> str:
+    """What a trace backend would keep of a span: its name, attributes and events."""
+    events = [(event.name, dict(event.attributes or {})) for event in span.events]
+    return f"{span.name} {dict(span.attributes or {})} {events}"
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace") + " " + value.hex()
     return str(value)
 
 
-async def test_no_card_or_bank_number_anywhere_after_a_scripted_run(service, caplog, capfd) -> None:
+async def test_no_card_or_bank_number_anywhere_after_a_scripted_run(service, caplog, capfd, spans) -> None:
     caplog.set_level(logging.DEBUG)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the TEST client's request lines carry the token
     async with TopicWatcher(Topic.PAYMENT) as payments, TopicWatcher(Topic.LINK) as links:
@@ -68,22 +75,27 @@ async def test_no_card_or_bank_number_anywhere_after_a_scripted_run(service, cap
     dump = await schema_dump(service.settings.db_schema)
     captured = capfd.readouterr()
     logs = "\n".join([caplog.text, captured.out, captured.err])
+    traced = "\n".join(span_text(span) for span in spans.get_finished_spans())
+    assert "/v1/pay/" in traced  # the pay requests' server spans were read
     assert "4242" in kafka
     assert "payment_id" in dump
     for secret in SECRETS:
         assert secret not in kafka, secret
         assert secret not in dump, secret
         assert secret not in logs, secret
+        assert secret not in traced, secret
     # Contract v2: no record, log line (the producer's DEBUG dumps included) or table holds a live token.
     assert not [r.getMessage() for r in caplog.records if token in r.getMessage()]
     assert token not in captured.out + captured.err
     assert token not in dump
     assert token not in kafka
+    assert token not in traced  # the server span's URL attributes carry the path with the token redacted
     # Nor what rebuilds it: the link's seed (token = HMAC(key, seed)) stays in its row, unpublished, unlogged.
     seed = await link_seed(service.settings.db_schema, token)
     for form in seed_forms(seed):
         assert form not in kafka, form
         assert form not in logs, form
+        assert form not in traced, form
     # The processor's side, the one the numbers are sent to: its tables and its own log lines keep none.
     assert service.sandbox.log_path is not None
     processor_logs = service.sandbox.log_path.read_text()
