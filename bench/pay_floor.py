@@ -23,8 +23,8 @@ and its outbox row in one statement (published too, with `--published`). A round
 payment of it is settled (and published), and its CPU is per payment over that whole span.
 
 The processor is a stand-in process answering every charge at once, or after `--answer-after` (its CPU is
-not counted); the load is
-figure 6's client, 64 connections in a closed loop; printed per round: the server's CPU per request.
+not counted); the load is figure 6's client, 64 connections (or `--clients`) in a closed loop; printed per
+round: the server's CPU per request (per payment all in, settled).
 
     PYTHONPATH=. deploy/local/with-infra.sh .venv/bin/python -m bench.pay_floor [--traced] [--published] \
         [--settled] [--answer-after=SECONDS] [--settle-after=SECONDS] [--clients=N] [SECONDS ROUNDS]
