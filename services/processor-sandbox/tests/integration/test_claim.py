@@ -1,8 +1,11 @@
-"""The webhook claim: which webhook goes next, and that finding it stays cheap behind a backlog even when the
-table's statistics say nothing is open (the state a long-running sandbox's last ANALYZE leaves)."""
+"""The webhook claim: which webhook goes next (as a receiver sees it, through the workers' `deliver_next`),
+that a webhook being delivered is not claimed again, and that finding the next stays cheap behind a backlog
+even when the table's statistics say nothing is open (the state a long-running sandbox's last ANALYZE
+leaves)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -13,18 +16,24 @@ import httpx
 import pytest
 
 from paylinks_runtime.db import open_database
-from paylinks_runtime.testing import drop_schema
+from paylinks_runtime.testing import drop_schema, eventually
 from processor_sandbox.config import Settings
 from processor_sandbox.runtime import MIGRATIONS
-from processor_sandbox.testing import sandbox_settings
+from processor_sandbox.testing import WebhookRecorder, sandbox_settings
 from processor_sandbox.webhook_delivery import NEXT_DUE, WebhookDelivery
 
 BACKLOG = 2_000
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return sandbox_settings("http://127.0.0.1:9/webhooks")  # its own schema; nothing is delivered here
+async def recorder() -> AsyncIterator[WebhookRecorder]:
+    async with WebhookRecorder.serving() as recorder:
+        yield recorder
+
+
+@pytest.fixture
+def settings(recorder: WebhookRecorder) -> Settings:
+    return sandbox_settings(recorder.url)  # its own schema
 
 
 @pytest.fixture
@@ -41,41 +50,58 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest.fixture
 async def delivery(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebhookDelivery]:
-    """The workers' delivery: only its claim is used."""
+    """What each worker runs: claim the next due webhook, deliver it, record the answer."""
     async with httpx.AsyncClient() as client:
         yield WebhookDelivery(pool, client, settings)
 
 
-async def add(conn: asyncpg.Connection, key: str, *, attempts: int = 0, due: bool = True) -> int:
-    seq: int = await conn.fetchval(
+async def add(conn: asyncpg.Connection, key: str, *, attempts: int = 0, due: bool = True) -> str:
+    """A webhook queued for `key`; not `due`, it waits an hour (a lease, or a retry's wait). Its id."""
+    event_id = f"evt_{uuid.uuid4().hex}"
+    body = json.dumps({"id": event_id, "type": "payment.succeeded", "created": 0, "data": {}})
+    await conn.execute(
         "INSERT INTO webhooks (id, ordering_key, type, body, attempts, next_attempt_at)"
-        " VALUES ($1, $2, 'payment.succeeded', '{}', $3, now() + make_interval(hours => $4)) RETURNING seq",
-        f"evt_{uuid.uuid4().hex}",
+        " VALUES ($1, $2, 'payment.succeeded', $3, $4, now() + make_interval(hours => $5))",
+        event_id,
         key,
+        body,
         attempts,
         0 if due else 1,
     )
-    return seq
+    return event_id
 
 
-async def claim(delivery: WebhookDelivery) -> int | None:
-    claimed = await delivery._claim()
-    return None if claimed is None else int(claimed["seq"])
+def delivered(recorder: WebhookRecorder) -> list[str]:
+    return [d.event["id"] for d in recorder.deliveries]
 
 
 async def test_a_webhook_waits_for_its_key_s_first_delivery_but_not_for_its_retries(
-    delivery: WebhookDelivery, pool: asyncpg.Pool
+    delivery: WebhookDelivery, pool: asyncpg.Pool, recorder: WebhookRecorder
 ) -> None:
     async with pool.acquire() as conn:
         await add(conn, "pay_a", due=False)  # claimed by a worker: its first attempt is under way
-        blocked = await add(conn, "pay_a")
+        await add(conn, "pay_a")  # the oldest due webhook: an oldest-first claim would take it
         await add(conn, "pay_b", attempts=2, due=False)  # attempted, failed, waiting for its retry
         free = await add(conn, "pay_b")
         after = await add(conn, "pay_c")
-    assert await claim(delivery) == free
-    assert await claim(delivery) == after  # the claimed one is leased, so the next claim skips it
-    assert await claim(delivery) is None
-    assert blocked < free
+    while await delivery.deliver_next():
+        pass
+    assert delivered(recorder) == [free, after]
+
+
+async def test_a_webhook_being_delivered_is_not_claimed_by_another_worker(
+    delivery: WebhookDelivery, pool: asyncpg.Pool, recorder: WebhookRecorder
+) -> None:
+    async with pool.acquire() as conn:
+        first = await add(conn, "pay_a")
+        second = await add(conn, "pay_b")
+    recorder.delay = lambda event: 1.0 if event["id"] == first else 0.0  # a slow answer to the first
+    slow = asyncio.create_task(delivery.deliver_next())
+    await eventually(lambda: recorder.in_flight == 1)
+    assert await delivery.deliver_next()  # another worker, while the first is being delivered
+    assert await slow
+    assert not await delivery.deliver_next()
+    assert delivered(recorder) == [second, first]
 
 
 def plan_nodes(plan: Any) -> list[dict[str, Any]]:
