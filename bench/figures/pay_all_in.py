@@ -198,6 +198,7 @@ async def payments(
         "statuses": dict(paid.statuses),
         "latency_ms": latencies.summary(),
         "cpu_seconds": {s: cpu_after[s] - cpu_before[s] for s in cpu_after},
+        "all_in_cpu_ms_per_payment": ours,
         "settlement_seconds_after_last_payment": lag,
         "payment_ids": len(ids),
         "card_tokens_made_on_the_spot": cards.made_on_the_spot,
@@ -236,7 +237,7 @@ async def refunds(
     return rows, {"statuses": dict(done.statuses), "latency_ms": Latencies(done.latencies_ms).summary()}
 
 
-async def floor(ctx: BenchContext, payments_per_s: float) -> tuple[Measurement, dict[str, Any]]:
+async def floor(ctx: BenchContext, payments_per_s: float) -> tuple[float, dict[str, Any]]:
     """The all-in floor at link-service's rate: the stand-in answers each charge after the POST's mean
     latency in this run (Little's law for a closed loop of CLIENTS)."""
     load = pay_floor.Load(CLIENTS / payments_per_s, clients=CLIENTS)
@@ -261,7 +262,7 @@ async def run(ctx: BenchContext) -> FigureResult:
     floor_ms, floor_data = await floor(ctx, paid["payments"]["payments_per_s"])
     all_in = Measurement(
         "payment all in: link-service CPU per payment [vs its floor]",
-        pay_rows[0].value,
+        paid["payments"]["all_in_cpu_ms_per_payment"],
         "ms",
         floor_ms,
         (ALL_IN_GOAL,),
