@@ -18,8 +18,9 @@ with `--traced`, a producer span per record, as the services' relay makes).
 `--settled` adds what the rest of a payment costs the server (figure 8's all in): the stand-in settles each
 charge `--settle-after` seconds after answering it by a signed `payment.succeeded` webhook, as the sandbox
 does (4 delivery workers), and the server records it: the signature checked on the raw body, the body
-validated by pydantic, the payment's received event read, then the webhook id, the PaymentProcessed event
-and its outbox row in one statement (published too, with `--published`). A round then lasts until every
+validated by pydantic, the payment's received event read, then the webhook id, the settlement's two events
+(PaymentProcessed, and FeeCharged for its processing fee, as link-service records them) and their outbox
+rows in one statement (published too, with `--published`). A round then lasts until every
 payment of it is settled (and published), and its CPU is per payment over that whole span.
 
 The processor is a stand-in process answering every charge at once, or after `--answer-after` (its CPU is
@@ -45,6 +46,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -103,15 +105,21 @@ WITH received AS (
 INSERT INTO outbox (stream_id, headers, payload) SELECT stream_id, $3::jsonb, $2::jsonb FROM event
 RETURNING true
 """
-# A webhook's id recorded once; the first delivery alone records the event and its outbox row.
+# A webhook's id recorded once; the first delivery alone records the settlement's two events (the payment
+# processed, and its processing fee charged to the operating account, as link-service records them) and
+# their outbox rows.
 SETTLE = """
 WITH first AS (
     INSERT INTO webhooks (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true
 ), event AS (
     INSERT INTO events (stream_id, version, type, data)
-    SELECT $2, 2, 'PaymentProcessed', $3::jsonb WHERE EXISTS (SELECT FROM first) RETURNING stream_id
+    SELECT $2, version, type, data
+    FROM (VALUES (2, 'PaymentProcessed', $3::jsonb), (3, 'FeeCharged', $4::jsonb)) AS e (version, type, data)
+    WHERE EXISTS (SELECT FROM first)
+    RETURNING stream_id, version, data
 )
-INSERT INTO outbox (stream_id, headers, payload) SELECT stream_id, $4::jsonb, $3::jsonb FROM event
+INSERT INTO outbox (stream_id, headers, payload)
+SELECT stream_id, CASE version WHEN 2 THEN $5::jsonb ELSE $6::jsonb END, data FROM event ORDER BY version
 RETURNING true
 """
 
@@ -307,16 +315,40 @@ def create_app(
             )
             if received is None:
                 raise HTTPException(409, "before its charge's answer")  # the stand-in delivers it again
-            event = {**json.loads(received), **webhook.data.model_dump()}
-            headers = {"ce_id": str(uuid.uuid4()), "ce_type": "PaymentProcessed"}
+            processed, fee = settlement(json.loads(received), webhook.data)
             applied = await conn.fetchval(
-                SETTLE, webhook.id, payment_id, json.dumps(event), json.dumps(headers)
+                SETTLE,
+                webhook.id,
+                payment_id,
+                json.dumps(processed),
+                json.dumps(fee),
+                json.dumps({"ce_id": str(uuid.uuid4()), "ce_type": "PaymentProcessed"}),
+                json.dumps({"ce_id": str(uuid.uuid4()), "ce_type": "FeeCharged"}),
             )
         if applied and parts.committed is not None:
             parts.committed.set()
         return WebhookAck(result="applied" if applied else "ignored")
 
     return app
+
+
+def settlement(
+    received: dict[str, object], succeeded: Succeeded
+) -> tuple[dict[str, object], dict[str, object]]:
+    """The settlement's events, built from the received one: the payment processed, and its fee charged."""
+    now = datetime.now(UTC).isoformat()
+    processed = {**received, "fee": succeeded.fee, "processed_at": now}
+    fee = {
+        "fee_id": succeeded.fee_id,
+        "firm_id": received["firm_id"],
+        "payment_id": succeeded.payment_id,
+        "kind": "processing",
+        "amount": succeeded.fee,
+        "currency": received["currency"],
+        "bank_account_id": succeeded.fee_bank_account_id,
+        "charged_at": now,
+    }
+    return processed, fee
 
 
 class Settlements:
