@@ -38,7 +38,7 @@ infra-status:
 lint: $(VENV)/.synced ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy --strict libs/*/src services/*/src
+	$(VENV)/bin/mypy --strict libs/*/src services/*/src bench
 
 format: $(VENV)/.synced
 	$(VENV)/bin/ruff format .

@@ -6,7 +6,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from paylinks_events import Envelope, Event, KafkaRecord, PaymentProcessed, PaymentReceived, to_record
 from paylinks_runtime.aggregate import Aggregate
@@ -24,8 +24,12 @@ def routed(cls: type[E], topic: str) -> type[E]:
     Same type name, fields and encoding, so the runtime writes byte-for-byte the rows and records it
     writes in production, and a consumer decodes them as the contract's type; only the topic differs.
     """
-    # Unregistered: the contract's type stays the one its name decodes to.
-    return type(cls)(cls.__name__, (cls,), {"topic": topic, "__module__": __name__}, register=False)
+    # Unregistered: the contract's type stays the one its name decodes to. Made by the events' own metaclass,
+    # which takes `register`; mypy cannot follow a call of `type(cls)`, hence the cast.
+    metaclass: Any = type(cls)
+    return cast(
+        "type[E]", metaclass(cls.__name__, (cls,), {"topic": topic, "__module__": __name__}, register=False)
+    )
 
 
 def routed_to(topic: str) -> type[PaymentReceived]:

@@ -48,7 +48,7 @@ class AckClock:
         self.failures = 0
 
     async def send(self, topic: str, **kwargs: Any) -> asyncio.Future[Any]:
-        future = await self._producer.send(topic, **kwargs)
+        future: asyncio.Future[Any] = await self._producer.send(topic, **kwargs)
         ce_id = dict(kwargs["headers"])["ce_id"].decode()
         future.add_done_callback(lambda f: self._note(ce_id, f))
         return future
@@ -164,7 +164,10 @@ async def relay_drain_rate(ctx: BenchContext, topic: str, count: int) -> float:
 
 
 async def send_one(producer: AIOKafkaProducer, record: KafkaRecord) -> asyncio.Future[Any]:
-    return await producer.send(record.topic, value=record.value, key=record.key, headers=record.headers)
+    sent: asyncio.Future[Any] = await producer.send(
+        record.topic, value=record.value, key=record.key, headers=record.headers
+    )
+    return sent
 
 
 async def bare_latency(ctx: BenchContext, topic: str, seconds: int) -> Latencies:
