@@ -101,7 +101,7 @@ async def test_a_webhook_being_delivered_is_not_claimed_by_another_worker(
     assert await delivery.deliver_next()  # another worker, while the first is being delivered
     assert await slow
     assert not await delivery.deliver_next()
-    assert delivered(recorder) == [second, first]
+    assert sorted(delivered(recorder)) == sorted([first, second])  # each once, whichever answer came first
 
 
 def plan_nodes(plan: Any) -> list[dict[str, Any]]:
