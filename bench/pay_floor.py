@@ -28,7 +28,8 @@ not counted); the load is figure 6's client, 64 connections (or `--clients`) in 
 round: the server's CPU per request (per payment all in, settled).
 
     PYTHONPATH=. deploy/local/with-infra.sh .venv/bin/python -m bench.pay_floor [--traced] [--published] \
-        [--settled] [--answer-after=SECONDS] [--settle-after=SECONDS] [--clients=N] [SECONDS ROUNDS]
+        [--settled] [--answer-after=SECONDS] [--settle-after=SECONDS] [--clients=N] [--rate=PER_SECOND] \
+        [SECONDS ROUNDS]
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ from opentelemetry.trace import Span
 from pydantic import BaseModel, EmailStr
 
 from bench.context import BenchContext
-from bench.figures.pay_load import card_payment, closed_loop, cpu_seconds, drop_schemas
+from bench.figures.pay_load import LoadResult, card_payment, closed_loop, cpu_seconds, drop_schemas
 from paylinks_devstack.stack import free_port
 from paylinks_runtime import kafka_spans, webhook_signature
 from paylinks_runtime.db import create_pool
@@ -84,6 +85,9 @@ WEBHOOK_SECRET = "pay-floor-webhook-secret"  # noqa: S105 - the bench's own, kno
 WEBHOOK_TOLERANCE_SECONDS = 300  # link-service's default
 UNPUBLISHED = "-"  # the topic argument of a server that publishes nothing
 UNSETTLED = "none"  # the settlement delay argument of a stand-in that settles nothing
+ANSWER_DELAY_PATH = "/v1/stand-in/answer-after"
+WARM_UP_SECONDS = 3.0
+RATE_STEPS = 2  # warm-ups the answer delay is corrected after: the first runs on a cold server, faster later
 TABLES = """
 CREATE TABLE links (token_hash bytea PRIMARY KEY, link_id text NOT NULL, firm_id text NOT NULL,
                     bank_account_id text NOT NULL, fee_account text NOT NULL, currency text NOT NULL);
@@ -393,8 +397,15 @@ class Settlements:
         return answer.status == 200
 
 
-def processor_app(answer_after: float, settlements: Settlements | None) -> web.Application:
-    """The stand-in processor. Answering each charge `answer_after` later (no CPU spent waiting), it lets the
+@dataclass
+class AnswerDelay:
+    """How long the stand-in waits before answering a charge; the driver may set it (ANSWER_DELAY_PATH)."""
+
+    seconds: float
+
+
+def processor_app(delay: AnswerDelay, settlements: Settlements | None) -> web.Application:
+    """The stand-in processor. Answering each charge `delay` later (no CPU spent waiting), it lets the
     server run at the rate the sandbox allows link-service (figure 6: 64 clients at ~200 req/s, a POST's
     ~0.3 s almost all the sandbox's): the server's per-request share of the loop's wake-ups and of each
     relay batch is then as figure 6's, not as at ~1,000 req/s. With `settlements`, each charge answered is
@@ -402,7 +413,7 @@ def processor_app(answer_after: float, settlements: Settlements | None) -> web.A
 
     async def charge(request: web.Request) -> web.Response:
         body = await request.json()
-        await asyncio.sleep(answer_after)
+        await asyncio.sleep(delay.seconds)
         if settlements is not None:
             settlements.schedule(body)
         return web.json_response({"id": f"ch_{uuid.uuid4().hex}", "status": "succeeded", **body})
@@ -418,8 +429,13 @@ def processor_app(answer_after: float, settlements: Settlements | None) -> web.A
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
+    async def set_delay(request: web.Request) -> web.Response:
+        delay.seconds = float((await request.json())["seconds"])
+        return web.json_response({"seconds": delay.seconds})
+
     app = web.Application()
     app.router.add_post("/v1/charges", charge)
+    app.router.add_put(ANSWER_DELAY_PATH, set_delay)
     app.cleanup_ctx.append(delivering)
     return app
 
@@ -463,19 +479,25 @@ async def started(port: int) -> None:
 
 @dataclass(frozen=True)
 class Floor:
-    """Each round's server CPU per request (per payment all in, when settled) and requests/s."""
+    """Each round's server CPU per request (per payment all in, when settled) and requests/s, and the
+    stand-in's answer delay they ran with."""
 
     cpu_ms_per_request: list[float]
     requests_per_s: list[float]
+    answer_after: float
 
 
 @dataclass(frozen=True)
 class Load:
-    """How the floor is driven: the stand-in's delays and the closed loop's clients."""
+    """How the floor is driven: the stand-in's delays and the closed loop's clients. With a `rate`, the answer
+    delay is set after the warm-up so that the closed loop runs at that many requests a second: what the
+    floor costs per request depends on the rate (the loop's wake-ups, the relay's batches), so it is
+    measured at the rate of the service it stands beside."""
 
     answer_after: float = 0.0
     settle_after: float = SETTLE_AFTER_SECONDS
     clients: int = CLIENTS
+    rate: float | None = None
 
 
 async def measure(
@@ -515,7 +537,11 @@ async def _measure(
             await started(port)
         url = f"http://127.0.0.1:{ports['server']}"
         make = card_payment(tokens, StandInCards())  # figure 6's payment
-        await closed_loop(url, load.clients, 3, make, 202)
+        warm_up = await closed_loop(url, load.clients, WARM_UP_SECONDS, make, 202)
+        answer_after = load.answer_after
+        for _ in range(RATE_STEPS if load.rate is not None else 0):
+            answer_after = await hold_to_rate(ports["processor"], load, answer_after, warm_up)
+            warm_up = await closed_loop(url, load.clients, WARM_UP_SECONDS, make, 202)
         if SETTLED in layers:  # the warm-up's settlements are not the first round's
             await all_settled(ctx.database_url, PUBLISHED in layers)
         cpus: list[float] = []
@@ -533,12 +559,29 @@ async def _measure(
         print(f"{mode}: median {statistics.median(cpus):.2f} ms CPU/payment")
         if PUBLISHED in layers:
             print(f"{mode}: {await all_published(ctx.database_url)}")
-        return Floor(cpus, rates)
+        return Floor(cpus, rates, answer_after)
     finally:
         for proc in procs.values():
             proc.terminate()
             await proc.wait()
         await drop_schemas(ctx.database_url, [SCHEMA])
+
+
+async def hold_to_rate(processor_port: int, load: Load, answer_after: float, warm_up: LoadResult) -> float:
+    """Set the stand-in's answer delay so that the closed loop runs at `load.rate`. Each client's cycle (its
+    request's answer delay, the server's own time and its own) lasts clients / rate (Little's law); the
+    warm-up measured that cycle at `answer_after`, so the delay moves by the difference. Returns the delay
+    set."""
+    assert load.rate is not None
+    answer_after = max(0.0, answer_after + load.clients / load.rate - load.clients / warm_up.rate)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.put(
+            f"http://127.0.0.1:{processor_port}{ANSWER_DELAY_PATH}", json={"seconds": answer_after}
+        ) as set_to,
+    ):
+        set_to.raise_for_status()
+    return answer_after
 
 
 async def all_settled(database_url: str, published: bool, wait_seconds: float = SETTLE_WAIT_SECONDS) -> None:
@@ -586,7 +629,7 @@ def serve(mode: str, processor_port: int, server_port: int, schema: str, topic: 
         webhook_url = f"http://127.0.0.1:{server_port}{WEBHOOK_PATH}"
         settlements = None if settle_after == UNSETTLED else Settlements(webhook_url, float(settle_after))
         web.run_app(
-            processor_app(float(answer_after), settlements),
+            processor_app(AnswerDelay(float(answer_after)), settlements),
             host="127.0.0.1",
             port=processor_port,
             print=None,
@@ -636,12 +679,15 @@ def main(argv: list[str]) -> None:
         help="the stand-in's settlement delay after its answer",
     )
     parser.add_argument("--clients", type=int, default=CLIENTS, help="closed-loop clients")
+    parser.add_argument(
+        "--rate", type=float, help="requests/s to hold the floor to (the answer delay set after the warm-up)"
+    )
     parser.add_argument("seconds", nargs="?", type=float, default=20.0, help="length of a round")
     parser.add_argument("rounds", nargs="?", type=int, default=3)
     args = parser.parse_args(argv)
     layers = {layer for layer in (TRACED, PUBLISHED, SETTLED) if getattr(args, layer)}
     ctx = BenchContext(quick=False, out_dir=Path.cwd())
-    load = Load(args.answer_after, args.settle_after, args.clients)
+    load = Load(args.answer_after, args.settle_after, args.clients, args.rate)
     uvloop.run(measure(ctx, layers, args.seconds, args.rounds, load))
 
 
