@@ -68,6 +68,7 @@ from paylinks_runtime import kafka_spans, webhook_signature
 from paylinks_runtime.db import create_pool
 from paylinks_runtime.kafka import make_producer
 from paylinks_runtime.tracing import trace_headers
+from processor_sandbox.fees import processing_fee
 
 LINKS = 256
 CLIENTS = 64
@@ -126,6 +127,13 @@ INSERT INTO outbox (stream_id, headers, payload)
 SELECT stream_id, CASE version WHEN 2 THEN $5::jsonb ELSE $6::jsonb END, data FROM event ORDER BY version
 RETURNING true
 """
+
+
+# What the POST's floor does, for the figures' notes.
+POST_WORK = (
+    "FastAPI on uvicorn validating the same body, the token looked up, the attempt recorded, a stand-in"
+    " processor called over aiohttp, the answer, event and outbox row recorded in one statement"
+)
 
 
 class Payer(BaseModel):
@@ -368,7 +376,7 @@ class Settlements:
         data = {  # the sandbox's payment.succeeded data for a card charge
             "firm_id": charge["firm_id"],
             "payment_id": charge["payment_id"],
-            "fee": int(charge["amount"]) * 29 // 1000 + 30,
+            "fee": processing_fee("card", int(charge["amount"])),
             "fee_id": f"fee_{uuid.uuid4().hex}",
             "fee_bank_account_id": charge["fee_bank_account_id"],
             "method": "card",
@@ -499,6 +507,12 @@ class Load:
     clients: int = CLIENTS
     rate: float | None = None
 
+    @classmethod
+    def held_to(cls, rate: float, clients: int = CLIENTS) -> Load:
+        """Held to `rate`, starting from the delay that rate would take if the server cost no time (Little's
+        law for a closed loop: each client's cycle lasts clients / rate)."""
+        return cls(answer_after=clients / rate, clients=clients, rate=rate)
+
 
 async def measure(
     ctx: BenchContext, layers: set[str], seconds: float, rounds: int, load: Load = Load()
@@ -543,7 +557,7 @@ async def _measure(
             answer_after = await hold_to_rate(ports["processor"], load, answer_after, warm_up)
             warm_up = await closed_loop(url, load.clients, WARM_UP_SECONDS, make, 202)
         if SETTLED in layers:  # the warm-up's settlements are not the first round's
-            await all_settled(ctx.database_url, PUBLISHED in layers)
+            await drained(ctx.database_url, settled=True, published=PUBLISHED in layers)
         cpus: list[float] = []
         rates: list[float] = []
         for _ in range(rounds):
@@ -552,13 +566,16 @@ async def _measure(
             if paid.unexpected:  # a request that did not do the whole work would lower the floor
                 raise RuntimeError(f"{mode}: {paid.unexpected:,} answers other than 202: {paid.statuses}")
             if SETTLED in layers:
-                await all_settled(ctx.database_url, PUBLISHED in layers)
+                await drained(ctx.database_url, settled=True, published=PUBLISHED in layers)
             cpus.append((cpu_seconds(procs["server"].pid) - before) * 1000 / len(paid.latencies_ms))
             rates.append(paid.rate)
             print(f"{mode}: {paid.rate:,.0f} req/s, {cpus[-1]:.2f} ms CPU/payment")
         print(f"{mode}: median {statistics.median(cpus):.2f} ms CPU/payment")
         if PUBLISHED in layers:
-            print(f"{mode}: {await all_published(ctx.database_url)}")
+            payments = await drained(
+                ctx.database_url, settled=False, published=True, wait_seconds=PUBLISH_WAIT_SECONDS
+            )
+            print(f"{mode}: every one of {payments:,} payments' events published")
         return Floor(cpus, rates, answer_after)
     finally:
         for proc in procs.values():
@@ -584,43 +601,33 @@ async def hold_to_rate(processor_port: int, load: Load, answer_after: float, war
     return answer_after
 
 
-async def all_settled(database_url: str, published: bool, wait_seconds: float = SETTLE_WAIT_SECONDS) -> None:
-    """Every payment so far settled (its PaymentProcessed recorded) and, when `published`, every event
-    published: the round's CPU is counted until then, as figure 8 counts link-service's."""
+async def drained(
+    database_url: str, *, settled: bool, published: bool, wait_seconds: float = SETTLE_WAIT_SECONDS
+) -> int:
+    """Wait until every payment so far is settled (its PaymentProcessed recorded) when `settled`, and every
+    event published when `published`; the payments' count. A round's CPU is counted until then, as figure 8
+    counts link-service's; and a relay or a stand-in that fell behind (or did nothing) did less than the work
+    it stands for, so the floor it gave would be too low: past `wait_seconds`, that is an error."""
     conn = await asyncpg.connect(database_url, server_settings={"search_path": SCHEMA})
     try:
         deadline = time.monotonic() + wait_seconds
         while True:
-            payments, settled, unpublished = await conn.fetchrow(
+            payments, processed, unpublished = await conn.fetchrow(
                 "SELECT (SELECT count(*) FROM attempts), (SELECT count(*) FROM events WHERE version = 2),"
                 " (SELECT count(*) FROM outbox)"
             )
-            if settled >= payments and not (published and unpublished):
-                return
+            unsettled = payments - processed if settled else 0
+            left = unpublished if published else 0
+            if not unsettled and not left:
+                return int(payments)
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"{payments - settled:,} of {payments:,} payments not settled, {unpublished:,} events"
-                    f" unpublished after {wait_seconds:.0f} s"
+                    f"of {payments:,} payments, {unsettled:,} not settled and {left:,} events unpublished"
+                    f" after {wait_seconds:.0f} s"
                 )
             await asyncio.sleep(0.1)
     finally:
         await conn.close()
-
-
-async def all_published(database_url: str, wait_seconds: float = PUBLISH_WAIT_SECONDS) -> str:
-    """Every payment's event published, waited for a little: a relay that fell behind (or published
-    nothing) did less than the work it stands for, and the floor it gave would be too low."""
-    conn = await asyncpg.connect(database_url, server_settings={"search_path": SCHEMA})
-    try:
-        payments = await conn.fetchval("SELECT count(*) FROM attempts")
-        deadline = time.monotonic() + wait_seconds
-        while (left := await conn.fetchval("SELECT count(*) FROM outbox")) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-    finally:
-        await conn.close()
-    if left:
-        raise RuntimeError(f"the relay left {left:,} of {payments:,} payments' events unpublished")
-    return f"every one of {payments:,} payments' events published"
 
 
 def serve(mode: str, processor_port: int, server_port: int, schema: str, topic: str) -> None:

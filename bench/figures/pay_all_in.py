@@ -238,10 +238,8 @@ async def refunds(
 
 
 async def floor(ctx: BenchContext, payments_per_s: float) -> tuple[float, dict[str, Any]]:
-    """The all-in floor held to link-service's rate: the stand-in first answers each charge after the POST's
-    mean latency in this run (Little's law for a closed loop of CLIENTS), then after what brings the floor to
-    that rate."""
-    load = pay_floor.Load(CLIENTS / payments_per_s, clients=CLIENTS, rate=payments_per_s)
+    """The all-in floor, held to link-service's rate in this run."""
+    load = pay_floor.Load.held_to(payments_per_s, CLIENTS)
     seconds, rounds = ctx.size(10, 3), ctx.size(2, 1)
     with ctx.step(f"the all-in floor, {rounds} round(s) of {seconds} s"):
         measured = await pay_floor.measure(ctx, FLOOR_LAYERS, seconds, rounds, load)
@@ -284,9 +282,8 @@ async def run(ctx: BenchContext) -> FigureResult:
 def floor_note(data: dict[str, Any]) -> str:
     return (
         "[vs its floor]: bench/pay_floor.py in the same run, after the servers stopped: the POST's floor of"
-        " figure 6 (FastAPI on uvicorn validating the same body, the token looked up, the attempt recorded,"
-        " a stand-in processor called over aiohttp, the answer, event and outbox row recorded in one"
-        " statement) and each charge settled by the stand-in's signed payment.succeeded webhook"
+        f" figure 6 ({pay_floor.POST_WORK}) and each charge settled by the stand-in's signed"
+        " payment.succeeded webhook"
         f" {data['settle_after_s']:.0f} s after it ({pay_floor.WEBHOOK_WORKERS} delivery workers, as the"
         " sandbox's): its signature checked, its body validated, the received event read, the webhook id,"
         " PaymentProcessed and FeeCharged (its processing fee) and their outbox rows recorded in one"

@@ -203,12 +203,11 @@ async def run(ctx: BenchContext) -> FigureResult:
             results = await measure(running, seconds, warmup, count)
         cards = running[AS_IS].cards
         on_the_spot = cards.made_on_the_spot if cards else 0
-    # The floor is held to link-service's POST rate: its stand-in first answers after the POST's mean latency
-    # here (Little's law for a closed loop), then after what brings the floor to that rate.
-    service_rate = rate(results[(AS_IS, PAY)])
-    load = pay_floor.Load(CLIENTS / service_rate, rate=service_rate)
+    service_rate = rate(results[(AS_IS, PAY)])  # the floor is held to it
     with ctx.step(f"the POST's floor, {count} round(s) of {seconds} s"):
-        floor = await pay_floor.measure(ctx, FLOOR_LAYERS, seconds, count, load)
+        floor = await pay_floor.measure(
+            ctx, FLOOR_LAYERS, seconds, count, pay_floor.Load.held_to(service_rate, CLIENTS)
+        )
     return FigureResult(
         baseline=f"{HEALTHZ} of the same process, same {CLIENTS} clients ([vs {BARE}]: the framework alone)",
         rows=[*rows_of(AS_IS, results), floor_row(results[(AS_IS, PAY)], floor)],
@@ -238,10 +237,9 @@ async def run(ctx: BenchContext) -> FigureResult:
 
 def floor_note(service_rate: float, floor: pay_floor.Floor) -> str:
     return (
-        f"[vs its floor]: bench/pay_floor.py in the same run, after the servers stopped: FastAPI on uvicorn"
-        " validating the same body, the token looked up, the attempt recorded, a stand-in processor called"
-        " over aiohttp, the answer, event and outbox row recorded in one statement, the outbox published to"
-        " Kafka by a bare relay in the same process, with the services' tracing (a server span per request,"
+        "[vs its floor]: bench/pay_floor.py in the same run, after the servers stopped: "
+        f"{pay_floor.POST_WORK}, the outbox published to Kafka by a bare relay in the same process, with the"
+        " services' tracing (a server span per request,"
         " a producer span per record); the stand-in answers each charge after"
         f" {floor.answer_after * 1000:.0f} ms, set after a warm-up so that the floor runs at link-service's"
         " POST rate (per request, the loop's wake-ups and each relay batch cost more at a lower rate): it ran"
