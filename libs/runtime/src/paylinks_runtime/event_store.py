@@ -33,13 +33,15 @@ async def load_stream(conn: asyncpg.Connection, stream_id: str) -> list[StoredEv
         " WHERE stream_id = $1 ORDER BY version",
         stream_id,
     )
-    stored = []
-    for row in rows:
-        event = decode_event(row["event_type"], json.loads(row["data"]), row["schema_version"])
-        if event is None:
-            raise RuntimeError(f"stream {stream_id} holds unknown event type {row['event_type']}")
-        stored.append(StoredEvent(row["version"], str(row["event_id"]), event))
-    return stored
+    return [stored_event(stream_id, row) for row in rows]
+
+
+def stored_event(stream_id: str, row: asyncpg.Record) -> StoredEvent:
+    """One of the stream's events from a row of its version, event_id, event_type, schema_version and data."""
+    event = decode_event(row["event_type"], json.loads(row["data"]), row["schema_version"])
+    if event is None:
+        raise RuntimeError(f"stream {stream_id} holds unknown event type {row['event_type']}")
+    return StoredEvent(row["version"], str(row["event_id"]), event)
 
 
 # Events and their outbox rows in ONE statement (a data-modifying CTE always runs to completion): a

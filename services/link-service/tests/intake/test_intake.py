@@ -11,7 +11,7 @@ from link_service.commands.errors import PaymentDeclined
 from link_service.commands.processor_reports import record_report
 from link_service.processor.webhook_events import PaymentFailedData, Webhook
 from link_service.store import links
-from link_service.store.tables import report_writer
+from link_service.store.tables import PostgresReportLedger, report_writer
 from paylinks_runtime.aggregate import DomainError
 
 from .conftest import Desk, card, echeck
@@ -206,7 +206,10 @@ async def test_a_payment_accepted_counts_until_it_fails(desk: Desk) -> None:
     failed = Webhook(id=f"wh-{first}", type="payment.failed", data={})
     assert (
         await record_report(
-            report_writer(desk.writer), failed, PaymentFailedData(payment_id=first, reason="R01")
+            report_writer(desk.writer),
+            PostgresReportLedger(desk.writer),
+            failed,
+            PaymentFailedData(payment_id=first, reason="R01"),
         )
         == "applied"
     )

@@ -3,6 +3,7 @@ one effect per webhook id. The sandbox's own settlement is an hour away here, so
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -164,6 +165,26 @@ async def test_a_dispute_closed_before_it_opened_is_refused_until_it_has(service
         "FeeCharged",
         "DisputeClosed",
     ]
+
+
+async def test_reports_racing_on_one_payment_each_apply_once(service) -> None:
+    """Sent at once: three disputes of one payment all apply (a report whose save finds the payment moved is
+    decided again), and a webhook delivered twice applies once."""
+    _, payment_id = await received_payment(service)
+    await send(service, "payment.succeeded", payment_id, fee=40)
+
+    def dispute(n: int) -> bytes:
+        opened = {"amount": 100, "reason": "fraudulent", "evidence_due_by": "2026-12-20T00:00:00+00:00"}
+        return webhook(
+            payment_id, "dispute.created", dispute_id=f"dp-{n}", fee=1_500, fee_id=f"fee-{n}", **opened
+        )
+
+    twice = dispute(3)
+    bodies = [dispute(1), dispute(2), twice, twice]
+    answers = await asyncio.gather(*(post(service, body, signed(service, body)) for body in bodies))
+    assert sorted(a.json()["result"] for a in answers) == ["applied"] * 3 + ["ignored"]
+    events = await payment_events(service, payment_id)
+    assert (events.count("PaymentDisputed"), events.count("FeeCharged")) == (3, 4)
 
 
 async def test_a_report_on_a_charge_still_being_recorded_is_409(service) -> None:

@@ -16,6 +16,7 @@ from link_service.processor import ChargeRequest
 from link_service.processor import webhook_events as wh
 from link_service.store.attempts import Attempt
 from paylinks_events import (
+    Event,
     FeeCharged,
     FirmProfileUpdated,
     Payer,
@@ -118,9 +119,34 @@ class FakeReportTables:
 
 
 @dataclass
+class FakeReportLedger:
+    """The two statements of a report recorded at once, on the same fake tables and streams."""
+
+    uow: FakeUnitOfWork[FakeReportTables]
+    saved: list[str] = field(default_factory=list)  # the webhook ids recorded by `save_first`
+
+    async def read_payment(self, payment_id: str) -> tuple[Attempt | None, str | None, list[Event]]:
+        tables = self.uow.tables
+        return (
+            tables.attempts.get(payment_id),
+            tables.stream_types.get(payment_id),
+            self.uow.events(payment_id),
+        )
+
+    async def save_first(self, payment: Payment, webhook_id: str) -> bool:
+        if webhook_id in self.uow.tables.delivered:
+            return False
+        await self.uow.save(payment)  # raises ConcurrencyError when the payment moved since it was read
+        self.uow.tables.delivered.add(webhook_id)
+        self.saved.append(webhook_id)
+        return True
+
+
+@dataclass
 class Reports:
     writer: FakeWriter[FakeReportTables]
     tables: FakeReportTables
+    ledger: FakeReportLedger
 
     async def payment(self, payment_id: str = "pay-1") -> str:
         to = Destination(FIRM, "link-1", "trust-1", None, "USD", "bank_account_link")
@@ -135,15 +161,18 @@ class Reports:
 
     async def report(self, webhook_id: str, kind: str, **data: object) -> str:
         webhook = wh.Webhook(id=webhook_id, type=kind, data=data)
-        return await record_report(self.writer, webhook, wh.parse_data(webhook))
+        return await record_report(self.writer, self.ledger, webhook, wh.parse_data(webhook))
 
     def published(self, kind: type) -> list[object]:
         return [e for e in self.writer.uow.published() if isinstance(e, kind)]
 
 
-def reports() -> Reports:
-    tables = FakeReportTables()
-    return Reports(FakeWriter(FakeUnitOfWork(tables)), tables)
+def reports(
+    tables: FakeReportTables | None = None, ledger: type[FakeReportLedger] = FakeReportLedger
+) -> Reports:
+    tables = tables or FakeReportTables()
+    uow = FakeUnitOfWork(tables)
+    return Reports(FakeWriter(uow), tables, ledger(uow))
 
 
 async def test_a_success_is_recorded_once_with_its_fee_on_the_charges_fee_account() -> None:
@@ -188,7 +217,7 @@ class NoSecondReadOfTheCharge(FakeReportTables):
 
 async def test_a_payment_taken_here_takes_its_fee_account_from_the_attempt_already_read() -> None:
     tables = NoSecondReadOfTheCharge()
-    r = Reports(FakeWriter(FakeUnitOfWork(tables)), tables)
+    r = reports(tables)
     payment_id = await r.payment()
     charge = ChargeRequest(payment_id, "pm_x", "card", 10_000, "USD", FIRM, "trust-1", "operating-2")
     tables.attempts[payment_id] = Attempt(payment_id, "received", None, charge, None)
@@ -197,12 +226,52 @@ async def test_a_payment_taken_here_takes_its_fee_account_from_the_attempt_alrea
     assert (fee.amount, fee.bank_account_id) == (320, "operating-2")  # type: ignore[attr-defined]
 
 
+async def taken_here(r: Reports, payment_id: str = "pay-1") -> str:
+    """A payment intake received: its stream, and its attempt with the charge that named the fee account."""
+    await r.payment(payment_id)
+    charge = ChargeRequest(payment_id, "pm_x", "card", 10_000, "USD", FIRM, "trust-1", "operating-1")
+    r.tables.attempts[payment_id] = Attempt(payment_id, "received", None, charge, None)
+    return payment_id
+
+
+async def test_a_settlement_of_a_payment_taken_here_is_recorded_at_once_without_a_unit_of_work() -> None:
+    r = reports()
+    payment_id = await taken_here(r)
+    assert await r.report("wh-1", "payment.succeeded", payment_id=payment_id, fee=320) == "applied"
+    assert (r.ledger.saved, r.writer.attempts_made) == (["wh-1"], 0)
+    [fee] = r.published(FeeCharged)
+    assert (fee.amount, fee.bank_account_id) == (320, "operating-1")  # type: ignore[attr-defined]
+    # Delivered again it changes nothing: the unit of work decides, and finds the id recorded.
+    assert await r.report("wh-1", "payment.succeeded", payment_id=payment_id, fee=320) == "ignored"
+    assert (r.ledger.saved, r.writer.attempts_made) == (["wh-1"], 1)
+    assert len(r.published(PaymentProcessed)) == 1
+
+
+class ReadOneSaveBehind(FakeReportLedger):
+    """The read sees the payment as it was before its last save (another report saved meanwhile)."""
+
+    async def read_payment(self, payment_id: str) -> tuple[Attempt | None, str | None, list[Event]]:
+        attempt, kind, events = await super().read_payment(payment_id)
+        return attempt, kind, events[:1]
+
+
+async def test_a_report_on_a_payment_that_moved_since_its_read_is_decided_again_in_a_unit_of_work() -> None:
+    r = reports(ledger=ReadOneSaveBehind)
+    payment_id = await taken_here(r)
+    assert await r.report("wh-1", "payment.succeeded", payment_id=payment_id, fee=320) == "applied"
+    # Read as received, the payment is processed already: its save conflicts, and nothing is saved twice.
+    assert await r.report("wh-2", "payment.succeeded", payment_id=payment_id, fee=320) == "ignored"
+    assert (r.ledger.saved, r.writer.attempts_made) == (["wh-1"], 1)
+    assert len(r.published(PaymentProcessed)) == len(r.published(FeeCharged)) == 1
+
+
 async def test_a_failure_stops_counting_against_the_bill() -> None:
     r = reports()
-    payment_id = await r.payment()
+    payment_id = await taken_here(r)
     assert await r.report("wh-1", "payment.failed", payment_id=payment_id, reason="R01") == "applied"
     assert len(r.published(PaymentFailed)) == 1
-    assert r.tables.settled == [payment_id]
+    assert r.tables.settled == [payment_id]  # in the unit of work, with the failure's events
+    assert r.ledger.saved == []
 
 
 async def test_a_report_before_its_charge_is_recorded_is_out_of_order_and_keeps_nothing() -> None:
@@ -216,7 +285,7 @@ async def test_a_report_before_its_charge_is_recorded_is_out_of_order_and_keeps_
 
 async def test_reports_about_what_this_service_does_not_have_are_ignored() -> None:
     r = reports()
-    await r.payment()
+    await taken_here(r)
     assert await r.report("wh-1", "payment.succeeded", payment_id="pay-unknown") == "ignored"
     assert await r.report("wh-2", "payment.succeeded", payment_id="pay-1", firm_id="firm-2") == "ignored"
     assert await r.report("wh-3", "customer.created") == "ignored"
@@ -268,7 +337,7 @@ async def test_a_report_arriving_while_intake_commits_is_retried_never_ignored()
     # The chaos suite lost a few PaymentProcessed in a thousand this way: the report saw no stream yet, then
     # an attempt already received, and answered "ignored". Read the other way: out of order, retried.
     tables = TablesCommittingMidRead()
-    r = Reports(FakeWriter(FakeUnitOfWork(tables)), tables)
+    r = reports(tables)
     charge = ChargeRequest("pay-9", "pm_x", "card", 10_000, "USD", FIRM, "trust-1", "operating-1")
     tables.attempts["pay-9"] = Attempt("pay-9", "charging", None, charge, None)
     with pytest.raises(OutOfOrder):

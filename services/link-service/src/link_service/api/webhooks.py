@@ -15,7 +15,7 @@ from paylinks_runtime.security_log import client_address, refused
 from ..commands.processor_reports import Result, record_report
 from ..config import WEBHOOK_PATH
 from ..processor.webhook_events import Webhook, parse_data
-from ..store.tables import report_writer
+from ..store.tables import PostgresReportLedger, report_writer
 from .context import Parts
 
 router = APIRouter(tags=["processor"])
@@ -48,4 +48,7 @@ async def processor_webhook(request: Request, parts: Parts) -> WebhookAck:
     except ValidationError as exc:
         log.warning("processor webhook refused", reason="bad_webhook")
         raise ApiError(400, "bad_webhook", "the webhook body is not a processor event") from exc
-    return WebhookAck(result=await record_report(report_writer(parts.runtime.writer), webhook, data))
+    writer = parts.runtime.writer
+    return WebhookAck(
+        result=await record_report(report_writer(writer), PostgresReportLedger(writer), webhook, data)
+    )

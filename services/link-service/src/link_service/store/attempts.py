@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 import asyncpg
 
-from paylinks_events import DebitAuthorization, Payer
+from paylinks_events import DebitAuthorization, Event, Payer
 from paylinks_runtime.aggregate import DomainError
-from paylinks_runtime.event_store import GUARD_FIRST_PARAMETER
+from paylinks_runtime.event_store import GUARD_FIRST_PARAMETER, stored_event
 
 from ..domain.payment import Destination, Receipt
 from ..processor import ChargeRequest
@@ -128,6 +128,23 @@ async def find_with_stream_type(
     )
     assert row is not None
     return (_attempt(row) if row["payment_id"] is not None else None), row["stream_type"]
+
+
+async def find_with_stream(
+    conn: asyncpg.Connection, payment_id: str
+) -> tuple[Attempt | None, str | None, list[Event]]:
+    """`find_with_stream_type` and the stream's events with them: one statement, one snapshot."""
+    rows = await conn.fetch(
+        "SELECT a.*, e.stream_type, e.version, e.event_id, e.event_type, e.schema_version, e.data"
+        " FROM (SELECT) AS one LEFT JOIN payment_attempts a ON a.payment_id = $1"
+        " LEFT JOIN events e ON e.stream_id = $1 ORDER BY e.version",
+        payment_id,
+    )
+    first = rows[0]  # the attempt's columns on every row, the stream's on none when it has no events
+    attempt = _attempt(first) if first["payment_id"] is not None else None
+    if first["stream_type"] is None:
+        return attempt, None, []
+    return attempt, first["stream_type"], [stored_event(payment_id, row).event for row in rows]
 
 
 async def finish_received(conn: asyncpg.Connection, payment_id: str) -> Attempt | None:

@@ -8,11 +8,13 @@ from typing import Protocol
 
 import asyncpg
 
+from paylinks_events import Event
 from paylinks_runtime.unit_of_work import Writer
 
 from ..domain.bank_account import BankAccount
 from ..domain.link import Link
 from ..domain.pay_target import Bill
+from ..domain.payment import Payment
 from . import accounts, attempts, bills, firms, links, streams, webhooks
 from .attempts import Attempt
 
@@ -127,6 +129,34 @@ class PostgresReportTables:
 
     async def account_kind(self, bank_account_id: str, firm_id: str) -> str | None:
         return await accounts.kind_for_firm(self._conn, bank_account_id, firm_id)
+
+
+class ReportLedger(Protocol):
+    """Outside any transaction, each call one atomic statement: the common report in two (see
+    processor_reports._record_at_once)."""
+
+    async def read_payment(self, payment_id: str) -> tuple[Attempt | None, str | None, list[Event]]:
+        """The payment's attempt, its stream's type and events, read together (one snapshot)."""
+        ...
+
+    async def save_first(self, payment: Payment, webhook_id: str) -> bool:
+        """The payment's new events saved with the webhook id; False (nothing saved) when the id was recorded
+        before. Raises ConcurrencyError when the payment moved since it was read."""
+        ...
+
+
+class PostgresReportLedger:
+    """Each call on a pooled connection of its own, in no transaction but its statement's."""
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer  # its pool for the read, and `save_when` for the events
+
+    async def read_payment(self, payment_id: str) -> tuple[Attempt | None, str | None, list[Event]]:
+        async with self._writer.pool.acquire() as conn:
+            return await attempts.find_with_stream(conn, payment_id)
+
+    async def save_first(self, payment: Payment, webhook_id: str) -> bool:
+        return await self._writer.save_when(payment, webhooks.FIRST_DELIVERY, webhook_id)
 
 
 def link_writer(writer: Writer) -> Writer[LinkTables]:
