@@ -26,7 +26,7 @@ from .http_middleware import ApiResponseHeaders, LimitBodySize, RefuseNulCharact
 from .logs import setup_logging
 from .security_log import RefusalLog
 from .settings import ServiceSettings
-from .tracing import PublicEdgeTrace, link_remote_trace, setup_tracing
+from .tracing import PublicEdgeTrace, server_request_hook, setup_tracing
 
 log = structlog.get_logger(__name__)
 _UNTRACED = "healthz,readyz,metrics"
@@ -46,10 +46,16 @@ class Runtime(Protocol):
 
 
 def create_service_app(
-    runtime: Runtime, *, title: str, refusals: RefusalStatuses, description: str = ""
+    runtime: Runtime,
+    *,
+    title: str,
+    refusals: RefusalStatuses,
+    description: str = "",
+    redact_url: Callable[[str], str] | None = None,
 ) -> FastAPI:
     """A FastAPI app whose lifespan starts and stops the service runtime; a DomainError a route lets out
-    is answered with the status `refusals` gives its code."""
+    is answered with the status `refusals` gives its code; its server spans' URLs pass through
+    `redact_url`, if given (tracing.server_request_hook)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -70,7 +76,10 @@ def create_service_app(
     app.add_middleware(RequestMetrics, service=runtime.settings.service_name)  # outermost: sees the 422s
     # One server span a request; the per-message receive/send spans cost more than they tell.
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls=_UNTRACED, exclude_spans=["receive", "send"], server_request_hook=link_remote_trace
+        app,
+        excluded_urls=_UNTRACED,
+        exclude_spans=["receive", "send"],
+        server_request_hook=server_request_hook(redact_url),
     )
     _outside_tracing(app, runtime.settings.public_path_prefixes)
     return app

@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, processor: PaymentProcessor | N
         title="link-service",
         description="Bank-account and bill payment links, QR codes, the client pay page and payment intake",
         refusals=REFUSALS,
+        redact_url=token_redaction.redact,
     )
     _close_on_shutdown(app, processor)
     declare_bearer_auth(app)

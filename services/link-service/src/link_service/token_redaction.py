@@ -1,17 +1,14 @@
 """Keeps link tokens out of what records request paths: log lines (uvicorn's access log, if ever enabled)
-and the HTTP server span's URL attributes (exported to the trace backend)."""
+and the HTTP server span's URL attributes (exported to the trace backend: `redact` is the app's
+`redact_url`, applied as each server span starts)."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-from fastapi import Request
-from opentelemetry import trace
-
 _PAY_PATH = re.compile(r"(/pay/)[^/\s?\"]+")
 REDACTED = r"\1<token>"
-_URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full")
 
 
 def redact(text: str) -> str:
@@ -32,12 +29,3 @@ def install(logger_names: tuple[str, ...] = ("uvicorn.access", "uvicorn.error"))
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactPayTokens) for f in logger.filters):
             logger.addFilter(RedactPayTokens())
-
-
-async def redact_token_from_trace(request: Request) -> None:
-    """Router dependency of the public pay routes: overwrite the server span's URL attributes."""
-    span = trace.get_current_span()
-    recorded = getattr(span, "attributes", None) or {}
-    for name in _URL_ATTRIBUTES:
-        if name in recorded:
-            span.set_attribute(name, redact(str(recorded[name])))

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from link_service.tokens import LinkTokens
 from paylinks_events import Topic
+from paylinks_runtime.http_middleware import MAX_BODY_BYTES
 from paylinks_runtime.testing import CARD_EXPIRY_YEAR, DATABASE_URL, TopicWatcher, header
 
 from .conftest import DECLINED_CARD, OK_ACCOUNT, OK_CARD, R01_ACCOUNT, ROUTING, card_payment
@@ -127,3 +128,17 @@ def seed_forms(seed: bytes) -> list[str]:
         base64.urlsafe_b64encode(seed).decode().rstrip("="),
         repr(seed)[2:-1],
     ]
+
+
+async def test_a_pay_request_refused_before_any_route_leaves_no_token_in_its_span(service, spans) -> None:
+    """Refused by the middleware (a NUL character, a body over the limit), a request never reaches the pay
+    routes: its server span's URL attributes are redacted all the same."""
+    _, _, token = await service.new_account_token()
+    path = f"/v1/pay/{token}/payments"
+    headers = {"Content-Type": "application/json"}
+    nul = await service.client.post(path, content=b'{"reference": "\\u0000"}', headers=headers)
+    too_big = await service.client.post(path, content=b" " * (MAX_BODY_BYTES + 1), headers=headers)
+    assert (nul.status_code, too_big.status_code) == (422, 413)
+    refused = [span_text(s) for s in spans.get_finished_spans() if "/v1/pay/" in span_text(s)]
+    assert len(refused) >= 2  # both requests' server spans were read
+    assert not [text for text in refused if token in text]

@@ -10,11 +10,10 @@ from pydantic import BaseModel
 from ..commands.errors import PaymentDeclined
 from ..config import Settings
 from ..domain.pay_target import PayTarget
-from ..token_redaction import redact_token_from_trace
 from .context import OpenedLink, Parts, payment_attempt
 from .payment_input import PaymentInput, refuse_raw_payment_details
 
-router = APIRouter(prefix="/v1/pay", tags=["pay"], dependencies=[Depends(redact_token_from_trace)])
+router = APIRouter(prefix="/v1/pay", tags=["pay"])
 
 Via = Annotated[Literal["qr"] | None, Query(description="`qr` when the link was opened from its QR code")]
 

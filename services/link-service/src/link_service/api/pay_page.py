@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paylinks_events.currencies import exponent
@@ -20,13 +20,10 @@ from paylinks_runtime.errors import ApiError
 from ..config import Settings
 from ..domain import echeck_authorization
 from ..domain.pay_target import PayTarget
-from ..token_redaction import redact_token_from_trace
 from .context import Parts
 from .html import page, problem
 
-router = APIRouter(
-    tags=["pay page"], include_in_schema=False, dependencies=[Depends(redact_token_from_trace)]
-)
+router = APIRouter(tags=["pay page"], include_in_schema=False)
 
 _SCRIPT = (Path(__file__).parent.parent / "static" / "pay.js").read_bytes()
 # In the script's URL: a new script is a new URL, so browsers may keep one for a year.
