@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from ..commands.errors import PaymentDeclined
 from ..config import Settings
 from ..domain.pay_target import PayTarget
-from .context import OpenedLink, Parts, payment_attempt
-from .payment_input import PaymentInput, refuse_raw_payment_details
+from .context import OpenedLink, Parts, parts_of, payment_attempt
+from .payment_input import PaymentInput
 
 router = APIRouter(prefix="/v1/pay", tags=["pay"])
 
@@ -63,16 +63,16 @@ async def show_link(target: OpenedLink, parts: Parts) -> PayLinkView:
     "/{token}/payments",
     status_code=202,
     response_model=PaymentAccepted,
-    dependencies=[Depends(payment_attempt), Depends(refuse_raw_payment_details)],
+    dependencies=[Depends(payment_attempt)],
 )
 async def pay(
     target: OpenedLink,
     body: PaymentInput,
-    parts: Parts,
     request: Request,
     via: Via = None,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> PaymentAccepted:
+    parts = parts_of(request)  # not a dependency: see _opened_link
     parts.limit_attempts(target, request)  # here: a body that failed validation never reached this line
     parts.refuse_if_paused(target)
     try:

@@ -16,7 +16,7 @@ from ..commands.processor_reports import Result, record_report
 from ..config import WEBHOOK_PATH
 from ..processor.webhook_events import Webhook, parse_data
 from ..store.tables import PostgresReportLedger, report_writer
-from .context import Parts
+from .context import parts_of
 
 router = APIRouter(tags=["processor"])
 log = structlog.get_logger(__name__)
@@ -27,9 +27,10 @@ class WebhookAck(BaseModel):
 
 
 @router.post(WEBHOOK_PATH, response_model=WebhookAck)
-async def processor_webhook(request: Request, parts: Parts) -> WebhookAck:
+async def processor_webhook(request: Request) -> WebhookAck:
     """400 for a bad signature or body (nothing changes); 409 for a report that comes before what it follows
     (the processor delivers it again); else 200 with what it did."""
+    parts = parts_of(request)  # not a dependency: see context._opened_link
     body = await request.body()
     settings = parts.settings
     signature = request.headers.get(webhook_signature.HEADER)
