@@ -9,8 +9,8 @@ statement) on link-service's own pool (`paylinks_runtime.db.create_pool`, no res
 three statements and one POST of link-service's happy path (bench/README.md, goal 3's round trips). Not
 included: the relay publishing the outbox row, the settlement webhook, rate limits, security log, request
 metrics and the middlewares.
-`--traced` adds what the services add for tracing (setup_tracing and FastAPI's instrumentation, as
-paylinks_runtime.http does it): the first of our layers, measured on its own.
+`--traced` adds what the services add for tracing (setup_tracing and the server spans of server_spans,
+as paylinks_runtime.http does it): the first of our layers, measured on its own.
 `--published` adds the one part of a payment's work the three statements leave out: its event published to
 Kafka by a bare relay in the same process (woken by the commit, the oldest rows read, each sent by the
 services' idempotent producer with acks from all replicas, the acknowledged rows deleted in one statement;
@@ -67,6 +67,7 @@ from paylinks_devstack.stack import free_port
 from paylinks_runtime import kafka_spans, webhook_signature
 from paylinks_runtime.db import create_pool
 from paylinks_runtime.kafka import make_producer
+from paylinks_runtime.server_spans import NATIVE_TELEMETRY_OFF
 from paylinks_runtime.tracing import trace_headers
 from processor_sandbox.fees import processing_fee
 
@@ -260,7 +261,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await relaying
 
-    app = FastAPI(lifespan=lifespan)
+    app = FastAPI(lifespan=lifespan, telemetry=NATIVE_TELEMETRY_OFF)  # as the services' apps
 
     # The Idempotency-Key header is parsed as link-service's route parses it; the charge here is keyed by
     # the payment id, as link-service keys it once the key has found or made the attempt.
@@ -653,12 +654,11 @@ def serve(mode: str, processor_port: int, server_port: int, schema: str, topic: 
         traced=traced,
     )
     if traced:
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
+        from paylinks_runtime.server_spans import trace_requests
         from paylinks_runtime.tracing import setup_tracing
 
         setup_tracing("pay-floor")
-        FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
+        trace_requests(app)
     uvicorn.run(
         app,
         host="127.0.0.1",

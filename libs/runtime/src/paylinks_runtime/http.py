@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 from wsgiref.simple_server import WSGIServer
@@ -11,25 +11,17 @@ import structlog
 import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import iter_route_contexts
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
-from opentelemetry.util.http import sanitize_method
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
-from starlette._utils import get_route_path
-from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Scope
 
 from .errors import RefusalStatuses, install_error_handlers
 from .http_middleware import ApiResponseHeaders, LimitBodySize, RefuseNulCharacters, RequestMetrics
 from .logs import setup_logging
 from .security_log import RefusalLog
+from .server_spans import NATIVE_TELEMETRY_OFF, trace_requests
 from .settings import ServiceSettings
-from .tracing import PublicEdgeTrace, server_request_hook, setup_tracing
+from .tracing import setup_tracing
 
 log = structlog.get_logger(__name__)
-_UNTRACED = "healthz,readyz,metrics"
 
 
 class Runtime(Protocol):
@@ -54,8 +46,8 @@ def create_service_app(
     redact_url: Callable[[str], str] | None = None,
 ) -> FastAPI:
     """A FastAPI app whose lifespan starts and stops the service runtime; a DomainError a route lets out
-    is answered with the status `refusals` gives its code; its server spans' URLs pass through
-    `redact_url`, if given (tracing.server_request_hook)."""
+    is answered with the status `refusals` gives its code; its server spans' paths pass through
+    `redact_url`, if given (server_spans.trace_requests)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +57,13 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        telemetry=NATIVE_TELEMETRY_OFF,  # the server spans are trace_requests'
+    )
     app.state.runtime = runtime
     install_error_handlers(app, refusals)
     _add_health_routes(app, runtime)
@@ -74,64 +72,8 @@ def create_service_app(
     app.add_middleware(ApiResponseHeaders)  # on the refusals of the two above too
     app.add_middleware(RefusalLog)  # sees every refusal above, and the 401/403/429 of the routes
     app.add_middleware(RequestMetrics, service=runtime.settings.service_name)  # outermost: sees the 422s
-    # One server span a request; the per-message receive/send spans cost more than they tell.
-    FastAPIInstrumentor.instrument_app(
-        app,
-        excluded_urls=_UNTRACED,
-        exclude_spans=["receive", "send"],
-        server_request_hook=server_request_hook(redact_url),
-    )
-    _outside_tracing(app, runtime.settings.public_path_prefixes)
+    trace_requests(app, public_prefixes=runtime.settings.public_path_prefixes, redact_url=redact_url)
     return app
-
-
-def _outside_tracing(app: FastAPI, public_prefixes: tuple[str, ...]) -> None:
-    """Wrap the instrumented stack (the instrumentation wraps build_middleware_stack the same way), its
-    server spans named by `RouteSpanDetails`."""
-    traced_stack = app.build_middleware_stack
-
-    def build_middleware_stack() -> ASGIApp:
-        stack = traced_stack()
-        traced = getattr(stack, "app", None)  # ServerErrorMiddleware(OpenTelemetryMiddleware(...))
-        if isinstance(traced, OpenTelemetryMiddleware):
-            traced.default_span_details = RouteSpanDetails(app.routes)
-        return PublicEdgeTrace(stack, public_prefixes)
-
-    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
-
-
-class RouteSpanDetails:
-    """A server span's name and `http.route`, as the FastAPI instrumentation's own default gives them: the
-    route template of the first route matching path and method, else of the last matching the path alone.
-    That default runs every route's full Starlette `matches` (a child scope each) until one matches: ~90 us
-    a request on link-service's 20 routes, before the router matches them all again. Here each route's
-    path regex alone, the routes listed once, when the app builds its middleware stack (its first request,
-    every route added by then)."""
-
-    def __init__(self, routes: Sequence[BaseRoute]) -> None:
-        self._routes = [
-            (route.path_regex, route.path, getattr(route, "methods", None))
-            for route in iter_route_contexts(routes)
-            if hasattr(route, "path_regex")  # a Host route has none: the default skips it too
-        ]
-
-    def __call__(self, scope: Scope) -> tuple[str, dict[str, str]]:
-        route = self._route(get_route_path(scope), scope.get("method", ""))
-        method = sanitize_method(scope.get("method", "").strip())
-        if method == "_OTHER":
-            method = "HTTP"
-        if route is None:
-            return method, {}
-        return (f"{method} {route}" if method else route), {HTTP_ROUTE: route}
-
-    def _route(self, path: str, method: str) -> str | None:
-        partial = None
-        for regex, template, methods in self._routes:
-            if regex.match(path):
-                if methods is None or method in methods:
-                    return str(template)
-                partial = str(template)
-        return partial
 
 
 def _add_health_routes(app: FastAPI, runtime: Runtime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable
+from collections.abc import MutableMapping
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -172,31 +172,8 @@ class PublicEdgeTrace:
         await self.app(scope, receive, send)
 
 
-# The server span's attributes that hold the request's path (the old conventions' and the new ones').
-URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full")
-
-
-def server_request_hook(
-    redact_url: Callable[[str], str] | None = None,
-) -> Callable[[trace.Span, dict[str, Any]], None]:
-    """The ASGI instrumentation's server request hook, run as each server span starts: the caller's trace
-    linked (`link_remote_trace`), and the URL attributes passed through `redact_url` (a service whose paths
-    hold secrets, such as pay tokens, gives one). Here, not in a route: a request refused before any route
-    runs (a body over the limit, a NUL character) is redacted too."""
-
-    def hook(span: trace.Span, scope: dict[str, Any]) -> None:
-        link_remote_trace(span, scope)
-        if redact_url is not None:
-            recorded = getattr(span, "attributes", None) or {}
-            for name in URL_ATTRIBUTES:
-                if name in recorded:
-                    span.set_attribute(name, redact_url(str(recorded[name])))
-
-    return hook
-
-
-def link_remote_trace(span: trace.Span, scope: dict[str, Any]) -> None:
-    """The ASGI instrumentation's server request hook: link the new trace to the caller's, if it sent one."""
+def link_remote_trace(span: trace.Span, scope: MutableMapping[str, Any]) -> None:
+    """Link a new server span's trace to the caller's, if it sent one (see PublicEdgeTrace)."""
     remote = scope.get(REMOTE_TRACE)
     if not remote or not span.is_recording():
         return
