@@ -4,6 +4,7 @@ tests/intake run them on Postgres)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -14,7 +15,7 @@ from link_service.commands.processor_reports import record_report
 from link_service.domain.payment import Destination, OutOfOrder, Payment, Receipt
 from link_service.processor import ChargeRequest
 from link_service.processor import webhook_events as wh
-from link_service.store.attempts import Attempt
+from link_service.store.attempts import Attempt, PaymentRead
 from paylinks_events import (
     Event,
     FeeCharged,
@@ -93,6 +94,7 @@ class FakeReportTables:
     settled: list[str] = field(default_factory=list)
     account_firms: dict[str, str] = field(default_factory=dict)
     account_kinds: dict[tuple[str, str], str] = field(default_factory=dict)  # (account, firm) -> kind
+    events_of: Callable[[str], list[Event]] | None = None  # the streams' events (the fake unit of work's)
 
     async def first_delivery(self, webhook_id: str) -> bool:
         first = webhook_id not in self.delivered
@@ -102,8 +104,9 @@ class FakeReportTables:
     async def stream_type(self, stream_id: str) -> str | None:
         return self.stream_types.get(stream_id)
 
-    async def attempt_and_stream_type(self, payment_id: str) -> tuple[Attempt | None, str | None]:
-        return self.attempts.get(payment_id), self.stream_types.get(payment_id)
+    async def read_payment(self, payment_id: str) -> PaymentRead:
+        events = self.events_of(payment_id) if self.events_of else []
+        return PaymentRead(self.attempts.get(payment_id), self.stream_types.get(payment_id), events)
 
     async def charge_fee_account(self, payment_id: str) -> str | None:
         return self.fee_accounts.get(payment_id)
@@ -125,13 +128,8 @@ class FakeReportLedger:
     uow: FakeUnitOfWork[FakeReportTables]
     saved: list[str] = field(default_factory=list)  # the webhook ids recorded by `save_first`
 
-    async def read_payment(self, payment_id: str) -> tuple[Attempt | None, str | None, list[Event]]:
-        tables = self.uow.tables
-        return (
-            tables.attempts.get(payment_id),
-            tables.stream_types.get(payment_id),
-            self.uow.events(payment_id),
-        )
+    async def read_payment(self, payment_id: str) -> PaymentRead:
+        return await self.uow.tables.read_payment(payment_id)
 
     async def save_first(self, payment: Payment, webhook_id: str) -> bool:
         if webhook_id in self.uow.tables.delivered:
@@ -172,6 +170,7 @@ def reports(
 ) -> Reports:
     tables = tables or FakeReportTables()
     uow = FakeUnitOfWork(tables)
+    tables.events_of = uow.events
     return Reports(FakeWriter(uow), tables, ledger(uow))
 
 
@@ -250,9 +249,9 @@ async def test_a_settlement_of_a_payment_taken_here_is_recorded_at_once_without_
 class ReadOneSaveBehind(FakeReportLedger):
     """The read sees the payment as it was before its last save (another report saved meanwhile)."""
 
-    async def read_payment(self, payment_id: str) -> tuple[Attempt | None, str | None, list[Event]]:
-        attempt, kind, events = await super().read_payment(payment_id)
-        return attempt, kind, events[:1]
+    async def read_payment(self, payment_id: str) -> PaymentRead:
+        read = await super().read_payment(payment_id)
+        return PaymentRead(read.attempt, read.stream_type, read.events[:1])
 
 
 async def test_a_report_on_a_payment_that_moved_since_its_read_is_decided_again_in_a_unit_of_work() -> None:

@@ -21,7 +21,7 @@ from paylinks_runtime.unit_of_work import AbstractUnitOfWork, AbstractWriter
 from ..domain.payment import DisputeReport, OutOfOrder, Payment
 from ..domain.payout import Payout
 from ..processor import webhook_events as wh
-from ..store.attempts import Attempt
+from ..store.attempts import Attempt, PaymentRead
 from ..store.tables import ReportLedger, ReportTables
 
 UnitOfWork = AbstractUnitOfWork[ReportTables]
@@ -55,24 +55,20 @@ async def record_report(
 
 async def _record_at_once(ledger: ReportLedger, webhook: wh.Webhook, data: wh.PaymentData) -> Result | None:
     """The common report (a charge settled, returned, disputed, refunded) in two statements and no
-    transaction, where a unit of work takes six round trips: the payment read with its attempt (one
+    transaction, where a unit of work takes five round trips: the payment read with its attempt (one
     snapshot), then its new events saved with the webhook id, one statement that keeps nothing when the id
     was recorded before or the payment moved since the read. None when the unit of work decides: a payment
     this service did not take or not charged yet, a report that changes nothing or is out of order, a
     payment that moved."""
-    attempt, kind, events = await ledger.read_payment(data.payment_id)
-    if (
-        attempt is None
-        or attempt.charge is None
-        or attempt.state == "charging"
-        or kind != Payment.stream_type
-    ):
-        return None
-    payment = Payment.replay(data.payment_id, events)
-    if not _concerns(payment, data):
-        return None
+    read = await ledger.read_payment(data.payment_id)
+    if read.attempt is None or read.attempt.charge is None:
+        return None  # no charge of intake's names the fee account
+    fee_account = read.attempt.charge.fee_bank_account_id
     try:
-        if not _apply(payment, webhook.type, data, attempt.charge.fee_bank_account_id, utcnow()):
+        payment = _reported_payment(read, data)
+        if payment is None:
+            return None
+        if not _apply(payment, webhook.type, data, fee_account, utcnow()):
             return None
         if await ledger.save_first(payment, webhook.id):
             return "applied"
@@ -141,28 +137,29 @@ async def _fee_account(
 
 
 async def _payment(uow: UnitOfWork, data: wh.PaymentData) -> tuple[Attempt | None, Payment | None]:
-    """The payment's attempt (None for a payment not taken by intake), and the payment the report is about:
-    None when this service has no such payment (or not this firm's).
+    """The payment's attempt (None for a payment not taken by intake), and the payment the report is about
+    (`_reported_payment`), read in the unit of work."""
+    read = await uow.tables.read_payment(data.payment_id)
+    return read.attempt, _reported_payment(read, data)
 
-    The attempt and the stream's type are read together (one statement, one snapshot): intake records the
+
+def _reported_payment(read: PaymentRead, data: wh.PaymentData) -> Payment | None:
+    """The payment the report is about: None when this service has no such payment (or not this firm's).
+
+    Its attempt, stream type and events come from one statement (one snapshot): intake records the
     payment's stream and the attempt's end in one transaction, which used to commit between two statements
     here; a report that then saw no stream, then an attempt no longer charging, was ignored and the payment
-    never processed (the chaos suite lost a few in a thousand that way). An attempt still charging is
-    out of order whatever the stream says."""
-    attempt, kind = await uow.tables.attempt_and_stream_type(data.payment_id)
-    if attempt is not None and attempt.state == "charging":
+    never processed (the chaos suite lost a few in a thousand that way). An attempt still charging is out
+    of order whatever the stream says."""
+    if read.attempt is not None and read.attempt.state == "charging":
         raise OutOfOrder("the payment's charge is still being recorded")
-    if kind is None:
-        return attempt, None
-    if kind != Payment.stream_type:
-        return attempt, None
-    payment = await uow.load(Payment, data.payment_id)
-    return attempt, (payment if _concerns(payment, data) else None)
-
-
-def _concerns(payment: Payment, data: wh.PaymentData) -> bool:
-    """The report is about this payment: one received here, of the firm the report names (if it names one)."""
-    return payment.received is not None and (not data.firm_id or data.firm_id == payment.received.firm_id)
+    if read.stream_type != Payment.stream_type:
+        return None
+    payment = Payment.replay(data.payment_id, read.events)
+    received = payment.received
+    if received is None or (data.firm_id and data.firm_id != received.firm_id):
+        return None
+    return payment
 
 
 async def _payout(uow: UnitOfWork, data: wh.PayoutData) -> bool:

@@ -115,25 +115,17 @@ async def find(conn: asyncpg.Connection, payment_id: str) -> Attempt | None:
     return _attempt(row) if row else None
 
 
-async def find_with_stream_type(
-    conn: asyncpg.Connection, payment_id: str
-) -> tuple[Attempt | None, str | None]:
-    """The payment's attempt and the type of the stream its id names, in one statement: one snapshot, so
-    the intake's second transaction (the stream and the attempt's end together) is seen whole or not at
-    all."""
-    row = await conn.fetchrow(
-        "SELECT (SELECT stream_type FROM events WHERE stream_id = $1 AND version = 1) AS stream_type, a.*"
-        " FROM (SELECT) AS one LEFT JOIN payment_attempts a ON a.payment_id = $1",
-        payment_id,
-    )
-    assert row is not None
-    return (_attempt(row) if row["payment_id"] is not None else None), row["stream_type"]
+@dataclass(frozen=True)
+class PaymentRead:
+    """A payment as a processor's report needs it, read in one statement (one snapshot): intake records the
+    payment's stream and the attempt's end in one transaction, seen here whole or not at all."""
+
+    attempt: Attempt | None  # None for a payment intake did not take
+    stream_type: str | None  # None when no stream has this id
+    events: list[Event]
 
 
-async def find_with_stream(
-    conn: asyncpg.Connection, payment_id: str
-) -> tuple[Attempt | None, str | None, list[Event]]:
-    """`find_with_stream_type` and the stream's events with them: one statement, one snapshot."""
+async def find_with_stream(conn: asyncpg.Connection, payment_id: str) -> PaymentRead:
     rows = await conn.fetch(
         "SELECT a.*, e.stream_type, e.version, e.event_id, e.event_type, e.schema_version, e.data"
         " FROM (SELECT) AS one LEFT JOIN payment_attempts a ON a.payment_id = $1"
@@ -143,8 +135,8 @@ async def find_with_stream(
     first = rows[0]  # the attempt's columns on every row, the stream's on none when it has no events
     attempt = _attempt(first) if first["payment_id"] is not None else None
     if first["stream_type"] is None:
-        return attempt, None, []
-    return attempt, first["stream_type"], [stored_event(payment_id, row).event for row in rows]
+        return PaymentRead(attempt, None, [])
+    return PaymentRead(attempt, first["stream_type"], [stored_event(payment_id, r).event for r in rows])
 
 
 async def finish_received(conn: asyncpg.Connection, payment_id: str) -> Attempt | None:

@@ -8,7 +8,6 @@ from typing import Protocol
 
 import asyncpg
 
-from paylinks_events import Event
 from paylinks_runtime.unit_of_work import Writer
 
 from ..domain.bank_account import BankAccount
@@ -16,7 +15,7 @@ from ..domain.link import Link
 from ..domain.pay_target import Bill
 from ..domain.payment import Payment
 from . import accounts, attempts, bills, firms, links, streams, webhooks
-from .attempts import Attempt
+from .attempts import PaymentRead
 
 
 class LinkTables(Protocol):
@@ -86,9 +85,7 @@ class ReportTables(Protocol):
 
     async def stream_type(self, stream_id: str) -> str | None: ...
 
-    async def attempt_and_stream_type(self, payment_id: str) -> tuple[Attempt | None, str | None]:
-        """The payment's attempt and its stream's type, read together (one statement in Postgres)."""
-        ...
+    async def read_payment(self, payment_id: str) -> PaymentRead: ...
 
     async def charge_fee_account(self, payment_id: str) -> str | None:
         """The operating account the payment's charge named for its fees."""
@@ -115,8 +112,8 @@ class PostgresReportTables:
     async def stream_type(self, stream_id: str) -> str | None:
         return await streams.stream_type(self._conn, stream_id)
 
-    async def attempt_and_stream_type(self, payment_id: str) -> tuple[Attempt | None, str | None]:
-        return await attempts.find_with_stream_type(self._conn, payment_id)
+    async def read_payment(self, payment_id: str) -> PaymentRead:
+        return await attempts.find_with_stream(self._conn, payment_id)
 
     async def charge_fee_account(self, payment_id: str) -> str | None:
         return await attempts.fee_account(self._conn, payment_id)
@@ -135,9 +132,7 @@ class ReportLedger(Protocol):
     """Outside any transaction, each call one atomic statement: the common report in two (see
     processor_reports._record_at_once)."""
 
-    async def read_payment(self, payment_id: str) -> tuple[Attempt | None, str | None, list[Event]]:
-        """The payment's attempt, its stream's type and events, read together (one snapshot)."""
-        ...
+    async def read_payment(self, payment_id: str) -> PaymentRead: ...
 
     async def save_first(self, payment: Payment, webhook_id: str) -> bool:
         """The payment's new events saved with the webhook id; False (nothing saved) when the id was recorded
@@ -151,7 +146,7 @@ class PostgresReportLedger:
     def __init__(self, writer: Writer) -> None:
         self._writer = writer  # its pool for the read, and `save_when` for the events
 
-    async def read_payment(self, payment_id: str) -> tuple[Attempt | None, str | None, list[Event]]:
+    async def read_payment(self, payment_id: str) -> PaymentRead:
         async with self._writer.pool.acquire() as conn:
             return await attempts.find_with_stream(conn, payment_id)
 
