@@ -21,6 +21,7 @@ from paylinks_runtime.http import create_service_app
 from paylinks_runtime.server_spans import RouteSpanDetails
 from paylinks_runtime.service import ServiceRuntime
 from paylinks_runtime.settings import ServiceSettings
+from paylinks_runtime.tracing import tracer
 
 pytestmark = pytest.mark.unit
 
@@ -144,3 +145,15 @@ async def test_the_probes_have_no_span(spans: InMemorySpanExporter) -> None:
     assert await request(app, "GET", "/healthz") == 200
     assert await request(app, "GET", "/metrics") == 200
     assert server_spans(spans) == []
+
+
+async def test_without_a_traceparent_the_current_span_is_the_parent(spans: InMemorySpanExporter) -> None:
+    """In a server's request task there is none (a new trace); in process, the caller's span is."""
+    with tracer().start_as_current_span("caller") as caller:
+        assert await request(service_app(), "POST", "/v1/things/x") == 200
+    [span] = server_spans(spans)
+    assert span.parent is not None
+    assert (span.context.trace_id, span.parent.span_id) == (
+        caller.get_span_context().trace_id,
+        caller.get_span_context().span_id,
+    )
