@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from paylinks_events import ContactCreated, Envelope, to_record
 from paylinks_runtime.logs import LINE_CONTEXT, event_log_context
-from paylinks_runtime.testing import TopicWatcher, header
+from paylinks_runtime.testing import TopicWatcher, eventually, header
 from paylinks_runtime.tracing import current_trace_headers, tracer, within
 from paylinks_runtime.unit_of_work import UnitOfWork
 
@@ -45,6 +45,11 @@ async def test_a_failing_handlers_lines_carry_the_events_id_and_trace(
             consuming(pool, producer, [topic], handler=refuse_everything),
         ):
             (dead,) = await dlq.wait_for(lambda r: header(r, "ce_id") == envelope.id, timeout=60)
+            # The watcher can read the record before the broker's ack reaches the dead-letter code, which
+            # writes its line then: wait for the line before the consumer is stopped (it was cut off once).
+            await eventually(
+                lambda: any(line["event"] == "record sent to dead-letter topic" for line in lines)
+            )
 
     failures = [line for line in lines if line["log_level"] in ("warning", "error")]
     handler_failed = [line for line in failures if line["event"] == "event handler failed"]
