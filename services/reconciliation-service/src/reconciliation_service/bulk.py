@@ -1,9 +1,9 @@
 """The rebuild's bulk load: the read model built set-based from raw events instead of event by event.
 
-1. While the topics are read, every event of a type the projection uses is COPYed a batch at a time into a
-   temporary table and from there, in the same transaction, into an unindexed, unlogged table of its type
-   (`raw_<type>`, the event's JSON as jsonb, with its read order `seq`); the first delivery of each event id
-   also makes its `payment_history` row there. No planner, no upsert per event.
+1. While the topics are read, every event of a type the projection uses is COPYed a batch at a time into an
+   unindexed, unlogged table of its type (`raw_<type>`, the event's JSON as jsonb, its read order `seq`,
+   and whether it is the first delivery of its event id). No planner, no upsert per event, no statement
+   but the COPY.
    - The two types that make nearly all of the volume (PaymentReceived, PaymentProcessed) are not decoded
      by pydantic: their CloudEvents headers are checked as `from_record` checks them, and their JSON is
      copied as read once it fits a msgspec Struct that accepts only what the contract's model accepts, in
@@ -13,7 +13,8 @@
      in another form is copied as pydantic writes it back.
    - Every other type is decoded by `from_record` and copied as pydantic writes it back (canonical).
 2. Then each read-model table is built by one `INSERT ... SELECT` over the raw tables (payments by one for
-   each of its PAYMENT_PARTS, side by side), with the same rules as
+   each of its PAYMENT_PARTS, side by side; the history by one for each busy type, from the first delivery
+   of each event id), with the same rules as
    the per-event projection (projection.py, projection_money.py, projection_store.py): a column owned by one
    event type takes that type's last event of the key (`DISTINCT ON ... ORDER BY seq DESC`), what an upsert
    only fills when missing (`COALESCE(payments.x, EXCLUDED.x)`) comes after the owner's value, the link
@@ -340,8 +341,8 @@ def _fits(name: str, value: bytes) -> bool:
 
 
 def _history(type_name: str, at: str, actor: str, *details: str) -> str:
-    """A history row per event id (its first delivery), as projection.py's `add_history` writes it; a
-    detail the JSON may lack takes the model's default."""
+    """The history rows of a type's raw table, one per event id (its first delivery), as projection.py's
+    `add_history` writes them; a detail the JSON may lack takes the model's default."""
     defaults = {"currency": "'\"USD\"'::jsonb", "fee": "'0'::jsonb"}
     pairs = ", ".join(
         f"'{name}', coalesce(d->'{name}', {defaults[name]})" if name in defaults else f"'{name}', d->'{name}'"
@@ -350,7 +351,7 @@ def _history(type_name: str, at: str, actor: str, *details: str) -> str:
     return (
         "INSERT INTO payment_history (event_id, firm_id, payment_id, type, at, actor, details)"
         f" SELECT id, d->>'firm_id', d->>'payment_id', '{type_name}', (d->>'{at}')::timestamptz, {actor},"
-        f" jsonb_build_object({pairs}) FROM b WHERE first_seen"
+        f" jsonb_build_object({pairs}) FROM {RAW_TABLES[type_name]} WHERE first_seen"
     )
 
 
@@ -378,20 +379,6 @@ _HISTORY: dict[str, str] = {
 }
 # The types that write a payment_history row (one per event id: the first delivery of an id writes it).
 _IN_HISTORY: frozenset[str] = frozenset(_HISTORY)
-
-
-def _batch_statement(name: str) -> str:
-    """One batch of a type (its JSON made jsonb by the COPY, once) into the raw table, and its history rows
-    into payment_history."""
-    table = RAW_TABLES[name]
-    into_raw = f"INSERT INTO {table} (seq, id, source, d) SELECT seq, id, source, d FROM b"
-    batch = f"WITH b AS NOT MATERIALIZED (SELECT seq, id, source, first_seen, d FROM batch_{table})"
-    if name in _HISTORY:
-        return f"{batch}, raw AS ({into_raw}) {_HISTORY[name]}"
-    return f"{batch} {into_raw}"
-
-
-_BATCH_STATEMENTS: dict[str, str] = {RAW_TABLES[name]: _batch_statement(name) for name in RAW_TABLES}
 
 
 def quote(identifier: str) -> str:
@@ -488,21 +475,11 @@ async def _fills(conn: asyncpg.Connection, schema: str) -> list[SetAside]:
 
 
 async def create_raw_tables(conn: asyncpg.Connection) -> None:
-    """The raw tables, in the connection's schema (the staging one): unlogged, no index; and the
-    connection's own temporary tables a batch is copied into (emptied by every commit)."""
+    """The raw tables, in the connection's schema (the staging one): unlogged, no index."""
     for table in RAW_TABLES.values():
         await conn.execute(
             f"CREATE UNLOGGED TABLE {table} (seq bigint NOT NULL, id text NOT NULL, source text NOT NULL,"
-            " d jsonb NOT NULL)"
-        )
-    await create_batch_tables(conn)
-
-
-async def create_batch_tables(conn: asyncpg.Connection) -> None:
-    for table in RAW_TABLES.values():
-        await conn.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS batch_{table} (seq bigint, id text, source text,"
-            " first_seen boolean, d jsonb) ON COMMIT DELETE ROWS"
+            " first_seen boolean NOT NULL, d jsonb NOT NULL)"
         )
 
 
@@ -512,13 +489,12 @@ async def drop_raw_tables(conn: asyncpg.Connection) -> None:
 
 
 async def copy_batch(conn: asyncpg.Connection, batch: Batch) -> bool:
-    """Copy a batch into its raw tables (and its history rows), in one transaction on `conn` (which made
-    the temporary tables: `create_batch_tables`); False when Postgres refused it (nothing of it is kept)."""
+    """Copy a batch into its raw tables, in one transaction on `conn`; False when Postgres refused it
+    (nothing of it is kept)."""
     try:
         async with conn.transaction():
             for table, rows in batch.rows.items():
-                await conn.copy_records_to_table(f"batch_{table}", records=rows)
-                await conn.execute(_BATCH_STATEMENTS[table])
+                await conn.copy_records_to_table(table, records=rows)
     except asyncpg.PostgresError as exc:
         log.warning("a batch of the rebuild's bulk load failed", error=str(exc))
         return False
@@ -880,10 +856,17 @@ SELECT DISTINCT ON (firm_id, movement_id) firm_id, movement_id, payment_id, kind
 ORDER BY firm_id, movement_id, seq
 """
 
+# The history of the two busy types each in a step of its own (they make nearly all of it), the rest in one.
+_BUSY = ("PaymentReceived", "PaymentProcessed")
+_HISTORY_FILLS = (
+    *(_HISTORY[name] for name in _BUSY),
+    "; ".join(statement for name, statement in _HISTORY.items() if name not in _BUSY),
+)
+
 # Every read-model table and the statements that fill it, the largest first (steps are ready in this order).
 BUILDS: dict[str, tuple[str, ...]] = {
     "payments": tuple(_payments(part) for part in range(PAYMENT_PARTS)),
-    "payment_history": (),  # made a batch at a time while loading: only its keys and indexes here
+    "payment_history": _HISTORY_FILLS,
     "ledger_movements": (_LEDGER_MOVEMENTS,),
     "refunds": (_REFUNDS,),
     "disputes": (_DISPUTES,),

@@ -254,7 +254,6 @@ async def _load(
         for _ in range(writers):
             conns.append(conn := await pool.acquire())
             await conn.execute("SET synchronous_commit = off")  # undone by the pool's reset
-            await bulk.create_batch_tables(conn)
         turn = 0
         while await _behind(consumer, targets):
             batch = await consumer.getmany(*targets, timeout_ms=500)
