@@ -163,12 +163,16 @@ _AT = "2026-11-24T12:00:00Z"
             False,
         ),
         ({"last4": "4242\n"}, False),
+        ({"last4": "42a2"}, False),
         ({"amount": 0}, False),
         ({"amount": 10**18}, False),  # 19 digits: no bigint
         ({"amount": 1234.0}, False),
         ({"amount": True}, False),
         ({"currency": None}, False),
         ({"currency": "usd"}, False),
+        ({"currency": "US"}, False),
+        ({"currency": "USDX"}, False),
+        ({"currency": "\u00c9UR"}, False),  # a capital letter, not A to Z
         ({"source": "web"}, False),
         ({"payer": {"name": "", "email": "e"}}, False),
         ({"firm_id": ""}, False),
