@@ -93,10 +93,11 @@ def notes(events: int, rounds: int) -> list[str]:
         " payments later by its PaymentProcessed).",
         "System: reconciliation_service.rebuild.rebuild() with the service's settings on a fresh schema and"
         " the private topic as its only topic: prepare (migrations, staging schema without keys or indexes,"
-        f" Replayer start), replay as a bulk load (batches of {BATCH_SIZE} COPYed raw into unindexed tables,"
-        " checked and given their history rows there; then every read-model table built set-based, payments"
-        " in two parts side by side, then its keys and indexes, two steps at a time; then the per-event"
-        " catch-up), switch (exclusive read-model"
+        f" Replayer start), replay as a bulk load (batches of {BATCH_SIZE} checked as read and COPYed raw"
+        " into unindexed tables, each row marked when it is its event id's first delivery; the partitions"
+        " shared with a helper process; then every read-model table built set-based, payments in two parts"
+        " side by side, the history from the first deliveries, then its keys and indexes, two steps at a"
+        " time; then the per-event catch-up), switch (exclusive read-model"
         " lock, drain check, catch-up, tables moved into the service schema). Timed from the call to its"
         " return; then the read model is checked: every payment ready, two history rows each.",
         "Baseline: a bare AIOKafkaConsumer with the Replayer's settings (no group, no auto-commit,"
