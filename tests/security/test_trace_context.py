@@ -38,8 +38,7 @@ async def _trace_of(system: System, firm: Firm, event_type: str) -> str:
 async def test_a_payers_traceparent_is_a_link_not_the_trace_of_the_payment(
     system: System, firm: Firm, spans: InMemorySpanExporter
 ) -> None:
-    # Protection: paylinks_runtime.tracing.PublicEdgeTrace + link_remote_trace, on link-service's
-    # public_path_prefixes.
+    # Protection: paylinks_runtime.server_spans.ServerSpans, on link-service's public_path_prefixes.
     token = await firm.account_token()
     trace_id, traceparent = caller_context()
     paid = await firm.pay(token, payment_body(1_000), headers={"traceparent": traceparent})

@@ -1,7 +1,7 @@
 """One SERVER span a request (server_spans): named by its route for every kind of route (included routers
 and their prefixes, one path with several methods, path parameters, a mount), with the request's attributes
-(the path redacted), its caller's trace as parent, in error on a 5xx or an exception; none for the probes,
-and never a second one from FastAPI's own telemetry."""
+(the path redacted), its caller's trace as parent (on a public path only as a link), in error on a 5xx or
+an exception; none for the probes, and never a second one from FastAPI's own telemetry."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def test_a_span_is_named_by_its_route(method: str, path: str, name: str, tmp_pat
 
 def service_app() -> FastAPI:
     app = create_service_app(
-        ServiceRuntime(ServiceSettings()),
+        ServiceRuntime(ServiceSettings(public_path_prefixes=("/v1/public/",))),
         title="t",
         refusals=RefusalStatuses(),
         redact_url=lambda path: path.replace("secret", "<token>"),
@@ -83,6 +83,10 @@ def service_app() -> FastAPI:
 
     @app.post("/v1/things/{thing}")
     async def thing(thing: str) -> dict[str, str]:
+        return {"thing": thing}
+
+    @app.post("/v1/public/{thing}")
+    async def public(thing: str) -> dict[str, str]:
         return {"thing": thing}
 
     @app.get("/v1/broken")
@@ -157,3 +161,23 @@ async def test_without_a_traceparent_the_current_span_is_the_parent(spans: InMem
         caller.get_span_context().trace_id,
         caller.get_span_context().span_id,
     )
+
+
+async def test_on_a_public_path_the_callers_trace_is_a_link_not_the_parent(
+    spans: InMemorySpanExporter,
+) -> None:
+    """A payer could otherwise choose the trace id of a payment's events (tests/security: the events)."""
+    caller_trace, caller_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    headers = {"traceparent": f"00-{caller_trace}-{caller_span}-01"}
+    assert await request(service_app(), "POST", "/v1/public/x", headers) == 200
+    assert await request(service_app(), "POST", "/v1/public/y") == 200
+    linked, alone = server_spans(spans)
+    assert linked.parent is None
+    assert format(linked.context.trace_id, "032x") != caller_trace
+    [link] = linked.links
+    assert (format(link.context.trace_id, "032x"), format(link.context.span_id, "016x")) == (
+        caller_trace,
+        caller_span,
+    )
+    assert dict(link.attributes or {}) == {"paylinks.link": "caller"}
+    assert (alone.parent, list(alone.links)) == (None, [])

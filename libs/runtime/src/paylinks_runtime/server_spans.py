@@ -12,8 +12,9 @@ What a span holds: the method, the route template (`http.route`, and in the name
 service's `redact_url`: pay tokens never reach the trace backend), the scheme, the server's and the client's
 addresses, the protocol version, the user agent and the response status. Not the query string: a staff page's
 single-use grant travels in it. A 5xx answer or an exception that escapes the app ends the span in error.
-The caller's `traceparent` is its parent, except on public paths (`tracing.PublicEdgeTrace`), where it is
-only a link.
+The caller's `traceparent` is its parent, except on the service's public paths (pay pages, the pay API, the
+processor's webhooks): there anyone could otherwise pick the trace id of a payment's events, or join them to
+a trace of their own, so the request starts a trace of its own and keeps the caller's context as a link.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from opentelemetry.semconv.attributes import (
     url_attributes,
     user_agent_attributes,
 )
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .tracing import PublicEdgeTrace, context_from, current, link_remote_trace, tracer
+from .tracing import context_from, current, link_to, tracer
 
 NATIVE_TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes, every few seconds
@@ -51,12 +52,11 @@ def trace_requests(
     app: FastAPI, *, public_prefixes: tuple[str, ...] = (), redact_url: Callable[[str], str] | None = None
 ) -> None:
     """Wrap the app's middleware stack (built at its first request, every route added by then) in
-    `ServerSpans`, itself inside `PublicEdgeTrace`. The app was made with `NATIVE_TELEMETRY_OFF`."""
+    `ServerSpans`. The app was made with `NATIVE_TELEMETRY_OFF`."""
     build_stack = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:
-        spans = ServerSpans(build_stack(), RouteSpanDetails(app.routes), redact_url)
-        return PublicEdgeTrace(spans, public_prefixes)
+        return ServerSpans(build_stack(), RouteSpanDetails(app.routes), public_prefixes, redact_url)
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
 
@@ -94,10 +94,15 @@ class RouteSpanDetails:
 
 class ServerSpans:
     def __init__(
-        self, app: ASGIApp, details: RouteSpanDetails, redact_url: Callable[[str], str] | None = None
+        self,
+        app: ASGIApp,
+        details: RouteSpanDetails,
+        public_prefixes: tuple[str, ...] = (),
+        redact_url: Callable[[str], str] | None = None,
     ) -> None:
         self.app = app
         self._details = details
+        self._public = public_prefixes
         self._redact = redact_url or _unchanged
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -124,13 +129,15 @@ class ServerSpans:
         read = {name: value.decode("latin-1") for name, value in scope["headers"] if name in _READ_HEADERS}
         name, attributes = self._details(scope)
         attributes |= self._request_attributes(scope, read.get(b"user-agent"))
-        traceparent = read.get(b"traceparent")
-        # No traceparent: the current context's span is the parent, as the instrumentation had it (in a
-        # server's request task, none; in a test calling the app in process, the test's).
-        parent = context_from(traceparent, read.get(b"tracestate")) if traceparent else None
-        span = tracer().start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
-        link_remote_trace(span, scope)
-        return span
+        traceparent, tracestate = read.get(b"traceparent"), read.get(b"tracestate")
+        if self._public and scope["path"].startswith(self._public):
+            caller = link_to(traceparent, tracestate) if traceparent else None
+            links = [Link(caller.context, {"paylinks.link": "caller"})] if caller else None
+            return tracer().start_span(name, kind=SpanKind.SERVER, attributes=attributes, links=links)
+        # No traceparent: the current context's span is the parent (in a server's request task, none; in a
+        # test calling the app in process, the test's).
+        parent = context_from(traceparent, tracestate) if traceparent else None
+        return tracer().start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
 
     def _request_attributes(self, scope: Scope, user_agent: str | None) -> dict[str, Any]:
         method = scope["method"]

@@ -64,7 +64,7 @@ class ServiceSettings(BaseSettings):
     # by default none: the client is the socket's peer.
     forwarded_allow_ips: str = ""
     # Paths the public reaches (a service sets its own): a caller's traceparent there starts a new trace,
-    # linked to the caller's instead of continuing it (tracing.PublicEdgeTrace).
+    # linked to the caller's instead of continuing it (server_spans.ServerSpans).
     public_path_prefixes: tuple[str, ...] = ()
     log_level: str = "INFO"
     # Prepended to consumer group ids; lets tests and side-by-side replays run their own groups.

@@ -5,9 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import MutableMapping
 from contextlib import AbstractContextManager
-from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -139,47 +137,3 @@ __all__ = [
     "tracer",
     "within",
 ]
-
-
-# --- the public edge ---------------------------------------------------------------------------------------
-
-REMOTE_TRACE = "paylinks.remote_trace"  # scope key: the trace context a public caller sent
-_TRACE_HEADERS = (b"traceparent", b"tracestate")
-
-
-class PublicEdgeTrace:
-    """On public paths (pay pages, the pay API, the processor's webhooks) a caller's `traceparent` does not
-    become our trace: anyone could otherwise pick the trace id of a payment's events, or join them to a
-    trace of their own. The headers are taken out before the tracing middleware reads them, so the request
-    starts a new trace, and `link_remote_trace` keeps the caller's context as a link of its server span.
-    Outside the tracing middleware: wrap the whole app (see http.create_service_app).
-    """
-
-    def __init__(self, app: Any, public_prefixes: tuple[str, ...]) -> None:
-        self.app = app
-        self.public_prefixes = public_prefixes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if (
-            scope["type"] == "http"
-            and self.public_prefixes
-            and scope["path"].startswith(self.public_prefixes)
-        ):
-            remote = {name: value for name, value in scope["headers"] if name in _TRACE_HEADERS}
-            if remote:
-                headers = [(name, value) for name, value in scope["headers"] if name not in _TRACE_HEADERS]
-                scope = {**scope, "headers": headers, REMOTE_TRACE: remote}
-        await self.app(scope, receive, send)
-
-
-def link_remote_trace(span: trace.Span, scope: MutableMapping[str, Any]) -> None:
-    """Link a new server span's trace to the caller's, if it sent one (see PublicEdgeTrace)."""
-    remote = scope.get(REMOTE_TRACE)
-    if not remote or not span.is_recording():
-        return
-    state = remote.get(b"tracestate")
-    link = link_to(
-        remote.get(b"traceparent", b"").decode("latin-1"), state.decode("latin-1") if state else None
-    )
-    if link is not None:
-        span.add_link(link.context, {"paylinks.link": "caller"})
