@@ -64,8 +64,10 @@ async def _merge(conn: asyncpg.Connection, merges: list[str]) -> None:
 
 
 def _in_key_order(rows: Mapping[Any, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The rows in key order: concurrent writers lock rows in one order."""
-    return [rows[key] for key in sorted(rows)]
+    """The rows in key order (concurrent writers lock rows in one order), as plain tuples: asyncpg reads a
+    plain tuple's items directly and a NamedTuple's through its subscript, 1-2 us more per row of a COPY
+    (measured on the received and history rows; the conversion costs 0.26 us)."""
+    return [tuple(rows[key]) for key in sorted(rows)]
 
 
 # From this many rows on, a table's rows are copied into a staging table and merged from there: COPY's
