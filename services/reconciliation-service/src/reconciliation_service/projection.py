@@ -38,6 +38,7 @@ from .projection_rows import (
     ProjectionWrites,
     ReceivedRow,
     UnallocatedRow,
+    utc,
 )
 
 __all__ = ["PLANNERS", "PROJECTION_TOPICS", "ProjectionWrites", "plan"]
@@ -76,6 +77,7 @@ def _matter(writes: ProjectionWrites, envelope: Envelope) -> None:
 def _received(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, PaymentReceived)
+    at = utc(e.received_at)
     writes.received[(e.firm_id, e.payment_id)] = ReceivedRow(
         e.firm_id,
         e.payment_id,
@@ -91,12 +93,12 @@ def _received(writes: ProjectionWrites, envelope: Envelope) -> None:
         e.reference,
         e.card_brand,
         e.last4,
-        e.received_at,
+        at,
     )
     writes.add_history(
         envelope,
         e.payment_id,
-        e.received_at,
+        at,
         envelope.source,
         amount=e.amount,
         currency=e.currency,
@@ -108,6 +110,7 @@ def _received(writes: ProjectionWrites, envelope: Envelope) -> None:
 def _processed(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, PaymentProcessed)
+    at = utc(e.processed_at)
     writes.processed[(e.firm_id, e.payment_id)] = ProcessedRow(
         e.firm_id,
         e.payment_id,
@@ -116,30 +119,32 @@ def _processed(writes: ProjectionWrites, envelope: Envelope) -> None:
         e.amount,
         e.currency,
         e.method,
-        e.processed_at,
+        at,
         e.fee,
     )
-    writes.add_movement(e.firm_id, e.payment_id, "payment", e.payment_id, e.amount, e.processed_at)
-    writes.add_history(envelope, e.payment_id, e.processed_at, envelope.source, fee=e.fee)
+    writes.add_movement(e.firm_id, e.payment_id, "payment", e.payment_id, e.amount, at)
+    writes.add_history(envelope, e.payment_id, at, envelope.source, fee=e.fee)
 
 
 def _failed(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, PaymentFailed)
-    writes.failed[(e.firm_id, e.payment_id)] = FailedRow(e.firm_id, e.payment_id, e.failed_at, e.reason)
-    writes.add_history(envelope, e.payment_id, e.failed_at, envelope.source, reason=e.reason)
+    at = utc(e.failed_at)
+    writes.failed[(e.firm_id, e.payment_id)] = FailedRow(e.firm_id, e.payment_id, at, e.reason)
+    writes.add_history(envelope, e.payment_id, at, envelope.source, reason=e.reason)
 
 
 def _unallocated(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, PaymentUnallocated)
+    at = utc(e.unallocated_at)
     writes.unallocated[(e.firm_id, e.payment_id)] = UnallocatedRow(
-        e.firm_id, e.payment_id, e.bill_id, e.currency, e.amount, e.unallocated_at
+        e.firm_id, e.payment_id, e.bill_id, e.currency, e.amount, at
     )
     writes.add_history(
         envelope,
         e.payment_id,
-        e.unallocated_at,
+        at,
         envelope.source,
         amount=e.amount,
         bill_id=e.bill_id,
@@ -150,6 +155,7 @@ def _unallocated(writes: ProjectionWrites, envelope: Envelope) -> None:
 def _linked(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, PaymentLinked)
+    at = utc(e.linked_at)
     writes.add_link_change(
         LinkChangeRow(
             e.firm_id,
@@ -158,23 +164,24 @@ def _linked(writes: ProjectionWrites, envelope: Envelope) -> None:
             e.contact_id,
             e.matter_id,
             e.linked_by,
-            e.linked_at,
-            e.linked_at,
+            at,
+            at,
             envelope.id,
         )
     )
     writes.add_history(
-        envelope, e.payment_id, e.linked_at, e.linked_by, contact_id=e.contact_id, matter_id=e.matter_id
+        envelope, e.payment_id, at, e.linked_by, contact_id=e.contact_id, matter_id=e.matter_id
     )
 
 
 def _unlinked(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, PaymentUnlinked)
+    at = utc(e.unlinked_at)
     writes.add_link_change(
-        LinkChangeRow(e.firm_id, e.payment_id, "unlinked", None, None, None, None, e.unlinked_at, envelope.id)
+        LinkChangeRow(e.firm_id, e.payment_id, "unlinked", None, None, None, None, at, envelope.id)
     )
-    writes.add_history(envelope, e.payment_id, e.unlinked_at, e.unlinked_by, reason=e.reason)
+    writes.add_history(envelope, e.payment_id, at, e.unlinked_by, reason=e.reason)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from .projection_rows import (
     RefundSuccessRow,
     ReturnedRow,
     details_json,
+    utc,
 )
 
 
@@ -55,23 +56,23 @@ def _bill(writes: ProjectionWrites, envelope: Envelope) -> None:
 def _returned(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, PaymentReturned)
-    writes.returned[(e.firm_id, e.payment_id)] = ReturnedRow(
-        e.firm_id, e.payment_id, e.amount, e.reason, e.returned_at
-    )
-    writes.add_movement(e.firm_id, e.payment_id, "return", e.payment_id, -e.amount, e.returned_at)
-    _history(writes, envelope, e.returned_at, amount=e.amount, reason=e.reason)
+    at = utc(e.returned_at)
+    writes.returned[(e.firm_id, e.payment_id)] = ReturnedRow(e.firm_id, e.payment_id, e.amount, e.reason, at)
+    writes.add_movement(e.firm_id, e.payment_id, "return", e.payment_id, -e.amount, at)
+    _history(writes, envelope, at, amount=e.amount, reason=e.reason)
 
 
 def _refund_requested(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, RefundRequested)
+    at = utc(e.requested_at)
     writes.refund_requests[(e.firm_id, e.refund_id)] = RefundRequestRow(
-        e.firm_id, e.refund_id, e.payment_id, e.amount, e.currency, e.reason, e.requested_by, e.requested_at
+        e.firm_id, e.refund_id, e.payment_id, e.amount, e.currency, e.reason, e.requested_by, at
     )
     _history(
         writes,
         envelope,
-        e.requested_at,
+        at,
         actor=e.requested_by,
         refund_id=e.refund_id,
         amount=e.amount,
@@ -82,25 +83,28 @@ def _refund_requested(writes: ProjectionWrites, envelope: Envelope) -> None:
 def _refund_succeeded(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, RefundSucceeded)
+    at = utc(e.succeeded_at)
     writes.refund_successes[(e.firm_id, e.refund_id)] = RefundSuccessRow(
-        e.firm_id, e.refund_id, e.payment_id, e.amount, e.currency, e.succeeded_at
+        e.firm_id, e.refund_id, e.payment_id, e.amount, e.currency, at
     )
-    writes.add_movement(e.firm_id, e.payment_id, "refund", e.refund_id, -e.amount, e.succeeded_at)
-    _history(writes, envelope, e.succeeded_at, refund_id=e.refund_id, amount=e.amount)
+    writes.add_movement(e.firm_id, e.payment_id, "refund", e.refund_id, -e.amount, at)
+    _history(writes, envelope, at, refund_id=e.refund_id, amount=e.amount)
 
 
 def _refund_failed(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, RefundFailed)
+    at = utc(e.failed_at)
     writes.refund_failures[(e.firm_id, e.refund_id)] = RefundFailureRow(
-        e.firm_id, e.refund_id, e.payment_id, e.failed_at, e.reason
+        e.firm_id, e.refund_id, e.payment_id, at, e.reason
     )
-    _history(writes, envelope, e.failed_at, refund_id=e.refund_id, reason=e.reason)
+    _history(writes, envelope, at, refund_id=e.refund_id, reason=e.reason)
 
 
 def _disputed(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, PaymentDisputed)
+    at = utc(e.disputed_at)
     writes.disputes_opened[(e.firm_id, e.dispute_id)] = DisputeOpenedRow(
         e.firm_id,
         e.dispute_id,
@@ -109,12 +113,12 @@ def _disputed(writes: ProjectionWrites, envelope: Envelope) -> None:
         e.currency,
         e.reason,
         e.evidence_due_by,
-        e.disputed_at,
+        at,
     )
     _history(
         writes,
         envelope,
-        e.disputed_at,
+        at,
         dispute_id=e.dispute_id,
         amount=e.amount,
         reason=e.reason,
@@ -125,17 +129,19 @@ def _disputed(writes: ProjectionWrites, envelope: Envelope) -> None:
 def _dispute_closed(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, DisputeClosed)
+    at = utc(e.closed_at)
     writes.disputes_closed[(e.firm_id, e.dispute_id)] = DisputeClosedRow(
-        e.firm_id, e.dispute_id, e.payment_id, e.amount, e.currency, e.outcome, e.closed_at
+        e.firm_id, e.dispute_id, e.payment_id, e.amount, e.currency, e.outcome, at
     )
     if e.outcome == "lost":  # an open or won dispute is not a loss: the money is still the client's
-        writes.add_movement(e.firm_id, e.payment_id, "dispute_lost", e.dispute_id, -e.amount, e.closed_at)
-    _history(writes, envelope, e.closed_at, dispute_id=e.dispute_id, outcome=e.outcome, amount=e.amount)
+        writes.add_movement(e.firm_id, e.payment_id, "dispute_lost", e.dispute_id, -e.amount, at)
+    _history(writes, envelope, at, dispute_id=e.dispute_id, outcome=e.outcome, amount=e.amount)
 
 
 def _fee(writes: ProjectionWrites, envelope: Envelope) -> None:
     e = envelope.event
     assert isinstance(e, FeeCharged)
+    at = utc(e.charged_at)
     given_back = e.amount < 0
     writes.fees[(e.firm_id, e.fee_id, given_back)] = FeeRow(
         e.firm_id,
@@ -146,7 +152,7 @@ def _fee(writes: ProjectionWrites, envelope: Envelope) -> None:
         e.amount,
         e.currency,
         e.bank_account_id,
-        e.charged_at,
+        at,
     )
 
 

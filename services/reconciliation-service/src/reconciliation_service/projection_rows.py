@@ -4,7 +4,7 @@ in the same order as its composite type in migrations/), and the set of them one
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from pydantic_core import to_json
@@ -18,6 +18,14 @@ def details_json(details: Any) -> str:
     """History details (or payout lines) as JSON for a jsonb column (which orders keys itself): pydantic's
     encoder, several times faster per row than the json module's."""
     return to_json(details, fallback=str).decode()
+
+
+def utc(moment: datetime) -> datetime:
+    """An event's own time as the rows carry it: the same instant in `datetime.UTC`. Events' timestamps come
+    from pydantic in its own `TzInfo`, which asyncpg encodes ~0.85 us slower a value (it asks the offset
+    several times); an event's time goes into two or three rows (its table, the history, the ledger), and
+    converting it once costs 0.76 us."""
+    return moment.astimezone(UTC)
 
 
 class BankAccountRow(NamedTuple):
