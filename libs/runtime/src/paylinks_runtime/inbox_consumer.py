@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import asyncpg
+import msgspec
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -53,7 +54,7 @@ from aiokafka.structs import ConsumerRecord
 from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.trace import Link, SpanKind
 
-from paylinks_events import Envelope, PoisonRecord, from_record
+from paylinks_events import Envelope, Event, PoisonRecord, from_record
 
 from . import kafka_spans
 from .db import database_unavailable
@@ -69,6 +70,7 @@ from .metrics import (
     EVENTS_APPLIED,
     EVENTS_DUPLICATE,
     PROJECTION_LAG,
+    observe_all,
 )
 from .retry import Backoff, retry
 from .tracing import context_from, link_to, tracer
@@ -165,8 +167,9 @@ def worth_retrying(exc: BaseException) -> bool:
     return isinstance(exc, _CONFLICTS) or database_unavailable(exc)
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(msgspec.Struct, frozen=True):
+    """A record and its event (a Struct: one is built per record, see Envelope)."""
+
     record: ConsumerRecord
     envelope: Envelope
 
@@ -601,23 +604,21 @@ class InboxConsumer:
         )
 
     def _count(self, applied: Applied) -> None:
-        for event_type, count in Counter(d.envelope.type for d in applied.deliveries).items():
-            EVENTS_APPLIED.labels(self.name, event_type).inc(count)
+        for model, count in Counter(type(d.envelope.event) for d in applied.deliveries).items():
+            EVENTS_APPLIED.labels(self.name, model.type_name()).inc(count)
         newest = max(d.envelope.time for d in applied.deliveries)
         PROJECTION_LAG.labels(self.name).set(max(0.0, (applied.at - newest).total_seconds()))
 
     def _observe_visibility(self, applied: Applied) -> None:
-        """How long each event took to take effect here (redeliveries excluded: they changed nothing). The
-        series of each type is looked up once per batch, not once per event."""
+        """How long each event took to take effect here (redeliveries excluded: they changed nothing),
+        observed a type at a time (the series of each type looked up once per batch)."""
         now = applied.at
-        series: dict[str, Any] = {}
+        by_model: defaultdict[type[Event], list[float]] = defaultdict(list)
         for delivery in applied.fresh:
             envelope = delivery.envelope
-            event_type = envelope.type
-            observe = series.get(event_type)
-            if observe is None:
-                observe = series[event_type] = EVENT_VISIBILITY.labels(self.name, event_type).observe
-            observe(max(0.0, (now - envelope.time).total_seconds()))
+            by_model[type(envelope.event)].append(max(0.0, (now - envelope.time).total_seconds()))
+        for model, seconds in by_model.items():
+            observe_all(EVENT_VISIBILITY.labels(self.name, model.type_name()), seconds)
 
     async def watch_lag(self) -> None:
         """Report the lag on a timer, apart from consuming: a consumer paused by an unavailable database

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import collections
+from bisect import bisect_left
+from collections.abc import Sequence
+
 from prometheus_client import Counter, Gauge, Histogram
 
 OUTBOX_BACKLOG = Gauge("paylinks_outbox_backlog", "Outbox rows not yet published to Kafka", ["service"])
@@ -93,3 +97,16 @@ SECURITY_REFUSALS = Counter(
     "signature, declined payment, any other refused payment attempt), by reason: security_log.refused",
     ["reason"],
 )
+
+
+def observe_all(histogram: Histogram, amounts: Sequence[float]) -> None:
+    """`histogram.observe(amount)` for every amount (`histogram`: a series, its labels given), each bucket and
+    the sum incremented once for all of them. prometheus_client observes one value at a time (a lock taken
+    per increment, ~1.5 us a value), and a consumer observes every event of its batches. This relies on the
+    client's histogram layout (sorted `_upper_bounds` ending in +Inf, one `_buckets` value each, a value
+    counted in the first bucket whose bound it does not exceed, and `_sum`): test_metrics checks it against
+    observe(), value by value."""
+    bounds = histogram._upper_bounds
+    for bucket, count in collections.Counter(bisect_left(bounds, amount) for amount in amounts).items():
+        histogram._buckets[bucket].inc(count)
+    histogram._sum.inc(sum(amounts))
