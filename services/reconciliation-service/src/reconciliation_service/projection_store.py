@@ -42,7 +42,7 @@ async def write(conn: asyncpg.Connection, writes: ProjectionWrites) -> None:
     """Each table's rows in turn: a few sent with their statement, many staged first and their statements
     then sent together, in order, as one (the database merges a whole batch while the consumer decodes the
     next one: see database_busy)."""
-    merges: list[str] = []
+    merges: list[Merge] = []
     for table in _TABLE_WRITES:
         rows: Mapping[Any, tuple[Any, ...]] = getattr(writes, table.rows)
         if not rows:
@@ -55,12 +55,26 @@ async def write(conn: asyncpg.Connection, writes: ProjectionWrites) -> None:
     await _merge(conn, merges)
 
 
-async def _merge(conn: asyncpg.Connection, merges: list[str]) -> None:
-    """The staged tables' statements, in one round trip (they take no parameters)."""
-    if merges:
-        database_busy()
-        await conn.execute(";\n".join(merges))
-        merges.clear()
+async def _merge(conn: asyncpg.Connection, merges: list[Merge]) -> None:
+    """The staged tables' statements, in one round trip (they take no parameters), each as first tried: an
+    insert-only table's rows inserted plainly (TableWrite.skip_written). Should one of them be there already
+    (an event published twice), the statements are undone to their savepoint and sent again, skipping the
+    rows written before: the staged rows were copied before the savepoint, and are still there."""
+    if not merges:
+        return
+    database_busy()
+    first_try = [merge.first_try for merge in merges]
+    again = [merge.again for merge in merges]
+    merges.clear()
+    if first_try == again:  # nothing inserted plainly: no savepoint
+        await conn.execute(";\n".join(first_try))
+        return
+    try:
+        await conn.execute(";\n".join(["SAVEPOINT first_try", *first_try, "RELEASE SAVEPOINT first_try"]))
+    except asyncpg.UniqueViolationError:
+        await conn.execute(
+            ";\n".join(["ROLLBACK TO SAVEPOINT first_try", *again, "RELEASE SAVEPOINT first_try"])
+        )
 
 
 def _in_key_order(rows: Mapping[Any, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -77,18 +91,36 @@ COPY_FROM_ROWS = 64
 
 
 @dataclass(frozen=True)
+class Merge:
+    """A staged table's statement, as first tried and as sent again when a row was written before."""
+
+    first_try: str
+    again: str
+
+
+@dataclass(frozen=True)
 class TableWrite:
     """One set-based statement of the projection: `rows` names the ProjectionWrites field, `row_type` the
-    composite type of its rows (migrations/), and `statement` reads them from `{rows}`."""
+    composite type of its rows (migrations/), and `statement` reads them from `{rows}`.
+
+    `skip_written`, for a table the projection only inserts into: the clause that skips a row written
+    before (the same event applied twice). A staged batch leaves it out at first (_merge): a plain insert
+    spares Postgres the speculative insertion ON CONFLICT makes for every row (a history row 11.5 -> 7.6 us,
+    its COPY included; the projection ~35 -> ~30.5 us an event), and a repeat, rare, costs the batch's
+    statements once more."""
 
     rows: str
     row_type: str
     statement: str
+    skip_written: str = ""
+
+    def sql(self, rows: str, *, skipping_written: bool = True) -> str:
+        return self.statement.format(rows=rows) + (self.skip_written if skipping_written else "")
 
     async def write_few(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
-        await conn.execute(self.statement.format(rows=f"unnest($1::{self.row_type}[])"), rows)
+        await conn.execute(self.sql(f"unnest($1::{self.row_type}[])"), rows)
 
-    async def stage(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> str:
+    async def stage(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> Merge:
         """Copy the rows into a staging table; the statement that merges them from there."""
         # A temporary table of the row type, per session, emptied by every commit; copied into in key order,
         # which a scan of it then keeps.
@@ -97,7 +129,7 @@ class TableWrite:
             f"CREATE TEMP TABLE IF NOT EXISTS {staged} OF {self.row_type} ON COMMIT DELETE ROWS"
         )
         await conn.copy_records_to_table(staged, records=rows)
-        return self.statement.format(rows=staged)
+        return Merge(self.sql(staged, skipping_written=False), self.sql(staged))
 
 
 _UPSERT_BANK_ACCOUNTS = """
@@ -178,8 +210,8 @@ WHERE payments.link_changed_at IS NULL
 _INSERT_HISTORY = """
 INSERT INTO payment_history (event_id, firm_id, payment_id, type, at, actor, details)
 SELECT * FROM {rows}
-ON CONFLICT (firm_id, payment_id, event_id) DO NOTHING
 """
+_SKIP_WRITTEN_HISTORY = "ON CONFLICT (firm_id, payment_id, event_id) DO NOTHING"
 
 _UPSERT_BILLS = """
 INSERT INTO bills (firm_id, bill_id, matter_id, contact_id)
@@ -242,24 +274,24 @@ ON CONFLICT (firm_id, dispute_id) DO UPDATE
 SET outcome = EXCLUDED.outcome, closed_at = EXCLUDED.closed_at
 """
 
-_UPSERT_FEES = """
+_INSERT_FEES = """
 INSERT INTO fees (firm_id, fee_id, given_back, payment_id, kind, amount, currency, bank_account_id,
                   charged_at)
 SELECT * FROM {rows}
-ON CONFLICT (firm_id, fee_id, given_back) DO NOTHING
 """
+_SKIP_WRITTEN_FEES = "ON CONFLICT (firm_id, fee_id, given_back) DO NOTHING"
 
-_UPSERT_PAYOUTS = """
+_INSERT_PAYOUTS = """
 INSERT INTO payouts (firm_id, payout_id, bank_account_id, amount, currency, arrival_date, lines)
 SELECT * FROM {rows}
-ON CONFLICT (firm_id, payout_id) DO NOTHING
 """
+_SKIP_WRITTEN_PAYOUTS = "ON CONFLICT (firm_id, payout_id) DO NOTHING"
 
-_UPSERT_MOVEMENTS = """
+_INSERT_MOVEMENTS = """
 INSERT INTO ledger_movements (firm_id, movement_id, payment_id, kind, amount, at)
 SELECT * FROM {rows}
-ON CONFLICT (firm_id, movement_id) DO NOTHING
 """
+_SKIP_WRITTEN_MOVEMENTS = "ON CONFLICT (firm_id, movement_id) DO NOTHING"
 
 
 # Every table write of a batch, in this order (the payment's description before what fills its gaps).
@@ -272,7 +304,7 @@ _TABLE_WRITES: tuple[TableWrite, ...] = (
     TableWrite("failed", "failed_row", _UPSERT_FAILED),
     TableWrite("unallocated", "unallocated_row", _UPSERT_UNALLOCATED),
     TableWrite("link_changes", "link_change_row", _UPSERT_LINK_CHANGES),
-    TableWrite("history", "history_row", _INSERT_HISTORY),
+    TableWrite("history", "history_row", _INSERT_HISTORY, _SKIP_WRITTEN_HISTORY),
     TableWrite("bills", "bill_row", _UPSERT_BILLS),
     TableWrite("returned", "returned_row", _UPSERT_RETURNED),
     TableWrite("paid_out", "paid_out_row", _UPSERT_PAID_OUT),
@@ -281,7 +313,7 @@ _TABLE_WRITES: tuple[TableWrite, ...] = (
     TableWrite("refund_failures", "refund_failure_row", _UPSERT_REFUND_FAILURES),
     TableWrite("disputes_opened", "dispute_opened_row", _UPSERT_DISPUTES_OPENED),
     TableWrite("disputes_closed", "dispute_closed_row", _UPSERT_DISPUTES_CLOSED),
-    TableWrite("fees", "fee_row", _UPSERT_FEES),
-    TableWrite("payouts", "payout_row", _UPSERT_PAYOUTS),
-    TableWrite("movements", "movement_row", _UPSERT_MOVEMENTS),
+    TableWrite("fees", "fee_row", _INSERT_FEES, _SKIP_WRITTEN_FEES),
+    TableWrite("payouts", "payout_row", _INSERT_PAYOUTS, _SKIP_WRITTEN_PAYOUTS),
+    TableWrite("movements", "movement_row", _INSERT_MOVEMENTS, _SKIP_WRITTEN_MOVEMENTS),
 )

@@ -262,6 +262,41 @@ async def test_a_batch_staged_for_one_merge_says_the_database_is_busy_before_mer
     assert busy.is_set() is says_busy
 
 
+async def test_a_staged_batch_repeating_an_event_written_before_writes_it_once_and_the_rest(  # type: ignore[no-untyped-def]
+    firm, pool: asyncpg.Pool
+) -> None:
+    """A staged batch inserts its history and ledger rows plainly at first (TableWrite.skip_written). An
+    event written by an earlier batch (published twice) makes that fail; the batch is merged again, skipping
+    what was written: one row of the repeated event, every other event's rows, no error."""
+    account = firm.bank_account()
+    received = [firm.received(account.bank_account_id) for _ in range(COPY_FROM_ROWS)]
+    processed = [Envelope(firm.processed(r), "/test") for r in received]
+    ids = [r.payment_id for r in received]
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await projection_store.apply(conn, processed[:1])  # the repeated event, written before
+        async with conn.transaction():
+            await projection_store.apply(conn, [*(Envelope(r, "/test") for r in received), *processed])
+        history = await conn.fetch(
+            "SELECT event_id, count(*) AS rows FROM payment_history WHERE payment_id = any($1::text[])"
+            " GROUP BY event_id",
+            ids,
+        )
+        movements = await conn.fetchval(
+            "SELECT count(*) FROM ledger_movements WHERE payment_id = any($1::text[])", ids
+        )
+        ready = await conn.fetchval(
+            "SELECT count(*) FROM payments WHERE payment_id = any($1::text[]) AND processed_at IS NOT NULL"
+            " AND received_at IS NOT NULL",
+            ids,
+        )
+    assert len(history) == 2 * COPY_FROM_ROWS
+    assert {row["rows"] for row in history} == {1}
+    assert processed[0].id in {row["event_id"] for row in history}
+    assert movements == COPY_FROM_ROWS
+    assert ready == COPY_FROM_ROWS
+
+
 async def test_a_payment_processed_is_updated_in_place_without_writing_the_indexes(  # type: ignore[no-untyped-def]
     firm, pool: asyncpg.Pool
 ) -> None:
