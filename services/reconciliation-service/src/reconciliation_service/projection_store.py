@@ -56,17 +56,17 @@ async def write(conn: asyncpg.Connection, writes: ProjectionWrites) -> None:
 
 
 async def _merge(conn: asyncpg.Connection, merges: list[Merge]) -> None:
-    """The staged tables' statements, in one round trip (they take no parameters), each as first tried: an
-    insert-only table's rows inserted plainly (TableWrite.skip_written). Should one of them be there already
-    (an event published twice), the statements are undone to their savepoint and sent again, skipping the
-    rows written before: the staged rows were copied before the savepoint, and are still there."""
+    """The staged tables' statements, in one round trip (they take no parameters), as first tried: the rows
+    of a table of new rows inserted plainly (TableWrite.new_rows). Should one of them be there already, the
+    statements are undone to their savepoint and sent again whole, each with its ON CONFLICT clause: the
+    staged rows were copied before the savepoint, and are still there."""
     if not merges:
         return
     database_busy()
     first_try = [merge.first_try for merge in merges]
     again = [merge.again for merge in merges]
     merges.clear()
-    if first_try == again:  # nothing inserted plainly: no savepoint
+    if first_try == again:  # no table of new rows: no savepoint
         await conn.execute(";\n".join(first_try))
         return
     try:
@@ -101,21 +101,28 @@ class Merge:
 @dataclass(frozen=True)
 class TableWrite:
     """One set-based statement of the projection: `rows` names the ProjectionWrites field, `row_type` the
-    composite type of its rows (migrations/), and `statement` reads them from `{rows}`.
+    composite type of its rows (migrations/), and `statement` reads them from `{rows}`. Every statement
+    ends in its ON CONFLICT clause: what a row written before gets (skipped, or merged).
 
-    `skip_written`, for a table the projection only inserts into: the clause that skips a row written
-    before (the same event applied twice). A staged batch leaves it out at first (_merge): a plain insert
-    spares Postgres the speculative insertion ON CONFLICT makes for every row (a history row 11.5 -> 7.6 us,
-    its COPY included; the projection ~35 -> ~30.5 us an event), and a repeat, rare, costs the batch's
-    statements once more."""
+    `new_rows`: the table's rows are nearly always new (a payment's receipt, and what is only ever
+    inserted: history, ledger, fees, payouts). A staged batch inserts them without the clause at first
+    (_merge): a plain insert spares Postgres the speculative insertion ON CONFLICT makes for every row (a
+    history row 11.5 -> 7.6 us, its COPY included; the projection ~35 -> ~27.5 us an event), and a row
+    written before, rare (an event published twice, offsets replayed), costs the batch's statements once
+    more."""
 
     rows: str
     row_type: str
     statement: str
-    skip_written: str = ""
+    new_rows: bool = False
 
-    def sql(self, rows: str, *, skipping_written: bool = True) -> str:
-        return self.statement.format(rows=rows) + (self.skip_written if skipping_written else "")
+    def __post_init__(self) -> None:
+        assert self.statement.count("ON CONFLICT") == 1, self.rows
+
+    def sql(self, rows: str, *, plain: bool = False) -> str:
+        """The statement reading `rows`; `plain`: without its ON CONFLICT clause, if its rows are new."""
+        statement = self.statement.format(rows=rows)
+        return statement[: statement.index("ON CONFLICT")] if plain and self.new_rows else statement
 
     async def write_few(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
         await conn.execute(self.sql(f"unnest($1::{self.row_type}[])"), rows)
@@ -129,7 +136,7 @@ class TableWrite:
             f"CREATE TEMP TABLE IF NOT EXISTS {staged} OF {self.row_type} ON COMMIT DELETE ROWS"
         )
         await conn.copy_records_to_table(staged, records=rows)
-        return Merge(self.sql(staged, skipping_written=False), self.sql(staged))
+        return Merge(self.sql(staged, plain=True), self.sql(staged))
 
 
 _UPSERT_BANK_ACCOUNTS = """
@@ -210,8 +217,8 @@ WHERE payments.link_changed_at IS NULL
 _INSERT_HISTORY = """
 INSERT INTO payment_history (event_id, firm_id, payment_id, type, at, actor, details)
 SELECT * FROM {rows}
+ON CONFLICT (firm_id, payment_id, event_id) DO NOTHING
 """
-_SKIP_WRITTEN_HISTORY = "ON CONFLICT (firm_id, payment_id, event_id) DO NOTHING"
 
 _UPSERT_BILLS = """
 INSERT INTO bills (firm_id, bill_id, matter_id, contact_id)
@@ -278,20 +285,20 @@ _INSERT_FEES = """
 INSERT INTO fees (firm_id, fee_id, given_back, payment_id, kind, amount, currency, bank_account_id,
                   charged_at)
 SELECT * FROM {rows}
+ON CONFLICT (firm_id, fee_id, given_back) DO NOTHING
 """
-_SKIP_WRITTEN_FEES = "ON CONFLICT (firm_id, fee_id, given_back) DO NOTHING"
 
 _INSERT_PAYOUTS = """
 INSERT INTO payouts (firm_id, payout_id, bank_account_id, amount, currency, arrival_date, lines)
 SELECT * FROM {rows}
+ON CONFLICT (firm_id, payout_id) DO NOTHING
 """
-_SKIP_WRITTEN_PAYOUTS = "ON CONFLICT (firm_id, payout_id) DO NOTHING"
 
 _INSERT_MOVEMENTS = """
 INSERT INTO ledger_movements (firm_id, movement_id, payment_id, kind, amount, at)
 SELECT * FROM {rows}
+ON CONFLICT (firm_id, movement_id) DO NOTHING
 """
-_SKIP_WRITTEN_MOVEMENTS = "ON CONFLICT (firm_id, movement_id) DO NOTHING"
 
 
 # Every table write of a batch, in this order (the payment's description before what fills its gaps).
@@ -299,12 +306,12 @@ _TABLE_WRITES: tuple[TableWrite, ...] = (
     TableWrite("bank_accounts", "bank_account_row", _UPSERT_BANK_ACCOUNTS),
     TableWrite("contacts", "contact_row", _UPSERT_CONTACTS),
     TableWrite("matters", "matter_row", _UPSERT_MATTERS),
-    TableWrite("received", "received_row", _UPSERT_RECEIVED),
+    TableWrite("received", "received_row", _UPSERT_RECEIVED, new_rows=True),
     TableWrite("processed", "processed_row", _UPSERT_PROCESSED),
     TableWrite("failed", "failed_row", _UPSERT_FAILED),
     TableWrite("unallocated", "unallocated_row", _UPSERT_UNALLOCATED),
     TableWrite("link_changes", "link_change_row", _UPSERT_LINK_CHANGES),
-    TableWrite("history", "history_row", _INSERT_HISTORY, _SKIP_WRITTEN_HISTORY),
+    TableWrite("history", "history_row", _INSERT_HISTORY, new_rows=True),
     TableWrite("bills", "bill_row", _UPSERT_BILLS),
     TableWrite("returned", "returned_row", _UPSERT_RETURNED),
     TableWrite("paid_out", "paid_out_row", _UPSERT_PAID_OUT),
@@ -313,7 +320,7 @@ _TABLE_WRITES: tuple[TableWrite, ...] = (
     TableWrite("refund_failures", "refund_failure_row", _UPSERT_REFUND_FAILURES),
     TableWrite("disputes_opened", "dispute_opened_row", _UPSERT_DISPUTES_OPENED),
     TableWrite("disputes_closed", "dispute_closed_row", _UPSERT_DISPUTES_CLOSED),
-    TableWrite("fees", "fee_row", _INSERT_FEES, _SKIP_WRITTEN_FEES),
-    TableWrite("payouts", "payout_row", _INSERT_PAYOUTS, _SKIP_WRITTEN_PAYOUTS),
-    TableWrite("movements", "movement_row", _INSERT_MOVEMENTS, _SKIP_WRITTEN_MOVEMENTS),
+    TableWrite("fees", "fee_row", _INSERT_FEES, new_rows=True),
+    TableWrite("payouts", "payout_row", _INSERT_PAYOUTS, new_rows=True),
+    TableWrite("movements", "movement_row", _INSERT_MOVEMENTS, new_rows=True),
 )
