@@ -6,8 +6,9 @@ consumer with the projection's batch handler, its offsets stored in the projecti
 consumer pointed at a private topic already holding the events; timed from its first poll until its group
 has committed the last offset, i.e. until every event is in its tables (offsets are committed only after
 the transaction that applied them). Two processes: the service as its console script runs it, twice, one
-schema and one consumer group; their steady rate is timed from the moment a tenth of the events was
-committed (both started and joined) to the last, and so is the one process's, for the comparison.
+schema and one consumer group; their steady rate is timed from the first moment a tenth of the events was
+committed and the group stood stable with both of them (they join one by one: the first consumes alone
+meanwhile) to the last, over the events committed in between; so is the one process's, for the comparison.
 Baseline: a bare AIOKafkaConsumer configured as the InboxConsumer's (fresh group, same batch size) reading
 the same records and doing nothing with them.
 """
@@ -45,7 +46,7 @@ from ._projection import (
 from .end_to_end_latency import service_process
 
 PROCESSES = 2
-STEADY_FROM = 0.1  # the share of the events committed when the steady rate's clock starts
+STEADY_FROM = 0.1  # the share of the events committed when the steady rate's clock may start
 # A rebalance that makes a member fail and rewind logs these; the two-process runs count them.
 REBALANCE_TROUBLE = (b"rewinding", b"IllegalStateError", b"CommitFailedError")
 
@@ -59,13 +60,13 @@ async def service_rate(ctx: BenchContext, topic: str, events: int) -> tuple[floa
         await runtime.start()  # the consumer task is spawned, not yet run: it polls first after this
         try:
             began = time.perf_counter()
-            steady_from, done = await committed_progress(
+            progress = await committed_progress(
                 ctx, settings.consumer_group_prefix + CONSUMER_NAME, events, STEADY_FROM
             )
             await check_read_model(runtime.pool, events // 2)
         finally:
             await runtime.stop()
-    return events / (done - began), steady_rate(events, steady_from, done)
+    return events / (progress.done - began), progress.steady_rate(events)
 
 
 async def processes_rate(ctx: BenchContext, topic: str, events: int) -> tuple[float, int]:
@@ -74,7 +75,9 @@ async def processes_rate(ctx: BenchContext, topic: str, events: int) -> tuple[fl
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     logs = [Path(tempfile.gettempdir()) / f"bench-projection-ingest.{i}.log" for i in range(PROCESSES)]
     async with ctx.schema("bench_ingest2") as schema, contextlib.AsyncExitStack() as stack:
-        progress = asyncio.create_task(committed_progress(ctx, prefix + CONSUMER_NAME, events, STEADY_FROM))
+        progressing = asyncio.create_task(
+            committed_progress(ctx, prefix + CONSUMER_NAME, events, STEADY_FROM, members=PROCESSES)
+        )
         try:
             await asyncio.gather(
                 *(
@@ -84,9 +87,9 @@ async def processes_rate(ctx: BenchContext, topic: str, events: int) -> tuple[fl
                     for log in logs
                 )
             )
-            steady_from, done = await progress
+            progress = await progressing
         finally:
-            progress.cancel()
+            progressing.cancel()
         conn = await asyncpg.connect(ctx.database_url, server_settings={"search_path": schema})
         try:
             await check_read_model(conn, events // 2)
@@ -95,11 +98,7 @@ async def processes_rate(ctx: BenchContext, topic: str, events: int) -> tuple[fl
     trouble = sum(
         line.count(word) for log in logs for line in [log.read_bytes()] for word in REBALANCE_TROUBLE
     )
-    return steady_rate(events, steady_from, done), trouble
-
-
-def steady_rate(events: int, steady_from: float, done: float) -> float:
-    return (1 - STEADY_FROM) * events / max(done - steady_from, 1e-9)
+    return progress.steady_rate(events), trouble
 
 
 async def run(ctx: BenchContext) -> FigureResult:
@@ -167,8 +166,9 @@ def notes(events: int, rounds: int, batch_size: int) -> list[str]:
         " ready with its two history rows.",
         f"{PROCESSES} processes: the service as its console script serves it (bench/figures/"
         "_reconciliation_server.py), started together on one fresh schema and one consumer group; the"
-        f" steady rate is timed from {STEADY_FROM:.0%} of the events committed (both processes up, the group"
-        " joined) to the last; the one-process steady rate beside it is timed the same way.",
+        f" steady rate is timed from the first poll that finds {STEADY_FROM:.0%} of the events committed and"
+        f" the group stable with {PROCESSES} members (they join one by one) to the last, over the events"
+        " committed in between; the one-process steady rate beside it is timed the same way.",
         "Baseline: a bare AIOKafkaConsumer with the InboxConsumer's settings (fresh group, earliest,"
         f" max_poll_records={batch_size}, no auto-commit) polling the same records and dropping them; timed"
         " from its first poll (which joins the group, as the service's does) to the last record.",
