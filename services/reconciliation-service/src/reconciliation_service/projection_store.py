@@ -80,8 +80,8 @@ async def _merge(conn: asyncpg.Connection, merges: list[Merge]) -> None:
 
 def _in_key_order(rows: Mapping[Any, Row]) -> list[tuple[Any, ...]]:
     """The rows in key order (concurrent writers lock rows in one order), as the plain tuples asyncpg
-    encodes (it reads a plain tuple's items directly; a tuple subclass's through its subscript, 1-2 us more
-    per row of a COPY)."""
+    encodes (it reads a plain tuple's items directly, 1-2 us a row faster in a COPY than a tuple
+    subclass's)."""
     return [astuple(rows[key]) for key in sorted(rows)]
 
 
