@@ -8,10 +8,11 @@ import uuid
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 
 from paylinks_events import ContactCreated, Envelope, to_record
 from paylinks_runtime.dead_letters import DeadLetters
-from paylinks_runtime.inbox_consumer import InboxConsumer, each_batch
+from paylinks_runtime.inbox_consumer import Delivery, InboxConsumer, _at_or_past, _offset_ranges, each_batch
 from paylinks_runtime.metrics import EVENTS_DUPLICATE
 from paylinks_runtime.testing import BOOTSTRAP, TopicWatcher, eventually, header, unique
 from paylinks_runtime.unit_of_work import UnitOfWork, Writer
@@ -61,6 +62,26 @@ async def apply_everything_without_committing(member: InboxConsumer, count: int)
         applied += sum(len(r) for r in batch.values())
 
 
+def delivery(partition: int, offset: int) -> Delivery:
+    record = ConsumerRecord("t", partition, offset, 0, 0, b"k", b"v", None, 1, 1, [])
+    return Delivery(record, Envelope(ContactCreated(firm_id="f", contact_id="c", name="n"), "/t"))
+
+
+def test_a_batch_s_offset_ranges_are_its_lowest_and_the_one_after_its_highest_in_any_order() -> None:
+    deliveries = [delivery(0, 12), delivery(1, 3), delivery(0, 10), delivery(0, 11)]
+    assert _offset_ranges(deliveries) == ({("t", 0): 10, ("t", 1): 3}, {("t", 0): 13, ("t", 1): 4})
+
+
+def test_only_the_deliveries_at_or_past_their_partition_s_stored_offset_are_kept() -> None:
+    deliveries = [delivery(0, 10), delivery(0, 11), delivery(1, 3), delivery(1, 4)]
+    lowest, _ = _offset_ranges(deliveries)
+    kept = _at_or_past(deliveries, lowest, {("t", 0): 10, ("t", 1): 4})
+    assert kept == [deliveries[0], deliveries[1], deliveries[3]]
+    assert _at_or_past(deliveries, lowest, {("t", 0): 11, ("t", 1): 0}) == deliveries[1:]
+    assert _at_or_past(deliveries, lowest, {("t", 0): 12, ("t", 1): 5}) == []
+    assert _at_or_past(deliveries, lowest, {("t", 0): 10, ("t", 1): 3}) == deliveries
+
+
 async def test_records_redelivered_below_the_stored_offsets_are_skipped(effects, producer, topic) -> None:  # type: ignore[no-untyped-def]
     await publish_contacts(producer, topic, CONTACTS)
     group = unique("test-offsets")
@@ -82,6 +103,35 @@ async def test_records_redelivered_below_the_stored_offsets_are_skipped(effects,
         await again.stop()
     assert await effects.fetchval("SELECT count(*) FROM effects") == CONTACTS
     assert EVENTS_DUPLICATE.labels(group)._value.get() == CONTACTS
+
+
+async def test_a_batch_straddling_the_stored_offsets_applies_only_the_records_at_or_past_them(  # type: ignore[no-untyped-def]
+    effects, producer, topic
+) -> None:
+    await publish_contacts(producer, topic, CONTACTS)
+    group = unique("test-offsets-half")
+    first = consumer(effects, producer, topic, group)
+    await first.start()
+    try:
+        await apply_everything_without_committing(first, CONTACTS)
+    finally:
+        await first.stop()
+    # As if only the first half of each partition had been applied: the second half, and the batches that
+    # cross the middle (7 records a batch), come again and are partly new.
+    stored = await effects.fetch("SELECT next_offset FROM consumer_offsets WHERE consumer = $1", group)
+    halve = "UPDATE consumer_offsets SET next_offset = next_offset / 2 WHERE consumer = $1"
+    await effects.execute(halve, group)
+    past_the_middle = sum(row["next_offset"] - row["next_offset"] // 2 for row in stored)
+    assert 0 < past_the_middle < CONTACTS
+
+    again = consumer(effects, producer, topic, group)
+    await again.start()
+    try:
+        await apply_everything_without_committing(again, CONTACTS)
+    finally:
+        await again.stop()
+    assert await effects.fetchval("SELECT count(*) FROM effects") == CONTACTS + past_the_middle
+    assert EVENTS_DUPLICATE.labels(group)._value.get() == CONTACTS - past_the_middle
 
 
 async def test_a_handler_failure_stores_no_offset(effects, producer, topic) -> None:  # type: ignore[no-untyped-def]

@@ -538,12 +538,12 @@ class InboxConsumer:
         """Lock the stored offsets of the batch's partitions (in one order, so two members meeting in a
         rebalance wait for each other instead of deadlocking), keep the deliveries at or past them, and store
         the offsets after the batch: they commit, or roll back, with what the handler writes."""
-        after = _offsets_after(deliveries)
+        lowest, after = _offset_ranges(deliveries)
         keys = sorted(after)
         topics, partitions = [topic for topic, _ in keys], [partition for _, partition in keys]
         locked = await conn.fetch(_CLAIM_OFFSETS, self.name, topics, partitions, [after[key] for key in keys])
         stored = {(row["topic"], row["partition"]): row["next_offset"] for row in locked}
-        return [d for d in deliveries if d.record.offset >= stored[(d.record.topic, d.record.partition)]]
+        return _at_or_past(deliveries, lowest, stored)
 
     async def _claim(self, conn: asyncpg.Connection, event_ids: list[str]) -> set[str]:
         """Record the ids in the inbox; return those not seen before."""
@@ -752,14 +752,31 @@ def _links(deliveries: list[Delivery]) -> Iterator[Link]:
             yield link
 
 
-def _offsets_after(deliveries: list[Delivery]) -> dict[tuple[str, int], int]:
-    """Per (topic, partition) of the deliveries, the offset after the last of them."""
+def _at_or_past(
+    deliveries: list[Delivery], lowest: dict[tuple[str, int], int], stored: dict[tuple[str, int], int]
+) -> list[Delivery]:
+    """The deliveries at or past their partition's stored offset. The usual batch lies wholly past them
+    (each partition's lowest offset does): it is returned as it is, without looking at each delivery again."""
+    if all(stored[key] <= offset for key, offset in lowest.items()):
+        return deliveries
+    return [d for d in deliveries if d.record.offset >= stored[(d.record.topic, d.record.partition)]]
+
+
+def _offset_ranges(
+    deliveries: list[Delivery],
+) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
+    """Per (topic, partition) of the deliveries, the lowest offset of them and the offset after the highest.
+    One pass of comparisons, not `min`/`max` calls: it runs for every record the consumer applies."""
+    lowest: dict[tuple[str, int], int] = {}
     after: dict[tuple[str, int], int] = {}
     for delivery in deliveries:
         record = delivery.record
-        key = (record.topic, record.partition)
-        after[key] = max(after.get(key, 0), record.offset + 1)
-    return after
+        key, offset = (record.topic, record.partition), record.offset
+        if offset < lowest.get(key, offset + 1):
+            lowest[key] = offset
+        if offset >= after.get(key, 0):
+            after[key] = offset + 1
+    return lowest, after
 
 
 # The stored offsets of the batch's partitions in one round trip (migrations/0007_claim_consumer_offsets.sql):
