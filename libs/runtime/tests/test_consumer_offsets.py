@@ -62,6 +62,18 @@ async def apply_everything_without_committing(member: InboxConsumer, count: int)
         applied += sum(len(r) for r in batch.values())
 
 
+async def consume_everything_once(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, group: str
+) -> None:
+    """A member of `group` that applies every record of the topic and stops without committing to Kafka."""
+    member = consumer(pool, producer, topic, group)
+    await member.start()
+    try:
+        await apply_everything_without_committing(member, CONTACTS)
+    finally:
+        await member.stop()
+
+
 def delivery(partition: int, offset: int) -> Delivery:
     record = ConsumerRecord("t", partition, offset, 0, 0, b"k", b"v", None, 1, 1, [])
     return Delivery(record, Envelope(ContactCreated(firm_id="f", contact_id="c", name="n"), "/t"))
@@ -85,22 +97,13 @@ def test_only_the_deliveries_at_or_past_their_partition_s_stored_offset_are_kept
 async def test_records_redelivered_below_the_stored_offsets_are_skipped(effects, producer, topic) -> None:  # type: ignore[no-untyped-def]
     await publish_contacts(producer, topic, CONTACTS)
     group = unique("test-offsets")
-    first = consumer(effects, producer, topic, group)
-    await first.start()
-    try:
-        await apply_everything_without_committing(first, CONTACTS)
-    finally:
-        await first.stop()
+    await consume_everything_once(effects, producer, topic, group)
     assert await effects.fetchval("SELECT count(*) FROM effects") == CONTACTS
     stored = "SELECT sum(next_offset) FROM consumer_offsets WHERE consumer = $1"
     assert await effects.fetchval(stored, group) == CONTACTS
 
-    again = consumer(effects, producer, topic, group)  # Kafka has no offsets: everything comes again
-    await again.start()
-    try:
-        await apply_everything_without_committing(again, CONTACTS)
-    finally:
-        await again.stop()
+    # A second member: Kafka holds no offsets of the group, so everything comes again.
+    await consume_everything_once(effects, producer, topic, group)
     assert await effects.fetchval("SELECT count(*) FROM effects") == CONTACTS
     assert EVENTS_DUPLICATE.labels(group)._value.get() == CONTACTS
 
@@ -110,12 +113,7 @@ async def test_a_batch_straddling_the_stored_offsets_applies_only_the_records_at
 ) -> None:
     await publish_contacts(producer, topic, CONTACTS)
     group = unique("test-offsets-half")
-    first = consumer(effects, producer, topic, group)
-    await first.start()
-    try:
-        await apply_everything_without_committing(first, CONTACTS)
-    finally:
-        await first.stop()
+    await consume_everything_once(effects, producer, topic, group)
     # As if only the first half of each partition had been applied: the second half, and the batches that
     # cross the middle (7 records a batch), come again and are partly new.
     stored = await effects.fetch("SELECT next_offset FROM consumer_offsets WHERE consumer = $1", group)
@@ -124,12 +122,7 @@ async def test_a_batch_straddling_the_stored_offsets_applies_only_the_records_at
     past_the_middle = sum(row["next_offset"] - row["next_offset"] // 2 for row in stored)
     assert 0 < past_the_middle < CONTACTS
 
-    again = consumer(effects, producer, topic, group)
-    await again.start()
-    try:
-        await apply_everything_without_committing(again, CONTACTS)
-    finally:
-        await again.stop()
+    await consume_everything_once(effects, producer, topic, group)
     assert await effects.fetchval("SELECT count(*) FROM effects") == CONTACTS + past_the_middle
     assert EVENTS_DUPLICATE.labels(group)._value.get() == CONTACTS - past_the_middle
 
