@@ -124,7 +124,15 @@ class Progress(NamedTuple):
     done: float
 
     def steady_rate(self, count: int) -> float:
-        return (count - self.committed_then) / max(self.done - self.steady_from, 1e-9)
+        """Records a second from the clock's start to the end. No span to time (the clock started with every
+        record committed) is an error, not a rate of zero or of billions."""
+        timed, seconds = count - self.committed_then, self.done - self.steady_from
+        if timed <= 0 or seconds <= 0:
+            raise RuntimeError(
+                f"no steady span to time: its clock started with {self.committed_then:,} of {count:,} records"
+                f" committed (polled every {PROGRESS_POLL_SECONDS} s: too few records for the group?)"
+            )
+        return timed / seconds
 
 
 async def committed_progress(

@@ -102,7 +102,8 @@ async def processes_rate(ctx: BenchContext, topic: str, events: int) -> tuple[fl
 
 
 async def run(ctx: BenchContext) -> FigureResult:
-    pairs, rounds = ctx.size(100_000, 10_000), ctx.size(3, 1)
+    # Quick: enough for two processes to both join the group before the last record (they join ~2.5 s apart).
+    pairs, rounds = ctx.size(100_000, 50_000), ctx.size(3, 1)
     events, batch_size = 2 * pairs, Settings().consumer_batch_size
     one: list[tuple[float, float]] = []
     two: list[tuple[float, int]] = []
