@@ -11,10 +11,12 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from paylinks_events import Envelope, MatterOpened, Topic
 from paylinks_runtime import event_store
 from paylinks_runtime.outbox_relay import OutboxRelay
+from paylinks_runtime.relay_lease import LeaseLost, RelayLease
 from paylinks_runtime.testing import TopicWatcher, header
 from paylinks_runtime.tracing import current_trace_headers, tracer
 from paylinks_runtime.unit_of_work import OutboxSignal
@@ -185,3 +187,35 @@ async def test_a_relay_stopped_while_leader_deletes_what_it_had_published(
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def outbox_ids(pool: asyncpg.Pool) -> list[int]:
+    return [r["id"] for r in await pool.fetch("SELECT id FROM outbox ORDER BY id")]
+
+
+async def test_a_leaders_read_deletes_its_last_batch_and_stops_once_another_relay_took_the_lease(
+    pool: asyncpg.Pool,
+) -> None:
+    """One statement deletes the batch acknowledged and reads the next: the rows deleted are not read
+    again, nothing waiting still deletes, and a deletion that misses rows (another relay leads now and
+    has published them) raises LeaseLost, deleting and reading nothing."""
+    await append_matters(pool, f"firm-{uuid.uuid4()}", aggregates=5, per_aggregate=1)
+    written = await outbox_ids(pool)
+    relay = OutboxRelay(pool, producer=None, service="test", signal=OutboxSignal(), batch_size=3)  # type: ignore[arg-type]  # reads only
+    lease = RelayLease("test")
+    async with pool.acquire() as conn:
+        assert await lease.try_acquire(conn)
+        first = await relay._oldest_rows(conn, lease)
+        assert [r["id"] for r in first] == written[:3]
+        second = await relay._oldest_rows(conn, lease, acknowledged=written[:3])
+        assert [r["id"] for r in second] == written[3:]
+        assert await outbox_ids(pool) == written[3:]
+        assert await relay._oldest_rows(conn, lease, acknowledged=written[3:]) == []
+        assert await outbox_ids(pool) == []
+
+        await append_matters(pool, f"firm-{uuid.uuid4()}", aggregates=2, per_aggregate=1)
+        more = await outbox_ids(pool)
+        await pool.execute("UPDATE outbox_relay_lease SET holder = 'another', epoch = epoch + 1")
+        with pytest.raises(LeaseLost):
+            await relay._oldest_rows(conn, lease, acknowledged=more)
+        assert await outbox_ids(pool) == more

@@ -19,10 +19,8 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 
 import asyncpg
 import structlog
@@ -60,13 +58,20 @@ RELAY_BACKOFF = Backoff(0.1, cap=5.0)
 # The oldest rows, and their deletion once acknowledged. A leader's statements are fenced by its lease
 # ($2 holder, $3 epoch): they touch nothing once another relay holds it.
 _OLDEST = "SELECT id, topic, key, headers, value, created_at FROM outbox ORDER BY id LIMIT $1"
-# $4: rows already acknowledged whose deletion is still to come (the leader deletes a batch while the next
-# one is in flight): not read again. Every other row is, whatever its id: a lower id committed late is
-# still picked up (ids are taken at insert, not at commit), so no high-water mark may skip it.
-_OLDEST_WHILE_LEADER = (
-    "SELECT id, topic, key, headers, value, created_at FROM outbox WHERE EXISTS ("
-    " SELECT 1 FROM outbox_relay_lease WHERE holder = $2 AND epoch = $3 AND expires_at > now())"
-    " AND id <> ALL($4::bigint[]) ORDER BY id LIMIT $1"
+# A leader's read also deletes the rows of its last batch, all acknowledged by then ($4): one round trip a
+# batch, not two. Its result has one row more when nothing waits (every column null but `deleted`), so
+# that the count of rows deleted always comes back. The rows deleted are not read again: the statement's
+# reads see the table as it was before its own DELETE. Every other row is, whatever its id: a lower id
+# committed late is still picked up (ids are taken at insert, not at commit), so no high-water mark may
+# skip it.
+_DELETE_AND_READ_WHILE_LEADER = (
+    "WITH lease AS ("
+    " SELECT 1 FROM outbox_relay_lease WHERE holder = $2 AND epoch = $3 AND expires_at > now()),"
+    " gone AS (DELETE FROM outbox WHERE id = ANY($4::bigint[]) AND EXISTS (SELECT 1 FROM lease) RETURNING 1),"
+    " next AS (SELECT id, topic, key, headers, value, created_at FROM outbox"
+    "  WHERE EXISTS (SELECT 1 FROM lease) AND id <> ALL($4::bigint[]) ORDER BY id LIMIT $1)"
+    " SELECT next.*, (SELECT count(*) FROM gone) AS deleted"
+    " FROM (SELECT) AS one LEFT JOIN next ON true ORDER BY next.id"
 )
 _DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 _DELETE_WHILE_LEADER = (
@@ -128,6 +133,13 @@ def _acknowledged(sending: Sending, timeout: TimeoutError) -> bool:
         return False
     kafka_spans.acknowledged(sending.span, delivery.result())
     return True
+
+
+def _check_all_deleted(deleted: int, ids: list[int]) -> None:
+    """A fenced deletion that missed rows: another relay holds the lease and publishes them again (a
+    redelivery the inboxes recognise); this one stops leading."""
+    if deleted < len(ids):
+        raise LeaseLost("the outbox rows were published after another relay took the lease")
 
 
 def _stored_headers(row: asyncpg.Record) -> dict[str, str]:
@@ -214,14 +226,13 @@ class OutboxRelay:
             log.warning("outbox relay could not release its lease", error=repr(exc))
 
     async def _relay_while_leader(self, conn: asyncpg.Connection) -> None:
-        """Publish batch after batch; a batch's rows are deleted while the next batch is in flight.
+        """Publish batch after batch; a batch's rows are deleted by the statement that reads the next.
 
-        A batch is sent only once the one before it was acknowledged in full (per-key order as before);
-        only the deletion of the acknowledged rows, a round trip and a commit, is taken off the path from
-        a commit to its record's ack: it runs while Kafka acknowledges the next batch, or, when no batch
-        follows, once the next read finds nothing (after at most one idle poll). Rows acknowledged but not
-        deleted yet are not read again; if the relay stops or fails before deleting them, they are sent
-        again later (a redelivery the inboxes recognise), as a batch whose deletion failed always was.
+        A batch is sent only once the one before it was acknowledged in full (per-key order as before).
+        Its rows are deleted by the next read, the next batch's or, when none follows, the one that finds
+        nothing (after at most one idle poll): one round trip a batch. If the relay stops or fails before
+        deleting them, they are sent again later (a redelivery the inboxes recognise), as a batch whose
+        deletion failed always was.
         """
         # The leader's own connection: the relay never queues for the pool behind command handlers.
         lease, acked = self._lease, list[int]()
@@ -237,17 +248,13 @@ class OutboxRelay:
         """The loop of `_relay_while_leader`; `acked` holds the rows acknowledged and not deleted yet."""
         while True:
             await lease.keep(conn)
-            rows = await self._oldest_rows(conn, lease, pending=acked)
+            rows = await self._oldest_rows(conn, lease, acknowledged=acked)
+            acked.clear()
             if not rows:
-                if acked:
-                    await self._delete_ids(conn, acked, lease)
-                    acked.clear()
                 await self._signal.wait(self._idle_poll)
                 continue
             lease.check()  # the process may have been frozen since the rows were read
-            previous = list(acked)
-            rejected = await self._send_all(rows, meanwhile=partial(self._delete_ids, conn, previous, lease))
-            acked.clear()
+            rejected = await self._send_all(rows)
             if rejected:
                 async with conn.transaction():
                     await self._quarantine(conn, rejected)
@@ -277,16 +284,19 @@ class OutboxRelay:
         return len(rows)
 
     async def _oldest_rows(
-        self, conn: asyncpg.Connection, lease: RelayLease | None, pending: list[int] | None = None
+        self, conn: asyncpg.Connection, lease: RelayLease | None, acknowledged: list[int] | None = None
     ) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record]
+        """The oldest rows; with a lease, once the rows `acknowledged` are deleted (LeaseLost unless all
+        were: another relay holds the lease, and publishes them again)."""
         if lease is None:
-            rows = await conn.fetch(_OLDEST, self._batch_size)
-        else:
-            rows = await conn.fetch(
-                _OLDEST_WHILE_LEADER, self._batch_size, lease.holder, lease.epoch, pending or []
-            )
-        return rows
+            rows: list[asyncpg.Record] = await conn.fetch(_OLDEST, self._batch_size)
+            return rows
+        deleting = acknowledged or []
+        result = await conn.fetch(
+            _DELETE_AND_READ_WHILE_LEADER, self._batch_size, lease.holder, lease.epoch, deleting
+        )
+        _check_all_deleted(result[0]["deleted"], deleting)
+        return [row for row in result if row["id"] is not None]
 
     async def _delete(
         self, conn: asyncpg.Connection, rows: list[asyncpg.Record], lease: RelayLease | None
@@ -300,17 +310,12 @@ class OutboxRelay:
         if lease is None:
             await conn.execute(_DELETE, ids)
             return
-        deleted = await conn.fetchval(_DELETE_WHILE_LEADER, ids, lease.holder, lease.epoch)
-        if deleted < len(ids):  # the new leader publishes them again: a redelivery the inboxes recognise
-            raise LeaseLost("the outbox rows were published after another relay took the lease")
+        _check_all_deleted(await conn.fetchval(_DELETE_WHILE_LEADER, ids, lease.holder, lease.epoch), ids)
 
-    async def _send_all(
-        self, rows: list[asyncpg.Record], meanwhile: Callable[[], Awaitable[None]] | None = None
-    ) -> list[Rejected]:
+    async def _send_all(self, rows: list[asyncpg.Record]) -> list[Rejected]:
         """Send the rows and wait for every acknowledgement; return those Kafka will never accept. Any
         other failure raises: the batch is sent again later (a redelivery the inboxes recognise). Each row's
-        send span ends with its acknowledgement, or in error with the failure. `meanwhile` runs once the
-        records are handed to the producer, before their acknowledgements are awaited."""
+        send span ends with its acknowledgement, or in error with the failure."""
         sending: list[Sending] = []
         rejected: list[Rejected] = []
         try:
@@ -325,8 +330,6 @@ class OutboxRelay:
                 except BaseException as exc:
                     kafka_spans.failed(span, exc)
                     raise
-            if meanwhile is not None:
-                await meanwhile()
             rejected += self._settle(sending, await self._acknowledgements(sending))
         except BaseException as exc:
             for s in sending:  # those still open never had an answer
