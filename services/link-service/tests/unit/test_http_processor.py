@@ -150,3 +150,22 @@ async def test_a_refund_without_an_answer_is_retried_with_the_same_key_then_unav
     with pytest.raises(ProcessorUnavailable):
         await processor.refund(REFUND)
     assert [r.headers["Idempotency-Key"] for r in seen] == ["refund:r-1"] * 3
+
+
+def test_a_charge_request_as_sent_is_its_fields_and_reads_back_the_same() -> None:
+    sent = REQUEST.as_json()
+    assert sent == {
+        "payment_id": "p-1",
+        "payment_method": "pm_1",
+        "method": "card",
+        "amount": 12_500,
+        "currency": "USD",
+        "firm_id": "f-1",
+        "bank_account_id": "ba-trust",
+        "fee_bank_account_id": "ba-operating",
+    }
+    assert ChargeRequest.from_json(json.loads(json.dumps(sent))) == REQUEST
+    sent["amount"] = 1  # a copy: the request itself never changes
+    assert REQUEST.amount == 12_500
+    refund = RefundRequest(refund_id="r-1", payment_id="p-1", amount=100)
+    assert refund.as_json() == {"refund_id": "r-1", "payment_id": "p-1", "amount": 100}
