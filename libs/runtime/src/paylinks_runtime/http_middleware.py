@@ -21,6 +21,9 @@ from .tracing import current_ids
 MAX_BODY_BYTES = 64 * 1024  # CONTRACT.md 2: a larger request body is 413
 # A JSON string escape for U+0000 that is not itself an escaped backslash followed by the text "u0000".
 _JSON_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+# The escape's text, looked for first: the expression tries every position of the body (7 us for a pay
+# request's 150 bytes, 3 ms for 64 KiB), the plain search takes 0.5 us.
+_NUL_ESCAPE = b"\\u0000"
 _FORM = b"application/x-www-form-urlencoded"
 
 
@@ -35,7 +38,7 @@ def has_nul(scope: Scope, body: bytes) -> bool:
         "\x00" in scope["path"]  # uvicorn has already percent-decoded it
         or b"\x00" in _form_decoded(query)
         or b"\x00" in (_form_decoded(body) if _content_type(scope) == _FORM else body)
-        or _JSON_NUL_ESCAPE.search(body) is not None
+        or (_NUL_ESCAPE in body and _JSON_NUL_ESCAPE.search(body) is not None)
     )
 
 
