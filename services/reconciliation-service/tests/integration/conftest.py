@@ -213,7 +213,9 @@ class Firm:
             "amount": 12500,
             "method": "card",
             "payer": Payer(name="Pat Payer", email="pat@example.com"),
-            "received_at": datetime.now(UTC) - timedelta(seconds=30),
+            # Far enough back that what follows it (a return 40 s after, a dispute closed 50 s after) has
+            # happened by now: a reconciliation as of now counts only what happened by then.
+            "received_at": datetime.now(UTC) - timedelta(minutes=5),
             "card_brand": "visa",
             "last4": "4242",
         }
