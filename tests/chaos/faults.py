@@ -84,7 +84,11 @@ class FaultInjector:
 
     def _injected(self, fault: str, detail: str = "") -> None:
         self._report.add("faults", fault)
-        self._report.timeline.append(f"{self._clock():7.1f}  {fault} {detail}".rstrip())
+        self.mark(f"{fault} {detail}".rstrip())
+
+    def mark(self, what: str) -> None:
+        """A line on the timeline: a fault, its end, or a step of the run around them."""
+        self._report.timeline.append(f"{self._clock():7.1f}  {what}")
 
     def _clock(self) -> float:
         """Seconds since the injector was made (at the start of the load): the fault timeline's clock."""
@@ -135,7 +139,7 @@ class FaultInjector:
             try:
                 await fault()
             finally:
-                self._report.timeline.append(f"{self._clock():7.1f}  over: {name}")
+                self.mark(f"over: {name}")
 
     async def run_overlapping(self, count: int, pause: tuple[float, float]) -> None:
         """Both streams at once: the overlapping faults happen during the others."""
