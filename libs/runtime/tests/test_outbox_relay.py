@@ -32,6 +32,8 @@ CE_HEADERS = {
     "content-type",
     "traceparent",
 }
+# A killed relay's successor waits out its lease: a short one (production's is 10 s).
+LEASE_SECONDS = 3.0
 
 
 async def append_matters(
@@ -118,7 +120,13 @@ async def test_relay_killed_mid_batch_resumes_and_loses_nothing(pool: asyncpg.Po
 async def start_relay(schema: str) -> asyncio.subprocess.Process:
     script = Path(__file__).with_name("relay_process.py")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(script), schema, "50", stdout=asyncio.subprocess.PIPE, env=os.environ.copy()
+        sys.executable,
+        str(script),
+        schema,
+        "50",
+        str(LEASE_SECONDS),
+        stdout=asyncio.subprocess.PIPE,
+        env=os.environ.copy(),
     )
     assert process.stdout is not None
     await asyncio.wait_for(process.stdout.readline(), 30)

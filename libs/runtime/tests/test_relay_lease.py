@@ -17,9 +17,7 @@ import asyncpg
 from paylinks_events import Topic
 from paylinks_runtime.testing import TopicWatcher, eventually, header
 
-from .test_outbox_relay import append_matters
-
-LEASE_SECONDS = 3.0
+from .test_outbox_relay import LEASE_SECONDS, append_matters
 
 
 class RelayProcess:
