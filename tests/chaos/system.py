@@ -61,6 +61,9 @@ def service_env(infra: LocalInfra) -> dict[str, str]:
         "PYTHONPATH": SERVICE_PYTHONPATH,
         "SANDBOX_CARD_SETTLE_SECONDS": "0.2",
         "SANDBOX_ECHECK_SETTLE_SECONDS": "0.3",
+        # After the settlement, as a real processor's would be (its defaults: 3 s and 5 s).
+        "SANDBOX_DISPUTE_SECONDS": "1",
+        "SANDBOX_RETURN_SECONDS": "1",
         "SANDBOX_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
         "SANDBOX_WEBHOOK_RETRY_MAX_SECONDS": "2",
         # A charge left unrecorded by a crash is sent again (same key) this soon by link-service's recovery.
