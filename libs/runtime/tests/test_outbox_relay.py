@@ -32,6 +32,7 @@ CE_HEADERS = {
     "content-type",
     "traceparent",
 }
+
 # A killed relay's successor waits out its lease: a short one (production's is 10 s).
 LEASE_SECONDS = 3.0
 
