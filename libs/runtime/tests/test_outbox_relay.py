@@ -118,16 +118,15 @@ async def test_relay_killed_mid_batch_resumes_and_loses_nothing(pool: asyncpg.Po
     assert {header(r, "ce_id") for r in records} == {e.id for e in appended}
 
 
-async def start_relay(schema: str) -> asyncio.subprocess.Process:
+def relay_command(schema: str) -> list[str]:
+    """A relay of batches of 50 on the schema, in a process of its own (relay_process.py)."""
     script = Path(__file__).with_name("relay_process.py")
+    return [sys.executable, str(script), schema, "50", str(LEASE_SECONDS)]
+
+
+async def start_relay(schema: str) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(script),
-        schema,
-        "50",
-        str(LEASE_SECONDS),
-        stdout=asyncio.subprocess.PIPE,
-        env=os.environ.copy(),
+        *relay_command(schema), stdout=asyncio.subprocess.PIPE, env=os.environ.copy()
     )
     assert process.stdout is not None
     await asyncio.wait_for(process.stdout.readline(), 30)

@@ -6,18 +6,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import asyncpg
 
 from paylinks_events import Topic
 from paylinks_runtime.testing import TopicWatcher, eventually, header
 
-from .test_outbox_relay import LEASE_SECONDS, append_matters
+from .test_outbox_relay import append_matters, relay_command
 
 
 class RelayProcess:
@@ -45,13 +43,8 @@ class RelayProcess:
 
 @asynccontextmanager
 async def relay(schema: str) -> AsyncIterator[RelayProcess]:
-    script = Path(__file__).with_name("relay_process.py")
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(script),
-        schema,
-        "50",
-        str(LEASE_SECONDS),
+        *relay_command(schema),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env=os.environ.copy(),
