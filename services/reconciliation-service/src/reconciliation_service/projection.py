@@ -10,7 +10,8 @@ by its own id, and as signed ledger movements keyed by what moved, so sums over 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+
+import msgspec
 
 from paylinks_events import (
     BankAccountRegistered,
@@ -184,9 +185,10 @@ def _unlinked(writes: ProjectionWrites, envelope: Envelope) -> None:
     writes.add_history(envelope, e.payment_id, at, e.unlinked_by, reason=e.reason)
 
 
-@dataclass(frozen=True)
-class Planned:
-    """Where a planner writes its rows, and the envelope it plans from (its id and source go in history)."""
+class Planned(msgspec.Struct, frozen=True):
+    """Where a planner writes its rows, and the envelope it plans from (its id and source go in history).
+    A Struct: one is built per event, 0.1 us against a frozen dataclass's 0.7 (`object.__setattr__` a
+    field)."""
 
     writes: ProjectionWrites
     envelope: Envelope
