@@ -43,7 +43,7 @@ async def test_no_payment_is_lost_or_duplicated_when_services_kafka_and_postgres
     _record_inputs(chaos_report, ledger)
     injector.mark("load stopped")
     verdict, evidence = await settle(system, ledger, {f.firm_id for f in firms}, profile.converge_seconds)
-    injector.mark("settled" if verdict.clean else "verdict")
+    injector.mark("settled" if verdict.clean else "verdict: not clean")
     verdict.checked["payments read back through the API"] += await _read_back(firms, ledger, verdict, rng)
     verdict.record(chaos_report)
 
