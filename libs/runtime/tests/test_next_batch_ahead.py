@@ -1,6 +1,6 @@
 """The work a consumer does on its next batch while the current one is applied: the batch handler's pure
-`prepare`, and decoding paced by the handler's `database_busy()` (`decode_when_database_busy`). On the
-real broker and database."""
+preparation, a slice at a time, and decoding paced by the handler's `database_busy()`
+(`decode_when_database_busy`). On the real broker and database."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from paylinks_events import Envelope
 from paylinks_runtime.dead_letters import DeadLetters
 from paylinks_runtime.inbox_consumer import (
+    DECODE_SLICE,
     Batch,
     BatchHandler,
     Delivery,
@@ -26,7 +27,7 @@ from paylinks_runtime.unit_of_work import UnitOfWork, Writer
 from .test_consumer_offsets import publish_contacts
 from .test_inbox_consumer import running
 
-Prepared = tuple[str, ...]  # the event ids prepared
+Prepared = list[str]  # the event ids prepared
 
 
 def consumer(
@@ -61,8 +62,20 @@ def consumer(
     return member, decoded
 
 
+def add_ids(prepared: Prepared, envelopes: list[Envelope]) -> None:
+    prepared.extend(e.id for e in envelopes)
+
+
 def ids(envelopes: list[Envelope]) -> Prepared:
-    return tuple(e.id for e in envelopes)
+    return [e.id for e in envelopes]
+
+
+async def decode_at_least(member: InboxConsumer, events: int) -> list[Delivery]:
+    """The consumer's next records, fetched and decoded without applying them, until there are `events`."""
+    deliveries: list[Delivery] = []
+    while len(deliveries) < events:
+        deliveries += await member._decode(await member._consumer.getmany(timeout_ms=1000))  # type: ignore[union-attr]
+    return deliveries
 
 
 # --- prepare ------------------------------------------------------------------------------------------
@@ -72,18 +85,18 @@ async def test_a_batch_is_prepared_while_the_batch_before_it_is_applied(
     pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str
 ) -> None:
     applied: list[Prepared] = []
-    applied_when_prepared: list[int] = []  # at each prepare(), how many batches were applied
+    applied_when_prepared: list[int] = []  # as each batch's preparation started, how many were applied
 
-    def prepare(envelopes: list[Envelope]) -> Prepared:
+    def start() -> Prepared:
         applied_when_prepared.append(len(applied))
-        return ids(envelopes)
+        return []
 
     async def apply(uow: UnitOfWork, prepared: Prepared) -> None:
         await asyncio.sleep(0.3)  # the next batch is fetched and decoded meanwhile, if not before
         applied.append(prepared)
 
     await publish_contacts(producer, topic, 12)
-    member, _ = consumer(pool, producer, topic, BatchHandler(apply, prepare))
+    member, _ = consumer(pool, producer, topic, BatchHandler(apply, start, add_ids))
     async with running(member):
         await eventually(lambda: sum(len(p) for p in applied) == 12, timeout=20)
     assert len({event_id for p in applied for event_id in p}) == 12
@@ -101,19 +114,55 @@ async def test_a_batch_partly_applied_before_is_prepared_again_from_its_fresh_ev
         applied.append(prepared)
 
     await publish_contacts(producer, topic, 6)
-    member, _ = consumer(pool, producer, topic, BatchHandler(apply, ids))
+    member, _ = consumer(pool, producer, topic, BatchHandler(apply, list, add_ids))
     await member.start()
     try:
-        deliveries: list[Delivery] = []
-        while len(deliveries) < 6:
-            deliveries += await member._decode(await member._consumer.getmany(timeout_ms=1000))  # type: ignore[union-attr]
+        deliveries = await decode_at_least(member, 6)
         first = [d for d in deliveries if d.record.offset == 0]  # each partition's first record
         await member._apply_batch(first, ids([d.envelope for d in first]))
         await member._apply_batch(deliveries, ids([d.envelope for d in deliveries]))  # prepared ahead
     finally:
         await member.stop()
     fresh = [d.envelope.id for d in deliveries if d.record.offset > 0]
-    assert applied == [ids([d.envelope for d in first]), tuple(fresh)]
+    assert applied == [ids([d.envelope for d in first]), fresh]
+
+
+async def test_a_batch_is_prepared_a_slice_at_a_time_and_the_loop_runs_between_two(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str
+) -> None:
+    """A transaction running meanwhile sends its next statement between two slices, instead of waiting for
+    the whole batch's preparation."""
+    ticks = 0  # turns of the event loop so far
+    slices: list[tuple[int, int]] = []  # each slice prepared: its events, and the turns of the loop before it
+
+    async def turn() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    def add(prepared: Prepared, envelopes: list[Envelope]) -> None:
+        slices.append((len(envelopes), ticks))
+        add_ids(prepared, envelopes)
+
+    async def apply(uow: UnitOfWork, prepared: Prepared) -> None:
+        pass
+
+    events = 2 * DECODE_SLICE + 1
+    await publish_contacts(producer, topic, events)
+    member, _ = consumer(pool, producer, topic, BatchHandler(apply, list, add))
+    await member.start()
+    try:
+        deliveries = await decode_at_least(member, events)
+        turning = asyncio.create_task(turn())
+        prepared = await member._prepare_ahead(deliveries)
+        turning.cancel()
+    finally:
+        await member.stop()
+    assert prepared == ids([d.envelope for d in deliveries])
+    assert [size for size, _ in slices] == [DECODE_SLICE, DECODE_SLICE, 1]
+    turns = [before for _, before in slices]
+    assert turns == sorted(set(turns)), turns  # the loop turned before each slice
 
 
 # --- decoding paced by database_busy() ------------------------------------------------------------------

@@ -5,7 +5,7 @@ same transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 import structlog
@@ -17,7 +17,7 @@ from paylinks_runtime.service import ConsumerSpec
 from paylinks_runtime.unit_of_work import UnitOfWork
 
 from . import money_queries, projection_store
-from .projection import PROJECTION_TOPICS, ProjectionWrites, plan
+from .projection import PROJECTION_TOPICS, ProjectionWrites, plan_into
 
 CONSUMER_NAME = "reconciliation-service"
 log = structlog.get_logger(__name__)
@@ -32,13 +32,15 @@ FEES_ON_TRUST = Counter(
 class PlannedBatch:
     """A batch's rows, and the fees among its events (to flag the ones charged to a trust account)."""
 
-    writes: ProjectionWrites
-    fees: list[tuple[str, str]]
+    writes: ProjectionWrites = field(default_factory=ProjectionWrites)
+    fees: list[tuple[str, str]] = field(default_factory=list)
 
 
-def plan_batch(envelopes: list[Envelope]) -> PlannedBatch:
-    """Pure: run by the consumer as the batch is decoded, while the batch before it is written."""
-    return PlannedBatch(plan(envelopes), fees_of(envelopes))
+def plan_batch(planned: PlannedBatch, envelopes: list[Envelope]) -> None:
+    """No I/O: run by the consumer as the batch is decoded, a slice at a time, while the batch before it is
+    written."""
+    plan_into(planned.writes, envelopes)
+    planned.fees.extend(fees_of(envelopes))
 
 
 async def write_batch(uow: UnitOfWork, planned: PlannedBatch) -> None:
@@ -48,7 +50,7 @@ async def write_batch(uow: UnitOfWork, planned: PlannedBatch) -> None:
     await flag_fees_on_trust(uow.conn, planned.fees)
 
 
-PROJECT = BatchHandler(write_batch, plan_batch)
+PROJECT = BatchHandler(write_batch, PlannedBatch, plan_batch)
 
 
 def fees_of(envelopes: list[Envelope]) -> list[tuple[str, str]]:

@@ -42,15 +42,20 @@ from .projection_rows import (
     utc,
 )
 
-__all__ = ["PLANNERS", "PROJECTION_TOPICS", "ProjectionWrites", "plan"]
+__all__ = ["PLANNERS", "PROJECTION_TOPICS", "ProjectionWrites", "plan", "plan_into"]
 
 
 def plan(envelopes: Iterable[Envelope]) -> ProjectionWrites:
     """The rows a batch of events writes; events the projection does not use are skipped."""
     writes = ProjectionWrites()
+    plan_into(writes, envelopes)
+    return writes
+
+
+def plan_into(writes: ProjectionWrites, envelopes: Iterable[Envelope]) -> None:
+    """Add these events' rows to a batch's, as if they came after the events planned into it before."""
     for envelope in envelopes:
         PLANNERS.apply(Planned(writes, envelope), envelope.event)
-    return writes
 
 
 def _bank_account(writes: ProjectionWrites, envelope: Envelope) -> None:
