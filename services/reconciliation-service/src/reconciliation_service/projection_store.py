@@ -6,8 +6,10 @@ The statements use unqualified table names: the connection's search_path chooses
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import asyncpg
@@ -40,42 +42,58 @@ async def apply(conn: asyncpg.Connection, envelopes: Iterable[Envelope]) -> None
 
 
 async def write(conn: asyncpg.Connection, writes: ProjectionWrites) -> None:
-    """Each table's rows in turn: a few sent with their statement, many staged first and their statements
-    then sent together, in order, as one (the database merges a whole batch while the consumer decodes the
-    next one: see database_busy)."""
-    merges: list[Merge] = []
+    """The batch's many new rows first, copied straight into their tables; then each other table's rows in
+    turn: a few sent with their statement, many staged first and their statements then sent together, in
+    order, as one (the database writes a batch while the consumer decodes the next one: see
+    database_busy)."""
+    copied = await _copy_new_rows(conn, writes)
+    staged: list[str] = []
     for table in _TABLE_WRITES:
         rows: Mapping[Any, Row] = getattr(writes, table.rows)
-        if not rows:
+        if not rows or table in copied:
             continue
         if len(rows) >= COPY_FROM_ROWS:
-            merges.append(await table.stage(conn, _in_key_order(rows)))
+            staged.append(await table.stage(conn, _in_key_order(rows)))
             continue
-        await _merge(conn, merges)  # the tables before this one first: the order of _TABLE_WRITES holds
+        await _merge(conn, staged)  # the tables before this one first: the order of _TABLE_WRITES holds
         await table.write_few(conn, _in_key_order(rows))
-    await _merge(conn, merges)
+    await _merge(conn, staged)
 
 
-async def _merge(conn: asyncpg.Connection, merges: list[Merge]) -> None:
-    """The staged tables' statements, in one round trip (they take no parameters), as first tried: the rows
-    of a table of new rows inserted plainly (TableWrite.new_rows). Should one of them be there already, the
-    statements are undone to their savepoint and sent again whole, each with its ON CONFLICT clause: the
-    staged rows were copied before the savepoint, and are still there."""
-    if not merges:
+async def _copy_new_rows(conn: asyncpg.Connection, writes: ProjectionWrites) -> set[TableWrite]:
+    """The tables whose many rows are new (TableWrite.new_rows), each copied straight into its table, all in
+    one savepoint; should one of the rows be there already (an event published twice, offsets replayed),
+    the copies are undone and none of these tables is returned: the caller merges them from staging with
+    their ON CONFLICT clauses, as the others. A table's rows come before the other tables' writes: the
+    order that matters, a payment's receipt before what fills its gaps, holds."""
+    new = [
+        (table, rows)
+        for table in _TABLE_WRITES
+        if table.new_rows and len(rows := getattr(writes, table.rows)) >= COPY_FROM_ROWS
+    ]
+    if not new:
+        return set()
+    database_busy()
+    await conn.execute("SAVEPOINT new_rows")
+    try:
+        for table, rows in new:
+            into, columns = table.target
+            await conn.copy_records_to_table(into, records=_in_key_order(rows), columns=columns)
+    except asyncpg.UniqueViolationError:
+        await conn.execute("ROLLBACK TO SAVEPOINT new_rows; RELEASE SAVEPOINT new_rows")
+        return set()
+    await conn.execute("RELEASE SAVEPOINT new_rows")
+    return {table for table, _ in new}
+
+
+async def _merge(conn: asyncpg.Connection, staged: list[str]) -> None:
+    """The staged tables' statements, in one round trip (they take no parameters)."""
+    if not staged:
         return
     database_busy()
-    first_try = [merge.first_try for merge in merges]
-    again = [merge.again for merge in merges]
-    merges.clear()
-    if first_try == again:  # no table of new rows: no savepoint
-        await conn.execute(";\n".join(first_try))
-        return
-    try:
-        await conn.execute(";\n".join(["SAVEPOINT first_try", *first_try, "RELEASE SAVEPOINT first_try"]))
-    except asyncpg.UniqueViolationError:
-        await conn.execute(
-            ";\n".join(["ROLLBACK TO SAVEPOINT first_try", *again, "RELEASE SAVEPOINT first_try"])
-        )
+    statements = ";\n".join(staged)
+    staged.clear()
+    await conn.execute(statements)
 
 
 def _in_key_order(rows: Mapping[Any, Row]) -> list[tuple[Any, ...]]:
@@ -85,18 +103,14 @@ def _in_key_order(rows: Mapping[Any, Row]) -> list[tuple[Any, ...]]:
     return [astuple(rows[key]) for key in sorted(rows)]
 
 
-# From this many rows on, a table's rows are copied into a staging table and merged from there: COPY's
-# binary rows cost the client a fraction of encoding an array of composite values (asyncpg checks every
-# element of it), and the server the same merge. A command's one or two rows go as an array: one round trip.
+# From this many rows on, a table's rows are copied: straight into their table if they are new, else into a
+# staging table and merged from there. COPY's binary rows cost the client a fraction of encoding an array
+# of composite values (asyncpg checks every element of it), and the server the same merge. A command's one
+# or two rows go as an array: one round trip.
 COPY_FROM_ROWS = 64
 
-
-@dataclass(frozen=True)
-class Merge:
-    """A staged table's statement, as first tried and as sent again when a row was written before."""
-
-    first_try: str
-    again: str
+# What a new-rows table's statement inserts into: `INSERT INTO <table> (<columns>)`.
+_INSERT_TARGET = re.compile(r"INSERT INTO (\w+) \(([^)]*)\)")
 
 
 @dataclass(frozen=True)
@@ -106,11 +120,10 @@ class TableWrite:
     ends in its ON CONFLICT clause: what a row written before gets (skipped, or merged).
 
     `new_rows`: the table's rows are nearly always new (a payment's receipt, and what is only ever
-    inserted: history, ledger, fees, payouts). A staged batch inserts them without the clause at first
-    (_merge): a plain insert spares Postgres the speculative insertion ON CONFLICT makes for every row (a
-    history row 11.5 -> 7.6 us, its COPY included; the projection ~35 -> ~27.5 us an event), and a row
-    written before, rare (an event published twice, offsets replayed), costs the batch's statements once
-    more."""
+    inserted: history, ledger, fees, payouts), and its statement inserts them as they are. Many of them
+    are copied straight into the statement's table (_copy_new_rows): that spares Postgres a staging table
+    and the speculative insertion ON CONFLICT makes for every row (the projection's Postgres CPU ~29 -> ~26
+    us an event, bench/README.md). A row written before, rare, costs the batch's copies once more."""
 
     rows: str
     row_type: str
@@ -119,16 +132,22 @@ class TableWrite:
 
     def __post_init__(self) -> None:
         assert self.statement.count("ON CONFLICT") == 1, self.rows
+        assert not self.new_rows or _INSERT_TARGET.search(self.statement), self.rows
 
-    def sql(self, rows: str, *, plain: bool = False) -> str:
-        """The statement reading `rows`; `plain`: without its ON CONFLICT clause, if its rows are new."""
-        statement = self.statement.format(rows=rows)
-        return statement[: statement.index("ON CONFLICT")] if plain and self.new_rows else statement
+    def sql(self, rows: str) -> str:
+        return self.statement.format(rows=rows)
+
+    @cached_property
+    def target(self) -> tuple[str, list[str]]:
+        """The table a new-rows statement inserts into, and its columns in the order of the rows' fields."""
+        found = _INSERT_TARGET.search(self.statement)
+        assert found is not None, self.rows
+        return found.group(1), [column.strip() for column in found.group(2).split(",")]
 
     async def write_few(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
         await conn.execute(self.sql(f"unnest($1::{self.row_type}[])"), rows)
 
-    async def stage(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> Merge:
+    async def stage(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> str:
         """Copy the rows into a staging table; the statement that merges them from there."""
         # A temporary table of the row type, per session, emptied by every commit; copied into in key order,
         # which a scan of it then keeps.
@@ -137,7 +156,7 @@ class TableWrite:
             f"CREATE TEMP TABLE IF NOT EXISTS {staged} OF {self.row_type} ON COMMIT DELETE ROWS"
         )
         await conn.copy_records_to_table(staged, records=rows)
-        return Merge(self.sql(staged, plain=True), self.sql(staged))
+        return self.sql(staged)
 
 
 _UPSERT_BANK_ACCOUNTS = """

@@ -234,12 +234,22 @@ async def test_a_redelivered_event_has_one_effect(firm) -> None:  # type: ignore
     assert history[0]["by"] == "/tests"
 
 
+async def staged_rows(conn: asyncpg.Connection, row_type: str) -> int:
+    """The rows in this session's staging table of that row type (none if it has none), before the commit
+    empties it."""
+    staged = f"pg_temp.staged_{row_type}"
+    if await conn.fetchval("SELECT to_regclass($1)", staged) is None:
+        return 0
+    return int(await conn.fetchval(f"SELECT count(*) FROM {staged}"))  # noqa: S608 (a name of ours)
+
+
 @pytest.mark.parametrize(("payments", "says_busy"), [(COPY_FROM_ROWS, True), (COPY_FROM_ROWS - 1, False)])
-async def test_a_batch_staged_for_one_merge_says_the_database_is_busy_before_merging(  # type: ignore[no-untyped-def]
+async def test_a_batch_copied_says_the_database_is_busy_before_it_writes(  # type: ignore[no-untyped-def]
     firm, pool: asyncpg.Pool, payments: int, says_busy: bool
 ) -> None:
-    """The consumer decodes its next batch while the database merges this one (database_busy); a batch too
-    small to stage is written statement by statement, and says nothing."""
+    """The consumer decodes its next batch while the database writes this one (database_busy); a batch too
+    small to copy is written statement by statement, and says nothing. Its new rows go straight into their
+    tables: nothing staged."""
     account = firm.bank_account()
     envelopes = [Envelope(firm.received(account.bank_account_id), "/test") for _ in range(payments)]
     busy = asyncio.Event()
@@ -254,20 +264,23 @@ async def test_a_batch_staged_for_one_merge_says_the_database_is_busy_before_mer
                 written = await conn.fetchval(
                     "SELECT count(*) FROM payments WHERE payment_id = any($1::text[])", ids
                 )
+                staged = await staged_rows(conn, "received_row") + await staged_rows(conn, "history_row")
             finally:
                 await transaction.rollback()
     finally:
         inbox_consumer._DATABASE_BUSY.reset(told)
     assert written == payments
     assert busy.is_set() is says_busy
+    assert staged == 0
 
 
-async def test_a_staged_batch_repeating_an_event_written_before_writes_it_once_and_the_rest(  # type: ignore[no-untyped-def]
+async def test_a_batch_repeating_an_event_written_before_writes_it_once_and_the_rest(  # type: ignore[no-untyped-def]
     firm, pool: asyncpg.Pool
 ) -> None:
-    """A staged batch inserts its history and ledger rows plainly at first (TableWrite.skip_written). An
-    event written by an earlier batch (published twice) makes that fail; the batch is merged again, skipping
-    what was written: one row of the repeated event, every other event's rows, no error."""
+    """A batch copies its receipts, history and ledger rows straight into their tables at first
+    (TableWrite.new_rows). An event written by an earlier batch (published twice) makes that fail; those
+    rows are staged and merged instead, skipping what was written: one row of the repeated event, every
+    other event's rows, no error."""
     account = firm.bank_account()
     received = [firm.received(account.bank_account_id) for _ in range(COPY_FROM_ROWS)]
     processed = [Envelope(firm.processed(r), "/test") for r in received]
@@ -277,6 +290,7 @@ async def test_a_staged_batch_repeating_an_event_written_before_writes_it_once_a
             await projection_store.apply(conn, processed[:1])  # the repeated event, written before
         async with conn.transaction():
             await projection_store.apply(conn, [*(Envelope(r, "/test") for r in received), *processed])
+            staged = await staged_rows(conn, "history_row")
         history = await conn.fetch(
             "SELECT event_id, count(*) AS rows FROM payment_history WHERE payment_id = any($1::text[])"
             " GROUP BY event_id",
@@ -295,6 +309,7 @@ async def test_a_staged_batch_repeating_an_event_written_before_writes_it_once_a
     assert processed[0].id in {row["event_id"] for row in history}
     assert movements == COPY_FROM_ROWS
     assert ready == COPY_FROM_ROWS
+    assert staged == 2 * COPY_FROM_ROWS  # merged from staging, the repeated event's row with the rest
 
 
 async def test_a_payment_processed_is_updated_in_place_without_writing_the_indexes(  # type: ignore[no-untyped-def]
