@@ -423,7 +423,7 @@ class InboxConsumer:
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
         if busy is not None:
             await busy.wait()
-        self._report_applied()  # the batch before: Python has time while the database merges this one
+        self._report_applied()  # the batch before: Python has time while the database writes this one
         deliveries = await self._decode(batch)
         return Fetched(deliveries, offsets, await self._prepare_ahead(deliveries))
 
@@ -522,7 +522,7 @@ class InboxConsumer:
 
     def _report_applied(self) -> None:
         """The metrics of the batches applied since the last call. Taken when the next batch's fetch goes on
-        (for a consumer that decodes while the database merges, once it does), not right after the commit:
+        (for a consumer that decodes while the database writes, once it does), not right after the commit:
         there, with the next batch decoded already, they were ~6 % of the wall time of a batch, before its
         transaction could start."""
         applied, self._unreported = self._unreported, []

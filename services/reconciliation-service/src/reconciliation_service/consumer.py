@@ -73,8 +73,8 @@ def projection_consumer(topics: Sequence[str] = PROJECTION_TOPICS) -> ConsumerSp
     """The read-model consumer; other topics than the contract's are for benchmarks on private topics."""
     # Every write of the projection is an upsert or an insert keyed by what it records (README,
     # "Convergence"), so its offsets live in its own transaction: no inbox row per event.
-    # Its writes end in one merge of the whole batch (projection_store.write), during which the next
-    # batch is decoded.
+    # Its writes are a few long statements for the whole batch (projection_store.write: the new rows'
+    # copies, one merge of the rest), during which the next batch is decoded and planned.
     return ConsumerSpec(
         name=CONSUMER_NAME,
         topics=tuple(topics),

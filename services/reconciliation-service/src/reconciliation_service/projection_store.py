@@ -1,4 +1,5 @@
-"""Writes the planned rows of a batch into the read model: one set-based upsert per table.
+"""Writes the planned rows of a batch into the read model: one set-based write per table (a COPY of its
+new rows, or an upsert).
 
 The statements use unqualified table names: the connection's search_path chooses the live read model
 (the service schema) or the staging copy a rebuild fills.
@@ -132,7 +133,8 @@ class TableWrite:
 
     def __post_init__(self) -> None:
         assert self.statement.count("ON CONFLICT") == 1, self.rows
-        assert not self.new_rows or _INSERT_TARGET.search(self.statement), self.rows
+        # A new-rows statement's target, parsed now: one without it fails at import, not in a batch.
+        assert not self.new_rows or self.target[1], self.rows
 
     def sql(self, rows: str) -> str:
         return self.statement.format(rows=rows)
